@@ -1,0 +1,45 @@
+import Foundation
+import PhoenixCore
+
+/// Reads a Phoenix Hypervisor configuration directory (and its stacks directory) from disk.
+struct ConfigReader {
+    let configDirectory: String
+    let stacksDirectory: String
+
+    func read() -> ConfigSources {
+        typealias Name = ConfigSources.FileName
+        var unreadable: [(name: String, reason: String)] = []
+        func file(_ path: String, required: Bool) -> ConfigSources.File? {
+            if let data = FileManager.default.contents(atPath: path) {
+                return ConfigSources.File(name: path, bytes: Array(data))
+            }
+            if required || FileManager.default.fileExists(atPath: path) {
+                unreadable.append((path, FileManager.default.fileExists(atPath: path) ? "permission denied or not a regular file" : "no such file"))
+            }
+            return nil
+        }
+        let directory = configDirectory.hasSuffix("/") ? String(configDirectory.dropLast()) : configDirectory
+        let hypervisorPath = "\(directory)/\(Name.hypervisor)"
+        let hypervisor = file(hypervisorPath, required: true) ?? ConfigSources.File(name: hypervisorPath, bytes: [])
+        let lxc = file("\(directory)/\(Name.lxc)", required: false)
+        let vm = file("\(directory)/\(Name.vm)", required: false)
+        let stacksConfig = file("\(directory)/\(Name.stacksConfig)", required: false)
+        let manifest = file("\(directory)/\(Name.certificateManifest)", required: false)
+
+        var stackDirectories: [ConfigSources.StackDirectory] = []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stacksDirectory)) ?? []
+        for name in names.sorted() {
+            var isDirectory: ObjCBool = false
+            let path = "\(stacksDirectory)/\(name)"
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            let compose = file("\(path)/\(Name.compose)", required: false)
+            let manifest = file("\(path)/\(Name.stackManifest)", required: false)
+            if compose != nil || manifest != nil {
+                stackDirectories.append(ConfigSources.StackDirectory(name: name, compose: compose, manifest: manifest))
+            }
+        }
+        return ConfigSources(
+            hypervisor: hypervisor, lxc: lxc, vm: vm, stacksConfig: stacksConfig, certificateManifest: manifest,
+            stackDirectories: stackDirectories, unreadable: unreadable)
+    }
+}

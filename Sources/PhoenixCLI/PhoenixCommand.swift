@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The root command: `phoenix`.
+public struct PhoenixCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "phoenix",
+        abstract: "Converge a Proxmox VE estate to what its version-controlled JSON declares.",
+        discussion: """
+            Reads the configuration files of the Phoenix Hypervisor project as they are. Exit codes: 0 success, \
+            1 failure, 2 changes pending or drift found (where asked), 64 usage error, 65 invalid configuration.
+            """,
+        version: "0.1.0",
+        subcommands: [ValidateCommand.self, GraphCommand.self, RenderCommand.self]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,109 @@
+extension EstateLoader {
+    /// `certificate-manifest.json`: an array of certificate entries.
+    func loadCertificateManifest(_ root: JSONCursor) -> [CertificateRequest] {
+        guard let entries = root.expectArray("the certificate manifest") else { return [] }
+        return entries.compactMap(loadCertificate)
+    }
+
+    private func loadCertificate(_ entry: JSONCursor) -> CertificateRequest? {
+        guard entry.expectObject("a certificate entry") else { return nil }
+        entry.warnUnknownKeys(
+            ["common_name", "sans", "guest_id", "guest_type", "cert_path", "key_path", "owner", "permissions", "include_ca",
+             "cert_type", "post_renewal_command"],
+            in: "a certificate entry")
+        var valid = true
+        var commonName = ""
+        if let cursor = entry.childOrReport("common_name", what: "the certificate's subject name"), let text = cursor.stringValue {
+            if DNSName(text, allowWildcard: true) != nil {
+                commonName = text.lowercased()
+            } else {
+                cursor.error("\(cursor.describe) is not a valid common name", hint: "use a DNS name such as nginx.internal.example")
+                valid = false
+            }
+        } else {
+            valid = false
+        }
+        var dnsNames: [DNSName] = []
+        var ipAddresses: [IPv4Address] = []
+        if let sans = entry.child("sans")?.expectArray("sans") {
+            for san in sans {
+                guard let text = san.stringValue else {
+                    valid = false
+                    continue
+                }
+                if let address = IPv4Address(text) {
+                    if !ipAddresses.contains(address) { ipAddresses.append(address) }
+                } else if let name = DNSName(text, allowWildcard: true) {
+                    if !dnsNames.contains(name) { dnsNames.append(name) }
+                } else {
+                    san.error("\(san.describe) is neither a DNS name nor an IPv4 address")
+                    valid = false
+                }
+            }
+        }
+        if dnsNames.isEmpty && ipAddresses.isEmpty, let name = DNSName(commonName, allowWildcard: true) {
+            dnsNames = [name]  // step uses the common name as the only SAN when none is given
+        }
+        var guestID: Int?
+        if let cursor = entry.child("guest_id") { guestID = cursor.idValue }
+        var guestKind: GuestKind?
+        if let cursor = entry.child("guest_type"), let text = cursor.stringValue {
+            guestKind = GuestKind(rawValue: text)
+            if guestKind == nil {
+                cursor.error("\(cursor.describe) is not a guest type", hint: "use lxc or vm")
+                valid = false
+            }
+        }
+        let certPath = entry.childOrReport("cert_path", what: "where the certificate is written on the host").flatMap(absolutePath)
+        let keyPath = entry.childOrReport("key_path", what: "where the private key is written on the host").flatMap(absolutePath)
+        if certPath == nil || keyPath == nil { valid = false }
+
+        var owner = "root"
+        var group = "root"
+        if let cursor = entry.child("owner"), let text = cursor.stringValue {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            if (1...2).contains(parts.count), parts.allSatisfy(TextRules.isAccountName) {
+                owner = parts[0]
+                group = parts.count == 2 ? parts[1] : parts[0]
+            } else {
+                cursor.error("\(cursor.describe) is not an owner", hint: "write user:group, e.g. root:www-data")
+                valid = false
+            }
+        }
+        var keyMode = "0600"
+        if let cursor = entry.child("permissions"), let text = cursor.stringValue {
+            if (3...4).contains(text.count), text.allSatisfy({ ("0"..."7").contains($0) }) {
+                keyMode = text.count == 3 ? "0" + text : text
+                if keyMode.last != "0" {
+                    cursor.warning("permissions \(text) make the private key readable by every user", hint: "use 600 or 640")
+                }
+            } else {
+                cursor.error("\(cursor.describe) is not an octal mode", hint: "write it like \"640\"")
+                valid = false
+            }
+        }
+        var certType = "server"
+        if let cursor = entry.child("cert_type"), let text = cursor.stringValue {
+            if ["server", "client"].contains(text) {
+                certType = text
+            } else {
+                cursor.error("\(cursor.describe) is not a certificate type", hint: "use server or client")
+                valid = false
+            }
+        }
+        var hooks: [String] = []
+        if let cursor = entry.child("post_renewal_command"), let text = cursor.stringValue {
+            if text.contains("\0") {
+                cursor.error("the post-renewal command contains a NUL character")
+                valid = false
+            } else if !text.isEmpty {
+                hooks.append(text)
+            }
+        }
+        guard valid, let certPath, let keyPath else { return nil }
+        return CertificateRequest(
+            commonName: commonName, dnsNames: dnsNames, ipAddresses: ipAddresses, guestID: guestID, guestKind: guestKind,
+            certPath: certPath, keyPath: keyPath, owner: owner, group: group, certMode: "0644", keyMode: keyMode,
+            includeCA: entry.bool("include_ca") ?? false, certType: certType, hooks: hooks, location: entry.location)
+    }
+}

@@ -1,0 +1,202 @@
+extension EstateLoader {
+    /// Keys of an LXC entry that Phoenix reads or knows to belong to guest creation.
+    static let containerKeys: Set<String> = [
+        "name", "network_config", "secondary_network_config", "mac_address", "traefik_service", "firewall",
+        "public_interface", "dependencies", "clone_from_ctid", "boot_order", "boot_delay", "start_at_boot",
+        "trigger_sync_on_completion", "is_template", "template", "template_file", "template_snapshot_name",
+        "enable_lifecycle_snapshots", "memory_mb", "swap_mb", "cores", "storage_pool", "storage_size_gb", "unprivileged",
+        "gpu_assignment", "features", "application_script", "bootstrap_ca_url", "pct_options", "lxc_options", "id_maps",
+        "mount_points", "zfs_volumes", "apparmor_profile", "apparmor_manages_nesting", "portainer_role",
+        "vllm_engine_config", "tests", "health_check", "health_checks", "ports", "enabled", "tags", "description",
+    ]
+
+    /// Keys of a VM entry that Phoenix reads or knows to belong to guest creation.
+    static let machineKeys: Set<String> = [
+        "vmid", "name", "clone_from_vmid", "is_template", "template_image", "template_snapshot_name", "snapshots",
+        "dependencies", "cores", "memory_mb", "disk_size_gb", "start_at_boot", "boot_order", "boot_delay", "features",
+        "user_config", "network_config", "volumes", "portainer_role", "swarm_role", "node_labels",
+        "portainer_agent_hostname", "portainer_environment_name", "traefik_service", "docker_stacks",
+        "trigger_sync_on_completion", "firewall", "storage_pool", "enabled", "tags", "description",
+    ]
+
+    static let validIDs = 100...999_999_999
+
+    func loadContainers(_ root: JSONCursor, domain: DNSName) -> [Guest] {
+        guard root.expectObject("the LXC configuration") else { return [] }
+        root.warnUnknownKeys(["$schema", "nvidia_driver_version", "nvidia_repo_url", "nvidia_runfile_url", "lxc_configs"], in: "the LXC configuration")
+        guard let configs = root.childOrReport("lxc_configs", what: "an object of containers keyed by CTID"),
+            configs.expectObject("lxc_configs")
+        else { return [] }
+        return configs.members.compactMap { key, entry in
+            guard let id = Int(key), key.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), Self.validIDs.contains(id) else {
+                entry.error("\"\(key)\" is not a valid CTID", hint: "Proxmox guest ids are whole numbers from 100 to 999999999")
+                return nil
+            }
+            guard entry.expectObject("container \(key)") else { return nil }
+            entry.warnUnknownKeys(Self.containerKeys, in: "container \(key)")
+            var guest = baseGuest(entry, id: id, kind: .lxc)
+            guest.cloneFrom = entry.child("clone_from_ctid")?.idValue
+            if let network = entry.childOrReport("network_config", what: "the container's first network interface") {
+                guest.primaryAddress = interfaceAddress(network)
+            }
+            if let network = entry.child("secondary_network_config") {
+                guest.secondaryAddress = interfaceAddress(network)
+            }
+            if let interface = entry.child("public_interface"), interface.expectObject("public_interface") {
+                guest.publicInterface = interface.bool("enabled") ?? false
+            }
+            return guest
+        }
+    }
+
+    func loadVirtualMachines(_ root: JSONCursor, domain: DNSName) -> [Guest] {
+        guard root.expectObject("the VM configuration") else { return [] }
+        root.warnUnknownKeys(["$schema", "vm_defaults", "vms"], in: "the VM configuration")
+        guard let list = root.childOrReport("vms", what: "an array of VMs"), let entries = list.expectArray("vms") else { return [] }
+        return entries.compactMap { entry in
+            guard entry.expectObject("a VM") else { return nil }
+            guard let idCursor = entry.childOrReport("vmid", what: "the VM's id"), let id = idCursor.idValue else { return nil }
+            guard Self.validIDs.contains(id) else {
+                idCursor.error("\(id) is not a valid VMID", hint: "Proxmox guest ids are whole numbers from 100 to 999999999")
+                return nil
+            }
+            entry.warnUnknownKeys(Self.machineKeys, in: "VM \(id)")
+            var guest = baseGuest(entry, id: id, kind: .vm)
+            guest.cloneFrom = entry.child("clone_from_vmid")?.idValue
+            if let network = entry.child("network_config") {
+                guest.primaryAddress = interfaceAddress(network)
+            }
+            guest.swarmRole = oneOf(entry.child("swarm_role"), ["manager", "worker"])
+            guest.portainerRole = oneOf(entry.child("portainer_role"), ["primary", "agent", "none"])
+            if let cursor = entry.child("portainer_agent_hostname"), let text = cursor.stringValue, !text.isEmpty {
+                if let name = DNSName(text), !name.isWildcard {
+                    guest.portainerAgentHostname = name
+                } else {
+                    cursor.error("\(cursor.describe) is not a valid host name", hint: "use letters, digits, hyphens and dots")
+                }
+            }
+            if let cursor = entry.child("portainer_environment_name"), let text = cursor.stringValue {
+                if DNSName(text) != nil || TextRules.isVariableName(text) {
+                    guest.portainerEnvironmentName = text
+                } else {
+                    cursor.error("\(cursor.describe) is not a valid environment name")
+                }
+            }
+            if let stacks = entry.child("docker_stacks")?.expectArray("docker_stacks") {
+                guest.dockerStacks = stacks.compactMap { item in
+                    guard let name = item.stringValue else { return nil }
+                    guard Self.isStackName(name) else {
+                        item.error("\(item.describe) is not a stack name", hint: "stack names use letters, digits, '_' and '-'")
+                        return nil
+                    }
+                    return Located(name, item.location)
+                }
+            }
+            if let labels = entry.child("node_labels")?.expectArray("node_labels") {
+                for label in labels {
+                    guard let text = label.stringValue else { continue }
+                    let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    if parts.count != 2 || !TextRules.isLabelKey(String(parts[0])) || !TextRules.isSingleLine(text) {
+                        label.error("\(label.describe) is not a node label", hint: "write key=value; the key uses letters, digits, '.', '-', '_', '/'")
+                    }
+                }
+            }
+            return guest
+        }
+    }
+
+    static func isStackName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 63
+            && text.utf8.allSatisfy {
+                TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+            }
+    }
+
+    /// The keys LXCs and VMs share.
+    private func baseGuest(_ entry: JSONCursor, id: Int, kind: GuestKind) -> Guest {
+        var name = ""
+        var hostname: DNSName?
+        if let cursor = entry.childOrReport("name", what: "the guest's host name"), let text = cursor.stringValue {
+            name = text
+            if let parsed = DNSName(text), !parsed.isWildcard {
+                hostname = parsed
+            } else {
+                cursor.error(
+                    "\(cursor.describe) is not a valid host name",
+                    hint: "a guest name becomes a host name and a DNS record: use letters, digits, hyphens and dots only")
+            }
+        }
+        var guest = Guest(
+            id: id, kind: kind, name: name, hostname: hostname, primaryAddress: nil, secondaryAddress: nil,
+            isTemplate: entry.bool("is_template") ?? false,
+            enabled: entry.bool("enabled") ?? true,
+            bootOrder: entry.int("boot_order"),
+            startAtBoot: entry.bool("start_at_boot") ?? false,
+            dependencies: [], cloneFrom: nil, traefikService: nil, firewall: nil, publicInterface: false,
+            swarmRole: nil, portainerRole: nil, portainerAgentHostname: nil, portainerEnvironmentName: nil,
+            dockerStacks: [], triggerSyncOnCompletion: entry.bool("trigger_sync_on_completion") ?? false,
+            source: entry.location
+        )
+        if let list = entry.child("dependencies")?.expectArray("dependencies") {
+            guest.dependencies = list.compactMap(loadDependency)
+        }
+        if let service = entry.child("traefik_service") {
+            guest.traefikService = loadTraefikService(service)
+        }
+        if let firewall = entry.child("firewall"), firewall.expectObject("firewall") {
+            firewall.warnUnknownKeys(["enabled", "rules"], in: "the guest firewall")
+            guest.firewall = GuestFirewall(
+                enabled: firewall.bool("enabled") ?? false,
+                rules: firewall.child("rules")?.expectArray("rules")?.compactMap(loadFirewallRule) ?? []
+            )
+        }
+        return guest
+    }
+
+    private func interfaceAddress(_ network: JSONCursor) -> InterfaceAddress? {
+        guard network.expectObject("network_config") else { return nil }
+        guard let cursor = network.child("ip") else { return nil }
+        guard let text = cursor.stringValue else { return nil }
+        guard let address = InterfaceAddress(text) else {
+            cursor.error("\(cursor.describe) is not an address", hint: "write \"dhcp\" or an IPv4 address with its prefix, e.g. \"10.0.0.141/24\"")
+            return nil
+        }
+        return address
+    }
+
+    private func loadTraefikService(_ cursor: JSONCursor) -> TraefikService? {
+        guard cursor.expectObject("traefik_service") else { return nil }
+        cursor.warnUnknownKeys(["name", "port", "scheme"], in: "traefik_service")
+        guard let nameCursor = cursor.childOrReport("name", what: "the service name, prefixed to the domain"),
+            let text = nameCursor.stringValue
+        else { return nil }
+        guard let name = DNSName(text), !name.isWildcard else {
+            nameCursor.error("\(nameCursor.describe) is not a valid service name", hint: "it becomes <name>.<domain_name>: use letters, digits and hyphens")
+            return nil
+        }
+        guard let portCursor = cursor.childOrReport("port", what: "the port the service listens on"), let number = portCursor.intValue
+        else { return nil }
+        guard let port = Port(number) else {
+            portCursor.error("\(number) is not a port (1-65535)")
+            return nil
+        }
+        var scheme = TraefikService.Scheme.http
+        if let schemeCursor = cursor.child("scheme"), let text = schemeCursor.stringValue {
+            if let parsed = TraefikService.Scheme(rawValue: text.lowercased()) {
+                scheme = parsed
+            } else {
+                schemeCursor.error("\(schemeCursor.describe) is not a backend scheme", hint: "use http or https")
+            }
+        }
+        return TraefikService(name: name, port: port, scheme: scheme, location: cursor.location)
+    }
+
+    private func oneOf(_ cursor: JSONCursor?, _ allowed: [String]) -> String? {
+        guard let cursor, let text = cursor.stringValue else { return nil }
+        guard allowed.contains(text) else {
+            cursor.error("\(cursor.describe) is not one of \(allowed.joined(separator: ", "))")
+            return nil
+        }
+        return text
+    }
+}

@@ -1,0 +1,101 @@
+/// Loads every file of a Phoenix Hypervisor configuration into an ``Estate``, reporting every
+/// problem at once. Both generations of the original's files are accepted.
+public struct EstateLoader {
+    /// The result of a load: the estate (absent only when a required file could not be parsed at all)
+    /// and every diagnostic.
+    public struct Result: Sendable {
+        public let estate: Estate?
+        public let report: ValidationReport
+    }
+
+    public init() {}
+
+    /// Loads and cross-checks. `defaultNodeName` is used for `host.fw` when the configuration names no node.
+    public func load(_ sources: ConfigSources) -> Result {
+        let sink = DiagnosticSink()
+        for (name, reason) in sources.unreadable {
+            sink.error(name, .root, "cannot read the file: \(reason)")
+        }
+        guard let hypervisorRoot = parse(sources.hypervisor, sink: sink) else {
+            return Result(estate: nil, report: sink.report())
+        }
+        let hypervisor = loadHypervisor(hypervisorRoot)
+        var guests: [Guest] = []
+        if let lxcFile = sources.lxc {
+            if let root = parse(lxcFile, sink: sink) { guests += loadContainers(root, domain: hypervisor.domain) }
+        } else {
+            sink.error(ConfigSources.FileName.lxc, .root, "the LXC configuration file is missing", hint: "create it with {\"lxc_configs\": {}} when there are no containers")
+        }
+        if let vmFile = sources.vm {
+            if let root = parse(vmFile, sink: sink) { guests += loadVirtualMachines(root, domain: hypervisor.domain) }
+        } else {
+            sink.error(ConfigSources.FileName.vm, .root, "the VM configuration file is missing", hint: "create it with {\"vms\": []} when there are no VMs")
+        }
+        guests = deduplicate(guests, sink: sink)
+
+        var stacks: [Stack] = []
+        var stackConfigNames = Set<String>()
+        if let stacksFile = sources.stacksConfig, let root = parse(stacksFile, sink: sink) {
+            stacks = loadStacksConfig(root)
+            stackConfigNames = Set(stacks.map(\.name))
+        }
+        stacks = mergeStackDirectories(sources.stackDirectories, into: stacks, configNames: stackConfigNames, sink: sink)
+
+        var certificates: [CertificateRequest] = []
+        if let manifest = sources.certificateManifest, let root = parse(manifest, sink: sink) {
+            certificates = loadCertificateManifest(root)
+        }
+
+        let estate = Estate(
+            domain: hypervisor.domain,
+            hostAddress: hypervisor.hostAddress,
+            internalBridge: hypervisor.internalBridge,
+            guests: guests,
+            firewall: hypervisor.firewall,
+            dns: hypervisor.dns,
+            stacks: stacks.sorted { $0.name < $1.name },
+            certificates: certificates,
+            settings: hypervisor.settings,
+            portainerAdminPassword: hypervisor.portainerAdminPassword,
+            hypervisorDocument: hypervisorRoot.value,
+            hypervisorFile: sources.hypervisor.name
+        )
+        EstateValidator(estate: estate, sink: sink).run()
+        return Result(estate: estate, report: sink.report())
+    }
+
+    /// Parses one file; a syntax error is reported with line and column and the file is skipped.
+    func parse(_ file: ConfigSources.File, sink: DiagnosticSink) -> JSONCursor? {
+        do {
+            let (value, duplicates) = try JSONParser.parse(file.bytes)
+            for pointer in duplicates {
+                sink.warning(file.name, pointer, "duplicate key: the last occurrence wins", hint: "remove one of the two members")
+            }
+            return JSONCursor(file: file.name, pointer: .root, value: value, sink: sink)
+        } catch {
+            sink.error(
+                file.name, .root, "invalid JSON at line \(error.line), column \(error.column): \(error.message)",
+                hint: "fix the syntax; nothing from this file was loaded"
+            )
+            return nil
+        }
+    }
+
+    /// LXC and VM ids share one id space; a repeated id is an error and the later guest is dropped.
+    private func deduplicate(_ guests: [Guest], sink: DiagnosticSink) -> [Guest] {
+        var byID: [Int: Guest] = [:]
+        for guest in guests {
+            if let first = byID[guest.id] {
+                let both = first.kind == guest.kind ? "two \(guest.kind == .lxc ? "containers" : "VMs")" : "an LXC and a VM"
+                sink.error(
+                    guest.source.file, guest.source.pointer,
+                    "guest id \(guest.id) is used by \(both): \"\(first.name)\" (\(first.source.file) \(first.source.pointer)) and \"\(guest.name)\"",
+                    hint: "LXC and VM ids share one id space in Proxmox; give one of them another id"
+                )
+                continue
+            }
+            byID[guest.id] = guest
+        }
+        return byID.values.sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,198 @@
+/// An IPv4 address, parsed strictly (four decimal octets, no leading zeros).
+public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let value: UInt32
+
+    public init(_ value: UInt32) { self.value = value }
+
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var result: UInt32 = 0
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
+                part.count == 1 || part.first != "0", let octet = UInt32(part), octet <= 255
+            else { return nil }
+            result = result << 8 | octet
+        }
+        value = result
+    }
+
+    public var description: String {
+        "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+    }
+
+    public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
+}
+
+/// An IPv4 network in CIDR notation, such as `172.16.100.0/24`.
+public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
+    public let address: IPv4Address
+    public let prefixLength: Int
+
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let address = IPv4Address(parts[0]), parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
+            let length = Int(parts[1]), (0...32).contains(length)
+        else { return nil }
+        self.address = address
+        self.prefixLength = length
+    }
+
+    /// The first usable host address (`.1` of a `/24`).
+    public var firstHost: IPv4Address {
+        let mask: UInt32 = prefixLength == 0 ? 0 : ~UInt32(0) << (32 - prefixLength)
+        return IPv4Address((address.value & mask) &+ (prefixLength >= 31 ? 0 : 1))
+    }
+
+    public var description: String { "\(address)/\(prefixLength)" }
+}
+
+/// How a guest interface gets its address: `"dhcp"` or a static `address/prefix`.
+public enum InterfaceAddress: Sendable, Hashable {
+    case dhcp
+    case manual(IPv4Address, prefixLength: Int?)
+
+    public init?(_ text: String) {
+        if text == "dhcp" {
+            self = .dhcp
+        } else if let network = IPv4Network(text) {
+            self = .manual(network.address, prefixLength: network.prefixLength)
+        } else if let address = IPv4Address(text) {
+            self = .manual(address, prefixLength: nil)
+        } else {
+            return nil
+        }
+    }
+
+    public var staticAddress: IPv4Address? {
+        if case let .manual(address, _) = self { return address }
+        return nil
+    }
+}
+
+/// A DNS name: dot-separated labels of letters, digits and hyphens (lower-cased).
+public struct DNSName: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let text: String
+
+    /// - Parameter allowWildcard: accept a leading `*.` label (certificate SANs).
+    public init?(_ raw: String, allowWildcard: Bool = false) {
+        let lowered = raw.lowercased()
+        guard !lowered.isEmpty, lowered.utf8.count <= 253 else { return nil }
+        var labels = lowered.split(separator: ".", omittingEmptySubsequences: false)
+        if allowWildcard, labels.first == "*", labels.count > 1 { labels.removeFirst() }
+        for label in labels {
+            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-",
+                label.utf8.allSatisfy({ DNSName.isLabelByte($0) })
+            else { return nil }
+        }
+        text = lowered
+    }
+
+    static func isLabelByte(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || byte == UInt8(ascii: "-")
+    }
+
+    public var isWildcard: Bool { text.hasPrefix("*.") }
+    public var description: String { text }
+    public static func < (lhs: DNSName, rhs: DNSName) -> Bool { lhs.text < rhs.text }
+
+    /// `self` followed by `.domain`.
+    public func qualified(in domain: DNSName) -> DNSName? { DNSName("\(text).\(domain.text)") }
+}
+
+/// A TCP/UDP port number.
+public struct Port: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let number: Int
+    public init?(_ number: Int) {
+        guard (1...65535).contains(number) else { return nil }
+        self.number = number
+    }
+    public var description: String { String(number) }
+    public static func < (lhs: Port, rhs: Port) -> Bool { lhs.number < rhs.number }
+}
+
+/// A listen address as in `:443`, `443` or `127.0.0.1:443`.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public let host: IPv4Address?
+    public let port: Port
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1:
+            guard let number = Int(parts[0]), let port = Port(number) else { return nil }
+            self.host = nil
+            self.port = port
+        case 2:
+            guard let number = Int(parts[1]), let port = Port(number) else { return nil }
+            if parts[0].isEmpty {
+                self.host = nil
+            } else {
+                guard let host = IPv4Address(parts[0]) else { return nil }
+                self.host = host
+            }
+            self.port = port
+        default:
+            return nil
+        }
+    }
+
+    /// `host:port` or `:port`, the form Traefik uses.
+    public var traefikForm: String { "\(host.map(String.init(describing:)) ?? ""):\(port)" }
+    /// `host:port` or `port`, the form NGINX uses.
+    public var nginxForm: String { host.map { "\($0):\(port)" } ?? port.description }
+    public var description: String { traefikForm }
+}
+
+/// Text checks shared by the loader.
+public enum TextRules {
+    /// True when the text has no control characters (newline, tab, NUL, …).
+    public static func isSingleLine(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    /// An environment or compose variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+    public static func isVariableName(_ text: String) -> Bool {
+        guard let first = text.utf8.first, first == UInt8(ascii: "_") || isLetter(first) else { return false }
+        return text.utf8.allSatisfy { $0 == UInt8(ascii: "_") || isLetter($0) || isDigit($0) }
+    }
+
+    /// A Docker/Traefik label key: letters, digits, `.`, `-`, `_`, `/`.
+    public static func isLabelKey(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy {
+            isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+                || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "/")
+        }
+    }
+
+    /// An absolute path without control characters or `..` segments.
+    public static func isAbsolutePath(_ text: String) -> Bool {
+        text.hasPrefix("/") && isSingleLine(text) && !text.split(separator: "/").contains("..")
+    }
+
+    /// A POSIX user or group name.
+    public static func isAccountName(_ text: String) -> Bool {
+        guard let first = text.utf8.first, first == UInt8(ascii: "_") || (first >= UInt8(ascii: "a") && first <= UInt8(ascii: "z"))
+        else { return false }
+        return text.utf8.count <= 32
+            && text.utf8.allSatisfy {
+                ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || isDigit($0) || $0 == UInt8(ascii: "_")
+                    || $0 == UInt8(ascii: "-")
+            }
+    }
+
+    /// A network interface name as Linux accepts it (at most 15 bytes).
+    public static func isInterfaceName(_ text: String) -> Bool {
+        (1...15).contains(text.utf8.count)
+            && text.utf8.allSatisfy {
+                isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+            }
+    }
+
+    static func isLetter(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+    }
+
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+}

@@ -1,0 +1,112 @@
+/// A Docker stack: its compose file and, per environment, variables and Traefik labels.
+public struct Stack: Sendable {
+    public var name: String
+    public var description: String?
+    public var environments: [StackEnvironment]
+    /// The compose file text (`stacks/<name>/docker-compose.yml`), if the stack has one.
+    public var compose: Located<String>?
+    /// `nginx_proxy.hostname`: a name the gateway serves for this stack.
+    public var proxyHostnames: [Located<DNSName>]
+    /// Where the stack's metadata was declared.
+    public var location: SourceLocation
+
+    public func environment(_ name: String) -> StackEnvironment? {
+        environments.first { $0.name == name }
+    }
+}
+
+/// One environment of a stack (`production`, `testing`, …).
+public struct StackEnvironment: Sendable {
+    public var name: String
+    public var variables: [StackVariable]
+    public var services: [StackService]
+    public var location: SourceLocation
+
+    /// Every host named in a `Host(...)` router rule of this environment.
+    public var routedHosts: [Located<DNSName>] {
+        services.flatMap { $0.labels.flatMap(\.hosts) }
+    }
+}
+
+/// A compose variable substituted for `${NAME}` / `${NAME:-default}`.
+public struct StackVariable: Sendable {
+    public var name: String
+    public var value: String
+    public var location: SourceLocation
+}
+
+/// The Traefik labels of one compose service.
+public struct StackService: Sendable {
+    public var name: String
+    public var labels: [TraefikLabel]
+}
+
+/// `key=value`, with the hosts of a `Host(...)` rule already extracted.
+public struct TraefikLabel: Sendable {
+    public var key: String
+    public var value: String
+    public var hosts: [Located<DNSName>]
+    public var location: SourceLocation
+}
+
+/// An entry of `certificate-manifest.json`, typed: DNS and IP SANs kept apart.
+public struct CertificateRequest: Sendable {
+    public var commonName: String
+    public var dnsNames: [DNSName]
+    public var ipAddresses: [IPv4Address]
+    public var guestID: Int?
+    public var guestKind: GuestKind?
+    public var certPath: String
+    public var keyPath: String
+    public var owner: String
+    public var group: String
+    public var certMode: String
+    public var keyMode: String
+    public var includeCA: Bool
+    public var certType: String
+    /// `post_renewal_command`: an opaque shell string from the original, kept for the certs stage.
+    public var hooks: [String]
+    public var location: SourceLocation
+}
+
+/// Settings the original hard-coded, now optional configuration under `phoenix` in the hypervisor
+/// file, with the original's values as defaults.
+public struct PhoenixSettings: Sendable {
+    /// The guest that runs Traefik (default: the guest named `Traefik-Internal`).
+    public var ingressGuest: Int?
+    /// The guest that runs the NGINX gateway (default: the guest named `Nginx-Phoenix`).
+    public var gatewayGuest: Int?
+    /// The Proxmox node whose `host.fw` is rendered (default: the machine's host name).
+    public var nodeName: String?
+    /// The environment stacks are deployed with (default `production`).
+    public var stackEnvironment: String
+    /// The host folder the stack files are mirrored to (default `/quickOS/portainer_stacks`).
+    public var stacksPath: String
+    public var traefik: TraefikSettings
+    public var gateway: GatewaySettings
+}
+
+public struct TraefikSettings: Sendable {
+    public var web: ListenAddress
+    public var websecure: ListenAddress
+    public var mesh: ListenAddress
+    public var dashboard: ListenAddress
+    public var staticFile: String
+    public var dynamicDirectory: String
+    public var certFile: String
+    public var keyFile: String
+    public var caFile: String
+    public var logLevel: String
+}
+
+public struct GatewaySettings: Sendable {
+    public var httpListen: ListenAddress
+    public var httpsListen: ListenAddress
+    public var streamListen: ListenAddress
+    public var certFile: String
+    public var keyFile: String
+    public var caFile: String
+    public var acmeWebroot: String
+    public var siteFile: String
+    public var streamFile: String
+}

@@ -1,0 +1,59 @@
+/// One problem found in the configuration: where it is, what is wrong, and what to do.
+public struct Diagnostic: Sendable, Hashable, Comparable {
+    public enum Severity: String, Sendable, Hashable, Codable {
+        case error
+        case warning
+    }
+
+    public let severity: Severity
+    /// The configuration file, as the user named it (relative to where phoenix was pointed).
+    public let file: String
+    public let pointer: JSONPointer
+    public let message: String
+    public let hint: String?
+
+    public init(_ severity: Severity, file: String, pointer: JSONPointer, message: String, hint: String? = nil) {
+        self.severity = severity
+        self.file = file
+        self.pointer = pointer
+        self.message = message
+        self.hint = hint
+    }
+
+    public static func < (lhs: Diagnostic, rhs: Diagnostic) -> Bool {
+        (lhs.file, lhs.pointer.description, lhs.message) < (rhs.file, rhs.pointer.description, rhs.message)
+    }
+}
+
+/// Collects diagnostics while configuration is loaded; nothing is printed by the core.
+public final class DiagnosticSink {
+    public private(set) var diagnostics: [Diagnostic] = []
+
+    public init() {}
+
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    public func error(_ file: String, _ pointer: JSONPointer, _ message: String, hint: String? = nil) {
+        diagnostics.append(Diagnostic(.error, file: file, pointer: pointer, message: message, hint: hint))
+    }
+
+    public func warning(_ file: String, _ pointer: JSONPointer, _ message: String, hint: String? = nil) {
+        diagnostics.append(Diagnostic(.warning, file: file, pointer: pointer, message: message, hint: hint))
+    }
+
+    /// Sorted and de-duplicated, errors and warnings apart.
+    public func report() -> ValidationReport {
+        let unique = Array(Set(diagnostics)).sorted()
+        return ValidationReport(
+            errors: unique.filter { $0.severity == .error },
+            warnings: unique.filter { $0.severity == .warning }
+        )
+    }
+}
+
+/// The outcome of `phoenix validate`.
+public struct ValidationReport: Sendable, Equatable {
+    public let errors: [Diagnostic]
+    public let warnings: [Diagnostic]
+    public var isValid: Bool { errors.isEmpty }
+}

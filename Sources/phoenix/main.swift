@@ -1,0 +1,2 @@
+import PhoenixCLI
+PhoenixCommand.main()
