@@ -1,6 +1,9 @@
+import Foundation
+
 /// Compose-style variable interpolation: `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `$NAME`
 /// and `$$` for a literal `$`. Values are inserted verbatim (no shell, no sed), so `|`, `&`, `\` and
-/// quotes are safe.
+/// quotes are safe. Inserted text has its `$` doubled, because `docker stack deploy` interpolates the
+/// file once more: a password containing `$x` must reach the container as typed.
 struct ComposeInterpolation {
     let variables: [String: String]
     /// Names referenced without a value or a default.
@@ -47,6 +50,8 @@ struct ComposeInterpolation {
         return result
     }
 
+    static func escaped(_ value: String) -> String { value.replacingOccurrences(of: "$", with: "$$") }
+
     private mutating func expand(_ body: String) -> String? {
         var name = body
         var fallback: String?
@@ -60,8 +65,8 @@ struct ComposeInterpolation {
             fallback = String(body[body.index(after: dash)...])
         }
         guard TextRules.isVariableName(name) else { return nil }
-        if let value = variables[name], !(emptyCounts && value.isEmpty) { return value }
-        if let fallback { return fallback }
+        if let value = variables[name], !(emptyCounts && value.isEmpty) { return Self.escaped(value) }
+        if let fallback { return Self.escaped(fallback) }
         unresolved.append(name)
         return nil
     }

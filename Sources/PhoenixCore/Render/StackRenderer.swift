@@ -81,7 +81,7 @@ struct StackRenderer {
             guard replaced != scalar.string else { return node }
             let isNumber = !replaced.isEmpty && replaced.allSatisfy { $0.isASCII && $0.isNumber }
             if scalar.style == .plain && isNumber { return Node(replaced, Tag(.int)) }
-            return Node(replaced, Tag(.str))
+            return YAML.string(replaced)
         case let .mapping(mapping):
             return Node(mapping.map { ($0.key, substitute($0.value, &interpolation)) }, mapping.tag, mapping.style)
         case let .sequence(sequence):

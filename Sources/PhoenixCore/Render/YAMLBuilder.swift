@@ -2,7 +2,11 @@ import Yams
 
 /// Small helpers to build YAML documents as data, so generated configuration is never string-templated.
 enum YAML {
-    static func string(_ text: String) -> Node { Node(text, Tag(.str)) }
+    /// A string scalar, quoted when plain text would read back as a number, a boolean or null.
+    static func string(_ text: String) -> Node {
+        let plain = Resolver.default.resolveTag(of: Node(text))
+        return Node(text, Tag(.str), plain == .str ? .any : .doubleQuoted)
+    }
     static func int(_ number: Int) -> Node { Node(String(number), Tag(.int)) }
     static func bool(_ flag: Bool) -> Node { Node(flag ? "true" : "false", Tag(.bool)) }
     static func list(_ items: [Node]) -> Node { Node(items) }
