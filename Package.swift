@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "PhoenixTesting", dependencies: ["PhoenixCore"]),
         .testTarget(
             name: "PhoenixCoreTests",
-            dependencies: ["PhoenixCore", "PhoenixTesting"]
+            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixTesting"]
         ),
         .testTarget(
             name: "PhoenixIntegrationTests",

@@ -2,11 +2,16 @@ import Foundation
 import PhoenixCore
 
 /// Reads a Phoenix Hypervisor configuration directory (and its stacks directory) from disk.
-struct ConfigReader {
-    let configDirectory: String
-    let stacksDirectory: String
+public struct ConfigReader {
+    public let configDirectory: String
+    public let stacksDirectory: String
 
-    func read() -> ConfigSources {
+    public init(configDirectory: String, stacksDirectory: String) {
+        self.configDirectory = configDirectory
+        self.stacksDirectory = stacksDirectory
+    }
+
+    public func read() -> ConfigSources {
         typealias Name = ConfigSources.FileName
         var unreadable: [(name: String, reason: String)] = []
         func file(_ path: String, required: Bool) -> ConfigSources.File? {

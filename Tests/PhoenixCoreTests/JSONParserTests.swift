@@ -1,0 +1,60 @@
+import Testing
+
+@testable import PhoenixCore
+
+@Suite("The JSON parser")
+struct JSONParserTests {
+    @Test("keeps member order and decodes escapes")
+    func orderAndEscapes() throws {
+        let (value, duplicates) = try JSONParser.parse(Array(#"{"b": 1, "a": "x\u00e9\n\ud83d\ude00", "c": [true, null, -2.5e1]}"#.utf8))
+        guard case let .object(members) = value else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(members.map(\.key) == ["b", "a", "c"])
+        #expect(value["a"] == .string("xé\n😀"))
+        #expect(value["c"] == .array([.bool(true), .null, .number(-25)]))
+        #expect(duplicates.isEmpty)
+    }
+
+    @Test("reports duplicate keys by pointer")
+    func duplicates() throws {
+        let (_, duplicates) = try JSONParser.parse(Array(#"{"a": {"x/y": 1, "x/y": 2}}"#.utf8))
+        #expect(duplicates.map(\.description) == ["/a/x~1y"])
+    }
+
+    @Test(
+        "rejects malformed documents with a line and column",
+        arguments: [
+            ("{\"a\": 1,}", 1, "member name"),
+            ("{\"a\": 01}", 1, "leading zeros"),
+            ("[1, 2", 1, "end of file"),
+            ("{\n  \"a\": tru\n}", 2, "literal"),
+            ("\"tab\there\"", 1, "control character"),
+            ("{} x", 1, "after the end"),
+            ("", 1, "end of file"),
+        ])
+    func malformed(text: String, line: Int, fragment: String) {
+        do {
+            _ = try JSONParser.parse(Array(text.utf8))
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.line == line)
+            #expect(error.message.contains(fragment), "\(error.message)")
+        }
+    }
+
+    @Test("refuses nesting deep enough to exhaust the stack")
+    func depth() {
+        let text = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    @Test("resolves RFC 6901 pointers")
+    func pointers() throws {
+        let (value, _) = try JSONParser.parse(Array(#"{"a/b": {"m~n": [10, 20]}}"#.utf8))
+        let pointer = try #require(JSONPointer(parsing: "/a~1b/m~0n/1"))
+        #expect(value.resolve(pointer) == .number(20))
+        #expect(pointer.description == "/a~1b/m~0n/1")
+    }
+}
