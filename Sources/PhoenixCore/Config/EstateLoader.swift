@@ -57,11 +57,27 @@ public struct EstateLoader {
             certificates: certificates,
             settings: hypervisor.settings,
             portainerAdminPassword: hypervisor.portainerAdminPassword,
-            hypervisorDocument: hypervisorRoot.value,
+            hypervisorDocument: Self.redacted(hypervisorRoot.value),
             hypervisorFile: sources.hypervisor.name
         )
         EstateValidator(estate: estate, sink: sink).run()
         return Result(estate: estate, report: sink.report())
+    }
+
+    /// Keys whose values are secrets. Their values are replaced before the document is kept in the estate.
+    static let secretKeys: Set<String> = ["admin_password", "password", "password_hash", "api_key", "token", "secret"]
+
+    static func redacted(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case let .object(members):
+            return .object(members.map { member in
+                (member.key, secretKeys.contains(member.key.lowercased()) && member.value != .null ? .string("<redacted>") : redacted(member.value))
+            })
+        case let .array(items):
+            return .array(items.map(redacted))
+        default:
+            return value
+        }
     }
 
     /// Parses one file; a syntax error is reported with line and column and the file is skipped.
