@@ -26,7 +26,8 @@ let package = Package(
         .target(name: "PhoenixTesting", dependencies: ["PhoenixCore"]),
         .testTarget(
             name: "PhoenixCoreTests",
-            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixTesting"]
+            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixTesting"],
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "PhoenixIntegrationTests",

@@ -1,0 +1,92 @@
+import Foundation
+import PhoenixCLI
+import PhoenixCore
+import PhoenixTesting
+import Testing
+
+/// Finds a real program, or explains why the test cannot run. When the README's test command runs
+/// the suite (PHOENIX_REQUIRE_REAL_COMPONENTS=1) a missing program is a failure, not a skip.
+func realProgram(_ name: String) throws -> String? {
+    if let path = TestPaths.program(name) { return path }
+    if TestPaths.realComponentsRequired {
+        Issue.record("\(name) is not installed; scripts/test.sh installs it")
+    } else {
+        print("skipping: \(name) is not installed (run scripts/test.sh to install the real components)")
+    }
+    return nil
+}
+
+/// Copies the example estate into a temporary directory and edits its hypervisor and LXC files, so
+/// that the rendered services listen on free loopback ports and point at test paths.
+struct PatchedEstate {
+    let directory: TemporaryDirectory
+
+    init(hypervisor: (inout [String: Any]) -> Void, containers: (inout [String: Any]) -> Void = { _ in }) throws {
+        directory = try TemporaryDirectory("phoenix-estate")
+        let source = TestPaths.exampleEstate
+        try FileManager.default.copyItem(atPath: "\(source)/etc", toPath: "\(directory.path)/etc")
+        try FileManager.default.copyItem(atPath: "\(source)/stacks", toPath: "\(directory.path)/stacks")
+        try Self.edit("\(directory.path)/etc/phoenix_hypervisor_config.json", hypervisor)
+        try Self.edit("\(directory.path)/etc/phoenix_lxc_configs.json") { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            containers(&configs)
+            root["lxc_configs"] = configs
+        }
+    }
+
+    static func edit(_ path: String, _ change: (inout [String: Any]) -> Void) throws {
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        change(&object)
+        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
+    }
+
+    func render(_ stages: [RenderStage]) throws -> (Estate, RenderOutput) {
+        let result = EstateLoader().load(ConfigReader(configDirectory: "\(directory.path)/etc", stacksDirectory: "\(directory.path)/stacks").read())
+        #expect(result.report.isValid, "\(result.report.errors.map(\.message))")
+        let estate = try #require(result.estate)
+        return (estate, EstateRenderer(estate: estate, defaultNodeName: "pve1").render(stages))
+    }
+}
+
+extension RenderOutput {
+    func file(_ path: String) throws -> RenderedFile {
+        try #require(files.first { $0.path == path }, "rendered \(files.map(\.path))")
+    }
+}
+
+/// "Installs" a rendered file at its absolute path. Tests only install under their own temporary directories.
+func install(_ file: RenderedFile) throws {
+    precondition(file.path.hasPrefix("/tmp/"), "tests install only under /tmp")
+    try FileManager.default.createDirectory(atPath: (file.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try file.contents.write(toFile: file.path, atomically: true, encoding: .utf8)
+    chmod(file.path, 0o644)
+}
+
+/// A throw-away CA and a server certificate for `*.lab.example.net`, `localhost` and 127.0.0.1, made with openssl.
+struct TestCertificates {
+    let ca: String
+    let cert: String
+    let key: String
+
+    init(in directory: TemporaryDirectory) throws {
+        let openssl = try #require(TestPaths.program("openssl"))
+        ca = directory.file("ca.crt")
+        cert = directory.file("server.crt")
+        key = directory.file("server.key")
+        let caKey = directory.file("ca.key")
+        let csr = directory.file("server.csr")
+        let ext = directory.file("server.ext")
+        try "subjectAltName=DNS:*.lab.example.net,DNS:lab.example.net,DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+            .write(toFile: ext, atomically: true, encoding: .utf8)
+        for arguments in [
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", caKey, "-out", ca, "-days", "2",
+             "-subj", "/CN=Phoenix Test Root CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=gateway.lab.example.net"],
+            ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert],
+        ] {
+            let result = try Command.run(openssl, arguments)
+            #expect(result.status == 0, "openssl \(arguments[0]): \(result.stderr)")
+        }
+        for path in [ca, cert, key] { chmod(path, 0o644) }
+    }
+}
