@@ -7,12 +7,19 @@ enum DiagnosticsPrinter {
         var out = ""
         for diagnostic in report.errors + report.warnings {
             let pointer = diagnostic.pointer.description.isEmpty ? "" : "#\(diagnostic.pointer)"
-            out += "\(diagnostic.severity.rawValue): \(diagnostic.file)\(pointer): \(diagnostic.message)\n"
-            if let hint = diagnostic.hint { out += "  hint: \(hint)\n" }
+            out += "\(diagnostic.severity.rawValue): \(escaped(diagnostic.file))\(escaped(pointer)): \(escaped(diagnostic.message))\n"
+            if let hint = diagnostic.hint { out += "  hint: \(escaped(hint))\n" }
         }
         let verdict = report.isValid ? "valid" : "invalid"
         out += "\(verdict): \(report.errors.count) error\(report.errors.count == 1 ? "" : "s"), \(report.warnings.count) warning\(report.warnings.count == 1 ? "" : "s")\n"
         return out
+    }
+
+    /// Control characters from configuration (a key with a newline or a terminal escape) are shown
+    /// as `\u{1b}`, so a hostile file cannot forge lines or recolour a terminal.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        return text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
     }
 
     struct Document: Encodable {

@@ -54,7 +54,9 @@ struct RenderCommand: ParsableCommand {
     }
 }
 
-/// Writes rendered files: each to a temporary sibling, then renamed into place, with its mode.
+/// Writes rendered files in two phases: every file to a temporary sibling first, then all renamed into
+/// place. A failure in the first phase removes the temporaries and the directories it created, leaving
+/// the output directory as it was.
 enum FileWriter {
     struct Failure: Error, CustomStringConvertible {
         let path: String
@@ -64,20 +66,39 @@ enum FileWriter {
 
     static func write(_ files: [RenderedFile], under root: String) throws {
         let manager = FileManager.default
-        for file in files {
-            let path = "\(root)/\(file.renderPath)"
-            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            do {
-                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var staged: [(temporary: String, final: String)] = []
+        var createdDirectories: [String] = []
+        do {
+            for file in files {
+                let path = "\(root)/\(file.renderPath)"
                 let temporary = "\(path).phoenix-tmp"
-                guard manager.createFile(atPath: temporary, contents: Data(file.contents.utf8), attributes: [.posixPermissions: Int(file.mode, radix: 8) ?? 0o644])
-                else { throw Failure(path: path, reason: "the file could not be created") }
-                if rename(temporary, path) != 0 { throw Failure(path: path, reason: String(cString: strerror(errno))) }
-            } catch let failure as Failure {
-                throw failure
-            } catch {
-                throw Failure(path: path, reason: error.localizedDescription)
+                do {
+                    var missing: [String] = []
+                    var directory = (path as NSString).deletingLastPathComponent
+                    while !directory.isEmpty && directory != "/" && !manager.fileExists(atPath: directory) {
+                        missing.append(directory)
+                        directory = (directory as NSString).deletingLastPathComponent
+                    }
+                    for directory in missing.reversed() {
+                        try manager.createDirectory(atPath: directory, withIntermediateDirectories: false)
+                        createdDirectories.append(directory)
+                    }
+                } catch {
+                    throw Failure(path: path, reason: error.localizedDescription)
+                }
+                let mode = Int(file.mode, radix: 8) ?? 0o644
+                guard manager.createFile(atPath: temporary, contents: Data(file.contents.utf8), attributes: [.posixPermissions: mode]) else {
+                    throw Failure(path: path, reason: "the file could not be created")
+                }
+                staged.append((temporary, path))
             }
+        } catch {
+            for entry in staged { try? manager.removeItem(atPath: entry.temporary) }
+            for directory in createdDirectories.reversed() { rmdir(directory) }
+            throw error
+        }
+        for entry in staged where rename(entry.temporary, entry.final) != 0 {
+            throw Failure(path: entry.final, reason: String(cString: strerror(errno)))
         }
     }
 }

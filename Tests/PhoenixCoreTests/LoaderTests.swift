@@ -60,6 +60,7 @@ struct LoaderTests {
             (#"{"domain_name": "lab.test", "dns_server": {"enabled": true, "upstream_servers": ["8.8.8"]}}"#, #"{"lxc_configs": {}}"#, "hv.json", "/dns_server/upstream_servers/0", "not an IPv4 address"),
             (#"{"domain_name": "lab.test", "phoenix": {"gateway": {"https_listen": "host:443"}}}"#, #"{"lxc_configs": {}}"#, "hv.json", "/phoenix/gateway/https_listen", "not a listen address"),
             (#"{"domain_name": "lab.test", "phoenix": {"stacks_path": "../etc"}}"#, #"{"lxc_configs": {}}"#, "hv.json", "/phoenix/stacks_path", "not an absolute path"),
+            (#"{"domain_name": "lab.test", "phoenix": {"gateway": {"cert_file": "/etc/x.crt; include /etc/evil"}}}"#, #"{"lxc_configs": {}}"#, "hv.json", "/phoenix/gateway/cert_file", "not an absolute path"),
             ("{\"domain_name\": ", #"{"lxc_configs": {}}"#, "hv.json", "", "invalid JSON at line 1"),
             (TestEstate.hypervisor, "{\"lxc_configs\": {\"101\": }", "lxc.json", "", "invalid JSON"),
         ])

@@ -85,8 +85,6 @@ public struct Guest: Sendable, Identifiable {
     public var staticAddress: IPv4Address? {
         primaryAddress?.staticAddress ?? secondaryAddress?.staticAddress
     }
-
-    public var idString: String { String(id) }
 }
 
 /// A value with the place it was read from.

@@ -1,3 +1,5 @@
+import Foundation
+
 extension EstateLoader {
     static let protocols: Set<String> = [
         "tcp", "udp", "icmp", "icmpv6", "ipv6-icmp", "udplite", "sctp", "esp", "ah", "gre", "igmp", "ipv6", "ospf", "vrrp",
@@ -104,7 +106,7 @@ extension EstateLoader {
 
     /// `80`, `80,443`, `8000:8010`, or service names such as `ssh`; nothing else.
     static func portList(_ text: String) -> String? {
-        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: " ") }
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard !items.isEmpty else { return nil }
         for item in items {
             let bounds = item.split(separator: ":", omittingEmptySubsequences: false)
@@ -135,17 +137,4 @@ extension EstateLoader {
             return range.count == 2 && IPv4Address(range[0]) != nil && IPv4Address(range[1]) != nil
         }
     }
-}
-
-extension String {
-    func trimmingCharacters(in character: Character) -> String {
-        var slice = Substring(self)
-        while slice.first == character { slice.removeFirst() }
-        while slice.last == character { slice.removeLast() }
-        return String(slice)
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in character: Character) -> String { String(self).trimmingCharacters(in: character) }
 }

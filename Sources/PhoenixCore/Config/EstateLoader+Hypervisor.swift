@@ -24,7 +24,7 @@ extension EstateLoader {
         var domain = fallbackDomain
         if let cursor = root.childOrReport("domain_name", what: "the internal DNS domain, e.g. \"internal.example.com\"") {
             if let text = cursor.stringValue {
-                if let name = DNSName(text), !name.isWildcard, name.text.contains(".") || name.text.count > 0 {
+                if let name = DNSName(text), !name.isWildcard {
                     domain = name
                 } else {
                     cursor.error("\(cursor.describe) is not a valid DNS domain", hint: "use letters, digits, hyphens and dots only")
@@ -147,7 +147,7 @@ extension EstateLoader {
     func absolutePath(_ cursor: JSONCursor?) -> String? {
         guard let cursor, let text = cursor.stringValue else { return nil }
         guard TextRules.isAbsolutePath(text) else {
-            cursor.error("\(cursor.describe) is not an absolute path", hint: "paths start with / and contain no '..' or control characters")
+            cursor.error("\(cursor.describe) is not an absolute path", hint: "paths start with / and use letters, digits and / . _ - + @ only")
             return nil
         }
         return text

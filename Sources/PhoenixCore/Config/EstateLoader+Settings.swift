@@ -43,7 +43,7 @@ extension EstateLoader {
             }
         }
         if let cursor = block.child("stack_environment"), let text = cursor.stringValue {
-            if TextRules.isVariableName(text.replacingOccurrences(of: "-", with: "_")) {
+            if Self.isStackName(text) {
                 settings.stackEnvironment = text
             } else {
                 cursor.error("\(cursor.describe) is not an environment name")

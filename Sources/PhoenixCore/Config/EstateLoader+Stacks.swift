@@ -84,7 +84,7 @@ extension EstateLoader {
         }
         if let services = cursor.child("services"), services.expectObject("services") {
             environment.services = services.members.compactMap { serviceName, serviceCursor in
-                guard Self.isStackName(serviceName) || serviceName.contains(".") == false && TextRules.isLabelKey(serviceName) else {
+                guard Self.isComposeServiceName(serviceName) else {
                     serviceCursor.error("\"\(serviceName)\" is not a compose service name")
                     return nil
                 }
@@ -125,6 +125,13 @@ extension EstateLoader {
             }
         }
         return TraefikLabel(key: key, value: value, hosts: hosts, location: cursor.location)
+    }
+
+    /// Compose service names: letters, digits, '.', '_' and '-'.
+    static func isComposeServiceName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy {
+            TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+        }
     }
 
     /// The back-quoted names inside every `Host(...)` of a Traefik rule.

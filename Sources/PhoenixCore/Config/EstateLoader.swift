@@ -10,13 +10,14 @@ public struct EstateLoader {
 
     public init() {}
 
-    /// Loads and cross-checks. `defaultNodeName` is used for `host.fw` when the configuration names no node.
+    /// Loads every file and cross-checks them.
     public func load(_ sources: ConfigSources) -> Result {
         let sink = DiagnosticSink()
         for (name, reason) in sources.unreadable {
             sink.error(name, .root, "cannot read the file: \(reason)")
         }
-        guard let hypervisorRoot = parse(sources.hypervisor, sink: sink) else {
+        let unreadable = Set(sources.unreadable.map(\.name))
+        guard !unreadable.contains(sources.hypervisor.name), let hypervisorRoot = parse(sources.hypervisor, sink: sink) else {
             return Result(estate: nil, report: sink.report())
         }
         let hypervisor = loadHypervisor(hypervisorRoot)

@@ -166,9 +166,14 @@ public enum TextRules {
         }
     }
 
-    /// An absolute path without control characters or `..` segments.
+    /// An absolute path of letters, digits and `/ . _ - + @`, without `..` segments. Paths are written
+    /// verbatim into nginx and dnsmasq files, so spaces, `;`, quotes, braces and `$` are refused.
     public static func isAbsolutePath(_ text: String) -> Bool {
-        text.hasPrefix("/") && isSingleLine(text) && !text.split(separator: "/").contains("..")
+        text.hasPrefix("/") && !text.split(separator: "/").contains("..")
+            && text.utf8.allSatisfy {
+                isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
+                    || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "@")
+            }
     }
 
     /// A POSIX user or group name.

@@ -57,7 +57,7 @@ struct TraefikRenderer {
             ])),
             ("api", YAML.map([("dashboard", YAML.bool(true)), ("insecure", YAML.bool(true))])),
             ("ping", YAML.map([("entryPoint", YAML.string("traefik"))])),
-            ("log", YAML.map([("level", YAML.string(settings.logLevel))])),
+            ("log", YAML.map([("level", YAML.string(settings.logLevel)), ("noColor", YAML.bool(true))])),
             ("providers", YAML.map(providers)),
         ])
     }

@@ -1,0 +1,118 @@
+import Foundation
+import PhoenixTesting
+import Testing
+
+/// The built `phoenix` binary, driven as a user would: exit codes, stdout, and the files it leaves.
+@Suite("The phoenix command line")
+struct CommandLineTests {
+    static let example = "\(TestPaths.exampleEstate)/etc"
+
+    func phoenix(_ arguments: [String]) throws -> CommandResult {
+        let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
+        return try Command.run(binary, arguments)
+    }
+
+    /// A copy of the example estate with `change` applied to the raw text of one file.
+    func brokenEstate(_ file: String, _ change: (String) -> String) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory("phoenix-cli")
+        try FileManager.default.copyItem(atPath: Self.example, toPath: directory.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: directory.file("stacks"))
+        let path = directory.file("etc/\(file)")
+        try change(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    func listing(_ root: String) -> [String] {
+        (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted()
+    }
+
+    @Test("validate exits 0 on the example estate and never prints the admin password")
+    func validateExample() throws {
+        let result = try phoenix(["validate", "--config-dir", Self.example, "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(document["version"] as? Int == 1)
+        #expect(document["valid"] as? Bool == true)
+        #expect(!result.stdout.contains("example-Secret-do-not-use-9f3b"))
+    }
+
+    @Test("validate exits 65 with file and pointer, and escapes control characters from the file")
+    func validateBroken() throws {
+        let estate = try brokenEstate("phoenix_lxc_configs.json") {
+            $0.replacingOccurrences(of: #""name": "grafana""#, with: #""name": "graf ana", "col\u001b[31mour": 1"#)
+        }
+        let json = try phoenix(["validate", "--config-dir", estate.file("etc"), "--format", "json"])
+        #expect(json.status == 65)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let errors = try #require(document["errors"] as? [[String: Any]])
+        #expect(errors.contains {
+            ($0["file"] as? String)?.hasSuffix("phoenix_lxc_configs.json") == true && $0["pointer"] as? String == "/lxc_configs/110/name"
+                && $0.keys.sorted() == ["file", "hint", "message", "pointer"]
+        }, "\(errors)")
+        let text = try phoenix(["validate", "--config-dir", estate.file("etc")])
+        #expect(text.status == 65)
+        #expect(text.stdout.contains("col\\u{1b}[31mour"), "\(text.stdout)")
+        #expect(!text.stdout.contains("\u{1b}"))
+    }
+
+    @Test("a missing configuration directory is one clear error, exit 65")
+    func missingDirectory() throws {
+        let result = try phoenix(["validate", "--config-dir", "/nonexistent/phoenix/etc"])
+        #expect(result.status == 65)
+        #expect(result.stdout.contains("phoenix_hypervisor_config.json: cannot read the file: no such file"))
+        #expect(!result.stdout.contains("invalid JSON"))
+    }
+
+    @Test("render writes nothing when the configuration is invalid")
+    func renderInvalid() throws {
+        let estate = try brokenEstate("phoenix_vm_configs.json") { $0.replacingOccurrences(of: #""vmid": 1002"#, with: #""vmid": 101"#) }
+        let out = estate.file("out")
+        let result = try phoenix(["render", "all", "--config-dir", estate.file("etc"), "--out", out])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("used by an LXC and a VM"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test("a render that cannot write leaves no partial set and no temporary files")
+    func renderBlocked() throws {
+        let work = try TemporaryDirectory("phoenix-cli-out")
+        try work.write("out/host", "a file where a directory must go")
+        let result = try phoenix(["render", "all", "--config-dir", Self.example, "--out", work.file("out")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot write"))
+        #expect(listing(work.file("out")) == ["host"], "certs/ and guests/ were staged first and must be gone")
+    }
+
+    @Test("render is byte-identical from one run of the binary to the next")
+    func renderTwice() throws {
+        let work = try TemporaryDirectory("phoenix-cli-twice")
+        for name in ["a", "b"] {
+            let result = try phoenix(["render", "all", "--config-dir", Self.example, "--out", work.file(name)])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let files = listing(work.file("a"))
+        #expect(files.count > 15)
+        #expect(files == listing(work.file("b")))
+        for file in files {
+            #expect(FileManager.default.contents(atPath: work.file("a/\(file)")) == FileManager.default.contents(atPath: work.file("b/\(file)")), "\(file)")
+        }
+    }
+
+    @Test("usage errors exit 64", arguments: [["render", "bogus", "--out", "/tmp/x"], ["graph", "--verb", "reboot"], ["frobnicate"]])
+    func usage(arguments: [String]) throws {
+        #expect(try phoenix(arguments + ["--config-dir", Self.example]).status == 64)
+    }
+
+    @Test("graph --format json gives the versioned order and edges")
+    func graphJSON() throws {
+        let result = try phoenix(["graph", "--config-dir", Self.example, "--verb", "stop", "--format", "json"])
+        #expect(result.status == 0)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(document["version"] as? Int == 1)
+        #expect(document["verb"] as? String == "stop")
+        #expect(document["order"] as? [String] == ["1002", "1001", "110", "101", "102", "103"])
+        let edges = try #require(document["edges"] as? [[String: Any]])
+        #expect(edges.contains { $0["from"] as? String == "110" && $0["to"] as? String == "120" && $0["active"] as? Bool == false })
+    }
+}
