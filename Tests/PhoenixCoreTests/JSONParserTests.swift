@@ -21,6 +21,14 @@ struct JSONParserTests {
     func duplicates() throws {
         let (_, duplicates) = try JSONParser.parse(Array(#"{"a": {"x/y": 1, "x/y": 2}}"#.utf8))
         #expect(duplicates.map(\.description) == ["/a/x~1y"])
+
+        let inArray = try JSONParser.parse(Array(#"{"list": [{"a": 1}, {"b": [0, {"a": 1, "a": 2}]}]}"#.utf8)).duplicateKeys
+        #expect(inArray.map(\.description) == ["/list/1/b/1/a"])
+
+        // Large objects switch from a scan to a set; both must see the repeat.
+        let members = (0..<40).map { "\"k\($0)\": \($0)" } + ["\"k3\": 0", "\"k39\": 0"]
+        let large = try JSONParser.parse(Array("{\"big\": {\(members.joined(separator: ", "))}}".utf8)).duplicateKeys
+        #expect(large.map(\.description) == ["/big/k3", "/big/k39"])
     }
 
     @Test(

@@ -4,14 +4,15 @@ extension EstateLoader {
     static let protocols: Set<String> = [
         "tcp", "udp", "icmp", "icmpv6", "ipv6-icmp", "udplite", "sctp", "esp", "ah", "gre", "igmp", "ipv6", "ospf", "vrrp",
     ]
+    static let ruleKeys: Set<String> = [
+        "type", "action", "proto", "source", "dest", "port", "dport", "sport", "iface", "log", "comment", "enable", "enabled",
+    ]
     static let logLevels: Set<String> = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"]
 
     /// A rule object `{type, action, proto?, source?, dest?, port?, sport?, iface?, log?, comment?, enable?}`.
     func loadFirewallRule(_ cursor: JSONCursor) -> FirewallRule? {
         guard cursor.expectObject("a firewall rule") else { return nil }
-        cursor.warnUnknownKeys(
-            ["type", "action", "proto", "source", "dest", "port", "dport", "sport", "iface", "log", "comment", "enable", "enabled"],
-            in: "a firewall rule")
+        cursor.warnUnknownKeys(Self.ruleKeys, in: "a firewall rule")
         var valid = true
         func invalid(_ field: JSONCursor, _ message: String, hint: String? = nil) {
             field.error(message, hint: hint)
@@ -104,24 +105,37 @@ extension EstateLoader {
         return valid ? rule : nil
     }
 
-    /// `80`, `80,443`, `8000:8010`, or service names such as `ssh`; nothing else.
+    /// `80`, `80,443`, `8000:8010`, or service names such as `ssh`; nothing else. Spaces around
+    /// the items are dropped (`80, 443` becomes `80,443`).
     static func portList(_ text: String) -> String? {
-        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !items.isEmpty else { return nil }
-        for item in items {
-            let bounds = item.split(separator: ":", omittingEmptySubsequences: false)
-            guard (1...2).contains(bounds.count) else { return nil }
-            for bound in bounds {
-                if let number = Int(bound) {
-                    guard Port(number) != nil else { return nil }
-                } else {
-                    guard let first = bound.utf8.first, TextRules.isLetter(first),
-                        bound.utf8.allSatisfy({ TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") })
-                    else { return nil }
-                }
+        let bytes = text.utf8
+        var items: [Substring] = []
+        var itemStart = bytes.startIndex
+        while true {
+            let itemEnd = bytes[itemStart...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+            let item = TextRules.trimmingBlanks(Substring(bytes[itemStart..<itemEnd]))
+            let bounds = item.utf8
+            if let colon = bounds.firstIndex(of: UInt8(ascii: ":")) {
+                guard isPortOrServiceName(bounds[..<colon]), isPortOrServiceName(bounds[bounds.index(after: colon)...]) else { return nil }
+            } else {
+                guard isPortOrServiceName(bounds[...]) else { return nil }
             }
+            items.append(item)
+            guard itemEnd != bytes.endIndex else { break }
+            itemStart = bytes.index(after: itemEnd)
         }
-        return items.joined(separator: ",")
+        let trimmedLength = items.reduce(items.count - 1) { $0 + $1.utf8.count }
+        return trimmedLength == bytes.count ? text : items.joined(separator: ",")
+    }
+
+    /// A port number (1-65535) or a service name (`ssh`, `http-alt`).
+    private static func isPortOrServiceName(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
+        guard let first = bytes.first else { return false }
+        if TextRules.isDigit(first) {
+            guard bytes.count <= 5, bytes.allSatisfy(TextRules.isDigit) else { return false }
+            return Port(bytes.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }) != nil
+        }
+        return TextRules.isLetter(first) && bytes.allSatisfy { TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") }
     }
 
     static func isFirewallAddress(_ text: String) -> Bool {
@@ -131,10 +145,10 @@ extension EstateLoader {
             guard let first = body.utf8.first, TextRules.isLetter(first) else { return false }
             return body.utf8.allSatisfy { TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
         }
-        return text.split(separator: ",", omittingEmptySubsequences: false).allSatisfy { item in
-            if IPv4Address(item) != nil || IPv4Network(item) != nil { return true }
-            let range = item.split(separator: "-", omittingEmptySubsequences: false)
-            return range.count == 2 && IPv4Address(range[0]) != nil && IPv4Address(range[1]) != nil
+        return text.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).allSatisfy { item in
+            if IPv4Address(utf8: item) != nil || IPv4Network(utf8: item) != nil { return true }
+            guard let dash = item.firstIndex(of: UInt8(ascii: "-")) else { return false }
+            return IPv4Address(utf8: item[..<dash]) != nil && IPv4Address(utf8: item[item.index(after: dash)...]) != nil
         }
     }
 }

@@ -103,9 +103,12 @@ struct JSONCursor {
     }
 
     /// Warns about members that Phoenix does not know (they may be typos).
-    func warnUnknownKeys(_ known: Set<String>, in what: String) {
-        for (key, cursor) in members where !known.contains(key) {
-            cursor.warning("unknown key \"\(key)\" in \(what) (ignored)", hint: "check the spelling; keys that only guest creation reads are known")
+    func warnUnknownKeys(_ known: Set<String>, in what: @autoclosure () -> String) {
+        guard case let .object(members) = value else { return }
+        for member in members where !known.contains(member.key) {
+            sink.warning(
+                file, pointer / member.key, "unknown key \"\(member.key)\" in \(what()) (ignored)",
+                hint: "check the spelling; keys that only guest creation reads are known")
         }
     }
 }

@@ -4,17 +4,28 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
 
     public init(_ value: UInt32) { self.value = value }
 
-    public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
+    public init?(_ text: some StringProtocol) { self.init(utf8: text.utf8) }
+
+    init?(utf8 bytes: some Collection<UInt8>) {
         var result: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                part.count == 1 || part.first != "0", let octet = UInt32(part), octet <= 255
-            else { return nil }
-            result = result << 8 | octet
+        var octets = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, octets < 3 else { return nil }
+                result = result << 8 | octet
+                octets += 1
+                (octet, digits) = (0, 0)
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), !(digits == 1 && octet == 0) else { return nil }  // no "01"
+            octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+            digits += 1
+            guard octet <= 255, digits <= 3 else { return nil }
         }
-        value = result
+        guard octets == 3, digits > 0 else { return nil }
+        value = result << 8 | octet
     }
 
     public var description: String {
@@ -29,11 +40,14 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
     public let address: IPv4Address
     public let prefixLength: Int
 
-    public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let address = IPv4Address(parts[0]), parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
-            let length = Int(parts[1]), (0...32).contains(length)
-        else { return nil }
+    public init?(_ text: some StringProtocol) { self.init(utf8: text.utf8) }
+
+    init?<Bytes: Collection<UInt8>>(utf8 bytes: Bytes) {
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")), let address = IPv4Address(utf8: bytes[..<slash]) else { return nil }
+        let digits = bytes[bytes.index(after: slash)...]
+        guard (1...2).contains(digits.count), digits.allSatisfy(TextRules.isDigit) else { return nil }
+        let length = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        guard length <= 32 else { return nil }
         self.address = address
         self.prefixLength = length
     }
@@ -200,4 +214,13 @@ public enum TextRules {
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    /// `text` without leading and trailing spaces and tabs.
+    static func trimmingBlanks(_ text: Substring) -> Substring {
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = text.utf8.firstIndex(where: { !isBlank($0) }), let last = text.utf8.lastIndex(where: { !isBlank($0) }) else {
+            return text[text.endIndex...]
+        }
+        return text[first...last]
+    }
 }

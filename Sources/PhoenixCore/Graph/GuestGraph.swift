@@ -26,7 +26,9 @@ public struct GuestGraph: Sendable {
     /// what needs them) are acted on.
     public init(estate: Estate, verb: GraphVerb, targets: [Int]? = nil) {
         self.verb = verb
-        let guests = Dictionary(uniqueKeysWithValues: estate.guests.map { ($0.id, $0) })
+        // Guests by id, as positions in the estate (a dictionary of `Guest` values copies every guest).
+        let positions = Dictionary(estate.guests.indices.map { (estate.guests[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
+        let guests = GuestLookup(guests: estate.guests, positions: positions)
         var edges: [Edge] = []
         for guest in estate.guests {
             if let source = guest.cloneFrom {
@@ -62,7 +64,7 @@ public struct GuestGraph: Sendable {
         self.cycles = cycles
     }
 
-    private static func cloneEdge(from guest: Guest, to source: Int, guests: [Int: Guest], verb: GraphVerb) -> Edge {
+    private static func cloneEdge(from guest: Guest, to source: Int, guests: GuestLookup, verb: GraphVerb) -> Edge {
         let active: Bool
         let reason: String
         if guests[source] == nil {
@@ -79,7 +81,7 @@ public struct GuestGraph: Sendable {
     }
 
     private static func dependencyEdge(
-        from guest: Guest, _ dependency: Dependency, guests: [Int: Guest], verb: GraphVerb, document: JSONValue
+        from guest: Guest, _ dependency: Dependency, guests: GuestLookup, verb: GraphVerb, document: JSONValue
     ) -> Edge {
         func edge(_ active: Bool, _ reason: String) -> Edge {
             Edge(from: guest.id, to: dependency.target, kind: .dependency, active: active, reason: reason)
@@ -107,6 +109,12 @@ public struct GuestGraph: Sendable {
             return edge(true, "when.verbs includes \(verb.rawValue)")
         }
         return edge(true, dependency.optional ? "optional: \(dependency.target) is defined" : "dependencies")
+    }
+
+    private struct GuestLookup {
+        let guests: [Guest]
+        let positions: [Int: Int]
+        subscript(id: Int) -> Guest? { positions[id].map { guests[$0] } }
     }
 
     static func render(_ value: JSONValue) -> String {

@@ -12,6 +12,12 @@ public struct JSONParser {
     public private(set) var duplicateKeys: [JSONPointer] = []
 
     private let bytes: [UInt8]
+    /// Where the parser is, kept as a stack so a pointer is built only for a duplicate key.
+    private var path: [Step] = []
+    private enum Step {
+        case member(String)
+        case element(Int)
+    }
     private var index = 0
     private var depth = 0
     private static let maximumDepth = 512
@@ -26,7 +32,7 @@ public struct JSONParser {
         // Skip a UTF-8 byte order mark, which some editors write.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         parser.skipWhitespace()
-        let value = try parser.parseValue(at: .root)
+        let value = try parser.parseValue()
         parser.skipWhitespace()
         guard parser.index == bytes.count else {
             throw parser.error("unexpected content after the end of the document")
@@ -34,11 +40,11 @@ public struct JSONParser {
         return (value, parser.duplicateKeys)
     }
 
-    private mutating func parseValue(at pointer: JSONPointer) throws(SyntaxError) -> JSONValue {
+    private mutating func parseValue() throws(SyntaxError) -> JSONValue {
         guard index < bytes.count else { throw error("unexpected end of file, expected a value") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(at: pointer)
-        case UInt8(ascii: "["): return try parseArray(at: pointer)
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
@@ -48,11 +54,11 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseObject(at pointer: JSONPointer) throws(SyntaxError) -> JSONValue {
+    private mutating func parseObject() throws(SyntaxError) -> JSONValue {
         try enter()
         index += 1
         var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        var seen = Set<String>()  // used once an object is too large for a linear scan
         skipWhitespace()
         if peek(UInt8(ascii: "}")) {
             index += 1
@@ -67,8 +73,10 @@ public struct JSONParser {
             guard peek(UInt8(ascii: ":")) else { throw error("expected ':' after member name \"\(key)\"") }
             index += 1
             skipWhitespace()
-            let value = try parseValue(at: pointer / key)
-            if !seen.insert(key).inserted { duplicateKeys.append(pointer / key) }
+            path.append(.member(key))
+            let value = try parseValue()
+            if isDuplicate(key, in: members, seen: &seen) { duplicateKeys.append(currentPointer) }
+            path.removeLast()
             members.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file inside an object") }
@@ -85,7 +93,24 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseArray(at pointer: JSONPointer) throws(SyntaxError) -> JSONValue {
+    private func isDuplicate(_ key: String, in members: [(key: String, value: JSONValue)], seen: inout Set<String>) -> Bool {
+        let linearLimit = 16
+        if members.count < linearLimit { return members.contains { $0.key == key } }
+        if seen.isEmpty { seen = Set(members.map(\.key)) }
+        return !seen.insert(key).inserted
+    }
+
+    private var currentPointer: JSONPointer {
+        JSONPointer(
+            path.map {
+                switch $0 {
+                case let .member(key): key
+                case let .element(index): String(index)
+                }
+            })
+    }
+
+    private mutating func parseArray() throws(SyntaxError) -> JSONValue {
         try enter()
         index += 1
         var items: [JSONValue] = []
@@ -97,7 +122,9 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
-            items.append(try parseValue(at: pointer / items.count))
+            path.append(.element(items.count))
+            items.append(try parseValue())
+            path.removeLast()
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file inside an array") }
             if bytes[index] == UInt8(ascii: ",") {

@@ -9,10 +9,11 @@ struct StackRenderer {
         for stack in estate.stacks {
             guard let compose = stack.compose else { continue }
             let environments = stack.environments.isEmpty ? [nil] : stack.environments.map(Optional.some)
+            let document = Self.parse(compose.value)  // once per stack, not once per environment
             for environment in environments {
                 let name = environment?.name ?? estate.settings.stackEnvironment
                 let path = "\(estate.settings.stacksPath)/\(stack.name)/docker-compose.\(name).yml"
-                switch Self.render(compose: compose.value, environment: environment) {
+                switch Self.render(compose: compose.value, parsed: document, environment: environment) {
                 case let .success(rendered):
                     output.files.append(RenderedFile(target: .host, path: path, contents: rendered.text))
                     if !rendered.unresolved.isEmpty {
@@ -36,6 +37,24 @@ struct StackRenderer {
     }
 
     static func render(compose: String, environment: StackEnvironment?) -> Result<Rendered, Failure> {
+        render(compose: compose, parsed: parse(compose), environment: environment)
+    }
+
+    /// Parses a compose file into nodes. Tags are not resolved (every plain scalar reads as a string):
+    /// the renderer only needs the tree, plain scalars are written back plain, and Yams' resolver
+    /// runs a set of regular expressions on every scalar.
+    static func parse(_ compose: String) -> Result<Node, Failure> {
+        do {
+            guard let parsed = try Yams.compose(yaml: compose, .basic, .default, .utf8) else {
+                return .failure(Failure(message: "the compose file is empty"))
+            }
+            return .success(parsed)
+        } catch {
+            return .failure(Failure(message: "the compose file is not valid YAML: \(error)"))
+        }
+    }
+
+    static func render(compose: String, parsed: Result<Node, Failure>, environment: StackEnvironment?) -> Result<Rendered, Failure> {
         let variables = Dictionary(environment?.variables.map { ($0.name, $0.value) } ?? [], uniquingKeysWith: { $1 })
         let services = environment?.services.filter { !$0.labels.isEmpty } ?? []
         var interpolation = ComposeInterpolation(variables: variables)
@@ -44,24 +63,22 @@ struct StackRenderer {
             return .success(Rendered(text: compose, unresolved: []))
         }
         let document: Node
-        do {
-            guard let parsed = try Yams.compose(yaml: compose) else { return .failure(Failure(message: "the compose file is empty")) }
-            document = parsed
-        } catch {
-            return .failure(Failure(message: "the compose file is not valid YAML: \(error)"))
+        switch parsed {
+        case let .success(node): document = node
+        case let .failure(failure): return .failure(failure)
         }
         var result = substitute(document, &interpolation)
         for service in services {
-            guard var root = result.mapping, var allServices = root["services"]?.mapping, let serviceNode = allServices[service.name],
+            guard var root = result.mapping, var allServices = root[key("services")]?.mapping, let serviceNode = allServices[key(service.name)],
                 var serviceMap = serviceNode.mapping
             else {
                 return .failure(Failure(message: "labels are declared for service \(service.name), which the compose file does not define"))
             }
-            var deploy = serviceMap["deploy"]?.mapping ?? Node.Mapping([])
-            deploy["labels"] = merge(labels: service.labels, into: deploy["labels"])
-            serviceMap["deploy"] = .mapping(deploy)
-            allServices[service.name] = .mapping(serviceMap)
-            root["services"] = .mapping(allServices)
+            var deploy = serviceMap[key("deploy")]?.mapping ?? Node.Mapping([])
+            deploy[key("labels")] = merge(labels: service.labels, into: deploy[key("labels")])
+            serviceMap[key("deploy")] = .mapping(deploy)
+            allServices[key(service.name)] = .mapping(serviceMap)
+            root[key("services")] = .mapping(allServices)
             result = .mapping(root)
         }
         do {
@@ -80,7 +97,7 @@ struct StackRenderer {
             let replaced = interpolation.interpolate(scalar.string)
             guard replaced != scalar.string else { return node }
             let isNumber = !replaced.isEmpty && replaced.allSatisfy { $0.isASCII && $0.isNumber }
-            if scalar.style == .plain && isNumber { return Node(replaced, Tag(.int)) }
+            if scalar.style == .plain && isNumber { return Node(replaced, YAML.intTag) }
             return YAML.string(replaced)
         case let .mapping(mapping):
             return Node(mapping.map { ($0.key, substitute($0.value, &interpolation)) }, mapping.tag, mapping.style)
@@ -90,6 +107,9 @@ struct StackRenderer {
             return node
         }
     }
+
+    /// A mapping key as the parser reads it: a string, whatever it looks like (a service named `2048`).
+    private static func key(_ text: String) -> Node { Node(text, YAML.stringTag) }
 
     /// Labels from the configuration win over labels of the same key in the compose file. A list of
     /// `key=value` stays a list; otherwise the result is a mapping.
@@ -101,10 +121,10 @@ struct StackRenderer {
                 return !keys.contains(String(key))
             }
             items += labels.map { YAML.string("\($0.key)=\($0.value)") }
-            return Node(items)
+            return Node(items, YAML.sequenceTag)
         }
         var mapping = existing?.mapping ?? Node.Mapping([])
-        for label in labels { mapping[label.key] = YAML.string(label.value) }
+        for label in labels { mapping[key(label.key)] = YAML.string(label.value) }
         return .mapping(Node.Mapping(mapping.map { ($0.key, $0.value) }, mapping.tag, .block))
     }
 }

@@ -2,20 +2,41 @@ import Yams
 
 /// Small helpers to build YAML documents as data, so generated configuration is never string-templated.
 enum YAML {
+    // Shared tags: `Tag(.str)` builds a fresh Yams `Constructor` (three dictionaries) every time, and a
+    // tag with an explicit name is never re-resolved, so one instance of each serves every node.
+    nonisolated(unsafe) static let stringTag = Tag(.str)
+    nonisolated(unsafe) static let intTag = Tag(.int)
+    nonisolated(unsafe) static let boolTag = Tag(.bool)
+    nonisolated(unsafe) static let mapTag = Tag(.map)
+    nonisolated(unsafe) static let sequenceTag = Tag(.seq)
+
     /// A string scalar, quoted when plain text would read back as a number, a boolean or null.
     static func string(_ text: String) -> Node {
-        let plain = Resolver.default.resolveTag(of: Node(text))
-        return Node(text, Tag(.str), plain == .str ? .any : .doubleQuoted)
+        Node(text, stringTag, mayResolveToNonString(text) && Resolver.default.resolveTag(of: Node(text)) != .str ? .doubleQuoted : .any)
     }
-    static func int(_ number: Int) -> Node { Node(String(number), Tag(.int)) }
-    static func bool(_ flag: Bool) -> Node { Node(flag ? "true" : "false", Tag(.bool)) }
-    static func list(_ items: [Node]) -> Node { Node(items) }
-    static func strings(_ items: [String]) -> Node { Node(items.map(string)) }
-    static func map(_ pairs: [(String, Node)]) -> Node { Node(pairs.map { (string($0.0), $0.1) }) }
+    static func int(_ number: Int) -> Node { Node(String(number), intTag) }
+    static func bool(_ flag: Bool) -> Node { Node(flag ? "true" : "false", boolTag) }
+    static func list(_ items: [Node]) -> Node { Node(items, sequenceTag) }
+    static func strings(_ items: [String]) -> Node { Node(items.map(string), sequenceTag) }
 
-    /// Serialises with sorted keys, so output is byte-identical on every run.
+    /// A mapping with its keys in sorted order, so output is byte-identical on every run. (Yams'
+    /// own `sortKeys` looks every key up again by a linear scan: quadratic in the mapping's size.)
+    static func map(_ pairs: [(String, Node)]) -> Node {
+        Node(pairs.sorted { $0.0 < $1.0 }.map { (string($0.0), $0.1) }, mapTag)
+    }
+
     static func document(_ node: Node, comment: String) -> String {
-        let body = (try? Yams.serialize(node: node, indent: 2, width: -1, allowUnicode: true, sortKeys: true)) ?? ""
+        let body = (try? Yams.serialize(node: node, indent: 2, width: -1, allowUnicode: true)) ?? ""
         return "# \(comment)\n" + body
+    }
+
+    /// Whether YAML 1.1's implicit rules could read `text` as something other than a string. Every
+    /// bool, null, merge and value form has at most five characters, and every number and timestamp
+    /// starts with a digit, a sign or a dot; anything else is a string without asking Yams' regular
+    /// expressions (which dominated rendering time).
+    static func mayResolveToNonString(_ text: String) -> Bool {
+        guard let first = text.utf8.first, text.utf8.count > 5 else { return true }
+        return (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) || first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
+            || first == UInt8(ascii: ".")
     }
 }
