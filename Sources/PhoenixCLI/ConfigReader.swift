@@ -26,8 +26,9 @@ public struct ConfigReader {
         let directory = configDirectory.hasSuffix("/") ? String(configDirectory.dropLast()) : configDirectory
         let hypervisorPath = "\(directory)/\(Name.hypervisor)"
         let hypervisor = file(hypervisorPath, required: true) ?? ConfigSources.File(name: hypervisorPath, bytes: [])
-        let lxc = file("\(directory)/\(Name.lxc)", required: false)
-        let vm = file("\(directory)/\(Name.vm)", required: false)
+        let guestFiles = ConfigSources.guestFileNames(hypervisor: hypervisor.bytes)
+        let lxc = file("\(directory)/\(guestFiles.lxc)", required: false)
+        let vm = file("\(directory)/\(guestFiles.vm)", required: false)
         let stacksConfig = file("\(directory)/\(Name.stacksConfig)", required: false)
         let manifest = file("\(directory)/\(Name.certificateManifest)", required: false)
 

@@ -65,40 +65,61 @@ enum FileWriter {
     }
 
     static func write(_ files: [RenderedFile], under root: String) throws {
-        let manager = FileManager.default
         var staged: [(temporary: String, final: String)] = []
         var createdDirectories: [String] = []
+        var knownDirectories = Set<String>()
         do {
             for file in files {
                 let path = "\(root)/\(file.renderPath)"
+                try makeParents(of: path, known: &knownDirectories, created: &createdDirectories)
                 let temporary = "\(path).phoenix-tmp"
-                do {
-                    var missing: [String] = []
-                    var directory = (path as NSString).deletingLastPathComponent
-                    while !directory.isEmpty && directory != "/" && !manager.fileExists(atPath: directory) {
-                        missing.append(directory)
-                        directory = (directory as NSString).deletingLastPathComponent
-                    }
-                    for directory in missing.reversed() {
-                        try manager.createDirectory(atPath: directory, withIntermediateDirectories: false)
-                        createdDirectories.append(directory)
-                    }
-                } catch {
-                    throw Failure(path: path, reason: error.localizedDescription)
-                }
-                let mode = Int(file.mode, radix: 8) ?? 0o644
-                guard manager.createFile(atPath: temporary, contents: Data(file.contents.utf8), attributes: [.posixPermissions: mode]) else {
-                    throw Failure(path: path, reason: "the file could not be created")
-                }
+                try writeNew(temporary, file.contents, mode: mode_t(Int(file.mode, radix: 8) ?? 0o644), reportedAs: path)
                 staged.append((temporary, path))
             }
         } catch {
-            for entry in staged { try? manager.removeItem(atPath: entry.temporary) }
+            for entry in staged { unlink(entry.temporary) }
             for directory in createdDirectories.reversed() { rmdir(directory) }
             throw error
         }
         for entry in staged where rename(entry.temporary, entry.final) != 0 {
             throw Failure(path: entry.final, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Creates the missing parent directories of `path`, remembering which exist and which it made.
+    private static func makeParents(of path: String, known: inout Set<String>, created: inout [String]) throws {
+        var missing: [String] = []
+        var directory = (path as NSString).deletingLastPathComponent
+        while !directory.isEmpty, directory != "/", !known.contains(directory) {
+            var status = stat()
+            if stat(directory, &status) == 0 {
+                guard status.st_mode & S_IFMT == S_IFDIR else { throw Failure(path: path, reason: "\(directory) is not a directory") }
+                break
+            }
+            missing.append(directory)
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+        known.insert(directory)
+        for directory in missing.reversed() {
+            guard mkdir(directory, 0o755) == 0 else { throw Failure(path: path, reason: "cannot create \(directory): \(String(cString: strerror(errno)))") }
+            created.append(directory)
+            known.insert(directory)
+        }
+    }
+
+    /// Writes a file (truncating a stale temporary, never following a symbolic link) with exactly `mode`.
+    private static func writeNew(_ path: String, _ contents: String, mode: mode_t, reportedAs target: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard descriptor >= 0 else { throw Failure(path: target, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, mode) == 0 else { throw Failure(path: target, reason: String(cString: strerror(errno))) }
+        let bytes = Array(contents.utf8)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw Failure(path: target, reason: String(cString: strerror(errno))) }
+            written += result
         }
     }
 }

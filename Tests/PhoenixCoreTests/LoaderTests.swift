@@ -120,3 +120,18 @@ struct LoaderTests {
         #expect(stack.environment("production")?.routedHosts.map(\.value.text) == ["web.lab.test"])
     }
 }
+
+@Suite("Guest file names from core_paths")
+struct GuestFileNameTests {
+    func names(_ hypervisor: String) -> (lxc: String, vm: String) { ConfigSources.guestFileNames(hypervisor: Array(hypervisor.utf8)) }
+
+    @Test("basenames of core_paths, defaults otherwise")
+    func basenames() {
+        #expect(names(#"{"core_paths": {"lxc_config_file": "/usr/local/x/etc/a.json", "vm_config_file": "b.json"}}"#) == ("a.json", "b.json"))
+        #expect(names(#"{"core_paths": {"lxc_config_file": "/usr/local/x/etc/a.json"}}"#) == ("a.json", "phoenix_vm_configs.json"))
+        #expect(names(#"{}"#) == ("phoenix_lxc_configs.json", "phoenix_vm_configs.json"))
+        #expect(names(#"not json"#) == ("phoenix_lxc_configs.json", "phoenix_vm_configs.json"))
+        #expect(names(#"{"core_paths": {"lxc_config_file": "/x/..", "vm_config_file": "/x/a b;rm.json"}}"#) == ("phoenix_lxc_configs.json", "phoenix_vm_configs.json"))
+        #expect(names(#"{"core_paths": {"lxc_config_file": 7, "vm_config_file": "/"}}"#) == ("phoenix_lxc_configs.json", "phoenix_vm_configs.json"))
+    }
+}

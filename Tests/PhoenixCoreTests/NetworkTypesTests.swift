@@ -52,4 +52,24 @@ struct NetworkTypesTests {
             #expect(!EstateLoader.isFirewallAddress(bad), "\(bad) is not an address")
         }
     }
+
+    @Test("DNS names: letter-digit-hyphen labels, lower-cased")
+    func dnsNames() {
+        #expect(DNSName("Grafana.Lab.Example.NET")?.text == "grafana.lab.example.net")
+        #expect(DNSName("a")?.text == "a")
+        #expect(DNSName("x-1.y2")?.text == "x-1.y2")
+        #expect(DNSName(String(repeating: "a", count: 63) + ".b") != nil)
+        #expect(DNSName("*.lab.test", allowWildcard: true)?.text == "*.lab.test")
+        #expect(DNSName("*.lab.test")?.isWildcard == nil)
+        let tooLong = Array(repeating: String(repeating: "a", count: 60), count: 5).joined(separator: ".")
+        for bad in ["", ".", "a.", ".a", "a..b", "-a", "a-", "a-.b", "a.-b", "a_b", "a b", "a;b", "a$(x)", "é.test", "a\nb", "*.", "*", "a.*.b",
+            String(repeating: "a", count: 64), tooLong]
+        {
+            #expect(DNSName(bad, allowWildcard: true) == nil, "\(bad) is not a DNS name")
+        }
+        let domain = DNSName("lab.test")!
+        #expect(DNSName("web")?.qualified(in: domain)?.text == "web.lab.test")
+        #expect(DNSName(String(repeating: "a", count: 63) + "." + String(repeating: "b", count: 63) + "." + String(repeating: "c", count: 63))?
+            .qualified(in: DNSName(String(repeating: "d", count: 63))!) == nil)
+    }
 }

@@ -56,6 +56,24 @@ struct CommandLineTests {
         #expect(!text.stdout.contains("\u{1b}"))
     }
 
+    @Test("the guest files are found by the basenames core_paths gives them")
+    func corePathsNames() throws {
+        let estate = try brokenEstate("phoenix_hypervisor_config.json") {
+            $0.replacingOccurrences(
+                of: #""domain_name""#,
+                with: #""core_paths": {"lxc_config_file": "/usr/local/phoenix_hypervisor/etc/site_lxc.json", "vm_config_file": "/opt/x/site_vm.json"}, "domain_name""#)
+        }
+        let before = try phoenix(["graph", "--config-dir", estate.file("etc"), "--format", "json", "--verb", "create"])
+        #expect(!before.stdout.contains(#""110""#), "the default names are not read when core_paths names others: \(before.stdout)")
+        try FileManager.default.moveItem(atPath: estate.file("etc/phoenix_lxc_configs.json"), toPath: estate.file("etc/site_lxc.json"))
+        try FileManager.default.moveItem(atPath: estate.file("etc/phoenix_vm_configs.json"), toPath: estate.file("etc/site_vm.json"))
+        let after = try phoenix(["graph", "--config-dir", estate.file("etc"), "--format", "json", "--verb", "create"])
+        #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+        let order = try #require(document["order"] as? [String])
+        #expect(order.contains("110") && order.contains("1002"), "LXC and VM guests both loaded: \(order)")
+    }
+
     @Test("a missing configuration directory is one clear error, exit 65")
     func missingDirectory() throws {
         let result = try phoenix(["validate", "--config-dir", "/nonexistent/phoenix/etc"])

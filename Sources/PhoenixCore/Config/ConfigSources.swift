@@ -55,4 +55,21 @@ public struct ConfigSources: Sendable {
         public static let compose = "docker-compose.yml"
         public static let stackManifest = "phoenix.json"
     }
+
+    /// The guest configuration file names the hypervisor file points at: the basenames of
+    /// `core_paths.lxc_config_file` and `core_paths.vm_config_file` (the original reads them at those
+    /// absolute paths; phoenix looks for them beside the hypervisor file). The defaults when the
+    /// hypervisor file does not parse or names none, or names something that is not a plain file name.
+    public static func guestFileNames(hypervisor: [UInt8]) -> (lxc: String, vm: String) {
+        guard let document = try? JSONParser.parse(hypervisor).value, let paths = document["core_paths"] else {
+            return (FileName.lxc, FileName.vm)
+        }
+        func basename(_ key: String, _ fallback: String) -> String {
+            guard case let .string(path)? = paths[key], let name = path.split(separator: "/").last.map(String.init),
+                name != "..", name != ".", TextRules.isAbsolutePath("/" + name)
+            else { return fallback }
+            return name
+        }
+        return (basename("lxc_config_file", FileName.lxc), basename("vm_config_file", FileName.vm))
+    }
 }

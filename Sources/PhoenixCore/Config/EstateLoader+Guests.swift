@@ -27,7 +27,7 @@ extension EstateLoader {
         guard let configs = root.childOrReport("lxc_configs", what: "an object of containers keyed by CTID"),
             configs.expectObject("lxc_configs")
         else { return [] }
-        return configs.members.compactMap { key, entry in
+        return Concurrent.compactMap(configs.members) { key, entry in
             guard let id = Int(key), key.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), Self.validIDs.contains(id) else {
                 entry.error("\"\(key)\" is not a valid CTID", hint: "Proxmox guest ids are whole numbers from 100 to 999999999")
                 return nil
@@ -53,7 +53,7 @@ extension EstateLoader {
         guard root.expectObject("the VM configuration") else { return [] }
         root.warnUnknownKeys(["$schema", "vm_defaults", "vms"], in: "the VM configuration")
         guard let list = root.childOrReport("vms", what: "an array of VMs"), let entries = list.expectArray("vms") else { return [] }
-        return entries.compactMap { entry in
+        return Concurrent.compactMap(entries) { entry in
             guard entry.expectObject("a VM") else { return nil }
             guard let idCursor = entry.childOrReport("vmid", what: "the VM's id"), let id = idCursor.idValue else { return nil }
             guard Self.validIDs.contains(id) else {

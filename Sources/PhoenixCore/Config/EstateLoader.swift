@@ -1,6 +1,6 @@
 /// Loads every file of a Phoenix Hypervisor configuration into an ``Estate``, reporting every
 /// problem at once. Both generations of the original's files are accepted.
-public struct EstateLoader {
+public struct EstateLoader: Sendable {
     /// The result of a load: the estate (absent only when a required file could not be parsed at all)
     /// and every diagnostic.
     public struct Result: Sendable {
@@ -17,18 +17,22 @@ public struct EstateLoader {
             sink.error(name, .root, "cannot read the file: \(reason)")
         }
         let unreadable = Set(sources.unreadable.map(\.name))
-        guard !unreadable.contains(sources.hypervisor.name), let hypervisorRoot = parse(sources.hypervisor, sink: sink) else {
-            return Result(estate: nil, report: sink.report())
-        }
+        guard !unreadable.contains(sources.hypervisor.name) else { return Result(estate: nil, report: sink.report()) }
+        // Every file is parsed at once, on every core; a syntax error in one never hides another's.
+        let files = [sources.hypervisor, sources.lxc, sources.vm, sources.stacksConfig, sources.certificateManifest]
+        let roots = Concurrent.map(files.count) { index in files[index].flatMap { parse($0, sink: sink) } }
+        guard let hypervisorRoot = roots[0] else { return Result(estate: nil, report: sink.report()) }
+        let (lxcRoot, vmRoot, stacksRoot, manifestRoot) = (roots[1], roots[2], roots[3], roots[4])
+
         let hypervisor = loadHypervisor(hypervisorRoot)
         var guests: [Guest] = []
-        if let lxcFile = sources.lxc {
-            if let root = parse(lxcFile, sink: sink) { guests += loadContainers(root, domain: hypervisor.domain) }
+        if sources.lxc != nil {
+            if let root = lxcRoot { guests += loadContainers(root, domain: hypervisor.domain) }
         } else {
             sink.error(ConfigSources.FileName.lxc, .root, "the LXC configuration file is missing", hint: "create it with {\"lxc_configs\": {}} when there are no containers")
         }
-        if let vmFile = sources.vm {
-            if let root = parse(vmFile, sink: sink) { guests += loadVirtualMachines(root, domain: hypervisor.domain) }
+        if sources.vm != nil {
+            if let root = vmRoot { guests += loadVirtualMachines(root, domain: hypervisor.domain) }
         } else {
             sink.error(ConfigSources.FileName.vm, .root, "the VM configuration file is missing", hint: "create it with {\"vms\": []} when there are no VMs")
         }
@@ -36,14 +40,14 @@ public struct EstateLoader {
 
         var stacks: [Stack] = []
         var stackConfigNames = Set<String>()
-        if let stacksFile = sources.stacksConfig, let root = parse(stacksFile, sink: sink) {
+        if let root = stacksRoot {
             stacks = loadStacksConfig(root)
             stackConfigNames = Set(stacks.map(\.name))
         }
         stacks = mergeStackDirectories(sources.stackDirectories, into: stacks, configNames: stackConfigNames, sink: sink)
 
         var certificates: [CertificateRequest] = []
-        if let manifest = sources.certificateManifest, let root = parse(manifest, sink: sink) {
+        if let root = manifestRoot {
             certificates = loadCertificateManifest(root)
         }
 

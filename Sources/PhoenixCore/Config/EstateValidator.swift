@@ -1,5 +1,5 @@
 /// Cross-checks between files, run after every file loaded on its own.
-struct EstateValidator {
+struct EstateValidator: Sendable {
     let estate: Estate
     let sink: DiagnosticSink
 
@@ -7,9 +7,14 @@ struct EstateValidator {
         checkReferencedGuests()
         checkAddresses()
         checkServices()
-        _ = DNSView(estate: estate, sink: sink)
-        _ = ServiceCatalogue(estate: estate, sink: sink)
-        checkGraph()
+        // The larger checks are independent of each other: they run side by side.
+        let estate = estate, sink = sink
+        let tasks: [@Sendable () -> GuestGraph?] =
+            [
+                { _ = DNSView(estate: estate, sink: sink); return nil },
+                { _ = ServiceCatalogue(estate: estate, sink: sink); return nil },
+            ] + GraphVerb.allCases.map { verb in { @Sendable in GuestGraph(estate: estate, verb: verb) } }
+        checkCycles(Concurrent.map(tasks.count) { tasks[$0]() }.compactMap { $0 })
         checkStacks()
         checkCertificates()
         checkSwarm()
@@ -101,10 +106,10 @@ struct EstateValidator {
         }
     }
 
-    private func checkGraph() {
+    private func checkCycles(_ graphs: [GuestGraph]) {
         var reported = Set<Set<Int>>()
-        for verb in GraphVerb.allCases {
-            let graph = GuestGraph(estate: estate, verb: verb)
+        for graph in graphs {
+            let verb = graph.verb
             for cycle in graph.cycles where reported.insert(Set(cycle)).inserted {
                 let first = estate.guest(cycle[0])!
                 let kinds = Set(graph.edges.filter { cycle.contains($0.from) && cycle.contains($0.to) && $0.active }.map(\.kind.rawValue))

@@ -1,6 +1,6 @@
 /// A position in a parsed configuration file. Reading through a cursor checks types and records
 /// every problem, with file and JSON pointer, in the shared sink.
-struct JSONCursor {
+struct JSONCursor: Sendable {
     let file: String
     let pointer: JSONPointer
     let value: JSONValue

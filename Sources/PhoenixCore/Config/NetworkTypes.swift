@@ -90,17 +90,32 @@ public struct DNSName: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// - Parameter allowWildcard: accept a leading `*.` label (certificate SANs).
     public init?(_ raw: String, allowWildcard: Bool = false) {
-        let lowered = raw.lowercased()
-        guard !lowered.isEmpty, lowered.utf8.count <= 253 else { return nil }
-        var labels = lowered.split(separator: ".", omittingEmptySubsequences: false)
-        if allowWildcard, labels.first == "*", labels.count > 1 { labels.removeFirst() }
-        for label in labels {
-            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-",
-                label.utf8.allSatisfy({ DNSName.isLabelByte($0) })
-            else { return nil }
+        var bytes = raw.utf8[...]
+        guard !bytes.isEmpty, bytes.count <= 253 else { return nil }
+        if allowWildcard, bytes.starts(with: "*.".utf8), bytes.count > 2 { bytes = bytes.dropFirst(2) }
+        // One pass over the bytes: labels of 1-63 letters, digits and inner hyphens.
+        var labelLength = 0
+        var previous: UInt8 = UInt8(ascii: ".")
+        var hasUpperCase = false
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard labelLength > 0, previous != UInt8(ascii: "-") else { return nil }
+                labelLength = 0
+            } else {
+                let lowered = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+                hasUpperCase = hasUpperCase || lowered != byte
+                guard DNSName.isLabelByte(lowered), labelLength > 0 || byte != UInt8(ascii: "-") else { return nil }
+                labelLength += 1
+                guard labelLength <= 63 else { return nil }
+            }
+            previous = byte
         }
-        text = lowered
+        guard labelLength > 0, previous != UInt8(ascii: "-") else { return nil }
+        text = hasUpperCase ? String(decoding: raw.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }, as: UTF8.self) : raw
     }
+
+    /// A name already known to be valid.
+    private init(validated text: String) { self.text = text }
 
     static func isLabelByte(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
@@ -112,7 +127,11 @@ public struct DNSName: Sendable, Hashable, Comparable, CustomStringConvertible {
     public static func < (lhs: DNSName, rhs: DNSName) -> Bool { lhs.text < rhs.text }
 
     /// `self` followed by `.domain`.
-    public func qualified(in domain: DNSName) -> DNSName? { DNSName("\(text).\(domain.text)") }
+    public func qualified(in domain: DNSName) -> DNSName? {
+        // Both halves are valid names; only the total length can go wrong.
+        guard text.utf8.count + 1 + domain.text.utf8.count <= 253 else { return nil }
+        return DNSName(validated: "\(text).\(domain.text)")
+    }
 }
 
 /// A TCP/UDP port number.

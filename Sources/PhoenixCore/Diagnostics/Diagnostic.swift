@@ -1,3 +1,5 @@
+import Foundation
+
 /// One problem found in the configuration: where it is, what is wrong, and what to do.
 public struct Diagnostic: Sendable, Hashable, Comparable {
     public enum Severity: String, Sendable, Hashable, Codable {
@@ -25,25 +27,31 @@ public struct Diagnostic: Sendable, Hashable, Comparable {
     }
 }
 
-/// Collects diagnostics while configuration is loaded; nothing is printed by the core.
-public final class DiagnosticSink {
-    public private(set) var diagnostics: [Diagnostic] = []
+/// Collects diagnostics while configuration is loaded; nothing is printed by the core. Loading runs
+/// on several threads, so appends are locked; the report is sorted, so their order does not matter.
+public final class DiagnosticSink: @unchecked Sendable {
+    private var diagnostics: [Diagnostic] = []
+    private let lock = NSLock()
 
     public init() {}
 
-    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    public var hasErrors: Bool { lock.withLock { diagnostics.contains { $0.severity == .error } } }
 
     public func error(_ file: String, _ pointer: JSONPointer, _ message: String, hint: String? = nil) {
-        diagnostics.append(Diagnostic(.error, file: file, pointer: pointer, message: message, hint: hint))
+        append(Diagnostic(.error, file: file, pointer: pointer, message: message, hint: hint))
     }
 
     public func warning(_ file: String, _ pointer: JSONPointer, _ message: String, hint: String? = nil) {
-        diagnostics.append(Diagnostic(.warning, file: file, pointer: pointer, message: message, hint: hint))
+        append(Diagnostic(.warning, file: file, pointer: pointer, message: message, hint: hint))
+    }
+
+    private func append(_ diagnostic: Diagnostic) {
+        lock.withLock { diagnostics.append(diagnostic) }
     }
 
     /// Sorted and de-duplicated, errors and warnings apart.
     public func report() -> ValidationReport {
-        let unique = Array(Set(diagnostics)).sorted()
+        let unique = Array(Set(lock.withLock { diagnostics })).sorted()
         return ValidationReport(
             errors: unique.filter { $0.severity == .error },
             warnings: unique.filter { $0.severity == .warning }

@@ -40,7 +40,7 @@ public struct GuestGraph: Sendable {
         }
         self.edges = edges.sorted { ($0.from, $0.to, $0.kind.rawValue) < ($1.from, $1.to, $1.kind.rawValue) }
 
-        let acted = estate.guests.filter { $0.enabled && (verb == .create || !$0.isTemplate) }.map(\.id)
+        let acted = estate.guests.compactMap { $0.enabled && (verb == .create || !$0.isTemplate) ? $0.id : nil }
         var actedSet = Set(acted)
         var needs: [Int: [Int]] = [:]
         var neededBy: [Int: [Int]] = [:]
@@ -59,7 +59,7 @@ public struct GuestGraph: Sendable {
             actedSet = selected
         }
         let (startOrder, cycles) = Self.topologicalOrder(
-            nodes: acted.filter { actedSet.contains($0) }, needs: needs, priority: { guests[$0]?.bootOrder ?? Int.max })
+            nodes: acted.filter { actedSet.contains($0) }, needs: needs, priority: { guests.bootOrder(of: $0) ?? Int.max })
         self.order = verb == .stop ? startOrder.reversed() : startOrder
         self.cycles = cycles
     }
@@ -115,6 +115,7 @@ public struct GuestGraph: Sendable {
         let guests: [Guest]
         let positions: [Int: Int]
         subscript(id: Int) -> Guest? { positions[id].map { guests[$0] } }
+        func bootOrder(of id: Int) -> Int? { positions[id].flatMap { guests[$0].bootOrder } }
     }
 
     static func render(_ value: JSONValue) -> String {
@@ -131,23 +132,25 @@ public struct GuestGraph: Sendable {
     /// Kahn's algorithm with a heap of ready nodes ordered by (priority, id). Nodes left over sit on or
     /// behind a cycle; the cycles are returned as closed paths.
     static func topologicalOrder(nodes: [Int], needs: [Int: [Int]], priority: (Int) -> Int) -> ([Int], [[Int]]) {
-        let nodeSet = Set(nodes)
-        var pending: [Int: Int] = [:]
-        var dependents: [Int: [Int]] = [:]
-        for node in nodes {
-            let required = Set((needs[node] ?? []).filter { nodeSet.contains($0) })
-            pending[node] = required.count
-            for dependency in required { dependents[dependency, default: []].append(node) }
+        // Positions instead of ids: arrays, not dictionaries, on the hot path.
+        let position = Dictionary(nodes.indices.map { (nodes[$0], $0) }, uniquingKeysWith: { first, _ in first })
+        var pending = [Int](repeating: 0, count: nodes.count)
+        var dependents = [[Int]](repeating: [], count: nodes.count)
+        for (index, node) in nodes.enumerated() {
+            guard let required = needs[node] else { continue }
+            let positions = Set(required.compactMap { position[$0] })
+            pending[index] = positions.count
+            for dependency in positions { dependents[dependency].append(index) }
         }
-        var ready = Heap<(Int, Int)>(by: <)
-        for node in nodes where pending[node] == 0 { ready.push((priority(node), node)) }
+        var ready = Heap<(Int, Int, Int)>(by: { ($0.0, $0.1) < ($1.0, $1.1) })
+        for (index, node) in nodes.enumerated() where pending[index] == 0 { ready.push((priority(node), node, index)) }
         var order: [Int] = []
         order.reserveCapacity(nodes.count)
-        while let (_, node) = ready.pop() {
+        while let (_, node, index) = ready.pop() {
             order.append(node)
-            for dependent in dependents[node] ?? [] {
-                pending[dependent]! -= 1
-                if pending[dependent] == 0 { ready.push((priority(dependent), dependent)) }
+            for dependent in dependents[index] {
+                pending[dependent] -= 1
+                if pending[dependent] == 0 { ready.push((priority(nodes[dependent]), nodes[dependent], dependent)) }
             }
         }
         guard order.count < nodes.count else { return (order, []) }

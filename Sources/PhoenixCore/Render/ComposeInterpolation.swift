@@ -12,7 +12,7 @@ struct ComposeInterpolation {
     init(variables: [String: String]) { self.variables = variables }
 
     mutating func interpolate(_ text: String) -> String {
-        guard text.contains("$") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return text }
         var result = ""
         var index = text.startIndex
         while index < text.endIndex {

@@ -9,7 +9,7 @@ struct FirewallRenderer {
         if cluster.declared {
             var text = "# \(generatedHeader)\n[OPTIONS]\n\nenable: \(cluster.enabled ? 1 : 0)\npolicy_in: \(cluster.policyIn.rawValue)\npolicy_out: \(cluster.policyOut.rawValue)\n\n[RULES]\n\n"
             text += "IN ACCEPT -i lo\n"
-            for rule in cluster.rules { text += Self.line(rule) + "\n" }
+            for rule in cluster.rules { Self.append(rule, to: &text) }
             output.files.append(RenderedFile(target: .host, path: "/etc/pve/firewall/cluster.fw", contents: text, mode: "0640"))
             let host = "# \(generatedHeader)\n[OPTIONS]\n\nenable: \(cluster.enabled ? 1 : 0)\n"
             output.files.append(RenderedFile(target: .host, path: "/etc/pve/nodes/\(nodeName)/host.fw", contents: host, mode: "0640"))
@@ -24,27 +24,35 @@ struct FirewallRenderer {
                     let rule = FirewallRule(
                         direction: .in, action: .accept, proto: "tcp", dport: port, iface: "eth1", log: "nolog",
                         comment: "Auto-allow port \(port) on the public interface", enabled: true)
-                    text += Self.line(rule) + "\n"
+                    Self.append(rule, to: &text)
                 }
             }
-            for rule in firewall.rules { text += Self.line(rule) + "\n" }
+            for rule in firewall.rules { Self.append(rule, to: &text) }
             output.files.append(RenderedFile(target: .host, path: "/etc/pve/firewall/\(guest.id).fw", contents: text, mode: "0640"))
         }
     }
 
-    /// `IN ACCEPT -i eth1 -source 10.0.0.0/24 -dest 10.0.0.13 -p udp -dport 53 -log nolog # comment`;
-    /// a disabled rule starts with `|`.
-    static func line(_ rule: FirewallRule) -> String {
-        var parts = [(rule.enabled ? "" : "|") + rule.direction.rawValue, rule.action.rawValue]
-        if let iface = rule.iface { parts += ["-i", iface] }
-        if let source = rule.source { parts += ["-source", source] }
-        if let dest = rule.dest { parts += ["-dest", dest] }
-        if let proto = rule.proto { parts += ["-p", proto] }
-        if let dport = rule.dport { parts += ["-dport", dport] }
-        if let sport = rule.sport { parts += ["-sport", sport] }
-        if let log = rule.log { parts += ["-log", log] }
-        var line = parts.joined(separator: " ")
-        if let comment = rule.comment, !comment.isEmpty { line += " # " + comment }
-        return line
+    /// `IN ACCEPT -i eth1 -source 10.0.0.0/24 -dest 10.0.0.13 -p udp -dport 53 -log nolog # comment`
+    /// and a newline; a disabled rule starts with `|`.
+    static func append(_ rule: FirewallRule, to text: inout String) {
+        if !rule.enabled { text += "|" }
+        text += rule.direction.rawValue
+        text += " "
+        text += rule.action.rawValue
+        for (option, value) in [
+            ("-i", rule.iface), ("-source", rule.source), ("-dest", rule.dest), ("-p", rule.proto), ("-dport", rule.dport),
+            ("-sport", rule.sport), ("-log", rule.log),
+        ] {
+            guard let value else { continue }
+            text += " "
+            text += option
+            text += " "
+            text += value
+        }
+        if let comment = rule.comment, !comment.isEmpty {
+            text += " # "
+            text += comment
+        }
+        text += "\n"
     }
 }

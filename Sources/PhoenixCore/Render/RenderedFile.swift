@@ -55,19 +55,30 @@ public struct EstateRenderer: Sendable {
         self.defaultNodeName = defaultNodeName
     }
 
+    /// Renders the stages concurrently (they only read the estate), then joins their files and notes
+    /// in stage order, so the output does not depend on scheduling.
     public func render(_ stages: [RenderStage]) -> RenderOutput {
+        let selected = RenderStage.allCases.filter(stages.contains)
+        let results = Concurrent.map(selected.count) { render(selected[$0]) }
         var output = RenderOutput()
-        for stage in RenderStage.allCases where stages.contains(stage) {
-            switch stage {
-            case .dns: DNSRenderer(estate: estate).render(into: &output)
-            case .firewall: FirewallRenderer(estate: estate, nodeName: estate.settings.nodeName ?? defaultNodeName).render(into: &output)
-            case .services: TraefikRenderer(estate: estate).render(into: &output)
-            case .gateway: GatewayRenderer(estate: estate).render(into: &output)
-            case .stacks: StackRenderer(estate: estate).render(into: &output)
-            case .certs: CertificateRenderer(estate: estate).render(into: &output)
-            }
+        for result in results {
+            output.files += result.files
+            output.notes += result.notes
         }
         output.files.sort { $0.renderPath < $1.renderPath }
+        return output
+    }
+
+    private func render(_ stage: RenderStage) -> RenderOutput {
+        var output = RenderOutput()
+        switch stage {
+        case .dns: DNSRenderer(estate: estate).render(into: &output)
+        case .firewall: FirewallRenderer(estate: estate, nodeName: estate.settings.nodeName ?? defaultNodeName).render(into: &output)
+        case .services: TraefikRenderer(estate: estate).render(into: &output)
+        case .gateway: GatewayRenderer(estate: estate).render(into: &output)
+        case .stacks: StackRenderer(estate: estate).render(into: &output)
+        case .certs: CertificateRenderer(estate: estate).render(into: &output)
+        }
         return output
     }
 }

@@ -59,7 +59,7 @@ struct StackRenderer {
         let services = environment?.services.filter { !$0.labels.isEmpty } ?? []
         var interpolation = ComposeInterpolation(variables: variables)
         // Nothing to change: keep the author's bytes, comments included.
-        if services.isEmpty && !compose.contains("$") {
+        if services.isEmpty && !compose.utf8.contains(UInt8(ascii: "$")) {
             return .success(Rendered(text: compose, unresolved: []))
         }
         let document: Node

@@ -30,13 +30,22 @@ enum YAML {
         return "# \(comment)\n" + body
     }
 
-    /// Whether YAML 1.1's implicit rules could read `text` as something other than a string. Every
-    /// bool, null, merge and value form has at most five characters, and every number and timestamp
-    /// starts with a digit, a sign or a dot; anything else is a string without asking Yams' regular
-    /// expressions (which dominated rendering time).
+    /// Whether YAML 1.1's implicit rules (Yams' default resolver) could read `text` as something
+    /// other than a string. The non-numeric forms are a fixed set of words; every number and timestamp
+    /// starts with a digit, a sign or a dot, and only those ask Yams' regular expressions (which
+    /// dominated rendering time when every string went through them).
     static func mayResolveToNonString(_ text: String) -> Bool {
-        guard let first = text.utf8.first, text.utf8.count > 5 else { return true }
-        return (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) || first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
+        guard let first = text.utf8.first else { return true }
+        if (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) || first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
             || first == UInt8(ascii: ".")
+        {
+            return true
+        }
+        return text.utf8.count <= 5 && nonStringWords.contains(text)
     }
+
+    private static let nonStringWords: Set<String> = [
+        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        "~", "null", "Null", "NULL", "<<", "=",
+    ]
 }
