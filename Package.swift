@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI"]),
@@ -18,12 +19,16 @@ let package = Package(
         .target(
             name: "PhoenixCLI",
             dependencies: [
-                "PhoenixCore",
+                "PhoenixCore", "PhoenixEngine", "PhoenixState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Executes plans against real machines: targets, service units, the graph walk, verification.
+        .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", "PhoenixState", .product(name: "Yams", package: "Yams")]),
+        // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
+        .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "PhoenixTesting", dependencies: ["PhoenixCore"]),
+        .target(name: "PhoenixTesting", dependencies: ["PhoenixCore", "PhoenixEngine"]),
         .testTarget(
             name: "PhoenixCoreTests",
             dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixTesting"],
@@ -31,7 +36,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhoenixIntegrationTests",
-            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixTesting"]
+            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
         ),
     ]
 )

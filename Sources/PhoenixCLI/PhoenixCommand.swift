@@ -10,7 +10,10 @@ public struct PhoenixCommand: ParsableCommand {
             1 failure, 2 changes pending or drift found (where asked), 64 usage error, 65 invalid configuration.
             """,
         version: "0.1.0",
-        subcommands: [ValidateCommand.self, GraphCommand.self, RenderCommand.self]
+        subcommands: [
+            ValidateCommand.self, GraphCommand.self, RenderCommand.self, PlanCommand.self, SyncCommand.self, DriftCommand.self, HistoryCommand.self,
+            RollbackCommand.self,
+        ]
     )
 
     public init() {}

@@ -31,7 +31,7 @@ extension EstateLoader {
         )
         guard let block = root.child("phoenix"), block.expectObject("phoenix") else { return settings }
         block.warnUnknownKeys(
-            ["ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway"],
+            ["ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint"],
             in: "phoenix")
         settings.ingressGuest = block.child("ingress_guest")?.idValue
         settings.gatewayGuest = block.child("gateway_guest")?.idValue
@@ -78,7 +78,10 @@ extension EstateLoader {
 
         if let gateway = block.child("gateway"), gateway.expectObject("phoenix.gateway") {
             gateway.warnUnknownKeys(
-                ["http_listen", "https_listen", "stream_listen", "cert_file", "key_file", "ca_file", "acme_webroot", "site_file", "stream_file"],
+                [
+                    "http_listen", "https_listen", "stream_listen", "cert_file", "key_file", "ca_file", "acme_webroot", "site_file", "stream_file",
+                    "modules_include",
+                ],
                 in: "phoenix.gateway")
             if let value = listen(gateway.child("http_listen")) { settings.gateway.httpListen = value }
             if let value = listen(gateway.child("https_listen")) { settings.gateway.httpsListen = value }
@@ -89,6 +92,44 @@ extension EstateLoader {
             if let path = absolutePath(gateway.child("acme_webroot")) { settings.gateway.acmeWebroot = path }
             if let path = absolutePath(gateway.child("site_file")) { settings.gateway.siteFile = path }
             if let path = absolutePath(gateway.child("stream_file")) { settings.gateway.streamFile = path }
+            if let cursor = gateway.child("modules_include"), let text = cursor.stringValue {
+                // A glob is allowed in the last component (modules-enabled/*.conf).
+                if TextRules.isAbsolutePath(text.replacingOccurrences(of: "*", with: "x")) {
+                    settings.gateway.modulesInclude = text
+                } else {
+                    cursor.error("\(cursor.describe) is not an absolute path", hint: "for example /etc/nginx/modules-enabled/*.conf")
+                }
+            }
+        }
+        if let services = block.child("services"), services.expectObject("phoenix.services") {
+            services.warnUnknownKeys(Set(ServiceCommands.serviceNames), in: "phoenix.services")
+            for name in ServiceCommands.serviceNames {
+                guard let service = services.child(name), service.expectObject("phoenix.services.\(name)") else { continue }
+                service.warnUnknownKeys(["test", "reload", "restart"], in: "phoenix.services.\(name)")
+                var commands = settings.commands(for: name)
+                for (key, keyPath) in [("test", \ServiceCommands.test), ("reload", \ServiceCommands.reload), ("restart", \ServiceCommands.restart)] {
+                    guard let cursor = service.child(key) else { continue }
+                    guard let items = cursor.expectArray("a command (an array of strings)") else { continue }
+                    let argv = items.compactMap(\.stringValue)
+                    if argv.isEmpty {
+                        commands[keyPath: keyPath] = nil  // [] turns the step off
+                    } else if argv.count == items.count, ServiceCommands.isCommand(argv) {
+                        commands[keyPath: keyPath] = argv
+                    } else {
+                        cursor.error(
+                            "not a command phoenix can run", hint: "an array such as [\"systemctl\", \"reload\", \"nginx\"]: a program name or absolute path, then single-line arguments")
+                    }
+                }
+                settings.services[name] = commands
+            }
+        }
+        if let cursor = block.child("management_endpoint"), let text = cursor.stringValue {
+            let parts = text.split(separator: ":")
+            if parts.count == 2, IPv4Address(parts[0]) != nil || DNSName(String(parts[0])) != nil, let port = Int(parts[1]), Port(port) != nil {
+                settings.managementEndpoint = text
+            } else {
+                cursor.error("\(cursor.describe) is not a host:port", hint: "for example \"10.0.0.1:8006\"")
+            }
         }
         return settings
     }

@@ -234,6 +234,24 @@ public enum TextRules {
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
+    /// `text` with control characters escaped (`\u{1b}`) and cut to `limit` characters: for quoting
+    /// file contents and command output in messages, where they must not drive a terminal.
+    public static func printable(_ text: String, limit: Int = 160) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if result.unicodeScalars.count >= limit {
+                result += "..."
+                break
+            }
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
     /// `text` without leading and trailing spaces and tabs.
     static func trimmingBlanks(_ text: Substring) -> Substring {
         let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }

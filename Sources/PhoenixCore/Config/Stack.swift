@@ -84,6 +84,14 @@ public struct PhoenixSettings: Sendable {
     public var stacksPath: String
     public var traefik: TraefikSettings
     public var gateway: GatewaySettings
+    /// Test, reload and restart commands per service (`dnsmasq`, `nginx`, `traefik`, `pve-firewall`).
+    public var services: [String: ServiceCommands] = Dictionary(
+        uniqueKeysWithValues: ServiceCommands.serviceNames.map { ($0, ServiceCommands.defaults(for: $0)) })
+    /// Where the Proxmox management API listens (`host:port`); a firewall change is kept only if phoenix
+    /// can still reach it. Default: the host address, port 8006.
+    public var managementEndpoint: String?
+
+    public func commands(for service: String) -> ServiceCommands { services[service] ?? ServiceCommands.defaults(for: service) }
 }
 
 public struct TraefikSettings: Sendable {
@@ -109,4 +117,7 @@ public struct GatewaySettings: Sendable {
     public var acmeWebroot: String
     public var siteFile: String
     public var streamFile: String
+    /// Included at the top of the harness `nginx -t` checks staged files with (it loads the stream
+    /// module): Debian's `/etc/nginx/modules-enabled/*.conf` by default.
+    public var modulesInclude: String = "/etc/nginx/modules-enabled/*.conf"
 }

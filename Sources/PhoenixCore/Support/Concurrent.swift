@@ -2,9 +2,9 @@ import Foundation
 
 /// Data-parallel helpers for pure work on large estates. Results keep the input order, so output
 /// never depends on scheduling.
-enum Concurrent {
+public enum Concurrent {
     /// `body(0) ..< body(count - 1)` on every core.
-    static func map<Value: Sendable>(_ count: Int, _ body: @Sendable (Int) -> Value) -> [Value] {
+    public static func map<Value: Sendable>(_ count: Int, _ body: @Sendable (Int) -> Value) -> [Value] {
         guard count > 1 else { return (0..<count).map(body) }
         let slots = ResultSlots<Value>(count: count)
         DispatchQueue.concurrentPerform(iterations: count) { slots[$0] = body($0) }
@@ -12,7 +12,7 @@ enum Concurrent {
     }
 
     /// `items.compactMap(transform)`, in chunks on every core once there are enough items to be worth it.
-    static func compactMap<Item: Sendable, Value: Sendable>(
+    public static func compactMap<Item: Sendable, Value: Sendable>(
         _ items: [Item], minimumChunk: Int = 512, _ transform: @Sendable (Item) -> Value?
     ) -> [Value] {
         let chunks = min(ProcessInfo.processInfo.activeProcessorCount, items.count / minimumChunk)

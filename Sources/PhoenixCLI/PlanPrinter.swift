@@ -1,0 +1,93 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+
+/// Renders plans, sync outcomes and drift as text for people or as versioned JSON.
+enum PlanPrinter {
+    static let symbols: [ChangeAction: String] = [.create: "+", .update: "~", .delete: "-", .unchanged: "="]
+
+    static func counts(_ plan: Plan) -> [ChangeAction: Int] {
+        Dictionary(grouping: plan.changes, by: \.action).mapValues(\.count)
+    }
+
+    static func text(_ plan: Plan, verbose: Bool = false) -> String {
+        let counts = counts(plan)
+        var out = ""
+        for stage in SyncStage.allCases {
+            let changes = plan.changes.filter { $0.stage == stage }
+            let pending = changes.filter { $0.action != .unchanged }
+            if let skipped = plan.notApplied.first(where: { $0.stage == stage }) {
+                out += "\(stage.rawValue): not applied: \(skipped.reason)\n"
+                continue
+            }
+            guard !changes.isEmpty else { continue }
+            out += pending.isEmpty ? "\(stage.rawValue): \(changes.count) unchanged\n" : "\(stage.rawValue):\n"
+            for change in (verbose ? changes : pending) {
+                out += "  \(symbols[change.action]!) \(change.id)  \(change.path) (\(change.unit))\n"
+                for reason in change.reasons { out += "      \(TextRules.printable(reason, limit: 400))\n" }
+            }
+        }
+        for note in plan.notes { out += "note: \(note)\n" }
+        out += plan.hasChanges
+            ? "Plan: \(counts[.create] ?? 0) to create, \(counts[.update] ?? 0) to update, \(counts[.delete] ?? 0) to delete, \(counts[.unchanged] ?? 0) unchanged.\n"
+            : "No changes: the installed files match the configuration (\(counts[.unchanged] ?? 0) resources).\n"
+        return out
+    }
+
+    static func planJSON(_ plan: Plan) -> JSONValue {
+        let counts = counts(plan)
+        return .object([
+            ("version", .number(1)),
+            ("changes", .array(plan.changes.map(changeJSON))),
+            ("not_applied", .array(plan.notApplied.map { .object([("stage", .string($0.stage.rawValue)), ("reason", .string($0.reason))]) })),
+            ("summary", .object(ChangeAction.allCasesInOrder.map { ($0.rawValue, .number(Double(counts[$0] ?? 0))) })),
+        ])
+    }
+
+    static func changeJSON(_ change: Change) -> JSONValue {
+        .object([
+            ("id", .string(change.id)), ("stage", .string(change.stage.rawValue)), ("unit", .string(change.unit.key)), ("path", .string(change.path)),
+            ("action", .string(change.action.rawValue)), ("reasons", .array(change.reasons.map(JSONValue.string))),
+            ("edited_by_hand", .bool(change.editedByHand)),
+        ])
+    }
+
+    static func outcomeText(_ outcome: SyncOutcome) -> String {
+        var out = ""
+        for run in outcome.interrupted {
+            out += "note: run \(run.id) (\(run.command), started \(ISO8601DateFormatter().string(from: run.startedAt))) was interrupted; this run finishes its work\n"
+        }
+        guard outcome.plan.hasChanges else {
+            return out + "No changes: nothing written, nothing reloaded (\(outcome.plan.changes.count) resources in sync).\n"
+        }
+        for unit in outcome.units {
+            out += "\(unit.status.rawValue): \(unit.unit) (\(String(format: "%.1f", unit.seconds)) s): \(TextRules.printable(unit.message, limit: 1200))\n"
+        }
+        let failed = outcome.units.filter { $0.status != .converged }
+        out += failed.isEmpty
+            ? "Converged: \(outcome.plan.pending.count) changes in \(outcome.units.count) units (run \(outcome.run ?? 0)).\n"
+            : "Failed: \(failed.count) of \(outcome.units.count) units did not converge (run \(outcome.run ?? 0))"
+                + (failed.count < outcome.units.count ? "; the others did.\n" : ".\n")
+        return out
+    }
+
+    static func outcomeJSON(_ outcome: SyncOutcome) -> JSONValue {
+        .object([
+            ("version", .number(1)),
+            ("run", outcome.run.map { .number(Double($0)) } ?? .null),
+            ("succeeded", .bool(outcome.succeeded)),
+            ("changes", .array(outcome.plan.pending.map(changeJSON))),
+            ("units", .array(outcome.units.map { unit in
+                .object([
+                    ("unit", .string(unit.unit.key)), ("status", .string(unit.status.rawValue)), ("message", .string(unit.message)),
+                    ("resources", .array(unit.resources.map(JSONValue.string))), ("seconds", .number((unit.seconds * 1000).rounded() / 1000)),
+                ])
+            })),
+            ("interrupted_runs", .array(outcome.interrupted.map { .number(Double($0.id)) })),
+        ])
+    }
+}
+
+extension ChangeAction {
+    static let allCasesInOrder: [ChangeAction] = [.create, .update, .delete, .unchanged]
+}

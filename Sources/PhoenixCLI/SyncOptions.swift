@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixState
+
+enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, plain, none
+}
+
+/// Where phoenix converges to and how: the targets, the state store, progress.
+struct SyncOptions: ParsableArguments {
+    @Option(name: .long, help: "The state database (default: $PHOENIX_STATE, else /var/lib/phoenix/state.sqlite).")
+    var state: String?
+
+    @Option(name: .long, help: "Treat DIR as / on this machine: install host files under it (tests and the lab; default $PHOENIX_HOST_ROOT).")
+    var hostRoot: String?
+
+    @Option(name: .long, help: "Reach the Proxmox node with the system ssh at DEST (user@host) instead of running on it.")
+    var ssh: String?
+
+    @Option(name: .long, help: "Keep each guest as a local folder DIR/<id> instead of reaching it with pct (tests and the lab; default $PHOENIX_GUEST_ROOT).")
+    var guestRoot: String?
+
+    @Option(name: .long, help: "The Proxmox node name for host.fw when the configuration sets none (default: this host's name).")
+    var node: String?
+
+    @Option(name: .long, help: "How many units converge at once.")
+    var parallelism: Int = 4
+
+    @Option(name: .long, help: "Progress on stderr: auto, plain or none.")
+    var progress: ProgressMode = .auto
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var statePath: String { state ?? environment["PHOENIX_STATE"] ?? "/var/lib/phoenix/state.sqlite" }
+
+    func machines() -> Machines {
+        let hostRoot = hostRoot ?? environment["PHOENIX_HOST_ROOT"]
+        let host: any Machine = ssh.map { SSHMachine(destination: $0) } ?? LocalMachine(name: "the host", root: hostRoot)
+        if let guestRoot = guestRoot ?? environment["PHOENIX_GUEST_ROOT"] {
+            return Machines(host: host) { LocalMachine(name: "guest \($0)", root: "\(guestRoot)/\($0)") }
+        }
+        return Machines(host: host) { PctGuestMachine(id: $0, host: host) }
+    }
+
+    func engine(for estate: Estate) -> SyncEngine {
+        let nodeName = node ?? estate.settings.nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
+        var engine = SyncEngine(estate: estate, machines: machines(), nodeName: nodeName)
+        engine.parallelism = max(1, parallelism)
+        engine.failpoints = Failpoints.fromEnvironment()
+        engine.reporter = progress == .none ? SilentProgress() : StderrProgress()
+        return engine
+    }
+
+    /// The store for reading; nil when there is none yet (nothing is created).
+    func existingStore() throws -> StateStore? {
+        do { return try StateStore.existing(path: statePath) } catch { throw fail(error.description) }
+    }
+
+    func writableStore() throws -> StateStore {
+        do { return try StateStore(path: statePath) } catch { throw fail(error.description) }
+    }
+}
+
+/// Progress lines on stderr, with the time since the command started.
+struct StderrProgress: ProgressReporter {
+    let started = Date()
+    func report(_ line: String) {
+        let elapsed = String(format: "%5.1fs", Date().timeIntervalSince(started))
+        FileHandle.standardError.write(Data("[\(elapsed)] \(TextRules.printable(line, limit: 400))\n".utf8))
+    }
+}
+
+/// Prints `message` as an error on stderr and returns the exit code 1 to throw.
+func fail(_ message: String, code: Int32 = 1) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(TextRules.printable(message, limit: 2000))\n".utf8))
+    return ExitCode(code)
+}
+
+/// Parses stage arguments: names, or `all`.
+func parseStages(_ arguments: [String]) throws -> [SyncStage] {
+    if arguments.isEmpty || arguments.contains("all") { return SyncStage.allCases }
+    var stages: [SyncStage] = []
+    for argument in arguments {
+        guard let stage = SyncStage(rawValue: argument) else {
+            throw ValidationError("unknown stage \"\(argument)\"; stages are \(SyncStage.allCases.map(\.rawValue).joined(separator: ", ")) and all")
+        }
+        stages.append(stage)
+    }
+    return SyncStage.allCases.filter(stages.contains)
+}

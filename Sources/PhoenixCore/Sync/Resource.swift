@@ -1,0 +1,133 @@
+/// The `sync` stages, in the original's words.
+public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
+    case files, trust, dns, firewall, certs, swarm, services, gateway, stacks
+
+    /// The stages this version converges; the others are planned and reported, never applied.
+    public var isApplied: Bool {
+        switch self {
+        case .dns, .firewall, .services, .gateway: return true
+        case .files, .trust, .certs, .swarm, .stacks: return false
+        }
+    }
+
+    public static func < (lhs: SyncStage, rhs: SyncStage) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// The service a file belongs to: it tests the file before it goes live and is reloaded or
+/// restarted after. One unit is converged as a whole: its files are tested together and go live together.
+public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible {
+    case dnsmasq
+    case pveFirewall
+    case traefik(guest: Int)
+    case nginx(guest: Int)
+
+    /// The key of the unit's commands under `phoenix.services`.
+    public var serviceName: String {
+        switch self {
+        case .dnsmasq: return "dnsmasq"
+        case .pveFirewall: return "pve-firewall"
+        case .traefik: return "traefik"
+        case .nginx: return "nginx"
+        }
+    }
+
+    /// A stable text form for the state store: `dnsmasq`, `pve-firewall`, `traefik@102`, `nginx@101`.
+    public var key: String {
+        switch self {
+        case .dnsmasq, .pveFirewall: return serviceName
+        case let .traefik(guest), let .nginx(guest): return "\(serviceName)@\(guest)"
+        }
+    }
+
+    public init?(key: String) {
+        let parts = key.split(separator: "@", maxSplits: 1).map(String.init)
+        switch (parts.first, parts.count == 2 ? Int(parts[1]) : nil) {
+        case ("dnsmasq", nil) where parts.count == 1: self = .dnsmasq
+        case ("pve-firewall", nil) where parts.count == 1: self = .pveFirewall
+        case let ("traefik", guest?): self = .traefik(guest: guest)
+        case let ("nginx", guest?): self = .nginx(guest: guest)
+        default: return nil
+        }
+    }
+
+    public var stage: SyncStage {
+        switch self {
+        case .dnsmasq: return .dns
+        case .pveFirewall: return .firewall
+        case .traefik: return .services
+        case .nginx: return .gateway
+        }
+    }
+
+    public var target: RenderedFile.Target {
+        switch self {
+        case .dnsmasq, .pveFirewall: return .host
+        case let .traefik(guest), let .nginx(guest): return .guest(guest)
+        }
+    }
+
+    public var description: String {
+        switch target {
+        case .host, .report: return "\(serviceName) on the host"
+        case let .guest(id): return "\(serviceName) in guest \(id)"
+        }
+    }
+
+    public static func < (lhs: ServiceUnit, rhs: ServiceUnit) -> Bool {
+        (lhs.stage, lhs.description) < (rhs.stage, rhs.description)
+    }
+}
+
+/// What a file needs from its service once it is live.
+public enum Activation: String, Sendable, Codable, Comparable {
+    /// Nothing: the service watches the file (Traefik's file provider, pve-firewall).
+    case none
+    /// A reload (SIGHUP for dnsmasq's records, `nginx -s reload`).
+    case reload
+    /// A restart (dnsmasq's main configuration, Traefik's static configuration).
+    case restart
+
+    public static func < (lhs: Activation, rhs: Activation) -> Bool {
+        let order: [Activation] = [.none, .reload, .restart]
+        return order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)!
+    }
+}
+
+/// One managed file: the unit of planning. Its id is stable across runs (`dns:records`,
+/// `firewall:guest/101`, `gateway:site`), so state and drift follow it when its contents change.
+public struct Resource: Sendable, Hashable {
+    public let id: String
+    public let unit: ServiceUnit
+    public let path: String
+    public let contents: String
+    /// Octal mode, e.g. `0644`.
+    public let mode: String
+    public let activation: Activation
+    /// Where it comes from, for plan reasons ("dns_server and the guests' addresses").
+    public let origin: String
+
+    public init(id: String, unit: ServiceUnit, path: String, contents: String, mode: String, activation: Activation, origin: String) {
+        self.id = id
+        self.unit = unit
+        self.path = path
+        self.contents = contents
+        self.mode = mode
+        self.activation = activation
+        self.origin = origin
+    }
+
+    public var stage: SyncStage { unit.stage }
+    public var target: RenderedFile.Target { unit.target }
+
+    /// What a resource of this id needs once live (for resources rebuilt from the state store).
+    public static func activation(of id: String) -> Activation {
+        switch id {
+        case "dns:settings", "services:traefik-static": return .restart
+        case "services:traefik-dynamic": return .none
+        default: return .reload
+        }
+    }
+    public var digest: String { Digest.sha256Hex(contents) }
+}

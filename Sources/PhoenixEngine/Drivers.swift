@@ -1,0 +1,160 @@
+import Foundation
+import PhoenixCore
+import Yams
+
+/// dnsmasq on the host: `dnsmasq --test` on the staged settings, SIGHUP for records (addn-hosts is
+/// re-read), a restart for settings, then a real DNS query for every record.
+struct DnsmasqDriver: UnitDriver {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+        // The records file is typed data phoenix wrote itself; the settings file is what dnsmasq parses.
+        guard let settings = staged.first(where: { $0.resource.id == "dns:settings" }) else { return }
+        try run(context.commands.test, config: context.machine.commandPath(settings.path), check: "dnsmasq --test on the staged settings", in: context)
+    }
+
+    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {
+        try activateWithCommands(activation, in: context)
+    }
+
+    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+        guard let records = live.first(where: { $0.id == "dns:records" }) else { return }
+        let expected = records.contents.split(separator: "\n").compactMap { line -> (String, IPv4Address)? in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, !line.hasPrefix("#"), let address = IPv4Address(parts[0]) else { return nil }
+            return (String(parts[1]), address)
+        }
+        let dns = context.estate.dns
+        guard let server = dns.listenAddresses.first(where: { $0 == IPv4Address(0x7F00_0001) }) ?? dns.listenAddresses.first else {
+            throw UnitFailure(check: "DNS queries", output: "dns_server listens on no address")
+        }
+        try poll("a DNS query for every record at \(server):\(dns.port)", timeout: context.timeouts.verify) {
+            let answers = Probe.resolve(expected.map(\.0), server: server, port: dns.port.number, timeout: 2)
+            let wrong = expected.filter { answers[$0.0] != [$0.1] }
+            guard let first = wrong.first else { return nil }
+            let got = answers[first.0].map { $0.isEmpty ? "no address" : $0.map(\.description).joined(separator: ", ") } ?? "no answer"
+            return "\(wrong.count) of \(expected.count) names answer wrongly; \(first.0) should be \(first.1), got \(got)"
+        }
+    }
+}
+
+/// NGINX in the gateway guest: `nginx -t` on a harness that includes the staged files, a reload,
+/// then the gateway answering on each of its ports.
+struct NginxDriver: UnitDriver {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+        let settings = context.estate.settings.gateway
+        func include(_ id: String, live: String) throws(UnitFailure) -> String? {
+            if let staged = staged.first(where: { $0.resource.id == id }) { return context.machine.commandPath(staged.path) }
+            let exists: Bool
+            do { exists = try context.machine.read(live) != nil } catch { throw UnitFailure(check: "nginx -t", output: error.description) }
+            return exists ? context.machine.commandPath(live) : nil
+        }
+        let site = try include("gateway:site", live: settings.siteFile)
+        let stream = try include("gateway:stream", live: settings.streamFile)
+        let harnessPath = "/tmp/phoenix-nginx-test-\(getpid()).conf"
+        var harness = "# phoenix: nginx -t on the staged gateway files\n"
+        harness += "include \(context.machine.commandPath(settings.modulesInclude));\n"
+        harness += "pid \(context.machine.commandPath("/tmp/phoenix-nginx-test-\(getpid()).pid"));\n"
+        harness += "events { worker_connections 64; }\n"
+        if let site { harness += "http {\n    include \(site);\n}\n" }
+        if let stream { harness += "stream {\n    include \(stream);\n}\n" }
+        do {
+            try context.machine.write(harnessPath, harness, mode: "0600")
+        } catch {
+            throw UnitFailure(check: "nginx -t", output: error.description)
+        }
+        defer { try? context.machine.remove(harnessPath) }
+        try run(context.commands.test, config: context.machine.commandPath(harnessPath), check: "nginx -t on the staged gateway files", in: context)
+    }
+
+    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {
+        try activateWithCommands(activation, in: context)
+    }
+
+    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+        let settings = context.estate.settings.gateway
+        guard case let .nginx(id) = context.unit else { return }
+        let guest = context.estate.guest(id)
+        var ports: [(String, IPv4Address, Int)] = []
+        if live.contains(where: { $0.id == "gateway:site" }) {
+            for (name, listen) in [("HTTP", settings.httpListen), ("HTTPS", settings.httpsListen)] {
+                if let address = reachableAddress(listen, guest: guest) { ports.append((name, address, listen.port.number)) }
+            }
+        }
+        if live.contains(where: { $0.id == "gateway:stream" }), let address = reachableAddress(settings.streamListen, guest: guest) {
+            ports.append(("stream", address, settings.streamListen.port.number))
+        }
+        try poll("the gateway answering on its ports", timeout: context.timeouts.verify) {
+            let closed = ports.filter { !Probe.connects(to: $0.1, port: $0.2, timeout: 1) }
+            return closed.isEmpty ? nil : closed.map { "\($0.0) \($0.1):\($0.2) refuses connections" }.joined(separator: "; ")
+        }
+    }
+}
+
+/// Traefik in the ingress guest: the file provider watches the dynamic file, the static file needs a
+/// restart; then Traefik's API must list every router of the dynamic file.
+struct TraefikDriver: UnitDriver {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+        // Traefik has no check command; phoenix parses every staged file as YAML, as Traefik will.
+        for file in staged {
+            do {
+                _ = try Yams.compose(yaml: file.resource.contents)
+            } catch {
+                throw UnitFailure(check: "YAML check of \(file.resource.path)", output: "\(error)")
+            }
+        }
+        if let staticFile = staged.first(where: { $0.resource.id == "services:traefik-static" }) {
+            try run(context.commands.test, config: context.machine.commandPath(staticFile.path), check: "traefik test", in: context)
+        }
+    }
+
+    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {
+        try activateWithCommands(activation, in: context)
+    }
+
+    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+        guard case let .traefik(id) = context.unit, let dynamic = live.first(where: { $0.id == "services:traefik-dynamic" }) else { return }
+        let routers: [String]
+        do {
+            let document = try Yams.load(yaml: dynamic.contents) as? [String: Any]
+            routers = ((document?["http"] as? [String: Any])?["routers"] as? [String: Any])?.keys.sorted() ?? []
+        } catch {
+            throw UnitFailure(check: "reading the dynamic file back", output: "\(error)")
+        }
+        let dashboard = context.estate.settings.traefik.dashboard
+        guard let address = reachableAddress(dashboard, guest: context.estate.guest(id)) else { return }
+        try poll("Traefik's API at \(address):\(dashboard.port) listing every router", timeout: context.timeouts.verify) {
+            guard let body = Probe.httpGet(host: address, port: dashboard.port.number, path: "/api/http/routers", timeout: 2) else {
+                return "the API does not answer"
+            }
+            let listed = Set(((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
+            // Traefik names a file router `<name>@file`, or `<entrypoint>-<name>@file` when it splits one per entry point.
+            let missing = routers.filter { router in !listed.contains { $0 == "\(router)@file" || $0.hasSuffix("-\(router)@file") } }
+            return missing.isEmpty ? nil : "\(missing.count) of \(routers.count) routers missing, first \(missing[0])"
+        }
+    }
+}
+
+/// The Proxmox firewall: the rule grammar (and `pve-firewall compile`) on the staged files, a
+/// restart, then the management endpoint must still answer, or the engine puts the old rules back.
+struct FirewallDriver: UnitDriver {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+        for file in staged {
+            let problems = FirewallGrammar.problems(in: file.resource.contents)
+            if !problems.isEmpty { throw UnitFailure(check: "the firewall rule grammar of \(file.resource.path)", output: problems.joined(separator: "; ")) }
+        }
+        try run(context.commands.test, check: "pve-firewall compile", in: context)
+    }
+
+    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {
+        try activateWithCommands(activation, in: context)
+    }
+
+    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+        let endpoint = context.estate.settings.managementEndpoint ?? context.estate.hostAddress.map { "\($0):8006" }
+        guard let endpoint else { return }
+        let parts = endpoint.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]), let address = IPv4Address(parts[0]) else { return }
+        try poll("reaching the management endpoint \(endpoint) (lockout protection)", timeout: context.timeouts.firewallConfirm) {
+            Probe.connects(to: address, port: port, timeout: 1) ? nil : "\(endpoint) does not accept connections"
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Failure injection for tests: `PHOENIX_FAILPOINT=<resource>:<phase>:<action>` (several separated by
+/// commas), where phase is `before` (staged and tested, nothing live changed yet) or `after` (the new
+/// file is live, its service not yet reloaded or verified), and action is `crash` (the process dies
+/// on the spot, as with a kill or a power cut) or `error` (the step fails). Honoured only when set.
+public struct Failpoints: Sendable {
+    public enum Phase: String, Sendable { case before, after }
+    public enum Action: String, Sendable { case crash, error }
+
+    let points: [String: Action]
+
+    public init(_ specification: String?) {
+        var points: [String: Action] = [:]
+        for item in (specification ?? "").split(separator: ",") {
+            let parts = item.split(separator: ":").map(String.init)
+            // Resource ids contain ':' themselves (dns:records): phase and action are the last two parts.
+            guard parts.count >= 3, let phase = Phase(rawValue: parts[parts.count - 2]), let action = Action(rawValue: parts[parts.count - 1]) else {
+                continue
+            }
+            points[parts.dropLast(2).joined(separator: ":") + "@" + phase.rawValue] = action
+        }
+        self.points = points
+    }
+
+    public static let none = Failpoints(nil)
+
+    public static func fromEnvironment() -> Failpoints { Failpoints(ProcessInfo.processInfo.environment["PHOENIX_FAILPOINT"]) }
+
+    /// Crashes or fails here when a failpoint names this resource and phase.
+    func hit(_ resource: String, _ phase: Phase) throws(UnitFailure) {
+        switch points["\(resource)@\(phase.rawValue)"] {
+        case .crash?:
+            FileHandle.standardError.write(Data("phoenix: failpoint \(resource) \(phase.rawValue): crashing\n".utf8))
+            _exit(86)
+        case .error?:
+            throw UnitFailure(check: "failpoint \(resource) \(phase.rawValue)", output: "injected failure")
+        case nil:
+            return
+        }
+    }
+}
+
+/// Where progress goes while a sync runs (stderr in the CLI).
+public protocol ProgressReporter: Sendable {
+    func report(_ line: String)
+}
+
+public struct SilentProgress: ProgressReporter {
+    public init() {}
+    public func report(_ line: String) {}
+}

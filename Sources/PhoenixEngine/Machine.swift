@@ -1,0 +1,130 @@
+import Foundation
+import PhoenixCore
+
+/// A place phoenix installs files and runs commands: the Proxmox host or one guest. Commands are
+/// argv arrays; a path is always absolute as the machine sees it.
+public protocol Machine: Sendable {
+    /// For messages: "the host", "guest 101".
+    var name: String { get }
+    /// The file's contents, or nil when it does not exist.
+    func read(_ path: String) throws(MachineError) -> String?
+    /// Writes `contents` to `path` with `mode` (octal text), creating missing parent directories.
+    func write(_ path: String, _ contents: String, mode: String) throws(MachineError)
+    /// Renames atomically within one file system.
+    func rename(_ from: String, to: String) throws(MachineError)
+    /// Removes a file; a missing file is not an error.
+    func remove(_ path: String) throws(MachineError)
+    func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult
+    /// How `path` is named in a command run on this machine (a local root folder prefixes it).
+    func commandPath(_ path: String) -> String
+}
+
+/// A failure to reach or change a machine, naming the machine, the operation and the cause.
+public struct MachineError: Error, CustomStringConvertible, Equatable {
+    public let machine: String
+    public let operation: String
+    public let reason: String
+
+    public init(machine: String, operation: String, reason: String) {
+        self.machine = machine
+        self.operation = operation
+        self.reason = reason
+    }
+
+    public var description: String { "\(machine): \(operation) failed: \(reason)" }
+}
+
+/// This machine, optionally under a root folder that stands in for `/` (tests, the lab, and guests
+/// kept as local folders). A path already inside the root is taken as it is, so configuration can
+/// name files inside the root that other programs read (dnsmasq's `addn-hosts`).
+public struct LocalMachine: Machine {
+    public let name: String
+    public let root: String?
+
+    public init(name: String, root: String? = nil) {
+        self.name = name
+        self.root = root.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    }
+
+    public func commandPath(_ path: String) -> String {
+        guard let root, !path.hasPrefix(root + "/") else { return path }
+        return root + path
+    }
+
+    private func failure(_ operation: String, _ path: String, _ reason: String? = nil) -> MachineError {
+        MachineError(machine: name, operation: "\(operation) \(path)", reason: reason ?? String(cString: strerror(errno)))
+    }
+
+    public func read(_ path: String) throws(MachineError) -> String? {
+        let local = commandPath(path)
+        guard let data = FileManager.default.contents(atPath: local) else {
+            if FileManager.default.fileExists(atPath: local) { throw failure("read", path, "permission denied or not a regular file") }
+            return nil
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
+        let local = commandPath(path)
+        let permissions = mode_t(Int(mode, radix: 8) ?? 0o644)
+        try makeParents(of: local, reportedAs: path)
+        let descriptor = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, permissions)
+        guard descriptor >= 0 else { throw failure("write", path) }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, permissions) == 0 else { throw failure("chmod", path) }
+        let bytes = Array(contents.utf8)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw failure("write", path) }
+            written += result
+        }
+        guard fsync(descriptor) == 0 else { throw failure("fsync", path) }
+    }
+
+    private func makeParents(of local: String, reportedAs path: String) throws(MachineError) {
+        let directory = (local as NSString).deletingLastPathComponent
+        var status = stat()
+        if stat(directory, &status) == 0 { return }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        } catch {
+            throw failure("create the directory of", path, "\(error.localizedDescription)")
+        }
+    }
+
+    public func rename(_ from: String, to: String) throws(MachineError) {
+        guard Glibc.rename(commandPath(from), commandPath(to)) == 0 else { throw failure("rename \(from) to", to) }
+    }
+
+    public func remove(_ path: String) throws(MachineError) {
+        guard unlink(commandPath(path)) == 0 || errno == ENOENT else { throw failure("remove", path) }
+    }
+
+    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
+        do {
+            return try ProcessRunner.run(argv, timeout: timeout)
+        } catch {
+            throw MachineError(machine: name, operation: "run \(argv.first ?? "")", reason: error.reason)
+        }
+    }
+}
+
+/// The host and the guests phoenix converges.
+public struct Machines: Sendable {
+    public let host: any Machine
+    private let guests: @Sendable (Int) -> any Machine
+
+    public init(host: any Machine, guests: @escaping @Sendable (Int) -> any Machine) {
+        self.host = host
+        self.guests = guests
+    }
+
+    public func machine(for target: RenderedFile.Target) -> any Machine {
+        switch target {
+        case .host, .report: return host
+        case let .guest(id): return guests(id)
+        }
+    }
+}

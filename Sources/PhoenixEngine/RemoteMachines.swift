@@ -1,0 +1,131 @@
+import Foundation
+import PhoenixCore
+
+/// Runs argv on a machine: the seam remote machines are built on (tests record the argv).
+public typealias CommandTransport = @Sendable (_ argv: [String], _ input: [UInt8]?, _ timeout: TimeInterval) throws(ProcessRunner.Failure) -> CommandResult
+
+public let localTransport: CommandTransport = { argv, input, timeout throws(ProcessRunner.Failure) in
+    try ProcessRunner.run(argv, input: input, timeout: timeout)
+}
+
+/// Fixed helper scripts for file operations on a remote machine. They are constants: paths and modes
+/// reach them only as positional arguments (`$1`, `$2`), never spliced into the script.
+enum RemoteScript {
+    static let read = #"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#
+    static let write = #"umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" "$1""#
+    static let absent: Int32 = 3
+}
+
+/// A Proxmox node reached with the system `ssh` (multiplexed: one connection serves a whole run).
+/// ssh hands the remote side one command line, so every argument is single-quoted on the way.
+public struct SSHMachine: Machine {
+    public let name: String
+    public let destination: String
+    public let options: [String]
+    let transport: CommandTransport
+
+    public init(destination: String, options: [String] = [], transport: @escaping CommandTransport = localTransport) {
+        name = "the host \(destination)"
+        self.destination = destination
+        self.options = options
+        self.transport = transport
+    }
+
+    /// POSIX single quoting: the remote shell sees each argument exactly as given.
+    public static func quote(_ argument: String) -> String {
+        "'" + argument.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+
+    func sshArgv(_ remote: [String]) -> [String] {
+        ["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/phoenix-ssh-%C", "-o", "ControlPersist=60"]
+            + options + [destination, "--"] + remote.map(Self.quote)
+    }
+
+    private func call(_ remote: [String], input: [UInt8]? = nil, timeout: TimeInterval, operation: String) throws(MachineError) -> CommandResult {
+        do {
+            return try transport(sshArgv(remote), input, timeout)
+        } catch {
+            throw MachineError(machine: name, operation: operation, reason: error.reason)
+        }
+    }
+
+    public func commandPath(_ path: String) -> String { path }
+
+    public func read(_ path: String) throws(MachineError) -> String? {
+        let result = try call(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30, operation: "read \(path)")
+        if result.status == RemoteScript.absent { return nil }
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
+        return result.stdout
+    }
+
+    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
+        let result = try call(
+            ["sh", "-c", RemoteScript.write, "phoenix-write", path, mode], input: Array(contents.utf8), timeout: 60, operation: "write \(path)")
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "write \(path)", reason: result.excerpt) }
+    }
+
+    public func rename(_ from: String, to: String) throws(MachineError) {
+        let result = try call(["mv", "-f", "--", from, to], timeout: 30, operation: "rename \(from)")
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "rename \(from) to \(to)", reason: result.excerpt) }
+    }
+
+    public func remove(_ path: String) throws(MachineError) {
+        let result = try call(["rm", "-f", "--", path], timeout: 30, operation: "remove \(path)")
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "remove \(path)", reason: result.excerpt) }
+    }
+
+    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
+        try call(argv, timeout: timeout, operation: "run \(argv.first ?? "")")
+    }
+}
+
+/// A container reached through its host with `pct exec` and `pct push` (production's guest seam).
+public struct PctGuestMachine: Machine {
+    public let id: Int
+    public let host: any Machine
+    public var name: String { "guest \(id)" }
+
+    public init(id: Int, host: any Machine) {
+        self.id = id
+        self.host = host
+    }
+
+    public func commandPath(_ path: String) -> String { path }
+
+    private func exec(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
+        try host.run(["pct", "exec", String(id), "--"] + argv, timeout: timeout)
+    }
+
+    public func read(_ path: String) throws(MachineError) -> String? {
+        let result = try exec(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30)
+        if result.status == RemoteScript.absent { return nil }
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
+        return result.stdout
+    }
+
+    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
+        // Through a private file on the host: pct push copies a host file into the container.
+        let staging = "/tmp/phoenix-push-\(id)-\(UUID().uuidString)"
+        try host.write(staging, contents, mode: "0600")
+        defer { try? host.remove(staging) }
+        let directory = (path as NSString).deletingLastPathComponent
+        let made = try exec(["mkdir", "-p", "--", directory], timeout: 30)
+        guard made.status == 0 else { throw MachineError(machine: name, operation: "create \(directory)", reason: made.excerpt) }
+        let pushed = try host.run(["pct", "push", String(id), staging, path, "--perms", mode], timeout: 60)
+        guard pushed.status == 0 else { throw MachineError(machine: name, operation: "push \(path)", reason: pushed.excerpt) }
+    }
+
+    public func rename(_ from: String, to: String) throws(MachineError) {
+        let result = try exec(["mv", "-f", "--", from, to], timeout: 30)
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "rename \(from) to \(to)", reason: result.excerpt) }
+    }
+
+    public func remove(_ path: String) throws(MachineError) {
+        let result = try exec(["rm", "-f", "--", path], timeout: 30)
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "remove \(path)", reason: result.excerpt) }
+    }
+
+    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
+        try exec(argv, timeout: timeout)
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import PhoenixCore
+import PhoenixState
+
+extension SyncEngine {
+    /// Converges `stages`: plan, then every unit with changes, under the sync lock, each change
+    /// journalled before and after. A unit that fails is restored and fails only the units that
+    /// depend on it.
+    public func sync(_ stages: [SyncStage], store: StateStore, command: String) throws(EngineError) -> SyncOutcome {
+        let (run, interrupted) = try begin(store, command: command)
+        do {
+            let desired = desired(stages)
+            let applied = try Self.applied(store)
+            let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
+            let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
+            let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished)
+            return try execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+        } catch {
+            try? store.finishRun(run, outcome: "failed", summary: error.description)
+            throw error
+        }
+    }
+
+    /// Re-applies what a successful earlier run left installed: its files come back, files phoenix
+    /// created since are removed.
+    public func rollback(to target: Int64, store: StateStore, command: String) throws(EngineError) -> SyncOutcome {
+        let resources = try stateCall { () throws(StateError) in try store.snapshot(of: target) }
+        let (run, interrupted) = try begin(store, command: command)
+        do {
+            let stages = Set(SyncStage.allCases.filter(\.isApplied))
+            let applied = try Self.applied(store)
+            let actual = try observe(desired: resources, applied: applied, stages: stages)
+            let plan = Plan(resources: resources, stages: stages, actual: actual, applied: applied)
+            return try execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+        } catch {
+            try? store.finishRun(run, outcome: "failed", summary: error.description)
+            throw error
+        }
+    }
+
+    private func begin(_ store: StateStore, command: String) throws(EngineError) -> (Int64, [RunRecord]) {
+        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? account ?? "uid \(getuid())"
+        return try stateCall { () throws(StateError) in try store.beginRun(command: command, user: user, host: ProcessInfo.processInfo.hostName) }
+    }
+
+    func stateCall<T>(_ body: () throws(StateError) -> T) throws(EngineError) -> T {
+        do { return try body() } catch { throw .state(error) }
+    }
+
+    private func execute(
+        _ plan: Plan, actual: [String: String?], applied: [String: AppliedRecord], store: StateStore, run: Int64, interrupted: [RunRecord]
+    ) throws(EngineError) -> SyncOutcome {
+        let byUnit = Dictionary(grouping: plan.pending, by: \.unit)
+        let units = byUnit.keys.sorted()
+        let desiredByUnit = Dictionary(grouping: plan.changes.compactMap(\.resource), by: \.unit)
+        let outcomes = walk(units) { unit in
+            converge(unit, changes: byUnit[unit]!, live: desiredByUnit[unit] ?? [], actual: actual, store: store, run: run)
+        }
+        // Resources already as desired but not yet on record (a first run, a state store moved away).
+        for change in plan.changes where change.action == .unchanged {
+            if let resource = change.resource, applied[resource.id]?.digest != resource.digest {
+                try stateCall { () throws(StateError) in try store.recordApplied(run: run, resource) }
+            }
+        }
+        let failed = outcomes.filter { $0.status != .converged }
+        let outcome = plan.hasChanges ? (failed.isEmpty ? "succeeded" : "failed") : "no changes"
+        let summary =
+            plan.hasChanges
+            ? "\(plan.pending.count) changes in \(units.count) units: \(outcomes.count - failed.count) converged, \(failed.count) failed"
+            : "no changes"
+        try stateCall { () throws(StateError) in
+            if failed.isEmpty { try store.snapshot(run: run) }
+            try store.finishRun(run, outcome: outcome, summary: summary)
+        }
+        return SyncOutcome(run: run, plan: plan, units: outcomes, interrupted: interrupted)
+    }
+
+    /// Walks the units in dependency order (the gateway after Traefik, which it routes to) with at
+    /// most `parallelism` units at once and one unit at a time per machine.
+    func walk(_ units: [ServiceUnit], _ body: @Sendable (ServiceUnit) -> UnitOutcome) -> [UnitOutcome] {
+        var done: [ServiceUnit: UnitOutcome] = [:]
+        var remaining = units
+        while !remaining.isEmpty {
+            let dependencies = { (unit: ServiceUnit) -> [ServiceUnit] in
+                guard case .nginx = unit else { return [] }
+                return units.filter { if case .traefik = $0 { return true } else { return false } }
+            }
+            let ready = remaining.filter { dependencies($0).allSatisfy { done[$0] != nil } }
+            remaining.removeAll { ready.contains($0) }
+            var runnable: [ServiceUnit] = []
+            for unit in ready {
+                if let failed = dependencies(unit).first(where: { done[$0]?.status != .converged }) {
+                    done[unit] = UnitOutcome(
+                        unit: unit, status: .blocked, resources: [], message: "not attempted: \(failed) did not converge", seconds: 0)
+                } else {
+                    runnable.append(unit)
+                }
+            }
+            let limit = DispatchSemaphore(value: max(1, parallelism))
+            let machineLocks = Dictionary(uniqueKeysWithValues: Set(runnable.map(\.target)).map { ($0, NSLock()) })
+            let batch = runnable
+            let results = Concurrent.map(batch.count) { index -> UnitOutcome in
+                let unit = batch[index]
+                limit.wait()
+                defer { limit.signal() }
+                return machineLocks[unit.target]!.withLock { body(unit) }
+            }
+            for (unit, result) in zip(runnable, results) { done[unit] = result }
+        }
+        return units.compactMap { done[$0] }
+    }
+
+    /// Converges one unit: stage, test, activate, reload, verify; on a failed check the previous files
+    /// come back and the service is reloaded onto them.
+    func converge(
+        _ unit: ServiceUnit, changes: [Change], live: [Resource], actual: [String: String?], store: StateStore, run: Int64
+    ) -> UnitOutcome {
+        let started = Date()
+        let machine = machines.machine(for: unit.target)
+        let context = UnitContext(
+            unit: unit, machine: machine, commands: estate.settings.commands(for: unit.serviceName), estate: estate, timeouts: timeouts)
+        let driver = driver(for: unit)
+        let ids = changes.map(\.id)
+        func say(_ text: String) { reporter.report("\(unit.stage.rawValue): \(unit): \(text)") }
+        func outcome(_ status: UnitOutcome.Status, _ message: String) -> UnitOutcome {
+            UnitOutcome(unit: unit, status: status, resources: ids, message: message, seconds: Date().timeIntervalSince(started))
+        }
+        func journal(_ change: Change, _ phase: String, _ detail: String = "") {
+            let previous = (actual[change.id] ?? nil).map(Digest.sha256Hex)
+            try? store.journal(run: run, resource: change.id, phase: phase, previousDigest: previous, newDigest: change.resource?.digest, detail: detail)
+        }
+
+        for change in changes { journal(change, "intent", change.action.rawValue) }
+        // 1. Stage every new file beside its target, and test the staged copies.
+        var staged: [(resource: Resource, path: String)] = []
+        let writes = changes.filter { $0.resource != nil && (actual[$0.id] ?? nil) != $0.resource?.contents }
+        do throws(UnitFailure) {
+            say("staging \(writes.count) file\(writes.count == 1 ? "" : "s")")
+            for change in writes {
+                let resource = change.resource!
+                let path = resource.path + ".phoenix-new"
+                do { try machine.write(path, resource.contents, mode: resource.mode) } catch {
+                    throw UnitFailure(check: "staging \(resource.path)", output: error.description)
+                }
+                staged.append((resource, path))
+            }
+            say("testing the staged files")
+            try driver.test(staged: staged, in: context)
+            for change in changes { try failpoints.hit(change.id, .before) }
+        } catch {
+            for file in staged { try? machine.remove(file.path) }
+            for change in changes { journal(change, "failed", error.description) }
+            say("failed before going live; the running service is untouched")
+            return outcome(.failed, "\(error.check) failed, nothing changed: \(error.output)")
+        }
+
+        // 2. Go live: atomic renames (and removals), then the reload or restart the changes need.
+        var activation = Activation.none
+        do throws(UnitFailure) {
+            for file in staged {
+                do { try machine.rename(file.path, to: file.resource.path) } catch {
+                    throw UnitFailure(check: "activating \(file.resource.path)", output: error.description)
+                }
+            }
+            for change in changes where change.action == .delete {
+                do { try machine.remove(change.path) } catch { throw UnitFailure(check: "removing \(change.path)", output: error.description) }
+            }
+            for change in changes { journal(change, "applied") }
+            for change in changes { try failpoints.hit(change.id, .after) }
+            activation = changes.map { $0.resource?.activation ?? .reload }.max() ?? .none
+            if activation != .none { say(activation == .restart ? "restarting" : "reloading") }
+            try driver.activate(activation, in: context)
+            say("verifying")
+            try driver.verify(live: live, in: context)
+        } catch {
+            say("\(error.check) failed; restoring the previous files")
+            let restored = restore(changes, actual: actual, on: machine)
+            try? driver.activate(max(activation, changes.map { $0.resource?.activation ?? .reload }.max() ?? .reload), in: context)
+            for change in changes { journal(change, "restored", error.description) }
+            return outcome(.failed, "\(error.check) failed: \(error.output); \(restored)")
+        }
+
+        for change in changes {
+            if let resource = change.resource { try? store.recordApplied(run: run, resource) } else { try? store.recordDeleted(id: change.id) }
+            journal(change, "verified")
+        }
+        say("converged")
+        return outcome(.converged, changes.map { "\($0.action.rawValue) \($0.path)" }.joined(separator: ", "))
+    }
+
+    /// Puts back what was installed before this run touched the unit's files.
+    private func restore(_ changes: [Change], actual: [String: String?], on machine: any Machine) -> String {
+        var problems: [String] = []
+        for change in changes {
+            do throws(MachineError) {
+                if let previous = actual[change.id] ?? nil {
+                    let mode = change.resource?.mode ?? "0644"
+                    try machine.write(change.path + ".phoenix-old", previous, mode: mode)
+                    try machine.rename(change.path + ".phoenix-old", to: change.path)
+                } else {
+                    try machine.remove(change.path)
+                }
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        return problems.isEmpty ? "the previous files are back in place" : "restoring failed too: \(problems.joined(separator: "; "))"
+    }
+}

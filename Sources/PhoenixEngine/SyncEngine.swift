@@ -1,0 +1,134 @@
+import Foundation
+import PhoenixCore
+import PhoenixState
+
+/// A failure that stops a command before it changes anything.
+public enum EngineError: Error, CustomStringConvertible {
+    case state(StateError)
+    case observe(resource: String, MachineError)
+
+    public var description: String {
+        switch self {
+        case let .state(error): return error.description
+        case let .observe(resource, error): return "cannot read the installed \(resource): \(error)"
+        }
+    }
+}
+
+/// How one unit fared in a sync.
+public struct UnitOutcome: Sendable {
+    public enum Status: String, Sendable {
+        case converged
+        case failed
+        /// Not attempted because a unit it depends on failed.
+        case blocked
+    }
+
+    public let unit: ServiceUnit
+    public let status: Status
+    public let resources: [String]
+    public let message: String
+    public let seconds: Double
+}
+
+/// The result of `sync` or `rollback`.
+public struct SyncOutcome: Sendable {
+    public let run: Int64?
+    public let plan: Plan
+    public let units: [UnitOutcome]
+    /// Runs found interrupted when this one started.
+    public let interrupted: [RunRecord]
+
+    public var succeeded: Bool { units.allSatisfy { $0.status == .converged } }
+}
+
+/// One resource in `phoenix drift`.
+public struct DriftItem: Sendable {
+    public let id: String
+    public let unit: ServiceUnit
+    public let path: String
+    public let drift: Drift
+}
+
+/// Plans and applies the host-side stages against real machines, recording everything in the state store.
+public struct SyncEngine: Sendable {
+    public let estate: Estate
+    public let machines: Machines
+    public let nodeName: String
+    public var timeouts = Timeouts()
+    public var parallelism = 4
+    public var failpoints = Failpoints.none
+    public var reporter: any ProgressReporter = SilentProgress()
+
+    public init(estate: Estate, machines: Machines, nodeName: String) {
+        self.estate = estate
+        self.machines = machines
+        self.nodeName = nodeName
+    }
+
+    public func desired(_ stages: [SyncStage]) -> DesiredState {
+        DesiredState(estate: estate, stages: stages, nodeName: nodeName)
+    }
+
+    /// Reads what is installed for every resource (desired, or applied earlier in these stages), all
+    /// machines at once.
+    public func observe(_ resources: [(id: String, target: RenderedFile.Target, path: String)]) throws(EngineError) -> [String: String?] {
+        let results = Concurrent.map(resources.count) { index -> Result<String?, MachineError> in
+            let resource = resources[index]
+            do throws(MachineError) {
+                return .success(try machines.machine(for: resource.target).read(resource.path))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var actual: [String: String?] = [:]
+        for (resource, result) in zip(resources, results) {
+            switch result {
+            case let .success(contents): actual[resource.id] = .some(contents)
+            case let .failure(error): throw .observe(resource: resource.id, error)
+            }
+        }
+        return actual
+    }
+
+    func observe(desired resources: [Resource], applied: [String: AppliedRecord], stages: Set<SyncStage>) throws(EngineError) -> [String: String?] {
+        let desiredIDs = Set(resources.map(\.id))
+        let wanted = resources.map { ($0.id, $0.target, $0.path) }
+            + applied.values.filter { !desiredIDs.contains($0.id) && stages.contains($0.unit.stage) }.map { ($0.id, $0.unit.target, $0.path) }
+        return try observe(wanted)
+    }
+
+    /// What `sync` would do. Never writes: not the machines, not the state store.
+    public func plan(_ stages: [SyncStage], store: StateStore?) throws(EngineError) -> Plan {
+        let desired = desired(stages)
+        let applied = try Self.applied(store)
+        let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
+        return Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied)
+    }
+
+    /// Installed vs last applied vs desired, for every resource of the applied stages.
+    public func drift(store: StateStore?) throws(EngineError) -> [DriftItem] {
+        let stages = SyncStage.allCases.filter(\.isApplied)
+        let desired = desired(stages).resources
+        let applied = try Self.applied(store)
+        let actual = try observe(desired: desired, applied: applied, stages: Set(stages))
+        var items: [DriftItem] = desired.map { resource in
+            let installed = actual[resource.id] ?? nil
+            return DriftItem(
+                id: resource.id, unit: resource.unit, path: resource.path,
+                drift: Drift(actual: installed.map(Digest.sha256Hex), applied: applied[resource.id]?.digest, desired: resource.digest))
+        }
+        let desiredIDs = Set(desired.map(\.id))
+        for record in applied.values where !desiredIDs.contains(record.id) {
+            let installed = actual[record.id] ?? nil
+            items.append(
+                DriftItem(id: record.id, unit: record.unit, path: record.path, drift: Drift(actual: installed.map(Digest.sha256Hex), applied: record.digest, desired: nil)))
+        }
+        return items.sorted { $0.id < $1.id }
+    }
+
+    static func applied(_ store: StateStore?) throws(EngineError) -> [String: AppliedRecord] {
+        guard let store else { return [:] }
+        do { return try store.applied() } catch { throw .state(error) }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import PhoenixCore
+
+extension StateStore {
+    /// What phoenix last applied, by resource id.
+    public func applied() throws(StateError) -> [String: AppliedRecord] {
+        try read { db in
+            var records: [String: AppliedRecord] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT resource, unit, path, mode, digest FROM applied") {
+                guard let unit = ServiceUnit(key: row["unit"]) else { continue }
+                let record = AppliedRecord(id: row["resource"], unit: unit, path: row["path"], mode: row["mode"], digest: row["digest"])
+                records[record.id] = record
+            }
+            return records
+        }
+    }
+
+    /// Records that `resource` is installed with `contents` (kept by digest, for rollback).
+    public func recordApplied(run: Int64, _ resource: Resource) throws(StateError) {
+        let digest = resource.digest
+        try write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO blobs (digest, content) VALUES (?, ?)", arguments: [digest, Data(resource.contents.utf8)])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO applied (resource, unit, path, mode, digest, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [resource.id, resource.unit.key, resource.path, resource.mode, digest, run])
+        }
+    }
+
+    /// Forgets a resource phoenix deleted.
+    public func recordDeleted(id: String) throws(StateError) {
+        try write { db in try db.execute(sql: "DELETE FROM applied WHERE resource = ?", arguments: [id]) }
+    }
+
+    /// Keeps the whole applied state as the one `run` leaves behind, for `phoenix rollback RUN`.
+    public func snapshot(run: Int64) throws(StateError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM run_resources WHERE run_id = ?", arguments: [run])
+            try db.execute(
+                sql: "INSERT INTO run_resources (run_id, resource, unit, path, mode, digest) SELECT ?, resource, unit, path, mode, digest FROM applied",
+                arguments: [run])
+        }
+    }
+
+    /// The resources a successful run left behind, with their contents.
+    public func snapshot(of run: Int64) throws(StateError) -> [Resource] {
+        guard let record = try self.run(run) else { throw StateError.unknownRun(run) }
+        guard ["succeeded", "no changes"].contains(record.outcome) else { throw StateError.runNotRestorable(run, outcome: record.outcome) }
+        return try read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT r.resource, r.unit, r.path, r.mode, b.content FROM run_resources r JOIN blobs b ON b.digest = r.digest WHERE r.run_id = ?",
+                arguments: [run]
+            ).compactMap { row in
+                guard let unit = ServiceUnit(key: row["unit"]) else { return nil }
+                let content: Data = row["content"]
+                let id: String = row["resource"]
+                return Resource(
+                    id: id, unit: unit, path: row["path"], contents: String(decoding: content, as: UTF8.self), mode: row["mode"],
+                    activation: Resource.activation(of: id), origin: "the state run \(run) left")
+            }
+        }
+    }
+
+    /// The content phoenix installed for a digest, when it kept it.
+    public func content(digest: String) throws(StateError) -> String? {
+        try read { db in
+            (try Data.fetchOne(db, sql: "SELECT content FROM blobs WHERE digest = ?", arguments: [digest])).map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+}

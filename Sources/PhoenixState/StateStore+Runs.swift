@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+import PhoenixCore
+
+/// One run as `phoenix history` shows it.
+public struct RunRecord: Sendable, Equatable {
+    public let id: Int64
+    public let startedAt: Date
+    public let finishedAt: Date?
+    public let user: String
+    public let host: String
+    public let pid: Int32
+    public let command: String
+    public let outcome: String
+    public let summary: String
+}
+
+/// A journal line: a resource and a phase of its change.
+public struct JournalEntry: Sendable, Equatable {
+    public let runID: Int64
+    public let resource: String
+    public let phase: String
+    public let detail: String
+}
+
+extension StateStore {
+    /// Takes the sync lock and opens a run. A lock whose holder is a dead process on this host is
+    /// stale: it is cleared and the run it belonged to is marked interrupted.
+    public func beginRun(command: String, user: String, host: String, pid: Int32 = getpid()) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
+        try write { db in
+            if let holder = try Row.fetchOne(db, sql: "SELECT pid, host, started_at, run_id FROM lock WHERE id = 1") {
+                let holderPID = Int32(holder["pid"] as Int64)
+                let holderHost: String = holder["host"]
+                let alive = holderHost != host || (kill(holderPID, 0) == 0 || errno == EPERM)
+                if alive {
+                    throw StateError.locked(pid: holderPID, host: holderHost, since: Date(timeIntervalSince1970: holder["started_at"]))
+                }
+                try db.execute(sql: "DELETE FROM lock WHERE id = 1")
+            }
+            // Runs still "running" without a live lock were interrupted (a crash, a kill, a power cut).
+            try db.execute(sql: "UPDATE runs SET outcome = 'interrupted', finished_at = COALESCE(finished_at, started_at) WHERE outcome = 'running'")
+            let interrupted = try Self.runs(db, sql: "SELECT * FROM runs WHERE outcome = 'interrupted' AND summary = ''")
+            try db.execute(sql: "UPDATE runs SET summary = 'interrupted before it finished' WHERE outcome = 'interrupted' AND summary = ''")
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "INSERT INTO runs (started_at, user, host, pid, command, outcome) VALUES (?, ?, ?, ?, ?, 'running')",
+                arguments: [now, user, host, pid, command])
+            let run = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO lock (id, pid, host, started_at, run_id) VALUES (1, ?, ?, ?, ?)", arguments: [pid, host, now, run])
+            return (run, interrupted)
+        }
+    }
+
+    /// Closes a run and releases the lock.
+    public func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError) {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
+                arguments: [Date().timeIntervalSince1970, outcome, summary, run])
+            try db.execute(sql: "DELETE FROM lock WHERE id = 1 AND run_id = ?", arguments: [run])
+        }
+    }
+
+    public func runs(limit: Int = 50) throws(StateError) -> [RunRecord] {
+        try read { db in try Self.runs(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT \(max(1, limit))") }
+    }
+
+    public func run(_ id: Int64) throws(StateError) -> RunRecord? {
+        try read { db in try Self.runs(db, sql: "SELECT * FROM runs WHERE id = \(id)").first }
+    }
+
+    static func runs(_ db: Database, sql: String) throws -> [RunRecord] {
+        try Row.fetchAll(db, sql: sql).map { row in
+            RunRecord(
+                id: row["id"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), user: row["user"], host: row["host"],
+                pid: Int32(row["pid"] as Int64), command: row["command"], outcome: row["outcome"], summary: row["summary"])
+        }
+    }
+
+    // MARK: The journal
+
+    /// Records a phase of a resource's change: `intent` before the mutation, then `applied`,
+    /// `verified`, `restored` or `failed`.
+    public func journal(run: Int64, resource: String, phase: String, previousDigest: String? = nil, newDigest: String? = nil, detail: String = "")
+        throws(StateError)
+    {
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO journal (run_id, resource, phase, at, previous_digest, new_digest, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [run, resource, phase, Date().timeIntervalSince1970, previousDigest, newDigest, detail])
+        }
+    }
+
+    public func journal(run: Int64) throws(StateError) -> [JournalEntry] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT run_id, resource, phase, detail FROM journal WHERE run_id = ? ORDER BY id", arguments: [run]).map {
+                JournalEntry(runID: $0["run_id"], resource: $0["resource"], phase: $0["phase"], detail: $0["detail"])
+            }
+        }
+    }
+
+    /// Resources an interrupted run announced a change to and never closed: their service may not
+    /// have been reloaded or verified, so the next run activates them again.
+    public func unfinishedResources(in runs: [Int64]) throws(StateError) -> Set<String> {
+        guard !runs.isEmpty else { return [] }
+        return try read { db in
+            let list = runs.map(String.init).joined(separator: ",")
+            let rows = try Row.fetchAll(db, sql: "SELECT resource, phase FROM journal WHERE run_id IN (\(list)) ORDER BY id")
+            var open = Set<String>()
+            for row in rows {
+                let resource: String = row["resource"]
+                let phase: String = row["phase"]
+                if phase == "intent" { open.insert(resource) } else if ["verified", "restored", "failed"].contains(phase) { open.remove(resource) }
+            }
+            return open
+        }
+    }
+}

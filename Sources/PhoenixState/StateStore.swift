@@ -1,0 +1,134 @@
+import Foundation
+import GRDB
+import PhoenixCore
+
+/// The state store: runs, the last applied content of every resource, a journal written before and
+/// after each mutation, the contents each successful run left (for `phoenix rollback RUN`), and the
+/// lock that keeps syncs one at a time. One SQLite file.
+public final class StateStore: Sendable {
+    public let path: String
+    let database: DatabaseQueue
+
+    /// Opens the store at `path` for reading, or nil when there is none yet: `plan`, `drift` and
+    /// `sync --dry-run` never create it.
+    public static func existing(path: String) throws(StateError) -> StateStore? {
+        FileManager.default.fileExists(atPath: path) ? try StateStore(path: path, readOnly: true) : nil
+    }
+
+    /// Opens (creating when needed) the store at `path`; its directory is created with mode 0700.
+    public init(path: String, readOnly: Bool = false) throws(StateError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            if !readOnly && !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(5)
+            configuration.readonly = readOnly
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            if !readOnly {
+                chmod(path, 0o600)
+                try Self.migrator.migrate(database)
+            }
+        } catch {
+            throw StateError.unavailable(path: path, reason: "\(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "runs") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("started_at", .double).notNull()
+                table.column("finished_at", .double)
+                table.column("user", .text).notNull()
+                table.column("host", .text).notNull()
+                table.column("pid", .integer).notNull()
+                table.column("command", .text).notNull()
+                table.column("outcome", .text).notNull()
+                table.column("summary", .text).notNull().defaults(to: "")
+            }
+            // Contents by digest, stored once however many runs refer to them.
+            try db.create(table: "blobs") { table in
+                table.primaryKey("digest", .text)
+                table.column("content", .blob).notNull()
+            }
+            try db.create(table: "applied") { table in
+                table.primaryKey("resource", .text)
+                table.column("unit", .text).notNull()
+                table.column("path", .text).notNull()
+                table.column("mode", .text).notNull()
+                table.column("digest", .text).notNull()
+                table.column("run_id", .integer).notNull()
+            }
+            try db.create(table: "run_resources") { table in
+                table.column("run_id", .integer).notNull().indexed()
+                table.column("resource", .text).notNull()
+                table.column("unit", .text).notNull()
+                table.column("path", .text).notNull()
+                table.column("mode", .text).notNull()
+                table.column("digest", .text).notNull()
+                table.primaryKey(["run_id", "resource"])
+            }
+            try db.create(table: "journal") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("run_id", .integer).notNull().indexed()
+                table.column("resource", .text).notNull()
+                table.column("phase", .text).notNull()
+                table.column("at", .double).notNull()
+                table.column("previous_digest", .text)
+                table.column("new_digest", .text)
+                table.column("detail", .text).notNull().defaults(to: "")
+            }
+            try db.create(table: "lock") { table in
+                table.primaryKey("id", .integer)
+                table.column("pid", .integer).notNull()
+                table.column("host", .text).notNull()
+                table.column("started_at", .double).notNull()
+                table.column("run_id", .integer)
+            }
+        }
+        return migrator
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws(StateError) -> T {
+        do {
+            return try database.write(body)
+        } catch let error as StateError {
+            throw error
+        } catch {
+            throw StateError.unavailable(path: path, reason: "\(error)")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(StateError) -> T {
+        do {
+            return try database.read(body)
+        } catch {
+            throw StateError.unavailable(path: path, reason: "\(error)")
+        }
+    }
+}
+
+/// What can go wrong with the state store, with what to do about it.
+public enum StateError: Error, CustomStringConvertible, Equatable {
+    case unavailable(path: String, reason: String)
+    case locked(pid: Int32, host: String, since: Date)
+    case unknownRun(Int64)
+    case runNotRestorable(Int64, outcome: String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(path, reason):
+            return "the state store \(path) cannot be used: \(reason) (check the path and its permissions, or pass --state)"
+        case let .locked(pid, host, since):
+            return "another sync holds the lock: pid \(pid) on \(host), started \(ISO8601DateFormatter().string(from: since)); wait for it to finish"
+        case let .unknownRun(id):
+            return "there is no run \(id) (phoenix history lists the runs)"
+        case let .runNotRestorable(id, outcome):
+            return "run \(id) ended \(outcome); only a successful run recorded a state to return to"
+        }
+    }
+}

