@@ -35,6 +35,10 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(
+            name: "PhoenixEngineTests",
+            dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
+        ),
+        .testTarget(
             name: "PhoenixIntegrationTests",
             dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
         ),

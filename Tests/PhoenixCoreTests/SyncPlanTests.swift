@@ -1,0 +1,179 @@
+import Testing
+
+@testable import PhoenixCore
+
+@Suite("Digests")
+struct DigestTests {
+    @Test("SHA-256 matches the FIPS 180-4 vectors")
+    func sha256() {
+        #expect(Digest.sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Digest.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            Digest.sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(Digest.sha256Hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test("HMAC-SHA-256 matches RFC 4231")
+    func hmac() {
+        #expect(
+            Digest.hmacSHA256Hex(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        // Test case 6: a key longer than the block is hashed first.
+        #expect(
+            Digest.hmacSHA256Hex(key: [UInt8](repeating: 0xAA, count: 131), message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))
+                == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    }
+}
+
+@Suite("Plans")
+struct SyncPlanTests {
+    static func resource(_ id: String, _ contents: String, unit: ServiceUnit = .dnsmasq) -> Resource {
+        Resource(id: id, unit: unit, path: "/etc/\(id)", contents: contents, mode: "0644", activation: .reload, origin: "test")
+    }
+
+    static func record(_ resource: Resource, contents: String? = nil) -> AppliedRecord {
+        AppliedRecord(id: resource.id, unit: resource.unit, path: resource.path, mode: "0644", digest: Digest.sha256Hex(contents ?? resource.contents))
+    }
+
+    @Test("creates what is missing, updates what differs, keeps what matches")
+    func actions() {
+        let a = Self.resource("a", "one\ntwo\n")
+        let b = Self.resource("b", "same\n")
+        let c = Self.resource("c", "new\n")
+        let plan = Plan(
+            resources: [a, b, c], stages: [.dns], actual: ["a": "one\nTWO\n", "b": "same\n", "c": nil],
+            applied: ["a": Self.record(a, contents: "one\nTWO\n"), "b": Self.record(b)])
+        let byID = Dictionary(uniqueKeysWithValues: plan.changes.map { ($0.id, $0) })
+        #expect(byID["a"]?.action == .update)
+        #expect(byID["a"]?.reasons.first == "line 2: 1 removed, 1 added (-TWO | +two)")
+        #expect(byID["a"]?.editedByHand == false, "the installed file is what phoenix last applied")
+        #expect(byID["b"]?.action == .unchanged)
+        #expect(byID["c"]?.action == .create)
+        #expect(byID["c"]?.reasons.first == "not installed yet")
+        #expect(plan.pending.count == 2)
+    }
+
+    @Test("a hand edit is named, and a file deleted by hand is created again")
+    func handEdits() {
+        let a = Self.resource("a", "desired\n")
+        let b = Self.resource("b", "desired\n")
+        let plan = Plan(resources: [a, b], stages: [.dns], actual: ["a": "edited\n", "b": nil], applied: ["a": Self.record(a), "b": Self.record(b)])
+        let byID = Dictionary(uniqueKeysWithValues: plan.changes.map { ($0.id, $0) })
+        #expect(byID["a"]?.editedByHand == true)
+        #expect(byID["a"]?.reasons.contains("the installed file was changed by hand since phoenix last applied it") == true)
+        #expect(byID["b"]?.reasons.first == "deleted by hand since phoenix last applied it")
+    }
+
+    @Test("deletes only what phoenix applied, only in the planned stages, only when it is still there")
+    func deletes() {
+        let gone = Self.resource("fw-old", "x", unit: .pveFirewall)
+        let dnsGone = Self.resource("dns-old", "x")
+        let plan = Plan(
+            resources: [], stages: [.firewall], actual: ["fw-old": "x", "dns-old": "x", "foreign": "y"],
+            applied: ["fw-old": Self.record(gone), "dns-old": Self.record(dnsGone)])
+        #expect(plan.changes.map(\.id) == ["fw-old"])
+        #expect(plan.changes.first?.action == .delete)
+        let absent = Plan(resources: [], stages: [.firewall], actual: ["fw-old": nil], applied: ["fw-old": Self.record(gone)])
+        #expect(absent.changes.isEmpty, "nothing to delete when the file is already gone")
+    }
+
+    @Test("a resource an interrupted run left unfinished is activated again even when its file matches")
+    func reactivation() {
+        let a = Self.resource("a", "x\n")
+        let plan = Plan(resources: [a], stages: [.dns], actual: ["a": "x\n"], applied: [:], reactivate: ["a"])
+        #expect(plan.changes.first?.action == .update)
+        #expect(plan.changes.first?.reasons.first?.contains("interrupted") == true)
+    }
+
+    @Test("drift says which side moved", arguments: [
+        ("A", "A", "A", Drift.inSync), ("A", "A", "B", .configurationChanged), ("B", "A", "A", .changedByHand), (nil, "A", "A", .deletedByHand),
+        ("B", "A", "C", .both), ("A", nil, "A", .inSync), ("B", nil, "A", .neverApplied), ("A", "A", nil, .configurationChanged),
+    ] as [(String?, String?, String?, Drift)])
+    func drift(actual: String?, applied: String?, desired: String?, expected: Drift) {
+        #expect(Drift(actual: actual, applied: applied, desired: desired) == expected)
+    }
+
+    @Test("service units have a stable key for the state store")
+    func unitKeys() {
+        for unit in [ServiceUnit.dnsmasq, .pveFirewall, .traefik(guest: 102), .nginx(guest: 101)] {
+            #expect(ServiceUnit(key: unit.key) == unit)
+        }
+        #expect(ServiceUnit(key: "nginx") == nil)
+        #expect(ServiceUnit(key: "dnsmasq@3") == nil)
+        #expect(ServiceUnit(key: "nginx@x") == nil)
+    }
+}
+
+@Suite("Desired state")
+struct DesiredStateTests {
+    @Test("every rendered file of the applied stages becomes a resource with a stable id and its service")
+    func resources() throws {
+        let lxc = TestEstate.containers(
+            TestEstate.container(101, "Nginx-Phoenix", ip: "10.0.0.10/24", extra: #""firewall": {"enabled": true, "rules": []}"#),
+            TestEstate.container(102, "Traefik-Internal", ip: "10.0.0.12/24"))
+        let estate = try #require(TestEstate.load(lxc: lxc).estate)
+        let desired = DesiredState(estate: estate, stages: SyncStage.allCases, nodeName: "pve9")
+        let units = Dictionary(uniqueKeysWithValues: desired.resources.map { ($0.id, $0.unit) })
+        #expect(units["dns:settings"] == .dnsmasq)
+        #expect(units["dns:records"] == .dnsmasq)
+        #expect(units["firewall:cluster"] == .pveFirewall)
+        #expect(units["firewall:host"] == .pveFirewall)
+        #expect(units["firewall:guest/101"] == .pveFirewall)
+        #expect(units["services:traefik-static"] == .traefik(guest: 102))
+        #expect(units["services:traefik-dynamic"] == .traefik(guest: 102))
+        #expect(units["gateway:site"] == .nginx(guest: 101))
+        #expect(units["gateway:stream"] == .nginx(guest: 101))
+        #expect(desired.resources.first { $0.id == "firewall:host" }?.path == "/etc/pve/nodes/pve9/host.fw")
+        #expect(Set(desired.notApplied.map(\.stage)) == [.files, .trust, .certs, .swarm, .stacks])
+        #expect(desired.resources.first { $0.id == "dns:settings" }?.activation == .restart)
+        #expect(desired.resources.first { $0.id == "dns:records" }?.activation == .reload)
+        #expect(DesiredState(estate: estate, stages: [.gateway], nodeName: "x").resources.map(\.id) == ["gateway:site", "gateway:stream"])
+    }
+
+    @Test("service commands can be overridden as argv arrays, and a shell string is refused")
+    func serviceCommands() throws {
+        let good = TestEstate.hypervisor.replacingOccurrences(
+            of: #""domain_name""#,
+            with: #""phoenix": {"services": {"nginx": {"reload": ["/usr/sbin/nginx", "-s", "reload"], "test": []}}}, "domain_name""#)
+        let estate = try #require(TestEstate.load(hypervisor: good).estate)
+        #expect(estate.settings.commands(for: "nginx").reload == ["/usr/sbin/nginx", "-s", "reload"])
+        #expect(estate.settings.commands(for: "nginx").test == nil, "[] turns the test off")
+        #expect(estate.settings.commands(for: "dnsmasq").reload == ["systemctl", "kill", "--signal=HUP", "dnsmasq"], "defaults stay")
+
+        let bad = TestEstate.hypervisor.replacingOccurrences(
+            of: #""domain_name""#, with: #""phoenix": {"services": {"nginx": {"reload": ["systemctl reload nginx; rm -rf /"], "restart": ["nginx", "-s\nreload"]}}}, "domain_name""#)
+        let report = TestEstate.load(hypervisor: bad).report
+        #expect(report.hasError("hv.json", "/phoenix/services/nginx/reload", containing: "not a command"), "\(report.summary)")
+        #expect(report.hasError("hv.json", "/phoenix/services/nginx/restart", containing: "not a command"), "\(report.summary)")
+    }
+}
+
+@Suite("The firewall rule grammar")
+struct FirewallGrammarTests {
+    @Test("rendered firewall files parse")
+    func rendered() throws {
+        let lxc = TestEstate.containers(
+            TestEstate.container(
+                101, "web", ip: "10.0.0.10/24",
+                extra: #""firewall": {"enabled": true, "rules": [{"type": "in", "action": "accept", "proto": "tcp", "port": "80,443", "source": "10.0.0.0/24", "iface": "eth0", "log": "info", "comment": "web # and more"}]}"#
+            ))
+        let estate = try #require(TestEstate.load(lxc: lxc).estate)
+        let files = EstateRenderer(estate: estate, defaultNodeName: "pve").render([.firewall]).files
+        #expect(files.count == 3)
+        for file in files { #expect(FirewallGrammar.problems(in: file.contents).isEmpty, "\(file.path): \(FirewallGrammar.problems(in: file.contents))") }
+    }
+
+    @Test("what pve-firewall would refuse is found, with its line", arguments: [
+        ("[RULES]\nIN ACCEPT -iface vmbr0\n", "line 2: -iface is not an option pve-firewall accepts"),
+        ("[RULES]\nIN ACCEPT -p\n", "line 2: -p has no value"),
+        ("[RULES]\nSIDEWAYS ACCEPT\n", "line 2: SIDEWAYS is not a rule direction"),
+        ("[RULES]\nIN ALLOW -p tcp\n", "line 2: ALLOW is not a rule action"),
+        ("[OPTIONS]\nenable 1\n", "line 2: an option must be key: value"),
+        ("IN ACCEPT\n", "line 1: content before the first section"),
+        ("[RULES\n", "line 1: unterminated section header"),
+    ])
+    func refused(text: String, problem: String) {
+        #expect(FirewallGrammar.problems(in: text) == [problem])
+    }
+}

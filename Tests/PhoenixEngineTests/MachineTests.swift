@@ -1,0 +1,123 @@
+import Foundation
+import PhoenixCore
+import PhoenixTesting
+import Testing
+
+@testable import PhoenixEngine
+
+/// Records every argv a remote machine would run, standing in for ssh and pct.
+final class RecordingTransport: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var calls: [(argv: [String], input: String?)] = []
+    var answer: ([String]) -> CommandResult = { _ in CommandResult(status: 0, stdout: "", stderr: "") }
+
+    var transport: CommandTransport {
+        { argv, input, _ in
+            self.lock.withLock { self.calls.append((argv, input.map { String(decoding: $0, as: UTF8.self) })) }
+            return self.answer(argv)
+        }
+    }
+}
+
+@Suite("Machines")
+struct MachineTests {
+    @Test("ssh gets every argument single-quoted, so the remote shell sees it exactly as given")
+    func sshQuoting() throws {
+        let recorder = RecordingTransport()
+        let machine = SSHMachine(destination: "root@pve1", transport: recorder.transport)
+        let hostile = "/etc/x; rm -rf / $(reboot) 'quoted'"
+        try machine.write(hostile, "contents", mode: "0640")
+        let argv = try #require(recorder.calls.first?.argv)
+        #expect(argv.prefix(1) == ["ssh"])
+        #expect(argv.contains("root@pve1"))
+        let remote = Array(argv.drop { $0 != "--" }.dropFirst())
+        #expect(remote.last == "'0640'")
+        #expect(remote[remote.count - 2] == #"'/etc/x; rm -rf / $(reboot) '\''quoted'\'''"#)
+        #expect(recorder.calls.first?.input == "contents", "contents travel on stdin, never on the command line")
+        // What a POSIX shell makes of the quoted word is the original argument.
+        let echoed = try Command.run("/bin/sh", ["-c", "printf %s \(remote[remote.count - 2])"])
+        #expect(echoed.stdout == hostile)
+    }
+
+    @Test("a missing remote file reads as absent; other failures name the machine and the operation")
+    func sshRead() throws {
+        let recorder = RecordingTransport()
+        recorder.answer = { argv in
+            argv.last == "'/missing'" ? CommandResult(status: 3, stdout: "", stderr: "") : CommandResult(status: 1, stdout: "", stderr: "Permission denied")
+        }
+        let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
+        #expect(try machine.read("/missing") == nil)
+        #expect(throws: MachineError(machine: "the host pve1", operation: "read /secret", reason: "Permission denied")) { try machine.read("/secret") }
+    }
+
+    @Test("a guest is reached with pct exec and pct push through its host")
+    func pct() throws {
+        let recorder = RecordingTransport()
+        let host = SSHMachine(destination: "pve1", transport: recorder.transport)
+        let guest = PctGuestMachine(id: 101, host: host)
+        _ = try guest.run(["nginx", "-t"], timeout: 5)
+        try guest.write("/etc/nginx/conf.d/x.conf", "server {}", mode: "0644")
+        let remote = recorder.calls.map { Array($0.argv.drop { $0 != "--" }.dropFirst()) }
+        #expect(remote[0] == ["'pct'", "'exec'", "'101'", "'--'", "'nginx'", "'-t'"])
+        #expect(remote.contains { $0.starts(with: ["'pct'", "'push'", "'101'"]) && $0.suffix(3) == ["'/etc/nginx/conf.d/x.conf'", "'--perms'", "'0644'"] })
+    }
+
+    @Test("a local root folder stands in for /, and paths already inside it are taken as they are")
+    func localRoot() throws {
+        let directory = try TemporaryDirectory("phoenix-machine")
+        let machine = LocalMachine(name: "the host", root: directory.path)
+        try machine.write("/etc/pve/firewall/cluster.fw", "[OPTIONS]\n", mode: "0640")
+        #expect(FileManager.default.fileExists(atPath: directory.file("etc/pve/firewall/cluster.fw")))
+        #expect(machine.commandPath("/etc/x") == directory.path + "/etc/x")
+        #expect(machine.commandPath(directory.file("inside")) == directory.file("inside"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.file("etc/pve/firewall/cluster.fw"))
+        #expect((attributes[.posixPermissions] as? Int) == 0o640)
+        #expect(try machine.read("/etc/pve/firewall/cluster.fw") == "[OPTIONS]\n")
+        #expect(try machine.read("/etc/absent") == nil)
+        try machine.rename("/etc/pve/firewall/cluster.fw", to: "/etc/pve/firewall/moved.fw")
+        try machine.remove("/etc/pve/firewall/moved.fw")
+        try machine.remove("/etc/pve/firewall/moved.fw")
+        #expect(try machine.read("/etc/pve/firewall/moved.fw") == nil)
+    }
+}
+
+@Suite("Probes and failpoints")
+struct ProbeTests {
+    @Test("DNS replies are parsed, compressed names included")
+    func dnsMessage() {
+        let query = DNSMessage.query(id: 0x1234, name: "a.lab")
+        #expect(query.prefix(2) == [0x12, 0x34])
+        // The query echoed as a reply with one compressed A answer: 10.0.0.7.
+        var reply = query
+        reply[2] = 0x81
+        reply[3] = 0x80
+        reply[7] = 1
+        reply += [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 7]
+        let parsed = DNSMessage.parse(reply)
+        #expect(parsed?.id == 0x1234)
+        #expect(parsed?.addresses == [IPv4Address("10.0.0.7")!])
+        #expect(DNSMessage.parse(Array(reply.prefix(20))) == nil, "a truncated reply is refused")
+    }
+
+    @Test("failpoints name a resource, a phase and an action; ids may contain colons")
+    func failpoints() throws {
+        let points = Failpoints("dns:records:after:error,gateway:site:before:crash,nonsense")
+        #expect(throws: UnitFailure.self) { try points.hit("dns:records", .after) }
+        try points.hit("dns:records", .before)
+        try Failpoints.none.hit("gateway:site", .before)
+    }
+
+    @Test("a TCP probe tells an open port from a closed one")
+    func tcp() throws {
+        let port = FreePort.allocate()
+        #expect(!Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 1))
+        let python = try #require(TestPaths.program("python3"))
+        let directory = try TemporaryDirectory("phoenix-probe")
+        let server = try RunningProcess(python, ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory.path], logFile: directory.file("log"))
+        defer { server.stop() }
+        #expect(waitUntil { Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 1) })
+        try directory.write("api", "[{\"name\": \"r@file\"}]")
+        #expect(Probe.httpGet(host: IPv4Address("127.0.0.1")!, port: port, path: "/api", timeout: 2) == "[{\"name\": \"r@file\"}]")
+        #expect(Probe.httpGet(host: IPv4Address("127.0.0.1")!, port: port, path: "/missing", timeout: 2) == nil)
+    }
+}
