@@ -77,7 +77,7 @@ CONF
     echo "acme-ok" > "$g/var/www/html/index.html"
 
     # How lab-service starts each server: one argument per line.
-    printf '%s\n' dnsmasq --keep-in-foreground "--conf-file=$lab/host/etc/dnsmasq.d/00-phoenix.conf" "--pid-file=$run/dnsmasq-own.pid" > "$run/dnsmasq.cmd"
+    printf '%s\n' dnsmasq --keep-in-foreground --log-facility=- "--conf-file=$lab/host/etc/dnsmasq.d/00-phoenix.conf" "--pid-file=$run/dnsmasq-own.pid" > "$run/dnsmasq.cmd"
     printf '%s\n' nginx -c "$g/etc/nginx/nginx.conf" -p "$g/" -e "$run/nginx-error.log" > "$run/nginx.cmd"
     printf '%s\n' "$repo/.venv-it/bin/traefik" "--configFile=$lab/guests/102/etc/traefik/traefik.yml" > "$run/traefik.cmd"
     # Stands in for the Proxmox API on :8006: the firewall stage must still reach it after a change.

@@ -28,6 +28,9 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "How many units converge at once.")
     var parallelism: Int = 4
 
+    @Option(name: .long, help: "Seconds to wait for a changed service to serve what was asked before its change is undone.")
+    var verifyTimeout: Double = 15
+
     @Option(name: .long, help: "Progress on stderr: auto, plain or none.")
     var progress: ProgressMode = .auto
 
@@ -48,6 +51,7 @@ struct SyncOptions: ParsableArguments {
         let nodeName = node ?? estate.settings.nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         var engine = SyncEngine(estate: estate, machines: machines(), nodeName: nodeName)
         engine.parallelism = max(1, parallelism)
+        engine.timeouts.verify = max(0.5, verifyTimeout)
         engine.failpoints = Failpoints.fromEnvironment()
         engine.reporter = progress == .none ? SilentProgress() : StderrProgress()
         return engine

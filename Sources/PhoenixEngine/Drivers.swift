@@ -74,17 +74,28 @@ struct NginxDriver: UnitDriver {
         guard case let .nginx(id) = context.unit else { return }
         let guest = context.estate.guest(id)
         var ports: [(String, IPv4Address, Int)] = []
+        var redirect: (IPv4Address, Int)?
         if live.contains(where: { $0.id == "gateway:site" }) {
-            for (name, listen) in [("HTTP", settings.httpListen), ("HTTPS", settings.httpsListen)] {
-                if let address = reachableAddress(listen, guest: guest) { ports.append((name, address, listen.port.number)) }
-            }
+            if let address = reachableAddress(settings.httpListen, guest: guest) { redirect = (address, settings.httpListen.port.number) }
+            if let address = reachableAddress(settings.httpsListen, guest: guest) { ports.append(("HTTPS", address, settings.httpsListen.port.number)) }
         }
         if live.contains(where: { $0.id == "gateway:stream" }), let address = reachableAddress(settings.streamListen, guest: guest) {
             ports.append(("stream", address, settings.streamListen.port.number))
         }
+        // The HTTP port must answer as the new site does (a redirect to HTTPS), not just accept connections:
+        // a server that could not take the new configuration keeps serving the old one, or another program holds the port.
+        let name = "phoenix-verify.\(context.estate.domain)"
         try poll("the gateway answering on its ports", timeout: context.timeouts.verify) {
-            let closed = ports.filter { !Probe.connects(to: $0.1, port: $0.2, timeout: 1) }
-            return closed.isEmpty ? nil : closed.map { "\($0.0) \($0.1):\($0.2) refuses connections" }.joined(separator: "; ")
+            var problems = ports.filter { !Probe.connects(to: $0.1, port: $0.2, timeout: 1) }.map { "\($0.0) \($0.1):\($0.2) refuses connections" }
+            if let (address, port) = redirect {
+                let response = Probe.http(host: address, port: port, path: "/phoenix-verify", hostHeader: name, timeout: 2)
+                let location = response?.headers["location"] ?? ""
+                if response?.status != 301 || !location.hasPrefix("https://\(name)") {
+                    problems.append(
+                        "HTTP \(address):\(port) answers \(response.map { "\($0.status) \(location)" } ?? "nothing"), not the site's redirect to https://\(name)/")
+                }
+            }
+            return problems.isEmpty ? nil : problems.joined(separator: "; ")
         }
     }
 }

@@ -67,6 +67,21 @@ public enum Probe {
 
     /// A plain-HTTP GET (Traefik's API on its dashboard entry point); the body when the status is 200.
     public static func httpGet(host: IPv4Address, port: Int, path: String, timeout: TimeInterval) -> String? {
+        guard let response = http(host: host, port: port, path: path, hostHeader: "\(host):\(port)", timeout: timeout), response.status == 200 else {
+            return nil
+        }
+        return response.body
+    }
+
+    public struct HTTPResponse: Sendable {
+        public let status: Int
+        /// Header names lower-cased.
+        public let headers: [String: String]
+        public let body: String
+    }
+
+    /// One plain-HTTP/1.1 GET with the given Host header; nil when nothing answers in time.
+    public static func http(host: IPv4Address, port: Int, path: String, hostHeader: String, timeout: TimeInterval) -> HTTPResponse? {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { return nil }
         defer { close(socket) }
@@ -81,7 +96,7 @@ public enum Probe {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { return nil }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nAccept: application/json\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nConnection: close\r\nAccept: application/json\r\n\r\n".utf8)
         guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -91,10 +106,17 @@ public enum Probe {
             response += buffer.prefix(count)
         }
         let text = String(decoding: response, as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n"), text.hasPrefix("HTTP/1.1 200") || text.hasPrefix("HTTP/1.0 200") else { return nil }
-        let head = text[..<split.lowerBound].lowercased()
+        guard let split = text.range(of: "\r\n\r\n") else { return nil }
+        let lines = text[..<split.lowerBound].split(separator: "\r\n")
+        guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/1."), let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
         let body = String(text[split.upperBound...])
-        return head.contains("transfer-encoding: chunked") ? dechunk(body) : body
+        return HTTPResponse(status: status, headers: headers, body: headers["transfer-encoding"]?.lowercased() == "chunked" ? dechunk(body) : body)
     }
 
     private static func dechunk(_ body: String) -> String {

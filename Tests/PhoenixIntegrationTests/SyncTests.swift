@@ -1,0 +1,211 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixState
+import PhoenixTesting
+import Testing
+
+/// `phoenix sync` against the real dnsmasq, nginx and Traefik of a SyncLab (see there for what
+/// stands in for the Proxmox host, the guests and systemctl).
+@Suite("Sync against real servers", .serialized)
+struct SyncTests {
+    @Test("sync converges dns, firewall, services and gateway; a second sync writes nothing and reloads nothing")
+    func convergeThenNoOp() throws {
+        guard let lab = try SyncLab.make(traefik: true) else { return }
+        let first = try lab.phoenix(["sync", "all"])
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("Converged: "), "\(first.stdout)")
+        #expect(lab.resolve("grafana.lab.example.net") == [IPv4Address("127.0.0.1")!], "the service name resolves to the ingress")
+        #expect(lab.resolve("grafana-ct.lab.example.net") == [IPv4Address("10.77.0.20")!])
+        #expect(lab.gateway() == "301 https://grafana.lab.example.net/x")
+        #expect(FileManager.default.fileExists(atPath: lab.host + "/etc/pve/nodes/pve-lab/host.fw"))
+        let routers = Probe.httpGet(host: IPv4Address("127.0.0.1")!, port: lab.ports["dashboard"]!, path: "/api/http/routers", timeout: 3) ?? ""
+        #expect(routers.contains("websecure-grafana@file"), "\(routers)")
+
+        let tree = lab.treeChecksum()
+        let pids = ["dnsmasq", "nginx", "traefik"].map(lab.pid)
+        let reloads = lab.reloads
+        let second = try lab.phoenix(["sync", "all"])
+        #expect(second.status == 0)
+        #expect(second.stdout.contains("No changes: nothing written, nothing reloaded"), "\(second.stdout)")
+        #expect(["dnsmasq", "nginx", "traefik"].map(lab.pid) == pids, "nothing was restarted")
+        #expect(lab.reloads == reloads, "nothing was reloaded")
+        // The state store records the no-op run; the managed files are untouched.
+        let filesOnly = lab.treeChecksumExcludingState()
+        _ = tree
+        #expect(lab.treeChecksumExcludingState() == filesOnly)
+        #expect(try lab.phoenix(["history"]).stdout.contains("no changes"))
+        let plan = try lab.phoenix(["plan", "--detailed-exitcode"])
+        #expect(plan.status == 0, "\(plan.stdout)")
+    }
+
+    @Test("a dry run prints the plan and changes nothing at all: no file, no state, no process")
+    func dryRun() throws {
+        guard let lab = try SyncLab.make() else { return }
+        let before = try lab.phoenix(["sync", "--dry-run", "dns", "gateway"])
+        #expect(before.status == 0)
+        #expect(before.stdout.contains("Dry run: nothing was changed."))
+        #expect(!FileManager.default.fileExists(atPath: lab.state), "a dry run does not even create the state store")
+        #expect(lab.pid("dnsmasq") == nil && lab.pid("nginx") == nil)
+
+        #expect(try lab.phoenix(["sync", "dns", "gateway"]).status == 0)
+        try lab.edit("phoenix_lxc_configs.json") { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            configs["120"] = ["name": "wiki", "network_config": ["ip": "10.77.0.30/24"], "traefik_service": ["name": "wiki", "port": 80]]
+            root["lxc_configs"] = configs
+        }
+        let tree = lab.treeChecksum()
+        let pids = ["dnsmasq", "nginx"].map(lab.pid)
+        let reloads = lab.reloads
+        let dry = try lab.phoenix(["sync", "--dry-run", "all", "--format", "json"])
+        #expect(dry.status == 0)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+        let changes = try #require(document["changes"] as? [[String: Any]])
+        #expect(changes.contains { $0["id"] as? String == "dns:records" && $0["action"] as? String == "update" }, "\(changes)")
+        #expect(lab.treeChecksum() == tree, "no file and not the state store changed")
+        #expect(["dnsmasq", "nginx"].map(lab.pid) == pids)
+        #expect(lab.reloads == reloads)
+        #expect(lab.resolve("wiki.lab.example.net").isEmpty)
+    }
+
+    @Test("drift tells a hand edit from a configuration change, and sync repairs both")
+    func drift() throws {
+        guard let lab = try SyncLab.make() else { return }
+        #expect(try lab.phoenix(["sync", "dns", "gateway"]).status == 0)
+        #expect(try lab.phoenix(["drift"]).status == 2, "firewall and services were never applied")
+        #expect(try lab.phoenix(["sync", "firewall", "services", "--verify-timeout", "2"]).status == 1, "no Traefik in this lab: the services unit fails verification")
+        #expect(!FileManager.default.fileExists(atPath: lab.guest(102) + "/etc/traefik/traefik.yml"), "the failed unit's new files were taken back")
+
+        var handEdited = try String(contentsOfFile: lab.recordsFile, encoding: .utf8)
+        handEdited += "10.99.0.1 intruder.lab.example.net\n"
+        try handEdited.write(toFile: lab.recordsFile, atomically: true, encoding: .utf8)
+        try lab.edit("phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var gateway = phoenix["gateway"] as! [String: Any]
+            gateway["stream_listen"] = "127.0.0.1:\(FreePort.allocate())"
+            phoenix["gateway"] = gateway
+            root["phoenix"] = phoenix
+        }
+        let report = try lab.phoenix(["drift", "--format", "json"])
+        #expect(report.status == 2)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let drift = Dictionary(uniqueKeysWithValues: (document["resources"] as? [[String: Any]] ?? []).map { ($0["id"] as! String, $0["drift"] as! String) })
+        #expect(drift["dns:records"] == "changed by hand")
+        #expect(drift["gateway:stream"] == "configuration changed")
+        #expect(drift["gateway:site"] == "in sync")
+        #expect(drift["services:traefik-static"] == "never applied")
+
+        let repair = try lab.phoenix(["sync", "dns", "gateway"])
+        #expect(repair.status == 0, "\(repair.stdout)\(repair.stderr)")
+        #expect(lab.resolve("intruder.lab.example.net").isEmpty)
+        let after = try lab.phoenix(["drift", "--format", "json"])
+        let resources = (try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["resources"] as? [[String: Any]] ?? []
+        #expect(resources.filter { ($0["id"] as? String)?.hasPrefix("dns:") == true || ($0["id"] as? String)?.hasPrefix("gateway:") == true }
+            .allSatisfy { $0["drift"] as? String == "in sync" })
+    }
+
+    @Test("a gateway change nginx -t refuses is never activated: the old gateway keeps serving")
+    func brokenGateway() throws {
+        guard let lab = try SyncLab.make() else { return }
+        #expect(try lab.phoenix(["sync", "gateway"]).status == 0)
+        let site = try String(contentsOfFile: lab.siteFile, encoding: .utf8)
+        let newPort = FreePort.allocate()
+        let broken = try lab.configCopy("etc-broken")
+        try lab.edit("phoenix_hypervisor_config.json", in: broken) { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var gateway = phoenix["gateway"] as! [String: Any]
+            gateway["cert_file"] = lab.directory.file("missing.crt")
+            gateway["http_listen"] = "127.0.0.1:\(newPort)"
+            phoenix["gateway"] = gateway
+            root["phoenix"] = phoenix
+        }
+        let reloads = lab.reloads
+        let result = try lab.phoenix(["sync", "gateway"], config: broken)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("nginx in guest 101") && result.stdout.contains("nginx -t on the staged gateway files"), "\(result.stdout)")
+        #expect(result.stdout.contains("missing.crt"), "the check's own output is shown: \(result.stdout)")
+        #expect(try String(contentsOfFile: lab.siteFile, encoding: .utf8) == site)
+        #expect(lab.leftovers().isEmpty, "\(lab.leftovers())")
+        #expect(lab.reloads.nginx == reloads.nginx, "nginx was not even reloaded")
+        #expect(lab.gateway() == "301 https://grafana.lab.example.net/x")
+        #expect(lab.gateway(port: newPort) == "no answer")
+    }
+
+    @Test("a change that fails verification is undone: the previous files come back and are served")
+    func verificationFailure() throws {
+        guard let lab = try SyncLab.make() else { return }
+        #expect(try lab.phoenix(["sync", "gateway"]).status == 0)
+        let site = try String(contentsOfFile: lab.siteFile, encoding: .utf8)
+        // Another program holds the port the new site wants: nginx -t passes (it does not bind),
+        // the reloaded nginx cannot bind and keeps its old configuration, and the port answers as the other program.
+        let taken = FreePort.allocate()
+        let python = try #require(TestPaths.program("python3"))
+        let squatter = try RunningProcess(
+            python, ["-m", "http.server", String(taken), "--bind", "127.0.0.1", "--directory", lab.run], logFile: lab.directory.file("squatter.log"))
+        defer { squatter.stop() }
+        #expect(waitUntil { Probe.connects(to: IPv4Address("127.0.0.1")!, port: taken, timeout: 1) })
+        try lab.edit("phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var gateway = phoenix["gateway"] as! [String: Any]
+            gateway["http_listen"] = "127.0.0.1:\(taken)"
+            phoenix["gateway"] = gateway
+            root["phoenix"] = phoenix
+        }
+        let result = try lab.phoenix(["sync", "gateway", "--verify-timeout", "3"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("the gateway answering on its ports"), "\(result.stdout)")
+        #expect(result.stdout.contains("the previous files are back in place"), "\(result.stdout)")
+        #expect(try String(contentsOfFile: lab.siteFile, encoding: .utf8) == site)
+        #expect(lab.gateway() == "301 https://grafana.lab.example.net/x", "the old site is served again")
+        let history = try lab.phoenix(["history"]).stdout
+        #expect(history.contains("failed"), "\(history)")
+    }
+
+    @Test("rollback re-applies what an earlier run left installed")
+    func rollback() throws {
+        guard let lab = try SyncLab.make() else { return }
+        #expect(try lab.phoenix(["sync", "dns"]).status == 0)
+        let first = try String(contentsOfFile: lab.recordsFile, encoding: .utf8)
+        try lab.edit("phoenix_lxc_configs.json") { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            configs["120"] = ["name": "wiki", "network_config": ["ip": "10.77.0.30/24"]]
+            root["lxc_configs"] = configs
+        }
+        #expect(try lab.phoenix(["sync", "dns"]).status == 0)
+        #expect(lab.resolve("wiki.lab.example.net") == [IPv4Address("10.77.0.30")!])
+        let back = try lab.phoenix(["rollback", "1"])
+        #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+        #expect(try String(contentsOfFile: lab.recordsFile, encoding: .utf8) == first)
+        #expect(lab.resolve("wiki.lab.example.net").isEmpty, "dnsmasq serves the old records again")
+        #expect(try lab.phoenix(["plan", "dns", "--detailed-exitcode"]).status == 2, "the configuration still asks for the newer records")
+        #expect(try lab.phoenix(["rollback", "99"]).stderr.contains("there is no run 99"))
+    }
+
+    @Test("a second sync is refused while one holds the lock, naming its pid, host and start time")
+    func lock() throws {
+        guard let lab = try SyncLab.make() else { return }
+        let store = try StateStore(path: lab.state)
+        let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
+        let refused = try lab.phoenix(["sync", "dns"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("another sync holds the lock: pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: lab.recordsFile))
+        try store.finishRun(run, outcome: "succeeded", summary: "")
+        #expect(try lab.phoenix(["sync", "dns"]).status == 0)
+    }
+}
+
+extension SyncLab {
+    /// The tree checksum without the state store (which records every run, no-op runs included).
+    func treeChecksumExcludingState() -> String {
+        var lines: [String] = []
+        for base in [host, directory.file("guests")] {
+            for relative in (FileManager.default.enumerator(atPath: base)?.allObjects as? [String] ?? []).sorted() {
+                var status = stat()
+                guard stat("\(base)/\(relative)", &status) == 0 else { continue }
+                lines.append("\(relative) \(status.st_mode) \(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)")
+            }
+        }
+        return Digest.sha256Hex(lines.joined(separator: "\n"))
+    }
+}
