@@ -19,17 +19,20 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "Stages to plan, or all (default).") var stages: [String] = []
 
     func run() throws {
+        let started = Date()
+        let stats = MachineStats()
         let stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
         let plan: Plan
         let store = try target.existingStore()
         do {
-            plan = try target.engine(for: estate).plan(stages, store: store)
+            plan = try target.engine(for: estate, stats: stats).plan(stages, store: store)
         } catch {
             throw fail(error.description)
         }
         let output = format == .json ? JSONWriter().string(PlanPrinter.planJSON(plan)) + "\n" : PlanPrinter.text(plan, verbose: verbose)
         FileHandle.standardOutput.write(Data(output.utf8))
+        target.printStats(stats, started: started)
         if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
     }
 }
@@ -57,15 +60,18 @@ struct SyncCommand: ParsableCommand {
     }
 
     func run() throws {
+        let started = Date()
+        let stats = MachineStats()
         let stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
-        let engine = target.engine(for: estate)
+        let engine = target.engine(for: estate, stats: stats)
         if dryRun {
             let plan: Plan
             let store = try target.existingStore()
             do { plan = try engine.plan(stages, store: store) } catch { throw fail(error.description) }
             let output = format == .json ? JSONWriter().string(PlanPrinter.planJSON(plan)) + "\n" : PlanPrinter.text(plan) + "Dry run: nothing was changed.\n"
             FileHandle.standardOutput.write(Data(output.utf8))
+            target.printStats(stats, started: started)
             return
         }
         let store = try target.writableStore()
@@ -77,6 +83,7 @@ struct SyncCommand: ParsableCommand {
         }
         let output = format == .json ? JSONWriter().string(PlanPrinter.outcomeJSON(outcome)) + "\n" : PlanPrinter.outcomeText(outcome)
         FileHandle.standardOutput.write(Data(output.utf8))
+        target.printStats(stats, started: started, units: outcome.units)
         if !outcome.succeeded { throw ExitCode.failure }
     }
 }

@@ -34,22 +34,36 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "Progress on stderr: auto, plain or none.")
     var progress: ProgressMode = .auto
 
+    @Flag(name: .long, help: "Print on stderr how many calls phoenix made to each machine, how many changed a file, and the reloads.")
+    var stats = false
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     var statePath: String { state ?? environment["PHOENIX_STATE"] ?? "/var/lib/phoenix/state.sqlite" }
 
-    func machines() -> Machines {
+    func machines(stats: MachineStats) -> Machines {
         let hostRoot = hostRoot ?? environment["PHOENIX_HOST_ROOT"]
-        let host: any Machine = ssh.map { SSHMachine(destination: $0) } ?? LocalMachine(name: "the host", root: hostRoot)
+        let host: any Machine = CountingMachine(ssh.map { SSHMachine(destination: $0) } ?? LocalMachine(name: "the host", root: hostRoot), stats: stats)
         if let guestRoot = guestRoot ?? environment["PHOENIX_GUEST_ROOT"] {
-            return Machines(host: host) { LocalMachine(name: "guest \($0)", root: "\(guestRoot)/\($0)") }
+            return Machines(host: host) { CountingMachine(LocalMachine(name: "guest \($0)", root: "\(guestRoot)/\($0)"), stats: stats) }
         }
+        // pct calls go through the host, which counts them.
         return Machines(host: host) { PctGuestMachine(id: $0, host: host) }
     }
 
-    func engine(for estate: Estate) -> SyncEngine {
+    /// The `--stats` line.
+    func printStats(_ machineStats: MachineStats, started: Date, units: [UnitOutcome] = []) {
+        guard stats else { return }
+        let reloads = units.map(\.activations).reduce(0, +)
+        let line = String(
+            format: "stats: %.3f s, %d round trips (%d reads, %d commands), %d writes (writes, renames, removals), %d reloads or restarts\n",
+            Date().timeIntervalSince(started), machineStats.roundTrips, machineStats["read"], machineStats["command"], machineStats.mutations, reloads)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func engine(for estate: Estate, stats: MachineStats = MachineStats()) -> SyncEngine {
         let nodeName = node ?? estate.settings.nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
-        var engine = SyncEngine(estate: estate, machines: machines(), nodeName: nodeName)
+        var engine = SyncEngine(estate: estate, machines: machines(stats: stats), nodeName: nodeName)
         engine.parallelism = max(1, parallelism)
         engine.timeouts.verify = max(0.5, verifyTimeout)
         engine.failpoints = Failpoints.fromEnvironment()

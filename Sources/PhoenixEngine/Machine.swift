@@ -8,6 +8,8 @@ public protocol Machine: Sendable {
     var name: String { get }
     /// The file's contents, or nil when it does not exist.
     func read(_ path: String) throws(MachineError) -> String?
+    /// Several files at once: on a remote machine one round trip, however many files.
+    func read(all paths: [String]) throws(MachineError) -> [String: String?]
     /// Writes `contents` to `path` with `mode` (octal text), creating missing parent directories.
     func write(_ path: String, _ contents: String, mode: String) throws(MachineError)
     /// Renames atomically within one file system.
@@ -17,6 +19,14 @@ public protocol Machine: Sendable {
     func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult
     /// How `path` is named in a command run on this machine (a local root folder prefixes it).
     func commandPath(_ path: String) -> String
+}
+
+extension Machine {
+    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+        var contents: [String: String?] = [:]
+        for path in paths { contents[path] = .some(try read(path)) }
+        return contents
+    }
 }
 
 /// A failure to reach or change a machine, naming the machine, the operation and the cause.

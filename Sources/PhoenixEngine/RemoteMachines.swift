@@ -14,6 +14,28 @@ enum RemoteScript {
     static let read = #"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#
     static let write = #"umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" "$1""#
     static let absent: Int32 = 3
+    /// Every file named as an argument: `<bytes> <path>` then the bytes, or `absent <path>`.
+    static let readAll = #"for f do if [ -e "$f" ]; then printf '%s %s\n' "$(wc -c < "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent %s\n' "$f"; fi; done"#
+
+    /// Parses what `readAll` printed.
+    static func parseReadAll(_ output: String, paths: [String]) -> [String: String?]? {
+        var bytes = Array(output.utf8)[...]
+        var contents: [String: String?] = [:]
+        while let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) {
+            let header = String(decoding: bytes[bytes.startIndex..<newline], as: UTF8.self)
+            bytes = bytes[(newline + 1)...]
+            guard let space = header.firstIndex(of: " ") else { return nil }
+            let path = String(header[header.index(after: space)...])
+            if header.hasPrefix("absent ") {
+                contents[path] = .some(nil)
+                continue
+            }
+            guard let count = Int(header[..<space].trimmingCharacters(in: .whitespaces)), count <= bytes.count else { return nil }
+            contents[path] = .some(String(decoding: bytes.prefix(count), as: UTF8.self))
+            bytes = bytes.dropFirst(count)
+        }
+        return paths.allSatisfy { contents[$0] != nil } ? contents : nil
+    }
 }
 
 /// A Proxmox node reached with the system `ssh` (multiplexed: one connection serves a whole run).
@@ -41,11 +63,23 @@ public struct SSHMachine: Machine {
             + options + [destination, "--"] + remote.map(Self.quote)
     }
 
+    /// ssh exits 255 when the connection itself failed: the only failure worth another try (three
+    /// attempts, 0.5 s then 1 s apart). A remote command's own failure is never retried.
     private func call(_ remote: [String], input: [UInt8]? = nil, timeout: TimeInterval, operation: String) throws(MachineError) -> CommandResult {
-        do {
-            return try transport(sshArgv(remote), input, timeout)
-        } catch {
-            throw MachineError(machine: name, operation: operation, reason: error.reason)
+        var attempt = 0
+        while true {
+            let result: CommandResult
+            do {
+                result = try transport(sshArgv(remote), input, timeout)
+            } catch {
+                throw MachineError(machine: name, operation: operation, reason: error.reason)
+            }
+            attempt += 1
+            guard result.status == 255, attempt < 3 else {
+                if result.status == 255 { throw MachineError(machine: name, operation: operation, reason: "ssh could not connect: \(result.excerpt)") }
+                return result
+            }
+            usleep(useconds_t(500_000 * attempt))
         }
     }
 
@@ -56,6 +90,15 @@ public struct SSHMachine: Machine {
         if result.status == RemoteScript.absent { return nil }
         guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
         return result.stdout
+    }
+
+    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+        guard !paths.isEmpty else { return [:] }
+        let result = try call(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60, operation: "read \(paths.count) files")
+        guard result.status == 0, let contents = RemoteScript.parseReadAll(result.stdout, paths: paths) else {
+            throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
+        }
+        return contents
     }
 
     public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
@@ -101,6 +144,15 @@ public struct PctGuestMachine: Machine {
         if result.status == RemoteScript.absent { return nil }
         guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
         return result.stdout
+    }
+
+    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+        guard !paths.isEmpty else { return [:] }
+        let result = try exec(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60)
+        guard result.status == 0, let contents = RemoteScript.parseReadAll(result.stdout, paths: paths) else {
+            throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
+        }
+        return contents
     }
 
     public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {

@@ -123,8 +123,11 @@ extension SyncEngine {
         let driver = driver(for: unit)
         let ids = changes.map(\.id)
         func say(_ text: String) { reporter.report("\(unit.stage.rawValue): \(unit): \(text)") }
+        var activations = 0
         func outcome(_ status: UnitOutcome.Status, _ message: String) -> UnitOutcome {
-            UnitOutcome(unit: unit, status: status, resources: ids, message: message, seconds: Date().timeIntervalSince(started))
+            var result = UnitOutcome(unit: unit, status: status, resources: ids, message: message, seconds: Date().timeIntervalSince(started))
+            result.activations = activations
+            return result
         }
         func journal(_ change: Change, _ phase: String, _ detail: String = "") {
             let previous = (actual[change.id] ?? nil).map(Digest.sha256Hex)
@@ -169,13 +172,17 @@ extension SyncEngine {
             for change in changes { journal(change, "applied") }
             for change in changes { try failpoints.hit(change.id, .after) }
             activation = changes.map { $0.resource?.activation ?? .reload }.max() ?? .none
-            if activation != .none { say(activation == .restart ? "restarting" : "reloading") }
+            if activation != .none {
+                say(activation == .restart ? "restarting" : "reloading")
+                activations += 1
+            }
             try driver.activate(activation, in: context)
             say("verifying")
             try driver.verify(live: live, in: context)
         } catch {
             say("\(error.check) failed; restoring the previous files")
             let restored = restore(changes, actual: actual, on: machine)
+            activations += 1
             try? driver.activate(max(activation, changes.map { $0.resource?.activation ?? .reload }.max() ?? .reload), in: context)
             for change in changes { journal(change, "restored", error.description) }
             return outcome(.failed, "\(error.check) failed: \(error.output); \(restored)")

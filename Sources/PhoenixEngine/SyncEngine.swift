@@ -29,6 +29,8 @@ public struct UnitOutcome: Sendable {
     public let resources: [String]
     public let message: String
     public let seconds: Double
+    /// The reloads and restarts this unit's service went through (a restore adds one).
+    public var activations = 0
 }
 
 /// The result of `sync` or `rollback`.
@@ -70,22 +72,26 @@ public struct SyncEngine: Sendable {
         DesiredState(estate: estate, stages: stages, nodeName: nodeName)
     }
 
-    /// Reads what is installed for every resource (desired, or applied earlier in these stages), all
-    /// machines at once.
+    /// Reads what is installed for every resource (desired, or applied earlier in these stages): one
+    /// bulk read per machine, all machines at once.
     public func observe(_ resources: [(id: String, target: RenderedFile.Target, path: String)]) throws(EngineError) -> [String: String?] {
-        let results = Concurrent.map(resources.count) { index -> Result<String?, MachineError> in
-            let resource = resources[index]
+        let byTarget = Dictionary(grouping: resources, by: \.target)
+        let targets = Array(byTarget.keys)
+        let results = Concurrent.map(targets.count) { index -> Result<[String: String?], MachineError> in
+            let paths = Array(Set(byTarget[targets[index]]!.map(\.path))).sorted()
             do throws(MachineError) {
-                return .success(try machines.machine(for: resource.target).read(resource.path))
+                return .success(try machines.machine(for: targets[index]).read(all: paths))
             } catch {
                 return .failure(error)
             }
         }
         var actual: [String: String?] = [:]
-        for (resource, result) in zip(resources, results) {
+        for (target, result) in zip(targets, results) {
             switch result {
-            case let .success(contents): actual[resource.id] = .some(contents)
-            case let .failure(error): throw .observe(resource: resource.id, error)
+            case let .success(contents):
+                for resource in byTarget[target]! { actual[resource.id] = contents[resource.path] ?? nil }
+            case let .failure(error):
+                throw .observe(resource: byTarget[target]!.map(\.id).sorted().joined(separator: ", "), error)
             }
         }
         return actual

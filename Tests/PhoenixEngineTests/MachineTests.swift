@@ -50,6 +50,44 @@ struct MachineTests {
         #expect(throws: MachineError(machine: "the host pve1", operation: "read /secret", reason: "Permission denied")) { try machine.read("/secret") }
     }
 
+    @Test("ssh's remote side, played by a local /bin/sh: writes, reads and a bulk read in one round trip")
+    func sshThroughARealShell() throws {
+        let directory = try TemporaryDirectory("phoenix-ssh")
+        let recorder = RecordingTransport()
+        // What sshd does with the command line: hand it to the user's shell.
+        recorder.answer = { argv in
+            let remote = argv.drop { $0 != "--" }.dropFirst().joined(separator: " ")
+            return (try? ProcessRunner.run(["/bin/sh", "-c", remote], input: recorder.calls.last?.input.map { Array($0.utf8) })) ?? CommandResult(status: 255, stdout: "", stderr: "")
+        }
+        let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
+        let first = directory.file("a dir/first.conf")
+        let second = directory.file("second's.conf")
+        try machine.write(first, "line one\nline two\n", mode: "0640")
+        try machine.write(second, "", mode: "0600")
+        #expect(try String(contentsOfFile: first, encoding: .utf8) == "line one\nline two\n")
+        #expect((try FileManager.default.attributesOfItem(atPath: first)[.posixPermissions] as? Int) == 0o640)
+        let before = recorder.calls.count
+        let contents = try machine.read(all: [first, second, directory.file("absent")])
+        #expect(recorder.calls.count == before + 1, "one round trip")
+        #expect(contents[first] == .some("line one\nline two\n"))
+        #expect(contents[second] == .some(""))
+        #expect(contents[directory.file("absent")] == .some(nil))
+        #expect(try machine.read(first) == "line one\nline two\n")
+        #expect(try machine.read(directory.file("absent")) == nil)
+    }
+
+    @Test("a failed ssh connection is tried three times; a failed remote command once")
+    func sshRetries() throws {
+        let recorder = RecordingTransport()
+        recorder.answer = { _ in CommandResult(status: 255, stdout: "", stderr: "ssh: connect to host pve1 port 22: Connection refused") }
+        let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
+        #expect(throws: MachineError.self) { try machine.run(["true"], timeout: 5) }
+        #expect(recorder.calls.count == 3)
+        recorder.answer = { _ in CommandResult(status: 1, stdout: "", stderr: "no") }
+        #expect(try machine.run(["false"], timeout: 5).status == 1)
+        #expect(recorder.calls.count == 4)
+    }
+
     @Test("a guest is reached with pct exec and pct push through its host")
     func pct() throws {
         let recorder = RecordingTransport()

@@ -1,0 +1,65 @@
+import Foundation
+import PhoenixCore
+
+/// Counts what phoenix asks of its machines, for `--stats` and the benchmark: every call is one
+/// round trip on a remote machine (one ssh or pct invocation).
+public final class MachineStats: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+
+    public init() {}
+
+    func count(_ operation: String) { lock.withLock { counts[operation, default: 0] += 1 } }
+
+    public subscript(operation: String) -> Int { lock.withLock { counts[operation] ?? 0 } }
+
+    /// Every call: reads, writes, renames, removals and commands.
+    public var roundTrips: Int { lock.withLock { counts.values.reduce(0, +) } }
+    /// Calls that change a file: writes, renames, removals.
+    public var mutations: Int { self["write"] + self["rename"] + self["remove"] }
+}
+
+/// A machine that counts the calls made to it.
+public struct CountingMachine: Machine {
+    let base: any Machine
+    let stats: MachineStats
+
+    public init(_ base: any Machine, stats: MachineStats) {
+        self.base = base
+        self.stats = stats
+    }
+
+    public var name: String { base.name }
+    public func commandPath(_ path: String) -> String { base.commandPath(path) }
+
+    public func read(_ path: String) throws(MachineError) -> String? {
+        stats.count("read")
+        return try base.read(path)
+    }
+
+    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+        guard !paths.isEmpty else { return [:] }
+        stats.count("read")
+        return try base.read(all: paths)
+    }
+
+    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
+        stats.count("write")
+        try base.write(path, contents, mode: mode)
+    }
+
+    public func rename(_ from: String, to: String) throws(MachineError) {
+        stats.count("rename")
+        try base.rename(from, to: to)
+    }
+
+    public func remove(_ path: String) throws(MachineError) {
+        stats.count("remove")
+        try base.remove(path)
+    }
+
+    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
+        stats.count("command")
+        return try base.run(argv, timeout: timeout)
+    }
+}
