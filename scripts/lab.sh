@@ -6,6 +6,7 @@
 #   scripts/lab.sh up      install what is missing, build phoenix, start the lab, plan and sync
 #   scripts/lab.sh demo    up, then: a no-op sync, a hand edit and its drift, a sync that repairs it,
 #                          a broken gateway setting that nginx -t refuses while the old config serves
+# The stack files come from Examples/lab/stacks and land in $lab/host/quickOS/portainer_stacks.
 #   scripts/lab.sh down    stop every server the lab started (by its pid) and remove /tmp/phoenix-lab
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ svc() { "$lab/bin/lab-service" "$run" "$@"; }
 install_missing() {
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         missing=()
-        for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev; do
+        for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev rsync; do
             dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
         done
         if [ ${#missing[@]} -gt 0 ]; then
@@ -55,6 +56,9 @@ up() {
     openssl x509 -req -in "$lab/pki/server.csr" -CA "$lab/pki/ca.crt" -CAkey "$lab/pki/ca.key" -CAcreateserial -days 30 \
         -extfile "$lab/pki/server.ext" -out "$lab/pki/server.crt" 2>/dev/null
     chmod 0644 "$lab"/pki/*
+    # Where the Step-CA guest exports its root on a real host: the trust stage installs it from there.
+    mkdir -p "$lab/host/mnt/pve/quickOS/lxc-persistent-data/103/ssl"
+    cp "$lab/pki/ca.crt" "$lab/host/mnt/pve/quickOS/lxc-persistent-data/103/ssl/phoenix_root_ca.crt"
 
     # Guest 101's own nginx.conf, which phoenix never writes: it includes the files phoenix manages.
     g=$lab/guests/101

@@ -49,3 +49,30 @@ public struct ConfigReader {
             stackDirectories: stackDirectories, unreadable: unreadable)
     }
 }
+
+/// Reads every file of every stack directory for the files stage: regular files only (links are not
+/// followed), text only (the state store keeps contents as text).
+enum StackFilesReader {
+    static func read(_ stacksDirectory: String) -> (files: [StackFile], skipped: [String]) {
+        var files: [StackFile] = []
+        var skipped: [String] = []
+        let manager = FileManager.default
+        let stacks = ((try? manager.contentsOfDirectory(atPath: stacksDirectory)) ?? []).sorted()
+        for stack in stacks where !stack.hasPrefix(".") {
+            let base = "\(stacksDirectory)/\(stack)"
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: base, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            for relative in ((manager.enumerator(atPath: base)?.allObjects as? [String]) ?? []).sorted() {
+                let path = "\(base)/\(relative)"
+                var status = stat()
+                guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { continue }
+                guard let data = manager.contents(atPath: path), !data.contains(0), let text = String(data: data, encoding: .utf8) else {
+                    skipped.append("\(stack)/\(relative)")
+                    continue
+                }
+                files.append(StackFile(path: "\(stack)/\(relative)", contents: text, executable: status.st_mode & 0o100 != 0))
+            }
+        }
+        return (files, skipped)
+    }
+}

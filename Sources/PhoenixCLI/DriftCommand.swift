@@ -20,7 +20,7 @@ struct DriftCommand: ParsableCommand {
         let estate = try global.loadValidEstate()
         let items: [DriftItem]
         let store = try target.existingStore()
-        do { items = try target.engine(for: estate).drift(store: store) } catch { throw fail(error.description) }
+        do { items = try target.engine(for: estate, stacksDirectory: global.resolvedStacksDirectory).drift(store: store) } catch { throw fail(error.description) }
         let drifted = items.filter(\.drift.isDrift)
         if format == .json {
             let document = JSONValue.object([
@@ -90,7 +90,7 @@ struct RollbackCommand: ParsableCommand {
         let store = try target.writableStore()
         let outcome: SyncOutcome
         do {
-            outcome = try target.engine(for: estate).rollback(to: runID, store: store, command: "rollback \(runID)")
+            outcome = try target.engine(for: estate, stacksDirectory: global.resolvedStacksDirectory).rollback(to: runID, store: store, command: "rollback \(runID)")
         } catch {
             throw fail(error.description)
         }

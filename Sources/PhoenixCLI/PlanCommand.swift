@@ -26,7 +26,7 @@ struct PlanCommand: ParsableCommand {
         let plan: Plan
         let store = try target.existingStore()
         do {
-            plan = try target.engine(for: estate, stats: stats).plan(stages, store: store)
+            plan = try target.engine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory).plan(stages, store: store)
         } catch {
             throw fail(error.description)
         }
@@ -64,7 +64,7 @@ struct SyncCommand: ParsableCommand {
         let stats = MachineStats()
         let stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
-        let engine = target.engine(for: estate, stats: stats)
+        let engine = target.engine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory)
         if dryRun {
             let plan: Plan
             let store = try target.existingStore()

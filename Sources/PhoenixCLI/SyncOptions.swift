@@ -31,6 +31,9 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for a changed service to serve what was asked before its change is undone.")
     var verifyTimeout: Double = 15
 
+    @Option(name: .long, help: "Seconds after which the host restores the previous firewall by itself unless phoenix confirmed the new one.")
+    var firewallRevert: Double = 60
+
     @Option(name: .long, help: "Progress on stderr: auto, plain or none.")
     var progress: ProgressMode = .auto
 
@@ -61,13 +64,21 @@ struct SyncOptions: ParsableArguments {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    func engine(for estate: Estate, stats: MachineStats = MachineStats()) -> SyncEngine {
+    func engine(for estate: Estate, stats: MachineStats = MachineStats(), stacksDirectory: String? = nil) -> SyncEngine {
         let nodeName = node ?? estate.settings.nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         var engine = SyncEngine(estate: estate, machines: machines(stats: stats), nodeName: nodeName)
         engine.parallelism = max(1, parallelism)
         engine.timeouts.verify = max(0.5, verifyTimeout)
+        engine.timeouts.firewallRevert = max(1, firewallRevert)
+        engine.timeouts.firewallConfirm = min(engine.timeouts.firewallConfirm, engine.timeouts.firewallRevert / 2)
         engine.failpoints = Failpoints.fromEnvironment()
         engine.reporter = progress == .none ? SilentProgress() : StderrProgress()
+        if let stacksDirectory {
+            let (files, skipped) = StackFilesReader.read(stacksDirectory)
+            engine.stackFiles = files
+            engine.stacksDirectory = stacksDirectory
+            for name in skipped { FileHandle.standardError.write(Data("note: files: stacks/\(TextRules.printable(name)) is not text; it is not mirrored\n".utf8)) }
+        }
         return engine
     }
 

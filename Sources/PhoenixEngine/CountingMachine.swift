@@ -31,6 +31,7 @@ public struct CountingMachine: Machine {
 
     public var name: String { base.name }
     public func commandPath(_ path: String) -> String { base.commandPath(path) }
+    public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? { base.rsyncTarget(path) }
 
     public func read(_ path: String) throws(MachineError) -> String? {
         stats.count("read")

@@ -159,6 +159,39 @@ struct FirewallDriver: UnitDriver {
         try activateWithCommands(activation, in: context)
     }
 
+    /// The marker whose presence keeps the host's revert armed.
+    static let marker = "/run/phoenix-firewall-revert"
+
+    /// Arms the dead-man switch on the host before new rules go live: copies of the previous files
+    /// (`.phoenix-prev`) and a detached process that restores them after `firewallRevert` seconds
+    /// unless `disarm` removed the marker first.
+    func arm(_ changes: [Change], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
+        do throws(MachineError) {
+            for change in changes {
+                if let contents = previous[change.id] ?? nil {
+                    try context.machine.write(change.path + ".phoenix-prev", contents, mode: change.resource?.mode ?? "0640")
+                } else {
+                    try context.machine.remove(change.path + ".phoenix-prev")
+                }
+            }
+            try context.machine.write(Self.marker, "armed by phoenix pid \(getpid())\n", mode: "0600")
+            let argv =
+                ["setsid", "-f", "sh", "-c", RemoteScript.revert, "phoenix-firewall-revert", context.machine.commandPath(Self.marker),
+                 String(Int(context.timeouts.firewallRevert.rounded(.up)))]
+                + changes.map { context.machine.commandPath($0.path) } + ["--"] + (context.commands.reload ?? [])
+            let result = try context.machine.run(argv, timeout: context.timeouts.command)
+            guard result.status == 0 else { throw MachineError(machine: context.machine.name, operation: "setsid -f sh (the revert)", reason: result.excerpt) }
+        } catch {
+            throw UnitFailure(check: "arming the firewall revert", output: error.description)
+        }
+    }
+
+    /// Confirms the new rules: the revert finds no marker and does nothing; the copies go.
+    func disarm(_ changes: [Change], in context: UnitContext) {
+        try? context.machine.remove(Self.marker)
+        for change in changes { try? context.machine.remove(change.path + ".phoenix-prev") }
+    }
+
     func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
         let endpoint = context.estate.settings.managementEndpoint ?? context.estate.hostAddress.map { "\($0):8006" }
         guard let endpoint else { return }

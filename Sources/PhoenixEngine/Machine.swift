@@ -19,9 +19,14 @@ public protocol Machine: Sendable {
     func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult
     /// How `path` is named in a command run on this machine (a local root folder prefixes it).
     func commandPath(_ path: String) -> String
+    /// How rsync, run here, reaches `path` on this machine: extra options and the destination; nil
+    /// when it cannot (a container is reached through its host).
+    func rsyncTarget(_ path: String) -> (options: [String], destination: String)?
 }
 
 extension Machine {
+    public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? { nil }
+
     public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
         var contents: [String: String?] = [:]
         for path in paths { contents[path] = .some(try read(path)) }
@@ -60,6 +65,8 @@ public struct LocalMachine: Machine {
         guard let root, !path.hasPrefix(root + "/") else { return path }
         return root + path
     }
+
+    public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? { ([], commandPath(path)) }
 
     private func failure(_ operation: String, _ path: String, _ reason: String? = nil) -> MachineError {
         MachineError(machine: name, operation: "\(operation) \(path)", reason: reason ?? String(cString: strerror(errno)))

@@ -14,6 +14,23 @@ enum RemoteScript {
     static let read = #"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#
     static let write = #"umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" "$1""#
     static let absent: Int32 = 3
+    /// The firewall's dead-man switch: `$1` marker, `$2` seconds, then the files, `--`, and the reload
+    /// argv. Unless the marker is gone by then, every file gets back its `.phoenix-prev` copy (or is
+    /// removed when there was none) and the reload runs.
+    static let revert = #"""
+        marker=$1; delay=$2; shift 2
+        sleep "$delay"
+        [ -e "$marker" ] || exit 0
+        while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+            if [ -e "$1.phoenix-prev" ]; then mv -f -- "$1.phoenix-prev" "$1"; else rm -f -- "$1"; fi
+            shift
+        done
+        shift
+        rm -f -- "$marker"
+        [ "$#" -gt 0 ] && exec "$@"
+        exit 0
+        """#
+
     /// Every file named as an argument: `<bytes> <path>` then the bytes, or `absent <path>`.
     static let readAll = #"for f do if [ -e "$f" ]; then printf '%s %s\n' "$(wc -c < "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent %s\n' "$f"; fi; done"#
 
@@ -84,6 +101,13 @@ public struct SSHMachine: Machine {
     }
 
     public func commandPath(_ path: String) -> String { path }
+
+    /// rsync over the same multiplexed ssh; `--protect-args` keeps the remote path one argument.
+    public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? {
+        let ssh = (["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/phoenix-ssh-%C", "-o", "ControlPersist=60"] + options)
+            .joined(separator: " ")
+        return (["-e", ssh, "--protect-args"], "\(destination):\(path)")
+    }
 
     public func read(_ path: String) throws(MachineError) -> String? {
         let result = try call(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30, operation: "read \(path)")

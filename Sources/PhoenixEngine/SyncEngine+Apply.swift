@@ -9,7 +9,7 @@ extension SyncEngine {
     public func sync(_ stages: [SyncStage], store: StateStore, command: String) throws(EngineError) -> SyncOutcome {
         let (run, interrupted) = try begin(store, command: command)
         do {
-            let desired = desired(stages)
+            let desired = try desired(stages)
             let applied = try Self.applied(store)
             let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
             let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
@@ -31,7 +31,9 @@ extension SyncEngine {
             let applied = try Self.applied(store)
             let actual = try observe(desired: resources, applied: applied, stages: stages)
             let plan = Plan(resources: resources, stages: stages, actual: actual, applied: applied)
-            return try execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+            var engine = self
+            engine.mirrorFromSource = false
+            return try engine.execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
         } catch {
             try? store.finishRun(run, outcome: "failed", summary: error.description)
             throw error
@@ -135,24 +137,31 @@ extension SyncEngine {
         }
 
         for change in changes { journal(change, "intent", change.action.rawValue) }
+        let writes = changes.filter { $0.resource != nil && (actual[$0.id] ?? nil) != $0.resource?.contents }
+        // The stack files are sent by rsync from the stacks directory, which writes each atomically
+        // itself; every other unit's files are staged beside their targets.
+        let mirror = unit == .stackFiles && mirrorFromSource ? driver as? StackFilesDriver : nil
         // 1. Stage every new file beside its target, and test the staged copies.
         var staged: [(resource: Resource, path: String)] = []
-        let writes = changes.filter { $0.resource != nil && (actual[$0.id] ?? nil) != $0.resource?.contents }
         do throws(UnitFailure) {
-            say("staging \(writes.count) file\(writes.count == 1 ? "" : "s")")
-            for change in writes {
-                let resource = change.resource!
-                let path = resource.path + ".phoenix-new"
-                do { try machine.write(path, resource.contents, mode: resource.mode) } catch {
-                    throw UnitFailure(check: "staging \(resource.path)", output: error.description)
+            if mirror == nil {
+                say("staging \(writes.count) file\(writes.count == 1 ? "" : "s")")
+                for change in writes {
+                    let resource = change.resource!
+                    let path = resource.path + ".phoenix-new"
+                    do { try machine.write(path, resource.contents, mode: resource.mode) } catch {
+                        throw UnitFailure(check: "staging \(resource.path)", output: error.description)
+                    }
+                    staged.append((resource, path))
                 }
-                staged.append((resource, path))
+            } else {
+                staged = writes.map { ($0.resource!, $0.path) }
             }
-            say("testing the staged files")
+            say("testing \(mirror == nil ? "the staged files" : "the files to send")")
             try driver.test(staged: staged, in: context)
             for change in changes { try failpoints.hit(change.id, .before) }
         } catch {
-            for file in staged { try? machine.remove(file.path) }
+            if mirror == nil { for file in staged { try? machine.remove(file.path) } }
             for change in changes { journal(change, "failed", error.description) }
             say("failed before going live; the running service is untouched")
             return outcome(.failed, "\(error.check) failed, nothing changed: \(error.output)")
@@ -160,10 +169,21 @@ extension SyncEngine {
 
         // 2. Go live: atomic renames (and removals), then the reload or restart the changes need.
         var activation = Activation.none
+        let firewall = driver as? FirewallDriver
         do throws(UnitFailure) {
-            for file in staged {
-                do { try machine.rename(file.path, to: file.resource.path) } catch {
-                    throw UnitFailure(check: "activating \(file.resource.path)", output: error.description)
+            if let firewall {
+                say("arming the revert: the previous rules come back in \(Int(timeouts.firewallRevert)) s unless the new ones are confirmed")
+                try firewall.arm(changes, previous: actual, in: context)
+            }
+            if let mirror {
+                guard let source = stacksDirectory else { throw UnitFailure(check: "rsync", output: "no stacks directory to send from") }
+                say("sending \(writes.count) file\(writes.count == 1 ? "" : "s") with rsync")
+                _ = try mirror.mirror(writes.map { String($0.id.dropFirst("files:".count)) }, from: source, in: context, dryRun: false)
+            } else {
+                for file in staged {
+                    do { try machine.rename(file.path, to: file.resource.path) } catch {
+                        throw UnitFailure(check: "activating \(file.resource.path)", output: error.description)
+                    }
                 }
             }
             for change in changes where change.action == .delete {
@@ -171,23 +191,31 @@ extension SyncEngine {
             }
             for change in changes { journal(change, "applied") }
             for change in changes { try failpoints.hit(change.id, .after) }
-            activation = changes.map { $0.resource?.activation ?? .reload }.max() ?? .none
+            activation = changes.map { $0.resource?.activation ?? (mirror == nil ? .reload : .none) }.max() ?? .none
             if activation != .none {
                 say(activation == .restart ? "restarting" : "reloading")
                 activations += 1
             }
             try driver.activate(activation, in: context)
             say("verifying")
+            if let mirror, let source = stacksDirectory {
+                let pending = try mirror.mirror(live.map { String($0.id.dropFirst("files:".count)) }, from: source, in: context, dryRun: true)
+                if !pending.isEmpty { throw UnitFailure(check: "rsync --dry-run after the transfer", output: "still differs: \(pending)") }
+            }
             try driver.verify(live: live, in: context)
         } catch {
             say("\(error.check) failed; restoring the previous files")
             let restored = restore(changes, actual: actual, on: machine)
-            activations += 1
-            try? driver.activate(max(activation, changes.map { $0.resource?.activation ?? .reload }.max() ?? .reload), in: context)
+            firewall?.disarm(changes, in: context)
+            if mirror == nil {
+                activations += 1
+                try? driver.activate(max(activation, changes.map { $0.resource?.activation ?? .reload }.max() ?? .reload), in: context)
+            }
             for change in changes { journal(change, "restored", error.description) }
             return outcome(.failed, "\(error.check) failed: \(error.output); \(restored)")
         }
 
+        firewall?.disarm(changes, in: context)
         for change in changes {
             if let resource = change.resource { try? store.recordApplied(run: run, resource) } else { try? store.recordDeleted(id: change.id) }
             journal(change, "verified")

@@ -61,6 +61,12 @@ public struct SyncEngine: Sendable {
     public var parallelism = 4
     public var failpoints = Failpoints.none
     public var reporter: any ProgressReporter = SilentProgress()
+    /// The stack files (read by the caller from the stacks directory) and where they are, for rsync.
+    public var stackFiles: [StackFile] = []
+    public var stacksDirectory: String?
+    /// Stack files go out with rsync from the stacks directory; a rollback writes the recorded
+    /// contents instead, because the directory holds the newer files.
+    var mirrorFromSource = true
 
     public init(estate: Estate, machines: Machines, nodeName: String) {
         self.estate = estate
@@ -68,8 +74,15 @@ public struct SyncEngine: Sendable {
         self.nodeName = nodeName
     }
 
-    public func desired(_ stages: [SyncStage]) -> DesiredState {
-        DesiredState(estate: estate, stages: stages, nodeName: nodeName)
+    /// The desired resources; reads the Step-CA root the trust stage installs from the host.
+    public func desired(_ stages: [SyncStage]) throws(EngineError) -> DesiredState {
+        var inputs = SyncInputs(stackFiles: stackFiles)
+        if stages.contains(.trust) {
+            do { inputs.caRoot = try machines.host.read(estate.settings.trustSource) } catch {
+                throw .observe(resource: "trust:ca-root (its source \(estate.settings.trustSource))", error)
+            }
+        }
+        return DesiredState(estate: estate, stages: stages, nodeName: nodeName, inputs: inputs)
     }
 
     /// Reads what is installed for every resource (desired, or applied earlier in these stages): one
@@ -106,7 +119,7 @@ public struct SyncEngine: Sendable {
 
     /// What `sync` would do. Never writes: not the machines, not the state store.
     public func plan(_ stages: [SyncStage], store: StateStore?) throws(EngineError) -> Plan {
-        let desired = desired(stages)
+        let desired = try desired(stages)
         let applied = try Self.applied(store)
         let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
         return Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied)
@@ -115,7 +128,7 @@ public struct SyncEngine: Sendable {
     /// Installed vs last applied vs desired, for every resource of the applied stages.
     public func drift(store: StateStore?) throws(EngineError) -> [DriftItem] {
         let stages = SyncStage.allCases.filter(\.isApplied)
-        let desired = desired(stages).resources
+        let desired = try desired(stages).resources
         let applied = try Self.applied(store)
         let actual = try observe(desired: desired, applied: applied, stages: Set(stages))
         var items: [DriftItem] = desired.map { resource in

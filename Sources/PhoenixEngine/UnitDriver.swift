@@ -19,6 +19,9 @@ public struct Timeouts: Sendable {
     public var command: TimeInterval = 60
     public var verify: TimeInterval = 15
     public var firewallConfirm: TimeInterval = 10
+    /// When the host puts the previous firewall back by itself unless phoenix confirmed the new one
+    /// (phoenix crashed, or lost its ssh connection to the host it just locked itself out of).
+    public var firewallRevert: TimeInterval = 60
 
     public init() {}
 }
@@ -89,6 +92,8 @@ func reachableAddress(_ listen: ListenAddress, guest: Guest?) -> IPv4Address? {
 
 func driver(for unit: ServiceUnit) -> any UnitDriver {
     switch unit {
+    case .stackFiles: return StackFilesDriver()
+    case .caTrust: return TrustDriver()
     case .dnsmasq: return DnsmasqDriver()
     case .pveFirewall: return FirewallDriver()
     case .traefik: return TraefikDriver()

@@ -96,7 +96,7 @@ struct SyncPlanTests {
 
     @Test("service units have a stable key for the state store")
     func unitKeys() {
-        for unit in [ServiceUnit.dnsmasq, .pveFirewall, .traefik(guest: 102), .nginx(guest: 101)] {
+        for unit in [ServiceUnit.stackFiles, .caTrust, .dnsmasq, .pveFirewall, .traefik(guest: 102), .nginx(guest: 101)] {
             #expect(ServiceUnit(key: unit.key) == unit)
         }
         #expect(ServiceUnit(key: "nginx") == nil)
@@ -125,7 +125,24 @@ struct DesiredStateTests {
         #expect(units["gateway:site"] == .nginx(guest: 101))
         #expect(units["gateway:stream"] == .nginx(guest: 101))
         #expect(desired.resources.first { $0.id == "firewall:host" }?.path == "/etc/pve/nodes/pve9/host.fw")
-        #expect(Set(desired.notApplied.map(\.stage)) == [.files, .trust, .certs, .swarm, .stacks])
+        #expect(Set(desired.notApplied.map(\.stage)) == [.trust, .certs, .swarm, .stacks], "trust waits for the CA root to be exported")
+        let withInputs = DesiredState(
+            estate: estate, stages: [.files, .trust], nodeName: "pve9",
+            inputs: SyncInputs(
+                stackFiles: [
+                    StackFile(path: "app/docker-compose.yml", contents: "services: {}\n", executable: false),
+                    StackFile(path: "app/run.sh", contents: "#!/bin/sh\n", executable: true),
+                    StackFile(path: "app/bad name;x", contents: "", executable: false),
+                ],
+                caRoot: "-----BEGIN CERTIFICATE-----\n"))
+        let byID = Dictionary(uniqueKeysWithValues: withInputs.resources.map { ($0.id, $0) })
+        #expect(byID["files:app/docker-compose.yml"]?.path == "/quickOS/portainer_stacks/app/docker-compose.yml")
+        #expect(byID["files:app/run.sh"]?.mode == "0755")
+        #expect(byID["files:app/bad name;x"] == nil)
+        #expect(withInputs.notes.contains { $0.contains("bad name;x") })
+        #expect(byID["trust:ca-root"]?.path == "/usr/local/share/ca-certificates/phoenix_internal_root_ca.crt")
+        #expect(byID["trust:ca-root"]?.unit == .caTrust)
+        #expect(withInputs.notApplied.isEmpty)
         #expect(desired.resources.first { $0.id == "dns:settings" }?.activation == .restart)
         #expect(desired.resources.first { $0.id == "dns:records" }?.activation == .reload)
         #expect(DesiredState(estate: estate, stages: [.gateway], nodeName: "x").resources.map(\.id) == ["gateway:site", "gateway:stream"])

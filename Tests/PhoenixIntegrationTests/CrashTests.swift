@@ -75,4 +75,52 @@ struct CrashTests {
         let history = try lab.phoenix(["history", "--limit", "100"]).stdout
         #expect(history.components(separatedBy: "interrupted").count - 1 >= Self.failpoints.count, "\(history)")
     }
+
+    @Test("a firewall change phoenix never confirms is reverted by the host itself, and a confirmed one stays")
+    func firewallRevertsByItself() throws {
+        guard let lab = try SyncLab.make() else { return }
+        let reloaded = lab.directory.file("run/firewall-reloaded")
+        try lab.edit("phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var services = phoenix["services"] as! [String: Any]
+            services["pve-firewall"] = ["test": [], "reload": ["touch", reloaded], "restart": []]
+            phoenix["services"] = services
+            root["phoenix"] = phoenix
+        }
+        #expect(try lab.phoenix(["sync", "firewall", "--firewall-revert", "2"]).status == 0)
+        let cluster = lab.host + "/etc/pve/firewall/cluster.fw"
+        let version1 = try String(contentsOfFile: cluster, encoding: .utf8)
+        func changeRules(_ comment: String) throws {
+            try lab.edit("phoenix_hypervisor_config.json") { root in
+                var firewall = root["firewall"] as! [String: Any]
+                var rules = firewall["global_firewall_rules"] as! [[String: Any]]
+                rules[0]["comment"] = comment
+                firewall["global_firewall_rules"] = rules
+                root["firewall"] = firewall
+            }
+        }
+        // Confirmed: after the revert delay has passed, the new rules are still there.
+        try changeRules("confirmed")
+        #expect(try lab.phoenix(["sync", "firewall", "--firewall-revert", "2"]).status == 0)
+        usleep(3_000_000)
+        let version2 = try String(contentsOfFile: cluster, encoding: .utf8)
+        #expect(version2.contains("# confirmed"))
+        #expect(!FileManager.default.fileExists(atPath: cluster + ".phoenix-prev"))
+        #expect(!FileManager.default.fileExists(atPath: lab.host + "/run/phoenix-firewall-revert"))
+        _ = version1
+
+        // Never confirmed: phoenix dies with the new rules live; the host puts the previous ones back.
+        try changeRules("never confirmed")
+        try? FileManager.default.removeItem(atPath: reloaded)
+        let crashed = try lab.phoenix(
+            ["sync", "firewall", "--firewall-revert", "2"], environment: ["PHOENIX_FAILPOINT": "firewall:cluster:after:crash"])
+        #expect(crashed.status == 86, "\(crashed.stdout)\(crashed.stderr)")
+        #expect(try String(contentsOfFile: cluster, encoding: .utf8).contains("# never confirmed"), "the new rules went live")
+        #expect(waitUntil(timeout: 10) { (try? String(contentsOfFile: cluster, encoding: .utf8)) == version2 }, "the host reverted by itself")
+        #expect(waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: reloaded) }, "and reloaded the firewall")
+        #expect(!FileManager.default.fileExists(atPath: lab.host + "/run/phoenix-firewall-revert"))
+        let next = try lab.phoenix(["sync", "firewall", "--firewall-revert", "2"])
+        #expect(next.status == 0)
+        #expect(try String(contentsOfFile: cluster, encoding: .utf8).contains("# never confirmed"), "the next run applies and confirms it")
+    }
 }

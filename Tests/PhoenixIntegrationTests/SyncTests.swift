@@ -195,6 +195,76 @@ struct SyncTests {
     }
 }
 
+/// The files and trust stages: real rsync, real openssl; the host is a folder.
+@Suite("Sync of stack files and the CA root", .serialized)
+struct FilesAndTrustTests {
+    @Test("stack files are mirrored with rsync: never writable by group or others, foreign files kept, only phoenix's own deleted")
+    func stackFiles() throws {
+        guard let lab = try SyncLab.make(), try realProgram("rsync") != nil else { return }
+        let source = lab.directory.file("stacks/app")
+        try FileManager.default.createDirectory(atPath: source + "/conf", withIntermediateDirectories: true)
+        try "services:\n  app:\n    image: busybox\n".write(toFile: source + "/docker-compose.yml", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho hi\n".write(toFile: source + "/run.sh", atomically: true, encoding: .utf8)
+        try "a = 1\n".write(toFile: source + "/conf/app.toml", atomically: true, encoding: .utf8)
+        chmod(source + "/docker-compose.yml", 0o666)
+        chmod(source + "/run.sh", 0o777)
+        let destination = lab.host + "/quickOS/portainer_stacks/app"
+        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        try "not phoenix's\n".write(toFile: destination + "/foreign.txt", atomically: true, encoding: .utf8)
+
+        let first = try lab.phoenix(["sync", "files"])
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        func mode(_ path: String) -> Int? { (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int }
+        #expect(try String(contentsOfFile: destination + "/conf/app.toml", encoding: .utf8) == "a = 1\n")
+        #expect(mode(destination + "/docker-compose.yml") == 0o644)
+        #expect(mode(destination + "/run.sh") == 0o755)
+        #expect(mode(destination + "/conf") == 0o755)
+        let noOp = try lab.phoenix(["sync", "files", "--stats"])
+        #expect(noOp.stdout.contains("No changes"), "\(noOp.stdout)")
+        #expect(noOp.stderr.contains("0 writes"), "\(noOp.stderr)")
+
+        try FileManager.default.removeItem(atPath: source + "/run.sh")
+        try "services:\n  app:\n    image: busybox:1.36\n".write(toFile: source + "/docker-compose.yml", atomically: true, encoding: .utf8)
+        let plan = try lab.phoenix(["plan", "files", "--format", "json"])
+        let changes = (try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["changes"] as? [[String: Any]] ?? []
+        let actions = Dictionary(uniqueKeysWithValues: changes.map { ($0["id"] as! String, $0["action"] as! String) })
+        #expect(actions == ["files:app/run.sh": "delete", "files:app/docker-compose.yml": "update", "files:app/conf/app.toml": "unchanged"], "\(actions)")
+        #expect(try lab.phoenix(["sync", "files"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: destination + "/run.sh"))
+        #expect(try String(contentsOfFile: destination + "/docker-compose.yml", encoding: .utf8).contains("busybox:1.36"))
+        #expect(try String(contentsOfFile: destination + "/foreign.txt", encoding: .utf8) == "not phoenix's\n", "a file phoenix did not install stays")
+
+        // A stack file that is not YAML is refused before anything is sent.
+        try "services: [unclosed\n".write(toFile: source + "/docker-compose.yml", atomically: true, encoding: .utf8)
+        let refused = try lab.phoenix(["sync", "files"])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("YAML check of stacks/app/docker-compose.yml"), "\(refused.stdout)")
+        #expect(try String(contentsOfFile: destination + "/docker-compose.yml", encoding: .utf8).contains("busybox:1.36"))
+    }
+
+    @Test("the CA root goes into the host's trust store once, checked by openssl first")
+    func trust() throws {
+        guard let lab = try SyncLab.make(), try realProgram("openssl") != nil else { return }
+        let export = lab.host + "/mnt/pve/quickOS/lxc-persistent-data/103/ssl/phoenix_root_ca.crt"
+        let installed = lab.host + "/usr/local/share/ca-certificates/phoenix_internal_root_ca.crt"
+        let missing = try lab.phoenix(["plan", "trust"])
+        #expect(missing.stdout.contains("trust: not applied: the Step-CA root"), "\(missing.stdout)")
+
+        try FileManager.default.createDirectory(atPath: (export as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n".write(toFile: export, atomically: true, encoding: .utf8)
+        let refused = try lab.phoenix(["sync", "trust"])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("openssl x509 on the staged CA root"), "\(refused.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: installed))
+
+        try FileManager.default.removeItem(atPath: export)
+        try FileManager.default.copyItem(atPath: lab.certificates.ca, toPath: export)
+        #expect(try lab.phoenix(["sync", "trust"]).status == 0)
+        #expect(FileManager.default.contents(atPath: installed) == FileManager.default.contents(atPath: lab.certificates.ca))
+        #expect(try lab.phoenix(["sync", "trust"]).stdout.contains("No changes"))
+    }
+}
+
 extension SyncLab {
     /// The tree checksum without the state store (which records every run, no-op runs included).
     func treeChecksumExcludingState() -> String {

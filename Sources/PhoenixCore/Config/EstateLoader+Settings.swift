@@ -31,7 +31,7 @@ extension EstateLoader {
         )
         guard let block = root.child("phoenix"), block.expectObject("phoenix") else { return settings }
         block.warnUnknownKeys(
-            ["ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint"],
+            ["ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint", "trust"],
             in: "phoenix")
         settings.ingressGuest = block.child("ingress_guest")?.idValue
         settings.gatewayGuest = block.child("gateway_guest")?.idValue
@@ -122,6 +122,11 @@ extension EstateLoader {
                 }
                 settings.services[name] = commands
             }
+        }
+        if let trust = block.child("trust"), trust.expectObject("phoenix.trust") {
+            trust.warnUnknownKeys(["source", "destination"], in: "phoenix.trust")
+            if let path = absolutePath(trust.child("source")) { settings.trustSource = path }
+            if let path = absolutePath(trust.child("destination")) { settings.trustDestination = path }
         }
         if let cursor = block.child("management_endpoint"), let text = cursor.stringValue {
             let parts = text.split(separator: ":")

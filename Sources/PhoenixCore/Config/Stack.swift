@@ -87,6 +87,10 @@ public struct PhoenixSettings: Sendable {
     /// Test, reload and restart commands per service (`dnsmasq`, `nginx`, `traefik`, `pve-firewall`).
     public var services: [String: ServiceCommands] = Dictionary(
         uniqueKeysWithValues: ServiceCommands.serviceNames.map { ($0, ServiceCommands.defaults(for: $0)) })
+    /// Where the Step-CA guest exports its root certificate on the host, and where the host's trust
+    /// store takes it (the original's paths).
+    public var trustSource = "/mnt/pve/quickOS/lxc-persistent-data/103/ssl/phoenix_root_ca.crt"
+    public var trustDestination = "/usr/local/share/ca-certificates/phoenix_internal_root_ca.crt"
     /// Where the Proxmox management API listens (`host:port`); a firewall change is kept only if phoenix
     /// can still reach it. Default: the host address, port 8006.
     public var managementEndpoint: String?

@@ -1,3 +1,30 @@
+/// A file of a stack directory, as the files stage mirrors it.
+public struct StackFile: Sendable, Hashable {
+    /// Relative to the stacks directory: `whoami/docker-compose.yml`.
+    public let path: String
+    public let contents: String
+    public let executable: Bool
+
+    public init(path: String, contents: String, executable: Bool) {
+        self.path = path
+        self.contents = contents
+        self.executable = executable
+    }
+}
+
+/// What desired state needs besides the configuration: read by the caller (the core does no I/O).
+public struct SyncInputs: Sendable {
+    /// Every file of the stack directories (the files stage).
+    public var stackFiles: [StackFile] = []
+    /// The Step-CA root as exported on the host (the trust stage); nil when it is not there.
+    public var caRoot: String?
+
+    public init(stackFiles: [StackFile] = [], caRoot: String? = nil) {
+        self.stackFiles = stackFiles
+        self.caRoot = caRoot
+    }
+}
+
 /// The resources a set of stages should converge to: every rendered file, with a stable id, the
 /// service it belongs to and what going live needs. Pure: the same estate gives the same resources.
 public struct DesiredState: Sendable {
@@ -7,20 +34,43 @@ public struct DesiredState: Sendable {
     /// Notes from rendering (a stage with nothing to render, and why).
     public let notes: [String]
 
-    public init(estate: Estate, stages: [SyncStage], nodeName: String) {
+    public init(estate: Estate, stages: [SyncStage], nodeName: String, inputs: SyncInputs = SyncInputs()) {
         let renderStages = stages.compactMap(Self.renderStage)
         let output = EstateRenderer(estate: estate, defaultNodeName: nodeName).render(renderStages)
         var resources: [Resource] = []
         for file in output.files {
             if let resource = Self.resource(for: file, estate: estate) { resources.append(resource) }
         }
-        self.resources = resources.sorted { $0.id < $1.id }
-        notApplied = stages.filter { !$0.isApplied }.map { stage in
-            (stage, stage == .files || stage == .trust
-                ? "planned for a later version of the sync engine; nothing is changed"
-                : "needs the \(stage == .certs ? "Step-CA" : "Docker") client, which this version does not have; nothing is changed")
+        var notes = output.notes
+        var notApplied = stages.filter { !$0.isApplied }.map { stage in
+            (stage, "needs the \(stage == .certs ? "Step-CA" : "Docker") client, which this version does not have; nothing is changed")
         }
-        notes = output.notes
+        if stages.contains(.files) {
+            for file in inputs.stackFiles {
+                // Paths reach rsync's file list and the host: the same characters as every path setting.
+                guard TextRules.isAbsolutePath("/" + file.path), !file.path.split(separator: "/").contains(".") else {
+                    notes.append("files: stacks/\(file.path) is skipped: its name has characters phoenix does not copy")
+                    continue
+                }
+                resources.append(
+                    Resource(
+                        id: "files:\(file.path)", unit: .stackFiles, path: "\(estate.settings.stacksPath)/\(file.path)", contents: file.contents,
+                        mode: file.executable ? "0755" : "0644", activation: .none, origin: "stacks/\(file.path)"))
+            }
+        }
+        if stages.contains(.trust) {
+            if let root = inputs.caRoot {
+                resources.append(
+                    Resource(
+                        id: "trust:ca-root", unit: .caTrust, path: estate.settings.trustDestination, contents: root, mode: "0644", activation: .reload,
+                        origin: "the Step-CA root exported at \(estate.settings.trustSource)"))
+            } else {
+                notApplied.append((.trust, "the Step-CA root \(estate.settings.trustSource) is not on the host yet (the Step-CA guest exports it)"))
+            }
+        }
+        self.resources = resources.sorted { $0.id < $1.id }
+        self.notApplied = notApplied.sorted { $0.0 < $1.0 }
+        self.notes = notes
     }
 
     private static func renderStage(_ stage: SyncStage) -> RenderStage? {

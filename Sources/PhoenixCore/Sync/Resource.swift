@@ -5,8 +5,8 @@ public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
     /// The stages this version converges; the others are planned and reported, never applied.
     public var isApplied: Bool {
         switch self {
-        case .dns, .firewall, .services, .gateway: return true
-        case .files, .trust, .certs, .swarm, .stacks: return false
+        case .files, .trust, .dns, .firewall, .services, .gateway: return true
+        case .certs, .swarm, .stacks: return false
         }
     }
 
@@ -18,6 +18,10 @@ public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
 /// The service a file belongs to: it tests the file before it goes live and is reloaded or
 /// restarted after. One unit is converged as a whole: its files are tested together and go live together.
 public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The stack files mirrored to the host's stacks folder (rsync; no service to reload).
+    case stackFiles
+    /// The Step-CA root in the host's trust store (`update-ca-certificates`).
+    case caTrust
     case dnsmasq
     case pveFirewall
     case traefik(guest: Int)
@@ -26,6 +30,8 @@ public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible
     /// The key of the unit's commands under `phoenix.services`.
     public var serviceName: String {
         switch self {
+        case .stackFiles: return "rsync"
+        case .caTrust: return "ca-certificates"
         case .dnsmasq: return "dnsmasq"
         case .pveFirewall: return "pve-firewall"
         case .traefik: return "traefik"
@@ -36,7 +42,7 @@ public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible
     /// A stable text form for the state store: `dnsmasq`, `pve-firewall`, `traefik@102`, `nginx@101`.
     public var key: String {
         switch self {
-        case .dnsmasq, .pveFirewall: return serviceName
+        case .stackFiles, .caTrust, .dnsmasq, .pveFirewall: return serviceName
         case let .traefik(guest), let .nginx(guest): return "\(serviceName)@\(guest)"
         }
     }
@@ -44,6 +50,8 @@ public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible
     public init?(key: String) {
         let parts = key.split(separator: "@", maxSplits: 1).map(String.init)
         switch (parts.first, parts.count == 2 ? Int(parts[1]) : nil) {
+        case ("rsync", nil) where parts.count == 1: self = .stackFiles
+        case ("ca-certificates", nil) where parts.count == 1: self = .caTrust
         case ("dnsmasq", nil) where parts.count == 1: self = .dnsmasq
         case ("pve-firewall", nil) where parts.count == 1: self = .pveFirewall
         case let ("traefik", guest?): self = .traefik(guest: guest)
@@ -54,6 +62,8 @@ public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible
 
     public var stage: SyncStage {
         switch self {
+        case .stackFiles: return .files
+        case .caTrust: return .trust
         case .dnsmasq: return .dns
         case .pveFirewall: return .firewall
         case .traefik: return .services
@@ -63,7 +73,7 @@ public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible
 
     public var target: RenderedFile.Target {
         switch self {
-        case .dnsmasq, .pveFirewall: return .host
+        case .stackFiles, .caTrust, .dnsmasq, .pveFirewall: return .host
         case let .traefik(guest), let .nginx(guest): return .guest(guest)
         }
     }
@@ -126,6 +136,7 @@ public struct Resource: Sendable, Hashable {
         switch id {
         case "dns:settings", "services:traefik-static": return .restart
         case "services:traefik-dynamic": return .none
+        case let id where id.hasPrefix("files:"): return .none
         default: return .reload
         }
     }

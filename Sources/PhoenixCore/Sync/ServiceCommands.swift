@@ -12,7 +12,7 @@ public struct ServiceCommands: Sendable, Hashable {
         self.restart = restart
     }
 
-    public static let serviceNames = ["dnsmasq", "nginx", "traefik", "pve-firewall"]
+    public static let serviceNames = ["dnsmasq", "nginx", "traefik", "pve-firewall", "ca-certificates"]
 
     public static func defaults(for service: String) -> ServiceCommands {
         switch service {
@@ -24,6 +24,8 @@ public struct ServiceCommands: Sendable, Hashable {
             return ServiceCommands(test: ["nginx", "-t", "-q", "-c", "{config}"], reload: ["systemctl", "reload", "nginx"], restart: ["systemctl", "restart", "nginx"])
         case "traefik":
             return ServiceCommands(test: nil, reload: nil, restart: ["systemctl", "restart", "traefik"])
+        case "ca-certificates":
+            return ServiceCommands(test: ["openssl", "x509", "-noout", "-in", "{config}"], reload: ["update-ca-certificates"], restart: ["update-ca-certificates", "--fresh"])
         case "pve-firewall":
             return ServiceCommands(test: ["pve-firewall", "compile"], reload: ["pve-firewall", "restart"], restart: ["pve-firewall", "restart"])
         default:

@@ -1,0 +1,69 @@
+import Foundation
+import PhoenixCore
+import Yams
+
+/// The Step-CA root in the host's trust store: `openssl x509` on the staged copy, then
+/// `update-ca-certificates`; verified by reading the installed file back.
+struct TrustDriver: UnitDriver {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+        for file in staged {
+            guard file.resource.contents.contains("-----BEGIN CERTIFICATE-----") else {
+                throw UnitFailure(check: "the CA root at \(context.estate.settings.trustSource)", output: "it is not a PEM certificate")
+            }
+            try run(context.commands.test, config: context.machine.commandPath(file.path), check: "openssl x509 on the staged CA root", in: context)
+        }
+    }
+
+    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {
+        try activateWithCommands(activation, in: context)
+    }
+
+    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+        for resource in live {
+            let installed: String?
+            do { installed = try context.machine.read(resource.path) } catch { throw UnitFailure(check: "reading \(resource.path) back", output: error.description) }
+            if installed != resource.contents { throw UnitFailure(check: "reading \(resource.path) back", output: "it differs from what was installed") }
+        }
+    }
+}
+
+/// The stack files, mirrored to the host's stacks folder with rsync: only the changed files are
+/// sent (each lands atomically: rsync writes a temporary and renames it), modes never group- or
+/// world-writable, and only files phoenix installed are ever deleted. Verified with a dry-run rsync
+/// that must find nothing left to send.
+struct StackFilesDriver: UnitDriver {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+        for file in staged where file.resource.path.hasSuffix(".yml") || file.resource.path.hasSuffix(".yaml") {
+            do { _ = try Yams.compose(yaml: file.resource.contents) } catch {
+                throw UnitFailure(check: "YAML check of \(file.resource.origin)", output: "\(error)")
+            }
+        }
+    }
+
+    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {}
+
+    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {}
+
+    /// `rsync` from `source` (the stacks directory) of the given stack-relative paths.
+    func mirror(_ relativePaths: [String], from source: String, in context: UnitContext, dryRun: Bool) throws(UnitFailure) -> String {
+        guard !relativePaths.isEmpty else { return "" }
+        let destination = context.estate.settings.stacksPath
+        guard let target = context.machine.rsyncTarget(destination) else {
+            throw UnitFailure(check: "rsync to \(context.machine.name)", output: "this machine cannot be reached by rsync")
+        }
+        let list = NSTemporaryDirectory() + "phoenix-files-\(getpid())-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: list, contents: Data((relativePaths.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw UnitFailure(check: "rsync", output: "cannot write its file list") }
+        defer { try? FileManager.default.removeItem(atPath: list) }
+        if target.options.isEmpty { try? FileManager.default.createDirectory(atPath: target.destination, withIntermediateDirectories: true) }
+        let argv =
+            ["rsync", "--archive", "--checksum", "--itemize-changes", "--chmod=D0755,Fgo-w", "--files-from=\(list)"] + (dryRun ? ["--dry-run"] : [])
+            + target.options + ["--", source.hasSuffix("/") ? source : source + "/", target.destination + "/"]
+        let result: CommandResult
+        do { result = try ProcessRunner.run(argv, timeout: context.timeouts.command) } catch {
+            throw UnitFailure(check: "rsync", output: error.description)
+        }
+        guard result.status == 0 else { throw UnitFailure(check: "rsync (exit \(result.status))", output: result.excerpt) }
+        return result.stdout
+    }
+}
