@@ -13,7 +13,7 @@ extension SyncEngine {
             let applied = try Self.applied(store)
             let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
             let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
-            let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished)
+            let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished, digests: store.digests)
             return try execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
         } catch {
             try? store.finishRun(run, outcome: "failed", summary: error.description)
@@ -24,13 +24,16 @@ extension SyncEngine {
     /// Re-applies what a successful earlier run left installed: its files come back, files phoenix
     /// created since are removed.
     public func rollback(to target: Int64, store: StateStore, command: String) throws(EngineError) -> SyncOutcome {
-        let resources = try stateCall { () throws(StateError) in try store.snapshot(of: target) }
+        let (resources, withoutContents) = try stateCall { () throws(StateError) in try store.snapshot(of: target) }
         let (run, interrupted) = try begin(store, command: command)
         do {
             let stages = Set(SyncStage.allCases.filter(\.isApplied))
             let applied = try Self.applied(store)
             let actual = try observe(desired: resources, applied: applied, stages: stages)
-            let plan = Plan(resources: resources, stages: stages, actual: actual, applied: applied)
+            let plan = Plan(
+                resources: resources, stages: stages, actual: actual, applied: applied, preserve: Set(withoutContents),
+                notes: withoutContents.isEmpty ? [] : ["\(withoutContents.count) files may hold secrets and were kept only as keyed hashes: rollback leaves them as they are"],
+                digests: store.digests)
             var engine = self
             engine.mirrorFromSource = false
             return try engine.execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
@@ -61,7 +64,7 @@ extension SyncEngine {
         }
         // Resources already as desired but not yet on record (a first run, a state store moved away).
         for change in plan.changes where change.action == .unchanged {
-            if let resource = change.resource, applied[resource.id]?.digest != resource.digest {
+            if let resource = change.resource, !(applied[resource.id].map { store.digests.matches(resource.contents, $0.digest) } ?? false) {
                 try stateCall { () throws(StateError) in try store.recordApplied(run: run, resource) }
             }
         }
@@ -132,8 +135,11 @@ extension SyncEngine {
             return result
         }
         func journal(_ change: Change, _ phase: String, _ detail: String = "") {
-            let previous = (actual[change.id] ?? nil).map(Digest.sha256Hex)
-            try? store.journal(run: run, resource: change.id, phase: phase, previousDigest: previous, newDigest: change.resource?.digest, detail: detail)
+            // Fingerprints of files that may hold secrets are keyed hashes, here as in the applied state.
+            let sensitive = change.resource?.sensitive ?? (change.unit == .stackFiles)
+            let previous = (actual[change.id] ?? nil).map { store.digests.digest($0, sensitive: sensitive) }
+            let new = change.resource.map { store.digests.digest($0.contents, sensitive: sensitive) }
+            try? store.journal(run: run, resource: change.id, phase: phase, previousDigest: previous, newDigest: new, detail: detail)
         }
 
         for change in changes { journal(change, "intent", change.action.rawValue) }

@@ -122,7 +122,7 @@ public struct SyncEngine: Sendable {
         let desired = try desired(stages)
         let applied = try Self.applied(store)
         let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
-        return Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied)
+        return Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, digests: store?.digests ?? ContentDigests(key: nil))
     }
 
     /// Installed vs last applied vs desired, for every resource of the applied stages.
@@ -131,17 +131,23 @@ public struct SyncEngine: Sendable {
         let desired = try desired(stages).resources
         let applied = try Self.applied(store)
         let actual = try observe(desired: desired, applied: applied, stages: Set(stages))
+        // Every side fingerprinted the way the store recorded it (a keyed hash for possible secrets).
+        let digests = store?.digests ?? ContentDigests(key: nil)
         var items: [DriftItem] = desired.map { resource in
             let installed = actual[resource.id] ?? nil
+            let recorded = applied[resource.id]?.digest
+            let fingerprint = { (contents: String) in recorded.map { digests.digest(contents, like: $0) } ?? Digest.sha256Hex(contents) }
             return DriftItem(
                 id: resource.id, unit: resource.unit, path: resource.path,
-                drift: Drift(actual: installed.map(Digest.sha256Hex), applied: applied[resource.id]?.digest, desired: resource.digest))
+                drift: Drift(actual: installed.map(fingerprint), applied: recorded, desired: fingerprint(resource.contents)))
         }
         let desiredIDs = Set(desired.map(\.id))
         for record in applied.values where !desiredIDs.contains(record.id) {
             let installed = actual[record.id] ?? nil
             items.append(
-                DriftItem(id: record.id, unit: record.unit, path: record.path, drift: Drift(actual: installed.map(Digest.sha256Hex), applied: record.digest, desired: nil)))
+                DriftItem(
+                    id: record.id, unit: record.unit, path: record.path,
+                    drift: Drift(actual: installed.map { digests.digest($0, like: record.digest) }, applied: record.digest, desired: nil)))
         }
         return items.sorted { $0.id < $1.id }
     }

@@ -17,10 +17,13 @@ extension StateStore {
     }
 
     /// Records that `resource` is installed with `contents` (kept by digest, for rollback).
+    /// A sensitive resource is kept only as a keyed hash, never its contents.
     public func recordApplied(run: Int64, _ resource: Resource) throws(StateError) {
-        let digest = resource.digest
+        let digest = digests.digest(resource.contents, sensitive: resource.sensitive)
         try write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO blobs (digest, content) VALUES (?, ?)", arguments: [digest, Data(resource.contents.utf8)])
+            if !resource.sensitive {
+                try db.execute(sql: "INSERT OR IGNORE INTO blobs (digest, content) VALUES (?, ?)", arguments: [digest, Data(resource.contents.utf8)])
+            }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO applied (resource, unit, path, mode, digest, run_id) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [resource.id, resource.unit.key, resource.path, resource.mode, digest, run])
@@ -42,12 +45,15 @@ extension StateStore {
         }
     }
 
-    /// The resources a successful run left behind, with their contents.
-    public func snapshot(of run: Int64) throws(StateError) -> [Resource] {
+    /// The resources a successful run left behind, with their contents; `withoutContents` are those
+    /// recorded only as keyed hashes (a rollback leaves them as they are).
+    public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String]) {
         guard let record = try self.run(run) else { throw StateError.unknownRun(run) }
         guard ["succeeded", "no changes"].contains(record.outcome) else { throw StateError.runNotRestorable(run, outcome: record.outcome) }
         return try read { db in
-            try Row.fetchAll(
+            let withoutContents = try String.fetchAll(
+                db, sql: "SELECT resource FROM run_resources WHERE run_id = ? AND digest NOT IN (SELECT digest FROM blobs)", arguments: [run])
+            let resources: [Resource] = try Row.fetchAll(
                 db,
                 sql: "SELECT r.resource, r.unit, r.path, r.mode, b.content FROM run_resources r JOIN blobs b ON b.digest = r.digest WHERE r.run_id = ?",
                 arguments: [run]
@@ -59,6 +65,7 @@ extension StateStore {
                     id: id, unit: unit, path: row["path"], contents: String(decoding: content, as: UTF8.self), mode: row["mode"],
                     activation: Resource.activation(of: id), origin: "the state run \(run) left")
             }
+            return (resources, withoutContents)
         }
     }
 

@@ -8,6 +8,9 @@ import PhoenixCore
 public final class StateStore: Sendable {
     public let path: String
     let database: DatabaseQueue
+    /// Fingerprints under this store's key (`<path>.key`, 32 random bytes, mode 0600): resources
+    /// that may hold secrets are recorded only as keyed hashes.
+    public let digests: ContentDigests
 
     /// Opens the store at `path` for reading, or nil when there is none yet: `plan`, `drift` and
     /// `sync --dry-run` never create it.
@@ -31,9 +34,25 @@ public final class StateStore: Sendable {
                 chmod(path, 0o600)
                 try Self.migrator.migrate(database)
             }
+            digests = ContentDigests(key: try Self.key(at: path + ".key", create: !readOnly))
         } catch {
             throw StateError.unavailable(path: path, reason: "\(error)")
         }
+    }
+
+    /// The store's hashing key; created once, never printed, never stored in the database.
+    static func key(at path: String, create: Bool) throws -> [UInt8]? {
+        if let data = FileManager.default.contents(atPath: path), data.count == 32 { return Array(data) }
+        guard create else { return nil }
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw StateError.unavailable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        guard key.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, 32) }) == 32 else {
+            throw StateError.unavailable(path: path, reason: "cannot write the key")
+        }
+        return key
     }
 
     static var migrator: DatabaseMigrator {

@@ -70,12 +70,43 @@ struct StateStoreTests {
         try store.finishRun(second, outcome: "failed", summary: "")
 
         #expect(try store.applied()["dns:records"]?.digest == changed.digest)
-        let restored = try store.snapshot(of: first)
+        let restored = try store.snapshot(of: first).resources
         #expect(restored.map(\.contents) == ["10.0.0.1 a.lab\n"])
         #expect(restored.first?.unit == .dnsmasq)
         #expect(throws: StateError.runNotRestorable(second, outcome: "failed")) { try store.snapshot(of: second) }
         #expect(throws: StateError.unknownRun(99)) { try store.snapshot(of: 99) }
         #expect(try store.runs().map(\.id) == [second, first])
+    }
+
+    @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest")
+    func keyedHashes() throws {
+        let (store, directory) = try store()
+        defer { _ = directory }
+        let secret = "POSTGRES_PASSWORD=correct-horse-battery-staple-41\n"
+        let envFile = Resource(
+            id: "files:db/db.env", unit: .stackFiles, path: "/quickOS/portainer_stacks/db/db.env", contents: secret, mode: "0644", activation: .none,
+            origin: "t", sensitive: true)
+        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
+        try store.recordApplied(run: run, envFile)
+        try store.journal(run: run, resource: envFile.id, phase: "verified", newDigest: store.digests.digest(secret, sensitive: true))
+        try store.snapshot(run: run)
+        try store.finishRun(run, outcome: "succeeded", summary: "")
+
+        let recorded = try #require(try store.applied()[envFile.id]?.digest)
+        #expect(recorded.hasPrefix("hmac-sha256:"))
+        #expect(store.digests.matches(secret, recorded))
+        #expect(!store.digests.matches("POSTGRES_PASSWORD=guess\n", recorded))
+        #expect(!ContentDigests(key: Array(repeating: 7, count: 32)).matches(secret, recorded), "another key gives another hash")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: store.path))
+        #expect(bytes.range(of: Data("correct-horse".utf8)) == nil, "the contents are not in the database")
+        #expect(bytes.range(of: Data(Digest.sha256Hex(secret).utf8)) == nil, "nor a plain digest anyone could confirm a guess with")
+        let key = try #require(FileManager.default.attributesOfItem(atPath: store.path + ".key")[.posixPermissions] as? Int)
+        #expect(key == 0o600)
+        let snapshot = try store.snapshot(of: run)
+        #expect(snapshot.resources.isEmpty && snapshot.withoutContents == [envFile.id])
+        // A second opening uses the same key.
+        #expect(try StateStore(path: store.path).digests.matches(secret, recorded))
+        #expect(try StateStore.existing(path: store.path)?.digests.matches(secret, recorded) == true)
     }
 
     @Test("the database is private to its owner, and reading never creates one")

@@ -234,6 +234,14 @@ struct FilesAndTrustTests {
         #expect(try String(contentsOfFile: destination + "/docker-compose.yml", encoding: .utf8).contains("busybox:1.36"))
         #expect(try String(contentsOfFile: destination + "/foreign.txt", encoding: .utf8) == "not phoenix's\n", "a file phoenix did not install stays")
 
+        // A stack's env file may hold secrets: the state store keeps a keyed hash of it, and drift still works.
+        try "DB_PASSWORD=stack-secret-7f3e9\n".write(toFile: source + "/app.env", atomically: true, encoding: .utf8)
+        #expect(try lab.phoenix(["sync", "files"]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: lab.state)).range(of: Data("stack-secret-7f3e9".utf8)) == nil)
+        #expect(try lab.phoenix(["drift"]).stdout.contains("files:app/app.env") == false, "in sync")
+        try "DB_PASSWORD=changed-by-hand\n".write(toFile: destination + "/app.env", atomically: true, encoding: .utf8)
+        #expect(try lab.phoenix(["drift"]).stdout.contains("changed by hand: files:app/app.env"))
+
         // A stack file that is not YAML is refused before anything is sent.
         try "services: [unclosed\n".write(toFile: source + "/docker-compose.yml", atomically: true, encoding: .utf8)
         let refused = try lab.phoenix(["sync", "files"])

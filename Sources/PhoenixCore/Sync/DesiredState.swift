@@ -55,7 +55,7 @@ public struct DesiredState: Sendable {
                 resources.append(
                     Resource(
                         id: "files:\(file.path)", unit: .stackFiles, path: "\(estate.settings.stacksPath)/\(file.path)", contents: file.contents,
-                        mode: file.executable ? "0755" : "0644", activation: .none, origin: "stacks/\(file.path)"))
+                        mode: file.executable ? "0755" : "0644", activation: .none, origin: "stacks/\(file.path)", sensitive: true))
             }
         }
         if stages.contains(.trust) {

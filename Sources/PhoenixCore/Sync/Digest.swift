@@ -1,3 +1,25 @@
+/// How the state store fingerprints contents: SHA-256, or for resources that may hold secrets a
+/// keyed hash (HMAC-SHA-256 under a key kept beside the store), so the store can tell a change
+/// without being able to confirm a guess at the secret.
+public struct ContentDigests: Sendable {
+    static let keyedPrefix = "hmac-sha256:"
+    public let key: [UInt8]?
+
+    public init(key: [UInt8]?) { self.key = key }
+
+    public func digest(_ contents: String, sensitive: Bool) -> String {
+        guard sensitive else { return Digest.sha256Hex(contents) }
+        return Self.keyedPrefix + Digest.hmacSHA256Hex(key: key ?? [], message: Array(contents.utf8))
+    }
+
+    /// The digest of `contents` in the same scheme as `recorded`.
+    public func digest(_ contents: String, like recorded: String) -> String {
+        digest(contents, sensitive: recorded.hasPrefix(Self.keyedPrefix))
+    }
+
+    public func matches(_ contents: String, _ recorded: String) -> Bool { digest(contents, like: recorded) == recorded }
+}
+
 /// SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104), enough for content digests and the keyed hashes
 /// that stand in for secrets in the state store. Pure Swift, so the core stays free of a crypto package.
 public enum Digest {

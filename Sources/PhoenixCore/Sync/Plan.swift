@@ -51,24 +51,29 @@ public struct Plan: Sendable {
     /// no longer desired are deleted, but only in the stages being planned: phoenix deletes only what
     /// it created.
     public init(
-        desired: DesiredState, stages: Set<SyncStage>, actual: [String: String?], applied: [String: AppliedRecord], reactivate: Set<String> = []
+        desired: DesiredState, stages: Set<SyncStage>, actual: [String: String?], applied: [String: AppliedRecord], reactivate: Set<String> = [],
+        digests: ContentDigests = ContentDigests(key: nil)
     ) {
         self.init(
             resources: desired.resources, stages: stages, actual: actual, applied: applied, reactivate: reactivate, notApplied: desired.notApplied,
-            notes: desired.notes)
+            notes: desired.notes, digests: digests)
     }
 
-    /// - Parameter reactivate: resources an interrupted run changed without finishing: their service
-    ///   is tested, reloaded and verified again even when the file already has the desired contents.
+    /// - Parameters:
+    ///   - reactivate: resources an interrupted run changed without finishing: their service is tested,
+    ///     reloaded and verified again even when the file already has the desired contents.
+    ///   - preserve: resources never deleted (a rollback keeps files whose contents the store never held).
+    ///   - digests: how the store fingerprinted what it applied.
     public init(
         resources: [Resource], stages: Set<SyncStage>, actual: [String: String?], applied: [String: AppliedRecord], reactivate: Set<String> = [],
-        notApplied: [(stage: SyncStage, reason: String)] = [], notes: [String] = []
+        preserve: Set<String> = [], notApplied: [(stage: SyncStage, reason: String)] = [], notes: [String] = [],
+        digests: ContentDigests = ContentDigests(key: nil)
     ) {
         var changes: [Change] = []
         for resource in resources {
             let installed = actual[resource.id] ?? nil
             let record = applied[resource.id]
-            let edited = record.map { Digest.sha256Hex(installed ?? "") != $0.digest || installed == nil } ?? false
+            let edited = record.map { installed == nil || !digests.matches(installed ?? "", $0.digest) } ?? false
             var reasons: [String] = []
             let action: ChangeAction
             if let installed {
@@ -91,7 +96,7 @@ public struct Plan: Sendable {
                 Change(id: resource.id, unit: resource.unit, path: resource.path, action: action, reasons: reasons, editedByHand: edited, resource: resource))
         }
         let desiredIDs = Set(resources.map(\.id))
-        for record in applied.values where !desiredIDs.contains(record.id) && stages.contains(record.unit.stage) {
+        for record in applied.values where !desiredIDs.contains(record.id) && !preserve.contains(record.id) && stages.contains(record.unit.stage) {
             guard (actual[record.id] ?? nil) != nil else { continue }
             changes.append(
                 Change(

@@ -117,8 +117,12 @@ public struct Resource: Sendable, Hashable {
     public let activation: Activation
     /// Where it comes from, for plan reasons ("dns_server and the guests' addresses").
     public let origin: String
+    /// It may hold secrets (a stack's env file): the state store keeps only a keyed hash of it.
+    public let sensitive: Bool
 
-    public init(id: String, unit: ServiceUnit, path: String, contents: String, mode: String, activation: Activation, origin: String) {
+    public init(
+        id: String, unit: ServiceUnit, path: String, contents: String, mode: String, activation: Activation, origin: String, sensitive: Bool = false
+    ) {
         self.id = id
         self.unit = unit
         self.path = path
@@ -126,6 +130,7 @@ public struct Resource: Sendable, Hashable {
         self.mode = mode
         self.activation = activation
         self.origin = origin
+        self.sensitive = sensitive
     }
 
     public var stage: SyncStage { unit.stage }
