@@ -10,10 +10,7 @@ public enum Probe {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard socket >= 0 else { return [:] }
         defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr = in_addr(s_addr: server.value.bigEndian)
+        var address = socketAddress(server, port)
         var pending = Dictionary(uniqueKeysWithValues: names.enumerated().map { (UInt16(truncatingIfNeeded: $0.offset + 1), $0.element) })
         var answers: [String: [IPv4Address]] = [:]
         let deadline = Date().addingTimeInterval(timeout)
@@ -48,14 +45,7 @@ public enum Probe {
         guard socket >= 0 else { return false }
         defer { close(socket) }
         _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr = in_addr(s_addr: host.value.bigEndian)
-        let result = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if result == 0 { return true }
+        if connect(socket, to: host, port: port) == 0 { return true }
         guard errno == EINPROGRESS else { return false }
         var poller = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
         guard poll(&poller, 1, Int32(timeout * 1000)) == 1 else { return false }
@@ -88,14 +78,7 @@ public enum Probe {
         var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr = in_addr(s_addr: host.value.bigEndian)
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return nil }
+        guard connect(socket, to: host, port: port) == 0 else { return nil }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nConnection: close\r\nAccept: application/json\r\n\r\n".utf8)
         guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var response: [UInt8] = []
@@ -117,6 +100,21 @@ public enum Probe {
         }
         let body = String(text[split.upperBound...])
         return HTTPResponse(status: status, headers: headers, body: headers["transfer-encoding"]?.lowercased() == "chunked" ? dechunk(body) : body)
+    }
+
+    private static func socketAddress(_ host: IPv4Address, _ port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr = in_addr(s_addr: host.value.bigEndian)
+        return address
+    }
+
+    private static func connect(_ socket: Int32, to host: IPv4Address, port: Int) -> Int32 {
+        var address = socketAddress(host, port)
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
     }
 
     private static func dechunk(_ body: String) -> String {

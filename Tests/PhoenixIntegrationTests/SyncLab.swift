@@ -121,6 +121,17 @@ final class SyncLab {
         try PatchedEstate.edit("\(configDirectory ?? config)/\(file)", change)
     }
 
+    /// Edits `phoenix.gateway` of the hypervisor file (of the lab, or of a copy).
+    func editGateway(in configDirectory: String? = nil, _ change: @escaping (inout [String: Any]) -> Void) throws {
+        try edit("phoenix_hypervisor_config.json", in: configDirectory) { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var gateway = phoenix["gateway"] as! [String: Any]
+            change(&gateway)
+            phoenix["gateway"] = gateway
+            root["phoenix"] = phoenix
+        }
+    }
+
     /// A copy of the configuration to edit without touching the lab's own.
     func configCopy(_ name: String) throws -> String {
         let copy = directory.file(name)

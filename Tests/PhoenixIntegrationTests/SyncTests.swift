@@ -79,12 +79,8 @@ struct SyncTests {
         var handEdited = try String(contentsOfFile: lab.recordsFile, encoding: .utf8)
         handEdited += "10.99.0.1 intruder.lab.example.net\n"
         try handEdited.write(toFile: lab.recordsFile, atomically: true, encoding: .utf8)
-        try lab.edit("phoenix_hypervisor_config.json") { root in
-            var phoenix = root["phoenix"] as! [String: Any]
-            var gateway = phoenix["gateway"] as! [String: Any]
+        try lab.editGateway { gateway in
             gateway["stream_listen"] = "127.0.0.1:\(FreePort.allocate())"
-            phoenix["gateway"] = gateway
-            root["phoenix"] = phoenix
         }
         let report = try lab.phoenix(["drift", "--format", "json"])
         #expect(report.status == 2)
@@ -111,13 +107,9 @@ struct SyncTests {
         let site = try String(contentsOfFile: lab.siteFile, encoding: .utf8)
         let newPort = FreePort.allocate()
         let broken = try lab.configCopy("etc-broken")
-        try lab.edit("phoenix_hypervisor_config.json", in: broken) { root in
-            var phoenix = root["phoenix"] as! [String: Any]
-            var gateway = phoenix["gateway"] as! [String: Any]
+        try lab.editGateway(in: broken) { gateway in
             gateway["cert_file"] = lab.directory.file("missing.crt")
             gateway["http_listen"] = "127.0.0.1:\(newPort)"
-            phoenix["gateway"] = gateway
-            root["phoenix"] = phoenix
         }
         let reloads = lab.reloads
         let result = try lab.phoenix(["sync", "gateway"], config: broken)
@@ -144,12 +136,8 @@ struct SyncTests {
             python, ["-m", "http.server", String(taken), "--bind", "127.0.0.1", "--directory", lab.run], logFile: lab.directory.file("squatter.log"))
         defer { squatter.stop() }
         #expect(waitUntil { Probe.connects(to: IPv4Address("127.0.0.1")!, port: taken, timeout: 1) })
-        try lab.edit("phoenix_hypervisor_config.json") { root in
-            var phoenix = root["phoenix"] as! [String: Any]
-            var gateway = phoenix["gateway"] as! [String: Any]
+        try lab.editGateway { gateway in
             gateway["http_listen"] = "127.0.0.1:\(taken)"
-            phoenix["gateway"] = gateway
-            root["phoenix"] = phoenix
         }
         let result = try lab.phoenix(["sync", "gateway", "--verify-timeout", "3"])
         #expect(result.status == 1)
