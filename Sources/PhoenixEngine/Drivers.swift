@@ -15,23 +15,34 @@ struct DnsmasqDriver: UnitDriver {
         try activateWithCommands(activation, in: context)
     }
 
-    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
         guard let records = live.first(where: { $0.id == "dns:records" }) else { return }
-        let expected = records.contents.split(separator: "\n").compactMap { line -> (String, IPv4Address)? in
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, !line.hasPrefix("#"), let address = IPv4Address(parts[0]) else { return nil }
-            return (String(parts[1]), address)
+        func entries(_ text: String) -> [(String, IPv4Address)] {
+            text.split(separator: "\n").compactMap { line -> (String, IPv4Address)? in
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, !line.hasPrefix("#"), let address = IPv4Address(parts[0]) else { return nil }
+                return (String(parts[1]), address)
+            }
         }
+        let expected = entries(records.contents)
+        // Names the change removed must no longer answer with their old address.
+        let kept = Set(expected.map(\.0))
+        let removed = entries((previous["dns:records"] ?? nil) ?? "").filter { !kept.contains($0.0) }
         let dns = context.estate.dns
         guard let server = dns.listenAddresses.first(where: { $0 == IPv4Address(0x7F00_0001) }) ?? dns.listenAddresses.first else {
             throw UnitFailure(check: "DNS queries", output: "dns_server listens on no address")
         }
         try poll("a DNS query for every record at \(server):\(dns.port)", timeout: context.timeouts.verify) {
-            let answers = Probe.resolve(expected.map(\.0), server: server, port: dns.port.number, timeout: 2)
+            let answers = Probe.resolve((expected + removed).map(\.0), server: server, port: dns.port.number, timeout: 2)
             let wrong = expected.filter { answers[$0.0] != [$0.1] }
-            guard let first = wrong.first else { return nil }
-            let got = answers[first.0].map { $0.isEmpty ? "no address" : $0.map(\.description).joined(separator: ", ") } ?? "no answer"
-            return "\(wrong.count) of \(expected.count) names answer wrongly; \(first.0) should be \(first.1), got \(got)"
+            if let first = wrong.first {
+                let got = answers[first.0].map { $0.isEmpty ? "no address" : $0.map(\.description).joined(separator: ", ") } ?? "no answer"
+                return "\(wrong.count) of \(expected.count) names answer wrongly; \(first.0) should be \(first.1), got \(got)"
+            }
+            if let stale = removed.first(where: { answers[$0.0]?.contains($0.1) ?? true }) {
+                return "\(stale.0) was removed but still answers \(stale.1)"
+            }
+            return nil
         }
     }
 }
@@ -69,7 +80,7 @@ struct NginxDriver: UnitDriver {
         try activateWithCommands(activation, in: context)
     }
 
-    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
         let settings = context.estate.settings.gateway
         guard case let .nginx(id) = context.unit else { return }
         let guest = context.estate.guest(id)
@@ -121,7 +132,7 @@ struct TraefikDriver: UnitDriver {
         try activateWithCommands(activation, in: context)
     }
 
-    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
         guard case let .traefik(id) = context.unit, let dynamic = live.first(where: { $0.id == "services:traefik-dynamic" }) else { return }
         let routers: [String]
         do {
@@ -192,7 +203,7 @@ struct FirewallDriver: UnitDriver {
         for change in changes { try? context.machine.remove(change.path + ".phoenix-prev") }
     }
 
-    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
         let endpoint = context.estate.settings.managementEndpoint ?? context.estate.hostAddress.map { "\($0):8006" }
         guard let endpoint else { return }
         let parts = endpoint.split(separator: ":")

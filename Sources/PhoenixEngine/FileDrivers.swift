@@ -18,7 +18,7 @@ struct TrustDriver: UnitDriver {
         try activateWithCommands(activation, in: context)
     }
 
-    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
         for resource in live {
             let installed: String?
             do { installed = try context.machine.read(resource.path) } catch { throw UnitFailure(check: "reading \(resource.path) back", output: error.description) }
@@ -42,7 +42,7 @@ struct StackFilesDriver: UnitDriver {
 
     func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {}
 
-    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure) {}
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {}
 
     /// `rsync` from `source` (the stacks directory) of the given stack-relative paths.
     func mirror(_ relativePaths: [String], from source: String, in context: UnitContext, dryRun: Bool) throws(UnitFailure) -> String {
@@ -57,13 +57,16 @@ struct StackFilesDriver: UnitDriver {
         defer { try? FileManager.default.removeItem(atPath: list) }
         if target.options.isEmpty { try? FileManager.default.createDirectory(atPath: target.destination, withIntermediateDirectories: true) }
         let argv =
-            ["rsync", "--archive", "--checksum", "--itemize-changes", "--chmod=D0755,Fgo-w", "--files-from=\(list)"] + (dryRun ? ["--dry-run"] : [])
+            // Directory times are left alone: deleting one of phoenix's files changes them anyway.
+            ["rsync", "--archive", "--omit-dir-times", "--checksum", "--itemize-changes", "--chmod=D0755,Fgo-w", "--files-from=\(list)"]
+            + (dryRun ? ["--dry-run"] : [])
             + target.options + ["--", source.hasSuffix("/") ? source : source + "/", target.destination + "/"]
         let result: CommandResult
         do { result = try ProcessRunner.run(argv, timeout: context.timeouts.command) } catch {
             throw UnitFailure(check: "rsync", output: error.description)
         }
         guard result.status == 0 else { throw UnitFailure(check: "rsync (exit \(result.status))", output: result.excerpt) }
-        return result.stdout
+        // Itemized files only (`>f…`, `.f…`, `cf…`): a directory line is about its attributes, not a file to send.
+        return result.stdout.split(separator: "\n").filter { $0.dropFirst().first == "f" }.joined(separator: "\n")
     }
 }

@@ -70,9 +70,11 @@ extension SyncEngine {
         }
         let failed = outcomes.filter { $0.status != .converged }
         let outcome = plan.hasChanges ? (failed.isEmpty ? "succeeded" : "failed") : "no changes"
+        let listed = plan.pending.prefix(6).map { "\($0.action.rawValue) \($0.id)" }.joined(separator: ", ")
         let summary =
             plan.hasChanges
-            ? "\(plan.pending.count) changes in \(units.count) units: \(outcomes.count - failed.count) converged, \(failed.count) failed"
+            ? "\(plan.pending.count) changes in \(units.count) units: \(outcomes.count - failed.count) converged, \(failed.count) failed ("
+                + listed + (plan.pending.count > 6 ? ", and \(plan.pending.count - 6) more)" : ")")
             : "no changes"
         try stateCall { () throws(StateError) in
             if failed.isEmpty { try store.snapshot(run: run) }
@@ -208,7 +210,7 @@ extension SyncEngine {
                 let pending = try mirror.mirror(live.map { String($0.id.dropFirst("files:".count)) }, from: source, in: context, dryRun: true)
                 if !pending.isEmpty { throw UnitFailure(check: "rsync --dry-run after the transfer", output: "still differs: \(pending)") }
             }
-            try driver.verify(live: live, in: context)
+            try driver.verify(live: live, previous: actual, in: context)
         } catch {
             say("\(error.check) failed; restoring the previous files")
             let restored = restore(changes, actual: actual, on: machine)

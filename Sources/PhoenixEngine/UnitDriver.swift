@@ -42,8 +42,9 @@ protocol UnitDriver: Sendable {
     /// `staged`: the unit's changed resources and where their staged copies are.
     func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure)
     func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure)
-    /// `live`: every resource of the unit as it now should be served.
-    func verify(live: [Resource], in context: UnitContext) throws(UnitFailure)
+    /// `live`: every resource of the unit as it now should be served; `previous`: what was installed
+    /// before, by resource id (nil when absent).
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure)
 }
 
 extension UnitDriver {
