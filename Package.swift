@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI"]),
@@ -19,12 +20,14 @@ let package = Package(
         .target(
             name: "PhoenixCLI",
             dependencies: [
-                "PhoenixCore", "PhoenixEngine", "PhoenixState",
+                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Executes plans against real machines: targets, service units, the graph walk, verification.
         .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", "PhoenixState", .product(name: "Yams", package: "Yams")]),
+        // The Proxmox VE API client: token or ticket auth, TLS against the cluster CA, tasks, bulk reads.
+        .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -40,7 +43,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PhoenixIntegrationTests",
-            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
+            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixTesting"],
+            exclude: ["Fixtures"]
         ),
     ]
 )

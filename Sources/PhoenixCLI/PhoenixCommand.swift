@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// The root command: `phoenix`.
-public struct PhoenixCommand: ParsableCommand {
+public struct PhoenixCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phoenix",
         abstract: "Converge a Proxmox VE estate to what its version-controlled JSON declares.",
@@ -12,9 +12,16 @@ public struct PhoenixCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ValidateCommand.self, GraphCommand.self, RenderCommand.self, PlanCommand.self, SyncCommand.self, DriftCommand.self, HistoryCommand.self,
-            RollbackCommand.self,
+            RollbackCommand.self, StatusCommand.self, StartCommand.self, StopCommand.self,
         ]
     )
 
     public init() {}
+
+    /// The entry point: ArgumentParser's asynchronous `main` (a plain `PhoenixCommand.main()` would pick
+    /// the synchronous overload, which cannot run the API commands).
+    public static func start() async {
+        let command: any AsyncParsableCommand.Type = PhoenixCommand.self
+        await command.main()
+    }
 }

@@ -1,2 +1,3 @@
 import PhoenixCLI
-PhoenixCommand.main()
+
+await PhoenixCommand.start()

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixProxmox
+
+/// How phoenix reaches the Proxmox API. The token is read from a file or the environment, never
+/// from the command line (where `ps` would show it).
+struct ProxmoxOptions: ParsableArguments {
+    @Option(name: .long, help: "The Proxmox API, https://host:8006 (default: $PHOENIX_API).")
+    var api: String?
+
+    @Option(name: .long, help: "The CA the API's certificate chains to, the cluster's pve-root-ca.pem (default: $PHOENIX_API_CA).")
+    var apiCa: String?
+
+    @Option(name: .long, help: "A file holding the API token user@realm!tokenid=secret (default: $PHOENIX_API_TOKEN_FILE, or the token itself in $PHOENIX_API_TOKEN).")
+    var apiTokenFile: String?
+
+    func client() throws -> ProxmoxClient {
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
+        guard let endpoint = api ?? environment["PHOENIX_API"] else { throw fail("name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64) }
+        var token = environment["PHOENIX_API_TOKEN"]
+        if let file = apiTokenFile ?? environment["PHOENIX_API_TOKEN_FILE"] {
+            guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the API token file \(file)") }
+            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token, token.contains("!"), token.contains("=") else {
+            throw fail("no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
+        }
+        do {
+            return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: apiCa ?? environment["PHOENIX_API_CA"])
+        } catch {
+            throw fail(error.description)
+        }
+    }
+}
+
+/// `phoenix status`: every configured guest beside what the cluster reports, from one bulk read.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show every guest: configured, and as the cluster reports it (one API call).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var proxmox: ProxmoxOptions
+    @Option(name: .long, help: "text or json") var format: OutputFormat = .text
+
+    func run() async throws {
+        let estate = try global.loadValidEstate()
+        let client = try proxmox.client()
+        let cluster: [ProxmoxGuest]
+        do {
+            cluster = try await client.guests()
+        } catch {
+            await client.shutdown()
+            throw fail(error.description)
+        }
+        await client.shutdown()
+        let byID = Dictionary(cluster.map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        let configured = Set(estate.guests.map(\.id))
+        var rows: [[String]] = []
+        for guest in estate.guests {
+            let actual = byID[guest.id]
+            rows.append([
+                String(guest.id), guest.kind == .lxc ? "lxc" : "vm", guest.name, actual?.status ?? "absent", actual?.node ?? "-",
+                guest.isTemplate ? "template" : (guest.enabled ? "" : "disabled"),
+            ])
+        }
+        for guest in cluster where !configured.contains(guest.vmid) {
+            rows.append([String(guest.vmid), guest.kind == .lxc ? "lxc" : "vm", guest.name, guest.status, guest.node, "not in the configuration"])
+        }
+        if format == .json {
+            let document = JSONValue.object([
+                ("version", .number(1)),
+                ("guests", .array(rows.map { row in
+                    .object([("id", .string(row[0])), ("kind", .string(row[1])), ("name", .string(row[2])), ("status", .string(row[3])), ("node", .string(row[4])), ("note", .string(row[5]))])
+                })),
+            ])
+            FileHandle.standardOutput.write(Data((JSONWriter().string(document) + "\n").utf8))
+            return
+        }
+        let header = ["ID", "KIND", "NAME", "STATUS", "NODE", "NOTE"]
+        let widths = header.indices.map { column in ([header] + rows).map { TextRules.printable($0[column]).count }.max() ?? 0 }
+        let lines = ([header] + rows).map { row in
+            row.indices.map { TextRules.printable(row[$0]).padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+/// `phoenix start|stop|restart [ID...]`: walks the dependency graph (dependencies first; stop in
+/// reverse), never starts a template, skips a guest already in the wanted state.
+struct PowerOptions: ParsableArguments {
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var proxmox: ProxmoxOptions
+    @Option(name: .long, help: "Seconds to wait for each guest's task.") var taskTimeout: Double = 120
+    @Argument(help: "Guest ids (default: every guest).") var ids: [Int] = []
+
+    func walk(_ verb: GraphVerb, state: String, extra: (ProxmoxClient, ProxmoxGuest) async throws(ProxmoxError) -> Void = { _, _ in }) async throws {
+        let estate = try global.loadValidEstate()
+        for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
+        let graph = GuestGraph(estate: estate, verb: verb, targets: ids.isEmpty ? nil : ids)
+        if !graph.cycles.isEmpty { throw fail("dependency cycle: \(graph.cycles[0].map(String.init).joined(separator: " → "))", code: 65) }
+        let client = try proxmox.client()
+        do throws(ProxmoxError) {
+            let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+            for id in graph.order {
+                guard let guest = cluster[id] else {
+                    if verb == .stop {
+                        FileHandle.standardOutput.write(Data("\(id): not on the cluster, nothing to stop\n".utf8))
+                        continue
+                    }
+                    throw ProxmoxError(call: "guest \(id)", kind: .server(status: 404), message: "it does not exist on the cluster (create it first)")
+                }
+                if guest.status == state {
+                    FileHandle.standardOutput.write(Data("\(id) \(guest.name): already \(state)\n".utf8))
+                    continue
+                }
+                let started = Date()
+                try await client.setPower(guest, to: verb == .stop ? "stop" : "start", timeout: taskTimeout)
+                try await extra(client, guest)
+                FileHandle.standardOutput.write(Data(String(format: "%d %@: %@ (%.1f s)\n", id, guest.name, state, Date().timeIntervalSince(started)).utf8))
+            }
+        } catch {
+            await client.shutdown()
+            throw fail(error.description)
+        }
+        await client.shutdown()
+    }
+}
+
+struct StartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start", abstract: "Start guests and what they depend on, dependencies first (templates never).")
+    @OptionGroup var power: PowerOptions
+    func run() async throws { try await power.walk(.start, state: "running") }
+}
+
+struct StopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop guests and what depends on them, dependents first.")
+    @OptionGroup var power: PowerOptions
+    func run() async throws { try await power.walk(.stop, state: "stopped") }
+}

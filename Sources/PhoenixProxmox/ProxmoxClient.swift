@@ -1,0 +1,231 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import PhoenixCore
+
+/// How phoenix signs in to the Proxmox API.
+public enum ProxmoxAuth: Sendable {
+    /// An API token, `user@realm!tokenid=secret` (sent as `Authorization: PVEAPIToken=…`).
+    case token(String)
+    /// A user and password exchanged for a ticket (`/access/ticket`) and its CSRF token.
+    case ticket(user: String, password: String)
+}
+
+/// A failed API call, naming the call, and the parameter when Proxmox named one.
+public struct ProxmoxError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        case unreachable
+        case tls
+        case unauthorized
+        case invalidParameters([String: String])
+        case server(status: Int)
+        case taskFailed(String)
+        case timeout
+        case malformed
+    }
+
+    public let call: String
+    public let kind: Kind
+    public let message: String
+
+    public init(call: String, kind: Kind, message: String) {
+        self.call = call
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String {
+        switch kind {
+        case .unreachable: return "\(call): the Proxmox API cannot be reached: \(message) (check --api and the network)"
+        case .tls: return "\(call): the API's TLS certificate is not trusted: \(message) (check --api-ca: the cluster's pve-root-ca.pem)"
+        case .unauthorized: return "\(call): authentication failure (check the API token: user@realm!tokenid=secret, and its privileges)"
+        case let .invalidParameters(errors):
+            let details = errors.keys.sorted().map { "\($0): \(errors[$0]!)" }.joined(separator: "; ")
+            return "\(call): Proxmox refused the parameters: \(details)"
+        case let .server(status): return "\(call): Proxmox answered \(status): \(message)"
+        case let .taskFailed(status): return "\(call): the task failed: \(status)"
+        case .timeout: return "\(call): no result in time: \(message)"
+        case .malformed: return "\(call): an answer phoenix cannot read: \(message)"
+        }
+    }
+}
+
+/// A Proxmox VE API client: token or ticket auth, TLS verified against the cluster CA, form-encoded
+/// writes, task (UPID) polling, and retries only for what is transient (5xx lock timeouts and
+/// dropped connections), with backoff and a cap. Call `shutdown()` before the process ends.
+public final class ProxmoxClient: Sendable {
+    public let endpoint: String
+    let http: HTTPClient
+    let auth: ProxmoxAuth
+    let session = Session()
+    public let counter = CallCounter()
+
+    /// - Parameters: `endpoint` as `https://host:8006`; `caFile` the PEM the API's certificate chains to.
+    public init(endpoint: String, auth: ProxmoxAuth, caFile: String?) throws(ProxmoxError) {
+        self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        self.auth = auth
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            } catch {
+                throw ProxmoxError(call: "reading \(caFile)", kind: .tls, message: "not a PEM certificate file: \(error)")
+            }
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        // pveproxy closes idle connections after 5 s: never reuse one older than that.
+        configuration.connectionPool = .init(idleTimeout: .seconds(3))
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    public func get(_ path: String, query: [(String, String)] = []) async throws(ProxmoxError) -> JSONValue {
+        try await call(.GET, path, query: query)
+    }
+
+    public func post(_ path: String, _ form: [(String, String)] = []) async throws(ProxmoxError) -> JSONValue {
+        try await call(.POST, path, form: form)
+    }
+
+    public func put(_ path: String, _ form: [(String, String)] = []) async throws(ProxmoxError) -> JSONValue {
+        try await call(.PUT, path, form: form)
+    }
+
+    public func delete(_ path: String, query: [(String, String)] = []) async throws(ProxmoxError) -> JSONValue {
+        try await call(.DELETE, path, query: query)
+    }
+
+    /// One call, retried (three attempts, 0.5 s then 1 s apart) only when the failure is transient.
+    func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], form: [(String, String)] = []) async throws(ProxmoxError)
+        -> JSONValue
+    {
+        let name = "\(method.rawValue) \(path)"
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await once(method, path, query: query, form: form, name: name)
+            } catch {
+                let transient: Bool
+                switch error.kind {
+                case .unreachable: transient = true
+                case let .server(status): transient = status >= 500 && (error.message.contains("got timeout") || status == 502 || status == 503)
+                default: transient = false
+                }
+                guard transient, attempt < 3 else { throw error }
+                try? await Task.sleep(nanoseconds: UInt64(500_000_000 * attempt))
+            }
+        }
+    }
+
+    private func once(_ method: HTTPMethod, _ path: String, query: [(String, String)], form: [(String, String)], name: String) async throws(ProxmoxError)
+        -> JSONValue
+    {
+        var url = "\(endpoint)/api2/json\(path)"
+        if !query.isEmpty { url += "?" + Self.encode(query) }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        switch auth {
+        case let .token(token):
+            request.headers.add(name: "Authorization", value: "PVEAPIToken=\(token)")
+        case .ticket:
+            let ticket = try await ticket()
+            request.headers.add(name: "Cookie", value: "PVEAuthCookie=\(ticket.cookie)")
+            if method != .GET { request.headers.add(name: "CSRFPreventionToken", value: ticket.csrf) }
+        }
+        if method == .POST || method == .PUT {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: Self.encode(form)))
+        }
+        counter.count()
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .seconds(60))
+            body = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            // Transport errors are translated here: a user never sees a raw TLS library error.
+            let text = "\(error)"
+            if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                throw ProxmoxError(call: name, kind: .tls, message: "certificate verify failed")
+            } else if error is NIOSSLError || error is BoringSSLError || text.contains("handshake") {
+                throw ProxmoxError(call: name, kind: .tls, message: "the TLS handshake failed")
+            }
+            throw ProxmoxError(call: name, kind: .unreachable, message: text.contains("Connection refused") ? "connection refused" : text)
+        }
+        let document = (try? JSONParser.parse(Array(body.readableBytesView)).value) ?? .null
+        let message = document["message"].flatMap { if case let .string(text) = $0 { text } else { nil } }?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? response.status.reasonPhrase
+        switch response.status.code {
+        case 200..<300:
+            return document["data"] ?? .null
+        case 401:
+            throw ProxmoxError(call: name, kind: .unauthorized, message: message)
+        case 400:
+            var errors: [String: String] = [:]
+            if case let .object(members)? = document["errors"] {
+                for member in members { if case let .string(text) = member.value { errors[member.key] = text.trimmingCharacters(in: .whitespacesAndNewlines) } }
+            }
+            throw ProxmoxError(call: name, kind: errors.isEmpty ? .server(status: 400) : .invalidParameters(errors), message: message)
+        default:
+            throw ProxmoxError(call: name, kind: .server(status: Int(response.status.code)), message: message)
+        }
+    }
+
+    private func ticket() async throws(ProxmoxError) -> Session.Ticket {
+        if let ticket = await session.current { return ticket }
+        guard case let .ticket(user, password) = auth else { throw ProxmoxError(call: "POST /access/ticket", kind: .unauthorized, message: "") }
+        var request = HTTPClientRequest(url: "\(endpoint)/api2/json/access/ticket")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.body = .bytes(ByteBuffer(string: Self.encode([("username", user), ("password", password)])))
+        counter.count()
+        do {
+            let response = try await http.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .ok, let document = try? JSONParser.parse(Array(body.readableBytesView)).value,
+                case let .string(cookie)? = document["data"]?["ticket"], case let .string(csrf)? = document["data"]?["CSRFPreventionToken"]
+            else { throw ProxmoxError(call: "POST /access/ticket", kind: .unauthorized, message: "status \(response.status.code)") }
+            let ticket = Session.Ticket(cookie: cookie, csrf: csrf)
+            await session.set(ticket)
+            return ticket
+        } catch let error as ProxmoxError {
+            throw error
+        } catch {
+            throw ProxmoxError(call: "POST /access/ticket", kind: .unreachable, message: "\(error)")
+        }
+    }
+
+    /// `application/x-www-form-urlencoded`, also used for query strings.
+    static func encode(_ pairs: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return pairs.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
+            .joined(separator: "&")
+    }
+}
+
+/// The ticket of a ticket-authenticated client, shared by its concurrent calls.
+actor Session {
+    struct Ticket: Sendable {
+        let cookie: String
+        let csrf: String
+    }
+    private(set) var current: Ticket?
+    func set(_ ticket: Ticket) { current = ticket }
+}
+
+/// Counts API round trips, for `--stats` and the benchmark.
+public final class CallCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var calls = 0
+    func count() { lock.withLock { calls += 1 } }
+    public var total: Int { lock.withLock { calls } }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import PhoenixCore
+import PhoenixProxmox
+import PhoenixTesting
+import Testing
+
+/// fakepve (PyPI: a third-party fake Proxmox VE 9 API, used as a test tool, never vendored) on a
+/// free loopback port, with a TLS certificate signed by a CA the test makes, as pve-root-ca.pem
+/// signs a node's certificate. It stands in for the Proxmox API of a real node.
+final class FakeProxmox {
+    let directory: TemporaryDirectory
+    let port = FreePort.allocate()
+    let certificates: TestCertificates
+    let tokenFile: String
+    private let server: RunningProcess
+    static let token = "root@pam!phoenix=tok-4f1d-secret"
+
+    static func make(containers: [[String: Any]], vms: [[String: Any]]) throws -> FakeProxmox? {
+        guard let python = try realProgram("python3") else { return nil }
+        let venvPython = "\(TestPaths.packageRoot)/.venv-it/bin/python"
+        let interpreter = FileManager.default.isExecutableFile(atPath: venvPython) ? venvPython : python
+        let probe = try Command.run(interpreter, ["-c", "import fakepve"])
+        guard probe.status == 0 else {
+            if TestPaths.realComponentsRequired { Issue.record("fakepve is not installed; scripts/test.sh installs it") }
+            else { print("skipping: fakepve is not installed (run scripts/test.sh)") }
+            return nil
+        }
+        return try FakeProxmox(interpreter: interpreter, containers: containers, vms: vms)
+    }
+
+    private init(interpreter: String, containers: [[String: Any]], vms: [[String: Any]]) throws {
+        directory = try TemporaryDirectory("phoenix-pve")
+        certificates = try TestCertificates(in: directory)
+        tokenFile = directory.file("token")
+        try (Self.token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        chmod(tokenFile, 0o600)
+        let spec: [String: Any] = [
+            "port": port, "directory": directory.path, "cert": certificates.cert, "key": certificates.key,
+            "tokens": ["root@pam!phoenix": "tok-4f1d-secret"], "containers": containers, "vms": vms,
+        ]
+        try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: directory.file("spec.json")))
+        server = try RunningProcess(
+            interpreter, ["\(TestPaths.packageRoot)/Tests/PhoenixIntegrationTests/Fixtures/fakepve_server.py", directory.file("spec.json")],
+            logFile: directory.file("fakepve.log"))
+        let server = self.server
+        #expect(waitUntil(timeout: 15) { server.log.contains("ready") }, "fakepve did not start: \(server.log)")
+    }
+
+    deinit { server.stop() }
+
+    var api: String { "https://127.0.0.1:\(port)" }
+
+    /// Runs the built phoenix with this API in its environment (the token from a file, never argv).
+    func phoenix(_ arguments: [String], config: String = "\(TestPaths.exampleEstate)/etc", environment: [String: String] = [:]) throws -> CommandResult {
+        let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
+        var variables = ["PHOENIX_API": api, "PHOENIX_API_CA": certificates.ca, "PHOENIX_API_TOKEN_FILE": tokenFile]
+        variables.merge(environment) { $1 }
+        let env = try #require(TestPaths.program("env"))
+        return try Command.run(env, variables.map { "\($0.key)=\($0.value)" } + [binary] + arguments + ["--config-dir", config], timeout: 120)
+    }
+
+    func client() throws -> ProxmoxClient {
+        try ProxmoxClient(endpoint: api, auth: .token(Self.token), caFile: certificates.ca)
+    }
+}
+
+/// The example estate's guests on the fake cluster: 1002 is missing, 555 is not ours.
+var exampleCluster: (containers: [[String: Any]], vms: [[String: Any]]) {
+    (
+    [
+        ["vmid": 900, "name": "Base-Template"], ["vmid": 101, "name": "Nginx-Phoenix", "status": "running"], ["vmid": 102, "name": "Traefik-Internal"],
+        ["vmid": 103, "name": "Step-CA"], ["vmid": 110, "name": "grafana"], ["vmid": 555, "name": "someone-else"],
+    ],
+    [["vmid": 9000, "name": "debian-cloud-template", "template": true], ["vmid": 1001, "name": "swarm-manager"]]
+    )
+}
+
+@Suite("The Proxmox API (fakepve)", .serialized)
+struct ProxmoxTests {
+    @Test("status joins the configuration with one bulk read of the cluster")
+    func status() throws {
+        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let result = try pve.phoenix(["status", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let guests = Dictionary(
+            uniqueKeysWithValues: (document["guests"] as? [[String: String]] ?? []).map { ($0["id"]!, $0) })
+        #expect(guests["101"]?["status"] == "running")
+        #expect(guests["102"]?["status"] == "stopped")
+        #expect(guests["1002"]?["status"] == "absent")
+        #expect(guests["9000"]?["note"] == "template")
+        #expect(guests["555"]?["note"] == "not in the configuration")
+        #expect(guests.count == 9)
+    }
+
+    @Test("start walks dependencies first and never starts a template; stop walks back, dependents first")
+    func power() async throws {
+        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let started = try pve.phoenix(["start", "110"])
+        #expect(started.status == 0, "\(started.stdout)\(started.stderr)")
+        let order = started.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) ?? "" }
+        #expect(order == ["103", "102", "110"], "110 needs 102 (Traefik), which needs 103 (the CA): \(started.stdout)")
+        let client = try pve.client()
+        let afterStart = Dictionary(uniqueKeysWithValues: try await client.guests().map { ($0.vmid, $0.status) })
+        #expect(afterStart[110] == "running" && afterStart[102] == "running" && afterStart[103] == "running")
+        #expect(afterStart[900] == "stopped", "the template 110 was cloned from is never started")
+
+        let again = try pve.phoenix(["start", "110"])
+        #expect(again.stdout.contains("110 grafana: already running"), "\(again.stdout)")
+
+        let stopped = try pve.phoenix(["stop", "102"])
+        #expect(stopped.status == 0, "\(stopped.stdout)\(stopped.stderr)")
+        let stopOrder = stopped.stdout.split(separator: "\n").map { $0.split(separator: ":").first.map { $0.split(separator: " ")[0] }.map(String.init) ?? "" }
+        #expect(stopOrder.firstIndex(of: "110")! < stopOrder.firstIndex(of: "102")!, "what needs Traefik stops before Traefik: \(stopped.stdout)")
+        #expect(stopped.stdout.contains("1002: not on the cluster, nothing to stop"))
+        let afterStop = Dictionary(uniqueKeysWithValues: try await client.guests().map { ($0.vmid, $0.status) })
+        #expect(afterStop[102] == "stopped" && afterStop[110] == "stopped" && afterStop[101] == "stopped")
+        #expect(afterStop[103] == "running", "the CA does not depend on Traefik")
+        await client.shutdown()
+
+        let missing = try pve.phoenix(["start", "1002"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("guest 1002") && missing.stderr.contains("create it first"), "\(missing.stderr)")
+    }
+
+    @Test("a wrong token, an untrusted certificate and an unreachable API are clear errors naming the call")
+    func badInput() throws {
+        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let wrongToken = try pve.phoenix(["status"], environment: ["PHOENIX_API_TOKEN_FILE": "", "PHOENIX_API_TOKEN": "root@pam!phoenix=wrong"])
+        #expect(wrongToken.status == 1)
+        #expect(wrongToken.stderr.contains("GET /cluster/resources: authentication failure"), "\(wrongToken.stderr)")
+        #expect(!wrongToken.stderr.contains("wrong") && !wrongToken.stdout.contains("tok-4f1d"), "the token is never printed")
+
+        let otherCA = try TemporaryDirectory("phoenix-ca")
+        let stranger = try TestCertificates(in: otherCA)
+        let untrusted = try pve.phoenix(["status"], environment: ["PHOENIX_API_CA": stranger.ca])
+        #expect(untrusted.status == 1)
+        #expect(untrusted.stderr.contains("the API's TLS certificate is not trusted: certificate verify failed"), "\(untrusted.stderr)")
+
+        let closed = try pve.phoenix(["status"], environment: ["PHOENIX_API": "https://127.0.0.1:\(FreePort.allocate())"])
+        #expect(closed.status == 1)
+        #expect(closed.stderr.contains("the Proxmox API cannot be reached: connection refused"), "\(closed.stderr)")
+
+        let noToken = try pve.phoenix(["status"], environment: ["PHOENIX_API_TOKEN_FILE": "", "PHOENIX_API_TOKEN": ""])
+        #expect(noToken.status == 64)
+    }
+
+    @Test("Proxmox's parameter errors name the parameter; a failed task is a failure with its exit status")
+    func apiErrors() async throws {
+        guard let pve = try FakeProxmox.make(containers: [], vms: [["vmid": 200, "name": "vm"]]) else { return }
+        let client = try pve.client()
+        do {
+            _ = try await client.put("/nodes/pve1/qemu/200/config", [("net0", "bogus_model,bridge=vmbr0")])
+            Issue.record("a bogus NIC model was accepted")
+        } catch {
+            #expect(error.description.contains("PUT /nodes/pve1/qemu/200/config: Proxmox refused the parameters: net0"), "\(error.description)")
+        }
+        let guest = try #require(try await client.guests().first)
+        try await client.setPower(guest, to: "start", timeout: 10)
+        do {
+            try await client.setPower(guest, to: "start", timeout: 10)
+            Issue.record("starting a running VM succeeded")
+        } catch {
+            #expect(error.kind == .taskFailed("VM 200 already running"), "\(error.description)")
+        }
+        #expect(client.counter.total >= 4)
+        await client.shutdown()
+    }
+}
