@@ -95,12 +95,16 @@ struct PowerOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for each guest's task.") var taskTimeout: Double = 120
     @Argument(help: "Guest ids (default: every guest).") var ids: [Int] = []
 
-    func walk(_ verb: GraphVerb, state: String, extra: (ProxmoxClient, ProxmoxGuest) async throws(ProxmoxError) -> Void = { _, _ in }) async throws {
+    /// Returns the guests whose state it changed.
+    @discardableResult
+    func walk(_ verb: GraphVerb, state: String, only: [Int]? = nil) async throws -> [Int] {
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
-        let graph = GuestGraph(estate: estate, verb: verb, targets: ids.isEmpty ? nil : ids)
+        let targets = only ?? (ids.isEmpty ? nil : ids)
+        let graph = GuestGraph(estate: estate, verb: verb, targets: targets)
         if !graph.cycles.isEmpty { throw fail("dependency cycle: \(graph.cycles[0].map(String.init).joined(separator: " → "))", code: 65) }
         let client = try proxmox.client()
+        var changed: [Int] = []
         do throws(ProxmoxError) {
             let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
             for id in graph.order {
@@ -117,7 +121,7 @@ struct PowerOptions: ParsableArguments {
                 }
                 let started = Date()
                 try await client.setPower(guest, to: verb == .stop ? "stop" : "start", timeout: taskTimeout)
-                try await extra(client, guest)
+                changed.append(id)
                 FileHandle.standardOutput.write(Data(String(format: "%d %@: %@ (%.1f s)\n", id, guest.name, state, Date().timeIntervalSince(started)).utf8))
             }
         } catch {
@@ -125,6 +129,7 @@ struct PowerOptions: ParsableArguments {
             throw fail(error.description)
         }
         await client.shutdown()
+        return changed
     }
 }
 
@@ -133,6 +138,17 @@ struct StartCommand: AsyncParsableCommand {
         commandName: "start", abstract: "Start guests and what they depend on, dependencies first (templates never).")
     @OptionGroup var power: PowerOptions
     func run() async throws { try await power.walk(.start, state: "running") }
+}
+
+struct RestartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restart", abstract: "Stop guests and what depends on them (dependents first), then start them all again (dependencies first).")
+    @OptionGroup var power: PowerOptions
+    func run() async throws {
+        // What the stop took down (the targets and what needs them), and the targets, come back up.
+        let stopped = try await power.walk(.stop, state: "stopped")
+        try await power.walk(.start, state: "running", only: Array(Set(stopped + power.ids)).sorted())
+    }
 }
 
 struct StopCommand: AsyncParsableCommand {

@@ -119,6 +119,21 @@ struct ProxmoxTests {
         #expect(afterStop[103] == "running", "the CA does not depend on Traefik")
         await client.shutdown()
 
+        // Restart: 102 and what needs it stop (dependents first), then all of them start (dependencies first).
+        #expect(try pve.phoenix(["start", "110"]).status == 0)
+        let restarted = try pve.phoenix(["restart", "102"])
+        #expect(restarted.status == 0, "\(restarted.stdout)\(restarted.stderr)")
+        let lines = restarted.stdout.split(separator: "\n").map(String.init)
+        let stopOf110 = try #require(lines.firstIndex { $0.hasPrefix("110 grafana: stopped") })
+        let stopOf102 = try #require(lines.firstIndex { $0.hasPrefix("102 Traefik-Internal: stopped") })
+        let startOf102 = try #require(lines.firstIndex { $0.hasPrefix("102 Traefik-Internal: running") })
+        let startOf110 = try #require(lines.firstIndex { $0.hasPrefix("110 grafana: running") })
+        #expect(stopOf110 < stopOf102 && stopOf102 < startOf102 && startOf102 < startOf110, "\(restarted.stdout)")
+        let client2 = try pve.client()
+        let afterRestart = Dictionary(uniqueKeysWithValues: try await client2.guests().map { ($0.vmid, $0.status) })
+        await client2.shutdown()
+        #expect(afterRestart[102] == "running" && afterRestart[110] == "running")
+
         let missing = try pve.phoenix(["start", "1002"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("guest 1002") && missing.stderr.contains("create it first"), "\(missing.stderr)")
