@@ -24,6 +24,8 @@ public struct ProxmoxError: Error, CustomStringConvertible, Sendable {
         case taskFailed(String)
         case timeout
         case malformed
+        /// Phoenix itself will not do it (the guest is missing, or not phoenix's).
+        case refused
     }
 
     public let call: String
@@ -48,6 +50,7 @@ public struct ProxmoxError: Error, CustomStringConvertible, Sendable {
         case let .taskFailed(status): return "\(call): the task failed: \(status)"
         case .timeout: return "\(call): no result in time: \(message)"
         case .malformed: return "\(call): an answer phoenix cannot read: \(message)"
+        case .refused: return "\(call): \(message)"
         }
     }
 }

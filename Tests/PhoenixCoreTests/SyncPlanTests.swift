@@ -194,3 +194,38 @@ struct FirewallGrammarTests {
         #expect(FirewallGrammar.problems(in: text) == [problem])
     }
 }
+
+@Suite("Proxmox guest configuration")
+struct ProxmoxGuestConfigTests {
+    @Test("an LXC's and a VM's entries become the parameters Proxmox takes")
+    func parameters() throws {
+        let lxc = TestEstate.containers(
+            TestEstate.container(
+                101, "Web", ip: "10.0.0.10/24",
+                extra: #""cores": 2, "memory_mb": 2048, "swap_mb": 512, "boot_order": 3, "start_at_boot": true, "network_config": {"name": "eth0", "bridge": "vmbr1", "ip": "10.0.0.10/24", "gw": "10.0.0.1", "hwaddr": "02:00:00:00:01:01"}"#
+            ))
+        let vm = #"{"vms": [{"vmid": 1001, "name": "swarm", "cores": 4, "memory_mb": 8192, "network_config": {"bridge": "vmbr0", "ip": "10.0.0.111/24", "gw": "10.0.0.1"}}]}"#
+        let estate = try #require(TestEstate.load(lxc: lxc, vm: vm).estate)
+        let container = ProxmoxGuestConfig.settings(for: try #require(estate.guest(101)))
+        #expect(container.map { "\($0.key)=\($0.value)" } == [
+            "hostname=web", "cores=2", "memory=2048", "swap=512", "onboot=1", "startup=order=3",
+            "net0=name=eth0,bridge=vmbr1,ip=10.0.0.10/24,gw=10.0.0.1,hwaddr=02:00:00:00:01:01",
+        ])
+        let machine = ProxmoxGuestConfig.settings(for: try #require(estate.guest(1001)))
+        #expect(machine.map { "\($0.key)=\($0.value)" } == ["name=swarm", "cores=4", "memory=8192", "onboot=0", "net0=virtio,bridge=vmbr0", "ipconfig0=ip=10.0.0.111/24,gw=10.0.0.1"])
+        #expect(ProxmoxGuestConfig.tags(merging: ["web", "phoenix-managed"]) == "phoenix-managed;web")
+    }
+
+    @Test("hardware values that are not what they claim are refused with their pointer")
+    func refused() {
+        let lxc = TestEstate.containers(
+            TestEstate.container(101, "web", ip: "dhcp", extra: #""cores": 0, "storage_pool": "local;rm", "template": "local:vztmpl/x y.tar", "network_config": {"ip": "dhcp", "bridge": "vmbr 0", "hwaddr": "02:00:zz:00:01:01"}"#))
+        let report = TestEstate.load(lxc: lxc).report
+        #expect(report.hasError("lxc.json", "/lxc_configs/101/cores", containing: "not a valid number of cores"), "\(report.summary)")
+        #expect(report.hasError("lxc.json", "/lxc_configs/101/storage_pool", containing: "not a storage name"))
+        #expect(report.hasError("lxc.json", "/lxc_configs/101/template", containing: "not an OS template"))
+        #expect(report.hasError("lxc.json", "/lxc_configs/101/network_config/bridge", containing: "not a bridge name"))
+        #expect(report.hasError("lxc.json", "/lxc_configs/101/network_config/hwaddr", containing: "not a MAC address"))
+    }
+}
+

@@ -136,7 +136,45 @@ struct ProxmoxTests {
 
         let missing = try pve.phoenix(["start", "1002"])
         #expect(missing.status == 1)
-        #expect(missing.stderr.contains("guest 1002") && missing.stderr.contains("create it first"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("guest 1002: it does not exist on the cluster (phoenix create 1002 first)"), "\(missing.stderr)")
+    }
+
+    @Test("create makes the example estate from nothing, templates before their clones, each tagged and configured; delete only takes phoenix's own")
+    func createAndDelete() async throws {
+        guard let pve = try FakeProxmox.make(containers: [["vmid": 555, "name": "someone-else"]], vms: []) else { return }
+        let created = try pve.phoenix(["create"])
+        #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
+        let order = created.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.flatMap { Int($0) } }
+        #expect(Set(order) == [900, 101, 102, 103, 110, 9000, 1001, 1002])
+        #expect(order.firstIndex(of: 900)! < order.firstIndex(of: 102)!, "the template before its clones: \(created.stdout)")
+        #expect(order.firstIndex(of: 9000)! < order.firstIndex(of: 1001)!)
+        #expect(created.stdout.contains("102 Traefik-Internal: cloned from 900"))
+
+        let client = try pve.client()
+        let guests = Dictionary(uniqueKeysWithValues: try await client.guests().map { ($0.vmid, $0) })
+        #expect(guests[900]?.template == true && guests[9000]?.template == true)
+        #expect(guests[102]?.tags == [ProxmoxGuestConfig.ownershipTag])
+        let config = try await client.get("/nodes/pve1/lxc/102/config")
+        #expect(config["net0"].map { "\($0)" }?.contains("ip=10.77.0.12/24") == true, "\(config)")
+        #expect(config["startup"] == .string("order=2"))
+        #expect(config["onboot"] == .number(1))
+
+        let again = try pve.phoenix(["create"])
+        #expect(again.stdout.split(separator: "\n").allSatisfy { $0.hasSuffix(": exists") }, "\(again.stdout)")
+
+        let refused = try pve.phoenix(["delete", "110", "555"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("guest 555 (someone-else): it does not carry the phoenix-managed tag"), "\(refused.stderr)")
+        let afterRefusal = Set(try await client.guests().map(\.vmid))
+        #expect(afterRefusal.contains(110) && afterRefusal.contains(555), "a refusal deletes nothing")
+
+        #expect(try pve.phoenix(["start", "110"]).status == 0)
+        let deleted = try pve.phoenix(["delete", "110"])
+        #expect(deleted.status == 0, "\(deleted.stdout)\(deleted.stderr)")
+        #expect(try pve.phoenix(["delete", "555", "--force"]).status == 0)
+        let remaining = Set(try await client.guests().map(\.vmid))
+        #expect(!remaining.contains(110) && !remaining.contains(555) && remaining.contains(102))
+        await client.shutdown()
     }
 
     @Test("a wrong token, an untrusted certificate and an unreachable API are clear errors naming the call")

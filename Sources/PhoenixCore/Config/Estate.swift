@@ -80,10 +80,44 @@ public struct Guest: Sendable, Identifiable {
     public var dockerStacks: [Located<String>]
     public var triggerSyncOnCompletion: Bool
     public var source: SourceLocation
+    /// What guest creation and `converge` set on Proxmox.
+    public var hardware = GuestHardware()
 
     /// The address records point at: the static primary address, else the static secondary one.
     public var staticAddress: IPv4Address? {
         primaryAddress?.staticAddress ?? secondaryAddress?.staticAddress
+    }
+}
+
+/// The parts of a guest's Proxmox configuration phoenix creates and converges.
+public struct GuestHardware: Sendable, Equatable {
+    public var cores: Int?
+    public var memoryMB: Int?
+    public var swapMB: Int?
+    public var storagePool: String?
+    public var diskGB: Int?
+    /// An LXC's OS template (`template`): a volume (`local:vztmpl/…`) or an absolute path.
+    public var templateFile: String?
+    /// The first interface: `network_config` (`name`, `bridge`, `ip`, `gw`, `hwaddr`).
+    public var network: NetworkInterface?
+
+    public init() {}
+}
+
+/// A guest network interface as the original writes it.
+public struct NetworkInterface: Sendable, Equatable {
+    public var name: String?
+    public var bridge: String?
+    public var ip: InterfaceAddress?
+    public var gateway: IPv4Address?
+    public var hwaddr: String?
+
+    public init(name: String? = nil, bridge: String? = nil, ip: InterfaceAddress? = nil, gateway: IPv4Address? = nil, hwaddr: String? = nil) {
+        self.name = name
+        self.bridge = bridge
+        self.ip = ip
+        self.gateway = gateway
+        self.hwaddr = hwaddr
     }
 }
 

@@ -140,6 +140,7 @@ extension EstateLoader {
         if let list = entry.child("dependencies")?.expectArray("dependencies") {
             guest.dependencies = list.compactMap(loadDependency)
         }
+        guest.hardware = loadHardware(entry, kind: kind)
         if let service = entry.child("traefik_service") {
             guest.traefikService = loadTraefikService(service)
         }
@@ -151,6 +152,65 @@ extension EstateLoader {
             )
         }
         return guest
+    }
+
+    /// Cores, memory, storage, template and the first interface: what creation and converge set.
+    private func loadHardware(_ entry: JSONCursor, kind: GuestKind) -> GuestHardware {
+        var hardware = GuestHardware()
+        func number(_ key: String, _ range: ClosedRange<Int>, _ what: String) -> Int? {
+            guard let cursor = entry.child(key), let value = cursor.intValue else { return nil }
+            guard range.contains(value) else {
+                cursor.error("\(value) is not a valid \(what)", hint: "use \(range.lowerBound) to \(range.upperBound)")
+                return nil
+            }
+            return value
+        }
+        hardware.cores = number("cores", 1...1024, "number of cores")
+        hardware.memoryMB = number("memory_mb", 16...16_777_216, "memory size in MB")
+        hardware.swapMB = number("swap_mb", 0...16_777_216, "swap size in MB")
+        hardware.diskGB = number(kind == .lxc ? "storage_size_gb" : "disk_size_gb", 1...1_048_576, "disk size in GB")
+        if let cursor = entry.child("storage_pool"), let text = cursor.stringValue {
+            if Self.isProxmoxID(text) { hardware.storagePool = text } else { cursor.error("\(cursor.describe) is not a storage name") }
+        }
+        if kind == .lxc, let cursor = entry.child("template"), let text = cursor.stringValue {
+            // The OS template a container is created from: a volume id (<storage>:vztmpl/<file>) or,
+            // as the original writes it, an absolute path.
+            let parts = text.split(separator: ":", maxSplits: 1)
+            if TextRules.isAbsolutePath(text) || (parts.count == 2 && Self.isProxmoxID(String(parts[0])) && TextRules.isAbsolutePath("/" + parts[1])) {
+                hardware.templateFile = text
+            } else {
+                cursor.error("\(cursor.describe) is not an OS template", hint: "a volume such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst, or an absolute path")
+            }
+        }
+        if let network = entry.child("network_config"), case .object = network.value {
+            var interface = NetworkInterface()
+            if let cursor = network.child("name"), let text = cursor.stringValue {
+                if TextRules.isInterfaceName(text) { interface.name = text } else { cursor.error("\(cursor.describe) is not an interface name") }
+            }
+            if let cursor = network.child("bridge"), let text = cursor.stringValue {
+                if TextRules.isInterfaceName(text) { interface.bridge = text } else { cursor.error("\(cursor.describe) is not a bridge name") }
+            }
+            if let cursor = network.child("gw"), let text = cursor.stringValue {
+                if let address = IPv4Address(text) { interface.gateway = address } else { cursor.error("\(cursor.describe) is not a gateway address") }
+            }
+            if let cursor = network.child("hwaddr"), let text = cursor.stringValue {
+                let octets = text.split(separator: ":", omittingEmptySubsequences: false)
+                if octets.count == 6, octets.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) {
+                    interface.hwaddr = text.uppercased()
+                } else {
+                    cursor.error("\(cursor.describe) is not a MAC address", hint: "six hex pairs separated by ':'")
+                }
+            }
+            interface.ip = network.child("ip").flatMap { $0.stringValue.flatMap(InterfaceAddress.init) }
+            hardware.network = interface
+        }
+        return hardware
+    }
+
+    /// A Proxmox storage or similar id: a letter, then letters, digits, '-', '_' and '.'.
+    static func isProxmoxID(_ text: String) -> Bool {
+        guard let first = text.utf8.first, TextRules.isLetter(first), text.utf8.count <= 64 else { return false }
+        return text.utf8.allSatisfy { TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 
     private func interfaceAddress(_ network: JSONCursor) -> InterfaceAddress? {
