@@ -13,7 +13,7 @@ public struct PhoenixCommand: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self, GraphCommand.self, RenderCommand.self, PlanCommand.self, SyncCommand.self, DriftCommand.self, HistoryCommand.self,
             RollbackCommand.self, StatusCommand.self, StartCommand.self, StopCommand.self,
-            RestartCommand.self, CreateCommand.self, DeleteCommand.self,
+            RestartCommand.self, CreateCommand.self, DeleteCommand.self, ConvergeCommand.self, LetsGoCommand.self,
         ]
     )
 

@@ -177,6 +177,37 @@ struct ProxmoxTests {
         await client.shutdown()
     }
 
+    @Test("converge shows the plan, applies only what differs, and is then a no-op")
+    func converge() async throws {
+        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let estate = try TemporaryDirectory("phoenix-converge")
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        #expect(try pve.phoenix(["letsgo"], config: estate.file("etc")).status == 0)
+        #expect(try pve.phoenix(["converge", "--format", "json"], config: estate.file("etc")).stdout.contains(#""guests": []"#), "as configured after letsgo")
+
+        try PatchedEstate.edit(estate.file("etc/phoenix_lxc_configs.json")) { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            var grafana = configs["110"] as! [String: Any]
+            grafana["cores"] = 4
+            grafana["memory_mb"] = 4096
+            configs["110"] = grafana
+            root["lxc_configs"] = configs
+        }
+        let dry = try pve.phoenix(["converge", "--dry-run", "110"], config: estate.file("etc"))
+        #expect(dry.stdout.contains("110 grafana: cores: 2 → 4") && dry.stdout.contains("110 grafana: memory: 1024 → 4096"), "\(dry.stdout)")
+        let client = try pve.client()
+        #expect(try await client.get("/nodes/pve1/lxc/110/config")["cores"] == .number(2), "a dry run changes nothing")
+
+        let applied = try pve.phoenix(["converge", "110", "--format", "json"], config: estate.file("etc"))
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(try await client.get("/nodes/pve1/lxc/110/config")["cores"] == .number(4))
+        #expect(try await client.get("/nodes/pve1/lxc/110/config")["memory"] == .number(4096))
+        let again = try pve.phoenix(["converge", "--format", "json"], config: estate.file("etc"))
+        #expect(again.stdout.contains(#""guests": []"#), "\(again.stdout)")
+        await client.shutdown()
+    }
+
     @Test("a wrong token, an untrusted certificate and an unreachable API are clear errors naming the call")
     func badInput() throws {
         guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }

@@ -53,7 +53,7 @@ public struct JSONWriter: Sendable {
         text += String(repeating: "  ", count: depth)
     }
 
-    static func number(_ number: Double) -> String {
+    public static func number(_ number: Double) -> String {
         guard number.isFinite else { return "null" }
         if number.rounded() == number && abs(number) < 1e15 { return String(Int(number)) }
         return String(number)

@@ -51,3 +51,51 @@ public enum ProxmoxGuestConfig {
         }
     }
 }
+
+/// One setting `converge` changes on a guest.
+public struct ConfigChange: Sendable, Equatable {
+    public let key: String
+    /// What Proxmox has now (nil when unset).
+    public let from: String?
+    public let to: String
+
+    public init(key: String, from: String?, to: String) {
+        self.key = key
+        self.from = from
+        self.to = to
+    }
+}
+
+extension ProxmoxGuestConfig {
+    /// The settings whose value on Proxmox differs from what the configuration asks for. Option
+    /// strings (`net0`) compare by their parts: the parts the configuration names must match, parts
+    /// Proxmox adds itself (`type=veth`, a generated MAC) are left alone; a part given without a
+    /// value (`virtio`) only has to be there.
+    public static func differences(desired: [(key: String, value: String)], actual: [String: String]) -> [ConfigChange] {
+        desired.compactMap { setting in
+            guard let current = actual[setting.key] else { return ConfigChange(key: setting.key, from: nil, to: setting.value) }
+            return matches(setting.value, current) ? nil : ConfigChange(key: setting.key, from: current, to: setting.value)
+        }
+    }
+
+    static func matches(_ desired: String, _ actual: String) -> Bool {
+        let optionString = { (text: String) in text.contains(",") || text.contains("=") }
+        guard optionString(desired) || optionString(actual) else { return desired == actual }
+        let wanted = parts(desired)
+        let present = parts(actual)
+        return wanted.allSatisfy { key, value in
+            guard let have = present[key] else { return false }
+            return value.isEmpty || have.caseInsensitiveCompare(value) == .orderedSame
+        }
+    }
+
+    /// `name=eth0,bridge=vmbr0` → ["name": "eth0", "bridge": "vmbr0"]; `virtio` → ["virtio": ""].
+    static func parts(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for part in text.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            result[String(pair[0])] = pair.count == 2 ? String(pair[1]) : ""
+        }
+        return result
+    }
+}
