@@ -15,9 +15,30 @@ struct ProxmoxOptions: ParsableArguments {
     @Option(name: .long, help: "A file holding the API token user@realm!tokenid=secret (default: $PHOENIX_API_TOKEN_FILE, or the token itself in $PHOENIX_API_TOKEN).")
     var apiTokenFile: String?
 
+    @Option(name: .long, help: "Sign in with a ticket as this user (root@pam) instead of a token; the password from $PHOENIX_API_PASSWORD_FILE or $PHOENIX_API_PASSWORD.")
+    var apiUser: String?
+
+    @Flag(name: .long, help: "Print on stderr the number of API calls and the wall time.")
+    var stats = false
+
+    func printStats(_ client: ProxmoxClient, started: Date) {
+        guard stats else { return }
+        FileHandle.standardError.write(Data(String(format: "stats: %.3f s, %d API calls\n", Date().timeIntervalSince(started), client.counter.total).utf8))
+    }
+
     func client() throws -> ProxmoxClient {
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         guard let endpoint = api ?? environment["PHOENIX_API"] else { throw fail("name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64) }
+        let ca = apiCa ?? environment["PHOENIX_API_CA"]
+        if let user = apiUser ?? environment["PHOENIX_API_USER"] {
+            var password = environment["PHOENIX_API_PASSWORD"]
+            if let file = environment["PHOENIX_API_PASSWORD_FILE"] {
+                guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the API password file \(file)") }
+                password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+            }
+            guard let password else { throw fail("no password for \(user): set $PHOENIX_API_PASSWORD_FILE", code: 64) }
+            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca) } catch { throw fail(error.description) }
+        }
         var token = environment["PHOENIX_API_TOKEN"]
         if let file = apiTokenFile ?? environment["PHOENIX_API_TOKEN_FILE"] {
             guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the API token file \(file)") }
@@ -27,7 +48,7 @@ struct ProxmoxOptions: ParsableArguments {
             throw fail("no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
         }
         do {
-            return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: apiCa ?? environment["PHOENIX_API_CA"])
+            return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca)
         } catch {
             throw fail(error.description)
         }
@@ -44,8 +65,10 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
 
     func run() async throws {
+        let started = Date()
         let estate = try global.loadValidEstate()
         let client = try proxmox.client()
+        defer { proxmox.printStats(client, started: started) }
         let cluster: [ProxmoxGuest]
         do {
             cluster = try await client.guests()
@@ -263,10 +286,12 @@ struct ConvergeCommand: AsyncParsableCommand {
     @Argument(help: "Guest ids (default: every guest).") var ids: [Int] = []
 
     func run() async throws {
+        let started = Date()
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
         let wanted = estate.guests.filter { $0.enabled && (ids.isEmpty || ids.contains($0.id)) }
         let client = try proxmox.client()
+        defer { proxmox.printStats(client, started: started) }
         var lines: [String] = []
         var documents: [JSONValue] = []
         do throws(ProxmoxError) {

@@ -228,6 +228,18 @@ struct ProxmoxTests {
 
         let noToken = try pve.phoenix(["status"], environment: ["PHOENIX_API_TOKEN_FILE": "", "PHOENIX_API_TOKEN": ""])
         #expect(noToken.status == 64)
+
+        // Ticket sign-in (a cookie, and the CSRF token on writes) instead of a token.
+        let password = pve.directory.file("password")
+        try "secret\n".write(toFile: password, atomically: true, encoding: .utf8)
+        let ticket = try pve.phoenix(
+            ["status", "--api-user", "root@pam", "--format", "json"], environment: ["PHOENIX_API_TOKEN_FILE": "", "PHOENIX_API_PASSWORD_FILE": password])
+        #expect(ticket.status == 0, "\(ticket.stderr)")
+        let wrongPassword = pve.directory.file("wrong")
+        try "not-it\n".write(toFile: wrongPassword, atomically: true, encoding: .utf8)
+        let refused = try pve.phoenix(["status", "--api-user", "root@pam"], environment: ["PHOENIX_API_PASSWORD_FILE": wrongPassword])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("POST /access/ticket: authentication failure"), "\(refused.stderr)")
     }
 
     @Test("Proxmox's parameter errors name the parameter; a failed task is a failure with its exit status")
