@@ -60,8 +60,25 @@ final class FakeProxmox {
         return try Command.run(env, variables.map { "\($0.key)=\($0.value)" } + [binary] + arguments + ["--config-dir", config], timeout: 120)
     }
 
+    /// The agent requests fakepve recorded for VM 1001, as "<command> <file or argv>" lines.
+    func requests() -> [String] {
+        (try? String(contentsOfFile: directory.file("agent-requests.log"), encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+    }
+
     func client() throws -> ProxmoxClient {
         try ProxmoxClient(endpoint: api, auth: .token(Self.token), caFile: certificates.ca)
+    }
+
+    /// Runs `body` with a client that is shut down however the body ends.
+    func withClient(_ body: (ProxmoxClient) async throws -> Void) async throws {
+        let client = try client()
+        do {
+            try await body(client)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
     }
 }
 
@@ -263,4 +280,41 @@ struct ProxmoxTests {
         #expect(client.counter.total >= 4)
         await client.shutdown()
     }
+
+    @Test("guest agent commands: output collected, a command still running at the timeout is a failure, files go in the body in parts")
+    func agent() async throws {
+        let agent: [String: Any] = [
+            "exec": [
+                "cat /etc/hostname": ["exited": true, "exitcode": 0, "out-data": "swarm-manager\n"],
+                "false": ["exited": true, "exitcode": 1, "err-data": "failed"],
+                "sleep 3600": ["exited": false],
+            ]
+        ]
+        guard let pve = try FakeProxmox.make(containers: [], vms: [["vmid": 1001, "name": "swarm-manager", "status": "running", "config": ["agent": "1"], "agent": agent]])
+        else { return }
+        try await pve.withClient { client in
+            let vm = try #require(try await client.guests().first)
+            #expect(try await client.agentExec(vm, ["cat", "/etc/hostname"], timeout: 10) == AgentResult(exitCode: 0, stdout: "swarm-manager\n", stderr: ""))
+            #expect(try await client.agentExec(vm, ["false"], timeout: 10).exitCode == 1)
+            do throws(ProxmoxError) {
+                _ = try await client.agentExec(vm, ["sleep", "3600"], timeout: 1)
+                Issue.record("a command still running at the timeout was taken for a success")
+            } catch {
+                #expect(error.kind == .timeout)
+                #expect(error.description.contains("sleep in VM 1001 still running after 1 s"), "\(error.description)")
+            }
+            let secret = Array("-----BEGIN PRIVATE KEY-----\nnot-a-real-key\n".utf8)
+            try await client.agentWriteFile(vm, path: "/etc/docker/tls/key.pem", contents: secret, timeout: 10)
+            let large = [UInt8](repeating: UInt8(ascii: "x"), count: ProxmoxClient.agentChunkSize * 2 + 10)
+            try await client.agentWriteFile(vm, path: "/srv/big.bin", contents: large, timeout: 10)
+        }
+        usleep(300_000)  // fakepve writes its request log every 0.1 s
+        // What the agent was asked, as fakepve recorded it: the key only ever in a file-write body.
+        let log = pve.requests()
+        #expect(log.contains { $0.hasPrefix("file-write /etc/docker/tls/key.pem") })
+        #expect(log.filter { $0.hasPrefix("file-write /srv/big.bin.phoenix-part-") }.count == 3, "\(log)")
+        #expect(log.contains { $0.hasPrefix("exec sh -c") && $0.contains("/srv/big.bin") })
+        #expect(!log.contains { $0.hasPrefix("exec") && $0.contains("not-a-real-key") })
+    }
 }
+
