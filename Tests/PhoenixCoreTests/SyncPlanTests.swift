@@ -241,3 +241,52 @@ struct ProxmoxGuestConfigTests {
     }
 }
 
+
+@Suite("Firewall edits through the API")
+struct FirewallAPIPlanTests {
+    static func rule(_ port: String, managed: Bool = true) -> APIRule {
+        var rule = APIRule(FirewallRule(direction: .in, action: .accept, proto: "tcp", dport: port, comment: "port \(port)", enabled: true))
+        if !managed { rule.comment = "by hand" }
+        return rule
+    }
+
+    /// Applies edits the way Proxmox does, to check where the rules end up.
+    static func applied(_ edits: [FirewallEdit], to list: [APIRule]) -> [APIRule] {
+        var list = list
+        for edit in edits {
+            switch edit {
+            case let .delete(position, _): list.remove(at: position)
+            case let .insert(position, rule): list.insert(rule, at: position)
+            }
+        }
+        return list
+    }
+
+    @Test("the smallest edit: matching rules stay, others' rules are never touched", arguments: [
+        (["22", "80", "443"], ["22", "80", "443"], 0),
+        (["22", "80", "443"], ["22", "8080", "443"], 2),
+        (["22", "443"], ["22", "80", "443"], 1),
+        ([], ["22", "80"], 2),
+        (["22", "80", "443"], ["443"], 2),
+        (["80", "22"], ["22", "80"], 2),
+    ])
+    func smallest(actual: [String], desired: [String], editCount: Int) {
+        let foreign = Self.rule("9999", managed: false)
+        let current = [foreign] + actual.map { Self.rule($0) }
+        let wanted = desired.map { Self.rule($0) }
+        let edits = FirewallAPIPlan.edits(actual: current, desired: wanted)
+        #expect(edits.count == editCount)
+        let result = Self.applied(edits, to: current)
+        #expect(result.filter(\.isManaged) == wanted)
+        #expect(result.first == foreign, "the rule phoenix does not manage stays where it was")
+    }
+
+    @Test("rules carry phoenix's marker and read back from the API the same")
+    func roundTrip() {
+        let rule = APIRule(FirewallRule(direction: .out, action: .drop, proto: "udp", dport: "53", comment: "no DNS out", enabled: false))
+        #expect(rule.comment == "[phoenix] no DNS out")
+        #expect(rule.text == "|OUT DROP -p udp -dport 53 # [phoenix] no DNS out")
+        let json = JSONValue.object(rule.parameters.map { ($0.0, $0.0 == "enable" ? .number(Double($0.1)!) : .string($0.1)) })
+        #expect(APIRule(json: json) == rule)
+    }
+}

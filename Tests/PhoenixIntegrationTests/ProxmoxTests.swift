@@ -316,5 +316,37 @@ struct ProxmoxTests {
         #expect(log.contains { $0.hasPrefix("exec sh -c") && $0.contains("/srv/big.bin") })
         #expect(!log.contains { $0.hasPrefix("exec") && $0.contains("not-a-real-key") })
     }
+
+    @Test("the firewall through the API: phoenix's rules in order, a hand-made rule kept, a change is the smallest edit")
+    func firewall() async throws {
+        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        try await pve.withClient { client in
+            _ = try await client.post("/cluster/firewall/rules", [("type", "in"), ("action", "ACCEPT"), ("proto", "tcp"), ("dport", "9999"), ("comment", "hand-made"), ("enable", "1")])
+        }
+        let first = try pve.phoenix(["firewall"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("cluster: option policy_in: (unset) → DROP"))
+        #expect(try pve.phoenix(["firewall", "--dry-run"]).stdout.contains("cluster: as configured"))
+
+        let estate = try TemporaryDirectory("phoenix-fw")
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        try PatchedEstate.edit(estate.file("etc/phoenix_hypervisor_config.json")) { root in
+            var firewall = root["firewall"] as! [String: Any]
+            var rules = firewall["global_firewall_rules"] as! [[String: Any]]
+            rules[1]["port"] = "8007"
+            firewall["global_firewall_rules"] = rules
+            root["firewall"] = firewall
+        }
+        let change = try pve.phoenix(["firewall"], config: estate.file("etc"))
+        let cluster = change.stdout.split(separator: "\n").filter { $0.hasPrefix("cluster: ") }
+        #expect(cluster.count == 2, "one rule out, one rule in: \(change.stdout)")
+        #expect(cluster.contains { $0.contains("- rule") && $0.contains("-dport 8006") } && cluster.contains { $0.contains("+ rule") && $0.contains("-dport 8007") })
+        try await pve.withClient { client in
+            guard case let .array(rules) = try await client.get("/cluster/firewall/rules") else { throw ProxmoxError(call: "rules", kind: .malformed, message: "") }
+            let ports = rules.map { rule -> String in if case let .string(port)? = rule["dport"] { port } else { "-" } }
+            #expect(ports == ["9999", "22", "8007", "53", "53", "-", "80,443"], "\(ports)")
+        }
+    }
 }
 
