@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixProxmox
+
+/// `phoenix delete ID...`: deletes guests phoenix created (dependents first); others only with --force.
+struct DeleteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete guests phoenix created (stopped first); a guest without phoenix's ownership tag is refused unless --force.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var proxmox: ProxmoxOptions
+    @Flag(name: .long, help: "Delete even a guest phoenix did not create.") var force = false
+    @Option(name: .long, help: "Seconds to wait for each guest's task.") var taskTimeout: Double = 300
+    @Argument(help: "Guest ids.") var ids: [Int]
+
+    func validate() throws {
+        if ids.isEmpty { throw ValidationError("name the guests to delete") }
+    }
+
+    func run() async throws {
+        let client = try proxmox.client()
+        do throws(ProxmoxError) {
+            let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+            // Every guest is checked before any is deleted: a refusal leaves everything as it was.
+            let foreign = ids.compactMap { cluster[$0] }.filter { !$0.tags.contains(ProxmoxGuestConfig.ownershipTag) }
+            if !force, let first = foreign.first {
+                throw ProxmoxError(
+                    call: "guest \(first.vmid) (\(first.name))", kind: .refused,
+                    message: "it does not carry the \(ProxmoxGuestConfig.ownershipTag) tag, so phoenix did not create it; nothing was deleted (delete it by hand, or pass --force)")
+            }
+            for id in ids {
+                guard let guest = cluster[id] else {
+                    FileHandle.standardOutput.write(Data("\(id): not on the cluster, nothing to delete\n".utf8))
+                    continue
+                }
+                try await client.destroy(guest, timeout: taskTimeout)
+                FileHandle.standardOutput.write(Data("\(id) \(guest.name): deleted\n".utf8))
+            }
+        } catch {
+            await client.shutdown()
+            throw fail(error.description)
+        }
+        await client.shutdown()
+    }
+}

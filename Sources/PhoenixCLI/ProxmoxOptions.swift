@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixProxmox
+
+/// How phoenix reaches the Proxmox API. The token is read from a file or the environment, never
+/// from the command line (where `ps` would show it).
+struct ProxmoxOptions: ParsableArguments {
+    @Option(name: .long, help: "The Proxmox API, https://host:8006 (default: $PHOENIX_API).")
+    var api: String?
+
+    @Option(name: .long, help: "The CA the API's certificate chains to, the cluster's pve-root-ca.pem (default: $PHOENIX_API_CA).")
+    var apiCa: String?
+
+    @Option(name: .long, help: "A file holding the API token user@realm!tokenid=secret (default: $PHOENIX_API_TOKEN_FILE, or the token itself in $PHOENIX_API_TOKEN).")
+    var apiTokenFile: String?
+
+    @Option(name: .long, help: "Sign in with a ticket as this user (root@pam) instead of a token; the password from $PHOENIX_API_PASSWORD_FILE or $PHOENIX_API_PASSWORD.")
+    var apiUser: String?
+
+    @Flag(name: .long, help: "Print on stderr the number of API calls and the wall time.")
+    var stats = false
+
+    func printStats(_ client: ProxmoxClient, started: Date) {
+        guard stats else { return }
+        FileHandle.standardError.write(Data(String(format: "stats: %.3f s, %d API calls\n", Date().timeIntervalSince(started), client.counter.total).utf8))
+    }
+
+    func client() throws -> ProxmoxClient {
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
+        guard let endpoint = api ?? environment["PHOENIX_API"] else { throw fail("name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64) }
+        let ca = apiCa ?? environment["PHOENIX_API_CA"]
+        if let user = apiUser ?? environment["PHOENIX_API_USER"] {
+            var password = environment["PHOENIX_API_PASSWORD"]
+            if let file = environment["PHOENIX_API_PASSWORD_FILE"] {
+                guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the API password file \(file)") }
+                password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+            }
+            guard let password else { throw fail("no password for \(user): set $PHOENIX_API_PASSWORD_FILE", code: 64) }
+            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca) } catch { throw fail(error.description) }
+        }
+        var token = environment["PHOENIX_API_TOKEN"]
+        if let file = apiTokenFile ?? environment["PHOENIX_API_TOKEN_FILE"] {
+            guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the API token file \(file)") }
+            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token, token.contains("!"), token.contains("=") else {
+            throw fail("no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
+        }
+        do {
+            return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca)
+        } catch {
+            throw fail(error.description)
+        }
+    }
+}

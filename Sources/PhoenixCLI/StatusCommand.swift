@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixProxmox
+
+/// `phoenix status`: every configured guest beside what the cluster reports, from one bulk read.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show every guest: configured, and as the cluster reports it (one API call).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var proxmox: ProxmoxOptions
+    @Option(name: .long, help: "text or json") var format: OutputFormat = .text
+
+    func run() async throws {
+        let started = Date()
+        let estate = try global.loadValidEstate()
+        let client = try proxmox.client()
+        defer { proxmox.printStats(client, started: started) }
+        let cluster: [ProxmoxGuest]
+        do {
+            cluster = try await client.guests()
+        } catch {
+            await client.shutdown()
+            throw fail(error.description)
+        }
+        await client.shutdown()
+        let byID = Dictionary(cluster.map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        let configured = Set(estate.guests.map(\.id))
+        var rows: [[String]] = []
+        for guest in estate.guests {
+            let actual = byID[guest.id]
+            rows.append([
+                String(guest.id), guest.kind == .lxc ? "lxc" : "vm", guest.name, actual?.status ?? "absent", actual?.node ?? "-",
+                guest.isTemplate ? "template" : (guest.enabled ? "" : "disabled"),
+            ])
+        }
+        for guest in cluster where !configured.contains(guest.vmid) {
+            rows.append([String(guest.vmid), guest.kind == .lxc ? "lxc" : "vm", guest.name, guest.status, guest.node, "not in the configuration"])
+        }
+        if format == .json {
+            let document = JSONValue.object([
+                ("version", .number(1)),
+                ("guests", .array(rows.map { row in
+                    .object([("id", .string(row[0])), ("kind", .string(row[1])), ("name", .string(row[2])), ("status", .string(row[3])), ("node", .string(row[4])), ("note", .string(row[5]))])
+                })),
+            ])
+            FileHandle.standardOutput.write(Data((JSONWriter().string(document) + "\n").utf8))
+            return
+        }
+        let header = ["ID", "KIND", "NAME", "STATUS", "NODE", "NOTE"]
+        let widths = header.indices.map { column in ([header] + rows).map { TextRules.printable($0[column]).count }.max() ?? 0 }
+        let lines = ([header] + rows).map { row in
+            row.indices.map { TextRules.printable(row[$0]).padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
