@@ -348,5 +348,25 @@ struct ProxmoxTests {
             #expect(ports == ["9999", "22", "8007", "53", "53", "-", "80,443"], "\(ports)")
         }
     }
+
+    @Test("a guest that vanished mid-run and an unknown node are errors naming the guest and the call")
+    func vanished() async throws {
+        guard let pve = try FakeProxmox.make(containers: [["vmid": 110, "name": "grafana"]], vms: []) else { return }
+        try await pve.withClient { client in
+            let guest = try #require(try await client.guests().first)
+            // Someone deletes it between phoenix's bulk read and its next call.
+            _ = try await client.delete(guest.path)
+            do throws(ProxmoxError) {
+                try await client.setPower(guest, to: "start", timeout: 10)
+                Issue.record("starting a deleted guest succeeded")
+            } catch {
+                #expect(error.description.hasPrefix("POST /nodes/pve1/lxc/110/status/start: "), "\(error.description)")
+                #expect(error.description.contains("110"), "\(error.description)")
+            }
+        }
+        let unknownNode = try pve.phoenix(["create", "900", "--node", "pve9"])
+        #expect(unknownNode.status == 1)
+        #expect(unknownNode.stderr.contains("POST /nodes/pve9/lxc"), "\(unknownNode.stderr)")
+    }
 }
 
