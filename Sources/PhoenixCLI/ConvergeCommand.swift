@@ -63,7 +63,7 @@ struct ConvergeCommand: AsyncParsableCommand {
         await client.shutdown()
         if format == .json {
             let document = JSONValue.object([("version", .number(1)), ("dry_run", .bool(dryRun)), ("guests", .array(documents))])
-            FileHandle.standardOutput.write(Data((JSONWriter().string(document) + "\n").utf8))
+            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
             let changed = documents.count
             lines.append(dryRun ? "Dry run: \(changed) guests would change; nothing was changed." : "\(changed) guests changed.")

@@ -36,7 +36,7 @@ struct DeleteCommand: AsyncParsableCommand {
                     continue
                 }
                 try await client.destroy(guest, timeout: taskTimeout)
-                FileHandle.standardOutput.write(Data("\(id) \(guest.name): deleted\n".utf8))
+                FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): deleted\n".utf8))
             }
         } catch {
             await client.shutdown()

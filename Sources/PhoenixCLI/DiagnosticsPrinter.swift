@@ -22,42 +22,22 @@ enum DiagnosticsPrinter {
         return text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
     }
 
-    struct Document: Encodable {
-        struct Item: Encodable {
-            let file: String
-            let pointer: String
-            let message: String
-            let hint: String?
-
-            func encode(to encoder: Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(file, forKey: .file)
-                try container.encode(pointer, forKey: .pointer)
-                try container.encode(message, forKey: .message)
-                try container.encode(hint, forKey: .hint)
-            }
-            enum CodingKeys: String, CodingKey { case file, pointer, message, hint }
-        }
-        let version = 1
-        let valid: Bool
-        let errors: [Item]
-        let warnings: [Item]
-    }
-
     static func json(_ report: ValidationReport) -> String {
-        func items(_ list: [Diagnostic]) -> [Document.Item] {
-            list.map { Document.Item(file: $0.file, pointer: $0.pointer.description, message: $0.message, hint: $0.hint) }
+        func items(_ list: [Diagnostic]) -> JSONValue {
+            .array(list.map {
+                .object([
+                    ("file", .string($0.file)), ("pointer", .string($0.pointer.description)), ("message", .string($0.message)),
+                    ("hint", $0.hint.map(JSONValue.string) ?? .null),
+                ])
+            })
         }
-        return JSONOutput.encode(Document(valid: report.isValid, errors: items(report.errors), warnings: items(report.warnings)))
+        return JSONOutput.string(
+            .object([("version", .number(1)), ("valid", .bool(report.isValid)), ("errors", items(report.errors)), ("warnings", items(report.warnings))]))
     }
 }
 
-/// Stable JSON: sorted keys, pretty-printed, one trailing newline.
+/// Every JSON document phoenix prints: versioned by the caller, keys sorted, two-space indent, one
+/// trailing newline (JSONWriter, so every command formats alike).
 enum JSONOutput {
-    static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
+    static func string(_ value: JSONValue) -> String { JSONWriter().string(value) + "\n" }
 }

@@ -41,25 +41,17 @@ struct GraphCommand: ParsableCommand {
 extension GraphVerb: ExpressibleByArgument {}
 
 enum GraphPrinter {
-    struct Document: Encodable {
-        struct Edge: Encodable {
-            let from: String
-            let to: String
-            let kind: String
-            let active: Bool
-            let reason: String
-        }
-        let version = 1
-        let verb: String
-        let order: [String]
-        let edges: [Edge]
-    }
-
     static func json(_ graph: GuestGraph) -> String {
-        JSONOutput.encode(
-            Document(
-                verb: graph.verb.rawValue, order: graph.order.map(String.init),
-                edges: graph.edges.map { .init(from: String($0.from), to: String($0.to), kind: $0.kind.rawValue, active: $0.active, reason: $0.reason) }))
+        JSONOutput.string(
+            .object([
+                ("version", .number(1)), ("verb", .string(graph.verb.rawValue)), ("order", .array(graph.order.map { .string(String($0)) })),
+                ("edges", .array(graph.edges.map { edge in
+                    .object([
+                        ("from", .string(String(edge.from))), ("to", .string(String(edge.to))), ("kind", .string(edge.kind.rawValue)),
+                        ("active", .bool(edge.active)), ("reason", .string(edge.reason)),
+                    ])
+                })),
+            ]))
     }
 
     static func text(_ graph: GuestGraph, estate: Estate) -> String {

@@ -32,13 +32,13 @@ struct PowerOptions: ParsableArguments {
                     throw ProxmoxError(call: "guest \(id)", kind: .refused, message: "it does not exist on the cluster (phoenix create \(id) first)")
                 }
                 if guest.status == state {
-                    FileHandle.standardOutput.write(Data("\(id) \(guest.name): already \(state)\n".utf8))
+                    FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): already \(state)\n".utf8))
                     continue
                 }
                 let started = Date()
                 try await client.setPower(guest, to: verb == .stop ? "stop" : "start", timeout: taskTimeout)
                 changed.append(id)
-                FileHandle.standardOutput.write(Data(String(format: "%d %@: %@ (%.1f s)\n", id, guest.name, state, Date().timeIntervalSince(started)).utf8))
+                FileHandle.standardOutput.write(Data(String(format: "%d %@: %@ (%.1f s)\n", id, TextRules.printable(guest.name), state, Date().timeIntervalSince(started)).utf8))
             }
         } catch {
             await client.shutdown()

@@ -41,12 +41,10 @@ struct RenderCommand: ParsableCommand {
         }
         for note in output.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         if format == .json {
-            struct Document: Encodable {
-                let version = 1
-                let files: [String]
-                let notes: [String]
-            }
-            FileHandle.standardOutput.write(Data(JSONOutput.encode(Document(files: output.files.map(\.renderPath), notes: output.notes)).utf8))
+            let document = JSONValue.object([
+                ("version", .number(1)), ("files", .array(output.files.map { .string($0.renderPath) })), ("notes", .array(output.notes.map(JSONValue.string))),
+            ])
+            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
             let listing = output.files.map { "\(out)/\($0.renderPath)\n" }.joined()
             FileHandle.standardOutput.write(Data((listing + "\(output.files.count) files written\n").utf8))

@@ -45,7 +45,7 @@ struct StatusCommand: AsyncParsableCommand {
                     .object([("id", .string(row[0])), ("kind", .string(row[1])), ("name", .string(row[2])), ("status", .string(row[3])), ("node", .string(row[4])), ("note", .string(row[5]))])
                 })),
             ])
-            FileHandle.standardOutput.write(Data((JSONWriter().string(document) + "\n").utf8))
+            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
             return
         }
         let header = ["ID", "KIND", "NAME", "STATUS", "NODE", "NOTE"]

@@ -40,7 +40,8 @@ struct SyncOptions: ParsableArguments {
     @Flag(name: .long, help: "Print on stderr how many calls phoenix made to each machine, how many changed a file, and the reloads.")
     var stats = false
 
-    var environment: [String: String] { ProcessInfo.processInfo.environment }
+    /// The environment, an empty variable counting as unset.
+    var environment: [String: String] { ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty } }
 
     var statePath: String { state ?? environment["PHOENIX_STATE"] ?? "/var/lib/phoenix/state.sqlite" }
 

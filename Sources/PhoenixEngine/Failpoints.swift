@@ -40,13 +40,3 @@ public struct Failpoints: Sendable {
         }
     }
 }
-
-/// Where progress goes while a sync runs (stderr in the CLI).
-public protocol ProgressReporter: Sendable {
-    func report(_ line: String)
-}
-
-public struct SilentProgress: ProgressReporter {
-    public init() {}
-    public func report(_ line: String) {}
-}

@@ -35,7 +35,9 @@ struct StackFilesDriver: UnitDriver {
     func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
         for file in staged where file.resource.path.hasSuffix(".yml") || file.resource.path.hasSuffix(".yaml") {
             do { _ = try Yams.compose(yaml: file.resource.contents) } catch {
-                throw UnitFailure(check: "YAML check of \(file.resource.origin)", output: "\(error)")
+                // Only the position and the problem: Yams quotes the offending line, which may hold a secret.
+                let problem = "\(error)".split(separator: "\n").first.map(String.init) ?? "not valid YAML"
+                throw UnitFailure(check: "YAML check of \(file.resource.origin)", output: problem)
             }
         }
     }

@@ -89,7 +89,6 @@ struct CrashTests {
         }
         #expect(try lab.phoenix(["sync", "firewall", "--firewall-revert", "2"]).status == 0)
         let cluster = lab.host + "/etc/pve/firewall/cluster.fw"
-        let version1 = try String(contentsOfFile: cluster, encoding: .utf8)
         func changeRules(_ comment: String) throws {
             try lab.edit("phoenix_hypervisor_config.json") { root in
                 var firewall = root["firewall"] as! [String: Any]
@@ -107,7 +106,6 @@ struct CrashTests {
         #expect(version2.contains("# confirmed"))
         #expect(!FileManager.default.fileExists(atPath: cluster + ".phoenix-prev"))
         #expect(!FileManager.default.fileExists(atPath: lab.host + "/run/phoenix-firewall-revert"))
-        _ = version1
 
         // Never confirmed: phoenix dies with the new rules live; the host puts the previous ones back.
         try changeRules("never confirmed")

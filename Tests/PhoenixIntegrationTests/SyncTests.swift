@@ -22,18 +22,16 @@ struct SyncTests {
         let routers = Probe.httpGet(host: IPv4Address("127.0.0.1")!, port: lab.ports["dashboard"]!, path: "/api/http/routers", timeout: 3) ?? ""
         #expect(routers.contains("websecure-grafana@file"), "\(routers)")
 
-        let tree = lab.treeChecksum()
+        // The state store records the no-op run; the managed files (contents, modes, mtimes) are untouched.
+        let files = lab.treeChecksumExcludingState()
         let pids = ["dnsmasq", "nginx", "traefik"].map(lab.pid)
         let reloads = lab.reloads
         let second = try lab.phoenix(["sync", "all"])
         #expect(second.status == 0)
         #expect(second.stdout.contains("No changes: nothing written, nothing reloaded"), "\(second.stdout)")
+        #expect(lab.treeChecksumExcludingState() == files, "nothing was written")
         #expect(["dnsmasq", "nginx", "traefik"].map(lab.pid) == pids, "nothing was restarted")
         #expect(lab.reloads == reloads, "nothing was reloaded")
-        // The state store records the no-op run; the managed files are untouched.
-        let filesOnly = lab.treeChecksumExcludingState()
-        _ = tree
-        #expect(lab.treeChecksumExcludingState() == filesOnly)
         #expect(try lab.phoenix(["history"]).stdout.contains("no changes"))
         let plan = try lab.phoenix(["plan", "--detailed-exitcode"])
         #expect(plan.status == 0, "\(plan.stdout)")
@@ -227,9 +225,17 @@ struct FilesAndTrustTests {
         try "DB_PASSWORD=stack-secret-7f3e9\n".write(toFile: source + "/app.env", atomically: true, encoding: .utf8)
         #expect(try lab.phoenix(["sync", "files"]).status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: lab.state)).range(of: Data("stack-secret-7f3e9".utf8)) == nil)
-        #expect(try lab.phoenix(["drift"]).stdout.contains("files:app/app.env") == false, "in sync")
+        func drift() throws -> String? {
+            let report = try lab.phoenix(["drift", "--format", "json"])
+            let resources = (try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])?["resources"] as? [[String: Any]]
+            return resources?.first { $0["id"] as? String == "files:app/app.env" }?["drift"] as? String
+        }
+        #expect(try drift() == "in sync")
         try "DB_PASSWORD=changed-by-hand\n".write(toFile: destination + "/app.env", atomically: true, encoding: .utf8)
-        #expect(try lab.phoenix(["drift"]).stdout.contains("changed by hand: files:app/app.env"))
+        #expect(try drift() == "changed by hand")
+        let secretPlan = try lab.phoenix(["plan", "files"])
+        #expect(secretPlan.stdout.contains("contents not shown: the file may hold secrets"), "\(secretPlan.stdout)")
+        #expect(!secretPlan.stdout.contains("changed-by-hand") && !secretPlan.stdout.contains("stack-secret-7f3e9"), "a plan never prints a stack file's lines")
 
         // A stack file that is not YAML is refused before anything is sent.
         try "services: [unclosed\n".write(toFile: source + "/docker-compose.yml", atomically: true, encoding: .utf8)

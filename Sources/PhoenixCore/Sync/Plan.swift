@@ -84,7 +84,8 @@ public struct Plan: Sendable {
                     action = .unchanged
                 } else {
                     action = .update
-                    reasons.append(LineDifference(from: installed, to: resource.contents).summary)
+                    // A file that may hold secrets is described by its line numbers only.
+                    reasons.append(LineDifference(from: installed, to: resource.contents).summary(showingLines: !resource.sensitive))
                     if edited { reasons.append("the installed file was changed by hand since phoenix last applied it") }
                 }
             } else {
@@ -158,10 +159,13 @@ public struct LineDifference: Sendable {
         added = Array(after[prefix..<(after.count - suffix)])
     }
 
-    public var summary: String {
+    public var summary: String { summary(showingLines: true) }
+
+    public func summary(showingLines: Bool) -> String {
         let span = max(removed.count, added.count)
         let lines = span <= 1 ? "line \(firstLine)" : "lines \(firstLine)-\(firstLine + span - 1)"
         var text = "\(lines): \(removed.count) removed, \(added.count) added"
+        guard showingLines else { return text + " (contents not shown: the file may hold secrets)" }
         let shown = removed.prefix(3).map { "-" + $0 } + added.prefix(3).map { "+" + $0 }
         if !shown.isEmpty { text += " (" + shown.map { TextRules.printable($0) }.joined(separator: " | ") + (span > 3 ? " | ..." : "") + ")" }
         return text

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixState
+
+/// `phoenix history`: the runs, newest first.
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "List sync runs: when, who, what changed, outcome.")
+
+    @OptionGroup var target: SyncOptions
+    @Option(name: .long, help: "text or json") var format: OutputFormat = .text
+    @Option(name: .long, help: "How many runs.") var limit = 20
+
+    func run() throws {
+        let runs: [RunRecord]
+        let store = try target.existingStore()
+        do { runs = try store?.runs(limit: limit) ?? [] } catch { throw fail(error.description) }
+        let formatter = ISO8601DateFormatter()
+        if format == .json {
+            let document = JSONValue.object([
+                ("version", .number(1)),
+                ("runs", .array(runs.map { run in
+                    .object([
+                        ("id", .number(Double(run.id))), ("started_at", .string(formatter.string(from: run.startedAt))),
+                        ("finished_at", run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null), ("user", .string(run.user)),
+                        ("host", .string(run.host)), ("command", .string(run.command)), ("outcome", .string(run.outcome)), ("summary", .string(run.summary)),
+                    ])
+                })),
+            ])
+            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
+            return
+        }
+        var out = runs.isEmpty ? "No runs recorded in \(target.statePath).\n" : ""
+        for run in runs {
+            out += "\(run.id)  \(formatter.string(from: run.startedAt))  \(run.user)@\(run.host)  \(run.command)  \(run.outcome): \(run.summary)\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}
