@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the API commands against fakepve (release build): `status` and `converge --dry-run`
-# (the guest plan) for an estate of 200 guests that all exist on the fake cluster; API calls counted.
+# (the guest plan) for an estate of 200 guests that all exist on the fake cluster; API calls counted:
+# never converged, after a converge with nothing changed, with one guest changed, and --refresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
@@ -36,8 +37,25 @@ echo $! > "$work/pid"
 for _ in $(seq 50); do grep -q ready "$work/fakepve.log" && break; sleep 0.2; done
 echo 'root@pam!bench=bench-secret' > "$work/token"
 export PHOENIX_API="https://127.0.0.1:$port" PHOENIX_API_CA="$work/ca.crt" PHOENIX_API_TOKEN_FILE="$work/token"
+export PHOENIX_STATE="$work/state.sqlite"
 flags=(--config-dir "$work/estate/etc" --stacks-dir "$work/estate/stacks" --stats)
-echo "status, $guests guests ($runs runs):"
-for _ in $(seq "$runs"); do .build-release/release/phoenix status "${flags[@]}" 2>&1 >/dev/null | sed 's/^/  /'; done
-echo "converge --dry-run (the guest plan), $guests guests ($runs runs):"
-for _ in $(seq "$runs"); do .build-release/release/phoenix converge --dry-run "${flags[@]}" 2>&1 >/dev/null | sed 's/^/  /'; done
+measure() { # label, then the phoenix arguments
+    local label=$1; shift
+    echo "$label ($runs runs):"
+    for _ in $(seq "$runs"); do .build-release/release/phoenix "$@" "${flags[@]}" 2>&1 >/dev/null | sed 's/^/  /'; done
+}
+measure "status, $guests guests" status
+measure "converge --dry-run, never converged (every guest read)" converge --dry-run
+.build-release/release/phoenix converge "${flags[@]}" >/dev/null 2>&1
+measure "converge --dry-run after a converge, nothing changed (the bulk read alone)" converge --dry-run
+# One guest's cores changed in the configuration: one more read.
+python3 - "$work/estate/etc/phoenix_lxc_configs.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+data = json.load(open(path))
+first = sorted(data["lxc_configs"], key=int)[0]
+data["lxc_configs"][first]["cores"] = data["lxc_configs"][first].get("cores", 1) + 1
+json.dump(data, open(path, "w"))
+PY
+measure "converge --dry-run, one guest changed in the configuration" converge --dry-run
+measure "converge --dry-run --refresh (every guest read)" converge --dry-run --refresh

@@ -28,15 +28,20 @@ for _ in $(seq 50); do grep -q ready "$work/fakepve.log" && break; sleep 0.2; do
 echo 'root@pam!phoenix=example-token-secret' > "$work/token"
 chmod 600 "$work/token"
 export PHOENIX_API="https://127.0.0.1:$port" PHOENIX_API_CA="$work/pve-root-ca.pem" PHOENIX_API_TOKEN_FILE="$work/token"
+export PHOENIX_STATE="$work/state.sqlite"   # converge's records of each guest, and the history
 phoenix=(.build/debug/phoenix)
 config=(--config-dir Examples/estate/etc)
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say "phoenix create --dry-run: the waves and lanes creation takes"
+"${phoenix[@]}" create --dry-run "${config[@]}"
 say "phoenix letsgo: create (templates first), converge, start in dependency order"
 "${phoenix[@]}" letsgo "${config[@]}"
 say "phoenix status (one API call)"
 "${phoenix[@]}" status "${config[@]}" --stats
-say "phoenix converge --dry-run: nothing to change"
-"${phoenix[@]}" converge --dry-run "${config[@]}" | tail -1
+say "phoenix converge --dry-run: nothing to change, one API call (the guests converged by letsgo are not read again)"
+"${phoenix[@]}" converge --dry-run --stats "${config[@]}" | tail -2
+say "phoenix firewall --dry-run: the firewall through the API"
+"${phoenix[@]}" firewall --dry-run "${config[@]}" | tail -4
 say "phoenix stop 102: what needs Traefik stops first"
 "${phoenix[@]}" stop 102 "${config[@]}"
 say "phoenix delete 110 1002"

@@ -2,98 +2,157 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixProxmox
+import PhoenixState
 
 /// `phoenix converge [ID...]`: applies what the configuration says about existing guests, plan first.
+///
+/// Round trips: one bulk read of the cluster, plus one configuration read for each guest that may
+/// have changed. A guest is not read when the state store says phoenix converged it, the
+/// configuration asks for the same as then, and the bulk read shows it as it was right after
+/// (name, tags, cores, memory, node). `--refresh` reads every guest (settings the bulk read does
+/// not show, such as the network, can only be checked that way).
 struct ConvergeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "converge",
-        abstract: "Set cores, memory, network, start at boot and order on existing guests as configured; the plan first.",
-        discussion: "A setting a running guest takes only after a reboot is reported, and the guest is rebooted only with --reboot.")
+        abstract: "Set cores, memory, network, start at boot and order, and tags on existing guests as configured; the plan first.",
+        discussion: """
+            A setting a running guest takes only after a reboot is reported, and the guest is rebooted only with --reboot. \
+            Guests converged before and unchanged since (by the configuration and by what the cluster shows of them) are \
+            not read again; --refresh reads them all.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var proxmox: ProxmoxOptions
     @Flag(name: .long, help: "Print the plan and change nothing.") var dryRun = false
     @Flag(name: .long, help: "Reboot running guests whose changes wait for a reboot.") var reboot = false
+    @Flag(name: .long, help: "Read every guest's configuration, even those unchanged since phoenix last converged them.") var refresh = false
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
     @Argument(help: "Guest ids (default: every guest).") var ids: [Int] = []
+
+    /// Why a guest's configuration is read, or nil when it is not.
+    static func readReason(fingerprint: String, observed: ProxmoxGuest, record: GuestRecord?, refresh: Bool) -> String? {
+        guard let record else { return "not converged by phoenix before" }
+        if refresh { return "--refresh" }
+        if record.fingerprint != fingerprint { return "the configuration changed since run \(record.run)" }
+        if record.observed != observed.observed { return "changed on the cluster since run \(record.run)" }
+        return nil
+    }
 
     func run() async throws {
         let started = Date()
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
         let wanted = estate.guests.filter { $0.enabled && (ids.isEmpty || ids.contains($0.id)) }
+        let location = StateLocation(option: proxmox.state)
+        // A dry run never creates the store; a real one records a run and holds the lock.
+        let store = dryRun ? try location.existing() : try location.writable()
+        let records: [Int: GuestRecord]
+        do { records = try store?.guestRecords() ?? [:] } catch { throw fail(error.description) }
+        var run: Int64?
+        if let store, !dryRun {
+            do { run = try store.beginRun(command: (["converge"] + ids.map(String.init)).joined(separator: " ")).run } catch { throw fail(error.description) }
+        }
+
         let client = try proxmox.client()
         defer { proxmox.printStats(client, started: started) }
-        var lines: [String] = []
-        var documents: [JSONValue] = []
+        var report = Report()
         do throws(ProxmoxError) {
-            let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
-            let present = wanted.compactMap { guest in cluster[guest.id].map { (guest, $0) } }
-            for guest in wanted where cluster[guest.id] == nil { lines.append("\(guest.id) \(guest.name): absent (phoenix create \(guest.id) first)") }
-            let plans = try await client.configPlans(for: present)
-            for plan in plans {
-                let name = estate.guest(plan.guest.vmid)?.name ?? plan.guest.name
-                if plan.changes.isEmpty {
-                    lines.append("\(plan.guest.vmid) \(name): as configured")
-                    continue
-                }
-                for change in plan.changes { lines.append("\(plan.guest.vmid) \(name): \(change.key): \(change.from ?? "(unset)") → \(change.to)") }
-                var waiting: [String] = []
-                if !dryRun {
-                    waiting = try await client.apply(plan)
-                    if !waiting.isEmpty {
-                        if reboot {
-                            try await client.reboot(plan.guest, timeout: 300)
-                            lines.append("\(plan.guest.vmid) \(name): rebooted for \(waiting.joined(separator: ", "))")
-                        } else {
-                            lines.append("\(plan.guest.vmid) \(name): \(waiting.joined(separator: ", ")) take effect at the next reboot (--reboot to reboot now)")
-                        }
-                    }
-                }
-                documents.append(.object([
-                    ("id", .string(String(plan.guest.vmid))),
-                    ("changes", .array(plan.changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })),
-                    ("waiting_for_reboot", .array(waiting.map(JSONValue.string))),
-                ]))
-            }
+            try await converge(wanted, estate: estate, records: records, client: client, report: &report)
         } catch {
             await client.shutdown()
+            if let store, let run { try? store.finishRun(run, outcome: "failed", summary: error.description) }
             throw fail(error.description)
         }
         await client.shutdown()
+        if let store, let run {
+            do {
+                try store.recordGuests(report.converged.map { GuestRecord(vmid: $0.vmid, fingerprint: $0.fingerprint, observed: $0.observed, run: run) })
+                try store.forgetGuests(report.forgotten)
+                let changed = report.documents.count
+                try store.finishRun(run, outcome: changed == 0 ? "no changes" : "succeeded", summary: "converge: \(changed) guests changed")
+            } catch {
+                throw fail(error.description)
+            }
+        }
         if format == .json {
-            let document = JSONValue.object([("version", .number(1)), ("dry_run", .bool(dryRun)), ("guests", .array(documents))])
+            let document = JSONValue.object([
+                ("version", .number(1)), ("dry_run", .bool(dryRun)), ("read", .number(Double(report.read))), ("not_read", .number(Double(report.notRead))),
+                ("guests", .array(report.documents)),
+            ])
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
-            let changed = documents.count
+            let changed = report.documents.count
+            var lines = report.lines
+            if report.notRead > 0 { lines.append("\(report.notRead) guests unchanged since phoenix converged them were not read (--refresh reads them).") }
             lines.append(dryRun ? "Dry run: \(changed) guests would change; nothing was changed." : "\(changed) guests changed.")
             FileHandle.standardOutput.write(Data((lines.map { TextRules.printable($0, limit: 400) }.joined(separator: "\n") + "\n").utf8))
         }
     }
-}
 
-/// `phoenix letsgo`: create what is missing, converge, start everything, then sync for the guests that ask for it.
-struct LetsGoCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "letsgo",
-        abstract: "Create every missing guest, converge and start them all in dependency order; then tell which guests ask for a sync.")
+    /// What a run found and did, for the output and the state store.
+    struct Report {
+        var lines: [String] = []
+        var documents: [JSONValue] = []
+        var converged: [(vmid: Int, fingerprint: String, observed: String)] = []
+        var forgotten: [Int] = []
+        var read = 0
+        var notRead = 0
+    }
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var proxmox: ProxmoxOptions
-
-    func run() async throws {
-        // The same options reach each step as given to letsgo (they share global and API options).
-        let arguments = Array(CommandLine.arguments.drop { $0 != "letsgo" }.dropFirst())
-        let create = try CreateCommand.parse(arguments)
-        try await create.run()
-        let converge = try ConvergeCommand.parse(arguments)
-        try await converge.run()
-        let start = try StartCommand.parse(arguments)
-        try await start.run()
-        let estate = try global.loadValidEstate()
-        let asking = estate.guests.filter(\.triggerSyncOnCompletion).map { String($0.id) }
-        if !asking.isEmpty {
-            FileHandle.standardOutput.write(Data("Guests \(asking.joined(separator: ", ")) ask for a sync: run phoenix sync all.\n".utf8))
+    private func converge(_ wanted: [Guest], estate: Estate, records: [Int: GuestRecord], client: ProxmoxClient, report: inout Report) async throws(ProxmoxError) {
+        let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        var toRead: [(Guest, ProxmoxGuest)] = []
+        for guest in wanted {
+            guard let actual = cluster[guest.id] else {
+                report.lines.append("\(guest.id) \(guest.name): absent (phoenix create \(guest.id) first)")
+                if records[guest.id] != nil { report.forgotten.append(guest.id) }
+                continue
+            }
+            if Self.readReason(fingerprint: ProxmoxGuestConfig.fingerprint(for: guest), observed: actual, record: records[guest.id], refresh: refresh) != nil {
+                toRead.append((guest, actual))
+            } else {
+                report.notRead += 1
+            }
+        }
+        report.read = toRead.count
+        let plans = try await client.configPlans(for: toRead)
+        var applied: [Int] = []
+        for (plan, (guest, _)) in zip(plans, toRead) {
+            let id = plan.guest.vmid
+            let name = guest.name
+            let fingerprint = ProxmoxGuestConfig.fingerprint(for: guest)
+            if plan.changes.isEmpty {
+                report.lines.append("\(id) \(name): as configured")
+                report.converged.append((id, fingerprint, plan.guest.observed))
+                continue
+            }
+            for change in plan.changes { report.lines.append("\(id) \(name): \(change.key): \(change.from ?? "(unset)") → \(change.to)") }
+            var waiting: [String] = []
+            if !dryRun {
+                waiting = try await client.apply(plan)
+                applied.append(id)
+                if !waiting.isEmpty {
+                    if reboot {
+                        try await client.reboot(plan.guest, timeout: 300)
+                        report.lines.append("\(id) \(name): rebooted for \(waiting.joined(separator: ", "))")
+                    } else {
+                        report.lines.append("\(id) \(name): \(waiting.joined(separator: ", ")) take effect at the next reboot (--reboot to reboot now)")
+                    }
+                }
+            }
+            report.documents.append(.object([
+                ("id", .string(String(id))),
+                ("changes", .array(plan.changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })),
+                ("waiting_for_reboot", .array(waiting.map(JSONValue.string))),
+            ]))
+        }
+        guard !applied.isEmpty else { return }
+        // One more bulk read: what the cluster shows of the changed guests now is what the next
+        // run compares with (and it confirms the change is visible).
+        let after = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        for id in applied {
+            guard let guest = estate.guest(id), let now = after[id] else { continue }
+            report.converged.append((id, ProxmoxGuestConfig.fingerprint(for: guest), now.observed))
         }
     }
 }

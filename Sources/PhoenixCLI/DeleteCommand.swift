@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixProxmox
+import PhoenixState
 
 /// `phoenix delete ID...`: deletes guests phoenix created (dependents first); others only with --force.
 struct DeleteCommand: AsyncParsableCommand {
@@ -19,7 +20,23 @@ struct DeleteCommand: AsyncParsableCommand {
         if ids.isEmpty { throw ValidationError("name the guests to delete") }
     }
 
+    /// Clones before the templates they come from, dependents before what they need: the create
+    /// order reversed. Guests the configuration does not know come last, as given.
+    static func order(_ ids: [Int], estate: Estate) -> [Int] {
+        let known = ids.filter { estate.guest($0) != nil }
+        let graph = GuestGraph(estate: estate, verb: .create, targets: known)
+        let ordered = graph.order.reversed().filter(known.contains)
+        return ordered + ids.filter { !ordered.contains($0) }
+    }
+
     func run() async throws {
+        let estate = try global.loadValidEstate()
+        var unique: [Int] = []
+        for id in self.ids where !unique.contains(id) { unique.append(id) }
+        let ids = Self.order(unique, estate: estate)
+        // converge's records of deleted guests go with them (a new guest with the VMID is read afresh).
+        let location = StateLocation(option: proxmox.state)
+        let store = FileManager.default.fileExists(atPath: location.path) ? try location.writable() : nil
         let client = try proxmox.client()
         do throws(ProxmoxError) {
             let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
@@ -36,6 +53,7 @@ struct DeleteCommand: AsyncParsableCommand {
                     continue
                 }
                 try await client.destroy(guest, timeout: taskTimeout)
+                do { try store?.forgetGuests([id]) } catch { FileHandle.standardError.write(Data("warning: \(error.description)\n".utf8)) }
                 FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): deleted\n".utf8))
             }
         } catch {

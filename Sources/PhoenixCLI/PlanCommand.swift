@@ -4,7 +4,7 @@ import PhoenixCore
 import PhoenixEngine
 
 /// `phoenix plan [STAGE...]`: what sync would change, resource by resource, with the reasons.
-struct PlanCommand: ParsableCommand {
+struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what sync would change, resource by resource, and why.",
@@ -13,16 +13,19 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: SyncOptions
+    @OptionGroup var firewallMode: FirewallModeOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
     @Flag(name: .long, help: "Exit 2 when there are changes.") var detailedExitcode = false
     @Flag(name: .long, help: "List unchanged resources too.") var verbose = false
     @Argument(help: "Stages to plan, or all (default).") var stages: [String] = []
 
-    func run() throws {
+    func run() async throws {
         let started = Date()
         let stats = MachineStats()
-        let stages = try parseStages(stages)
+        var stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
+        let apiFirewall = firewallMode.firewallThrough == .api && stages.contains(.firewall)
+        if apiFirewall { stages.removeAll { $0 == .firewall } }
         let plan: Plan
         let store = try target.existingStore()
         do {
@@ -30,9 +33,18 @@ struct PlanCommand: ParsableCommand {
         } catch {
             throw fail(error.description)
         }
-        let output = format == .json ? JSONOutput.string(PlanPrinter.planJSON(plan)) : PlanPrinter.text(plan, verbose: verbose)
+        let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: true) : nil
+        var output: String
+        if format == .json {
+            var document = PlanPrinter.planJSON(plan)
+            if let firewall { document = document.adding("firewall_api", firewall.json) }
+            output = JSONOutput.string(document)
+        } else {
+            output = PlanPrinter.text(plan, verbose: verbose)
+            if let firewall { output += firewall.lines.filter { verbose || !$0.hasSuffix(": as configured") }.map { "firewall (API) \($0)\n" }.joined() }
+        }
         FileHandle.standardOutput.write(Data(output.utf8))
         target.printStats(stats, started: started)
-        if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
+        if detailedExitcode && (plan.hasChanges || firewall?.hasChanges == true) { throw ExitCode(2) }
     }
 }

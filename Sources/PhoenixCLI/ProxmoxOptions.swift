@@ -5,7 +5,7 @@ import PhoenixProxmox
 
 /// How phoenix reaches the Proxmox API. The token is read from a file or the environment, never
 /// from the command line (where `ps` would show it).
-struct ProxmoxOptions: ParsableArguments {
+struct APIConnection: ParsableArguments {
     @Option(name: .long, help: "The Proxmox API, https://host:8006 (default: $PHOENIX_API).")
     var api: String?
 
@@ -17,14 +17,6 @@ struct ProxmoxOptions: ParsableArguments {
 
     @Option(name: .long, help: "Sign in with a ticket as this user (root@pam) instead of a token; the password from $PHOENIX_API_PASSWORD_FILE or $PHOENIX_API_PASSWORD.")
     var apiUser: String?
-
-    @Flag(name: .long, help: "Print on stderr the number of API calls and the wall time.")
-    var stats = false
-
-    func printStats(_ client: ProxmoxClient, started: Date) {
-        guard stats else { return }
-        FileHandle.standardError.write(Data(String(format: "stats: %.3f s, %d API calls\n", Date().timeIntervalSince(started), client.counter.total).utf8))
-    }
 
     func client() throws -> ProxmoxClient {
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
@@ -53,4 +45,22 @@ struct ProxmoxOptions: ParsableArguments {
             throw fail(error.description)
         }
     }
+}
+
+/// The options of the guest commands: the API, the state store, `--stats`.
+struct ProxmoxOptions: ParsableArguments {
+    @OptionGroup var connection: APIConnection
+
+    @Option(name: .long, help: "The state database, where converge records what it left on each guest (default: $PHOENIX_STATE, else /var/lib/phoenix/state.sqlite).")
+    var state: String?
+
+    @Flag(name: .long, help: "Print on stderr the number of API calls and the wall time.")
+    var stats = false
+
+    func printStats(_ client: ProxmoxClient, started: Date) {
+        guard stats else { return }
+        FileHandle.standardError.write(Data(String(format: "stats: %.3f s, %d API calls\n", Date().timeIntervalSince(started), client.counter.total).utf8))
+    }
+
+    func client() throws -> ProxmoxClient { try connection.client() }
 }

@@ -4,19 +4,21 @@ import PhoenixCore
 import PhoenixEngine
 
 /// `phoenix sync all | STAGE...`: converge, or with --dry-run print the plan and touch nothing.
-struct SyncCommand: ParsableCommand {
+struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
         abstract: "Converge stages to the configuration: stage, test, activate, reload, verify; restore on failure.",
         discussion: """
             Stages: \(SyncStage.allCases.map(\.rawValue).joined(separator: ", ")), or all. This version applies \
             \(SyncStage.allCases.filter(\.isApplied).map(\.rawValue).joined(separator: ", ")) and plans the others without \
-            changing them. One sync runs at a time. Exit 0 when every unit converged (or nothing changed), 1 when any failed.
+            changing them. One sync runs at a time. Exit 0 when every unit converged (or nothing changed), 1 when any failed. \
+            With --firewall-through api the firewall stage converges through the Proxmox API instead of the .fw files.
             """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: SyncOptions
+    @OptionGroup var firewallMode: FirewallModeOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
     @Flag(name: .long, help: "Print the plan and change nothing at all.") var dryRun = false
     @Argument(help: "Stages to converge, or all.") var stages: [String]
@@ -25,31 +27,58 @@ struct SyncCommand: ParsableCommand {
         if stages.isEmpty { throw ValidationError("name the stages to converge, or all") }
     }
 
-    func run() throws {
+    func run() async throws {
         let started = Date()
         let stats = MachineStats()
-        let stages = try parseStages(stages)
+        var stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
+        // The firewall through the API runs beside the engine, after the file stages.
+        let apiFirewall = firewallMode.firewallThrough == .api && stages.contains(.firewall)
+        if apiFirewall { stages.removeAll { $0 == .firewall } }
         let engine = target.engine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory)
         if dryRun {
-            let plan: Plan
-            let store = try target.existingStore()
-            do { plan = try engine.plan(stages, store: store) } catch { throw fail(error.description) }
-            let output = format == .json ? JSONOutput.string(PlanPrinter.planJSON(plan)) : PlanPrinter.text(plan) + "Dry run: nothing was changed.\n"
+            var plan: Plan?
+            if !stages.isEmpty {
+                let store = try target.existingStore()
+                do { plan = try engine.plan(stages, store: store) } catch { throw fail(error.description) }
+            }
+            let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: true) : nil
+            let output: String
+            if format == .json {
+                var document = plan.map(PlanPrinter.planJSON) ?? .object([("version", .number(1))])
+                if let firewall { document = document.adding("firewall_api", firewall.json) }
+                output = JSONOutput.string(document)
+            } else {
+                output = (plan.map { PlanPrinter.text($0) } ?? "") + (firewall.map { $0.lines.map { "firewall (API) \($0)\n" }.joined() } ?? "")
+                    + "Dry run: nothing was changed.\n"
+            }
             FileHandle.standardOutput.write(Data(output.utf8))
             target.printStats(stats, started: started)
             return
         }
-        let store = try target.writableStore()
-        let outcome: SyncOutcome
-        do {
-            outcome = try engine.sync(stages, store: store, command: (["sync"] + self.stages).joined(separator: " "))
-        } catch {
-            throw fail(error.description)
+        var outcome: SyncOutcome?
+        if !stages.isEmpty {
+            let store = try target.writableStore()
+            do {
+                outcome = try engine.sync(stages, store: store, command: (["sync"] + self.stages).joined(separator: " "))
+            } catch {
+                throw fail(error.description)
+            }
         }
-        let output = format == .json ? JSONOutput.string(PlanPrinter.outcomeJSON(outcome)) : PlanPrinter.outcomeText(outcome)
+        // A failed file stage leaves the firewall as it is.
+        let firewall = apiFirewall && outcome?.succeeded != false
+            ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: false) : nil
+        let output: String
+        if format == .json {
+            var document = outcome.map(PlanPrinter.outcomeJSON) ?? .object([("version", .number(1))])
+            if let firewall { document = document.adding("firewall_api", firewall.json) }
+            output = JSONOutput.string(document)
+        } else {
+            output = (outcome.map(PlanPrinter.outcomeText) ?? "")
+                + (firewall.map { ($0.lines + [$0.hasChanges ? "Firewall converged through the API." : "Firewall through the API: as configured."]).map { "firewall (API) \($0)\n" }.joined() } ?? "")
+        }
         FileHandle.standardOutput.write(Data(output.utf8))
-        target.printStats(stats, started: started, units: outcome.units)
-        if !outcome.succeeded { throw ExitCode.failure }
+        target.printStats(stats, started: started, units: outcome?.units ?? [])
+        if outcome?.succeeded == false { throw ExitCode.failure }
     }
 }

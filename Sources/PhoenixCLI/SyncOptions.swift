@@ -43,7 +43,7 @@ struct SyncOptions: ParsableArguments {
     /// The environment, an empty variable counting as unset.
     var environment: [String: String] { ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty } }
 
-    var statePath: String { state ?? environment["PHOENIX_STATE"] ?? "/var/lib/phoenix/state.sqlite" }
+    var statePath: String { StateLocation(option: state).path }
 
     func machines(stats: MachineStats) -> Machines {
         let hostRoot = hostRoot ?? environment["PHOENIX_HOST_ROOT"]
@@ -84,13 +84,9 @@ struct SyncOptions: ParsableArguments {
     }
 
     /// The store for reading; nil when there is none yet (nothing is created).
-    func existingStore() throws -> StateStore? {
-        do { return try StateStore.existing(path: statePath) } catch { throw fail(error.description) }
-    }
+    func existingStore() throws -> StateStore? { try StateLocation(option: state).existing() }
 
-    func writableStore() throws -> StateStore {
-        do { return try StateStore(path: statePath) } catch { throw fail(error.description) }
-    }
+    func writableStore() throws -> StateStore { try StateLocation(option: state).writable() }
 }
 
 /// Progress lines on stderr, with the time since the command started.

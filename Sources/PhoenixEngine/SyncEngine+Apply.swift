@@ -44,9 +44,7 @@ extension SyncEngine {
     }
 
     private func begin(_ store: StateStore, command: String) throws(EngineError) -> (Int64, [RunRecord]) {
-        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
-        let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? account ?? "uid \(getuid())"
-        return try stateCall { () throws(StateError) in try store.beginRun(command: command, user: user, host: ProcessInfo.processInfo.hostName) }
+        try stateCall { () throws(StateError) in try store.beginRun(command: command) }
     }
 
     func stateCall<T>(_ body: () throws(StateError) -> T) throws(EngineError) -> T {

@@ -8,7 +8,7 @@ public struct GuestConfigPlan: Sendable {
 }
 
 extension ProxmoxClient {
-    /// Reads every guest's configuration at once and compares it with what the configuration asks for.
+    /// Reads these guests' configurations in parallel and compares each it with what the configuration asks for.
     public func configPlans(for guests: [(Guest, ProxmoxGuest)]) async throws(ProxmoxError) -> [GuestConfigPlan] {
         let results = await withTaskGroup(of: (Int, Result<GuestConfigPlan, ProxmoxError>).self) { group in
             for (index, pair) in guests.enumerated() {
@@ -26,7 +26,8 @@ extension ProxmoxClient {
                                 }
                             }
                         }
-                        let changes = ProxmoxGuestConfig.differences(desired: ProxmoxGuestConfig.settings(for: pair.0), actual: actual)
+                        var changes = ProxmoxGuestConfig.differences(desired: ProxmoxGuestConfig.settings(for: pair.0), actual: actual)
+                        if let tags = ProxmoxGuestConfig.tagChange(desired: pair.0.hardware.tags, actual: actual["tags"]) { changes.append(tags) }
                         return (index, .success(GuestConfigPlan(guest: pair.1, changes: changes)))
                     } catch {
                         return (index, .failure(error))

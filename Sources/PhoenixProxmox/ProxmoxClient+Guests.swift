@@ -12,6 +12,16 @@ public struct ProxmoxGuest: Sendable, Equatable {
     public let status: String
     public let template: Bool
     public let tags: [String]
+    /// What /cluster/resources says of its configuration: cores (`maxcpu`) and memory (`maxmem`).
+    public var maxCPU: Int = 0
+    public var maxMemory: Int = 0
+
+    /// What the bulk read shows of the guest's configuration, as one string (power state left out).
+    /// When it is what it was right after the last converge, only settings the bulk read does not
+    /// show (network, start at boot) could have been changed by hand.
+    public var observed: String {
+        "\(kind.rawValue) node=\(node) name=\(name) template=\(template) tags=\(tags.sorted().joined(separator: ";")) maxcpu=\(maxCPU) maxmem=\(maxMemory)"
+    }
 
     /// The API path of this guest: `/nodes/pve1/lxc/101`.
     public var path: String { "/nodes/\(node)/\(kind.rawValue)/\(vmid)" }
@@ -30,7 +40,10 @@ extension ProxmoxClient {
             let status: String = if case let .string(text)? = item["status"] { text } else { "unknown" }
             let template: Bool = switch item["template"] { case .number(1)?, .bool(true)?: true; default: false }
             let tags: [String] = if case let .string(text)? = item["tags"] { text.split(whereSeparator: { $0 == ";" || $0 == "," }).map(String.init) } else { [] }
-            return ProxmoxGuest(vmid: Int(vmid), kind: kind, node: node, name: name, status: status, template: template, tags: tags)
+            var guest = ProxmoxGuest(vmid: Int(vmid), kind: kind, node: node, name: name, status: status, template: template, tags: tags)
+            if case let .number(cpus)? = item["maxcpu"] { guest.maxCPU = Int(cpus) }
+            if case let .number(bytes)? = item["maxmem"] { guest.maxMemory = Int(bytes) }
+            return guest
         }.sorted { $0.vmid < $1.vmid }
     }
 

@@ -17,7 +17,7 @@ extension ProxmoxClient {
     public func create(_ guest: Guest, from source: ProxmoxGuest?, node: String, timeout: TimeInterval) async throws(ProxmoxError) {
         let kind = guest.kind == .lxc ? "lxc" : "qemu"
         var settings = ProxmoxGuestConfig.settings(for: guest).map { ($0.key, $0.value) }
-        settings.append(("tags", ProxmoxGuestConfig.tags(merging: [])))
+        settings.append(("tags", ProxmoxGuestConfig.tags(merging: guest.hardware.tags)))
         let path: String
         if let source {
             let call = "POST \(source.path)/clone"

@@ -104,7 +104,9 @@ public final class ProxmoxClient: Sendable {
         try await call(.DELETE, path, query: query)
     }
 
-    /// One call, retried (three attempts, 0.5 s then 1 s apart) only when the failure is transient.
+    /// One call, retried (three attempts, 0.5 s then 1 s apart) only when the failure is transient:
+    /// Proxmox's lock timeouts and 502/503, and a dropped connection on a read. A refused connection
+    /// is not retried here: the HTTP client already retries connecting for the connect timeout (5 s).
     func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], form: [(String, String)] = []) async throws(ProxmoxError)
         -> JSONValue
     {
@@ -117,7 +119,7 @@ public final class ProxmoxClient: Sendable {
             } catch {
                 let transient: Bool
                 switch error.kind {
-                case .unreachable: transient = true
+                case .unreachable: transient = method == .GET && error.message != "connection refused"
                 case let .server(status): transient = status >= 500 && (error.message.contains("got timeout") || status == 502 || status == 503)
                 default: transient = false
                 }

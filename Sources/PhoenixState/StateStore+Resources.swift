@@ -76,3 +76,54 @@ extension StateStore {
         }
     }
 }
+
+/// What phoenix recorded about a guest it converged: the fingerprint of what the configuration
+/// asked for, and what the bulk read showed of the guest right after.
+public struct GuestRecord: Sendable, Equatable {
+    public let vmid: Int
+    public let fingerprint: String
+    public let observed: String
+    public let run: Int64
+
+    public init(vmid: Int, fingerprint: String, observed: String, run: Int64) {
+        self.vmid = vmid
+        self.fingerprint = fingerprint
+        self.observed = observed
+        self.run = run
+    }
+}
+
+extension StateStore {
+    /// The guests `converge` left as configured, by VMID.
+    public func guestRecords() throws(StateError) -> [Int: GuestRecord] {
+        try read { db in
+            var records: [Int: GuestRecord] = [:]
+            // A store written before guests were recorded has no table yet (read-only: not migrated).
+            guard try db.tableExists("guests") else { return records }
+            for row in try Row.fetchAll(db, sql: "SELECT vmid, fingerprint, observed, run_id FROM guests") {
+                let record = GuestRecord(vmid: row["vmid"], fingerprint: row["fingerprint"], observed: row["observed"], run: row["run_id"])
+                records[record.vmid] = record
+            }
+            return records
+        }
+    }
+
+    public func recordGuests(_ records: [GuestRecord]) throws(StateError) {
+        guard !records.isEmpty else { return }
+        try write { db in
+            for record in records {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO guests (vmid, fingerprint, observed, run_id) VALUES (?, ?, ?, ?)",
+                    arguments: [record.vmid, record.fingerprint, record.observed, record.run])
+            }
+        }
+    }
+
+    /// Forgets guests: deleted, or found changed and not converged.
+    public func forgetGuests(_ vmids: [Int]) throws(StateError) {
+        guard !vmids.isEmpty else { return }
+        try write { db in
+            for vmid in vmids { try db.execute(sql: "DELETE FROM guests WHERE vmid = ?", arguments: [vmid]) }
+        }
+    }
+}

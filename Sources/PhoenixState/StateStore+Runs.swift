@@ -51,6 +51,13 @@ extension StateStore {
         }
     }
 
+    /// Opens a run for the user running phoenix (the one behind sudo, when it was) on this host.
+    public func beginRun(command: String) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
+        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? account ?? "uid \(getuid())"
+        return try beginRun(command: command, user: user, host: ProcessInfo.processInfo.hostName)
+    }
+
     /// Closes a run and releases the lock.
     public func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError) {
         try write { db in

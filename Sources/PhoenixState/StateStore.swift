@@ -109,6 +109,15 @@ public final class StateStore: Sendable {
                 table.column("run_id", .integer)
             }
         }
+        // What converge left on each guest: the next plan reads only guests that differ from it.
+        migrator.registerMigration("v2") { db in
+            try db.create(table: "guests") { table in
+                table.primaryKey("vmid", .integer)
+                table.column("fingerprint", .text).notNull()
+                table.column("observed", .text).notNull()
+                table.column("run_id", .integer).notNull()
+            }
+        }
         return migrator
     }
 

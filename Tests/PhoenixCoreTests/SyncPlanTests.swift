@@ -250,6 +250,28 @@ struct ProxmoxGuestConfigTests {
         #expect(report.hasError("lxc.json", "/lxc_configs/101/network_config/bridge", containing: "not a bridge name"))
         #expect(report.hasError("lxc.json", "/lxc_configs/101/network_config/hwaddr", containing: "not a MAC address"))
     }
+
+    @Test("tags: a list or one string, lower-cased; converge adds what is missing and keeps tags set by hand; a bad tag names its pointer")
+    func tags() throws {
+        let lxc = TestEstate.containers(
+            TestEstate.container(101, "web", ip: "dhcp", extra: #""tags": ["Web", "prod"]"#), TestEstate.container(102, "db", ip: "dhcp", extra: #""tags": "db;prod""#))
+        let estate = try #require(TestEstate.load(lxc: lxc).estate)
+        #expect(estate.guest(101)?.hardware.tags == ["web", "prod"])
+        #expect(estate.guest(102)?.hardware.tags == ["db", "prod"])
+        #expect(ProxmoxGuestConfig.tagChange(desired: ["web", "prod"], actual: "phoenix-managed;prod;web") == nil)
+        #expect(ProxmoxGuestConfig.tagChange(desired: ["web", "prod"], actual: "by-hand;phoenix-managed")
+            == ConfigChange(key: "tags", from: "by-hand;phoenix-managed", to: "by-hand;phoenix-managed;prod;web"))
+        #expect(ProxmoxGuestConfig.tagChange(desired: [], actual: nil) == nil)
+        let fingerprint = ProxmoxGuestConfig.fingerprint(for: try #require(estate.guest(101)))
+        var retagged = try #require(estate.guest(101))
+        retagged.hardware.tags = ["web"]
+        #expect(ProxmoxGuestConfig.fingerprint(for: retagged) != fingerprint, "a tag change is a configuration change")
+
+        let bad = TestEstate.load(lxc: TestEstate.containers(TestEstate.container(101, "web", ip: "dhcp", extra: #""tags": ["ok", "no spaces!"]"#))).report
+        #expect(bad.hasError("lxc.json", "/lxc_configs/101/tags/1", containing: "is not a Proxmox tag"), "\(bad.summary)")
+        let wrongType = TestEstate.load(lxc: TestEstate.containers(TestEstate.container(101, "web", ip: "dhcp", extra: #""tags": 7"#))).report
+        #expect(wrongType.hasError("lxc.json", "/lxc_configs/101/tags", containing: "tags must be a list of strings or one string"))
+    }
 }
 
 

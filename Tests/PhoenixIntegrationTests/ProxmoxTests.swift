@@ -1,6 +1,7 @@
 import Foundation
 import PhoenixCore
 import PhoenixProxmox
+import PhoenixState
 import PhoenixTesting
 import Testing
 
@@ -54,7 +55,9 @@ final class FakeProxmox {
     func phoenix(_ arguments: [String], config: String = "\(TestPaths.exampleEstate)/etc", environment: [String: String] = [:]) throws -> CommandResult {
         let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
-        var variables = ["PHOENIX_API": api, "PHOENIX_API_CA": certificates.ca, "PHOENIX_API_TOKEN_FILE": tokenFile]
+        var variables = [
+            "PHOENIX_API": api, "PHOENIX_API_CA": certificates.ca, "PHOENIX_API_TOKEN_FILE": tokenFile, "PHOENIX_STATE": directory.file("state.sqlite"),
+        ]
         variables.merge(environment) { $1 }
         let env = try #require(TestPaths.program("env"))
         return try Command.run(env, variables.map { "\($0.key)=\($0.value)" } + [binary] + arguments + ["--config-dir", config], timeout: 120)
@@ -69,16 +72,18 @@ final class FakeProxmox {
         try ProxmoxClient(endpoint: api, auth: .token(Self.token), caFile: certificates.ca)
     }
 
-    /// Runs `body` with a client that is shut down however the body ends.
-    func withClient(_ body: (ProxmoxClient) async throws -> Void) async throws {
+    /// Runs `body` with a client that is shut down however the body ends, and returns its result.
+    @discardableResult
+    func withClient<T>(_ body: (ProxmoxClient) async throws -> T) async throws -> T {
         let client = try client()
         do {
-            try await body(client)
+            let result = try await body(client)
+            await client.shutdown()
+            return result
         } catch {
             await client.shutdown()
             throw error
         }
-        await client.shutdown()
     }
 }
 
@@ -159,6 +164,17 @@ struct ProxmoxTests {
     @Test("create makes the example estate from nothing, templates before their clones, each tagged and configured; delete only takes phoenix's own")
     func createAndDelete() async throws {
         guard let pve = try FakeProxmox.make(containers: [["vmid": 555, "name": "someone-else"]], vms: []) else { return }
+        // The plan: templates in the first wave, clones of one template in one lane (one at a time),
+        // unrelated lanes side by side.
+        let planned = try pve.phoenix(["create", "--dry-run"])
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let waves = planned.stdout.split(separator: "\n").filter { $0.hasPrefix("wave ") }
+        #expect(waves.contains { $0.hasPrefix("wave 1, containers onto local-lvm on pve1: 900") }, "\(planned.stdout)")
+        #expect(waves.contains { $0.hasPrefix("wave 1, VMs on pve1: 9000") }, "\(planned.stdout)")
+        #expect(waves.contains { $0.hasPrefix("wave 2, clones of 900: ") && $0.contains("101 ") && $0.contains("102 ") && $0.contains("110 ") }, "\(planned.stdout)")
+        #expect(waves.contains { $0.hasPrefix("wave 2, clones of 9000: ") && $0.contains("1001 ") }, "\(planned.stdout)")
+        #expect(Set(try await pve.withClient { try await $0.guests().map(\.vmid) }) == [555], "a dry run creates nothing")
+
         let created = try pve.phoenix(["create"])
         #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
         let order = created.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.flatMap { Int($0) } }
@@ -194,6 +210,39 @@ struct ProxmoxTests {
         await client.shutdown()
     }
 
+    @Test("letsgo ends with sync all when a guest asks for it (real dnsmasq, nginx and Traefik in the lab); --no-sync leaves it")
+    func letsgoSyncs() throws {
+        // fakepve stands in for the node's API; the lab's folders stand in for the host and the
+        // guests (PHOENIX_HOST_ROOT, PHOENIX_GUEST_ROOT), its real servers for their services.
+        guard let lab = try SyncLab.make(traefik: true) else { return }
+        let labGuests: [[String: Any]] = [
+            ["vmid": 101, "name": "Nginx-Phoenix"], ["vmid": 102, "name": "Traefik-Internal"], ["vmid": 103, "name": "Step-CA"], ["vmid": 110, "name": "grafana-ct"],
+        ]
+        guard let pve = try FakeProxmox.make(containers: labGuests, vms: []) else { return }
+        let config = try lab.configCopy("etc-letsgo")
+        try lab.edit("phoenix_lxc_configs.json", in: config) { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            var grafana = configs["110"] as! [String: Any]
+            grafana["trigger_sync_on_completion"] = true
+            configs["110"] = grafana
+            root["lxc_configs"] = configs
+        }
+        let environment = ["PHOENIX_HOST_ROOT": lab.host, "PHOENIX_GUEST_ROOT": lab.directory.file("guests")]
+        let skipped = try pve.phoenix(["letsgo", "--no-sync"], config: config, environment: environment)
+        #expect(skipped.status == 0, "\(skipped.stdout)\(skipped.stderr)")
+        #expect(skipped.stdout.contains("Guests 110 ask for a sync; not run (--no-sync)"), "\(skipped.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: lab.recordsFile), "nothing was synced")
+
+        let synced = try pve.phoenix(["letsgo"], config: config, environment: environment)
+        #expect(synced.status == 0, "\(synced.stdout)\(synced.stderr)")
+        #expect(synced.stdout.contains("Guests 110 ask for a sync: phoenix sync all"), "\(synced.stdout)")
+        #expect(synced.stdout.contains("Converged: "), "\(synced.stdout)")
+        #expect(lab.resolve("grafana.lab.example.net") == [IPv4Address("127.0.0.1")!], "the real dnsmasq serves what the sync installed")
+        let store = try #require(try StateStore.existing(path: pve.directory.file("state.sqlite")))
+        let runs = try store.runs()
+        #expect(runs.contains { $0.command == "sync all" && $0.outcome == "succeeded" }, "\(runs.map(\.command))")
+    }
+
     @Test("converge shows the plan, applies only what differs, and is then a no-op")
     func converge() async throws {
         guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
@@ -208,11 +257,13 @@ struct ProxmoxTests {
             var grafana = configs["110"] as! [String: Any]
             grafana["cores"] = 4
             grafana["memory_mb"] = 4096
+            grafana["tags"] = ["monitoring"]
             configs["110"] = grafana
             root["lxc_configs"] = configs
         }
         let dry = try pve.phoenix(["converge", "--dry-run", "110"], config: estate.file("etc"))
         #expect(dry.stdout.contains("110 grafana: cores: 2 → 4") && dry.stdout.contains("110 grafana: memory: 1024 → 4096"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("110 grafana: tags: phoenix-managed → monitoring;phoenix-managed"), "ownership kept: \(dry.stdout)")
         let client = try pve.client()
         #expect(try await client.get("/nodes/pve1/lxc/110/config")["cores"] == .number(2), "a dry run changes nothing")
 
@@ -223,6 +274,67 @@ struct ProxmoxTests {
         let again = try pve.phoenix(["converge", "--format", "json"], config: estate.file("etc"))
         #expect(again.stdout.contains(#""guests": []"#), "\(again.stdout)")
         await client.shutdown()
+    }
+
+    /// The API calls a command made, from its `--stats` line.
+    static func calls(_ result: CommandResult) -> Int? {
+        guard let range = result.stderr.range(of: #"(\d+) API calls"#, options: .regularExpression) else { return nil }
+        return Int(result.stderr[range].split(separator: " ")[0])
+    }
+
+    @Test("converge reads only guests that may have changed: one bulk read, plus one per guest changed in the configuration or on the cluster")
+    func convergeRoundTrips() async throws {
+        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let estate = try TemporaryDirectory("phoenix-converge-reads")
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let etc = estate.file("etc")
+        let present = ["101", "102", "103", "110", "900", "1001", "9000"]  // configured guests on the fake cluster (1002 is absent)
+
+        // Never converged: every present guest is read.
+        let first = try pve.phoenix(["converge", "--dry-run", "--stats"], config: etc)
+        #expect(Self.calls(first) == 1 + present.count, "\(first.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: pve.directory.file("state.sqlite")), "a dry run creates no state")
+        let converged = try pve.phoenix(["converge", "--stats"], config: etc)
+        #expect(converged.status == 0, "\(converged.stderr)")
+
+        // Unchanged since: the bulk read alone.
+        let quiet = try pve.phoenix(["converge", "--dry-run", "--stats"], config: etc)
+        #expect(Self.calls(quiet) == 1, "\(quiet.stderr)")
+        #expect(quiet.stdout.contains("\(present.count) guests unchanged since phoenix converged them were not read"), "\(quiet.stdout)")
+
+        // The configuration asks for more memory for 110; someone gave 101 more cores by hand.
+        try PatchedEstate.edit(estate.file("etc/phoenix_lxc_configs.json")) { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            var grafana = configs["110"] as! [String: Any]
+            grafana["memory_mb"] = 3072
+            configs["110"] = grafana
+            root["lxc_configs"] = configs
+        }
+        try await pve.withClient { client in _ = try await client.put("/nodes/pve1/lxc/101/config", [("cores", "7")]) }
+        let changed = try pve.phoenix(["converge", "--dry-run", "--stats"], config: etc)
+        #expect(Self.calls(changed) == 3, "the bulk read, 110 and 101: \(changed.stderr)")
+        #expect(changed.stdout.contains("110 grafana: memory: 1024 → 3072"), "\(changed.stdout)")
+        #expect(changed.stdout.contains("101 Nginx-Phoenix: cores: 7 → "), "a change by hand the bulk read shows is found: \(changed.stdout)")
+
+        // A change by hand the bulk read does not show (start at boot) is found by --refresh.
+        try await pve.withClient { client in _ = try await client.put("/nodes/pve1/lxc/103/config", [("onboot", "0")]) }
+        let refreshed = try pve.phoenix(["converge", "--dry-run", "--refresh", "--stats"], config: etc)
+        #expect(Self.calls(refreshed) == 1 + present.count, "\(refreshed.stderr)")
+        #expect(refreshed.stdout.contains("103 Step-CA: onboot: 0 → 1"), "\(refreshed.stdout)")
+
+        let applied = try pve.phoenix(["converge", "--refresh"], config: etc)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let after = try pve.phoenix(["converge", "--dry-run", "--stats"], config: etc)
+        #expect(Self.calls(after) == 1, "what converge changed is recorded as it then showed on the cluster: \(after.stderr)\(after.stdout)")
+
+        // A deleted guest's record goes with it; the run is in the history.
+        let deleted = try pve.phoenix(["delete", "110", "--force"], config: etc)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        let store = try #require(try StateStore.existing(path: pve.directory.file("state.sqlite")))
+        let records = try store.guestRecords()
+        #expect(records[110] == nil && records[101] != nil, "\(records.keys.sorted())")
+        #expect(try store.runs().contains { $0.command == "converge" && $0.outcome == "succeeded" })
     }
 
     @Test("a wrong token, an untrusted certificate and an unreachable API are clear errors naming the call")
@@ -338,9 +450,16 @@ struct ProxmoxTests {
             firewall["global_firewall_rules"] = rules
             root["firewall"] = firewall
         }
-        let change = try pve.phoenix(["firewall"], config: estate.file("etc"))
-        let cluster = change.stdout.split(separator: "\n").filter { $0.hasPrefix("cluster: ") }
+        // The same through the firewall stage: `plan`/`sync firewall --firewall-through api`.
+        let planned = try pve.phoenix(["plan", "firewall", "--firewall-through", "api", "--detailed-exitcode"], config: estate.file("etc"))
+        #expect(planned.status == 2, "changes pending: \(planned.stdout)\(planned.stderr)")
+        #expect(planned.stdout.contains("firewall (API) cluster: + rule"), "\(planned.stdout)")
+        let change = try pve.phoenix(["sync", "firewall", "--firewall-through", "api"], config: estate.file("etc"))
+        #expect(change.status == 0, "\(change.stderr)")
+        let cluster = change.stdout.split(separator: "\n").filter { $0.hasPrefix("firewall (API) cluster: ") }
         #expect(cluster.count == 2, "one rule out, one rule in: \(change.stdout)")
+        let settled = try pve.phoenix(["plan", "firewall", "--firewall-through", "api", "--detailed-exitcode"], config: estate.file("etc"))
+        #expect(settled.status == 0, "\(settled.stdout)\(settled.stderr)")
         #expect(cluster.contains { $0.contains("- rule") && $0.contains("-dport 8006") } && cluster.contains { $0.contains("+ rule") && $0.contains("-dport 8007") })
         try await pve.withClient { client in
             guard case let .array(rules) = try await client.get("/cluster/firewall/rules") else { throw ProxmoxError(call: "rules", kind: .malformed, message: "") }

@@ -100,6 +100,9 @@ public struct GuestHardware: Sendable, Equatable {
     public var templateFile: String?
     /// The first interface: `network_config` (`name`, `bridge`, `ip`, `gw`, `hwaddr`).
     public var network: NetworkInterface?
+    /// Proxmox tags the guest must carry (`tags`: a list, or one string split at `;`, `,` or spaces),
+    /// lower-cased. Tags set by hand are kept beside them.
+    public var tags: [String] = []
 
     public init() {}
 }

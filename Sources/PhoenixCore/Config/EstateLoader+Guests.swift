@@ -182,6 +182,9 @@ extension EstateLoader {
                 cursor.error("\(cursor.describe) is not an OS template", hint: "a volume such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst, or an absolute path")
             }
         }
+        if let cursor = entry.child("tags") {
+            hardware.tags = loadTags(cursor)
+        }
         if let network = entry.child("network_config"), case .object = network.value {
             var interface = NetworkInterface()
             if let cursor = network.child("name"), let text = cursor.stringValue {
@@ -205,6 +208,31 @@ extension EstateLoader {
             hardware.network = interface
         }
         return hardware
+    }
+
+    /// `tags`: a list of strings or one string; each a Proxmox tag (a letter, digit or `_`, then
+    /// letters, digits, `_`, `-`, `+` and `.`).
+    private func loadTags(_ cursor: JSONCursor) -> [String] {
+        var words: [(String, JSONCursor)] = []
+        switch cursor.value {
+        case let .string(text):
+            words = text.split(whereSeparator: { $0 == ";" || $0 == "," || $0 == " " }).map { (String($0), cursor) }
+        case .array:
+            for item in cursor.elements { if let text = item.stringValue { words.append((text, item)) } }
+        default:
+            cursor.error("tags must be a list of strings or one string, found \(cursor.value.typeName)", hint: "write [\"web\", \"prod\"] or \"web;prod\"")
+        }
+        var tags: [String] = []
+        for (word, place) in words {
+            let tag = word.lowercased()
+            if Self.isProxmoxTag(tag) { if !tags.contains(tag) { tags.append(tag) } } else { place.error("\"\(TextRules.printable(word))\" is not a Proxmox tag", hint: "letters, digits, '_', '-', '+' and '.'") }
+        }
+        return tags
+    }
+
+    static func isProxmoxTag(_ text: String) -> Bool {
+        guard let first = text.utf8.first, TextRules.isLetter(first) || TextRules.isDigit(first) || first == UInt8(ascii: "_"), text.utf8.count <= 64 else { return false }
+        return text.utf8.allSatisfy { TextRules.isLetter($0) || TextRules.isDigit($0) || "_-+.".utf8.contains($0) }
     }
 
     /// A Proxmox storage or similar id: a letter, then letters, digits, '-', '_' and '.'.

@@ -44,6 +44,28 @@ public enum ProxmoxGuestConfig {
         Array(Set(existing + [ownershipTag])).sorted().joined(separator: ";")
     }
 
+    /// The `tags` change `converge` makes: the configuration's tags added to those the guest has
+    /// (a tag set by hand is kept; ownership is never claimed here); nil when all are there.
+    public static func tagChange(desired: [String], actual: String?) -> ConfigChange? {
+        let present = splitTags(actual ?? "")
+        guard !desired.allSatisfy(present.contains) else { return nil }
+        return ConfigChange(key: "tags", from: actual, to: Array(Set(present + desired)).sorted().joined(separator: ";"))
+    }
+
+    /// Proxmox's tag list (`a;b`, also `,` or spaces), lower-cased.
+    public static func splitTags(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == ";" || $0 == "," || $0 == " " }).map { $0.lowercased() }
+    }
+
+    /// A fingerprint of everything `converge` sets on a guest: equal fingerprints mean the
+    /// configuration asks for nothing new since the guest was last converged.
+    public static func fingerprint(for guest: Guest) -> String {
+        var text = "\(guest.kind == .lxc ? "lxc" : "qemu")\n"
+        for setting in settings(for: guest) { text += "\(setting.key)=\(setting.value)\n" }
+        text += "tags=\(guest.hardware.tags.sorted().joined(separator: ";"))\n"
+        return Digest.sha256Hex(text)
+    }
+
     static func text(_ address: InterfaceAddress) -> String {
         switch address {
         case .dhcp: return "dhcp"

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+
+/// `phoenix letsgo`: create what is missing, converge, start everything, then `sync all` once when a
+/// guest asks for it (`trigger_sync_on_completion`; the original meant to sync after each such
+/// guest's start, and crashed before it could).
+struct LetsGoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "letsgo",
+        abstract: "Create every missing guest, converge and start them all in dependency order; then sync all when a guest asks for it.",
+        discussion: """
+            The sync reaches the host and the guests as phoenix sync does by default: this node, guests through pct \
+            ($PHOENIX_HOST_ROOT and $PHOENIX_GUEST_ROOT are honoured). --no-sync leaves it to you.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var proxmox: ProxmoxOptions
+    @Flag(name: .long, help: "Do not run sync all afterwards, even when a guest asks for it.") var noSync = false
+
+    func run() async throws {
+        // Each step gets the options letsgo was given (they share the global and API options).
+        let arguments = global.arguments + proxmox.arguments
+        try await CreateCommand.parse(arguments).run()
+        try await ConvergeCommand.parse(arguments).run()
+        try await StartCommand.parse(arguments).run()
+        let estate = try global.loadValidEstate()
+        let asking = estate.guests.filter { $0.enabled && $0.triggerSyncOnCompletion }.map { String($0.id) }
+        guard !asking.isEmpty else { return }
+        let who = "Guests \(asking.joined(separator: ", ")) ask for a sync"
+        if noSync {
+            FileHandle.standardOutput.write(Data("\(who); not run (--no-sync): run phoenix sync all.\n".utf8))
+            return
+        }
+        FileHandle.standardOutput.write(Data("\(who): phoenix sync all\n".utf8))
+        var sync = ["all"] + global.arguments
+        if let state = proxmox.state { sync += ["--state", state] }
+        if proxmox.stats { sync.append("--stats") }
+        try await SyncCommand.parse(sync).run()
+    }
+}
+
+extension GlobalOptions {
+    /// These options as arguments, to hand to another command.
+    var arguments: [String] {
+        (configDir.map { ["--config-dir", $0] } ?? []) + (stacksDir.map { ["--stacks-dir", $0] } ?? [])
+    }
+}
+
+extension ProxmoxOptions {
+    /// These options as arguments, to hand to another command (the token stays in its file).
+    var arguments: [String] {
+        var arguments: [String] = []
+        for (flag, value) in [("--api", connection.api), ("--api-ca", connection.apiCa), ("--api-token-file", connection.apiTokenFile), ("--api-user", connection.apiUser), ("--state", state)] {
+            if let value { arguments += [flag, value] }
+        }
+        return arguments + (stats ? ["--stats"] : [])
+    }
+}
