@@ -43,16 +43,7 @@ struct SyncCommand: AsyncParsableCommand {
                 do { plan = try engine.plan(stages, store: store) } catch { throw fail(error.description) }
             }
             let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: true) : nil
-            let output: String
-            if format == .json {
-                var document = plan.map(PlanPrinter.planJSON) ?? .object([("version", .number(1))])
-                if let firewall { document = document.adding("firewall_api", firewall.json) }
-                output = JSONOutput.string(document)
-            } else {
-                output = (plan.map { PlanPrinter.text($0) } ?? "") + (firewall.map { $0.lines.map { "firewall (API) \($0)\n" }.joined() } ?? "")
-                    + "Dry run: nothing was changed.\n"
-            }
-            FileHandle.standardOutput.write(Data(output.utf8))
+            write(document: plan.map(PlanPrinter.planJSON), text: plan.map { PlanPrinter.text($0) }, firewall: firewall, closing: "Dry run: nothing was changed.")
             target.printStats(stats, started: started)
             return
         }
@@ -68,17 +59,22 @@ struct SyncCommand: AsyncParsableCommand {
         // A failed file stage leaves the firewall as it is.
         let firewall = apiFirewall && outcome?.succeeded != false
             ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: false) : nil
-        let output: String
-        if format == .json {
-            var document = outcome.map(PlanPrinter.outcomeJSON) ?? .object([("version", .number(1))])
-            if let firewall { document = document.adding("firewall_api", firewall.json) }
-            output = JSONOutput.string(document)
-        } else {
-            output = (outcome.map(PlanPrinter.outcomeText) ?? "")
-                + (firewall.map { ($0.lines + [$0.hasChanges ? "Firewall converged through the API." : "Firewall through the API: as configured."]).map { "firewall (API) \($0)\n" }.joined() } ?? "")
-        }
-        FileHandle.standardOutput.write(Data(output.utf8))
+        let closing = firewall.map { $0.hasChanges ? "Firewall converged through the API." : "Firewall through the API: as configured." }
+        write(document: outcome.map(PlanPrinter.outcomeJSON), text: outcome.map(PlanPrinter.outcomeText), firewall: firewall, closing: closing)
         target.printStats(stats, started: started, units: outcome?.units ?? [])
         if outcome?.succeeded == false { throw ExitCode.failure }
+    }
+
+    /// The engine's part (nil when it had no stage) and the API firewall's, as text or JSON.
+    private func write(document: JSONValue?, text: String?, firewall: APIFirewallPlan?, closing: String?) {
+        let output: String
+        if format == .json {
+            var json = document ?? .object([("version", .number(1))])
+            if let firewall { json = json.adding("firewall_api", firewall.json) }
+            output = JSONOutput.string(json)
+        } else {
+            output = (text ?? "") + (firewall?.lines ?? []).map { "firewall (API) \($0)\n" }.joined() + (closing.map { $0 + "\n" } ?? "")
+        }
+        FileHandle.standardOutput.write(Data(output.utf8))
     }
 }

@@ -50,6 +50,8 @@ extension StateStore {
     public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String]) {
         guard let record = try self.run(run) else { throw StateError.unknownRun(run) }
         guard ["succeeded", "no changes"].contains(record.outcome) else { throw StateError.runNotRestorable(run, outcome: record.outcome) }
+        // Only sync and rollback runs leave a snapshot of the files; any other would read as "no files".
+        guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else { throw StateError.runChangedNoFiles(run, command: record.command) }
         return try read { db in
             let withoutContents = try String.fetchAll(
                 db, sql: "SELECT resource FROM run_resources WHERE run_id = ? AND digest NOT IN (SELECT digest FROM blobs)", arguments: [run])

@@ -146,6 +146,8 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
     case locked(pid: Int32, host: String, since: Date)
     case unknownRun(Int64)
     case runNotRestorable(Int64, outcome: String)
+    /// A run that changed no files (`converge` changes guests): there is nothing of it to restore.
+    case runChangedNoFiles(Int64, command: String)
 
     public var description: String {
         switch self {
@@ -157,6 +159,8 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
             return "there is no run \(id) (phoenix history lists the runs)"
         case let .runNotRestorable(id, outcome):
             return "run \(id) ended \(outcome); only a successful run recorded a state to return to"
+        case let .runChangedNoFiles(id, command):
+            return "run \(id) (\(command)) changed guests, not files: rollback returns to a sync run (phoenix history lists them)"
         }
     }
 }

@@ -78,6 +78,23 @@ struct StateStoreTests {
         #expect(try store.runs().map(\.id) == [second, first])
     }
 
+    @Test("converge's guest records: written, replaced, forgotten; a converge run is no rollback target")
+    func guestRecords() throws {
+        let (store, directory) = try store()
+        defer { _ = directory }
+        let (run, _) = try store.beginRun(command: "converge", user: "ops", host: "h")
+        try store.recordGuests([
+            GuestRecord(vmid: 101, fingerprint: "f1", observed: "lxc name=web maxcpu=1", run: run),
+            GuestRecord(vmid: 102, fingerprint: "f2", observed: "lxc name=db maxcpu=2", run: run),
+        ])
+        try store.recordGuests([GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run)])
+        try store.forgetGuests([102])
+        try store.finishRun(run, outcome: "succeeded", summary: "converge: 2 guests changed")
+        #expect(try store.guestRecords() == [101: GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run)])
+        // Rolling back to it would read as "no files at all" and remove every managed file.
+        #expect(throws: StateError.runChangedNoFiles(run, command: "converge")) { try store.snapshot(of: run) }
+    }
+
     @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest")
     func keyedHashes() throws {
         let (store, directory) = try store()
