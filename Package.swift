@@ -27,7 +27,7 @@ let package = Package(
         // Executes plans against real machines: targets, service units, the graph walk, verification.
         .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", "PhoenixState", .product(name: "Yams", package: "Yams")]),
         // The Proxmox VE API client: token or ticket auth, TLS against the cluster CA, tasks, bulk reads.
-        .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", "PhoenixEngine", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),

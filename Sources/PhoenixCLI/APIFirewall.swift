@@ -11,12 +11,10 @@ enum FirewallMode: String, ExpressibleByArgument, CaseIterable {
     case api
 }
 
-/// `--firewall-through` for `sync` and `plan`, with the API options it needs.
+/// `--firewall-through` for `sync` and `plan` (the API options are the target's).
 struct FirewallModeOptions: ParsableArguments {
     @Option(name: .long, help: "How the firewall stage converges: files (the .fw files on the node) or api (rules and options through the Proxmox API; needs --api).")
     var firewallThrough: FirewallMode = .files
-
-    @OptionGroup var connection: APIConnection
 }
 
 /// The firewall through the API: one plan per scope (the cluster, then each guest with firewall

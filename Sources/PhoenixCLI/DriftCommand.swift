@@ -5,7 +5,7 @@ import PhoenixEngine
 import PhoenixState
 
 /// `phoenix drift`: installed vs last applied vs desired.
-struct DriftCommand: ParsableCommand {
+struct DriftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drift",
         abstract: "Compare what is installed with what phoenix last applied and with what the configuration asks for.",
@@ -16,11 +16,12 @@ struct DriftCommand: ParsableCommand {
     @OptionGroup var target: SyncOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
 
-    func run() throws {
+    func run() async throws {
         let estate = try global.loadValidEstate()
-        let items: [DriftItem]
         let store = try target.existingStore()
-        do { items = try target.engine(for: estate, stacksDirectory: global.resolvedStacksDirectory).drift(store: store) } catch { throw fail(error.description) }
+        let items = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine throws -> [DriftItem] in
+            do throws(EngineError) { return try engine.drift(store: store) } catch { throw fail(error.description) }
+        }
         let drifted = items.filter(\.drift.isDrift)
         if format == .json {
             let document = JSONValue.object([

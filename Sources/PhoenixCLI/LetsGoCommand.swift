@@ -33,10 +33,8 @@ struct LetsGoCommand: AsyncParsableCommand {
             return
         }
         FileHandle.standardOutput.write(Data("\(who): phoenix sync all\n".utf8))
-        var sync = ["all"] + global.arguments
-        if let state = proxmox.state { sync += ["--state", state] }
-        if proxmox.stats { sync.append("--stats") }
-        try await SyncCommand.parse(sync).run()
+        // The same API (VMs are reached through their guest agent), state store and --stats.
+        try await SyncCommand.parse(["all"] + global.arguments + proxmox.arguments).run()
     }
 }
 
@@ -47,13 +45,20 @@ extension GlobalOptions {
     }
 }
 
-extension ProxmoxOptions {
+extension APIConnection {
     /// These options as arguments, to hand to another command (the token stays in its file).
     var arguments: [String] {
         var arguments: [String] = []
-        for (flag, value) in [("--api", connection.api), ("--api-ca", connection.apiCa), ("--api-token-file", connection.apiTokenFile), ("--api-user", connection.apiUser), ("--state", state)] {
+        for (flag, value) in [("--api", api), ("--api-ca", apiCa), ("--api-token-file", apiTokenFile), ("--api-user", apiUser)] {
             if let value { arguments += [flag, value] }
         }
-        return arguments + (stats ? ["--stats"] : [])
+        return arguments
+    }
+}
+
+extension ProxmoxOptions {
+    /// These options as arguments, to hand to another command.
+    var arguments: [String] {
+        connection.arguments + (state.map { ["--state", $0] } ?? []) + (stats ? ["--stats"] : [])
     }
 }

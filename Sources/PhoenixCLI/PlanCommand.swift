@@ -26,14 +26,12 @@ struct PlanCommand: AsyncParsableCommand {
         let estate = try global.loadValidEstate()
         let apiFirewall = firewallMode.firewallThrough == .api && stages.contains(.firewall)
         if apiFirewall { stages.removeAll { $0 == .firewall } }
-        let plan: Plan
         let store = try target.existingStore()
-        do {
-            plan = try target.engine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory).plan(stages, store: store)
-        } catch {
-            throw fail(error.description)
+        let planned = stages
+        let plan = try await target.withEngine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory) { engine in
+            do throws(EngineError) { return try engine.plan(planned, store: store) } catch { throw fail(error.description) }
         }
-        let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: true) : nil
+        let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: true) : nil
         var output: String
         if format == .json {
             var document = PlanPrinter.planJSON(plan)

@@ -18,32 +18,39 @@ struct APIConnection: ParsableArguments {
     @Option(name: .long, help: "Sign in with a ticket as this user (root@pam) instead of a token; the password from $PHOENIX_API_PASSWORD_FILE or $PHOENIX_API_PASSWORD.")
     var apiUser: String?
 
+    /// Why no client could be made: what to fix, and the exit code (64 for a usage problem).
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+        var code: Int32 = 1
+    }
+
     func client() throws -> ProxmoxClient {
+        do { return try makeClient() } catch let error as SetupError { throw fail(error.description, code: error.code) }
+    }
+
+    /// The client, or a SetupError that prints nothing (for callers that report it their own way).
+    func makeClient() throws -> ProxmoxClient {
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
-        guard let endpoint = api ?? environment["PHOENIX_API"] else { throw fail("name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64) }
+        guard let endpoint = api ?? environment["PHOENIX_API"] else { throw SetupError(description: "name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64) }
         let ca = apiCa ?? environment["PHOENIX_API_CA"]
         if let user = apiUser ?? environment["PHOENIX_API_USER"] {
             var password = environment["PHOENIX_API_PASSWORD"]
             if let file = environment["PHOENIX_API_PASSWORD_FILE"] {
-                guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the API password file \(file)") }
+                guard let data = FileManager.default.contents(atPath: file) else { throw SetupError(description: "cannot read the API password file \(file)") }
                 password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
             }
-            guard let password else { throw fail("no password for \(user): set $PHOENIX_API_PASSWORD_FILE", code: 64) }
-            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca) } catch { throw fail(error.description) }
+            guard let password else { throw SetupError(description: "no password for \(user): set $PHOENIX_API_PASSWORD_FILE", code: 64) }
+            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca) } catch { throw SetupError(description: error.description) }
         }
         var token = environment["PHOENIX_API_TOKEN"]
         if let file = apiTokenFile ?? environment["PHOENIX_API_TOKEN_FILE"] {
-            guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the API token file \(file)") }
+            guard let data = FileManager.default.contents(atPath: file) else { throw SetupError(description: "cannot read the API token file \(file)") }
             token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard let token, token.contains("!"), token.contains("=") else {
-            throw fail("no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
+            throw SetupError(description: "no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
         }
-        do {
-            return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca)
-        } catch {
-            throw fail(error.description)
-        }
+        do { return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca) } catch { throw SetupError(description: error.description) }
     }
 }
 

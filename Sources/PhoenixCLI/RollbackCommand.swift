@@ -5,7 +5,7 @@ import PhoenixEngine
 import PhoenixState
 
 /// `phoenix rollback RUN`: re-apply the state an earlier successful run left.
-struct RollbackCommand: ParsableCommand {
+struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback", abstract: "Re-apply what an earlier successful run left installed (phoenix history lists the runs).")
 
@@ -14,14 +14,12 @@ struct RollbackCommand: ParsableCommand {
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
     @Argument(help: "The run to return to.") var runID: Int64
 
-    func run() throws {
+    func run() async throws {
         let estate = try global.loadValidEstate()
         let store = try target.writableStore()
-        let outcome: SyncOutcome
-        do {
-            outcome = try target.engine(for: estate, stacksDirectory: global.resolvedStacksDirectory).rollback(to: runID, store: store, command: "rollback \(runID)")
-        } catch {
-            throw fail(error.description)
+        let runID = self.runID
+        let outcome = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine in
+            do throws(EngineError) { return try engine.rollback(to: runID, store: store, command: "rollback \(runID)") } catch { throw fail(error.description) }
         }
         let output = format == .json ? JSONOutput.string(PlanPrinter.outcomeJSON(outcome)) : PlanPrinter.outcomeText(outcome)
         FileHandle.standardOutput.write(Data(output.utf8))

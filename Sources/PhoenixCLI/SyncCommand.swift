@@ -35,14 +35,17 @@ struct SyncCommand: AsyncParsableCommand {
         // The firewall through the API runs beside the engine, after the file stages.
         let apiFirewall = firewallMode.firewallThrough == .api && stages.contains(.firewall)
         if apiFirewall { stages.removeAll { $0 == .firewall } }
-        let engine = target.engine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory)
+        let stacksDirectory = global.resolvedStacksDirectory
         if dryRun {
             var plan: Plan?
             if !stages.isEmpty {
                 let store = try target.existingStore()
-                do { plan = try engine.plan(stages, store: store) } catch { throw fail(error.description) }
+                let planned = stages
+                plan = try await target.withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine in
+                    do throws(EngineError) { return try engine.plan(planned, store: store) } catch { throw fail(error.description) }
+                }
             }
-            let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: true) : nil
+            let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: true) : nil
             write(document: plan.map(PlanPrinter.planJSON), text: plan.map { PlanPrinter.text($0) }, firewall: firewall, closing: "Dry run: nothing was changed.")
             target.printStats(stats, started: started)
             return
@@ -50,15 +53,14 @@ struct SyncCommand: AsyncParsableCommand {
         var outcome: SyncOutcome?
         if !stages.isEmpty {
             let store = try target.writableStore()
-            do {
-                outcome = try engine.sync(stages, store: store, command: (["sync"] + self.stages).joined(separator: " "))
-            } catch {
-                throw fail(error.description)
+            let (converging, command) = (stages, (["sync"] + self.stages).joined(separator: " "))
+            outcome = try await target.withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine in
+                do throws(EngineError) { return try engine.sync(converging, store: store, command: command) } catch { throw fail(error.description) }
             }
         }
         // A failed file stage leaves the firewall as it is.
         let firewall = apiFirewall && outcome?.succeeded != false
-            ? try await APIFirewallPlan.converge(estate: estate, connection: firewallMode.connection, dryRun: false) : nil
+            ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: false) : nil
         let closing = firewall.map { $0.hasChanges ? "Firewall converged through the API." : "Firewall through the API: as configured." }
         write(document: outcome.map(PlanPrinter.outcomeJSON), text: outcome.map(PlanPrinter.outcomeText), firewall: firewall, closing: closing)
         target.printStats(stats, started: started, units: outcome?.units ?? [])

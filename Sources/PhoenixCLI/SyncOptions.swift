@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import PhoenixProxmox
 import PhoenixState
 
 enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
@@ -19,7 +20,7 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "Reach the Proxmox node with the system ssh at DEST (user@host) instead of running on it.")
     var ssh: String?
 
-    @Option(name: .long, help: "Keep each guest as a local folder DIR/<id> instead of reaching it with pct (tests and the lab; default $PHOENIX_GUEST_ROOT).")
+    @Option(name: .long, help: "Keep each guest as a local folder DIR/<id> instead of reaching it (containers with pct, VMs through their guest agent; tests and the lab; default $PHOENIX_GUEST_ROOT).")
     var guestRoot: String?
 
     @Option(name: .long, help: "The Proxmox node name for host.fw when the configuration sets none (default: this host's name).")
@@ -40,19 +41,25 @@ struct SyncOptions: ParsableArguments {
     @Flag(name: .long, help: "Print on stderr how many calls phoenix made to each machine, how many changed a file, and the reloads.")
     var stats = false
 
+    /// VMs are reached through their guest agent over the API (containers through pct on the host).
+    @OptionGroup var connection: APIConnection
+
     /// The environment, an empty variable counting as unset.
     var environment: [String: String] { ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty } }
 
     var statePath: String { StateLocation(option: state).path }
 
-    func machines(stats: MachineStats) -> Machines {
+    func machines(for estate: Estate, stats: MachineStats, vms: VMDirectory) -> Machines {
         let hostRoot = hostRoot ?? environment["PHOENIX_HOST_ROOT"]
         let host: any Machine = CountingMachine(ssh.map { SSHMachine(destination: $0) } ?? LocalMachine(name: "the host", root: hostRoot), stats: stats)
         if let guestRoot = guestRoot ?? environment["PHOENIX_GUEST_ROOT"] {
             return Machines(host: host) { CountingMachine(LocalMachine(name: "guest \($0)", root: "\(guestRoot)/\($0)"), stats: stats) }
         }
-        // pct calls go through the host, which counts them.
-        return Machines(host: host) { PctGuestMachine(id: $0, host: host) }
+        // Containers through pct on the host (which counts those calls); VMs through their guest agent.
+        return Machines(host: host) { id -> any Machine in
+            if estate.guest(id)?.kind == .vm { return CountingMachine(AgentGuestMachine(id: id, directory: vms), stats: stats) }
+            return PctGuestMachine(id: id, host: host)
+        }
     }
 
     /// The `--stats` line.
@@ -65,9 +72,24 @@ struct SyncOptions: ParsableArguments {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    func engine(for estate: Estate, stats: MachineStats = MachineStats(), stacksDirectory: String? = nil) -> SyncEngine {
+    /// Runs `body` with the engine on a thread of its own — a VM's machine waits for API calls,
+    /// which need the concurrency pool free — then ends the API client the VMs used, if any.
+    func withEngine<T: Sendable>(
+        for estate: Estate, stats: MachineStats = MachineStats(), stacksDirectory: String? = nil, _ body: @escaping @Sendable (SyncEngine) throws -> T
+    ) async throws -> T {
+        let connection = self.connection
+        let vms = VMDirectory { try connection.makeClient() }
+        let engine = engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
+            Thread.detachNewThread { continuation.resume(returning: Result { try body(engine) }) }
+        }
+        await vms.shutdown()
+        return try result.get()
+    }
+
+    private func engine(for estate: Estate, stats: MachineStats, stacksDirectory: String?, vms: VMDirectory) -> SyncEngine {
         let nodeName = node ?? estate.settings.nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
-        var engine = SyncEngine(estate: estate, machines: machines(stats: stats), nodeName: nodeName)
+        var engine = SyncEngine(estate: estate, machines: machines(for: estate, stats: stats, vms: vms), nodeName: nodeName)
         engine.parallelism = max(1, parallelism)
         engine.timeouts.verify = max(0.5, verifyTimeout)
         engine.timeouts.firewallRevert = max(1, firewallRevert)

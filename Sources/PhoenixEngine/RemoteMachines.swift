@@ -10,14 +10,14 @@ public let localTransport: CommandTransport = { argv, input, timeout throws(Proc
 
 /// Fixed helper scripts for file operations on a remote machine. They are constants: paths and modes
 /// reach them only as positional arguments (`$1`, `$2`), never spliced into the script.
-enum RemoteScript {
-    static let read = #"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#
-    static let write = #"umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" "$1""#
-    static let absent: Int32 = 3
+public enum RemoteScript {
+    public static let read = #"if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi"#
+    public static let write = #"umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" "$1""#
+    public static let absent: Int32 = 3
     /// The firewall's dead-man switch: `$1` marker, `$2` seconds, then the files, `--`, and the reload
     /// argv. Unless the marker is gone by then, every file gets back its `.phoenix-prev` copy (or is
     /// removed when there was none) and the reload runs.
-    static let revert = #"""
+    public static let revert = #"""
         marker=$1; delay=$2; shift 2
         sleep "$delay"
         [ -e "$marker" ] || exit 0
@@ -32,10 +32,10 @@ enum RemoteScript {
         """#
 
     /// Every file named as an argument: `<bytes> <path>` then the bytes, or `absent <path>`.
-    static let readAll = #"for f do if [ -e "$f" ]; then printf '%s %s\n' "$(wc -c < "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent %s\n' "$f"; fi; done"#
+    public static let readAll = #"for f do if [ -e "$f" ]; then printf '%s %s\n' "$(wc -c < "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent %s\n' "$f"; fi; done"#
 
     /// Parses what `readAll` printed.
-    static func parseReadAll(_ output: String, paths: [String]) -> [String: String?]? {
+    public static func parseReadAll(_ output: String, paths: [String]) -> [String: String?]? {
         var bytes = Array(output.utf8)[...]
         var contents: [String: String?] = [:]
         while let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) {
@@ -55,9 +55,43 @@ enum RemoteScript {
     }
 }
 
+/// A machine reached only by running commands on it (over ssh, through pct, through a guest
+/// agent): reading, renaming and removing files are fixed commands with the paths as arguments.
+public protocol CommandMachine: Machine {}
+
+extension CommandMachine {
+    public func commandPath(_ path: String) -> String { path }
+
+    public func read(_ path: String) throws(MachineError) -> String? {
+        let result = try run(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30)
+        if result.status == RemoteScript.absent { return nil }
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
+        return result.stdout
+    }
+
+    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+        guard !paths.isEmpty else { return [:] }
+        let result = try run(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60)
+        guard result.status == 0, let contents = RemoteScript.parseReadAll(result.stdout, paths: paths) else {
+            throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
+        }
+        return contents
+    }
+
+    public func rename(_ from: String, to: String) throws(MachineError) {
+        let result = try run(["mv", "-f", "--", from, to], timeout: 30)
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "rename \(from) to \(to)", reason: result.excerpt) }
+    }
+
+    public func remove(_ path: String) throws(MachineError) {
+        let result = try run(["rm", "-f", "--", path], timeout: 30)
+        guard result.status == 0 else { throw MachineError(machine: name, operation: "remove \(path)", reason: result.excerpt) }
+    }
+}
+
 /// A Proxmox node reached with the system `ssh` (multiplexed: one connection serves a whole run).
 /// ssh hands the remote side one command line, so every argument is single-quoted on the way.
-public struct SSHMachine: Machine {
+public struct SSHMachine: CommandMachine {
     public let name: String
     public let destination: String
     public let options: [String]
@@ -100,29 +134,11 @@ public struct SSHMachine: Machine {
         }
     }
 
-    public func commandPath(_ path: String) -> String { path }
-
     /// rsync over the same multiplexed ssh; `--protect-args` keeps the remote path one argument.
     public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? {
         let ssh = (["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/phoenix-ssh-%C", "-o", "ControlPersist=60"] + options)
             .joined(separator: " ")
         return (["-e", ssh, "--protect-args"], "\(destination):\(path)")
-    }
-
-    public func read(_ path: String) throws(MachineError) -> String? {
-        let result = try call(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30, operation: "read \(path)")
-        if result.status == RemoteScript.absent { return nil }
-        guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
-        return result.stdout
-    }
-
-    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
-        guard !paths.isEmpty else { return [:] }
-        let result = try call(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60, operation: "read \(paths.count) files")
-        guard result.status == 0, let contents = RemoteScript.parseReadAll(result.stdout, paths: paths) else {
-            throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
-        }
-        return contents
     }
 
     public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
@@ -131,23 +147,13 @@ public struct SSHMachine: Machine {
         guard result.status == 0 else { throw MachineError(machine: name, operation: "write \(path)", reason: result.excerpt) }
     }
 
-    public func rename(_ from: String, to: String) throws(MachineError) {
-        let result = try call(["mv", "-f", "--", from, to], timeout: 30, operation: "rename \(from)")
-        guard result.status == 0 else { throw MachineError(machine: name, operation: "rename \(from) to \(to)", reason: result.excerpt) }
-    }
-
-    public func remove(_ path: String) throws(MachineError) {
-        let result = try call(["rm", "-f", "--", path], timeout: 30, operation: "remove \(path)")
-        guard result.status == 0 else { throw MachineError(machine: name, operation: "remove \(path)", reason: result.excerpt) }
-    }
-
     public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
         try call(argv, timeout: timeout, operation: "run \(argv.first ?? "")")
     }
 }
 
 /// A container reached through its host with `pct exec` and `pct push` (production's guest seam).
-public struct PctGuestMachine: Machine {
+public struct PctGuestMachine: CommandMachine {
     public let id: Int
     public let host: any Machine
     public var name: String { "guest \(id)" }
@@ -157,26 +163,8 @@ public struct PctGuestMachine: Machine {
         self.host = host
     }
 
-    public func commandPath(_ path: String) -> String { path }
-
     private func exec(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
         try host.run(["pct", "exec", String(id), "--"] + argv, timeout: timeout)
-    }
-
-    public func read(_ path: String) throws(MachineError) -> String? {
-        let result = try exec(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30)
-        if result.status == RemoteScript.absent { return nil }
-        guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
-        return result.stdout
-    }
-
-    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
-        guard !paths.isEmpty else { return [:] }
-        let result = try exec(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60)
-        guard result.status == 0, let contents = RemoteScript.parseReadAll(result.stdout, paths: paths) else {
-            throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
-        }
-        return contents
     }
 
     public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
@@ -189,16 +177,6 @@ public struct PctGuestMachine: Machine {
         guard made.status == 0 else { throw MachineError(machine: name, operation: "create \(directory)", reason: made.excerpt) }
         let pushed = try host.run(["pct", "push", String(id), staging, path, "--perms", mode], timeout: 60)
         guard pushed.status == 0 else { throw MachineError(machine: name, operation: "push \(path)", reason: pushed.excerpt) }
-    }
-
-    public func rename(_ from: String, to: String) throws(MachineError) {
-        let result = try exec(["mv", "-f", "--", from, to], timeout: 30)
-        guard result.status == 0 else { throw MachineError(machine: name, operation: "rename \(from) to \(to)", reason: result.excerpt) }
-    }
-
-    public func remove(_ path: String) throws(MachineError) {
-        let result = try exec(["rm", "-f", "--", path], timeout: 30)
-        guard result.status == 0 else { throw MachineError(machine: name, operation: "remove \(path)", reason: result.excerpt) }
     }
 
     public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {

@@ -2,13 +2,60 @@
 
 Usage: fakepve_server.py SPEC.json, where the spec names the port, a directory for the TLS
 certificate, the API tokens and the guests. Prints "CA <path>" and "ready" once it listens.
+
+A VM with "agent_lxc": {"path": P, "name": N} gets a guest agent that really runs: fakepve only
+answers agent calls with canned results, so here exec and file-write happen inside the LXC
+container N under the LXC path P (through lxc-attach), which stands in for the VM's operating system.
 """
 import asyncio
+import base64
 import json
+import subprocess
 import sys
+import threading
 
 from fakepve import FakePve
+from fakepve import agent as guest_agent
 from fakepve.certs import make_cert
+
+CANNED_RESULT = guest_agent.result
+AGENT_CONTAINERS = {}  # vmid -> (lxc path, container name)
+COMMANDS = {}  # (vmid, pid) -> {"done": bool, "code", "out", "err"}
+
+
+def run_in_container(vm, command, values):
+    """The agent's answer for a VM whose agent runs in an LXC container; canned otherwise."""
+    if vm.vmid not in AGENT_CONTAINERS:
+        return CANNED_RESULT(vm, command, values)
+    path, name = AGENT_CONTAINERS[vm.vmid]
+    attach = ["lxc-attach", "-P", path, "-n", name, "--"]
+    if command == "exec":
+        vm.agent_pid += 1
+        entry = {"done": False}
+        COMMANDS[(vm.vmid, vm.agent_pid)] = entry
+        data = values.get("input-data")
+
+        def run():
+            done = subprocess.run(attach + list(values["command"]), input=(data or "").encode(), capture_output=True)
+            entry.update(code=done.returncode, out=done.stdout.decode(errors="replace"), err=done.stderr.decode(errors="replace"), done=True)
+
+        threading.Thread(target=run, daemon=True).start()
+        return {"pid": vm.agent_pid}
+    if command == "exec-status":
+        entry = COMMANDS.get((vm.vmid, int(values["pid"])), {"done": True, "code": 127, "out": "", "err": "no such pid"})
+        if not entry["done"]:
+            return {"exited": False}
+        return {"exited": True, "exitcode": entry["code"], "out-data": entry["out"], "err-data": entry["err"]}
+    if command == "file-write":
+        # encode=1 (the default): Proxmox base64-encodes the content itself; encode=0: it already is.
+        raw = str(values.get("encode", 1)).lower() in ("0", "false")
+        data = base64.b64decode(values["content"]) if raw else values["content"].encode()
+        subprocess.run(attach + ["sh", "-c", 'cat > "$1"', "fake-agent", values["file"]], input=data, check=True)
+        return None
+    return CANNED_RESULT(vm, command, values)
+
+
+guest_agent.result = run_in_container
 
 
 async def dump_agent_requests(pve, directory):
@@ -39,6 +86,9 @@ async def main(spec_path):
         if "agent" in vm:
             # What the guest agent answers; "exec" maps a command line to its exec-status.
             added.agent = vm["agent"]
+        if "agent_lxc" in vm:
+            added.agent = added.agent or {}
+            AGENT_CONTAINERS[vm["vmid"]] = (vm["agent_lxc"]["path"], vm["agent_lxc"]["name"])
     if "cert" in spec:
         # A certificate signed by the test's own CA, as pve-root-ca.pem signs a node's certificate.
         cert, key = spec["cert"], spec["key"]
