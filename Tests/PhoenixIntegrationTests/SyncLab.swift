@@ -111,9 +111,11 @@ final class SyncLab {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
         let flags = ["--config-dir", config ?? self.config, "--host-root", host, "--guest-root", directory.file("guests"), "--state", state]
         let global = ["history"].contains(arguments.first ?? "") ? ["--state", state] : flags
-        if environment.isEmpty { return try Command.run(binary, arguments + global, timeout: 120) }
+        // phoenix's scratch files in the lab's own folder: a run the tests kill leaves none behind in /tmp.
+        try FileManager.default.createDirectory(atPath: directory.file("tmp"), withIntermediateDirectories: true)
+        let variables = environment.merging(["TMPDIR": directory.file("tmp")]) { first, _ in first }
         let env = try #require(TestPaths.program("env"))
-        return try Command.run(env, environment.map { "\($0.key)=\($0.value)" } + [binary] + arguments + global, timeout: 120)
+        return try Command.run(env, variables.map { "\($0.key)=\($0.value)" } + [binary] + arguments + global, timeout: 120)
     }
 
     /// Edits the lab's configuration (or a copy of it) as JSON.
