@@ -30,12 +30,13 @@ struct APIFirewallPlan {
 
     static func make(estate: Estate, client: ProxmoxClient) async throws(ProxmoxError) -> APIFirewallPlan {
         var plan = APIFirewallPlan()
+        var scopes: [(name: String, base: String, rules: [FirewallRule], options: [(key: String, value: String)])] = []
         if estate.firewall.declared {
             let options = [
                 (key: "enable", value: estate.firewall.enabled ? "1" : "0"), (key: "policy_in", value: estate.firewall.policyIn.rawValue),
                 (key: "policy_out", value: estate.firewall.policyOut.rawValue),
             ]
-            plan.scopes.append(try await client.firewallPlan(name: "cluster", base: "/cluster/firewall", rules: estate.firewall.rules, options: options))
+            scopes.append(("cluster", "/cluster/firewall", estate.firewall.rules, options))
         }
         let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
         for guest in estate.guests where guest.enabled {
@@ -44,9 +45,11 @@ struct APIFirewallPlan {
                 plan.waiting.append(guest.id)
                 continue
             }
-            plan.scopes.append(
-                try await client.firewallPlan(
-                    name: "guest \(guest.id)", base: "\(actual.path)/firewall", rules: firewall.rules, options: [(key: "enable", value: firewall.enabled ? "1" : "0")]))
+            scopes.append(("guest \(guest.id)", "\(actual.path)/firewall", firewall.rules, [(key: "enable", value: firewall.enabled ? "1" : "0")]))
+        }
+        // Every scope read at once; the plans kept in scope order.
+        plan.scopes = try await inParallel(scopes) { scope async throws(ProxmoxError) in
+            try await client.firewallPlan(name: scope.name, base: scope.base, rules: scope.rules, options: scope.options)
         }
         return plan
     }

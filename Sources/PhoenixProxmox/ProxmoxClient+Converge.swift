@@ -10,35 +10,23 @@ public struct GuestConfigPlan: Sendable {
 extension ProxmoxClient {
     /// Reads these guests' configurations in parallel and compares each it with what the configuration asks for.
     public func configPlans(for guests: [(Guest, ProxmoxGuest)]) async throws(ProxmoxError) -> [GuestConfigPlan] {
-        let results = await withTaskGroup(of: (Int, Result<GuestConfigPlan, ProxmoxError>).self) { group in
-            for (index, pair) in guests.enumerated() {
-                group.addTask {
-                    do throws(ProxmoxError) {
-                        let config = try await self.get("\(pair.1.path)/config")
-                        var actual: [String: String] = [:]
-                        if case let .object(members) = config {
-                            for member in members {
-                                switch member.value {
-                                case let .string(text): actual[member.key] = text
-                                case let .number(number): actual[member.key] = JSONWriter.number(number)
-                                case let .bool(flag): actual[member.key] = flag ? "1" : "0"
-                                default: continue
-                                }
-                            }
-                        }
-                        var changes = ProxmoxGuestConfig.differences(desired: ProxmoxGuestConfig.settings(for: pair.0), actual: actual)
-                        if let tags = ProxmoxGuestConfig.tagChange(desired: pair.0.hardware.tags, actual: actual["tags"]) { changes.append(tags) }
-                        return (index, .success(GuestConfigPlan(guest: pair.1, changes: changes)))
-                    } catch {
-                        return (index, .failure(error))
+        try await inParallel(guests) { (guest, actual) async throws(ProxmoxError) -> GuestConfigPlan in
+            let config = try await self.get("\(actual.path)/config")
+            var current: [String: String] = [:]
+            if case let .object(members) = config {
+                for member in members {
+                    switch member.value {
+                    case let .string(text): current[member.key] = text
+                    case let .number(number): current[member.key] = JSONWriter.number(number)
+                    case let .bool(flag): current[member.key] = flag ? "1" : "0"
+                    default: continue
                     }
                 }
             }
-            var collected: [(Int, Result<GuestConfigPlan, ProxmoxError>)] = []
-            for await result in group { collected.append(result) }
-            return collected.sorted { $0.0 < $1.0 }.map(\.1)
+            var changes = ProxmoxGuestConfig.differences(desired: ProxmoxGuestConfig.settings(for: guest), actual: current)
+            if let tags = ProxmoxGuestConfig.tagChange(desired: guest.hardware.tags, actual: current["tags"]) { changes.append(tags) }
+            return GuestConfigPlan(guest: actual, changes: changes)
         }
-        return try results.map { result throws(ProxmoxError) in try result.get() }
     }
 
     /// Applies a plan; returns the settings that wait for a reboot (a running guest takes some only then).

@@ -80,6 +80,9 @@ public final class ProxmoxClient: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         // pveproxy closes idle connections after 5 s: never reuse one older than that.
         configuration.connectionPool = .init(idleTimeout: .seconds(3))
+        // A failed connection is retried here, not by the HTTP client (which would retry an
+        // untrusted certificate for the whole connect timeout too).
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -105,8 +108,9 @@ public final class ProxmoxClient: Sendable {
     }
 
     /// One call, retried (three attempts, 0.5 s then 1 s apart) only when the failure is transient:
-    /// Proxmox's lock timeouts and 502/503, and a dropped connection on a read. A refused connection
-    /// is not retried here: the HTTP client already retries connecting for the connect timeout (5 s).
+    /// Proxmox's lock timeouts and 502/503, a refused connection (pveproxy restarting; the request
+    /// never reached it), and a dropped connection on a read. An untrusted certificate or a refused
+    /// token is final at once.
     func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], form: [(String, String)] = []) async throws(ProxmoxError)
         -> JSONValue
     {
@@ -119,7 +123,7 @@ public final class ProxmoxClient: Sendable {
             } catch {
                 let transient: Bool
                 switch error.kind {
-                case .unreachable: transient = method == .GET && error.message != "connection refused"
+                case .unreachable: transient = error.message == "connection refused" || method == .GET
                 case let .server(status): transient = status >= 500 && (error.message.contains("got timeout") || status == 502 || status == 503)
                 default: transient = false
                 }
@@ -233,4 +237,22 @@ public final class CallCounter: @unchecked Sendable {
     private var calls = 0
     func count() { lock.withLock { calls += 1 } }
     public var total: Int { lock.withLock { calls } }
+}
+
+/// Runs `body` on every item at once (reads: Proxmox serves them in parallel) and returns the
+/// results in the items' order; the first failure, in that order, is thrown once all have ended.
+public func inParallel<Item: Sendable, Output: Sendable>(
+    _ items: [Item], _ body: @escaping @Sendable (Item) async throws(ProxmoxError) -> Output
+) async throws(ProxmoxError) -> [Output] {
+    let results = await withTaskGroup(of: (Int, Result<Output, ProxmoxError>).self) { group in
+        for (index, item) in items.enumerated() {
+            group.addTask {
+                do throws(ProxmoxError) { return (index, .success(try await body(item))) } catch { return (index, .failure(error)) }
+            }
+        }
+        var collected: [(Int, Result<Output, ProxmoxError>)] = []
+        for await result in group { collected.append(result) }
+        return collected.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+    return try results.map { result throws(ProxmoxError) in try result.get() }
 }
