@@ -10,6 +10,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "The stacks directory (default: <config-dir>/../stacks).")
     var stacksDir: String?
 
+    @Option(name: .long, help: "Colour in text output: auto (on a terminal, unless $NO_COLOR is set), always or never.")
+    var color: ColorMode = .auto
+
+    /// Whether text on stdout gets colour.
+    var colored: Bool { color.enabled(forDescriptor: STDOUT_FILENO) }
+
     var resolvedConfigDirectory: String {
         configDir ?? ProcessInfo.processInfo.environment["PHOENIX_CONFIG_DIR"] ?? "/usr/local/phoenix_hypervisor/etc"
     }
@@ -42,4 +48,29 @@ struct GlobalOptions: ParsableArguments {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
+}
+
+/// `--color`: `auto` colours a terminal unless NO_COLOR is set (https://no-color.org) or TERM is dumb.
+enum ColorMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+
+    func enabled(forDescriptor descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        switch self {
+        case .always: return true
+        case .never: return false
+        case .auto: return isatty(descriptor) == 1 && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
+        }
+    }
+}
+
+/// ANSI colours for text output; `enabled` false leaves the text as it is.
+struct Paint {
+    let enabled: Bool
+
+    func green(_ text: String) -> String { wrap(text, "32") }
+    func yellow(_ text: String) -> String { wrap(text, "33") }
+    func red(_ text: String) -> String { wrap(text, "31") }
+    func bold(_ text: String) -> String { wrap(text, "1") }
+
+    private func wrap(_ text: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
 }

@@ -41,7 +41,7 @@ struct LetsGoCommand: AsyncParsableCommand {
 extension GlobalOptions {
     /// These options as arguments, to hand to another command.
     var arguments: [String] {
-        (configDir.map { ["--config-dir", $0] } ?? []) + (stacksDir.map { ["--stacks-dir", $0] } ?? [])
+        (configDir.map { ["--config-dir", $0] } ?? []) + (stacksDir.map { ["--stacks-dir", $0] } ?? []) + ["--color", color.rawValue]
     }
 }
 

@@ -38,7 +38,7 @@ struct PlanCommand: AsyncParsableCommand {
             if let firewall { document = document.adding("firewall_api", firewall.json) }
             output = JSONOutput.string(document)
         } else {
-            output = PlanPrinter.text(plan, verbose: verbose)
+            output = PlanPrinter.text(plan, verbose: verbose, paint: Paint(enabled: global.colored))
             if let firewall { output += firewall.lines.filter { verbose || !$0.hasSuffix(": as configured") }.map { "firewall (API) \($0)\n" }.joined() }
         }
         FileHandle.standardOutput.write(Data(output.utf8))

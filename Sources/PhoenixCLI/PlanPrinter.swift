@@ -6,11 +6,21 @@ import PhoenixEngine
 enum PlanPrinter {
     static let symbols: [ChangeAction: String] = [.create: "+", .update: "~", .delete: "-", .unchanged: "="]
 
+    static func painted(_ action: ChangeAction, _ paint: Paint) -> String {
+        let symbol = symbols[action]!
+        switch action {
+        case .create: return paint.green(symbol)
+        case .update: return paint.yellow(symbol)
+        case .delete: return paint.red(symbol)
+        case .unchanged: return symbol
+        }
+    }
+
     static func counts(_ plan: Plan) -> [ChangeAction: Int] {
         Dictionary(grouping: plan.changes, by: \.action).mapValues(\.count)
     }
 
-    static func text(_ plan: Plan, verbose: Bool = false) -> String {
+    static func text(_ plan: Plan, verbose: Bool = false, paint: Paint = Paint(enabled: false)) -> String {
         let counts = counts(plan)
         var out = ""
         for stage in SyncStage.allCases {
@@ -23,7 +33,7 @@ enum PlanPrinter {
             guard !changes.isEmpty else { continue }
             out += pending.isEmpty ? "\(stage.rawValue): \(changes.count) unchanged\n" : "\(stage.rawValue):\n"
             for change in (verbose ? changes : pending) {
-                out += "  \(symbols[change.action]!) \(change.id)  \(change.path) (\(change.unit))\n"
+                out += "  \(painted(change.action, paint)) \(change.id)  \(change.path) (\(change.unit))\n"
                 for reason in change.reasons { out += "      \(TextRules.printable(reason, limit: 400))\n" }
             }
         }
@@ -52,7 +62,7 @@ enum PlanPrinter {
         ])
     }
 
-    static func outcomeText(_ outcome: SyncOutcome) -> String {
+    static func outcomeText(_ outcome: SyncOutcome, paint: Paint = Paint(enabled: false)) -> String {
         var out = ""
         for run in outcome.interrupted {
             out += "note: run \(run.id) (\(run.command), started \(ISO8601DateFormatter().string(from: run.startedAt))) was interrupted; this run finishes its work\n"
@@ -61,7 +71,8 @@ enum PlanPrinter {
             return out + "No changes: nothing written, nothing reloaded (\(outcome.plan.changes.count) resources in sync).\n"
         }
         for unit in outcome.units {
-            out += "\(unit.status.rawValue): \(unit.unit) (\(String(format: "%.1f", unit.seconds)) s): \(TextRules.printable(unit.message, limit: 1200))\n"
+            let status = unit.status == .converged ? paint.green(unit.status.rawValue) : paint.red(unit.status.rawValue)
+            out += "\(status): \(unit.unit) (\(String(format: "%.1f", unit.seconds)) s): \(TextRules.printable(unit.message, limit: 1200))\n"
         }
         let failed = outcome.units.filter { $0.status != .converged }
         out += failed.isEmpty

@@ -1,4 +1,5 @@
 import Foundation
+@testable import PhoenixCLI
 import PhoenixTesting
 import Testing
 
@@ -25,6 +26,31 @@ struct CommandLineTests {
 
     func listing(_ root: String) -> [String] {
         (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted()
+    }
+
+    @Test("--color: always paints the plan's symbols, never and auto off a terminal leave them plain; NO_COLOR turns auto off")
+    func color() throws {
+        let scratch = try TemporaryDirectory("phoenix-color")
+        let target = ["--config-dir", Self.example, "--host-root", scratch.file("host"), "--guest-root", scratch.file("guests"), "--state", scratch.file("state.sqlite")]
+        let always = try phoenix(["plan", "dns", "--color", "always"] + target)
+        #expect(always.status == 0, "\(always.stderr)")
+        #expect(always.stdout.contains("\u{1B}[32m+\u{1B}[0m dns:records"), "a file to create is a green +: \(always.stdout.debugDescription)")
+        let never = try phoenix(["plan", "dns", "--color", "never"] + target)
+        #expect(!never.stdout.contains("\u{1B}[") && never.stdout.contains("  + dns:records"))
+        // Our stdout is a pipe, not a terminal: auto stays plain.
+        #expect(!(try phoenix(["plan", "dns"] + target)).stdout.contains("\u{1B}["))
+
+        // On a terminal (a pseudo-terminal this test opens): auto paints, unless NO_COLOR is set or TERM is dumb.
+        let terminal = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        try #require(terminal >= 0 && isatty(terminal) == 1, "no pseudo-terminal here")
+        defer { close(terminal) }
+        let plainFile = open("/dev/null", O_RDONLY)
+        defer { close(plainFile) }
+        #expect(ColorMode.auto.enabled(forDescriptor: terminal, environment: ["TERM": "xterm"]))
+        #expect(!ColorMode.auto.enabled(forDescriptor: terminal, environment: ["TERM": "xterm", "NO_COLOR": "1"]))
+        #expect(!ColorMode.auto.enabled(forDescriptor: terminal, environment: ["TERM": "dumb"]))
+        #expect(ColorMode.always.enabled(forDescriptor: terminal, environment: ["NO_COLOR": "1"]), "asked for by name, colour wins")
+        #expect(!ColorMode.auto.enabled(forDescriptor: plainFile, environment: ["TERM": "xterm"]))
     }
 
     @Test("validate exits 0 on the example estate and never prints the admin password")
