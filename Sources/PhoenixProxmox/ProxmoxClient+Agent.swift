@@ -44,7 +44,8 @@ extension ProxmoxClient {
     public static let agentChunkSize = 44 * 1024
 
     /// Writes a file in a VM through the guest agent: the contents travel in the API body (base64),
-    /// never on a command line; a large file goes in parts that the guest joins and removes.
+    /// never on a command line; a large file goes in parts (made 0600 first) that the guest joins
+    /// and removes. The file keeps its mode when it exists; callers that write secrets make it first.
     public func agentWriteFile(_ guest: ProxmoxGuest, path: String, contents: [UInt8], timeout: TimeInterval) async throws(ProxmoxError) {
         let chunks = stride(from: 0, to: max(contents.count, 1), by: Self.agentChunkSize).map {
             Array(contents[$0..<min(contents.count, $0 + Self.agentChunkSize)])
@@ -53,11 +54,15 @@ extension ProxmoxClient {
             _ = try await post("\(guest.path)/agent/file-write", [("file", path), ("content", Data(chunks[0]).base64EncodedString()), ("encode", "0")])
             return
         }
-        var parts: [String] = []
-        for (index, chunk) in chunks.enumerated() {
-            let part = "\(path).phoenix-part-\(index)"
+        let parts = chunks.indices.map { "\(path).phoenix-part-\($0)" }
+        // The parts exist first, readable by root alone: the agent fills an existing file without
+        // changing its mode, and a part of a key must not be readable by others even for a moment.
+        let prepared = try await agentExec(guest, ["sh", "-c", #"umask 077 && for f do : > "$f" || exit 1; done"#, "phoenix-prepare"] + parts, timeout: timeout)
+        guard prepared.exitCode == 0 else {
+            throw ProxmoxError(call: "preparing \(path) in VM \(guest.vmid)", kind: .taskFailed("exit \(prepared.exitCode)"), message: prepared.stderr)
+        }
+        for (part, chunk) in zip(parts, chunks) {
             _ = try await post("\(guest.path)/agent/file-write", [("file", part), ("content", Data(chunk).base64EncodedString()), ("encode", "0")])
-            parts.append(part)
         }
         // A fixed script: the paths reach it only as arguments.
         let joined = try await agentExec(guest, ["sh", "-c", #"out=$1; shift; cat -- "$@" > "$out" && rm -f -- "$@""#, "phoenix-join", path] + parts, timeout: timeout)

@@ -44,6 +44,11 @@ struct AgentMachineTests {
         #expect(try String(contentsOfFile: rootfs + "/srv/stacks/large.yml", encoding: .utf8) == large)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: rootfs + "/srv/stacks")
         #expect(leftovers == ["large.yml"], "the parts are removed: \(leftovers)")
+        // Every file the agent filled was already there, readable by root alone (the launcher
+        // records each file's mode just before the write).
+        let modes = (try String(contentsOfFile: pve.directory.file("agent-file-modes.log"), encoding: .utf8)).split(separator: "\n")
+        #expect(modes.count == 4, "the first file, then the large one's three parts (joined in the VM): \(modes)")
+        #expect(modes.allSatisfy { $0.hasPrefix("600 ") }, "\(modes)")
 
         try await onThread { try guest.rename(path, to: "/etc/phoenix/renamed.conf") }
         #expect(try await onThread { try guest.read("/etc/phoenix/renamed.conf") } == contents)

@@ -21,6 +21,7 @@ from fakepve.certs import make_cert
 CANNED_RESULT = guest_agent.result
 AGENT_CONTAINERS = {}  # vmid -> (lxc path, container name)
 COMMANDS = {}  # (vmid, pid) -> {"done": bool, "code", "out", "err"}
+LOG_DIRECTORY = [""]
 
 
 def run_in_container(vm, command, values):
@@ -50,6 +51,11 @@ def run_in_container(vm, command, values):
         # encode=1 (the default): Proxmox base64-encodes the content itself; encode=0: it already is.
         raw = str(values.get("encode", 1)).lower() in ("0", "false")
         data = base64.b64decode(values["content"]) if raw else values["content"].encode()
+        # What the file was like before the write (its mode, or absent), for the tests to check.
+        before = subprocess.run(attach + ["sh", "-c", 'stat -c %a "$1" 2>/dev/null || echo absent', "fake-agent", values["file"]],
+                                capture_output=True).stdout.decode().strip()
+        with open(LOG_DIRECTORY[0] + "/agent-file-modes.log", "a") as log:
+            log.write("%s %s\n" % (before, values["file"]))
         subprocess.run(attach + ["sh", "-c", 'cat > "$1"', "fake-agent", values["file"]], input=data, check=True)
         return None
     return CANNED_RESULT(vm, command, values)
@@ -76,6 +82,7 @@ async def main(spec_path):
         spec = json.load(handle)
     pve = FakePve(user="root@pam", password=spec.get("password", "secret"), host="127.0.0.1", port=spec["port"])
     pve.time_scale = 0
+    LOG_DIRECTORY[0] = spec["directory"]
     for token, secret in spec.get("tokens", {}).items():
         pve.apitokens[token] = secret
     for ct in spec.get("containers", []):
