@@ -6,7 +6,7 @@ import PhoenixState
 
 /// `phoenix history`: the runs, newest first.
 struct HistoryCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "history", abstract: "List sync runs: when, who, what changed, outcome.")
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "List the runs (sync, rollback, converge): when, who, what changed, outcome.")
 
     @OptionGroup var target: SyncOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
