@@ -54,7 +54,7 @@ struct SyncCommand: AsyncParsableCommand {
         var outcome: SyncOutcome?
         if !stages.isEmpty {
             let store = try target.writableStore()
-            let (converging, command) = (stages, (["sync"] + self.stages).joined(separator: " "))
+            let (converging, command) = (stages, (["sync"] + self.stages + target.target.flatMap { ["--target", String($0)] }).joined(separator: " "))
             outcome = try await target.withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine in
                 do throws(EngineError) { return try engine.sync(converging, store: store, command: command) } catch { throw fail(error.description) }
             }

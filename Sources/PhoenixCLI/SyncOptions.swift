@@ -26,6 +26,9 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "The Proxmox node name for host.fw when the configuration sets none (default: this host's name).")
     var node: String?
 
+    @Option(name: .long, help: "Only the resources of this guest: the files in it and its own firewall file (repeat for more guests).")
+    var target: [Int] = []
+
     @Option(name: .long, help: "How many units converge at once.")
     var parallelism: Int = 4
 
@@ -77,6 +80,7 @@ struct SyncOptions: ParsableArguments {
     func withEngine<T: Sendable>(
         for estate: Estate, stats: MachineStats = MachineStats(), stacksDirectory: String? = nil, _ body: @escaping @Sendable (SyncEngine) throws -> T
     ) async throws -> T {
+        for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }
         let connection = self.connection
         let vms = VMDirectory { try connection.makeClient() }
         let engine = engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms)
@@ -95,6 +99,7 @@ struct SyncOptions: ParsableArguments {
         engine.timeouts.firewallRevert = max(1, firewallRevert)
         engine.timeouts.firewallConfirm = min(engine.timeouts.firewallConfirm, engine.timeouts.firewallRevert / 2)
         engine.failpoints = Failpoints.fromEnvironment()
+        engine.scope = target.isEmpty ? nil : GuestScope(Set(target))
         engine.reporter = progress == .none ? SilentProgress() : StderrProgress()
         if let stacksDirectory {
             let (files, skipped) = StackFilesReader.read(stacksDirectory)

@@ -10,7 +10,7 @@ extension SyncEngine {
         let (run, interrupted) = try begin(store, command: command)
         do {
             let desired = try desired(stages)
-            let applied = try Self.applied(store)
+            let applied = try applied(store)
             let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
             let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
             let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished, digests: store.digests)
@@ -28,7 +28,7 @@ extension SyncEngine {
         let (run, interrupted) = try begin(store, command: command)
         do {
             let stages = Set(SyncStage.allCases.filter(\.isApplied))
-            let applied = try Self.applied(store)
+            let applied = try applied(store)
             let actual = try observe(desired: resources, applied: applied, stages: stages)
             let plan = Plan(
                 resources: resources, stages: stages, actual: actual, applied: applied, preserve: Set(withoutContents),

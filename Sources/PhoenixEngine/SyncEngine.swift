@@ -64,6 +64,8 @@ public struct SyncEngine: Sendable {
     /// The stack files (read by the caller from the stacks directory) and where they are, for rsync.
     public var stackFiles: [StackFile] = []
     public var stacksDirectory: String?
+    /// `--target`: only these guests' own resources are planned, applied or compared (nil: all).
+    public var scope: GuestScope?
     /// Stack files go out with rsync from the stacks directory; a rollback writes the recorded
     /// contents instead, because the directory holds the newer files.
     var mirrorFromSource = true
@@ -82,7 +84,13 @@ public struct SyncEngine: Sendable {
                 throw .observe(resource: "trust:ca-root (its source \(estate.settings.trustSource))", error)
             }
         }
-        return DesiredState(estate: estate, stages: stages, nodeName: nodeName, inputs: inputs)
+        var desired = DesiredState(estate: estate, stages: stages, nodeName: nodeName, inputs: inputs)
+        if let scope {
+            desired.resources.removeAll { !scope.contains(id: $0.id, target: $0.target) }
+            let guests = scope.guests.sorted().map(String.init).joined(separator: ", ")
+            desired.notes.append("limited to guest \(guests) (--target): host-wide resources such as DNS records and the cluster firewall are left as they are")
+        }
+        return desired
     }
 
     /// Reads what is installed for every resource (desired, or applied earlier in these stages): one
@@ -120,7 +128,7 @@ public struct SyncEngine: Sendable {
     /// What `sync` would do. Never writes: not the machines, not the state store.
     public func plan(_ stages: [SyncStage], store: StateStore?) throws(EngineError) -> Plan {
         let desired = try desired(stages)
-        let applied = try Self.applied(store)
+        let applied = try applied(store)
         let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
         return Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, digests: store?.digests ?? ContentDigests(key: nil))
     }
@@ -129,7 +137,7 @@ public struct SyncEngine: Sendable {
     public func drift(store: StateStore?) throws(EngineError) -> [DriftItem] {
         let stages = SyncStage.allCases.filter(\.isApplied)
         let desired = try desired(stages).resources
-        let applied = try Self.applied(store)
+        let applied = try applied(store)
         let actual = try observe(desired: desired, applied: applied, stages: Set(stages))
         // Every side fingerprinted the way the store recorded it (a keyed hash for possible secrets).
         let digests = store?.digests ?? ContentDigests(key: nil)
@@ -150,6 +158,13 @@ public struct SyncEngine: Sendable {
                     drift: Drift(actual: installed.map { digests.digest($0, like: record.digest) }, applied: record.digest, desired: nil)))
         }
         return items.sorted { $0.id < $1.id }
+    }
+
+    /// What phoenix last applied, within `scope`: outside it nothing is compared, so nothing is deleted.
+    func applied(_ store: StateStore?) throws(EngineError) -> [String: AppliedRecord] {
+        let all = try Self.applied(store)
+        guard let scope else { return all }
+        return all.filter { scope.contains(id: $0.key, target: $0.value.unit.target) }
     }
 
     static func applied(_ store: StateStore?) throws(EngineError) -> [String: AppliedRecord] {

@@ -37,6 +37,43 @@ struct SyncTests {
         #expect(plan.status == 0, "\(plan.stdout)")
     }
 
+    @Test("--target limits plan and sync to one guest's own resources; host-wide ones wait for an untargeted run")
+    func target() throws {
+        guard let lab = try SyncLab.make(traefik: true) else { return }
+        #expect(try lab.phoenix(["sync", "all"]).status == 0)
+        // A new service changes the DNS records (the host), Traefik's routes (guest 102) and the gateway's site (101).
+        try lab.edit("phoenix_lxc_configs.json") { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            configs["120"] = ["name": "wiki", "network_config": ["ip": "10.77.0.30/24"], "traefik_service": ["name": "wiki", "port": 80]]
+            root["lxc_configs"] = configs
+        }
+        let everything = try lab.phoenix(["plan", "--format", "json"])
+        let allIDs = Self.changedIDs(everything.stdout)
+        #expect(allIDs == ["dns:records", "gateway:site", "services:traefik-dynamic"], "\(allIDs)")
+        #expect(Self.changedIDs(try lab.phoenix(["plan", "--target", "101", "--format", "json"]).stdout) == ["gateway:site"])
+
+        let planned = try lab.phoenix(["plan", "--target", "102", "--format", "json"])
+        #expect(Self.changedIDs(planned.stdout) == ["services:traefik-dynamic"], "\(planned.stdout)")
+        let records = try String(contentsOfFile: lab.recordsFile, encoding: .utf8)
+        let synced = try lab.phoenix(["sync", "all", "--target", "102"])
+        #expect(synced.status == 0, "\(synced.stdout)\(synced.stderr)")
+        #expect(synced.stdout.contains("converged: traefik in guest 102"), "\(synced.stdout)")
+        #expect(try String(contentsOfFile: lab.recordsFile, encoding: .utf8) == records, "the host's DNS records were left as they were")
+        #expect(try lab.phoenix(["plan", "--target", "102", "--detailed-exitcode"]).status == 0)
+        let rest = try lab.phoenix(["plan", "--detailed-exitcode", "--format", "json"])
+        #expect(rest.status == 2 && Self.changedIDs(rest.stdout) == ["dns:records", "gateway:site"], "only what the targeted run left: \(Self.changedIDs(rest.stdout))")
+        #expect(try lab.phoenix(["history"]).stdout.contains("sync all --target 102"))
+
+        let unknown = try lab.phoenix(["plan", "--target", "999"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("--target 999: there is no guest 999"), "\(unknown.stderr)")
+    }
+
+    /// The ids of the resources a JSON plan would change.
+    static func changedIDs(_ json: String) -> [String] {
+        guard let document = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [] }
+        return ((document["changes"] as? [[String: Any]]) ?? []).filter { ($0["action"] as? String) != "unchanged" }.compactMap { $0["id"] as? String }.sorted()
+    }
+
     @Test("a dry run prints the plan and changes nothing at all: no file, no state, no process")
     func dryRun() throws {
         guard let lab = try SyncLab.make() else { return }

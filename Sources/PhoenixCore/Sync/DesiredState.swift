@@ -28,11 +28,11 @@ public struct SyncInputs: Sendable {
 /// The resources a set of stages should converge to: every rendered file, with a stable id, the
 /// service it belongs to and what going live needs. Pure: the same estate gives the same resources.
 public struct DesiredState: Sendable {
-    public let resources: [Resource]
+    public var resources: [Resource]
     /// Stages that were asked for but that this version plans without applying, with the reason.
     public let notApplied: [(stage: SyncStage, reason: String)]
     /// Notes from rendering (a stage with nothing to render, and why).
-    public let notes: [String]
+    public var notes: [String]
 
     public init(estate: Estate, stages: [SyncStage], nodeName: String, inputs: SyncInputs = SyncInputs()) {
         let renderStages = stages.compactMap(Self.renderStage)

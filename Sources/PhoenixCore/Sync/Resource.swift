@@ -147,3 +147,19 @@ public struct Resource: Sendable, Hashable {
     }
     public var digest: String { Digest.sha256Hex(contents) }
 }
+
+/// `--target ID...`: the resources that belong to some guests alone — the files that live in them
+/// (the gateway's site in its guest, Traefik's files in its guest) and their own firewall file on
+/// the host. Host-wide resources built from every guest (DNS records, the cluster firewall) are
+/// not any one guest's, so a targeted run leaves them as they are.
+public struct GuestScope: Sendable, Equatable {
+    public let guests: Set<Int>
+
+    public init(_ guests: Set<Int>) { self.guests = guests }
+
+    public func contains(id: String, target: RenderedFile.Target) -> Bool {
+        if case let .guest(guest) = target, guests.contains(guest) { return true }
+        if id.hasPrefix("firewall:guest/"), let guest = Int(id.dropFirst("firewall:guest/".count)) { return guests.contains(guest) }
+        return false
+    }
+}
