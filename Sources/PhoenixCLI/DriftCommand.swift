@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import PhoenixProxmox
 import PhoenixState
 
 /// `phoenix drift`: installed vs last applied vs desired.
@@ -9,7 +10,10 @@ struct DriftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drift",
         abstract: "Compare what is installed with what phoenix last applied and with what the configuration asks for.",
-        discussion: "Says which side moved: changed by hand, configuration changed, or both. Exit 2 when anything drifted."
+        discussion: """
+            Says which side moved: changed by hand, configuration changed, or both. With the API configured (--api or \
+            $PHOENIX_API) the guests too: every guest's Proxmox configuration read afresh and compared. Exit 2 when anything drifted.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -23,20 +27,38 @@ struct DriftCommand: AsyncParsableCommand {
             do throws(EngineError) { return try engine.drift(store: store) } catch { throw fail(error.description) }
         }
         let drifted = items.filter(\.drift.isDrift)
+        var guests: [GuestDrift]?
+        if target.connection.isConfigured {
+            let records: [Int: GuestRecord]
+            do { records = try store?.guestRecords() ?? [:] } catch { throw fail(error.description) }
+            let client = try target.connection.client()
+            do throws(ProxmoxError) {
+                guests = try await GuestDrift.check(estate: estate, records: records, client: client)
+            } catch {
+                await client.shutdown()
+                throw fail(error.description)
+            }
+            await client.shutdown()
+        }
         if format == .json {
-            let document = JSONValue.object([
-                ("version", .number(1)), ("drifted", .bool(!drifted.isEmpty)),
+            var document = JSONValue.object([
+                ("version", .number(1)), ("drifted", .bool(!drifted.isEmpty || guests?.isEmpty == false)),
                 ("resources", .array(items.map {
                     .object([("id", .string($0.id)), ("unit", .string($0.unit.key)), ("path", .string($0.path)), ("drift", .string($0.drift.rawValue))])
                 })),
             ])
+            if let guests { document = document.adding("guests", .array(guests.map(\.json))) }
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
             var out = ""
             for item in drifted { out += "\(item.drift.rawValue): \(item.id)  \(item.path) (\(item.unit))\n" }
             out += drifted.isEmpty ? "No drift: \(items.count) resources as phoenix applied them.\n" : "\(drifted.count) of \(items.count) resources drifted.\n"
+            if let guests {
+                for guest in guests { out += guest.line + "\n" }
+                out += guests.isEmpty ? "No guest drift: every guest on the cluster as configured.\n" : "\(guests.count) guests drifted.\n"
+            }
             FileHandle.standardOutput.write(Data(out.utf8))
         }
-        if !drifted.isEmpty { throw ExitCode(2) }
+        if !drifted.isEmpty || guests?.isEmpty == false { throw ExitCode(2) }
     }
 }

@@ -18,6 +18,9 @@ struct APIConnection: ParsableArguments {
     @Option(name: .long, help: "Sign in with a ticket as this user (root@pam) instead of a token; the password from $PHOENIX_API_PASSWORD_FILE or $PHOENIX_API_PASSWORD.")
     var apiUser: String?
 
+    /// Whether an API is named at all (--api or $PHOENIX_API).
+    var isConfigured: Bool { api != nil || !(ProcessInfo.processInfo.environment["PHOENIX_API"] ?? "").isEmpty }
+
     /// Why no client could be made: what to fix, and the exit code (64 for a usage problem).
     struct SetupError: Error, CustomStringConvertible {
         let description: String

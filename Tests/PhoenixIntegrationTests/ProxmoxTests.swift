@@ -337,6 +337,43 @@ struct ProxmoxTests {
         #expect(try store.runs().contains { $0.command == "converge" && $0.outcome == "succeeded" })
     }
 
+    @Test("drift with the API names each drifted guest and which side moved: the cluster, the configuration, or a guest never converged")
+    func guestDrift() async throws {
+        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let estate = try TemporaryDirectory("phoenix-guest-drift")
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let etc = estate.file("etc")
+        // The file side of drift looks at empty folders standing in for the host and the guests.
+        let folders = ["PHOENIX_HOST_ROOT": estate.file("host"), "PHOENIX_GUEST_ROOT": estate.file("guests")]
+        #expect(try pve.phoenix(["converge", "101", "103"], config: etc).status == 0)
+
+        let clean = try pve.phoenix(["drift", "--format", "json"], config: etc, environment: folders)
+        let guests = { (result: CommandResult) -> [String: String] in
+            let document = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
+            return Dictionary(uniqueKeysWithValues: ((document["guests"] as? [[String: Any]]) ?? []).map { ($0["id"] as! String, $0["drift"] as! String) })
+        }
+        #expect(guests(clean)["101"] == nil && guests(clean)["103"] == nil, "converged guests have not drifted: \(clean.stdout)")
+        #expect(guests(clean)["1002"] == "absent from the cluster")
+        #expect(guests(clean)["110"] == "never converged", "\(clean.stdout)")
+
+        // Start at boot switched off by hand on 103 (the bulk read cannot show it); 101's configuration changed.
+        try await pve.withClient { client in _ = try await client.put("/nodes/pve1/lxc/103/config", [("onboot", "0")]) }
+        try PatchedEstate.edit(estate.file("etc/phoenix_lxc_configs.json")) { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            var gateway = configs["101"] as! [String: Any]
+            gateway["cores"] = 2
+            configs["101"] = gateway
+            root["lxc_configs"] = configs
+        }
+        let drifted = try pve.phoenix(["drift", "--format", "json"], config: etc, environment: folders)
+        #expect(drifted.status == 2, "\(drifted.stderr)")
+        #expect(guests(drifted)["103"] == "changed on the cluster", "\(drifted.stdout)")
+        #expect(guests(drifted)["101"] == "configuration changed", "\(drifted.stdout)")
+        let text = try pve.phoenix(["drift"], config: etc, environment: folders)
+        #expect(text.stdout.contains("changed on the cluster: guest 103 Step-CA (onboot: 0 → 1)"), "\(text.stdout)")
+    }
+
     @Test("a wrong token, an untrusted certificate and an unreachable API are clear errors naming the call")
     func badInput() throws {
         guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
