@@ -1,0 +1,112 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixTesting
+import Testing
+
+/// A real OpenSSH server on a free loopback port, with a host key and a client key the test makes.
+/// It stands in for a Proxmox node reached with `--ssh` (the node is this machine, as root).
+final class TestSSHServer {
+    let directory: TemporaryDirectory
+    let port = FreePort.allocate()
+    private let server: RunningProcess
+
+    var key: String { directory.file("client_key") }
+    /// What phoenix would find in the operator's ssh configuration: the port, the key, no known_hosts.
+    var options: [String] {
+        ["-p", String(port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+    }
+
+    static func make() throws -> TestSSHServer? {
+        for program in ["sshd", "ssh", "ssh-keygen", "rsync"] { guard try realProgram(program) != nil else { return nil } }
+        return try TestSSHServer()
+    }
+
+    private init() throws {
+        directory = try TemporaryDirectory("phoenix-ssh")
+        let keygen = try #require(TestPaths.program("ssh-keygen"))
+        for name in ["host_key", "client_key"] {
+            let made = try Command.run(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", directory.file(name)])
+            try #require(made.status == 0, "ssh-keygen: \(made.stderr)")
+        }
+        try FileManager.default.copyItem(atPath: directory.file("client_key.pub"), toPath: directory.file("authorized_keys"))
+        chmod(directory.file("authorized_keys"), 0o600)
+        try directory.write("sshd_config", """
+            Port \(port)
+            ListenAddress 127.0.0.1
+            HostKey \(directory.file("host_key"))
+            AuthorizedKeysFile \(directory.file("authorized_keys"))
+            PidFile \(directory.file("sshd.pid"))
+            PermitRootLogin prohibit-password
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            # The keys live under /tmp, which is world-writable (sticky): StrictModes would refuse them.
+            StrictModes no
+            """)
+        try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        server = try RunningProcess(try #require(TestPaths.program("sshd")), ["-D", "-e", "-f", directory.file("sshd_config")], logFile: directory.file("sshd.log"))
+        let port = self.port
+        #expect(waitUntil(timeout: 10) { Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 0.5) }, "sshd did not start: \(server.log)")
+    }
+
+    deinit {
+        // The multiplexing master phoenix's ssh left (ControlPersist), then the server, both by their own handles.
+        let machine = SSHMachine(destination: "root@127.0.0.1", options: options)
+        _ = try? Command.run("/usr/bin/ssh", ["-o", "ControlPath=/tmp/phoenix-ssh-%C", "-O", "exit"] + options + [machine.destination])
+        server.stop()
+    }
+}
+
+@Suite("A node reached with ssh (a real sshd on loopback)", .serialized)
+struct SSHMachineTests {
+    @Test("files written, read, renamed and removed over ssh; odd names stay one argument; contents on stdin; rsync through the same connection")
+    func machineContract() throws {
+        guard let server = try TestSSHServer.make() else { return }
+        let node = SSHMachine(destination: "root@127.0.0.1", options: server.options)
+        let work = try TemporaryDirectory("phoenix-ssh-files")
+
+        let path = work.file("it's a \"test\" $(touch \(work.file("owned"))) ; echo.conf")
+        let contents = "host-record=gateway.lab.example.net,10.0.0.1\n# quotes ' \" and $HOME stay as they are\n"
+        try node.write(path, contents, mode: "0640")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == contents)
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        #expect(mode == 0o640, "mode \(String(mode, radix: 8))")
+        #expect(!FileManager.default.fileExists(atPath: work.file("owned")), "nothing in a path is run by the remote shell")
+
+        #expect(try node.read(path) == contents)
+        #expect(try node.read(work.file("absent")) == nil)
+        let all = try node.read(all: [path, work.file("absent")])
+        #expect(all[path] == .some(contents) && all[work.file("absent")] == .some(nil))
+        try node.rename(path, to: work.file("renamed"))
+        #expect(try node.read(work.file("renamed")) == contents)
+        try node.remove(work.file("renamed"))
+        #expect(!FileManager.default.fileExists(atPath: work.file("renamed")))
+        let failing = try node.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10)
+        #expect(failing.status == 3 && failing.stderr.contains("broken"))
+
+        // rsync over the same ssh options, as the files stage sends stack files to a remote node.
+        try work.write("source/web/docker-compose.yml", "services: {}\n")
+        let target = try #require(node.rsyncTarget(work.file("stacks dir")))
+        let rsync = try Command.run(
+            try #require(TestPaths.program("rsync")),
+            ["--archive", "--mkpath"] + target.options + ["--", work.file("source") + "/", target.destination + "/"])
+        #expect(rsync.status == 0, "\(rsync.stderr)")
+        #expect(try String(contentsOfFile: work.file("stacks dir/web/docker-compose.yml"), encoding: .utf8) == "services: {}\n")
+    }
+
+    @Test("an unreachable node is a clear error naming the host and saying ssh could not connect")
+    func unreachable() throws {
+        guard let server = try TestSSHServer.make() else { return }
+        var options = server.options
+        options[1] = String(FreePort.allocate())  // nothing listens there
+        let node = SSHMachine(destination: "root@127.0.0.1", options: options)
+        do {
+            _ = try node.read("/etc/hostname")
+            Issue.record("an unreachable node was read")
+        } catch {
+            #expect(error.description.contains("the host root@127.0.0.1"), "\(error.description)")
+            #expect(error.description.contains("ssh could not connect"), "\(error.description)")
+        }
+    }
+}
