@@ -20,6 +20,9 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "Reach the Proxmox node with the system ssh at DEST (user@host) instead of running on it.")
     var ssh: String?
 
+    @Option(name: .long, help: "An ssh configuration file for --ssh (passed as ssh -F): port, key, host key checking.")
+    var sshConfig: String?
+
     @Option(name: .long, help: "Keep each guest as a local folder DIR/<id> instead of reaching it (containers with pct, VMs through their guest agent; tests and the lab; default $PHOENIX_GUEST_ROOT).")
     var guestRoot: String?
 
@@ -54,7 +57,7 @@ struct SyncOptions: ParsableArguments {
 
     func machines(for estate: Estate, stats: MachineStats, vms: VMDirectory) -> Machines {
         let hostRoot = hostRoot ?? environment["PHOENIX_HOST_ROOT"]
-        let host: any Machine = CountingMachine(ssh.map { SSHMachine(destination: $0) } ?? LocalMachine(name: "the host", root: hostRoot), stats: stats)
+        let host: any Machine = CountingMachine(ssh.map { SSHMachine(destination: $0, options: sshConfig.map { ["-F", $0] } ?? []) } ?? LocalMachine(name: "the host", root: hostRoot), stats: stats)
         if let guestRoot = guestRoot ?? environment["PHOENIX_GUEST_ROOT"] {
             return Machines(host: host) { CountingMachine(LocalMachine(name: "guest \($0)", root: "\(guestRoot)/\($0)"), stats: stats) }
         }

@@ -135,9 +135,15 @@ public struct SSHMachine: CommandMachine {
     }
 
     /// rsync over the same multiplexed ssh; `--protect-args` keeps the remote path one argument.
+    /// One word of rsync's `-e` command: rsync splits it at spaces and honours quotes, not backslashes.
+    static func rsyncWord(_ word: String) -> String {
+        guard word.contains(where: { $0 == " " || $0 == "'" || $0 == "\"" }) else { return word }
+        return word.contains("'") ? "\"\(word)\"" : "'\(word)'"
+    }
+
     public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? {
         let ssh = (["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/phoenix-ssh-%C", "-o", "ControlPersist=60"] + options)
-            .joined(separator: " ")
+            .map(Self.rsyncWord).joined(separator: " ")
         return (["-e", ssh, "--protect-args"], "\(destination):\(path)")
     }
 

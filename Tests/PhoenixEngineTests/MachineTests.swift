@@ -76,6 +76,16 @@ struct MachineTests {
         #expect(try machine.read(directory.file("absent")) == nil)
     }
 
+    @Test("rsync's -e command keeps an option with spaces or quotes one word (rsync splits at spaces, honours quotes)")
+    func rsyncCommand() throws {
+        let machine = SSHMachine(destination: "root@pve1", options: ["-F", "/etc/phoenix/ssh config", "-i", "/keys/o'brien key"])
+        let target = try #require(machine.rsyncTarget("/tank/stacks"))
+        #expect(target.destination == "root@pve1:/tank/stacks")
+        let command = try #require(target.options.dropFirst().first)
+        #expect(command.hasSuffix(#"-F '/etc/phoenix/ssh config' -i "/keys/o'brien key""#), "\(command)")
+        #expect(command.hasPrefix("ssh -o BatchMode=yes"))
+    }
+
     @Test("a failed ssh connection is tried three times; a failed remote command once")
     func sshRetries() throws {
         let recorder = RecordingTransport()

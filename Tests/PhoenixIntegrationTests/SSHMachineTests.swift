@@ -95,6 +95,37 @@ struct SSHMachineTests {
         #expect(try String(contentsOfFile: work.file("stacks dir/web/docker-compose.yml"), encoding: .utf8) == "services: {}\n")
     }
 
+    @Test("phoenix sync files --ssh: the stack files reach the node over ssh and rsync; a second run changes nothing")
+    func syncOverSSH() throws {
+        guard let server = try TestSSHServer.make() else { return }
+        let work = try TemporaryDirectory("phoenix-ssh-sync")
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: work.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: work.file("stacks"))
+        // The node is this machine: its stacks path is a folder of this test.
+        try PatchedEstate.edit(work.file("etc/phoenix_hypervisor_config.json")) { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            phoenix["stacks_path"] = work.file("node-stacks")
+            root["phoenix"] = phoenix
+        }
+        // What an operator keeps in ~/.ssh/config, in a file of its own (--ssh-config, ssh -F).
+        try work.write("ssh_config", """
+            Host *
+                Port \(server.port)
+                IdentityFile \(server.key)
+                StrictHostKeyChecking no
+                UserKnownHostsFile /dev/null
+                LogLevel ERROR
+            """)
+        let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
+        let arguments = ["sync", "files", "--ssh", "root@127.0.0.1", "--ssh-config", work.file("ssh_config"), "--config-dir", work.file("etc"), "--state", work.file("state.sqlite"), "--stats"]
+        let first = try Command.run(binary, arguments, timeout: 120)
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        let sent = try String(contentsOfFile: work.file("node-stacks/whoami/docker-compose.yml"), encoding: .utf8)
+        #expect(sent == (try String(contentsOfFile: work.file("stacks/whoami/docker-compose.yml"), encoding: .utf8)))
+        let second = try Command.run(binary, arguments, timeout: 120)
+        #expect(second.status == 0 && second.stdout.contains("No changes"), "\(second.stdout)\(second.stderr)")
+    }
+
     @Test("an unreachable node is a clear error naming the host and saying ssh could not connect")
     func unreachable() throws {
         guard let server = try TestSSHServer.make() else { return }
