@@ -38,7 +38,7 @@ struct APIFirewallPlan {
             ]
             scopes.append(("cluster", "/cluster/firewall", estate.firewall.rules, options))
         }
-        let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        let cluster = try await client.guestsByID()
         for guest in estate.guests where guest.enabled {
             guard let firewall = guest.firewall else { continue }
             guard let actual = cluster[guest.id] else {

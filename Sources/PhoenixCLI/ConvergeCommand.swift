@@ -100,16 +100,18 @@ struct ConvergeCommand: AsyncParsableCommand {
     }
 
     private func converge(_ wanted: [Guest], estate: Estate, records: [Int: GuestRecord], client: ProxmoxClient, report: inout Report) async throws(ProxmoxError) {
-        let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        let cluster = try await client.guestsByID()
         var toRead: [(Guest, ProxmoxGuest)] = []
+        var reasons: [Int: String] = [:]
         for guest in wanted {
             guard let actual = cluster[guest.id] else {
                 report.lines.append("\(guest.id) \(guest.name): absent (phoenix create \(guest.id) first)")
                 if records[guest.id] != nil { report.forgotten.append(guest.id) }
                 continue
             }
-            if Self.readReason(fingerprint: ProxmoxGuestConfig.fingerprint(for: guest), observed: actual, record: records[guest.id], refresh: refresh) != nil {
+            if let reason = Self.readReason(fingerprint: ProxmoxGuestConfig.fingerprint(for: guest), observed: actual, record: records[guest.id], refresh: refresh) {
                 toRead.append((guest, actual))
+                reasons[guest.id] = reason
             } else {
                 report.notRead += 1
             }
@@ -126,6 +128,7 @@ struct ConvergeCommand: AsyncParsableCommand {
                 report.converged.append((id, fingerprint, plan.guest.observed))
                 continue
             }
+            report.lines.append("\(id) \(name): read because \(reasons[id] ?? "asked")")
             for change in plan.changes { report.lines.append("\(id) \(name): \(change.key): \(change.from ?? "(unset)") → \(change.to)") }
             var waiting: [String] = []
             if !dryRun {
@@ -141,7 +144,7 @@ struct ConvergeCommand: AsyncParsableCommand {
                 }
             }
             report.documents.append(.object([
-                ("id", .string(String(id))),
+                ("id", .string(String(id))), ("read_because", .string(reasons[id] ?? "")),
                 ("changes", .array(plan.changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })),
                 ("waiting_for_reboot", .array(waiting.map(JSONValue.string))),
             ]))
@@ -149,7 +152,7 @@ struct ConvergeCommand: AsyncParsableCommand {
         guard !applied.isEmpty else { return }
         // One more bulk read: what the cluster shows of the changed guests now is what the next
         // run compares with (and it confirms the change is visible).
-        let after = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        let after = try await client.guestsByID()
         for id in applied {
             guard let guest = estate.guest(id), let now = after[id] else { continue }
             report.converged.append((id, ProxmoxGuestConfig.fingerprint(for: guest), now.observed))

@@ -58,14 +58,14 @@ struct CreateCommand: AsyncParsableCommand {
         if !graph.cycles.isEmpty { throw fail("dependency cycle: \(graph.cycles[0].map(String.init).joined(separator: " → "))", code: 65) }
         let client = try proxmox.client()
         do throws(ProxmoxError) {
-            var cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+            var cluster = try await client.guestsByID()
             var defaultNode = node ?? estate.settings.nodeName
             if defaultNode == nil { defaultNode = try await client.onlineNodes().first }
             let fallbackNode = defaultNode ?? "pve"
             var pending: [Guest] = []
             for id in graph.order {
                 guard let guest = estate.guest(id) else { continue }
-                if cluster[id] != nil { FileHandle.standardOutput.write(Data("\(id) \(guest.name): exists\n".utf8)) } else { pending.append(guest) }
+                if cluster[id] != nil { FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): exists\n".utf8)) } else { pending.append(guest) }
             }
             let waves = Self.waves(pending, existing: Set(cluster.keys), node: fallbackNode)
             let planned = Set(waves.flatMap { $0.flatMap { $0.guests.map(\.id) } })
@@ -82,7 +82,7 @@ struct CreateCommand: AsyncParsableCommand {
                 }
                 let lines = try await createLanes(wave.map(\.guests), cluster: cluster, node: fallbackNode, client: client)
                 FileHandle.standardOutput.write(Data(lines.joined().utf8))
-                cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+                cluster = try await client.guestsByID()
             }
             if dryRun { FileHandle.standardOutput.write(Data("Dry run: nothing was created.\n".utf8)) }
         } catch {

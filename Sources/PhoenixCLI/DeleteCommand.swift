@@ -39,7 +39,7 @@ struct DeleteCommand: AsyncParsableCommand {
         let store = FileManager.default.fileExists(atPath: location.path) ? try location.writable() : nil
         let client = try proxmox.client()
         do throws(ProxmoxError) {
-            let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+            let cluster = try await client.guestsByID()
             // Every guest is checked before any is deleted: a refusal leaves everything as it was.
             let foreign = ids.compactMap { cluster[$0] }.filter { !$0.tags.contains(ProxmoxGuestConfig.ownershipTag) }
             if !force, let first = foreign.first {

@@ -22,7 +22,7 @@ struct GuestDrift {
     /// Every enabled guest: absent ones, and each present one's configuration read afresh (one bulk
     /// read plus one per guest: drift must see settings the bulk read does not show).
     static func check(estate: Estate, records: [Int: GuestRecord], client: ProxmoxClient) async throws(ProxmoxError) -> [GuestDrift] {
-        let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+        let cluster = try await client.guestsByID()
         let wanted = estate.guests.filter(\.enabled)
         var drift = wanted.filter { cluster[$0.id] == nil }.map { GuestDrift(id: $0.id, name: $0.name, cause: .absent, changes: []) }
         let present = wanted.compactMap { guest in cluster[guest.id].map { (guest, $0) } }

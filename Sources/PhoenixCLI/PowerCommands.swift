@@ -22,7 +22,7 @@ struct PowerOptions: ParsableArguments {
         let client = try proxmox.client()
         var changed: [Int] = []
         do throws(ProxmoxError) {
-            let cluster = Dictionary(try await client.guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+            let cluster = try await client.guestsByID()
             for id in graph.order {
                 guard let guest = cluster[id] else {
                     if verb == .stop {

@@ -57,7 +57,9 @@ struct SyncOptions: ParsableArguments {
 
     func machines(for estate: Estate, stats: MachineStats, vms: VMDirectory) -> Machines {
         let hostRoot = hostRoot ?? environment["PHOENIX_HOST_ROOT"]
-        let host: any Machine = CountingMachine(ssh.map { SSHMachine(destination: $0, options: sshConfig.map { ["-F", $0] } ?? []) } ?? LocalMachine(name: "the host", root: hostRoot), stats: stats)
+        let hostMachine: any Machine =
+            if let ssh { SSHMachine(destination: ssh, options: sshConfig.map { ["-F", $0] } ?? []) } else { LocalMachine(name: "the host", root: hostRoot) }
+        let host: any Machine = CountingMachine(hostMachine, stats: stats)
         if let guestRoot = guestRoot ?? environment["PHOENIX_GUEST_ROOT"] {
             return Machines(host: host) { CountingMachine(LocalMachine(name: "guest \($0)", root: "\(guestRoot)/\($0)"), stats: stats) }
         }

@@ -30,8 +30,7 @@ public final class VMDirectory: @unchecked Sendable {
             self.client = client
         }
         if guests == nil {
-            let listed = try blocking(machine: machine, operation: "find it on the cluster") { () async throws(ProxmoxError) in try await client.guests() }
-            guests = Dictionary(listed.map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+            guests = try blocking(machine: machine, operation: "find it on the cluster") { () async throws(ProxmoxError) in try await client.guestsByID() }
         }
         guard let guest = guests?[id], guest.kind == .qemu else {
             throw MachineError(machine: machine, operation: "find it on the cluster", reason: "no VM \(id) on the cluster (phoenix create \(id) first)")

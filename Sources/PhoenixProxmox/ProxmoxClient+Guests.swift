@@ -47,6 +47,11 @@ extension ProxmoxClient {
         }.sorted { $0.vmid < $1.vmid }
     }
 
+    /// Every guest of the cluster in one call, by VMID.
+    public func guestsByID() async throws(ProxmoxError) -> [Int: ProxmoxGuest] {
+        Dictionary(try await guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// Waits for a task to end; a task that ends in anything but `OK` is a failure with its exit status.
     public func wait(forTask upid: String, call: String, timeout: TimeInterval) async throws(ProxmoxError) {
         // UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>:
