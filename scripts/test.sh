@@ -27,6 +27,9 @@ fi
 .venv-it/bin/python -c 'import fakepve' 2>/dev/null || .venv-it/bin/pip install -q 'fakepve[crypto]'
 
 
+# The house format (.swift-format, the toolchain's swift format): `swift format format -i -r Sources Tests` fixes it.
+swift format lint --strict -r Sources Tests Package.swift
+
 export PHOENIX_REQUIRE_REAL_COMPONENTS=1
 export PHOENIX_TRAEFIK="$PWD/.venv-it/bin/traefik"
 swift build --build-tests

@@ -13,7 +13,9 @@ enum FirewallMode: String, ExpressibleByArgument, CaseIterable {
 
 /// `--firewall-through` for `sync` and `plan` (the API options are the target's).
 struct FirewallModeOptions: ParsableArguments {
-    @Option(name: .long, help: "How the firewall stage converges: files (the .fw files on the node) or api (rules and options through the Proxmox API; needs --api).")
+    @Option(
+        name: .long,
+        help: "How the firewall stage converges: files (the .fw files on the node) or api (rules and options through the Proxmox API; needs --api).")
     var firewallThrough: FirewallMode = .files
 }
 
@@ -79,18 +81,34 @@ struct APIFirewallPlan {
 
     var json: JSONValue {
         .object([
-            ("scopes", .array(scopes.map { scope in
-                .object([
-                    ("scope", .string(scope.name)),
-                    ("options", .array(scope.options.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })),
-                    ("edits", .array(scope.edits.map { edit in
-                        switch edit {
-                        case let .delete(position, rule): .object([("action", .string("delete")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
-                        case let .insert(position, rule): .object([("action", .string("insert")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
-                        }
-                    })),
-                ])
-            })),
+            (
+                "scopes",
+                .array(
+                    scopes.map { scope in
+                        .object([
+                            ("scope", .string(scope.name)),
+                            (
+                                "options",
+                                .array(
+                                    scope.options.map {
+                                        .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))])
+                                    })
+                            ),
+                            (
+                                "edits",
+                                .array(
+                                    scope.edits.map { edit in
+                                        switch edit {
+                                        case let .delete(position, rule):
+                                            .object([("action", .string("delete")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
+                                        case let .insert(position, rule):
+                                            .object([("action", .string("insert")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
+                                        }
+                                    })
+                            ),
+                        ])
+                    })
+            ),
             ("waiting_for_create", .array(waiting.map { .number(Double($0)) })),
         ])
     }

@@ -99,7 +99,9 @@ struct ConvergeCommand: AsyncParsableCommand {
         var notRead = 0
     }
 
-    private func converge(_ wanted: [Guest], estate: Estate, records: [Int: GuestRecord], client: ProxmoxClient, report: inout Report) async throws(ProxmoxError) {
+    private func converge(
+        _ wanted: [Guest], estate: Estate, records: [Int: GuestRecord], client: ProxmoxClient, report: inout Report
+    ) async throws(ProxmoxError) {
         let cluster = try await client.guestsByID()
         var toRead: [(Guest, ProxmoxGuest)] = []
         var reasons: [Int: String] = [:]
@@ -109,7 +111,9 @@ struct ConvergeCommand: AsyncParsableCommand {
                 if records[guest.id] != nil { report.forgotten.append(guest.id) }
                 continue
             }
-            if let reason = Self.readReason(fingerprint: ProxmoxGuestConfig.fingerprint(for: guest), observed: actual, record: records[guest.id], refresh: refresh) {
+            if let reason = Self.readReason(
+                fingerprint: ProxmoxGuestConfig.fingerprint(for: guest), observed: actual, record: records[guest.id], refresh: refresh)
+            {
                 toRead.append((guest, actual))
                 reasons[guest.id] = reason
             } else {
@@ -143,11 +147,16 @@ struct ConvergeCommand: AsyncParsableCommand {
                     }
                 }
             }
-            report.documents.append(.object([
-                ("id", .string(String(id))), ("read_because", .string(reasons[id] ?? "")),
-                ("changes", .array(plan.changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })),
-                ("waiting_for_reboot", .array(waiting.map(JSONValue.string))),
-            ]))
+            report.documents.append(
+                .object([
+                    ("id", .string(String(id))), ("read_because", .string(reasons[id] ?? "")),
+                    (
+                        "changes",
+                        .array(
+                            plan.changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })
+                    ),
+                    ("waiting_for_reboot", .array(waiting.map(JSONValue.string))),
+                ]))
         }
         guard !applied.isEmpty else { return }
         // One more bulk read: what the cluster shows of the changed guests now is what the next

@@ -65,7 +65,11 @@ struct CreateCommand: AsyncParsableCommand {
             var pending: [Guest] = []
             for id in graph.order {
                 guard let guest = estate.guest(id) else { continue }
-                if cluster[id] != nil { FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): exists\n".utf8)) } else { pending.append(guest) }
+                if cluster[id] != nil {
+                    FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): exists\n".utf8))
+                } else {
+                    pending.append(guest)
+                }
             }
             let waves = Self.waves(pending, existing: Set(cluster.keys), node: fallbackNode)
             let planned = Set(waves.flatMap { $0.flatMap { $0.guests.map(\.id) } })

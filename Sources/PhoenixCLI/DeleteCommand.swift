@@ -45,7 +45,9 @@ struct DeleteCommand: AsyncParsableCommand {
             if !force, let first = foreign.first {
                 throw ProxmoxError(
                     call: "guest \(first.vmid) (\(first.name))", kind: .refused,
-                    message: "it does not carry the \(ProxmoxGuestConfig.ownershipTag) tag, so phoenix did not create it; nothing was deleted (delete it by hand, or pass --force)")
+                    message:
+                        "it does not carry the \(ProxmoxGuestConfig.ownershipTag) tag, so phoenix did not create it; nothing was deleted (delete it by hand, or pass --force)"
+                )
             }
             for id in ids {
                 guard let guest = cluster[id] else {

@@ -11,7 +11,8 @@ enum DiagnosticsPrinter {
             if let hint = diagnostic.hint { out += "  hint: \(escaped(hint))\n" }
         }
         let verdict = report.isValid ? "valid" : "invalid"
-        out += "\(verdict): \(report.errors.count) error\(report.errors.count == 1 ? "" : "s"), \(report.warnings.count) warning\(report.warnings.count == 1 ? "" : "s")\n"
+        out +=
+            "\(verdict): \(report.errors.count) error\(report.errors.count == 1 ? "" : "s"), \(report.warnings.count) warning\(report.warnings.count == 1 ? "" : "s")\n"
         return out
     }
 
@@ -24,12 +25,13 @@ enum DiagnosticsPrinter {
 
     static func json(_ report: ValidationReport) -> String {
         func items(_ list: [Diagnostic]) -> JSONValue {
-            .array(list.map {
-                .object([
-                    ("file", .string($0.file)), ("pointer", .string($0.pointer.description)), ("message", .string($0.message)),
-                    ("hint", $0.hint.map(JSONValue.string) ?? .null),
-                ])
-            })
+            .array(
+                list.map {
+                    .object([
+                        ("file", .string($0.file)), ("pointer", .string($0.pointer.description)), ("message", .string($0.message)),
+                        ("hint", $0.hint.map(JSONValue.string) ?? .null),
+                    ])
+                })
         }
         return JSONOutput.string(
             .object([("version", .number(1)), ("valid", .bool(report.isValid)), ("errors", items(report.errors)), ("warnings", items(report.warnings))]))

@@ -43,9 +43,13 @@ struct DriftCommand: AsyncParsableCommand {
         if format == .json {
             var document = JSONValue.object([
                 ("version", .number(1)), ("drifted", .bool(!drifted.isEmpty || guests?.isEmpty == false)),
-                ("resources", .array(items.map {
-                    .object([("id", .string($0.id)), ("unit", .string($0.unit.key)), ("path", .string($0.path)), ("drift", .string($0.drift.rawValue))])
-                })),
+                (
+                    "resources",
+                    .array(
+                        items.map {
+                            .object([("id", .string($0.id)), ("unit", .string($0.unit.key)), ("path", .string($0.path)), ("drift", .string($0.drift.rawValue))])
+                        })
+                ),
             ])
             if let guests { document = document.adding("guests", .array(guests.map(\.json))) }
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))

@@ -45,12 +45,16 @@ enum GraphPrinter {
         JSONOutput.string(
             .object([
                 ("version", .number(1)), ("verb", .string(graph.verb.rawValue)), ("order", .array(graph.order.map { .string(String($0)) })),
-                ("edges", .array(graph.edges.map { edge in
-                    .object([
-                        ("from", .string(String(edge.from))), ("to", .string(String(edge.to))), ("kind", .string(edge.kind.rawValue)),
-                        ("active", .bool(edge.active)), ("reason", .string(edge.reason)),
-                    ])
-                })),
+                (
+                    "edges",
+                    .array(
+                        graph.edges.map { edge in
+                            .object([
+                                ("from", .string(String(edge.from))), ("to", .string(String(edge.to))), ("kind", .string(edge.kind.rawValue)),
+                                ("active", .bool(edge.active)), ("reason", .string(edge.reason)),
+                            ])
+                        })
+                ),
             ]))
     }
 

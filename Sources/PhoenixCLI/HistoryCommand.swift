@@ -6,7 +6,8 @@ import PhoenixState
 
 /// `phoenix history`: the runs, newest first.
 struct HistoryCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "history", abstract: "List the runs (sync, rollback, converge): when, who, what changed, outcome.")
+    static let configuration = CommandConfiguration(
+        commandName: "history", abstract: "List the runs (sync, rollback, converge): when, who, what changed, outcome.")
 
     @OptionGroup var target: SyncOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
@@ -20,13 +21,18 @@ struct HistoryCommand: ParsableCommand {
         if format == .json {
             let document = JSONValue.object([
                 ("version", .number(1)),
-                ("runs", .array(runs.map { run in
-                    .object([
-                        ("id", .number(Double(run.id))), ("started_at", .string(formatter.string(from: run.startedAt))),
-                        ("finished_at", run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null), ("user", .string(run.user)),
-                        ("host", .string(run.host)), ("command", .string(run.command)), ("outcome", .string(run.outcome)), ("summary", .string(run.summary)),
-                    ])
-                })),
+                (
+                    "runs",
+                    .array(
+                        runs.map { run in
+                            .object([
+                                ("id", .number(Double(run.id))), ("started_at", .string(formatter.string(from: run.startedAt))),
+                                ("finished_at", run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null), ("user", .string(run.user)),
+                                ("host", .string(run.host)), ("command", .string(run.command)), ("outcome", .string(run.outcome)),
+                                ("summary", .string(run.summary)),
+                            ])
+                        })
+                ),
             ])
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
             return

@@ -38,7 +38,8 @@ enum PlanPrinter {
             }
         }
         for note in plan.notes { out += "note: \(note)\n" }
-        out += plan.hasChanges
+        out +=
+            plan.hasChanges
             ? "Plan: \(counts[.create] ?? 0) to create, \(counts[.update] ?? 0) to update, \(counts[.delete] ?? 0) to delete, \(counts[.unchanged] ?? 0) unchanged.\n"
             : "No changes: the installed files match the configuration (\(counts[.unchanged] ?? 0) resources).\n"
         return out
@@ -65,7 +66,8 @@ enum PlanPrinter {
     static func outcomeText(_ outcome: SyncOutcome, paint: Paint = Paint(enabled: false)) -> String {
         var out = ""
         for run in outcome.interrupted {
-            out += "note: run \(run.id) (\(run.command), started \(ISO8601DateFormatter().string(from: run.startedAt))) was interrupted; this run finishes its work\n"
+            out +=
+                "note: run \(run.id) (\(run.command), started \(ISO8601DateFormatter().string(from: run.startedAt))) was interrupted; this run finishes its work\n"
         }
         guard outcome.plan.hasChanges else {
             return out + "No changes: nothing written, nothing reloaded (\(outcome.plan.changes.count) resources in sync).\n"
@@ -75,7 +77,8 @@ enum PlanPrinter {
             out += "\(status): \(unit.unit) (\(String(format: "%.1f", unit.seconds)) s): \(TextRules.printable(unit.message, limit: 1200))\n"
         }
         let failed = outcome.units.filter { $0.status != .converged }
-        out += failed.isEmpty
+        out +=
+            failed.isEmpty
             ? "Converged: \(outcome.plan.pending.count) changes in \(outcome.units.count) units (run \(outcome.run ?? 0)).\n"
             : "Failed: \(failed.count) of \(outcome.units.count) units did not converge (run \(outcome.run ?? 0))"
                 + (failed.count < outcome.units.count ? "; the others did.\n" : ".\n")
@@ -88,12 +91,16 @@ enum PlanPrinter {
             ("run", outcome.run.map { .number(Double($0)) } ?? .null),
             ("succeeded", .bool(outcome.succeeded)),
             ("changes", .array(outcome.plan.pending.map(changeJSON))),
-            ("units", .array(outcome.units.map { unit in
-                .object([
-                    ("unit", .string(unit.unit.key)), ("status", .string(unit.status.rawValue)), ("message", .string(unit.message)),
-                    ("resources", .array(unit.resources.map(JSONValue.string))), ("seconds", .number((unit.seconds * 1000).rounded() / 1000)),
-                ])
-            })),
+            (
+                "units",
+                .array(
+                    outcome.units.map { unit in
+                        .object([
+                            ("unit", .string(unit.unit.key)), ("status", .string(unit.status.rawValue)), ("message", .string(unit.message)),
+                            ("resources", .array(unit.resources.map(JSONValue.string))), ("seconds", .number((unit.seconds * 1000).rounded() / 1000)),
+                        ])
+                    })
+            ),
             ("interrupted_runs", .array(outcome.interrupted.map { .number(Double($0.id)) })),
         ])
     }

@@ -38,7 +38,8 @@ struct PowerOptions: ParsableArguments {
                 let started = Date()
                 try await client.setPower(guest, to: verb == .stop ? "stop" : "start", timeout: taskTimeout)
                 changed.append(id)
-                FileHandle.standardOutput.write(Data(String(format: "%d %@: %@ (%.1f s)\n", id, TextRules.printable(guest.name), state, Date().timeIntervalSince(started)).utf8))
+                FileHandle.standardOutput.write(
+                    Data(String(format: "%d %@: %@ (%.1f s)\n", id, TextRules.printable(guest.name), state, Date().timeIntervalSince(started)).utf8))
             }
         } catch {
             await client.shutdown()

@@ -12,10 +12,14 @@ struct APIConnection: ParsableArguments {
     @Option(name: .long, help: "The CA the API's certificate chains to, the cluster's pve-root-ca.pem (default: $PHOENIX_API_CA).")
     var apiCa: String?
 
-    @Option(name: .long, help: "A file holding the API token user@realm!tokenid=secret (default: $PHOENIX_API_TOKEN_FILE, or the token itself in $PHOENIX_API_TOKEN).")
+    @Option(
+        name: .long,
+        help: "A file holding the API token user@realm!tokenid=secret (default: $PHOENIX_API_TOKEN_FILE, or the token itself in $PHOENIX_API_TOKEN).")
     var apiTokenFile: String?
 
-    @Option(name: .long, help: "Sign in with a ticket as this user (root@pam) instead of a token; the password from $PHOENIX_API_PASSWORD_FILE or $PHOENIX_API_PASSWORD.")
+    @Option(
+        name: .long,
+        help: "Sign in with a ticket as this user (root@pam) instead of a token; the password from $PHOENIX_API_PASSWORD_FILE or $PHOENIX_API_PASSWORD.")
     var apiUser: String?
 
     /// Whether an API is named at all (--api or $PHOENIX_API).
@@ -34,7 +38,9 @@ struct APIConnection: ParsableArguments {
     /// The client, or a SetupError that prints nothing (for callers that report it their own way).
     func makeClient() throws -> ProxmoxClient {
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
-        guard let endpoint = api ?? environment["PHOENIX_API"] else { throw SetupError(description: "name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64) }
+        guard let endpoint = api ?? environment["PHOENIX_API"] else {
+            throw SetupError(description: "name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64)
+        }
         let ca = apiCa ?? environment["PHOENIX_API_CA"]
         if let user = apiUser ?? environment["PHOENIX_API_USER"] {
             var password = environment["PHOENIX_API_PASSWORD"]
@@ -43,7 +49,9 @@ struct APIConnection: ParsableArguments {
                 password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
             }
             guard let password else { throw SetupError(description: "no password for \(user): set $PHOENIX_API_PASSWORD_FILE", code: 64) }
-            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca) } catch { throw SetupError(description: error.description) }
+            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca) } catch {
+                throw SetupError(description: error.description)
+            }
         }
         var token = environment["PHOENIX_API_TOKEN"]
         if let file = apiTokenFile ?? environment["PHOENIX_API_TOKEN_FILE"] {
@@ -51,7 +59,8 @@ struct APIConnection: ParsableArguments {
             token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard let token, token.contains("!"), token.contains("=") else {
-            throw SetupError(description: "no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
+            throw SetupError(
+                description: "no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
         }
         do { return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca) } catch { throw SetupError(description: error.description) }
     }
@@ -61,7 +70,9 @@ struct APIConnection: ParsableArguments {
 struct ProxmoxOptions: ParsableArguments {
     @OptionGroup var connection: APIConnection
 
-    @Option(name: .long, help: "The state database, where converge records what it left on each guest (default: $PHOENIX_STATE, else /var/lib/phoenix/state.sqlite).")
+    @Option(
+        name: .long,
+        help: "The state database, where converge records what it left on each guest (default: $PHOENIX_STATE, else /var/lib/phoenix/state.sqlite).")
     var state: String?
 
     @Flag(name: .long, help: "Print on stderr the number of API calls and the wall time.")

@@ -21,7 +21,8 @@ struct RollbackCommand: AsyncParsableCommand {
         let outcome = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine in
             do throws(EngineError) { return try engine.rollback(to: runID, store: store, command: "rollback \(runID)") } catch { throw fail(error.description) }
         }
-        let output = format == .json ? JSONOutput.string(PlanPrinter.outcomeJSON(outcome)) : PlanPrinter.outcomeText(outcome, paint: Paint(enabled: global.colored))
+        let output =
+            format == .json ? JSONOutput.string(PlanPrinter.outcomeJSON(outcome)) : PlanPrinter.outcomeText(outcome, paint: Paint(enabled: global.colored))
         FileHandle.standardOutput.write(Data(output.utf8))
         if !outcome.succeeded { throw ExitCode.failure }
     }

@@ -41,9 +41,16 @@ struct StatusCommand: AsyncParsableCommand {
         if format == .json {
             let document = JSONValue.object([
                 ("version", .number(1)),
-                ("guests", .array(rows.map { row in
-                    .object([("id", .string(row[0])), ("kind", .string(row[1])), ("name", .string(row[2])), ("status", .string(row[3])), ("node", .string(row[4])), ("note", .string(row[5]))])
-                })),
+                (
+                    "guests",
+                    .array(
+                        rows.map { row in
+                            .object([
+                                ("id", .string(row[0])), ("kind", .string(row[1])), ("name", .string(row[2])), ("status", .string(row[3])),
+                                ("node", .string(row[4])), ("note", .string(row[5])),
+                            ])
+                        })
+                ),
             ])
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
             return

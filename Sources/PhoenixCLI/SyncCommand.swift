@@ -47,7 +47,9 @@ struct SyncCommand: AsyncParsableCommand {
                 }
             }
             let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: true) : nil
-            write(document: plan.map(PlanPrinter.planJSON), text: plan.map { PlanPrinter.text($0, paint: paint) }, firewall: firewall, closing: "Dry run: nothing was changed.")
+            write(
+                document: plan.map(PlanPrinter.planJSON), text: plan.map { PlanPrinter.text($0, paint: paint) }, firewall: firewall,
+                closing: "Dry run: nothing was changed.")
             target.printStats(stats, started: started)
             return
         }
@@ -60,10 +62,13 @@ struct SyncCommand: AsyncParsableCommand {
             }
         }
         // A failed file stage leaves the firewall as it is.
-        let firewall = apiFirewall && outcome?.succeeded != false
+        let firewall =
+            apiFirewall && outcome?.succeeded != false
             ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: false) : nil
         let closing = firewall.map { $0.hasChanges ? "Firewall converged through the API." : "Firewall through the API: as configured." }
-        write(document: outcome.map(PlanPrinter.outcomeJSON), text: outcome.map { PlanPrinter.outcomeText($0, paint: paint) }, firewall: firewall, closing: closing)
+        write(
+            document: outcome.map(PlanPrinter.outcomeJSON), text: outcome.map { PlanPrinter.outcomeText($0, paint: paint) }, firewall: firewall,
+            closing: closing)
         target.printStats(stats, started: started, units: outcome?.units ?? [])
         if outcome?.succeeded == false { throw ExitCode.failure }
     }

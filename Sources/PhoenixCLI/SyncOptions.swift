@@ -23,7 +23,11 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "An ssh configuration file for --ssh (passed as ssh -F): port, key, host key checking.")
     var sshConfig: String?
 
-    @Option(name: .long, help: "Keep each guest as a local folder DIR/<id> instead of reaching it (containers with pct, VMs through their guest agent; tests and the lab; default $PHOENIX_GUEST_ROOT).")
+    @Option(
+        name: .long,
+        help:
+            "Keep each guest as a local folder DIR/<id> instead of reaching it (containers with pct, VMs through their guest agent; tests and the lab; default $PHOENIX_GUEST_ROOT)."
+    )
     var guestRoot: String?
 
     @Option(name: .long, help: "The Proxmox node name for host.fw when the configuration sets none (default: this host's name).")
@@ -110,7 +114,9 @@ struct SyncOptions: ParsableArguments {
             let (files, skipped) = StackFilesReader.read(stacksDirectory)
             engine.stackFiles = files
             engine.stacksDirectory = stacksDirectory
-            for name in skipped { FileHandle.standardError.write(Data("note: files: stacks/\(TextRules.printable(name)) is not text; it is not mirrored\n".utf8)) }
+            for name in skipped {
+                FileHandle.standardError.write(Data("note: files: stacks/\(TextRules.printable(name)) is not text; it is not mirrored\n".utf8))
+            }
         }
         return engine
     }

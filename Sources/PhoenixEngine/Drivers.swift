@@ -103,7 +103,8 @@ struct NginxDriver: UnitDriver {
                 let location = response?.headers["location"] ?? ""
                 if response?.status != 301 || !location.hasPrefix("https://\(name)") {
                     problems.append(
-                        "HTTP \(address):\(port) answers \(response.map { "\($0.status) \(location)" } ?? "nothing"), not the site's redirect to https://\(name)/")
+                        "HTTP \(address):\(port) answers \(response.map { "\($0.status) \(location)" } ?? "nothing"), not the site's redirect to https://\(name)/"
+                    )
                 }
             }
             return problems.isEmpty ? nil : problems.joined(separator: "; ")
@@ -187,8 +188,10 @@ struct FirewallDriver: UnitDriver {
             }
             try context.machine.write(Self.marker, "armed by phoenix pid \(getpid())\n", mode: "0600")
             let argv =
-                ["setsid", "-f", "sh", "-c", RemoteScript.revert, "phoenix-firewall-revert", context.machine.commandPath(Self.marker),
-                 String(Int(context.timeouts.firewallRevert.rounded(.up)))]
+                [
+                    "setsid", "-f", "sh", "-c", RemoteScript.revert, "phoenix-firewall-revert", context.machine.commandPath(Self.marker),
+                    String(Int(context.timeouts.firewallRevert.rounded(.up))),
+                ]
                 + changes.map { context.machine.commandPath($0.path) } + ["--"] + (context.commands.reload ?? [])
             let result = try context.machine.run(argv, timeout: context.timeouts.command)
             guard result.status == 0 else { throw MachineError(machine: context.machine.name, operation: "setsid -f sh (the revert)", reason: result.excerpt) }

@@ -21,7 +21,9 @@ struct TrustDriver: UnitDriver {
     func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
         for resource in live {
             let installed: String?
-            do { installed = try context.machine.read(resource.path) } catch { throw UnitFailure(check: "reading \(resource.path) back", output: error.description) }
+            do { installed = try context.machine.read(resource.path) } catch {
+                throw UnitFailure(check: "reading \(resource.path) back", output: error.description)
+            }
             if installed != resource.contents { throw UnitFailure(check: "reading \(resource.path) back", output: "it differs from what was installed") }
         }
     }
@@ -54,7 +56,9 @@ struct StackFilesDriver: UnitDriver {
             throw UnitFailure(check: "rsync to \(context.machine.name)", output: "this machine cannot be reached by rsync")
         }
         let list = NSTemporaryDirectory() + "phoenix-files-\(getpid())-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: list, contents: Data((relativePaths.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: list, contents: Data((relativePaths.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else { throw UnitFailure(check: "rsync", output: "cannot write its file list") }
         defer { try? FileManager.default.removeItem(atPath: list) }
         if target.options.isEmpty { try? FileManager.default.createDirectory(atPath: target.destination, withIntermediateDirectories: true) }

@@ -19,7 +19,9 @@ public enum Probe {
             for (id, name) in pending {
                 let query = DNSMessage.query(id: id, name: name)
                 _ = withUnsafePointer(to: &address) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(socket, query, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(socket, query, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
                 }
             }
             let window = min(deadline.timeIntervalSinceNow, 0.2 * Double(1 << min(attempt, 3)))

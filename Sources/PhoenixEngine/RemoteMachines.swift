@@ -32,7 +32,8 @@ public enum RemoteScript {
         """#
 
     /// Every file named as an argument: `<bytes> <path>` then the bytes, or `absent <path>`.
-    public static let readAll = #"for f do if [ -e "$f" ]; then printf '%s %s\n' "$(wc -c < "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent %s\n' "$f"; fi; done"#
+    public static let readAll =
+        #"for f do if [ -e "$f" ]; then printf '%s %s\n' "$(wc -c < "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent %s\n' "$f"; fi; done"#
 
     /// Parses what `readAll` printed.
     public static func parseReadAll(_ output: String, paths: [String]) -> [String: String?]? {

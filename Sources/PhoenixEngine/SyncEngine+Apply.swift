@@ -32,7 +32,8 @@ extension SyncEngine {
             let actual = try observe(desired: resources, applied: applied, stages: stages)
             let plan = Plan(
                 resources: resources, stages: stages, actual: actual, applied: applied, preserve: Set(withoutContents),
-                notes: withoutContents.isEmpty ? [] : ["\(withoutContents.count) files may hold secrets and were kept only as keyed hashes: rollback leaves them as they are"],
+                notes: withoutContents.isEmpty
+                    ? [] : ["\(withoutContents.count) files may hold secrets and were kept only as keyed hashes: rollback leaves them as they are"],
                 digests: store.digests)
             var engine = self
             engine.mirrorFromSource = false

@@ -120,7 +120,8 @@ public struct SyncEngine: Sendable {
 
     func observe(desired resources: [Resource], applied: [String: AppliedRecord], stages: Set<SyncStage>) throws(EngineError) -> [String: String?] {
         let desiredIDs = Set(resources.map(\.id))
-        let wanted = resources.map { ($0.id, $0.target, $0.path) }
+        let wanted =
+            resources.map { ($0.id, $0.target, $0.path) }
             + applied.values.filter { !desiredIDs.contains($0.id) && stages.contains($0.unit.stage) }.map { ($0.id, $0.unit.target, $0.path) }
         return try observe(wanted)
     }

@@ -25,14 +25,19 @@ extension ProxmoxClient {
         var pause: UInt64 = 100_000_000
         while true {
             let status = try await get("\(guest.path)/agent/exec-status", query: [("pid", String(Int(pid)))])
-            let exited: Bool = switch status["exited"] { case .bool(true)?, .number(1)?: true; default: false }
+            let exited: Bool =
+                switch status["exited"] {
+                case .bool(true)?, .number(1)?: true;
+                default: false
+                }
             if exited {
                 let code: Int = if case let .number(value)? = status["exitcode"] { Int(value) } else { -1 }
                 func text(_ key: String) -> String { if case let .string(value)? = status[key] { value } else { "" } }
                 return AgentResult(exitCode: code, stdout: text("out-data"), stderr: text("err-data"))
             }
             if Date() >= deadline {
-                throw ProxmoxError(call: call, kind: .timeout, message: "\(argv.first ?? "the command") in VM \(guest.vmid) still running after \(Int(timeout)) s")
+                throw ProxmoxError(
+                    call: call, kind: .timeout, message: "\(argv.first ?? "the command") in VM \(guest.vmid) still running after \(Int(timeout)) s")
             }
             try? await Task.sleep(nanoseconds: pause)
             pause = min(pause * 2, 1_000_000_000)
@@ -57,7 +62,8 @@ extension ProxmoxClient {
         let parts = chunks.indices.map { "\(path).phoenix-part-\($0)" }
         // The parts exist first, readable by root alone: the agent fills an existing file without
         // changing its mode, and a part of a key must not be readable by others even for a moment.
-        let prepared = try await agentExec(guest, ["sh", "-c", #"umask 077 && for f do : > "$f" || exit 1; done"#, "phoenix-prepare"] + parts, timeout: timeout)
+        let prepared = try await agentExec(
+            guest, ["sh", "-c", #"umask 077 && for f do : > "$f" || exit 1; done"#, "phoenix-prepare"] + parts, timeout: timeout)
         guard prepared.exitCode == 0 else {
             throw ProxmoxError(call: "preparing \(path) in VM \(guest.vmid)", kind: .taskFailed("exit \(prepared.exitCode)"), message: prepared.stderr)
         }
@@ -65,7 +71,8 @@ extension ProxmoxClient {
             _ = try await post("\(guest.path)/agent/file-write", [("file", part), ("content", Data(chunk).base64EncodedString()), ("encode", "0")])
         }
         // A fixed script: the paths reach it only as arguments.
-        let joined = try await agentExec(guest, ["sh", "-c", #"out=$1; shift; cat -- "$@" > "$out" && rm -f -- "$@""#, "phoenix-join", path] + parts, timeout: timeout)
+        let joined = try await agentExec(
+            guest, ["sh", "-c", #"out=$1; shift; cat -- "$@" > "$out" && rm -f -- "$@""#, "phoenix-join", path] + parts, timeout: timeout)
         guard joined.exitCode == 0 else {
             throw ProxmoxError(call: "joining \(path) in VM \(guest.vmid)", kind: .taskFailed("exit \(joined.exitCode)"), message: joined.stderr)
         }

@@ -13,7 +13,9 @@ public struct FirewallScopePlan: Sendable {
 
 extension ProxmoxClient {
     /// Compares a scope's rules and options with what the configuration asks for.
-    public func firewallPlan(name: String, base: String, rules: [FirewallRule], options: [(key: String, value: String)]) async throws(ProxmoxError)
+    public func firewallPlan(
+        name: String, base: String, rules: [FirewallRule], options: [(key: String, value: String)]
+    ) async throws(ProxmoxError)
         -> FirewallScopePlan
     {
         guard case let .array(items) = try await get("\(base)/rules") else {

@@ -38,8 +38,13 @@ extension ProxmoxClient {
             else { return nil }
             let name: String = if case let .string(text)? = item["name"] { text } else { "" }
             let status: String = if case let .string(text)? = item["status"] { text } else { "unknown" }
-            let template: Bool = switch item["template"] { case .number(1)?, .bool(true)?: true; default: false }
-            let tags: [String] = if case let .string(text)? = item["tags"] { text.split(whereSeparator: { $0 == ";" || $0 == "," }).map(String.init) } else { [] }
+            let template: Bool =
+                switch item["template"] {
+                case .number(1)?, .bool(true)?: true;
+                default: false
+                }
+            let tags: [String] =
+                if case let .string(text)? = item["tags"] { text.split(whereSeparator: { $0 == ";" || $0 == "," }).map(String.init) } else { [] }
             var guest = ProxmoxGuest(vmid: Int(vmid), kind: kind, node: node, name: name, status: status, template: template, tags: tags)
             if case let .number(cpus)? = item["maxcpu"] { guest.maxCPU = Int(cpus) }
             if case let .number(bytes)? = item["maxmem"] { guest.maxMemory = Int(bytes) }

@@ -111,7 +111,9 @@ public final class ProxmoxClient: Sendable {
     /// Proxmox's lock timeouts and 502/503, a refused connection (pveproxy restarting; the request
     /// never reached it), and a dropped connection on a read. An untrusted certificate or a refused
     /// token is final at once.
-    func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], form: [(String, String)] = []) async throws(ProxmoxError)
+    func call(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], form: [(String, String)] = []
+    ) async throws(ProxmoxError)
         -> JSONValue
     {
         let name = "\(method.rawValue) \(path)"
@@ -133,7 +135,9 @@ public final class ProxmoxClient: Sendable {
         }
     }
 
-    private func once(_ method: HTTPMethod, _ path: String, query: [(String, String)], form: [(String, String)], name: String) async throws(ProxmoxError)
+    private func once(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], form: [(String, String)], name: String
+    ) async throws(ProxmoxError)
         -> JSONValue
     {
         var url = "\(endpoint)/api2/json\(path)"
@@ -170,7 +174,8 @@ public final class ProxmoxClient: Sendable {
             throw ProxmoxError(call: name, kind: .unreachable, message: text.contains("Connection refused") ? "connection refused" : text)
         }
         let document = (try? JSONParser.parse(Array(body.readableBytesView)).value) ?? .null
-        let message = document["message"].flatMap { if case let .string(text) = $0 { text } else { nil } }?
+        let message =
+            document["message"].flatMap { if case let .string(text) = $0 { text } else { nil } }?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? response.status.reasonPhrase
         switch response.status.code {
         case 200..<300:
@@ -216,8 +221,10 @@ public final class ProxmoxClient: Sendable {
     static func encode(_ pairs: [(String, String)]) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
-        return pairs.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
-            .joined(separator: "&")
+        return pairs.map {
+            "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+        }
+        .joined(separator: "&")
     }
 }
 

@@ -89,7 +89,9 @@ extension StateStore {
 
     /// Records a phase of a resource's change: `intent` before the mutation, then `applied`,
     /// `verified`, `restored` or `failed`.
-    public func journal(run: Int64, resource: String, phase: String, previousDigest: String? = nil, newDigest: String? = nil, detail: String = "")
+    public func journal(
+        run: Int64, resource: String, phase: String, previousDigest: String? = nil, newDigest: String? = nil, detail: String = ""
+    )
         throws(StateError)
     {
         try write { db in

@@ -26,7 +26,8 @@ let estate = SyntheticEstate(guests: shape[0], rules: shape[1], stacks: shape[2]
 let sources = estate.sources()
 if let writeDirectory {
     // The synthetic file names are relative: `etc/<name>` for configuration, `stacks/<name>/...`.
-    let files = [sources.hypervisor, sources.lxc, sources.vm, sources.stacksConfig, sources.certificateManifest].compactMap { $0 }
+    let files =
+        [sources.hypervisor, sources.lxc, sources.vm, sources.stacksConfig, sources.certificateManifest].compactMap { $0 }
         + sources.stackDirectories.compactMap(\.compose)
     for file in files {
         let path = "\(writeDirectory)/\(file.name)"
@@ -70,7 +71,8 @@ func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 totals.sort()
 print(
     String(
-        format: "guests=%d rules=%d stacks=%d certs=%d input=%.1fMB files=%d output=%.1fMB  validate+render: median %.3fs min %.3fs max %.3fs (%d runs)  peak RSS %.1f MB",
+        format:
+            "guests=%d rules=%d stacks=%d certs=%d input=%.1fMB files=%d output=%.1fMB  validate+render: median %.3fs min %.3fs max %.3fs (%d runs)  peak RSS %.1f MB",
         shape[0], shape[1], shape[2], shape[3], Double(inputBytes) / 1e6, fileCount, Double(renderedBytes) / 1e6, median(totals), totals.first!,
         totals.last!, iterations, Double(peakResidentKB()) / 1024))
 let order = ["load+validate", "render (all stages, concurrently)"] + RenderStage.allCases.map { "render " + $0.rawValue }

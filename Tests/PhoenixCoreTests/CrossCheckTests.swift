@@ -87,10 +87,12 @@ struct GraphTests {
         TestEstate.container(900, "tpl", ip: "dhcp", extra: #""is_template": true"#),
         TestEstate.container(103, "ca", ip: "10.0.0.11/24", extra: #""clone_from_ctid": "900", "boot_order": 1"#),
         TestEstate.container(102, "proxy", ip: "10.0.0.12/24", extra: #""clone_from_ctid": "900", "dependencies": ["103"], "boot_order": 2"#),
-        TestEstate.container(110, "app", ip: "10.0.0.20/24", extra: #"""
-            "clone_from_ctid": "900", "boot_order": 1,
-            "dependencies": [{"id": "120", "optional": true}, {"id": "102", "when": {"verbs": ["start"]}}, {"id": "103", "when": {"setting": "/dns_server/enabled", "equals": false}}]
-            """#))
+        TestEstate.container(
+            110, "app", ip: "10.0.0.20/24",
+            extra: #"""
+                "clone_from_ctid": "900", "boot_order": 1,
+                "dependencies": [{"id": "120", "optional": true}, {"id": "102", "when": {"verbs": ["start"]}}, {"id": "103", "when": {"setting": "/dns_server/enabled", "equals": false}}]
+                """#))
     static let vm = #"""
         {"vms": [{"vmid": 9000, "name": "vmtpl", "is_template": true},
                  {"vmid": 1002, "name": "late", "clone_from_vmid": 9000, "network_config": {"ip": "10.0.0.52/24"}, "boot_order": 9},

@@ -49,7 +49,8 @@ struct DNSViewTests {
 
     @Test("the ingress can be named in configuration")
     func configurableIngress() throws {
-        let hypervisor = TestEstate.hypervisor.replacingOccurrences(of: #""domain_name": "lab.test","#, with: #""domain_name": "lab.test", "phoenix": {"ingress_guest": 103},"#)
+        let hypervisor = TestEstate.hypervisor.replacingOccurrences(
+            of: #""domain_name": "lab.test","#, with: #""domain_name": "lab.test", "phoenix": {"ingress_guest": 103},"#)
         let estate = try #require(TestEstate.load(hypervisor: hypervisor, lxc: Self.lxc, vm: Self.vm).estate)
         let records = Dictionary(uniqueKeysWithValues: DNSView(estate: estate).records.map { ($0.name.text, $0.address.description) })
         #expect(records["ca.lab.test"] == "10.0.0.11")

@@ -74,13 +74,16 @@ struct JSONWriterTests {
         let value = JSONValue.object([
             ("b", .array([.number(1), .number(2.5), .null])), ("a", .object([])), ("c", .array([])), ("d", .object([("x", .bool(true))])),
         ])
-        #expect(JSONWriter().string(value) == "{\n  \"a\": {},\n  \"b\": [\n    1,\n    2.5,\n    null\n  ],\n  \"c\": [],\n  \"d\": {\n    \"x\": true\n  }\n}")
+        #expect(
+            JSONWriter().string(value) == "{\n  \"a\": {},\n  \"b\": [\n    1,\n    2.5,\n    null\n  ],\n  \"c\": [],\n  \"d\": {\n    \"x\": true\n  }\n}")
         #expect(JSONWriter(sortedKeys: false, pretty: false).string(value) == #"{"b":[1,2.5,null],"a":{},"c":[],"d":{"x":true}}"#)
     }
 
-    @Test("every string survives a round trip through the parser", arguments: [
-        "", "plain", "quote \" and backslash \\", "tab\tnew\nline\r", "\u{01}\u{1F}", "/path/with/slashes", "é and 😀", "${NAME:-x|y&z}",
-    ])
+    @Test(
+        "every string survives a round trip through the parser",
+        arguments: [
+            "", "plain", "quote \" and backslash \\", "tab\tnew\nline\r", "\u{01}\u{1F}", "/path/with/slashes", "é and 😀", "${NAME:-x|y&z}",
+        ])
     func roundTrip(text: String) throws {
         let value = JSONValue.object([("key \(text)", .string(text))])
         let written = JSONWriter().string(value)

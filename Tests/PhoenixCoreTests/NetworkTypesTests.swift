@@ -5,18 +5,22 @@ import Testing
 /// The byte-level parsers behind every address, CIDR and port list the loader accepts.
 @Suite("Network value parsers")
 struct NetworkTypesTests {
-    @Test("IPv4 addresses: four decimal octets, nothing else", arguments: [
-        ("10.0.0.1", UInt32(0x0A00_0001)), ("0.0.0.0", 0), ("255.255.255.255", 0xFFFF_FFFF), ("172.16.100.20", 0xAC10_6414),
-    ])
+    @Test(
+        "IPv4 addresses: four decimal octets, nothing else",
+        arguments: [
+            ("10.0.0.1", UInt32(0x0A00_0001)), ("0.0.0.0", 0), ("255.255.255.255", 0xFFFF_FFFF), ("172.16.100.20", 0xAC10_6414),
+        ])
     func validAddresses(text: String, value: UInt32) {
         #expect(IPv4Address(text)?.value == value)
         #expect(IPv4Address(text)?.description == text)
     }
 
-    @Test("IPv4 addresses that are not", arguments: [
-        "", "10.0.0", "10.0.0.1.2", "10.0.0.256", "10.0.0.01", "00.0.0.1", "10..0.1", ".10.0.0.1", "10.0.0.1.", "10.0.0.1a",
-        "10.0.0.-1", "10.0.0.1 ", " 10.0.0.1", "1000.0.0.1", "10.0.0.0/24", "١٠.0.0.1",
-    ])
+    @Test(
+        "IPv4 addresses that are not",
+        arguments: [
+            "", "10.0.0", "10.0.0.1.2", "10.0.0.256", "10.0.0.01", "00.0.0.1", "10..0.1", ".10.0.0.1", "10.0.0.1.", "10.0.0.1a",
+            "10.0.0.-1", "10.0.0.1 ", " 10.0.0.1", "1000.0.0.1", "10.0.0.0/24", "١٠.0.0.1",
+        ])
     func invalidAddresses(text: String) {
         #expect(IPv4Address(text) == nil)
     }
@@ -62,14 +66,16 @@ struct NetworkTypesTests {
         #expect(DNSName("*.lab.test", allowWildcard: true)?.text == "*.lab.test")
         #expect(DNSName("*.lab.test")?.isWildcard == nil)
         let tooLong = Array(repeating: String(repeating: "a", count: 60), count: 5).joined(separator: ".")
-        for bad in ["", ".", "a.", ".a", "a..b", "-a", "a-", "a-.b", "a.-b", "a_b", "a b", "a;b", "a$(x)", "é.test", "a\nb", "*.", "*", "a.*.b",
-            String(repeating: "a", count: 64), tooLong]
-        {
+        for bad in [
+            "", ".", "a.", ".a", "a..b", "-a", "a-", "a-.b", "a.-b", "a_b", "a b", "a;b", "a$(x)", "é.test", "a\nb", "*.", "*", "a.*.b",
+            String(repeating: "a", count: 64), tooLong,
+        ] {
             #expect(DNSName(bad, allowWildcard: true) == nil, "\(bad) is not a DNS name")
         }
         let domain = DNSName("lab.test")!
         #expect(DNSName("web")?.qualified(in: domain)?.text == "web.lab.test")
-        #expect(DNSName(String(repeating: "a", count: 63) + "." + String(repeating: "b", count: 63) + "." + String(repeating: "c", count: 63))?
-            .qualified(in: DNSName(String(repeating: "d", count: 63))!) == nil)
+        #expect(
+            DNSName(String(repeating: "a", count: 63) + "." + String(repeating: "b", count: 63) + "." + String(repeating: "c", count: 63))?
+                .qualified(in: DNSName(String(repeating: "d", count: 63))!) == nil)
     }
 }

@@ -27,10 +27,14 @@ struct StackRendererTests {
         return StackEnvironment(
             name: "production",
             variables: variables.map { StackVariable(name: $0.0, value: $0.1, location: location) },
-            services: [StackService(name: "web", labels: labels.map {
-                let parts = $0.split(separator: "=", maxSplits: 1).map(String.init)
-                return TraefikLabel(key: parts[0], value: parts[1], hosts: [], location: location)
-            })],
+            services: [
+                StackService(
+                    name: "web",
+                    labels: labels.map {
+                        let parts = $0.split(separator: "=", maxSplits: 1).map(String.init)
+                        return TraefikLabel(key: parts[0], value: parts[1], hosts: [], location: location)
+                    })
+            ],
             location: location)
     }
 

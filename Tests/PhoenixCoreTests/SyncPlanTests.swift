@@ -97,10 +97,12 @@ struct SyncPlanTests {
         #expect(plan.changes.first?.reasons.first?.contains("interrupted") == true)
     }
 
-    @Test("drift says which side moved", arguments: [
-        ("A", "A", "A", Drift.inSync), ("A", "A", "B", .configurationChanged), ("B", "A", "A", .changedByHand), (nil, "A", "A", .deletedByHand),
-        ("B", "A", "C", .both), ("A", nil, "A", .inSync), ("B", nil, "A", .neverApplied), ("A", "A", nil, .configurationChanged),
-    ] as [(String?, String?, String?, Drift)])
+    @Test(
+        "drift says which side moved",
+        arguments: [
+            ("A", "A", "A", Drift.inSync), ("A", "A", "B", .configurationChanged), ("B", "A", "A", .changedByHand), (nil, "A", "A", .deletedByHand),
+            ("B", "A", "C", .both), ("A", nil, "A", .inSync), ("B", nil, "A", .neverApplied), ("A", "A", nil, .configurationChanged),
+        ] as [(String?, String?, String?, Drift)])
     func drift(actual: String?, applied: String?, desired: String?, expected: Drift) {
         #expect(Drift(actual: actual, applied: applied, desired: desired) == expected)
     }
@@ -170,7 +172,8 @@ struct DesiredStateTests {
         #expect(estate.settings.commands(for: "dnsmasq").reload == ["systemctl", "kill", "--signal=HUP", "dnsmasq"], "defaults stay")
 
         let bad = TestEstate.hypervisor.replacingOccurrences(
-            of: #""domain_name""#, with: #""phoenix": {"services": {"nginx": {"reload": ["systemctl reload nginx; rm -rf /"], "restart": ["nginx", "-s\nreload"]}}}, "domain_name""#)
+            of: #""domain_name""#,
+            with: #""phoenix": {"services": {"nginx": {"reload": ["systemctl reload nginx; rm -rf /"], "restart": ["nginx", "-s\nreload"]}}}, "domain_name""#)
         let report = TestEstate.load(hypervisor: bad).report
         #expect(report.hasError("hv.json", "/phoenix/services/nginx/reload", containing: "not a command"), "\(report.summary)")
         #expect(report.hasError("hv.json", "/phoenix/services/nginx/restart", containing: "not a command"), "\(report.summary)")
@@ -184,7 +187,8 @@ struct FirewallGrammarTests {
         let lxc = TestEstate.containers(
             TestEstate.container(
                 101, "web", ip: "10.0.0.10/24",
-                extra: #""firewall": {"enabled": true, "rules": [{"type": "in", "action": "accept", "proto": "tcp", "port": "80,443", "source": "10.0.0.0/24", "iface": "eth0", "log": "info", "comment": "web # and more"}]}"#
+                extra:
+                    #""firewall": {"enabled": true, "rules": [{"type": "in", "action": "accept", "proto": "tcp", "port": "80,443", "source": "10.0.0.0/24", "iface": "eth0", "log": "info", "comment": "web # and more"}]}"#
             ))
         let estate = try #require(TestEstate.load(lxc: lxc).estate)
         let files = EstateRenderer(estate: estate, defaultNodeName: "pve").render([.firewall]).files
@@ -192,15 +196,17 @@ struct FirewallGrammarTests {
         for file in files { #expect(FirewallGrammar.problems(in: file.contents).isEmpty, "\(file.path): \(FirewallGrammar.problems(in: file.contents))") }
     }
 
-    @Test("what pve-firewall would refuse is found, with its line", arguments: [
-        ("[RULES]\nIN ACCEPT -iface vmbr0\n", "line 2: -iface is not an option pve-firewall accepts"),
-        ("[RULES]\nIN ACCEPT -p\n", "line 2: -p has no value"),
-        ("[RULES]\nSIDEWAYS ACCEPT\n", "line 2: SIDEWAYS is not a rule direction"),
-        ("[RULES]\nIN ALLOW -p tcp\n", "line 2: ALLOW is not a rule action"),
-        ("[OPTIONS]\nenable 1\n", "line 2: an option must be key: value"),
-        ("IN ACCEPT\n", "line 1: content before the first section"),
-        ("[RULES\n", "line 1: unterminated section header"),
-    ])
+    @Test(
+        "what pve-firewall would refuse is found, with its line",
+        arguments: [
+            ("[RULES]\nIN ACCEPT -iface vmbr0\n", "line 2: -iface is not an option pve-firewall accepts"),
+            ("[RULES]\nIN ACCEPT -p\n", "line 2: -p has no value"),
+            ("[RULES]\nSIDEWAYS ACCEPT\n", "line 2: SIDEWAYS is not a rule direction"),
+            ("[RULES]\nIN ALLOW -p tcp\n", "line 2: ALLOW is not a rule action"),
+            ("[OPTIONS]\nenable 1\n", "line 2: an option must be key: value"),
+            ("IN ACCEPT\n", "line 1: content before the first section"),
+            ("[RULES\n", "line 1: unterminated section header"),
+        ])
     func refused(text: String, problem: String) {
         #expect(FirewallGrammar.problems(in: text) == [problem])
     }
@@ -213,17 +219,23 @@ struct ProxmoxGuestConfigTests {
         let lxc = TestEstate.containers(
             TestEstate.container(
                 101, "Web", ip: "10.0.0.10/24",
-                extra: #""cores": 2, "memory_mb": 2048, "swap_mb": 512, "boot_order": 3, "start_at_boot": true, "network_config": {"name": "eth0", "bridge": "vmbr1", "ip": "10.0.0.10/24", "gw": "10.0.0.1", "hwaddr": "02:00:00:00:01:01"}"#
+                extra:
+                    #""cores": 2, "memory_mb": 2048, "swap_mb": 512, "boot_order": 3, "start_at_boot": true, "network_config": {"name": "eth0", "bridge": "vmbr1", "ip": "10.0.0.10/24", "gw": "10.0.0.1", "hwaddr": "02:00:00:00:01:01"}"#
             ))
-        let vm = #"{"vms": [{"vmid": 1001, "name": "swarm", "cores": 4, "memory_mb": 8192, "network_config": {"bridge": "vmbr0", "ip": "10.0.0.111/24", "gw": "10.0.0.1"}}]}"#
+        let vm =
+            #"{"vms": [{"vmid": 1001, "name": "swarm", "cores": 4, "memory_mb": 8192, "network_config": {"bridge": "vmbr0", "ip": "10.0.0.111/24", "gw": "10.0.0.1"}}]}"#
         let estate = try #require(TestEstate.load(lxc: lxc, vm: vm).estate)
         let container = ProxmoxGuestConfig.settings(for: try #require(estate.guest(101)))
-        #expect(container.map { "\($0.key)=\($0.value)" } == [
-            "hostname=web", "cores=2", "memory=2048", "swap=512", "onboot=1", "startup=order=3",
-            "net0=name=eth0,bridge=vmbr1,ip=10.0.0.10/24,gw=10.0.0.1,hwaddr=02:00:00:00:01:01",
-        ])
+        #expect(
+            container.map { "\($0.key)=\($0.value)" } == [
+                "hostname=web", "cores=2", "memory=2048", "swap=512", "onboot=1", "startup=order=3",
+                "net0=name=eth0,bridge=vmbr1,ip=10.0.0.10/24,gw=10.0.0.1,hwaddr=02:00:00:00:01:01",
+            ])
         let machine = ProxmoxGuestConfig.settings(for: try #require(estate.guest(1001)))
-        #expect(machine.map { "\($0.key)=\($0.value)" } == ["name=swarm", "cores=4", "memory=8192", "onboot=0", "net0=virtio,bridge=vmbr0", "ipconfig0=ip=10.0.0.111/24,gw=10.0.0.1"])
+        #expect(
+            machine.map { "\($0.key)=\($0.value)" } == [
+                "name=swarm", "cores=4", "memory=8192", "onboot=0", "net0=virtio,bridge=vmbr0", "ipconfig0=ip=10.0.0.111/24,gw=10.0.0.1",
+            ])
         #expect(ProxmoxGuestConfig.tags(merging: ["web", "phoenix-managed"]) == "phoenix-managed;web")
     }
 
@@ -231,18 +243,24 @@ struct ProxmoxGuestConfigTests {
     func differences() {
         let desired = [("net0", "name=eth0,bridge=vmbr1,ip=10.0.0.10/24"), ("cores", "2"), ("memory", "2048"), ("startup", "order=3")]
         let actual = ["net0": "name=eth0,bridge=vmbr1,hwaddr=BC:24:11:00:00:01,ip=10.0.0.10/24,type=veth", "cores": "1", "startup": "order=3"]
-        #expect(ProxmoxGuestConfig.differences(desired: desired, actual: actual) == [
-            ConfigChange(key: "cores", from: "1", to: "2"), ConfigChange(key: "memory", from: nil, to: "2048"),
-        ])
+        #expect(
+            ProxmoxGuestConfig.differences(desired: desired, actual: actual) == [
+                ConfigChange(key: "cores", from: "1", to: "2"), ConfigChange(key: "memory", from: nil, to: "2048"),
+            ])
         #expect(ProxmoxGuestConfig.differences(desired: [("net0", "virtio,bridge=vmbr0")], actual: ["net0": "virtio=BC:24:11:50:F3:77,bridge=vmbr0"]).isEmpty)
         #expect(ProxmoxGuestConfig.differences(desired: [("net0", "virtio")], actual: ["net0": "virtio=BC:24:11:50:F3:77"]).isEmpty)
-        #expect(ProxmoxGuestConfig.differences(desired: [("net0", "virtio,bridge=vmbr1")], actual: ["net0": "virtio=BC:24:11:50:F3:77,bridge=vmbr0"]).count == 1)
+        #expect(
+            ProxmoxGuestConfig.differences(desired: [("net0", "virtio,bridge=vmbr1")], actual: ["net0": "virtio=BC:24:11:50:F3:77,bridge=vmbr0"]).count == 1)
     }
 
     @Test("hardware values that are not what they claim are refused with their pointer")
     func refused() {
         let lxc = TestEstate.containers(
-            TestEstate.container(101, "web", ip: "dhcp", extra: #""cores": 0, "storage_pool": "local;rm", "template": "local:vztmpl/x y.tar", "network_config": {"ip": "dhcp", "bridge": "vmbr 0", "hwaddr": "02:00:zz:00:01:01"}"#))
+            TestEstate.container(
+                101, "web", ip: "dhcp",
+                extra:
+                    #""cores": 0, "storage_pool": "local;rm", "template": "local:vztmpl/x y.tar", "network_config": {"ip": "dhcp", "bridge": "vmbr 0", "hwaddr": "02:00:zz:00:01:01"}"#
+            ))
         let report = TestEstate.load(lxc: lxc).report
         #expect(report.hasError("lxc.json", "/lxc_configs/101/cores", containing: "not a valid number of cores"), "\(report.summary)")
         #expect(report.hasError("lxc.json", "/lxc_configs/101/storage_pool", containing: "not a storage name"))
@@ -254,13 +272,15 @@ struct ProxmoxGuestConfigTests {
     @Test("tags: a list or one string, lower-cased; converge adds what is missing and keeps tags set by hand; a bad tag names its pointer")
     func tags() throws {
         let lxc = TestEstate.containers(
-            TestEstate.container(101, "web", ip: "dhcp", extra: #""tags": ["Web", "prod"]"#), TestEstate.container(102, "db", ip: "dhcp", extra: #""tags": "db;prod""#))
+            TestEstate.container(101, "web", ip: "dhcp", extra: #""tags": ["Web", "prod"]"#),
+            TestEstate.container(102, "db", ip: "dhcp", extra: #""tags": "db;prod""#))
         let estate = try #require(TestEstate.load(lxc: lxc).estate)
         #expect(estate.guest(101)?.hardware.tags == ["web", "prod"])
         #expect(estate.guest(102)?.hardware.tags == ["db", "prod"])
         #expect(ProxmoxGuestConfig.tagChange(desired: ["web", "prod"], actual: "phoenix-managed;prod;web") == nil)
-        #expect(ProxmoxGuestConfig.tagChange(desired: ["web", "prod"], actual: "by-hand;phoenix-managed")
-            == ConfigChange(key: "tags", from: "by-hand;phoenix-managed", to: "by-hand;phoenix-managed;prod;web"))
+        #expect(
+            ProxmoxGuestConfig.tagChange(desired: ["web", "prod"], actual: "by-hand;phoenix-managed")
+                == ConfigChange(key: "tags", from: "by-hand;phoenix-managed", to: "by-hand;phoenix-managed;prod;web"))
         #expect(ProxmoxGuestConfig.tagChange(desired: [], actual: nil) == nil)
         let fingerprint = ProxmoxGuestConfig.fingerprint(for: try #require(estate.guest(101)))
         var retagged = try #require(estate.guest(101))
@@ -273,7 +293,6 @@ struct ProxmoxGuestConfigTests {
         #expect(wrongType.hasError("lxc.json", "/lxc_configs/101/tags", containing: "tags must be a list of strings or one string"))
     }
 }
-
 
 @Suite("Firewall edits through the API")
 struct FirewallAPIPlanTests {
@@ -295,14 +314,16 @@ struct FirewallAPIPlanTests {
         return list
     }
 
-    @Test("the smallest edit: matching rules stay, others' rules are never touched", arguments: [
-        (["22", "80", "443"], ["22", "80", "443"], 0),
-        (["22", "80", "443"], ["22", "8080", "443"], 2),
-        (["22", "443"], ["22", "80", "443"], 1),
-        ([], ["22", "80"], 2),
-        (["22", "80", "443"], ["443"], 2),
-        (["80", "22"], ["22", "80"], 2),
-    ])
+    @Test(
+        "the smallest edit: matching rules stay, others' rules are never touched",
+        arguments: [
+            (["22", "80", "443"], ["22", "80", "443"], 0),
+            (["22", "80", "443"], ["22", "8080", "443"], 2),
+            (["22", "443"], ["22", "80", "443"], 1),
+            ([], ["22", "80"], 2),
+            (["22", "80", "443"], ["443"], 2),
+            (["80", "22"], ["22", "80"], 2),
+        ])
     func smallest(actual: [String], desired: [String], editCount: Int) {
         let foreign = Self.rule("9999", managed: false)
         let current = [foreign] + actual.map { Self.rule($0) }

@@ -57,7 +57,8 @@ struct MachineTests {
         // What sshd does with the command line: hand it to the user's shell.
         recorder.answer = { argv in
             let remote = argv.drop { $0 != "--" }.dropFirst().joined(separator: " ")
-            return (try? ProcessRunner.run(["/bin/sh", "-c", remote], input: recorder.calls.last?.input.map { Array($0.utf8) })) ?? CommandResult(status: 255, stdout: "", stderr: "")
+            return (try? ProcessRunner.run(["/bin/sh", "-c", remote], input: recorder.calls.last?.input.map { Array($0.utf8) }))
+                ?? CommandResult(status: 255, stdout: "", stderr: "")
         }
         let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
         let first = directory.file("a dir/first.conf")
@@ -161,7 +162,8 @@ struct ProbeTests {
         #expect(!Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 1))
         let python = try #require(TestPaths.program("python3"))
         let directory = try TemporaryDirectory("phoenix-probe")
-        let server = try RunningProcess(python, ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory.path], logFile: directory.file("log"))
+        let server = try RunningProcess(
+            python, ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory.path], logFile: directory.file("log"))
         defer { server.stop() }
         #expect(waitUntil { Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 1) })
         try directory.write("api", "[{\"name\": \"r@file\"}]")

@@ -1,7 +1,8 @@
 import Foundation
-@testable import PhoenixCLI
 import PhoenixTesting
 import Testing
+
+@testable import PhoenixCLI
 
 /// The built `phoenix` binary, driven as a user would: exit codes, stdout, and the files it leaves.
 @Suite("The phoenix command line")
@@ -31,7 +32,9 @@ struct CommandLineTests {
     @Test("--color: always paints the plan's symbols, never and auto off a terminal leave them plain; NO_COLOR turns auto off")
     func color() throws {
         let scratch = try TemporaryDirectory("phoenix-color")
-        let target = ["--config-dir", Self.example, "--host-root", scratch.file("host"), "--guest-root", scratch.file("guests"), "--state", scratch.file("state.sqlite")]
+        let target = [
+            "--config-dir", Self.example, "--host-root", scratch.file("host"), "--guest-root", scratch.file("guests"), "--state", scratch.file("state.sqlite"),
+        ]
         let always = try phoenix(["plan", "dns", "--color", "always"] + target)
         #expect(always.status == 0, "\(always.stderr)")
         #expect(always.stdout.contains("\u{1B}[32m+\u{1B}[0m dns:records"), "a file to create is a green +: \(always.stdout.debugDescription)")
@@ -72,10 +75,11 @@ struct CommandLineTests {
         #expect(json.status == 65)
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let errors = try #require(document["errors"] as? [[String: Any]])
-        #expect(errors.contains {
-            ($0["file"] as? String)?.hasSuffix("phoenix_lxc_configs.json") == true && $0["pointer"] as? String == "/lxc_configs/110/name"
-                && $0.keys.sorted() == ["file", "hint", "message", "pointer"]
-        }, "\(errors)")
+        #expect(
+            errors.contains {
+                ($0["file"] as? String)?.hasSuffix("phoenix_lxc_configs.json") == true && $0["pointer"] as? String == "/lxc_configs/110/name"
+                    && $0.keys.sorted() == ["file", "hint", "message", "pointer"]
+            }, "\(errors)")
         let text = try phoenix(["validate", "--config-dir", estate.file("etc")])
         #expect(text.status == 65)
         #expect(text.stdout.contains("col\\u{1b}[31mour"), "\(text.stdout)")
@@ -87,7 +91,9 @@ struct CommandLineTests {
         let estate = try brokenEstate("phoenix_hypervisor_config.json") {
             $0.replacingOccurrences(
                 of: #""domain_name""#,
-                with: #""core_paths": {"lxc_config_file": "/usr/local/phoenix_hypervisor/etc/site_lxc.json", "vm_config_file": "/opt/x/site_vm.json"}, "domain_name""#)
+                with:
+                    #""core_paths": {"lxc_config_file": "/usr/local/phoenix_hypervisor/etc/site_lxc.json", "vm_config_file": "/opt/x/site_vm.json"}, "domain_name""#
+            )
         }
         let before = try phoenix(["graph", "--config-dir", estate.file("etc"), "--format", "json", "--verb", "create"])
         #expect(!before.stdout.contains(#""110""#), "the default names are not read when core_paths names others: \(before.stdout)")

@@ -36,7 +36,9 @@ struct GatewayTests {
         guard let nginx = try realProgram("nginx"), let curl = try realProgram("curl") else { return }
         let work = try TemporaryDirectory("phoenix-nginx")
         let certificates = try TestCertificates(in: work)
-        let ports = (http: FreePort.allocate(), https: FreePort.allocate(), stream: FreePort.allocate(), websecure: FreePort.allocate(), mesh: FreePort.allocate())
+        let ports = (
+            http: FreePort.allocate(), https: FreePort.allocate(), stream: FreePort.allocate(), websecure: FreePort.allocate(), mesh: FreePort.allocate()
+        )
         let estate = try PatchedEstate(
             hypervisor: { root in
                 var phoenix = root["phoenix"] as! [String: Any]
@@ -100,7 +102,8 @@ struct GatewayTests {
         let proxied = try curlBody(["--resolve", "\(host):\(ports.https):127.0.0.1", "https://\(host):\(ports.https)/dashboard"])
         #expect(proxied.stdout == "websecure host=\(host)", "the Host header reaches Traefik unchanged")
 
-        let redirect = try Command.run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: \(host)", "http://127.0.0.1:\(ports.http)/x?y=1"])
+        let redirect = try Command.run(
+            curl, ["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", "Host: \(host)", "http://127.0.0.1:\(ports.http)/x?y=1"])
         #expect(redirect.stdout == "301 https://\(host)/x?y=1")
         let acme = try Command.run(curl, ["-s", "-H", "Host: \(host)", "http://127.0.0.1:\(ports.http)/.well-known/acme-challenge/token-123"])
         #expect(acme.stdout == "acme-proof")

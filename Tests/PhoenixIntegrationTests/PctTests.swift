@@ -121,8 +121,10 @@ struct PctTests {
         let env = try #require(TestPaths.program("env"))
         let result = try Command.run(
             env,
-            ["PATH=\(path)", "PCT_LXC_PATH=\(container.lxcPath)", binary, "plan", "gateway", "--format", "json", "--stats",
-             "--config-dir", "\(TestPaths.exampleEstate)/etc", "--state", work.file("state.sqlite"), "--host-root", work.file("host")],
+            [
+                "PATH=\(path)", "PCT_LXC_PATH=\(container.lxcPath)", binary, "plan", "gateway", "--format", "json", "--stats",
+                "--config-dir", "\(TestPaths.exampleEstate)/etc", "--state", work.file("state.sqlite"), "--host-root", work.file("host"),
+            ],
             timeout: 60)
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])

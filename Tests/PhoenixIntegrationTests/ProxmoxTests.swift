@@ -22,8 +22,11 @@ final class FakeProxmox: @unchecked Sendable {
         let interpreter = FileManager.default.isExecutableFile(atPath: venvPython) ? venvPython : python
         let probe = try Command.run(interpreter, ["-c", "import fakepve"])
         guard probe.status == 0 else {
-            if TestPaths.realComponentsRequired { Issue.record("fakepve is not installed; scripts/test.sh installs it") }
-            else { print("skipping: fakepve is not installed (run scripts/test.sh)") }
+            if TestPaths.realComponentsRequired {
+                Issue.record("fakepve is not installed; scripts/test.sh installs it")
+            } else {
+                print("skipping: fakepve is not installed (run scripts/test.sh)")
+            }
             return nil
         }
         return try FakeProxmox(interpreter: interpreter, containers: containers, vms: vms)
@@ -90,11 +93,11 @@ final class FakeProxmox: @unchecked Sendable {
 /// The example estate's guests on the fake cluster: 1002 is missing, 555 is not ours.
 var exampleCluster: (containers: [[String: Any]], vms: [[String: Any]]) {
     (
-    [
-        ["vmid": 900, "name": "Base-Template"], ["vmid": 101, "name": "Nginx-Phoenix", "status": "running"], ["vmid": 102, "name": "Traefik-Internal"],
-        ["vmid": 103, "name": "Step-CA"], ["vmid": 110, "name": "grafana"], ["vmid": 555, "name": "someone-else"],
-    ],
-    [["vmid": 9000, "name": "debian-cloud-template", "template": true], ["vmid": 1001, "name": "swarm-manager"]]
+        [
+            ["vmid": 900, "name": "Base-Template"], ["vmid": 101, "name": "Nginx-Phoenix", "status": "running"], ["vmid": 102, "name": "Traefik-Internal"],
+            ["vmid": 103, "name": "Step-CA"], ["vmid": 110, "name": "grafana"], ["vmid": 555, "name": "someone-else"],
+        ],
+        [["vmid": 9000, "name": "debian-cloud-template", "template": true], ["vmid": 1001, "name": "swarm-manager"]]
     )
 }
 
@@ -171,7 +174,9 @@ struct ProxmoxTests {
         let waves = planned.stdout.split(separator: "\n").filter { $0.hasPrefix("wave ") }
         #expect(waves.contains { $0.hasPrefix("wave 1, containers onto local-lvm on pve1: 900") }, "\(planned.stdout)")
         #expect(waves.contains { $0.hasPrefix("wave 1, VMs on pve1: 9000") }, "\(planned.stdout)")
-        #expect(waves.contains { $0.hasPrefix("wave 2, clones of 900: ") && $0.contains("101 ") && $0.contains("102 ") && $0.contains("110 ") }, "\(planned.stdout)")
+        #expect(
+            waves.contains { $0.hasPrefix("wave 2, clones of 900: ") && $0.contains("101 ") && $0.contains("102 ") && $0.contains("110 ") }, "\(planned.stdout)"
+        )
         #expect(waves.contains { $0.hasPrefix("wave 2, clones of 9000: ") && $0.contains("1001 ") }, "\(planned.stdout)")
         #expect(Set(try await pve.withClient { try await $0.guests().map(\.vmid) }) == [555], "a dry run creates nothing")
 
@@ -216,7 +221,8 @@ struct ProxmoxTests {
         // guests (PHOENIX_HOST_ROOT, PHOENIX_GUEST_ROOT), its real servers for their services.
         guard let lab = try SyncLab.make(traefik: true) else { return }
         let labGuests: [[String: Any]] = [
-            ["vmid": 101, "name": "Nginx-Phoenix"], ["vmid": 102, "name": "Traefik-Internal"], ["vmid": 103, "name": "Step-CA"], ["vmid": 110, "name": "grafana-ct"],
+            ["vmid": 101, "name": "Nginx-Phoenix"], ["vmid": 102, "name": "Traefik-Internal"], ["vmid": 103, "name": "Step-CA"],
+            ["vmid": 110, "name": "grafana-ct"],
         ]
         guard let pve = try FakeProxmox.make(containers: labGuests, vms: []) else { return }
         let config = try lab.configCopy("etc-letsgo")
@@ -439,7 +445,9 @@ struct ProxmoxTests {
                 "sleep 3600": ["exited": false],
             ]
         ]
-        guard let pve = try FakeProxmox.make(containers: [], vms: [["vmid": 1001, "name": "swarm-manager", "status": "running", "config": ["agent": "1"], "agent": agent]])
+        guard
+            let pve = try FakeProxmox.make(
+                containers: [], vms: [["vmid": 1001, "name": "swarm-manager", "status": "running", "config": ["agent": "1"], "agent": agent]])
         else { return }
         try await pve.withClient { client in
             let vm = try #require(try await client.guests().first)
@@ -470,7 +478,9 @@ struct ProxmoxTests {
     func firewall() async throws {
         guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
         try await pve.withClient { client in
-            _ = try await client.post("/cluster/firewall/rules", [("type", "in"), ("action", "ACCEPT"), ("proto", "tcp"), ("dport", "9999"), ("comment", "hand-made"), ("enable", "1")])
+            _ = try await client.post(
+                "/cluster/firewall/rules",
+                [("type", "in"), ("action", "ACCEPT"), ("proto", "tcp"), ("dport", "9999"), ("comment", "hand-made"), ("enable", "1")])
         }
         let first = try pve.phoenix(["firewall"])
         #expect(first.status == 0, "\(first.stderr)")
@@ -497,9 +507,13 @@ struct ProxmoxTests {
         #expect(cluster.count == 2, "one rule out, one rule in: \(change.stdout)")
         let settled = try pve.phoenix(["plan", "firewall", "--firewall-through", "api", "--detailed-exitcode"], config: estate.file("etc"))
         #expect(settled.status == 0, "\(settled.stdout)\(settled.stderr)")
-        #expect(cluster.contains { $0.contains("- rule") && $0.contains("-dport 8006") } && cluster.contains { $0.contains("+ rule") && $0.contains("-dport 8007") })
+        #expect(
+            cluster.contains { $0.contains("- rule") && $0.contains("-dport 8006") } && cluster.contains { $0.contains("+ rule") && $0.contains("-dport 8007") }
+        )
         try await pve.withClient { client in
-            guard case let .array(rules) = try await client.get("/cluster/firewall/rules") else { throw ProxmoxError(call: "rules", kind: .malformed, message: "") }
+            guard case let .array(rules) = try await client.get("/cluster/firewall/rules") else {
+                throw ProxmoxError(call: "rules", kind: .malformed, message: "")
+            }
             let ports = rules.map { rule -> String in if case let .string(port)? = rule["dport"] { port } else { "-" } }
             #expect(ports == ["9999", "22", "8007", "53", "53", "-", "80,443"], "\(ports)")
         }
@@ -525,4 +539,3 @@ struct ProxmoxTests {
         #expect(unknownNode.stderr.contains("POST /nodes/pve9/lxc"), "\(unknownNode.stderr)")
     }
 }
-

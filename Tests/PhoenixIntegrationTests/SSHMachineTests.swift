@@ -31,7 +31,9 @@ final class TestSSHServer {
         }
         try FileManager.default.copyItem(atPath: directory.file("client_key.pub"), toPath: directory.file("authorized_keys"))
         chmod(directory.file("authorized_keys"), 0o600)
-        try directory.write("sshd_config", """
+        try directory.write(
+            "sshd_config",
+            """
             Port \(port)
             ListenAddress 127.0.0.1
             HostKey \(directory.file("host_key"))
@@ -45,7 +47,8 @@ final class TestSSHServer {
             StrictModes no
             """)
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        server = try RunningProcess(try #require(TestPaths.program("sshd")), ["-D", "-e", "-f", directory.file("sshd_config")], logFile: directory.file("sshd.log"))
+        server = try RunningProcess(
+            try #require(TestPaths.program("sshd")), ["-D", "-e", "-f", directory.file("sshd_config")], logFile: directory.file("sshd.log"))
         let port = self.port
         #expect(waitUntil(timeout: 10) { Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 0.5) }, "sshd did not start: \(server.log)")
     }
@@ -108,7 +111,9 @@ struct SSHMachineTests {
             root["phoenix"] = phoenix
         }
         // What an operator keeps in ~/.ssh/config, in a file of its own (--ssh-config, ssh -F).
-        try work.write("ssh_config", """
+        try work.write(
+            "ssh_config",
+            """
             Host *
                 Port \(server.port)
                 IdentityFile \(server.key)
@@ -117,7 +122,10 @@ struct SSHMachineTests {
                 LogLevel ERROR
             """)
         let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
-        let arguments = ["sync", "files", "--ssh", "root@127.0.0.1", "--ssh-config", work.file("ssh_config"), "--config-dir", work.file("etc"), "--state", work.file("state.sqlite"), "--stats"]
+        let arguments = [
+            "sync", "files", "--ssh", "root@127.0.0.1", "--ssh-config", work.file("ssh_config"), "--config-dir", work.file("etc"), "--state",
+            work.file("state.sqlite"), "--stats",
+        ]
         let first = try Command.run(binary, arguments, timeout: 120)
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         let sent = try String(contentsOfFile: work.file("node-stacks/whoami/docker-compose.yml"), encoding: .utf8)

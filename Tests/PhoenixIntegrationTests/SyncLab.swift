@@ -44,7 +44,9 @@ final class SyncLab {
         let names = ["dns", "http", "https", "stream", "web", "websecure", "mesh", "dashboard", "management"]
         ports = Dictionary(uniqueKeysWithValues: names.map { ($0, FreePort.allocate()) })
         let fileManager = FileManager.default
-        for path in ["bin", "run", "host", "guests/101/etc/nginx/conf.d", "guests/101/etc/nginx/stream.d", "guests/101/var/www/html", "guests/102/etc/traefik/dynamic"] {
+        for path in [
+            "bin", "run", "host", "guests/101/etc/nginx/conf.d", "guests/101/etc/nginx/stream.d", "guests/101/var/www/html", "guests/102/etc/traefik/dynamic",
+        ] {
             try fileManager.createDirectory(atPath: directory.file(path), withIntermediateDirectories: true)
         }
         try fileManager.copyItem(atPath: "\(TestPaths.packageRoot)/Examples/lab/bin/lab-service", toPath: directory.file("bin/lab-service"))
@@ -89,10 +91,12 @@ final class SyncLab {
             """)
         let scratch = directory
         func command(_ service: String, _ argv: [String]) throws { try scratch.write("run/\(service).cmd", argv.joined(separator: "\n") + "\n") }
-        try command("dnsmasq", [
-            "dnsmasq", "--keep-in-foreground", "--log-facility=-", "--conf-file=\(directory.file("host/etc/dnsmasq.d/00-phoenix.conf"))",
-            "--pid-file=\(run)/dnsmasq-own.pid",
-        ])
+        try command(
+            "dnsmasq",
+            [
+                "dnsmasq", "--keep-in-foreground", "--log-facility=-", "--conf-file=\(directory.file("host/etc/dnsmasq.d/00-phoenix.conf"))",
+                "--pid-file=\(run)/dnsmasq-own.pid",
+            ])
         try command("nginx", ["nginx", "-c", "\(guest)/etc/nginx/nginx.conf", "-p", "\(guest)/", "-e", "\(run)/nginx-error.log"])
         if let traefik { try command("traefik", [traefik, "--configFile=\(directory.file("guests/102/etc/traefik/traefik.yml"))"]) }
         let python = try #require(TestPaths.program("python3"))
@@ -150,8 +154,10 @@ final class SyncLab {
 
     /// Times dnsmasq re-read its records (a SIGHUP) and nginx reconfigured, from their logs.
     var reloads: (dnsmasq: Int, nginx: Int) {
-        (log("dnsmasq.log").components(separatedBy: "read \(recordsFile)").count - 1,
-         log("nginx-error.log").components(separatedBy: "reconfiguring").count - 1)
+        (
+            log("dnsmasq.log").components(separatedBy: "read \(recordsFile)").count - 1,
+            log("nginx-error.log").components(separatedBy: "reconfiguring").count - 1
+        )
     }
 
     /// Every file under the host and guest folders and the state store: path, mode, mtime, contents digest.
@@ -173,7 +179,9 @@ final class SyncLab {
     /// Staged or restored copies left behind.
     func leftovers() -> [String] {
         [host, directory.file("guests")].flatMap { base in
-            (FileManager.default.enumerator(atPath: base)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".phoenix-new") || $0.hasSuffix(".phoenix-old") }
+            (FileManager.default.enumerator(atPath: base)?.allObjects as? [String] ?? []).filter {
+                $0.hasSuffix(".phoenix-new") || $0.hasSuffix(".phoenix-old")
+            }
         }
     }
 

@@ -61,7 +61,9 @@ struct SyncTests {
         #expect(try String(contentsOfFile: lab.recordsFile, encoding: .utf8) == records, "the host's DNS records were left as they were")
         #expect(try lab.phoenix(["plan", "--target", "102", "--detailed-exitcode"]).status == 0)
         let rest = try lab.phoenix(["plan", "--detailed-exitcode", "--format", "json"])
-        #expect(rest.status == 2 && Self.changedIDs(rest.stdout) == ["dns:records", "gateway:site"], "only what the targeted run left: \(Self.changedIDs(rest.stdout))")
+        #expect(
+            rest.status == 2 && Self.changedIDs(rest.stdout) == ["dns:records", "gateway:site"],
+            "only what the targeted run left: \(Self.changedIDs(rest.stdout))")
         #expect(try lab.phoenix(["history"]).stdout.contains("sync all --target 102"))
 
         let unknown = try lab.phoenix(["plan", "--target", "999"])
@@ -108,7 +110,9 @@ struct SyncTests {
         guard let lab = try SyncLab.make() else { return }
         #expect(try lab.phoenix(["sync", "dns", "gateway"]).status == 0)
         #expect(try lab.phoenix(["drift"]).status == 2, "firewall and services were never applied")
-        #expect(try lab.phoenix(["sync", "firewall", "services", "--verify-timeout", "2"]).status == 1, "no Traefik in this lab: the services unit fails verification")
+        #expect(
+            try lab.phoenix(["sync", "firewall", "services", "--verify-timeout", "2"]).status == 1,
+            "no Traefik in this lab: the services unit fails verification")
         #expect(!FileManager.default.fileExists(atPath: lab.guest(102) + "/etc/traefik/traefik.yml"), "the failed unit's new files were taken back")
 
         var handEdited = try String(contentsOfFile: lab.recordsFile, encoding: .utf8)
@@ -131,8 +135,9 @@ struct SyncTests {
         #expect(lab.resolve("intruder.lab.example.net").isEmpty)
         let after = try lab.phoenix(["drift", "--format", "json"])
         let resources = (try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["resources"] as? [[String: Any]] ?? []
-        #expect(resources.filter { ($0["id"] as? String)?.hasPrefix("dns:") == true || ($0["id"] as? String)?.hasPrefix("gateway:") == true }
-            .allSatisfy { $0["drift"] as? String == "in sync" })
+        #expect(
+            resources.filter { ($0["id"] as? String)?.hasPrefix("dns:") == true || ($0["id"] as? String)?.hasPrefix("gateway:") == true }
+                .allSatisfy { $0["drift"] as? String == "in sync" })
     }
 
     @Test("a gateway change nginx -t refuses is never activated: the old gateway keeps serving")

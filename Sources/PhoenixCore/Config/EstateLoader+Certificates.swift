@@ -8,8 +8,10 @@ extension EstateLoader {
     private func loadCertificate(_ entry: JSONCursor) -> CertificateRequest? {
         guard entry.expectObject("a certificate entry") else { return nil }
         entry.warnUnknownKeys(
-            ["common_name", "sans", "guest_id", "guest_type", "cert_path", "key_path", "owner", "permissions", "include_ca",
-             "cert_type", "post_renewal_command"],
+            [
+                "common_name", "sans", "guest_id", "guest_type", "cert_path", "key_path", "owner", "permissions", "include_ca",
+                "cert_type", "post_renewal_command",
+            ],
             in: "a certificate entry")
         var valid = true
         var commonName = ""

@@ -179,7 +179,9 @@ extension EstateLoader {
             if TextRules.isAbsolutePath(text) || (parts.count == 2 && Self.isProxmoxID(String(parts[0])) && TextRules.isAbsolutePath("/" + parts[1])) {
                 hardware.templateFile = text
             } else {
-                cursor.error("\(cursor.describe) is not an OS template", hint: "a volume such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst, or an absolute path")
+                cursor.error(
+                    "\(cursor.describe) is not an OS template",
+                    hint: "a volume such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst, or an absolute path")
             }
         }
         if let cursor = entry.child("tags") {
@@ -225,20 +227,28 @@ extension EstateLoader {
         var tags: [String] = []
         for (word, place) in words {
             let tag = word.lowercased()
-            if Self.isProxmoxTag(tag) { if !tags.contains(tag) { tags.append(tag) } } else { place.error("\"\(TextRules.printable(word))\" is not a Proxmox tag", hint: "letters, digits, '_', '-', '+' and '.'") }
+            if Self.isProxmoxTag(tag) {
+                if !tags.contains(tag) { tags.append(tag) }
+            } else {
+                place.error("\"\(TextRules.printable(word))\" is not a Proxmox tag", hint: "letters, digits, '_', '-', '+' and '.'")
+            }
         }
         return tags
     }
 
     static func isProxmoxTag(_ text: String) -> Bool {
-        guard let first = text.utf8.first, TextRules.isLetter(first) || TextRules.isDigit(first) || first == UInt8(ascii: "_"), text.utf8.count <= 64 else { return false }
+        guard let first = text.utf8.first, TextRules.isLetter(first) || TextRules.isDigit(first) || first == UInt8(ascii: "_"), text.utf8.count <= 64 else {
+            return false
+        }
         return text.utf8.allSatisfy { TextRules.isLetter($0) || TextRules.isDigit($0) || "_-+.".utf8.contains($0) }
     }
 
     /// A Proxmox storage or similar id: a letter, then letters, digits, '-', '_' and '.'.
     static func isProxmoxID(_ text: String) -> Bool {
         guard let first = text.utf8.first, TextRules.isLetter(first), text.utf8.count <= 64 else { return false }
-        return text.utf8.allSatisfy { TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+        return text.utf8.allSatisfy {
+            TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+        }
     }
 
     private func interfaceAddress(_ network: JSONCursor) -> InterfaceAddress? {

@@ -31,7 +31,10 @@ extension EstateLoader {
         )
         guard let block = root.child("phoenix"), block.expectObject("phoenix") else { return settings }
         block.warnUnknownKeys(
-            ["ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint", "trust"],
+            [
+                "ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint",
+                "trust",
+            ],
             in: "phoenix")
         settings.ingressGuest = block.child("ingress_guest")?.idValue
         settings.gatewayGuest = block.child("gateway_guest")?.idValue
@@ -117,7 +120,8 @@ extension EstateLoader {
                         commands[keyPath: keyPath] = argv
                     } else {
                         cursor.error(
-                            "not a command phoenix can run", hint: "an array such as [\"systemctl\", \"reload\", \"nginx\"]: a program name or absolute path, then single-line arguments")
+                            "not a command phoenix can run",
+                            hint: "an array such as [\"systemctl\", \"reload\", \"nginx\"]: a program name or absolute path, then single-line arguments")
                     }
                 }
                 settings.services[name] = commands

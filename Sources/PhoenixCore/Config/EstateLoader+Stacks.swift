@@ -129,9 +129,10 @@ extension EstateLoader {
 
     /// Compose service names: letters, digits, '.', '_' and '-'.
     static func isComposeServiceName(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy {
-            TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
-        }
+        !text.isEmpty
+            && text.utf8.allSatisfy {
+                TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+            }
     }
 
     /// The back-quoted names inside every `Host(...)` of a Traefik rule.

@@ -29,7 +29,9 @@ public struct EstateLoader: Sendable {
         if sources.lxc != nil {
             if let root = lxcRoot { guests += loadContainers(root, domain: hypervisor.domain) }
         } else {
-            sink.error(ConfigSources.FileName.lxc, .root, "the LXC configuration file is missing", hint: "create it with {\"lxc_configs\": {}} when there are no containers")
+            sink.error(
+                ConfigSources.FileName.lxc, .root, "the LXC configuration file is missing",
+                hint: "create it with {\"lxc_configs\": {}} when there are no containers")
         }
         if sources.vm != nil {
             if let root = vmRoot { guests += loadVirtualMachines(root, domain: hypervisor.domain) }
@@ -75,9 +77,10 @@ public struct EstateLoader: Sendable {
     static func redacted(_ value: JSONValue) -> JSONValue {
         switch value {
         case let .object(members):
-            return .object(members.map { member in
-                (member.key, secretKeys.contains(member.key.lowercased()) && member.value != .null ? .string("<redacted>") : redacted(member.value))
-            })
+            return .object(
+                members.map { member in
+                    (member.key, secretKeys.contains(member.key.lowercased()) && member.value != .null ? .string("<redacted>") : redacted(member.value))
+                })
         case let .array(items):
             return .array(items.map(redacted))
         default:

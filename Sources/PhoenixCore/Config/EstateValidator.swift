@@ -11,8 +11,12 @@ struct EstateValidator: Sendable {
         let estate = estate, sink = sink
         let tasks: [@Sendable () -> GuestGraph?] =
             [
-                { _ = DNSView(estate: estate, sink: sink); return nil },
-                { _ = ServiceCatalogue(estate: estate, sink: sink); return nil },
+                {
+                    _ = DNSView(estate: estate, sink: sink); return nil
+                },
+                {
+                    _ = ServiceCatalogue(estate: estate, sink: sink); return nil
+                },
             ] + GraphVerb.allCases.map { verb in { @Sendable in GuestGraph(estate: estate, verb: verb) } }
         checkCycles(Concurrent.map(tasks.count) { tasks[$0]() }.compactMap { $0 })
         checkStacks()
@@ -23,20 +27,25 @@ struct EstateValidator: Sendable {
     private func checkReferencedGuests() {
         let file = estate.hypervisorFile
         if let id = estate.settings.ingressGuest, estate.guest(id) == nil {
-            sink.error(file, JSONPointer(["phoenix", "ingress_guest"]), "ingress guest \(id) is not defined", hint: "name the id of the guest that runs Traefik")
+            sink.error(
+                file, JSONPointer(["phoenix", "ingress_guest"]), "ingress guest \(id) is not defined", hint: "name the id of the guest that runs Traefik")
         }
         if let id = estate.settings.gatewayGuest, estate.guest(id) == nil {
             sink.error(file, JSONPointer(["phoenix", "gateway_guest"]), "gateway guest \(id) is not defined", hint: "name the id of the guest that runs NGINX")
         }
         if estate.dns.enabled && estate.dns.listenAddresses.isEmpty {
-            sink.error(file, JSONPointer(["dns_server"]), "the DNS server is enabled but listens nowhere", hint: "set dns_server.listen_addresses or network.interfaces.address")
+            sink.error(
+                file, JSONPointer(["dns_server"]), "the DNS server is enabled but listens nowhere",
+                hint: "set dns_server.listen_addresses or network.interfaces.address")
         }
         for guest in estate.guests {
             if let source = guest.cloneFrom {
                 let pointer = guest.source.pointer / (guest.kind == .lxc ? "clone_from_ctid" : "clone_from_vmid")
                 if let template = estate.guest(source) {
                     if template.kind != guest.kind {
-                        sink.error(guest.source.file, pointer, "guest \(guest.id) is cloned from \(source), which is a \(template.kind == .lxc ? "container" : "VM")", hint: "a container clones a container, a VM clones a VM")
+                        sink.error(
+                            guest.source.file, pointer, "guest \(guest.id) is cloned from \(source), which is a \(template.kind == .lxc ? "container" : "VM")",
+                            hint: "a container clones a container, a VM clones a VM")
                     }
                 } else {
                     sink.error(guest.source.file, pointer, "clone source \(source) is not defined")
@@ -48,15 +57,21 @@ struct EstateValidator: Sendable {
                     sink.error(location.file, location.pointer, "guest \(guest.id) depends on itself")
                 } else if let target = estate.guest(dependency.target) {
                     if !target.enabled && guest.enabled {
-                        sink.error(location.file, location.pointer, "guest \(guest.id) depends on \(target.id), which is disabled", hint: "enable \(target.id) or make the dependency optional")
+                        sink.error(
+                            location.file, location.pointer, "guest \(guest.id) depends on \(target.id), which is disabled",
+                            hint: "enable \(target.id) or make the dependency optional")
                     }
                 } else {
-                    sink.error(location.file, location.pointer, "dependency \(dependency.target) is not defined", hint: "define guest \(dependency.target), or write {\"id\": \"\(dependency.target)\", \"optional\": true}")
+                    sink.error(
+                        location.file, location.pointer, "dependency \(dependency.target) is not defined",
+                        hint: "define guest \(dependency.target), or write {\"id\": \"\(dependency.target)\", \"optional\": true}")
                 }
             }
             for dependency in guest.dependencies {
                 if let setting = dependency.condition?.setting, estate.hypervisorDocument.resolve(setting) == nil {
-                    sink.warning(dependency.location.file, dependency.location.pointer / "when" / "setting", "setting \(setting) is not present in \(estate.hypervisorFile): the edge is inactive")
+                    sink.warning(
+                        dependency.location.file, dependency.location.pointer / "when" / "setting",
+                        "setting \(setting) is not present in \(estate.hypervisorFile): the edge is inactive")
                 }
             }
         }
@@ -66,7 +81,9 @@ struct EstateValidator: Sendable {
     private func checkAddresses() {
         var owners: [IPv4Address: Guest] = [:]
         for guest in estate.guests where guest.enabled && !guest.isTemplate {
-            for (address, key) in [(guest.primaryAddress?.staticAddress, "network_config"), (guest.secondaryAddress?.staticAddress, "secondary_network_config")] {
+            for (address, key) in [
+                (guest.primaryAddress?.staticAddress, "network_config"), (guest.secondaryAddress?.staticAddress, "secondary_network_config"),
+            ] {
                 guard let address else { continue }
                 if let owner = owners[address], owner.id != guest.id {
                     sink.error(
@@ -101,7 +118,9 @@ struct EstateValidator: Sendable {
                     "no ingress guest: service names get no DNS record and no route",
                     hint: "name a guest Traefik-Internal or set phoenix.ingress_guest")
             } else if let guest = ingress.guest, guest.staticAddress == nil {
-                sink.error(guest.source.file, guest.source.pointer, "the ingress guest \(guest.id) has no static address", hint: "service names resolve to the ingress: give it a static address")
+                sink.error(
+                    guest.source.file, guest.source.pointer, "the ingress guest \(guest.id) has no static address",
+                    hint: "service names resolve to the ingress: give it a static address")
             }
         }
     }
@@ -128,11 +147,15 @@ struct EstateValidator: Sendable {
             for listed in guest.dockerStacks {
                 let location = listed.location
                 guard let stack = byName[listed.value] else {
-                    sink.error(location.file, location.pointer, "VM \(guest.id) lists stack \(listed.value), which is not defined", hint: "add stacks/\(listed.value)/docker-compose.yml")
+                    sink.error(
+                        location.file, location.pointer, "VM \(guest.id) lists stack \(listed.value), which is not defined",
+                        hint: "add stacks/\(listed.value)/docker-compose.yml")
                     continue
                 }
                 if stack.compose == nil {
-                    sink.error(location.file, location.pointer, "VM \(guest.id) lists stack \(listed.value), which has no compose file", hint: "add stacks/\(listed.value)/docker-compose.yml")
+                    sink.error(
+                        location.file, location.pointer, "VM \(guest.id) lists stack \(listed.value), which has no compose file",
+                        hint: "add stacks/\(listed.value)/docker-compose.yml")
                 }
                 if !stack.environments.isEmpty && stack.environment(environment) == nil {
                     sink.error(

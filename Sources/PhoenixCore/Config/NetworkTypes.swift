@@ -193,10 +193,11 @@ public enum TextRules {
 
     /// A Docker/Traefik label key: letters, digits, `.`, `-`, `_`, `/`.
     public static func isLabelKey(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy {
-            isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
-                || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "/")
-        }
+        !text.isEmpty
+            && text.utf8.allSatisfy {
+                isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+                    || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "/")
+            }
     }
 
     /// An absolute path of letters, digits and `/ . _ - + @`, without `..` segments. Paths are written

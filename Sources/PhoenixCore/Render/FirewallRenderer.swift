@@ -7,7 +7,8 @@ struct FirewallRenderer {
     func render(into output: inout RenderOutput) {
         let cluster = estate.firewall
         if cluster.declared {
-            var text = "# \(generatedHeader)\n[OPTIONS]\n\nenable: \(cluster.enabled ? 1 : 0)\npolicy_in: \(cluster.policyIn.rawValue)\npolicy_out: \(cluster.policyOut.rawValue)\n\n[RULES]\n\n"
+            var text =
+                "# \(generatedHeader)\n[OPTIONS]\n\nenable: \(cluster.enabled ? 1 : 0)\npolicy_in: \(cluster.policyIn.rawValue)\npolicy_out: \(cluster.policyOut.rawValue)\n\n[RULES]\n\n"
             text += "IN ACCEPT -i lo\n"
             for rule in cluster.rules { Self.append(rule, to: &text) }
             output.files.append(RenderedFile(target: .host, path: "/etc/pve/firewall/cluster.fw", contents: text, mode: "0640"))

@@ -35,7 +35,11 @@ public struct APIRule: Sendable, Equatable {
         func text(_ key: String) -> String? { if case let .string(value)? = json[key], !value.isEmpty { value } else { nil } }
         self.type = type.lowercased()
         self.action = action.uppercased()
-        enable = switch json["enable"] { case .number(0)?, .bool(false)?: false; default: true }
+        enable =
+            switch json["enable"] {
+            case .number(0)?, .bool(false)?: false;
+            default: true
+            }
         proto = text("proto")
         dport = text("dport")
         sport = text("sport")
@@ -51,7 +55,9 @@ public struct APIRule: Sendable, Equatable {
     /// The parameters of `POST …/firewall/rules`.
     public var parameters: [(String, String)] {
         var parameters = [("type", type), ("action", action), ("enable", enable ? "1" : "0")]
-        for (key, value) in [("proto", proto), ("dport", dport), ("sport", sport), ("source", source), ("dest", dest), ("iface", iface), ("log", log), ("comment", comment)] {
+        for (key, value) in [
+            ("proto", proto), ("dport", dport), ("sport", sport), ("source", source), ("dest", dest), ("iface", iface), ("log", log), ("comment", comment),
+        ] {
             if let value { parameters.append((key, value)) }
         }
         return parameters

@@ -21,11 +21,13 @@ public struct ServiceCommands: Sendable, Hashable {
                 test: ["dnsmasq", "--test", "--conf-file={config}"], reload: ["systemctl", "kill", "--signal=HUP", "dnsmasq"],
                 restart: ["systemctl", "restart", "dnsmasq"])
         case "nginx":
-            return ServiceCommands(test: ["nginx", "-t", "-q", "-c", "{config}"], reload: ["systemctl", "reload", "nginx"], restart: ["systemctl", "restart", "nginx"])
+            return ServiceCommands(
+                test: ["nginx", "-t", "-q", "-c", "{config}"], reload: ["systemctl", "reload", "nginx"], restart: ["systemctl", "restart", "nginx"])
         case "traefik":
             return ServiceCommands(test: nil, reload: nil, restart: ["systemctl", "restart", "traefik"])
         case "ca-certificates":
-            return ServiceCommands(test: ["openssl", "x509", "-noout", "-in", "{config}"], reload: ["update-ca-certificates"], restart: ["update-ca-certificates", "--fresh"])
+            return ServiceCommands(
+                test: ["openssl", "x509", "-noout", "-in", "{config}"], reload: ["update-ca-certificates"], restart: ["update-ca-certificates", "--fresh"])
         case "pve-firewall":
             return ServiceCommands(test: ["pve-firewall", "compile"], reload: ["pve-firewall", "restart"], restart: ["pve-firewall", "restart"])
         default:
@@ -36,9 +38,11 @@ public struct ServiceCommands: Sendable, Hashable {
     /// An argv array phoenix may run: a program name or absolute path, then single-line arguments.
     public static func isCommand(_ argv: [String]) -> Bool {
         guard let program = argv.first, !program.isEmpty,
-            program.hasPrefix("/") ? TextRules.isAbsolutePath(program) : program.utf8.allSatisfy({
-                TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
-            })
+            program.hasPrefix("/")
+                ? TextRules.isAbsolutePath(program)
+                : program.utf8.allSatisfy({
+                    TextRules.isLetter($0) || TextRules.isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+                })
         else { return false }
         return argv.allSatisfy { TextRules.isSingleLine($0) }
     }
