@@ -66,7 +66,8 @@ struct ConvergeCommand: AsyncParsableCommand {
         await client.shutdown()
         if let store, let run {
             do {
-                try store.recordGuests(report.converged.map { GuestRecord(vmid: $0.vmid, fingerprint: $0.fingerprint, observed: $0.observed, run: run) })
+                try store.recordGuests(
+                    report.converged.map { GuestRecord(vmid: $0.vmid, fingerprint: $0.fingerprint, observed: $0.observed, run: run, pending: $0.pending) })
                 try store.forgetGuests(report.forgotten)
                 let changed = report.documents.count
                 try store.finishRun(run, outcome: changed == 0 ? "no changes" : "succeeded", summary: "converge: \(changed) guests changed")
@@ -93,7 +94,7 @@ struct ConvergeCommand: AsyncParsableCommand {
     struct Report {
         var lines: [String] = []
         var documents: [JSONValue] = []
-        var converged: [(vmid: Int, fingerprint: String, observed: String)] = []
+        var converged: [(vmid: Int, fingerprint: String, observed: String, pending: [String])] = []
         var forgotten: [Int] = []
         var read = 0
         var notRead = 0
@@ -122,14 +123,14 @@ struct ConvergeCommand: AsyncParsableCommand {
         }
         report.read = toRead.count
         let plans = try await client.configPlans(for: toRead)
-        var applied: [Int] = []
+        var applied: [(id: Int, pending: [String])] = []
         for (plan, (guest, _)) in zip(plans, toRead) {
             let id = plan.guest.vmid
             let name = guest.name
             let fingerprint = ProxmoxGuestConfig.fingerprint(for: guest)
             if plan.changes.isEmpty {
                 report.lines.append("\(id) \(name): as configured")
-                report.converged.append((id, fingerprint, plan.guest.observed))
+                report.converged.append((id, fingerprint, plan.guest.observed, records[id]?.pending ?? []))
                 continue
             }
             report.lines.append("\(id) \(name): read because \(reasons[id] ?? "asked")")
@@ -137,14 +138,17 @@ struct ConvergeCommand: AsyncParsableCommand {
             var waiting: [String] = []
             if !dryRun {
                 waiting = try await client.apply(plan)
-                applied.append(id)
-                if !waiting.isEmpty {
-                    if reboot {
-                        try await client.reboot(plan.guest, timeout: 300)
-                        report.lines.append("\(id) \(name): rebooted for \(waiting.joined(separator: ", "))")
-                    } else {
+                // Settings still pending from an earlier run wait for the same reboot.
+                let pending = Array(Set(waiting + (records[id]?.pending ?? []))).sorted()
+                if !waiting.isEmpty && reboot {
+                    try await client.reboot(plan.guest, timeout: 300)
+                    report.lines.append("\(id) \(name): rebooted for \(pending.joined(separator: ", "))")
+                    applied.append((id, []))
+                } else {
+                    if !waiting.isEmpty {
                         report.lines.append("\(id) \(name): \(waiting.joined(separator: ", ")) take effect at the next reboot (--reboot to reboot now)")
                     }
+                    applied.append((id, plan.guest.status == "running" ? pending : []))
                 }
             }
             report.documents.append(
@@ -158,13 +162,38 @@ struct ConvergeCommand: AsyncParsableCommand {
                     ("waiting_for_reboot", .array(waiting.map(JSONValue.string))),
                 ]))
         }
+        // Settings an earlier run left waiting for a reboot, on guests this run did not change.
+        let changed = Set(applied.map(\.id))
+        for guest in wanted where !changed.contains(guest.id) {
+            guard let record = records[guest.id], !record.pending.isEmpty, let actual = cluster[guest.id] else { continue }
+            let name = guest.name
+            let keep = report.converged.first { $0.vmid == guest.id }.map { ($0.fingerprint, $0.observed) } ?? (record.fingerprint, record.observed)
+            report.converged.removeAll { $0.vmid == guest.id }
+            if actual.status != "running" {
+                report.converged.append((guest.id, keep.0, keep.1, []))  // a stopped guest takes them at its next start
+            } else if reboot && !dryRun {
+                let still = try await client.pendingSettings(actual, among: record.pending)
+                if !still.isEmpty {
+                    try await client.reboot(actual, timeout: 300)
+                    report.lines.append("\(guest.id) \(name): rebooted for \(still.joined(separator: ", ")) (set by run \(record.run))")
+                    applied.append((guest.id, []))
+                } else {
+                    report.converged.append((guest.id, keep.0, keep.1, []))
+                }
+            } else {
+                report.lines.append(
+                    "\(guest.id) \(name): \(record.pending.joined(separator: ", ")) take effect at the next reboot (set by run \(record.run); --reboot to reboot now)"
+                )
+                report.converged.append((guest.id, keep.0, keep.1, record.pending))
+            }
+        }
         guard !applied.isEmpty else { return }
         // One more bulk read: what the cluster shows of the changed guests now is what the next
         // run compares with (and it confirms the change is visible).
         let after = try await client.guestsByID()
-        for id in applied {
+        for (id, pending) in applied {
             guard let guest = estate.guest(id), let now = after[id] else { continue }
-            report.converged.append((id, ProxmoxGuestConfig.fingerprint(for: guest), now.observed))
+            report.converged.append((id, ProxmoxGuestConfig.fingerprint(for: guest), now.observed, pending))
         }
     }
 }

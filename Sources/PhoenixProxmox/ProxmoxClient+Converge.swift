@@ -34,10 +34,16 @@ extension ProxmoxClient {
         guard !plan.changes.isEmpty else { return [] }
         let task = try await put("\(plan.guest.path)/config", plan.changes.map { ($0.key, $0.to) })
         try await waitFor(task, call: "PUT \(plan.guest.path)/config", timeout: 120)
-        guard plan.guest.status == "running", case let .array(items) = try await get("\(plan.guest.path)/pending") else { return [] }
-        let changed = Set(plan.changes.map(\.key))
+        guard plan.guest.status == "running" else { return [] }
+        return try await pendingSettings(plan.guest, among: plan.changes.map(\.key))
+    }
+
+    /// Which of `keys` the guest holds as pending: set, but taken only at its next reboot.
+    public func pendingSettings(_ guest: ProxmoxGuest, among keys: [String]) async throws(ProxmoxError) -> [String] {
+        guard case let .array(items) = try await get("\(guest.path)/pending") else { return [] }
+        let wanted = Set(keys)
         return items.compactMap { item in
-            guard case let .string(key)? = item["key"], changed.contains(key), item["pending"] != nil else { return nil }
+            guard case let .string(key)? = item["key"], wanted.contains(key), item["pending"] != nil else { return nil }
             return key
         }.sorted()
     }

@@ -86,12 +86,15 @@ public struct GuestRecord: Sendable, Equatable {
     public let fingerprint: String
     public let observed: String
     public let run: Int64
+    /// Settings converge set that the running guest takes only at its next reboot.
+    public let pending: [String]
 
-    public init(vmid: Int, fingerprint: String, observed: String, run: Int64) {
+    public init(vmid: Int, fingerprint: String, observed: String, run: Int64, pending: [String] = []) {
         self.vmid = vmid
         self.fingerprint = fingerprint
         self.observed = observed
         self.run = run
+        self.pending = pending
     }
 }
 
@@ -102,8 +105,9 @@ extension StateStore {
             var records: [Int: GuestRecord] = [:]
             // A store written before guests were recorded has no table yet (read-only: not migrated).
             guard try db.tableExists("guests") else { return records }
-            for row in try Row.fetchAll(db, sql: "SELECT vmid, fingerprint, observed, run_id FROM guests") {
-                let record = GuestRecord(vmid: row["vmid"], fingerprint: row["fingerprint"], observed: row["observed"], run: row["run_id"])
+            for row in try Row.fetchAll(db, sql: "SELECT vmid, fingerprint, observed, run_id, pending FROM guests") {
+                let pending = (row["pending"] as String).split(separator: ";").map(String.init)
+                let record = GuestRecord(vmid: row["vmid"], fingerprint: row["fingerprint"], observed: row["observed"], run: row["run_id"], pending: pending)
                 records[record.vmid] = record
             }
             return records
@@ -115,8 +119,8 @@ extension StateStore {
         try write { db in
             for record in records {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO guests (vmid, fingerprint, observed, run_id) VALUES (?, ?, ?, ?)",
-                    arguments: [record.vmid, record.fingerprint, record.observed, record.run])
+                    sql: "INSERT OR REPLACE INTO guests (vmid, fingerprint, observed, run_id, pending) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [record.vmid, record.fingerprint, record.observed, record.run, record.pending.joined(separator: ";")])
             }
         }
     }

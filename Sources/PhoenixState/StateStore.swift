@@ -116,6 +116,7 @@ public final class StateStore: Sendable {
                 table.column("fingerprint", .text).notNull()
                 table.column("observed", .text).notNull()
                 table.column("run_id", .integer).notNull()
+                table.column("pending", .text).notNull().defaults(to: "")
             }
         }
         return migrator

@@ -343,6 +343,37 @@ struct ProxmoxTests {
         #expect(try store.runs().contains { $0.command == "converge" && $0.outcome == "succeeded" })
     }
 
+    @Test("a setting waiting for a reboot is remembered: later runs say so without reading the guest, and --reboot reboots for it then")
+    func pendingReboot() async throws {
+        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let estate = try TemporaryDirectory("phoenix-pending")
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let etc = estate.file("etc")
+        #expect(try pve.phoenix(["letsgo"], config: etc).status == 0)
+        try PatchedEstate.edit(estate.file("etc/phoenix_vm_configs.json")) { root in
+            var vms = root["vms"] as! [[String: Any]]
+            let index = vms.firstIndex { ($0["vmid"] as? Int) == 1001 }!
+            vms[index]["cores"] = 6  // a running VM without CPU hotplug takes a new core count only when it starts again
+            root["vms"] = vms
+        }
+        let changed = try pve.phoenix(["converge", "1001"], config: etc)
+        #expect(changed.stdout.contains("1001 swarm-manager: cores take effect at the next reboot (--reboot to reboot now)"), "\(changed.stdout)")
+
+        let later = try pve.phoenix(["converge", "--dry-run", "--stats", "1001"], config: etc)
+        #expect(Self.calls(later) == 1, "the guest is not read again: \(later.stderr)")
+        #expect(later.stdout.contains("1001 swarm-manager: cores take effect at the next reboot (set by run"), "\(later.stdout)")
+
+        let rebooted = try pve.phoenix(["converge", "--reboot", "1001"], config: etc)
+        #expect(rebooted.status == 0, "\(rebooted.stderr)")
+        #expect(rebooted.stdout.contains("1001 swarm-manager: rebooted for cores (set by run"), "\(rebooted.stdout)")
+        let pending = try await pve.withClient { client in try await client.get("/nodes/pve1/qemu/1001/pending") }
+        guard case let .array(items) = pending else { throw ProxmoxError(call: "pending", kind: .malformed, message: "") }
+        #expect(!items.contains { $0["key"] == .string("cores") && $0["pending"] != nil }, "the reboot applied it: \(items)")
+        let after = try pve.phoenix(["converge", "--dry-run", "1001"], config: etc)
+        #expect(!after.stdout.contains("next reboot"), "\(after.stdout)")
+    }
+
     @Test("drift with the API names each drifted guest and which side moved: the cluster, the configuration, or a guest never converged")
     func guestDrift() async throws {
         guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
