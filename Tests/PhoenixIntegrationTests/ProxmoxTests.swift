@@ -320,6 +320,8 @@ struct ProxmoxTests {
         try await pve.withClient { client in _ = try await client.put("/nodes/pve1/lxc/101/config", [("cores", "7")]) }
         let changed = try pve.phoenix(["converge", "--dry-run", "--stats"], config: etc)
         #expect(Self.calls(changed) == 3, "the bulk read, 110 and 101: \(changed.stderr)")
+        let status = try pve.phoenix(["status", "--format", "json"], config: etc).stdout
+        #expect(status.contains("configuration changed since run") && status.contains("changed on the cluster since run"), "\(status)")
         #expect(changed.stdout.contains("110 grafana: memory: 1024 → 3072"), "\(changed.stdout)")
         #expect(changed.stdout.contains("101 Nginx-Phoenix: cores: 7 → "), "a change by hand the bulk read shows is found: \(changed.stdout)")
 
@@ -363,6 +365,8 @@ struct ProxmoxTests {
         let later = try pve.phoenix(["converge", "--dry-run", "--stats", "1001"], config: etc)
         #expect(Self.calls(later) == 1, "the guest is not read again: \(later.stderr)")
         #expect(later.stdout.contains("1001 swarm-manager: cores take effect at the next reboot (set by run"), "\(later.stdout)")
+        let status = try pve.phoenix(["status"], config: etc)
+        #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix("1001 ") && $0.hasSuffix("reboot pending: cores") }, "\(status.stdout)")
 
         let rebooted = try pve.phoenix(["converge", "--reboot", "1001"], config: etc)
         #expect(rebooted.status == 0, "\(rebooted.stderr)")
