@@ -22,14 +22,11 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let started = Date()
         let stats = MachineStats()
-        var stages = try parseStages(stages)
+        let (stages, apiFirewall) = firewallMode.split(try parseStages(stages))
         let estate = try global.loadValidEstate()
-        let apiFirewall = firewallMode.firewallThrough == .api && stages.contains(.firewall)
-        if apiFirewall { stages.removeAll { $0 == .firewall } }
         let store = try target.existingStore()
-        let planned = stages
         let plan = try await target.withEngine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory) { engine in
-            do throws(EngineError) { return try engine.plan(planned, store: store) } catch { throw fail(error.description) }
+            do throws(EngineError) { return try engine.plan(stages, store: store) } catch { throw fail(error.description) }
         }
         let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: true) : nil
         var output: String

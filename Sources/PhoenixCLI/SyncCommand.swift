@@ -30,20 +30,17 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let started = Date()
         let stats = MachineStats()
-        var stages = try parseStages(stages)
+        let (stages, apiFirewall) = firewallMode.split(try parseStages(stages))
         let estate = try global.loadValidEstate()
         // The firewall through the API runs beside the engine, after the file stages.
-        let apiFirewall = firewallMode.firewallThrough == .api && stages.contains(.firewall)
-        if apiFirewall { stages.removeAll { $0 == .firewall } }
         let stacksDirectory = global.resolvedStacksDirectory
         let paint = Paint(enabled: global.colored)
         if dryRun {
             var plan: Plan?
             if !stages.isEmpty {
                 let store = try target.existingStore()
-                let planned = stages
                 plan = try await target.withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine in
-                    do throws(EngineError) { return try engine.plan(planned, store: store) } catch { throw fail(error.description) }
+                    do throws(EngineError) { return try engine.plan(stages, store: store) } catch { throw fail(error.description) }
                 }
             }
             let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: true) : nil
@@ -56,9 +53,9 @@ struct SyncCommand: AsyncParsableCommand {
         var outcome: SyncOutcome?
         if !stages.isEmpty {
             let store = try target.writableStore()
-            let (converging, command) = (stages, (["sync"] + self.stages + target.target.flatMap { ["--target", String($0)] }).joined(separator: " "))
+            let command = (["sync"] + self.stages + target.target.flatMap { ["--target", String($0)] }).joined(separator: " ")
             outcome = try await target.withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine in
-                do throws(EngineError) { return try engine.sync(converging, store: store, command: command) } catch { throw fail(error.description) }
+                do throws(EngineError) { return try engine.sync(stages, store: store, command: command) } catch { throw fail(error.description) }
             }
         }
         // A failed file stage leaves the firewall as it is.

@@ -73,9 +73,7 @@ struct AgentMachineTests {
         guard let container = try StandInContainer.make(id: 1001) else { return }
         let vm: [String: Any] = ["vmid": 1001, "name": "swarm-manager", "status": "running", "agent_lxc": ["path": container.lxcPath, "name": "ct1001"]]
         guard let pve = try FakeProxmox.make(containers: [], vms: [vm]) else { return }
-        let estate = try TemporaryDirectory("phoenix-agent-plan")
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let estate = try PatchedEstate.exampleCopy("phoenix-agent-plan")
         try PatchedEstate.edit(estate.file("etc/phoenix_hypervisor_config.json")) { root in
             var phoenix = root["phoenix"] as? [String: Any] ?? [:]
             phoenix["gateway_guest"] = 1001

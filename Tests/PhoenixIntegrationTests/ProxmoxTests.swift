@@ -226,13 +226,7 @@ struct ProxmoxTests {
         ]
         guard let pve = try FakeProxmox.make(containers: labGuests, vms: []) else { return }
         let config = try lab.configCopy("etc-letsgo")
-        try lab.edit("phoenix_lxc_configs.json", in: config) { root in
-            var configs = root["lxc_configs"] as! [String: Any]
-            var grafana = configs["110"] as! [String: Any]
-            grafana["trigger_sync_on_completion"] = true
-            configs["110"] = grafana
-            root["lxc_configs"] = configs
-        }
+        try PatchedEstate.editContainer(110, in: config) { entry in entry["trigger_sync_on_completion"] = true }
         let environment = ["PHOENIX_HOST_ROOT": lab.host, "PHOENIX_GUEST_ROOT": lab.directory.file("guests")]
         let skipped = try pve.phoenix(["letsgo", "--no-sync"], config: config, environment: environment)
         #expect(skipped.status == 0, "\(skipped.stdout)\(skipped.stderr)")
@@ -252,20 +246,14 @@ struct ProxmoxTests {
     @Test("converge shows the plan, applies only what differs, and is then a no-op")
     func converge() async throws {
         guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
-        let estate = try TemporaryDirectory("phoenix-converge")
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let estate = try PatchedEstate.exampleCopy("phoenix-converge")
         #expect(try pve.phoenix(["letsgo"], config: estate.file("etc")).status == 0)
         #expect(try pve.phoenix(["converge", "--format", "json"], config: estate.file("etc")).stdout.contains(#""guests": []"#), "as configured after letsgo")
 
-        try PatchedEstate.edit(estate.file("etc/phoenix_lxc_configs.json")) { root in
-            var configs = root["lxc_configs"] as! [String: Any]
-            var grafana = configs["110"] as! [String: Any]
-            grafana["cores"] = 4
-            grafana["memory_mb"] = 4096
-            grafana["tags"] = ["monitoring"]
-            configs["110"] = grafana
-            root["lxc_configs"] = configs
+        try PatchedEstate.editContainer(110, in: estate.file("etc")) { entry in
+            entry["cores"] = 4
+            entry["memory_mb"] = 4096
+            entry["tags"] = ["monitoring"]
         }
         let dry = try pve.phoenix(["converge", "--dry-run", "110"], config: estate.file("etc"))
         #expect(dry.stdout.contains("110 grafana: cores: 2 → 4") && dry.stdout.contains("110 grafana: memory: 1024 → 4096"), "\(dry.stdout)")
@@ -291,9 +279,7 @@ struct ProxmoxTests {
     @Test("converge reads only guests that may have changed: one bulk read, plus one per guest changed in the configuration or on the cluster")
     func convergeRoundTrips() async throws {
         guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
-        let estate = try TemporaryDirectory("phoenix-converge-reads")
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let estate = try PatchedEstate.exampleCopy("phoenix-converge-reads")
         let etc = estate.file("etc")
         let present = ["101", "102", "103", "110", "900", "1001", "9000"]  // configured guests on the fake cluster (1002 is absent)
 
@@ -310,12 +296,8 @@ struct ProxmoxTests {
         #expect(quiet.stdout.contains("\(present.count) guests unchanged since phoenix converged them were not read"), "\(quiet.stdout)")
 
         // The configuration asks for more memory for 110; someone gave 101 more cores by hand.
-        try PatchedEstate.edit(estate.file("etc/phoenix_lxc_configs.json")) { root in
-            var configs = root["lxc_configs"] as! [String: Any]
-            var grafana = configs["110"] as! [String: Any]
-            grafana["memory_mb"] = 3072
-            configs["110"] = grafana
-            root["lxc_configs"] = configs
+        try PatchedEstate.editContainer(110, in: estate.file("etc")) { entry in
+            entry["memory_mb"] = 3072
         }
         try await pve.withClient { client in _ = try await client.put("/nodes/pve1/lxc/101/config", [("cores", "7")]) }
         let changed = try pve.phoenix(["converge", "--dry-run", "--stats"], config: etc)
@@ -348,9 +330,7 @@ struct ProxmoxTests {
     @Test("a setting waiting for a reboot is remembered: later runs say so without reading the guest, and --reboot reboots for it then")
     func pendingReboot() async throws {
         guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
-        let estate = try TemporaryDirectory("phoenix-pending")
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let estate = try PatchedEstate.exampleCopy("phoenix-pending")
         let etc = estate.file("etc")
         #expect(try pve.phoenix(["letsgo"], config: etc).status == 0)
         try PatchedEstate.edit(estate.file("etc/phoenix_vm_configs.json")) { root in
@@ -381,9 +361,7 @@ struct ProxmoxTests {
     @Test("drift with the API names each drifted guest and which side moved: the cluster, the configuration, or a guest never converged")
     func guestDrift() async throws {
         guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
-        let estate = try TemporaryDirectory("phoenix-guest-drift")
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let estate = try PatchedEstate.exampleCopy("phoenix-guest-drift")
         let etc = estate.file("etc")
         // The file side of drift looks at empty folders standing in for the host and the guests.
         let folders = ["PHOENIX_HOST_ROOT": estate.file("host"), "PHOENIX_GUEST_ROOT": estate.file("guests")]
@@ -400,12 +378,8 @@ struct ProxmoxTests {
 
         // Start at boot switched off by hand on 103 (the bulk read cannot show it); 101's configuration changed.
         try await pve.withClient { client in _ = try await client.put("/nodes/pve1/lxc/103/config", [("onboot", "0")]) }
-        try PatchedEstate.edit(estate.file("etc/phoenix_lxc_configs.json")) { root in
-            var configs = root["lxc_configs"] as! [String: Any]
-            var gateway = configs["101"] as! [String: Any]
-            gateway["cores"] = 2
-            configs["101"] = gateway
-            root["lxc_configs"] = configs
+        try PatchedEstate.editContainer(101, in: estate.file("etc")) { entry in
+            entry["cores"] = 2
         }
         let drifted = try pve.phoenix(["drift", "--format", "json"], config: etc, environment: folders)
         #expect(drifted.status == 2, "\(drifted.stderr)")
@@ -522,9 +496,7 @@ struct ProxmoxTests {
         #expect(first.stdout.contains("cluster: option policy_in: (unset) → DROP"))
         #expect(try pve.phoenix(["firewall", "--dry-run"]).stdout.contains("cluster: as configured"))
 
-        let estate = try TemporaryDirectory("phoenix-fw")
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: estate.file("etc"))
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: estate.file("stacks"))
+        let estate = try PatchedEstate.exampleCopy("phoenix-fw")
         try PatchedEstate.edit(estate.file("etc/phoenix_hypervisor_config.json")) { root in
             var firewall = root["firewall"] as! [String: Any]
             var rules = firewall["global_firewall_rules"] as! [[String: Any]]

@@ -34,6 +34,25 @@ struct PatchedEstate {
         }
     }
 
+    /// A copy of the example estate (etc and stacks) in a temporary directory, to edit.
+    static func exampleCopy(_ label: String) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory(label)
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: directory.file("etc"))
+        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: directory.file("stacks"))
+        return directory
+    }
+
+    /// Edits one container's entry in the LXC file of the configuration directory `etc`.
+    static func editContainer(_ id: Int, in etc: String, _ change: (inout [String: Any]) -> Void) throws {
+        try edit("\(etc)/phoenix_lxc_configs.json") { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            var entry = configs[String(id)] as! [String: Any]
+            change(&entry)
+            configs[String(id)] = entry
+            root["lxc_configs"] = configs
+        }
+    }
+
     static func edit(_ path: String, _ change: (inout [String: Any]) -> Void) throws {
         var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         change(&object)

@@ -55,8 +55,9 @@ final class TestSSHServer {
 
     deinit {
         // The multiplexing master phoenix's ssh left (ControlPersist), then the server, both by their own handles.
-        let machine = SSHMachine(destination: "root@127.0.0.1", options: options)
-        _ = try? Command.run("/usr/bin/ssh", ["-o", "ControlPath=/tmp/phoenix-ssh-%C", "-O", "exit"] + options + [machine.destination])
+        if let ssh = TestPaths.program("ssh") {
+            _ = try? Command.run(ssh, ["-o", "ControlPath=/tmp/phoenix-ssh-%C", "-O", "exit"] + options + ["root@127.0.0.1"])
+        }
         server.stop()
     }
 }
@@ -101,9 +102,7 @@ struct SSHMachineTests {
     @Test("phoenix sync files --ssh: the stack files reach the node over ssh and rsync; a second run changes nothing")
     func syncOverSSH() throws {
         guard let server = try TestSSHServer.make() else { return }
-        let work = try TemporaryDirectory("phoenix-ssh-sync")
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: work.file("etc"))
-        try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: work.file("stacks"))
+        let work = try PatchedEstate.exampleCopy("phoenix-ssh-sync")
         // The node is this machine: its stacks path is a folder of this test.
         try PatchedEstate.edit(work.file("etc/phoenix_hypervisor_config.json")) { root in
             var phoenix = root["phoenix"] as! [String: Any]
