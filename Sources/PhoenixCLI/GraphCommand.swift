@@ -2,15 +2,17 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 
-/// `phoenix graph`: the guest dependency graph and the order a verb walks it.
+/// `phoenix graph`: the guest dependency graph and the order a verb walks it, or with
+/// `--resources` every resource sync converges and what it depends on.
 struct GraphCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "graph",
-        abstract: "Show the guest dependency graph and the order a verb walks it.",
+        abstract: "Show the guest dependency graph and the order a verb walks it, or (--resources) the resource graph sync walks.",
         discussion: """
             Clone edges count for create only; templates are never started; stop walks the start order backwards. \
             Inactive edges (optional targets that are missing or disabled, conditions that do not hold) are shown \
-            with the reason they were dropped.
+            with the reason they were dropped. With --resources the arguments are stages (default all): every \
+            resource of those stages, its kind, where it lives and the resources it needs converged first.
             """
     )
 
@@ -19,10 +21,34 @@ struct GraphCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "text, json, mermaid or dot") var format: Format = .text
     @Option(name: .long, help: "create, start or stop") var verb: GraphVerb = .start
-    @Argument(help: "Guest ids to act on (default: all)") var ids: [Int] = []
+    @Flag(name: .long, help: "The resource graph of sync instead of the guests': the arguments are stages.") var resources = false
+    @Option(name: .long, help: "With --resources: how the firewall converges (files or api).") var firewallThrough: FirewallMode = .files
+    @Option(name: .long, help: "With --resources: the node name for host.fw when the configuration sets none.") var node: String?
+    @Argument(help: "Guest ids to act on (default: all); with --resources, stages (default: all).") var ids: [String] = []
 
     func run() throws {
         let estate = try global.loadValidEstate()
+        if resources {
+            let stages = try parseStages(ids)
+            // The stack files as the files stage mirrors them; the CA root stands for the one the host exports.
+            let inputs = SyncInputs(stackFiles: StackFilesReader.read(global.resolvedStacksDirectory).files, caRoot: "")
+            let desired = DesiredState(estate: estate, stages: stages, nodeName: node ?? ProcessInfo.processInfo.hostName, inputs: inputs)
+            let graph = ResourceGraph(
+                context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: firewallThrough == .api))
+            let output: String
+            switch format {
+            case .json: output = ResourceGraphPrinter.json(graph)
+            case .mermaid: output = ResourceGraphPrinter.mermaid(graph)
+            case .dot: throw ValidationError("--resources prints text, json or mermaid")
+            case .text: output = ResourceGraphPrinter.text(graph)
+            }
+            FileHandle.standardOutput.write(Data(output.utf8))
+            return
+        }
+        let ids = try self.ids.map { text in
+            guard let id = Int(text) else { throw ValidationError("\"\(TextRules.printable(text))\" is not a guest id") }
+            return id
+        }
         for id in ids where estate.guest(id) == nil {
             throw ValidationError("guest \(id) is not defined in the configuration")
         }
@@ -93,5 +119,48 @@ enum GraphPrinter {
             out += "  \"\(edge.from)\" -> \"\(edge.to)\" [label=\"\(edge.kind.rawValue)\", style=\(style), tooltip=\"\(edge.reason.filter { $0 != "\"" })\"];\n"
         }
         return out + "}\n"
+    }
+}
+
+enum ResourceGraphPrinter {
+    static func json(_ graph: ResourceGraph) -> String {
+        JSONOutput.string(
+            .object([
+                ("version", .number(1)),
+                (
+                    "resources",
+                    .array(
+                        graph.nodes.map { node in
+                            .object([
+                                ("id", .string(node.id)), ("kind", .string(node.kind)), ("stage", .string(node.stage.rawValue)),
+                                ("target", .string(node.targetName)), ("depends_on", .array(node.dependsOn.map(JSONValue.string))),
+                            ])
+                        })
+                ),
+            ]))
+    }
+
+    static func text(_ graph: ResourceGraph) -> String {
+        var out = "\(graph.nodes.count) resources, in the order sync may converge them:\n"
+        for id in graph.order {
+            let node = graph.node(id)!
+            out += "  \(node.id) [\(node.kind), \(node.stage.rawValue), \(node.targetName)]"
+            out += node.dependsOn.isEmpty ? "\n" : " after \(node.dependsOn.joined(separator: ", "))\n"
+        }
+        if !graph.cycle.isEmpty { out += "on a cycle: \(graph.cycle.joined(separator: ", "))\n" }
+        return out
+    }
+
+    static func mermaid(_ graph: ResourceGraph) -> String {
+        var names: [String: String] = [:]
+        var out = "graph TD\n"
+        for (index, node) in graph.nodes.enumerated() {
+            names[node.id] = "r\(index)"
+            out += "  r\(index)[\"\(node.id) (\(node.targetName))\"]\n"
+        }
+        for node in graph.nodes {
+            for dependency in node.dependsOn { out += "  \(names[node.id]!) --> \(names[dependency]!)\n" }
+        }
+        return out
     }
 }

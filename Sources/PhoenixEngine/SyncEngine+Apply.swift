@@ -6,7 +6,10 @@ extension SyncEngine {
     /// Converges `stages`: plan, then every unit with changes, under the sync lock, each change
     /// journalled before and after. A unit that fails is restored and fails only the units that
     /// depend on it.
-    public func sync(_ stages: [SyncStage], store: StateStore, command: String) throws(EngineError) -> SyncOutcome {
+    ///
+    /// - Parameter upstream: resources converged before this run of the engine that failed (a
+    ///   guest's settings), with why: the files that need them are blocked.
+    public func sync(_ stages: [SyncStage], store: StateStore, command: String, upstream: [String: String] = [:]) throws(EngineError) -> SyncOutcome {
         let (run, interrupted) = try begin(store, command: command)
         do {
             let desired = try desired(stages)
@@ -14,7 +17,8 @@ extension SyncEngine {
             let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
             let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
             let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished, digests: store.digests)
-            return try execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+            return try execute(
+                plan, stages: stages, upstream: upstream, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
         } catch {
             try? store.finishRun(run, outcome: "failed", summary: error.description)
             throw error
@@ -37,7 +41,8 @@ extension SyncEngine {
                 digests: store.digests)
             var engine = self
             engine.mirrorFromSource = false
-            return try engine.execute(plan, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+            return try engine.execute(
+                plan, stages: Array(stages), upstream: [:], actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
         } catch {
             try? store.finishRun(run, outcome: "failed", summary: error.description)
             throw error
@@ -53,12 +58,14 @@ extension SyncEngine {
     }
 
     private func execute(
-        _ plan: Plan, actual: [String: String?], applied: [String: AppliedRecord], store: StateStore, run: Int64, interrupted: [RunRecord]
+        _ plan: Plan, stages: [SyncStage], upstream: [String: String], actual: [String: String?], applied: [String: AppliedRecord], store: StateStore,
+        run: Int64, interrupted: [RunRecord]
     ) throws(EngineError) -> SyncOutcome {
         let byUnit = Dictionary(grouping: plan.pending, by: \.unit)
         let units = byUnit.keys.sorted()
         let desiredByUnit = Dictionary(grouping: plan.changes.compactMap(\.resource), by: \.unit)
-        let outcomes = walk(units) { unit in
+        let (needs, blocked) = unitDependencies(plan, stages: stages, upstream: upstream)
+        let outcomes = walk(units, needs: needs, blocked: blocked) { unit in
             converge(unit, changes: byUnit[unit]!, live: desiredByUnit[unit] ?? [], actual: actual, store: store, run: run)
         }
         // Resources already as desired but not yet on record (a first run, a state store moved away).
@@ -82,39 +89,44 @@ extension SyncEngine {
         return SyncOutcome(run: run, plan: plan, units: outcomes, interrupted: interrupted)
     }
 
-    /// Walks the units in dependency order (the gateway after Traefik, which it routes to) with at
-    /// most `parallelism` units at once and one unit at a time per machine.
-    func walk(_ units: [ServiceUnit], _ body: @Sendable (ServiceUnit) -> UnitOutcome) -> [UnitOutcome] {
-        var done: [ServiceUnit: UnitOutcome] = [:]
-        var remaining = units
-        while !remaining.isEmpty {
-            let dependencies = { (unit: ServiceUnit) -> [ServiceUnit] in
-                guard case .nginx = unit else { return [] }
-                return units.filter { if case .traefik = $0 { return true } else { return false } }
-            }
-            let ready = remaining.filter { dependencies($0).allSatisfy { done[$0] != nil } }
-            remaining.removeAll { ready.contains($0) }
-            var runnable: [ServiceUnit] = []
-            for unit in ready {
-                if let failed = dependencies(unit).first(where: { done[$0]?.status != .converged }) {
-                    done[unit] = UnitOutcome(
-                        unit: unit, status: .blocked, resources: [], message: "not attempted: \(failed) did not converge", seconds: 0)
-                } else {
-                    runnable.append(unit)
+    /// The units each unit waits for, from the resource graph: a unit needs the units of the
+    /// resources its own resources depend on (the gateway the Traefik of its ingress). Units without
+    /// changes are not waited for. `upstream`: resources converged before the engine ran (guest
+    /// settings) that failed, with why; a unit that needs one is blocked.
+    func unitDependencies(
+        _ plan: Plan, stages: [SyncStage], upstream: [String: String]
+    ) -> (
+        needs: [ServiceUnit: Set<ServiceUnit>], blocked: [ServiceUnit: String]
+    ) {
+        let graph = ResourceGraph(
+            context: ResourceGraphContext(
+                estate: estate, stages: Set(stages).union(upstream.isEmpty ? [] : [.guests]), files: plan.changes.compactMap(\.resource)))
+        let pendingUnits = Set(plan.pending.map(\.unit))
+        let unitOf = Dictionary(plan.changes.map { ($0.id, $0.unit) }, uniquingKeysWith: { first, _ in first })
+        var needs: [ServiceUnit: Set<ServiceUnit>] = [:]
+        var blocked: [ServiceUnit: String] = [:]
+        for change in plan.pending {
+            for dependency in graph.node(change.id)?.dependsOn ?? [] {
+                if let reason = upstream[dependency] {
+                    blocked[change.unit] = blocked[change.unit] ?? "not attempted: \(dependency) did not converge (\(reason))"
+                } else if let unit = unitOf[dependency], unit != change.unit, pendingUnits.contains(unit) {
+                    needs[change.unit, default: []].insert(unit)
                 }
             }
-            let limit = DispatchSemaphore(value: max(1, parallelism))
-            let machineLocks = Dictionary(uniqueKeysWithValues: Set(runnable.map(\.target)).map { ($0, NSLock()) })
-            let batch = runnable
-            let results = Concurrent.map(batch.count) { index -> UnitOutcome in
-                let unit = batch[index]
-                limit.wait()
-                defer { limit.signal() }
-                return machineLocks[unit.target]!.withLock { body(unit) }
-            }
-            for (unit, result) in zip(runnable, results) { done[unit] = result }
         }
-        return units.compactMap { done[$0] }
+        return (needs, blocked)
+    }
+
+    /// Walks the units in dependency order: each starts as soon as the units it needs converged,
+    /// with at most `parallelism` at once and one at a time per machine. A unit whose dependency
+    /// failed (or was blocked) is blocked, with the reason; the others go on.
+    func walk(
+        _ units: [ServiceUnit], needs: [ServiceUnit: Set<ServiceUnit>], blocked: [ServiceUnit: String],
+        _ body: @escaping @Sendable (ServiceUnit) -> UnitOutcome
+    ) -> [UnitOutcome] {
+        let walk = UnitWalk(units: units, needs: needs, blocked: blocked, parallelism: max(1, parallelism))
+        walk.run(body)
+        return units.compactMap { walk.done[$0] }
     }
 
     /// Converges one unit: stage, test, activate, reload, verify; on a failed check the previous files

@@ -189,6 +189,32 @@ struct SyncTests {
         #expect(history.contains("failed"), "\(history)")
     }
 
+    @Test("the resource graph orders the walk: Traefik failing blocks the gateway that proxies to it, dns still converges")
+    func blockedByDependency() throws {
+        guard let lab = try SyncLab.make() else { return }
+        try lab.edit("phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var services = phoenix["services"] as! [String: Any]
+            var traefik = services["traefik"] as! [String: Any]
+            traefik["test"] = ["sh", "-c", "echo refused by the test >&2; exit 3"]
+            services["traefik"] = traefik
+            phoenix["services"] = services
+            root["phoenix"] = phoenix
+        }
+        let result = try lab.phoenix(["sync", "dns", "services", "gateway", "--format", "json"])
+        #expect(result.status == 1, "\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        let units = try #require(document["units"] as? [[String: Any]])
+        let status = Dictionary(uniqueKeysWithValues: units.map { ($0["unit"] as! String, $0["status"] as! String) })
+        #expect(status["dnsmasq"] == "converged", "\(units)")
+        #expect(status["traefik@102"] == "failed", "\(units)")
+        #expect(status["nginx@101"] == "blocked", "\(units)")
+        let gateway = try #require(units.first { $0["unit"] as? String == "nginx@101" })
+        #expect((gateway["message"] as? String)?.contains("traefik in guest 102 did not converge") == true, "\(gateway)")
+        #expect(!FileManager.default.fileExists(atPath: lab.siteFile), "the blocked gateway wrote nothing")
+        #expect(lab.resolve("grafana.lab.example.net") == [IPv4Address("127.0.0.1")!], "dns converged and answers")
+    }
+
     @Test("rollback re-applies what an earlier run left installed")
     func rollback() throws {
         guard let lab = try SyncLab.make() else { return }

@@ -79,7 +79,7 @@ public struct DesiredState: Sendable {
         case .firewall: return .firewall
         case .services: return .services
         case .gateway: return .gateway
-        case .files, .trust, .certs, .swarm, .stacks: return nil
+        case .guests, .files, .trust, .certs, .swarm, .stacks: return nil
         }
     }
 

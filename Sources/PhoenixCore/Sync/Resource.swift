@@ -1,11 +1,14 @@
 /// The `sync` stages, in the original's words.
 public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
+    /// The guests' own settings through the Proxmox API (what `phoenix converge` does); first,
+    /// because the files inside a guest need it as configured.
+    case guests
     case files, trust, dns, firewall, certs, swarm, services, gateway, stacks
 
     /// The stages this version converges; the others are planned and reported, never applied.
     public var isApplied: Bool {
         switch self {
-        case .files, .trust, .dns, .firewall, .services, .gateway: return true
+        case .guests, .files, .trust, .dns, .firewall, .services, .gateway: return true
         case .certs, .swarm, .stacks: return false
         }
     }
