@@ -38,6 +38,7 @@ enum PlanPrinter {
             }
         }
         for note in plan.notes { out += "note: \(note)\n" }
+        for warning in plan.warnings { out += "\(paint.yellow(warning))\n" }
         out +=
             plan.hasChanges
             ? "Plan: \(counts[.create] ?? 0) to create, \(counts[.update] ?? 0) to update, \(counts[.delete] ?? 0) to delete, \(counts[.unchanged] ?? 0) unchanged.\n"
@@ -51,6 +52,7 @@ enum PlanPrinter {
             ("version", .number(1)),
             ("changes", .array(plan.changes.map(changeJSON))),
             ("not_applied", .array(plan.notApplied.map { .object([("stage", .string($0.stage.rawValue)), ("reason", .string($0.reason))]) })),
+            ("warnings", .array(plan.warnings.map(JSONValue.string))),
             ("summary", .object(ChangeAction.allCasesInOrder.map { ($0.rawValue, .number(Double(counts[$0] ?? 0))) })),
         ])
     }
@@ -69,6 +71,7 @@ enum PlanPrinter {
             out +=
                 "note: run \(run.id) (\(run.command), started \(ISO8601DateFormatter().string(from: run.startedAt))) was interrupted; this run finishes its work\n"
         }
+        for warning in outcome.plan.warnings { out += "\(paint.yellow(warning))\n" }
         guard outcome.plan.hasChanges else {
             return out + "No changes: nothing written, nothing reloaded (\(outcome.plan.changes.count) resources in sync).\n"
         }
@@ -102,6 +105,7 @@ enum PlanPrinter {
                     })
             ),
             ("interrupted_runs", .array(outcome.interrupted.map { .number(Double($0.id)) })),
+            ("warnings", .array(outcome.plan.warnings.map(JSONValue.string))),
         ])
     }
 }

@@ -86,12 +86,22 @@ struct NginxDriver: UnitDriver {
         let guest = context.estate.guest(id)
         var ports: [(String, IPv4Address, Int)] = []
         var redirect: (IPv4Address, Int)?
-        if live.contains(where: { $0.id == "gateway:site" }) {
-            if let address = reachableAddress(settings.httpListen, guest: guest) { redirect = (address, settings.httpListen.port.number) }
-            if let address = reachableAddress(settings.httpsListen, guest: guest) { ports.append(("HTTPS", address, settings.httpsListen.port.number)) }
+        func address(_ listen: ListenAddress, _ key: String) throws(UnitFailure) -> IPv4Address {
+            guard let address = reachableAddress(listen, guest: guest) else {
+                throw UnitFailure(
+                    check: "the gateway answering on its ports",
+                    output:
+                        "no address to probe for phoenix.gateway.\(key): it has no host and guest \(id) no static address (give one, or set phoenix.services.nginx.verify: false)"
+                )
+            }
+            return address
         }
-        if live.contains(where: { $0.id == "gateway:stream" }), let address = reachableAddress(settings.streamListen, guest: guest) {
-            ports.append(("stream", address, settings.streamListen.port.number))
+        if live.contains(where: { $0.id == "gateway:site" }) {
+            redirect = (try address(settings.httpListen, "http_listen"), settings.httpListen.port.number)
+            ports.append(("HTTPS", try address(settings.httpsListen, "https_listen"), settings.httpsListen.port.number))
+        }
+        if live.contains(where: { $0.id == "gateway:stream" }) {
+            ports.append(("stream", try address(settings.streamListen, "stream_listen"), settings.streamListen.port.number))
         }
         // The HTTP port must answer as the new site does (a redirect to HTTPS), not just accept connections:
         // a server that could not take the new configuration keeps serving the old one, or another program holds the port.
@@ -143,7 +153,13 @@ struct TraefikDriver: UnitDriver {
             throw UnitFailure(check: "reading the dynamic file back", output: "\(error)")
         }
         let dashboard = context.estate.settings.traefik.dashboard
-        guard let address = reachableAddress(dashboard, guest: context.estate.guest(id)) else { return }
+        guard let address = reachableAddress(dashboard, guest: context.estate.guest(id)) else {
+            throw UnitFailure(
+                check: "Traefik's API listing every router",
+                output:
+                    "no address to probe: the traefik entry point has no host and guest \(id) no static address (give one, or set phoenix.services.traefik.verify: false)"
+            )
+        }
         try poll("Traefik's API at \(address):\(dashboard.port) listing every router", timeout: context.timeouts.verify) {
             guard let body = Probe.httpGet(host: address, port: dashboard.port.number, path: "/api/http/routers", timeout: 2) else {
                 return "the API does not answer"
@@ -207,12 +223,24 @@ struct FirewallDriver: UnitDriver {
     }
 
     func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
-        let endpoint = context.estate.settings.managementEndpoint ?? context.estate.hostAddress.map { "\($0):8006" }
-        guard let endpoint else { return }
+        let check = "reaching the management endpoint (lockout protection)"
+        guard let endpoint = context.estate.settings.managementEndpoint ?? context.estate.hostAddress.map({ "\($0):8006" }) else {
+            throw UnitFailure(
+                check: check,
+                output:
+                    "there is no endpoint to probe: set phoenix.management_endpoint or network.interfaces.address (or phoenix.services.pve-firewall.verify: false)"
+            )
+        }
         let parts = endpoint.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), let address = IPv4Address(parts[0]) else { return }
-        try poll("reaching the management endpoint \(endpoint) (lockout protection)", timeout: context.timeouts.firewallConfirm) {
-            Probe.connects(to: address, port: port, timeout: 1) ? nil : "\(endpoint) does not accept connections"
+        guard parts.count == 2, let port = Int(parts[1]) else { throw UnitFailure(check: check, output: "\(endpoint) is not host:port") }
+        let host = String(parts[0])
+        let dns = context.estate.dns
+        let server = dns.enabled ? (dns.listenAddresses.first(where: { $0 == IPv4Address(0x7F00_0001) }) ?? dns.listenAddresses.first) : nil
+        try poll("\(check): \(endpoint)", timeout: context.timeouts.firewallConfirm) {
+            let addresses = Probe.addresses(of: host, dnsServer: server.map { ($0, dns.port.number) }, timeout: 1)
+            guard !addresses.isEmpty else { return "\(host) does not resolve (asked the estate's dnsmasq, then the system's resolver)" }
+            return addresses.contains { Probe.connects(to: $0, port: port, timeout: 1) }
+                ? nil : "\(endpoint) (\(addresses.map(\.description).joined(separator: ", "))) does not accept connections"
         }
     }
 }

@@ -41,6 +41,33 @@ public enum Probe {
         return answers
     }
 
+    /// The IPv4 addresses of a host name: asked of the estate's own dnsmasq first (the names phoenix
+    /// serves; `dns_server` listening on `server:port`), then of the system's resolver. Empty when
+    /// neither knows it.
+    public static func addresses(of name: String, dnsServer: (IPv4Address, Int)?, timeout: TimeInterval) -> [IPv4Address] {
+        if let address = IPv4Address(name) { return [address] }
+        if let (server, port) = dnsServer, let found = resolve([name], server: server, port: port, timeout: timeout)[name], !found.isEmpty {
+            return found
+        }
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &list) == 0, let first = list else { return [] }
+        defer { freeaddrinfo(list) }
+        var found: [IPv4Address] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            if let socketAddress = current.pointee.ai_addr, current.pointee.ai_family == AF_INET {
+                let raw = socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                let address = IPv4Address(raw)
+                if !found.contains(address) { found.append(address) }
+            }
+            entry = current.pointee.ai_next
+        }
+        return found
+    }
+
     /// Whether a TCP connection to `host:port` opens within `timeout`.
     public static func connects(to host: IPv4Address, port: Int, timeout: TimeInterval) -> Bool {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

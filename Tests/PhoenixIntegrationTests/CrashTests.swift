@@ -122,3 +122,99 @@ struct CrashTests {
         #expect(try String(contentsOfFile: cluster, encoding: .utf8).contains("# never confirmed"), "the next run applies and confirms it")
     }
 }
+
+@Suite("Verifications that cannot run are failures (real dnsmasq resolving the management endpoint)")
+struct SilentCheckTests {
+    @Test("the management endpoint given by name is resolved through the estate's dnsmasq and probed; one that does not answer restores the rules")
+    func managementEndpointByName() throws {
+        guard let lab = try SyncLab.make() else { return }
+        #expect(try lab.phoenix(["sync", "dns"]).status == 0)
+        #expect(lab.resolve("traefik-internal.lab.example.net") == [IPv4Address("127.0.0.1")!], "the name the endpoint uses is served by the lab's dnsmasq")
+        func endpoint(_ value: String, comment: String) throws {
+            try lab.edit("phoenix_hypervisor_config.json") { root in
+                var phoenix = root["phoenix"] as! [String: Any]
+                phoenix["management_endpoint"] = value
+                root["phoenix"] = phoenix
+                var firewall = root["firewall"] as! [String: Any]
+                var rules = firewall["global_firewall_rules"] as! [[String: Any]]
+                rules[0]["comment"] = comment
+                firewall["global_firewall_rules"] = rules
+                root["firewall"] = firewall
+            }
+        }
+        let cluster = lab.host + "/etc/pve/firewall/cluster.fw"
+        try endpoint("traefik-internal.lab.example.net:\(lab.ports["management"]!)", comment: "first")
+        let answered = try lab.phoenix(["sync", "firewall", "--firewall-revert", "4"])
+        #expect(answered.status == 0, "\(answered.stdout)\(answered.stderr)")
+        let confirmed = try String(contentsOfFile: cluster, encoding: .utf8)
+        #expect(confirmed.contains("# first"))
+
+        // The same name on a port nothing listens on: the check runs, fails, and the rules come back.
+        try endpoint("traefik-internal.lab.example.net:\(FreePort.allocate())", comment: "second")
+        let refused = try lab.phoenix(["sync", "firewall", "--firewall-revert", "4"])
+        #expect(refused.status == 1, "\(refused.stdout)")
+        #expect(refused.stdout.contains("does not accept connections"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("the previous files are back in place"), "\(refused.stdout)")
+        #expect(try String(contentsOfFile: cluster, encoding: .utf8) == confirmed)
+
+        // A name nobody knows is a failure too, never a success.
+        try endpoint("nowhere.lab.example.net:\(lab.ports["management"]!)", comment: "third")
+        let unknown = try lab.phoenix(["sync", "firewall", "--firewall-revert", "4"])
+        #expect(unknown.status == 1, "\(unknown.stdout)")
+        #expect(unknown.stdout.contains("nowhere.lab.example.net does not resolve"), "\(unknown.stdout)")
+        #expect(try String(contentsOfFile: cluster, encoding: .utf8) == confirmed)
+    }
+
+    @Test("a gateway with no address to probe fails its verification unless verify is turned off, which plan and sync warn about")
+    func noAddressToProbe() throws {
+        guard let lab = try SyncLab.make() else { return }
+        // The gateway guest gets its address from DHCP (no second interface) and its listen addresses lose
+        // their host: nothing to probe. nginx is never reloaded here, so it never binds those ports on
+        // every interface, and nothing is sent anywhere but loopback.
+        try lab.edit("phoenix_lxc_configs.json") { root in
+            var configs = root["lxc_configs"] as! [String: Any]
+            var gateway = configs["101"] as! [String: Any]
+            gateway["secondary_network_config"] = nil
+            configs["101"] = gateway
+            root["lxc_configs"] = configs
+        }
+        try lab.editGateway { gateway in
+            for key in ["http_listen", "https_listen", "stream_listen"] {
+                gateway[key] = String((gateway[key] as! String).split(separator: ":").last!)
+            }
+        }
+        try lab.edit("phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var services = phoenix["services"] as! [String: Any]
+            var nginx = services["nginx"] as! [String: Any]
+            nginx["reload"] = []
+            nginx["restart"] = []
+            services["nginx"] = nginx
+            phoenix["services"] = services
+            root["phoenix"] = phoenix
+        }
+        let failed = try lab.phoenix(["sync", "gateway"])
+        #expect(failed.status == 1, "\(failed.stdout)")
+        #expect(failed.stdout.contains("no address to probe for phoenix.gateway.http_listen"), "\(failed.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: lab.siteFile), "the unverified site was taken back")
+
+        try lab.edit("phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var services = phoenix["services"] as! [String: Any]
+            var nginx = services["nginx"] as! [String: Any]
+            nginx["verify"] = false
+            services["nginx"] = nginx
+            phoenix["services"] = services
+            root["phoenix"] = phoenix
+        }
+        let warning = "warning: phoenix.services.nginx.verify is false"
+        let plan = try lab.phoenix(["plan", "gateway"])
+        #expect(plan.status == 0 && plan.stdout.contains(warning), "\(plan.stdout)")
+        let synced = try lab.phoenix(["sync", "gateway"])
+        #expect(synced.status == 0, "\(synced.stdout)\(synced.stderr)")
+        #expect(synced.stdout.contains(warning), "\(synced.stdout)")
+        #expect(FileManager.default.fileExists(atPath: lab.siteFile))
+        let again = try lab.phoenix(["sync", "gateway"])
+        #expect(again.stdout.contains(warning), "every time, a no-op too: \(again.stdout)")
+    }
+}

@@ -108,8 +108,9 @@ extension EstateLoader {
             services.warnUnknownKeys(Set(ServiceCommands.serviceNames), in: "phoenix.services")
             for name in ServiceCommands.serviceNames {
                 guard let service = services.child(name), service.expectObject("phoenix.services.\(name)") else { continue }
-                service.warnUnknownKeys(["test", "reload", "restart"], in: "phoenix.services.\(name)")
+                service.warnUnknownKeys(["test", "reload", "restart", "verify"], in: "phoenix.services.\(name)")
                 var commands = settings.commands(for: name)
+                if let verify = service.bool("verify") { commands.verify = verify }
                 for (key, keyPath) in [("test", \ServiceCommands.test), ("reload", \ServiceCommands.reload), ("restart", \ServiceCommands.restart)] {
                     guard let cursor = service.child(key) else { continue }
                     guard let items = cursor.expectArray("a command (an array of strings)") else { continue }

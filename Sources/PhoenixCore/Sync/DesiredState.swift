@@ -33,6 +33,8 @@ public struct DesiredState: Sendable {
     public let notApplied: [(stage: SyncStage, reason: String)]
     /// Notes from rendering (a stage with nothing to render, and why).
     public var notes: [String]
+    /// What plan and sync warn about every time (a service whose verification is turned off).
+    public var warnings: [String]
 
     public init(estate: Estate, stages: [SyncStage], nodeName: String, inputs: SyncInputs = SyncInputs()) {
         let renderStages = stages.compactMap(Self.renderStage)
@@ -71,6 +73,7 @@ public struct DesiredState: Sendable {
         self.resources = resources.sorted { $0.id < $1.id }
         self.notApplied = notApplied.sorted { $0.0 < $1.0 }
         self.notes = notes
+        warnings = ServiceCommands.verificationWarnings(estate.settings, stages: Set(stages))
     }
 
     private static func renderStage(_ stage: SyncStage) -> RenderStage? {

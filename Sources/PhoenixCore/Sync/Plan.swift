@@ -42,6 +42,7 @@ public struct Plan: Sendable {
     public let changes: [Change]
     public let notApplied: [(stage: SyncStage, reason: String)]
     public let notes: [String]
+    public let warnings: [String]
 
     public var pending: [Change] { changes.filter { $0.action != .unchanged } }
     public var hasChanges: Bool { !pending.isEmpty }
@@ -56,7 +57,7 @@ public struct Plan: Sendable {
     ) {
         self.init(
             resources: desired.resources, stages: stages, actual: actual, applied: applied, reactivate: reactivate, notApplied: desired.notApplied,
-            notes: desired.notes, digests: digests)
+            notes: desired.notes, warnings: desired.warnings, digests: digests)
     }
 
     /// - Parameters:
@@ -66,7 +67,7 @@ public struct Plan: Sendable {
     ///   - digests: how the store fingerprinted what it applied.
     public init(
         resources: [Resource], stages: Set<SyncStage>, actual: [String: String?], applied: [String: AppliedRecord], reactivate: Set<String> = [],
-        preserve: Set<String> = [], notApplied: [(stage: SyncStage, reason: String)] = [], notes: [String] = [],
+        preserve: Set<String> = [], notApplied: [(stage: SyncStage, reason: String)] = [], notes: [String] = [], warnings: [String] = [],
         digests: ContentDigests = ContentDigests(key: nil)
     ) {
         var changes: [Change] = []
@@ -107,6 +108,7 @@ public struct Plan: Sendable {
         self.changes = changes.sorted { ($0.stage, $0.id) < ($1.stage, $1.id) }
         self.notApplied = notApplied
         self.notes = notes
+        self.warnings = warnings
     }
 }
 

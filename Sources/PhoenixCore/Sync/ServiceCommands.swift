@@ -5,11 +5,25 @@ public struct ServiceCommands: Sendable, Hashable {
     public var test: [String]?
     public var reload: [String]?
     public var restart: [String]?
+    /// Whether phoenix checks that the service serves what was asked after a change (default
+    /// true). Turned off with `"verify": false`, which plan and sync warn about every time.
+    public var verify = true
 
-    public init(test: [String]?, reload: [String]?, restart: [String]?) {
+    public init(test: [String]?, reload: [String]?, restart: [String]?, verify: Bool = true) {
         self.test = test
         self.reload = reload
         self.restart = restart
+        self.verify = verify
+    }
+
+    /// The warning plan and sync print for each service whose verification is turned off.
+    public static func verificationWarnings(_ settings: PhoenixSettings, stages: Set<SyncStage>) -> [String] {
+        let stageOf: [String: SyncStage] = [
+            "dnsmasq": .dns, "nginx": .gateway, "traefik": .services, "pve-firewall": .firewall, "ca-certificates": .trust,
+        ]
+        return serviceNames.filter { settings.commands(for: $0).verify == false && stages.contains(stageOf[$0] ?? .files) }.map {
+            "warning: phoenix.services.\($0).verify is false: a change to \($0) is not checked after it goes live"
+        }
     }
 
     public static let serviceNames = ["dnsmasq", "nginx", "traefik", "pve-firewall", "ca-certificates"]
