@@ -121,16 +121,11 @@ struct APIFirewallPlan {
 
     /// Plans (and unless `dryRun` applies) the firewall through the API.
     static func converge(estate: Estate, connection: APIConnection, dryRun: Bool) async throws -> APIFirewallPlan {
-        let client = try connection.client()
-        do throws(ProxmoxError) {
+        try await connection.withClient { client async throws(ProxmoxError) in
             var plan = try await make(estate: estate, client: client)
             if !dryRun { try await plan.apply(client) }
             plan.calls = client.counter.total
-            await client.shutdown()
             return plan
-        } catch {
-            await client.shutdown()
-            throw fail(error.description)
         }
     }
 }

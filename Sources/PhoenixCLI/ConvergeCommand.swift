@@ -38,7 +38,9 @@ struct ConvergeCommand: AsyncParsableCommand {
         return nil
     }
 
-    func run() async throws {
+    func run() async throws { try await run(counter: CallCounter()) }
+
+    func run(counter: CallCounter) async throws {
         let started = Date()
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
@@ -53,8 +55,9 @@ struct ConvergeCommand: AsyncParsableCommand {
             do { run = try store.beginRun(command: (["converge"] + ids.map(String.init)).joined(separator: " ")).run } catch { throw fail(error.description) }
         }
 
-        let client = try proxmox.client()
-        defer { proxmox.printStats(client, started: started) }
+        let before = counter.total
+        let client = try proxmox.connection.client(counter: counter)
+        defer { proxmox.printStats(client, started: started, before: before) }
         var report = Report()
         do throws(ProxmoxError) {
             try await converge(wanted, estate: estate, records: records, client: client, report: &report)

@@ -51,13 +51,14 @@ struct CreateCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() async throws { try await run(counter: CallCounter()) }
+
+    func run(counter: CallCounter) async throws {
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
         let graph = GuestGraph(estate: estate, verb: .create, targets: ids.isEmpty ? nil : ids)
         if !graph.cycles.isEmpty { throw fail("dependency cycle: \(graph.cycles[0].map(String.init).joined(separator: " → "))", code: 65) }
-        let client = try proxmox.client()
-        do throws(ProxmoxError) {
+        try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) in
             var cluster = try await client.guestsByID()
             var defaultNode = node ?? estate.settings.nodeName
             if defaultNode == nil { defaultNode = try await client.onlineNodes().first }
@@ -89,11 +90,7 @@ struct CreateCommand: AsyncParsableCommand {
                 cluster = try await client.guestsByID()
             }
             if dryRun { FileHandle.standardOutput.write(Data("Dry run: nothing was created.\n".utf8)) }
-        } catch {
-            await client.shutdown()
-            throw fail(error.description)
         }
-        await client.shutdown()
     }
 
     /// Runs lanes at once (at most `parallelism`), each one guest at a time; returns the output

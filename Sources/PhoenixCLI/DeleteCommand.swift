@@ -37,8 +37,8 @@ struct DeleteCommand: AsyncParsableCommand {
         // converge's records of deleted guests go with them (a new guest with the VMID is read afresh).
         let location = StateLocation(option: proxmox.state)
         let store = FileManager.default.fileExists(atPath: location.path) ? try location.writable() : nil
-        let client = try proxmox.client()
-        do throws(ProxmoxError) {
+        let force = self.force, taskTimeout = self.taskTimeout
+        try await proxmox.withClient { client async throws(ProxmoxError) in
             let cluster = try await client.guestsByID()
             // Every guest is checked before any is deleted: a refusal leaves everything as it was.
             let foreign = ids.compactMap { cluster[$0] }.filter { !$0.tags.contains(ProxmoxGuestConfig.ownershipTag) }
@@ -55,13 +55,9 @@ struct DeleteCommand: AsyncParsableCommand {
                     continue
                 }
                 try await client.destroy(guest, timeout: taskTimeout)
-                do { try store?.forgetGuests([id]) } catch { FileHandle.standardError.write(Data("warning: \(error.description)\n".utf8)) }
+                do throws(StateError) { try store?.forgetGuests([id]) } catch { FileHandle.standardError.write(Data("warning: \(error.description)\n".utf8)) }
                 FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): deleted\n".utf8))
             }
-        } catch {
-            await client.shutdown()
-            throw fail(error.description)
         }
-        await client.shutdown()
     }
 }

@@ -31,14 +31,9 @@ struct DriftCommand: AsyncParsableCommand {
         if target.connection.isConfigured {
             let records: [Int: GuestRecord]
             do { records = try store?.guestRecords() ?? [:] } catch { throw fail(error.description) }
-            let client = try target.connection.client()
-            do throws(ProxmoxError) {
-                guests = try await GuestDrift.check(estate: estate, records: records, client: client)
-            } catch {
-                await client.shutdown()
-                throw fail(error.description)
+            guests = try await target.connection.withClient { client async throws(ProxmoxError) in
+                try await GuestDrift.check(estate: estate, records: records, client: client)
             }
-            await client.shutdown()
         }
         if format == .json {
             var document = JSONValue.object([

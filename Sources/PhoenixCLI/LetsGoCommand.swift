@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixProxmox
 
 /// `phoenix letsgo`: create what is missing, converge, start everything, then `sync all` once when a
 /// guest asks for it (`trigger_sync_on_completion`; the original meant to sync after each such
@@ -20,10 +21,23 @@ struct LetsGoCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Each step gets the options letsgo was given (they share the global and API options).
+        // --stats: each step prints its own line, and letsgo the total of its API steps at the end.
+        let started = Date()
+        let counter = CallCounter()
+        defer {
+            if proxmox.stats {
+                FileHandle.standardError.write(
+                    Data(
+                        String(
+                            format: "stats: letsgo: %.3f s in create, converge and start together, %d API calls\n", Date().timeIntervalSince(started),
+                            counter.total
+                        ).utf8))
+            }
+        }
         let arguments = global.arguments + proxmox.arguments
-        try await CreateCommand.parse(arguments).run()
-        try await ConvergeCommand.parse(arguments).run()
-        try await StartCommand.parse(arguments).run()
+        try await CreateCommand.parse(arguments).run(counter: counter)
+        try await ConvergeCommand.parse(arguments).run(counter: counter)
+        try await StartCommand.parse(arguments).run(counter: counter)
         let estate = try global.loadValidEstate()
         let asking = estate.guests.filter { $0.enabled && $0.triggerSyncOnCompletion }.map { String($0.id) }
         guard !asking.isEmpty else { return }

@@ -13,15 +13,15 @@ struct PowerOptions: ParsableArguments {
 
     /// Returns the guests whose state it changed.
     @discardableResult
-    func walk(_ verb: GraphVerb, state: String, only: [Int]? = nil) async throws -> [Int] {
+    func walk(_ verb: GraphVerb, state: String, only: [Int]? = nil, counter: CallCounter = CallCounter()) async throws -> [Int] {
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
         let targets = only ?? (ids.isEmpty ? nil : ids)
         let graph = GuestGraph(estate: estate, verb: verb, targets: targets)
         if !graph.cycles.isEmpty { throw fail("dependency cycle: \(graph.cycles[0].map(String.init).joined(separator: " → "))", code: 65) }
-        let client = try proxmox.client()
-        var changed: [Int] = []
-        do throws(ProxmoxError) {
+        let taskTimeout = self.taskTimeout
+        return try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) -> [Int] in
+            var changed: [Int] = []
             let cluster = try await client.guestsByID()
             for id in graph.order {
                 guard let guest = cluster[id] else {
@@ -41,12 +41,8 @@ struct PowerOptions: ParsableArguments {
                 FileHandle.standardOutput.write(
                     Data(String(format: "%d %@: %@ (%.1f s)\n", id, TextRules.printable(guest.name), state, Date().timeIntervalSince(started)).utf8))
             }
-        } catch {
-            await client.shutdown()
-            throw fail(error.description)
+            return changed
         }
-        await client.shutdown()
-        return changed
     }
 }
 
@@ -55,6 +51,7 @@ struct StartCommand: AsyncParsableCommand {
         commandName: "start", abstract: "Start guests and what they depend on, dependencies first (templates never).")
     @OptionGroup var power: PowerOptions
     func run() async throws { try await power.walk(.start, state: "running") }
+    func run(counter: CallCounter) async throws { try await power.walk(.start, state: "running", counter: counter) }
 }
 
 struct RestartCommand: AsyncParsableCommand {
@@ -63,8 +60,9 @@ struct RestartCommand: AsyncParsableCommand {
     @OptionGroup var power: PowerOptions
     func run() async throws {
         // What the stop took down (the targets and what needs them), and the targets, come back up.
-        let stopped = try await power.walk(.stop, state: "stopped")
-        try await power.walk(.start, state: "running", only: Array(Set(stopped + power.ids)).sorted())
+        let counter = CallCounter()
+        let stopped = try await power.walk(.stop, state: "stopped", counter: counter)
+        try await power.walk(.start, state: "running", only: Array(Set(stopped + power.ids)).sorted(), counter: counter)
     }
 }
 

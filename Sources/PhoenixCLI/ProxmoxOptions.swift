@@ -31,12 +31,12 @@ struct APIConnection: ParsableArguments {
         var code: Int32 = 1
     }
 
-    func client() throws -> ProxmoxClient {
-        do { return try makeClient() } catch let error as SetupError { throw fail(error.description, code: error.code) }
+    func client(counter: CallCounter = CallCounter()) throws -> ProxmoxClient {
+        do { return try makeClient(counter: counter) } catch let error as SetupError { throw fail(error.description, code: error.code) }
     }
 
     /// The client, or a SetupError that prints nothing (for callers that report it their own way).
-    func makeClient() throws -> ProxmoxClient {
+    func makeClient(counter: CallCounter = CallCounter()) throws -> ProxmoxClient {
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         guard let endpoint = api ?? environment["PHOENIX_API"] else {
             throw SetupError(description: "name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64)
@@ -49,7 +49,7 @@ struct APIConnection: ParsableArguments {
                 password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
             }
             guard let password else { throw SetupError(description: "no password for \(user): set $PHOENIX_API_PASSWORD_FILE", code: 64) }
-            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca) } catch {
+            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca, counter: counter) } catch {
                 throw SetupError(description: error.description)
             }
         }
@@ -62,7 +62,9 @@ struct APIConnection: ParsableArguments {
             throw SetupError(
                 description: "no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
         }
-        do { return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca) } catch { throw SetupError(description: error.description) }
+        do { return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca, counter: counter) } catch {
+            throw SetupError(description: error.description)
+        }
     }
 }
 
@@ -78,10 +80,41 @@ struct ProxmoxOptions: ParsableArguments {
     @Flag(name: .long, help: "Print on stderr the number of API calls and the wall time.")
     var stats = false
 
-    func printStats(_ client: ProxmoxClient, started: Date) {
+    /// The `--stats` line: the wall time and the API calls made since `before` (the client's
+    /// counter may be shared with earlier steps).
+    func printStats(_ client: ProxmoxClient, started: Date, before: Int = 0) {
         guard stats else { return }
-        FileHandle.standardError.write(Data(String(format: "stats: %.3f s, %d API calls\n", Date().timeIntervalSince(started), client.counter.total).utf8))
+        let line = String(format: "stats: %.3f s, %d API calls\n", Date().timeIntervalSince(started), client.counter.total - before)
+        FileHandle.standardError.write(Data(line.utf8))
     }
 
-    func client() throws -> ProxmoxClient { try connection.client() }
+    /// Runs `body` with a client of these options: shut down however `body` ends, its failure
+    /// printed as the command's error, `--stats` printed after. `counter` counts its calls (letsgo
+    /// hands one to all its steps).
+    func withClient<T: Sendable>(counter: CallCounter = CallCounter(), _ body: (ProxmoxClient) async throws(ProxmoxError) -> T) async throws -> T {
+        let started = Date()
+        let before = counter.total
+        let client = try connection.client(counter: counter)
+        defer { printStats(client, started: started, before: before) }
+        return try await connection.run(client, body)
+    }
+}
+
+extension APIConnection {
+    /// Runs `body` with a client: shut down however `body` ends, its failure printed as the
+    /// command's error (exit 1).
+    func withClient<T: Sendable>(_ body: (ProxmoxClient) async throws(ProxmoxError) -> T) async throws -> T {
+        try await run(try client(), body)
+    }
+
+    func run<T: Sendable>(_ client: ProxmoxClient, _ body: (ProxmoxClient) async throws(ProxmoxError) -> T) async throws -> T {
+        do throws(ProxmoxError) {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw fail(error.description)
+        }
+    }
 }

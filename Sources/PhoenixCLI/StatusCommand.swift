@@ -30,18 +30,8 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let started = Date()
         let estate = try global.loadValidEstate()
-        let client = try proxmox.client()
-        defer { proxmox.printStats(client, started: started) }
-        let cluster: [ProxmoxGuest]
-        do {
-            cluster = try await client.guests()
-        } catch {
-            await client.shutdown()
-            throw fail(error.description)
-        }
-        await client.shutdown()
+        let cluster = try await proxmox.withClient { client async throws(ProxmoxError) in try await client.guests() }
         let byID = Dictionary(cluster.map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
         let records: [Int: GuestRecord]
         do { records = try StateLocation(option: proxmox.state).existing()?.guestRecords() ?? [:] } catch { throw fail("\(error)") }

@@ -31,11 +31,16 @@ extension ProxmoxClient {
             if guest.kind == .lxc {
                 guard let template = guest.hardware.templateFile else {
                     throw ProxmoxError(
-                        call: "POST /nodes/\(node)/lxc", kind: .invalidParameters(["template": "guest \(guest.id) names neither clone_from_ctid nor template"]),
-                        message: "")
+                        call: "create \(guest.id)", kind: .refused,
+                        message:
+                            "container \(guest.id) names neither clone_from_ctid nor template: there is nothing to create it from (no request was sent; phoenix validate warns about it)"
+                    )
                 }
                 parameters.append(("ostemplate", template))
                 if let pool = guest.hardware.storagePool { parameters.append(("rootfs", "\(pool):\(guest.hardware.diskGB ?? 8)")) }
+            } else if let pool = guest.hardware.storagePool {
+                // An empty VM gets its disk on the storage pool (vm_defaults fill in what the entry does not set).
+                parameters.append(("scsi0", "\(pool):\(guest.hardware.diskGB ?? 32)"))
             }
             let task = try await post("/nodes/\(node)/\(kind)", parameters)
             try await waitFor(task, call: "POST /nodes/\(node)/\(kind)", timeout: timeout)

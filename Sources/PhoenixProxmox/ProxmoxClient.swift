@@ -63,10 +63,12 @@ public final class ProxmoxClient: Sendable {
     let http: HTTPClient
     let auth: ProxmoxAuth
     let session = Session()
-    public let counter = CallCounter()
+    public let counter: CallCounter
 
-    /// - Parameters: `endpoint` as `https://host:8006`; `caFile` the PEM the API's certificate chains to.
-    public init(endpoint: String, auth: ProxmoxAuth, caFile: String?) throws(ProxmoxError) {
+    /// - Parameters: `endpoint` as `https://host:8006`; `caFile` the PEM the API's certificate
+    ///   chains to; `counter` counts the calls (shared by the clients of one command's steps).
+    public init(endpoint: String, auth: ProxmoxAuth, caFile: String?, counter: CallCounter = CallCounter()) throws(ProxmoxError) {
+        self.counter = counter
         self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
         self.auth = auth
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -242,6 +244,7 @@ actor Session {
 public final class CallCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var calls = 0
+    public init() {}
     func count() { lock.withLock { calls += 1 } }
     public var total: Int { lock.withLock { calls } }
 }

@@ -10,7 +10,7 @@ struct CrossCheckTests {
             lxc: TestEstate.containers(TestEstate.container(101, "a", ip: "10.0.0.3/24")),
             vm: #"{"vms": [{"vmid": 101, "name": "b", "network_config": {"ip": "10.0.0.4/24"}}]}"#
         ).report
-        #expect(report.hasError("vm.json", "/vms/0", containing: "used by an LXC and a VM"), "\(report.summary)")
+        #expect(report.hasError("vm.json", "/vms/0/vmid", containing: "used by an LXC and a VM"), "\(report.summary)")
     }
 
     @Test("two guests with one static address is an error")

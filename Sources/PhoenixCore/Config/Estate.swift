@@ -98,13 +98,33 @@ public struct GuestHardware: Sendable, Equatable {
     public var diskGB: Int?
     /// An LXC's OS template (`template`): a volume (`local:vztmpl/…`) or an absolute path.
     public var templateFile: String?
-    /// The first interface: `network_config` (`name`, `bridge`, `ip`, `gw`, `hwaddr`).
+    /// The first interface: `network_config` (`name`, `bridge`, `ip`, `gw`, `hwaddr`); an LXC's
+    /// `mac_address` is its hwaddr when `network_config` names none, a VM's bridge comes from
+    /// `vm_defaults.network_bridge` when it names none.
     public var network: NetworkInterface?
+    /// An LXC's second interface (`secondary_network_config`): `net1`.
+    public var secondNetwork: NetworkInterface?
     /// Proxmox tags the guest must carry (`tags`: a list, or one string split at `;`, `,` or spaces),
     /// lower-cased. Tags set by hand are kept beside them.
     public var tags: [String] = []
 
     public init() {}
+}
+
+extension GuestHardware {
+    /// Takes every value `defaults` has that this hardware does not set (`vm_defaults`).
+    public mutating func fill(from defaults: GuestHardware) {
+        cores = cores ?? defaults.cores
+        memoryMB = memoryMB ?? defaults.memoryMB
+        swapMB = swapMB ?? defaults.swapMB
+        storagePool = storagePool ?? defaults.storagePool
+        diskGB = diskGB ?? defaults.diskGB
+        if let bridge = defaults.network?.bridge, network?.bridge == nil {
+            var interface = network ?? NetworkInterface()
+            interface.bridge = bridge
+            network = interface
+        }
+    }
 }
 
 /// A guest network interface as the original writes it.

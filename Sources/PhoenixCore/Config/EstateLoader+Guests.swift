@@ -41,6 +41,15 @@ extension EstateLoader {
             }
             if let network = entry.child("secondary_network_config") {
                 guest.secondaryAddress = interfaceAddress(network)
+                if case .object = network.value { guest.hardware.secondNetwork = loadInterface(network) }
+            }
+            if let cursor = entry.child("mac_address"), let text = cursor.stringValue {
+                if let mac = Self.macAddress(text) {
+                    if guest.hardware.network == nil { guest.hardware.network = NetworkInterface() }
+                    if guest.hardware.network?.hwaddr == nil { guest.hardware.network?.hwaddr = mac }
+                } else {
+                    cursor.error("\(cursor.describe) is not a MAC address", hint: "six hex pairs separated by ':'")
+                }
             }
             if let interface = entry.child("public_interface"), interface.expectObject("public_interface") {
                 guest.publicInterface = interface.bool("enabled") ?? false
@@ -49,9 +58,30 @@ extension EstateLoader {
         }
     }
 
+    /// `vm_defaults`: the hardware a VM gets for every key its entry does not set.
+    func loadVMDefaults(_ root: JSONCursor) -> GuestHardware {
+        guard let defaults = root.child("vm_defaults"), defaults.expectObject("vm_defaults") else { return GuestHardware() }
+        defaults.warnUnknownKeys(["template", "cores", "memory_mb", "disk_size_gb", "storage_pool", "network_bridge", "ubuntu_release"], in: "vm_defaults")
+        var hardware = loadHardware(defaults, kind: .vm)
+        if let cursor = defaults.child("network_bridge"), let text = cursor.stringValue {
+            if TextRules.isInterfaceName(text) {
+                hardware.network = NetworkInterface(bridge: text)
+            } else {
+                cursor.error("\(cursor.describe) is not a bridge name")
+            }
+        }
+        for key in ["template", "ubuntu_release"] {
+            defaults.child(key)?.warning(
+                "phoenix does not download VM images: vm_defaults.\(key) is not used",
+                hint: "a VM is cloned from the template VM its clone_from_vmid names, or created empty")
+        }
+        return hardware
+    }
+
     func loadVirtualMachines(_ root: JSONCursor, domain: DNSName) -> [Guest] {
         guard root.expectObject("the VM configuration") else { return [] }
         root.warnUnknownKeys(["$schema", "vm_defaults", "vms"], in: "the VM configuration")
+        let defaults = loadVMDefaults(root)
         guard let list = root.childOrReport("vms", what: "an array of VMs"), let entries = list.expectArray("vms") else { return [] }
         return Concurrent.compactMap(entries) { entry in
             guard entry.expectObject("a VM") else { return nil }
@@ -63,6 +93,14 @@ extension EstateLoader {
             entry.warnUnknownKeys(Self.machineKeys, in: "VM \(id)")
             var guest = baseGuest(entry, id: id, kind: .vm)
             guest.cloneFrom = entry.child("clone_from_vmid")?.idValue
+            guest.hardware.fill(from: defaults)
+            if guest.cloneFrom != nil {
+                for key in ["disk_size_gb", "storage_pool"] {
+                    entry.child(key)?.warning(
+                        "a cloned VM keeps its template's disk: phoenix does not resize or move it, so \(key) is not applied",
+                        hint: "set the disk on the template VM")
+                }
+            }
             if let network = entry.child("network_config") {
                 guest.primaryAddress = interfaceAddress(network)
             }
@@ -155,7 +193,7 @@ extension EstateLoader {
     }
 
     /// Cores, memory, storage, template and the first interface: what creation and converge set.
-    private func loadHardware(_ entry: JSONCursor, kind: GuestKind) -> GuestHardware {
+    func loadHardware(_ entry: JSONCursor, kind: GuestKind) -> GuestHardware {
         var hardware = GuestHardware()
         func number(_ key: String, _ range: ClosedRange<Int>, _ what: String) -> Int? {
             guard let cursor = entry.child(key), let value = cursor.intValue else { return nil }
@@ -188,28 +226,39 @@ extension EstateLoader {
             hardware.tags = loadTags(cursor)
         }
         if let network = entry.child("network_config"), case .object = network.value {
-            var interface = NetworkInterface()
-            if let cursor = network.child("name"), let text = cursor.stringValue {
-                if TextRules.isInterfaceName(text) { interface.name = text } else { cursor.error("\(cursor.describe) is not an interface name") }
-            }
-            if let cursor = network.child("bridge"), let text = cursor.stringValue {
-                if TextRules.isInterfaceName(text) { interface.bridge = text } else { cursor.error("\(cursor.describe) is not a bridge name") }
-            }
-            if let cursor = network.child("gw"), let text = cursor.stringValue {
-                if let address = IPv4Address(text) { interface.gateway = address } else { cursor.error("\(cursor.describe) is not a gateway address") }
-            }
-            if let cursor = network.child("hwaddr"), let text = cursor.stringValue {
-                let octets = text.split(separator: ":", omittingEmptySubsequences: false)
-                if octets.count == 6, octets.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) {
-                    interface.hwaddr = text.uppercased()
-                } else {
-                    cursor.error("\(cursor.describe) is not a MAC address", hint: "six hex pairs separated by ':'")
-                }
-            }
-            interface.ip = network.child("ip").flatMap { $0.stringValue.flatMap(InterfaceAddress.init) }
-            hardware.network = interface
+            hardware.network = loadInterface(network)
         }
         return hardware
+    }
+
+    /// One interface of `network_config` or `secondary_network_config`.
+    private func loadInterface(_ network: JSONCursor) -> NetworkInterface {
+        var interface = NetworkInterface()
+        if let cursor = network.child("name"), let text = cursor.stringValue {
+            if TextRules.isInterfaceName(text) { interface.name = text } else { cursor.error("\(cursor.describe) is not an interface name") }
+        }
+        if let cursor = network.child("bridge"), let text = cursor.stringValue {
+            if TextRules.isInterfaceName(text) { interface.bridge = text } else { cursor.error("\(cursor.describe) is not a bridge name") }
+        }
+        if let cursor = network.child("gw"), let text = cursor.stringValue {
+            if let address = IPv4Address(text) { interface.gateway = address } else { cursor.error("\(cursor.describe) is not a gateway address") }
+        }
+        if let cursor = network.child("hwaddr"), let text = cursor.stringValue {
+            if let mac = Self.macAddress(text) {
+                interface.hwaddr = mac
+            } else {
+                cursor.error("\(cursor.describe) is not a MAC address", hint: "six hex pairs separated by ':'")
+            }
+        }
+        interface.ip = network.child("ip").flatMap { $0.stringValue.flatMap(InterfaceAddress.init) }
+        return interface
+    }
+
+    /// A MAC address as Proxmox writes it (upper case), or nil.
+    static func macAddress(_ text: String) -> String? {
+        let octets = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard octets.count == 6, octets.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) else { return nil }
+        return text.uppercased()
     }
 
     /// `tags`: a list of strings or one string; each a Proxmox tag (a letter, digit or `_`, then

@@ -111,8 +111,9 @@ public struct EstateLoader: Sendable {
         for guest in guests {
             if let first = byID[guest.id] {
                 let both = first.kind == guest.kind ? "two \(guest.kind == .lxc ? "containers" : "VMs")" : "an LXC and a VM"
+                // A VM's id is its `vmid` field; a container's is the key of its entry.
                 sink.error(
-                    guest.source.file, guest.source.pointer,
+                    guest.source.file, guest.kind == .vm ? guest.source.pointer / "vmid" : guest.source.pointer,
                     "guest id \(guest.id) is used by \(both): \"\(first.name)\" (\(first.source.file) \(first.source.pointer)) and \"\(guest.name)\"",
                     hint: "LXC and VM ids share one id space in Proxmox; give one of them another id"
                 )

@@ -39,6 +39,14 @@ struct EstateValidator: Sendable {
                 hint: "set dns_server.listen_addresses or network.interfaces.address")
         }
         for guest in estate.guests {
+            if guest.kind == .lxc && guest.cloneFrom == nil && guest.hardware.templateFile == nil {
+                sink.warning(
+                    guest.source.file, guest.source.pointer,
+                    "container \(guest.id) names neither clone_from_ctid nor template: phoenix create cannot make it (converge and sync still manage it once it exists)",
+                    hint:
+                        "set clone_from_ctid to a template container, or template to an OS template such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+                )
+            }
             if let source = guest.cloneFrom {
                 let pointer = guest.source.pointer / (guest.kind == .lxc ? "clone_from_ctid" : "clone_from_vmid")
                 if let template = estate.guest(source) {

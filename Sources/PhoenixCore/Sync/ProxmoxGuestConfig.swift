@@ -21,12 +21,7 @@ public enum ProxmoxGuestConfig {
         if let network = hardware.network {
             switch guest.kind {
             case .lxc:
-                var parts = ["name=\(network.name ?? "eth0")"]
-                if let bridge = network.bridge { parts.append("bridge=\(bridge)") }
-                if let ip = network.ip { parts.append("ip=\(text(ip))") }
-                if let gateway = network.gateway { parts.append("gw=\(gateway)") }
-                if let hwaddr = network.hwaddr { parts.append("hwaddr=\(hwaddr)") }
-                settings.append(("net0", parts.joined(separator: ",")))
+                settings.append(("net0", containerInterface(network, defaultName: "eth0")))
             case .vm:
                 var parts = [network.hwaddr.map { "virtio=\($0)" } ?? "virtio"]
                 if let bridge = network.bridge { parts.append("bridge=\(bridge)") }
@@ -36,7 +31,20 @@ public enum ProxmoxGuestConfig {
                 }
             }
         }
+        if guest.kind == .lxc, let second = hardware.secondNetwork {
+            settings.append(("net1", containerInterface(second, defaultName: "eth1")))
+        }
         return settings
+    }
+
+    /// An LXC interface as `pct` writes it: `name=eth0,bridge=vmbr0,ip=…,gw=…,hwaddr=…`.
+    static func containerInterface(_ network: NetworkInterface, defaultName: String) -> String {
+        var parts = ["name=\(network.name ?? defaultName)"]
+        if let bridge = network.bridge { parts.append("bridge=\(bridge)") }
+        if let ip = network.ip { parts.append("ip=\(text(ip))") }
+        if let gateway = network.gateway { parts.append("gw=\(gateway)") }
+        if let hwaddr = network.hwaddr { parts.append("hwaddr=\(hwaddr)") }
+        return parts.joined(separator: ",")
     }
 
     /// The guest's tags with phoenix's ownership tag added, in Proxmox's `;` form, sorted.
