@@ -20,7 +20,7 @@ let package = Package(
         .target(
             name: "PhoenixCLI",
             dependencies: [
-                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox",
+                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", "PhoenixState", .product(name: "Yams", package: "Yams")]),
         // The Proxmox VE API client: token or ticket auth, TLS against the cluster CA, tasks, bulk reads.
         .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", "PhoenixEngine", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        // What the commands do, for the CLI and any long-running caller: plan, sync, converge.
+        .target(name: "PhoenixServices", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox"]),
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -43,7 +45,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhoenixIntegrationTests",
-            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixTesting"],
+            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixServices", "PhoenixTesting"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixEngine
 import PhoenixProxmox
+import PhoenixServices
+import PhoenixState
 
 /// `phoenix firewall`: the firewall stage through the API (`sync firewall --firewall-through api`).
 struct FirewallCommand: AsyncParsableCommand {
@@ -19,18 +22,34 @@ struct FirewallCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
 
     func run() async throws {
-        let started = Date()
         let estate = try global.loadValidEstate()
-        let plan = try await APIFirewallPlan.converge(estate: estate, connection: proxmox.connection, dryRun: dryRun)
+        let location = StateLocation(option: proxmox.state)
+        // A dry run never creates the store; a real one records a run (its journal) and holds the lock.
+        let store = dryRun ? try location.existing() : try location.writable()
+        let dryRun = self.dryRun
+        let outcome = try await proxmox.withClient { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
+            var service = SyncService(estate: estate, stages: [.firewall])
+            var rules = FirewallRules(estate: estate, client: client)
+            rules.failpoints = Failpoints.fromEnvironment()
+            service.firewallRules = rules
+            let files: SyncService.FileStages = { _, _, _ in .none }
+            do {
+                guard !dryRun, let store else { return .success(try await service.plan(store: store, files: files)) }
+                return .success(try await service.sync(store: store, command: "firewall", files: files))
+            } catch {
+                return .failure(error)
+            }
+        }.get()
+        if let error = outcome.firewallError { throw fail(error) }
+        let plan = outcome.firewall ?? FirewallRules.Plan()
         if format == .json {
-            let document = JSONValue.object([("version", .number(1)), ("dry_run", .bool(dryRun))]).adding("firewall_api", plan.json)
+            let document = JSONValue.object([("version", .number(1)), ("dry_run", .bool(dryRun))]).adding("firewall_api", FirewallRulesPrinter.json(plan))
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
-            let lines = plan.lines + [dryRun ? "Dry run: nothing was changed." : "Firewall converged."]
-            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            let closing =
+                dryRun ? "Dry run: nothing was changed." : plan.failures.isEmpty ? "Firewall converged." : "Firewall: \(plan.failures.count) scopes failed."
+            FileHandle.standardOutput.write(Data(((FirewallRulesPrinter.lines(plan) + [closing]).joined(separator: "\n") + "\n").utf8))
         }
-        if proxmox.stats {
-            FileHandle.standardError.write(Data(String(format: "stats: %.3f s, %d API calls\n", Date().timeIntervalSince(started), plan.calls).utf8))
-        }
+        if !outcome.succeeded { throw ExitCode.failure }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import PhoenixServices
 
 /// `phoenix plan [STAGE...]`: what sync would change, resource by resource, with the reasons.
 struct PlanCommand: AsyncParsableCommand {
@@ -22,24 +23,18 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let started = Date()
         let stats = MachineStats()
-        let (stages, apiFirewall) = firewallMode.split(try parseStages(stages))
+        let stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
         let store = try target.existingStore()
-        let plan = try await target.withEngine(for: estate, stats: stats, stacksDirectory: global.resolvedStacksDirectory) { engine in
-            do throws(EngineError) { return try engine.plan(stages, store: store) } catch { throw fail(error.description) }
-        }
-        let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: true) : nil
-        var output: String
-        if format == .json {
-            var document = PlanPrinter.planJSON(plan)
-            if let firewall { document = document.adding("firewall_api", firewall.json) }
-            output = JSONOutput.string(document)
-        } else {
-            output = PlanPrinter.text(plan, verbose: verbose, paint: Paint(enabled: global.colored))
-            if let firewall { output += firewall.lines.filter { verbose || !$0.hasSuffix(": as configured") }.map { "firewall (API) \($0)\n" }.joined() }
-        }
+        let (outcome, calls) = try await target.withService(
+            estate: estate, stages: stages, firewallThroughAPI: firewallMode.firewallThrough == .api, stats: stats,
+            stacksDirectory: global.resolvedStacksDirectory, store: store
+        ) { service, files in try await service.plan(store: store, files: files) }
+        let output =
+            format == .json
+            ? JSONOutput.string(SyncPrinter.json(outcome)) : SyncPrinter.text(outcome, verbose: verbose, paint: Paint(enabled: global.colored))
         FileHandle.standardOutput.write(Data(output.utf8))
-        target.printStats(stats, started: started)
-        if detailedExitcode && (plan.hasChanges || firewall?.hasChanges == true) { throw ExitCode(2) }
+        target.printStats(stats, started: started, apiCalls: calls)
+        if detailedExitcode && outcome.hasChanges { throw ExitCode(2) }
     }
 }

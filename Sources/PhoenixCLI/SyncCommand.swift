@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import PhoenixServices
 
 /// `phoenix sync all | STAGE...`: converge, or with --dry-run print the plan and touch nothing.
 struct SyncCommand: AsyncParsableCommand {
@@ -12,7 +13,8 @@ struct SyncCommand: AsyncParsableCommand {
             Stages: \(SyncStage.allCases.map(\.rawValue).joined(separator: ", ")), or all. This version applies \
             \(SyncStage.allCases.filter(\.isApplied).map(\.rawValue).joined(separator: ", ")) and plans the others without \
             changing them. One sync runs at a time. Exit 0 when every unit converged (or nothing changed), 1 when any failed. \
-            With --firewall-through api the firewall stage converges through the Proxmox API instead of the .fw files.
+            The guests stage converges the guests' settings through the Proxmox API (--api; without it, it is planned as not \
+            applied). With --firewall-through api the firewall stage converges through the API instead of the .fw files.
             """
     )
 
@@ -30,56 +32,36 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let started = Date()
         let stats = MachineStats()
-        let (stages, apiFirewall) = firewallMode.split(try parseStages(stages))
+        let stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
-        // The firewall through the API runs beside the engine, after the file stages.
-        let stacksDirectory = global.resolvedStacksDirectory
         let paint = Paint(enabled: global.colored)
-        if dryRun {
-            var plan: Plan?
-            if !stages.isEmpty {
-                let store = try target.existingStore()
-                plan = try await target.withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine in
-                    do throws(EngineError) { return try engine.plan(stages, store: store) } catch { throw fail(error.description) }
-                }
-            }
-            let firewall = apiFirewall ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: true) : nil
-            write(
-                document: plan.map(PlanPrinter.planJSON), text: plan.map { PlanPrinter.text($0, paint: paint) }, firewall: firewall,
-                closing: "Dry run: nothing was changed.")
-            target.printStats(stats, started: started)
-            return
+        let apiFirewall = firewallMode.firewallThrough == .api
+        let store = dryRun ? try target.existingStore() : try target.writableStore()
+        let command = (["sync"] + self.stages + target.target.flatMap { ["--target", String($0)] }).joined(separator: " ")
+        let dryRun = self.dryRun
+        let (outcome, calls) = try await target.withService(
+            estate: estate, stages: stages, firewallThroughAPI: apiFirewall, stats: stats, stacksDirectory: global.resolvedStacksDirectory, store: store
+        ) { service, files in
+            // A dry run plans and touches nothing, not even the state store.
+            guard !dryRun, let store else { return try await service.plan(store: store, files: files) }
+            return try await service.sync(store: store, command: command, files: files)
         }
-        var outcome: SyncOutcome?
-        if !stages.isEmpty {
-            let store = try target.writableStore()
-            let command = (["sync"] + self.stages + target.target.flatMap { ["--target", String($0)] }).joined(separator: " ")
-            outcome = try await target.withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine in
-                do throws(EngineError) { return try engine.sync(stages, store: store, command: command) } catch { throw fail(error.description) }
-            }
-        }
-        // A failed file stage leaves the firewall as it is.
-        let firewall =
-            apiFirewall && outcome?.succeeded != false
-            ? try await APIFirewallPlan.converge(estate: estate, connection: target.connection, dryRun: false) : nil
-        let closing = firewall.map { $0.hasChanges ? "Firewall converged through the API." : "Firewall through the API: as configured." }
-        write(
-            document: outcome.map(PlanPrinter.outcomeJSON), text: outcome.map { PlanPrinter.outcomeText($0, paint: paint) }, firewall: firewall,
-            closing: closing)
-        target.printStats(stats, started: started, units: outcome?.units ?? [])
-        if outcome?.succeeded == false { throw ExitCode.failure }
-    }
-
-    /// The engine's part (nil when it had no stage) and the API firewall's, as text or JSON.
-    private func write(document: JSONValue?, text: String?, firewall: APIFirewallPlan?, closing: String?) {
-        let output: String
         if format == .json {
-            var json = document ?? .object([("version", .number(1))])
-            if let firewall { json = json.adding("firewall_api", firewall.json) }
-            output = JSONOutput.string(json)
+            FileHandle.standardOutput.write(Data(JSONOutput.string(SyncPrinter.json(outcome)).utf8))
         } else {
-            output = (text ?? "") + (firewall?.lines ?? []).map { "firewall (API) \($0)\n" }.joined() + (closing.map { $0 + "\n" } ?? "")
+            var text = SyncPrinter.text(outcome, paint: paint, allFirewallLines: true)
+            if dryRun {
+                text += "Dry run: nothing was changed.\n"
+            } else if let firewall = outcome.firewall {
+                text +=
+                    firewall.hasChanges
+                    ? (firewall.failures.isEmpty ? "Firewall converged through the API.\n" : "") : "Firewall through the API: as configured.\n"
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
         }
-        FileHandle.standardOutput.write(Data(output.utf8))
+        var units: [UnitOutcome] = []
+        if case let .synced(files) = outcome.files { units = files.units }
+        target.printStats(stats, started: started, units: units, apiCalls: calls)
+        if !dryRun && !outcome.succeeded { throw ExitCode.failure }
     }
 }

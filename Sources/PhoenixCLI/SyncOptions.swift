@@ -75,12 +75,13 @@ struct SyncOptions: ParsableArguments {
     }
 
     /// The `--stats` line.
-    func printStats(_ machineStats: MachineStats, started: Date, units: [UnitOutcome] = []) {
+    func printStats(_ machineStats: MachineStats, started: Date, units: [UnitOutcome] = [], apiCalls: Int? = nil) {
         guard stats else { return }
         let reloads = units.map(\.activations).reduce(0, +)
-        let line = String(
-            format: "stats: %.3f s, %d round trips (%d reads, %d commands), %d writes (writes, renames, removals), %d reloads or restarts\n",
+        var line = String(
+            format: "stats: %.3f s, %d round trips (%d reads, %d commands), %d writes (writes, renames, removals), %d reloads or restarts",
             Date().timeIntervalSince(started), machineStats.roundTrips, machineStats["read"], machineStats["command"], machineStats.mutations, reloads)
+        line += apiCalls.map { ", \($0) API calls\n" } ?? "\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

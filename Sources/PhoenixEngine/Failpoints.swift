@@ -28,7 +28,7 @@ public struct Failpoints: Sendable {
     public static func fromEnvironment() -> Failpoints { Failpoints(ProcessInfo.processInfo.environment["PHOENIX_FAILPOINT"]) }
 
     /// Crashes or fails here when a failpoint names this resource and phase.
-    func hit(_ resource: String, _ phase: Phase) throws(UnitFailure) {
+    public func hit(_ resource: String, _ phase: Phase) throws(UnitFailure) {
         switch points["\(resource)@\(phase.rawValue)"] {
         case .crash?:
             FileHandle.standardError.write(Data("phoenix: failpoint \(resource) \(phase.rawValue): crashing\n".utf8))

@@ -12,17 +12,25 @@ extension SyncEngine {
     public func sync(_ stages: [SyncStage], store: StateStore, command: String, upstream: [String: String] = [:]) throws(EngineError) -> SyncOutcome {
         let (run, interrupted) = try begin(store, command: command)
         do {
-            let desired = try desired(stages)
-            let applied = try applied(store)
-            let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
-            let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
-            let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished, digests: store.digests)
-            return try execute(
-                plan, stages: stages, upstream: upstream, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+            let outcome = try sync(stages, store: store, run: run, interrupted: interrupted, upstream: upstream)
+            try stateCall { () throws(StateError) in try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary) }
+            return outcome
         } catch {
             try? store.finishRun(run, outcome: "failed", summary: error.description)
             throw error
         }
+    }
+
+    /// Converges `stages` inside a run the caller began (and finishes: other kinds share it).
+    public func sync(
+        _ stages: [SyncStage], store: StateStore, run: Int64, interrupted: [RunRecord], upstream: [String: String] = [:]
+    ) throws(EngineError) -> SyncOutcome {
+        let desired = try desired(stages)
+        let applied = try applied(store)
+        let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
+        let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
+        let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished, digests: store.digests)
+        return try execute(plan, stages: stages, upstream: upstream, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
     }
 
     /// Re-applies what a successful earlier run left installed: its files come back, files phoenix
@@ -41,8 +49,10 @@ extension SyncEngine {
                 digests: store.digests)
             var engine = self
             engine.mirrorFromSource = false
-            return try engine.execute(
+            let outcome = try engine.execute(
                 plan, stages: Array(stages), upstream: [:], actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+            try stateCall { () throws(StateError) in try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary) }
+            return outcome
         } catch {
             try? store.finishRun(run, outcome: "failed", summary: error.description)
             throw error
@@ -74,19 +84,9 @@ extension SyncEngine {
                 try stateCall { () throws(StateError) in try store.recordApplied(run: run, resource) }
             }
         }
-        let failed = outcomes.filter { $0.status != .converged }
-        let outcome = plan.hasChanges ? (failed.isEmpty ? "succeeded" : "failed") : "no changes"
-        let listed = plan.pending.prefix(6).map { "\($0.action.rawValue) \($0.id)" }.joined(separator: ", ")
-        let summary =
-            plan.hasChanges
-            ? "\(plan.pending.count) changes in \(units.count) units: \(outcomes.count - failed.count) converged, \(failed.count) failed ("
-                + listed + (plan.pending.count > 6 ? ", and \(plan.pending.count - 6) more)" : ")")
-            : "no changes"
-        try stateCall { () throws(StateError) in
-            if failed.isEmpty { try store.snapshot(run: run) }
-            try store.finishRun(run, outcome: outcome, summary: summary)
-        }
-        return SyncOutcome(run: run, plan: plan, units: outcomes, interrupted: interrupted)
+        let outcome = SyncOutcome(run: run, plan: plan, units: outcomes, interrupted: interrupted)
+        if outcome.succeeded { try stateCall { () throws(StateError) in try store.snapshot(run: run) } }
+        return outcome
     }
 
     /// The units each unit waits for, from the resource graph: a unit needs the units of the
@@ -147,7 +147,7 @@ extension SyncEngine {
             result.activations = activations
             return result
         }
-        func journal(_ change: Change, _ phase: String, _ detail: String = "") {
+        func journal(_ change: Change, _ phase: JournalPhase, _ detail: String = "") {
             // Fingerprints of files that may hold secrets are keyed hashes, here as in the applied state.
             let sensitive = change.resource?.sensitive ?? (change.unit == .stackFiles)
             let previous = (actual[change.id] ?? nil).map { store.digests.digest($0, sensitive: sensitive) }
@@ -155,7 +155,7 @@ extension SyncEngine {
             try? store.journal(run: run, resource: change.id, phase: phase, previousDigest: previous, newDigest: new, detail: detail)
         }
 
-        for change in changes { journal(change, "intent", change.action.rawValue) }
+        for change in changes { journal(change, .intent, change.action.rawValue) }
         let writes = changes.filter { $0.resource != nil && (actual[$0.id] ?? nil) != $0.resource?.contents }
         // The stack files are sent by rsync from the stacks directory, which writes each atomically
         // itself; every other unit's files are staged beside their targets.
@@ -181,7 +181,7 @@ extension SyncEngine {
             for change in changes { try failpoints.hit(change.id, .before) }
         } catch {
             if mirror == nil { for file in staged { try? machine.remove(file.path) } }
-            for change in changes { journal(change, "failed", error.description) }
+            for change in changes { journal(change, .failed, error.description) }
             say("failed before going live; the running service is untouched")
             return outcome(.failed, "\(error.check) failed, nothing changed: \(error.output)")
         }
@@ -208,7 +208,7 @@ extension SyncEngine {
             for change in changes where change.action == .delete {
                 do { try machine.remove(change.path) } catch { throw UnitFailure(check: "removing \(change.path)", output: error.description) }
             }
-            for change in changes { journal(change, "applied") }
+            for change in changes { journal(change, .applied) }
             for change in changes { try failpoints.hit(change.id, .after) }
             activation = changes.map { $0.resource?.activation ?? (mirror == nil ? .reload : .none) }.max() ?? .none
             if activation != .none {
@@ -234,14 +234,14 @@ extension SyncEngine {
                 activations += 1
                 try? driver.activate(max(activation, changes.map { $0.resource?.activation ?? .reload }.max() ?? .reload), in: context)
             }
-            for change in changes { journal(change, "restored", error.description) }
+            for change in changes { journal(change, .restored, error.description) }
             return outcome(.failed, "\(error.check) failed: \(error.output); \(restored)")
         }
 
         firewall?.disarm(changes, in: context)
         for change in changes {
             if let resource = change.resource { try? store.recordApplied(run: run, resource) } else { try? store.recordDeleted(id: change.id) }
-            journal(change, "verified")
+            journal(change, .verified)
         }
         say("converged")
         return outcome(.converged, changes.map { "\($0.action.rawValue) \($0.path)" }.joined(separator: ", "))

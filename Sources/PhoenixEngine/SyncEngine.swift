@@ -42,6 +42,18 @@ public struct SyncOutcome: Sendable {
     public let interrupted: [RunRecord]
 
     public var succeeded: Bool { units.allSatisfy { $0.status == .converged } }
+
+    /// The run's outcome in `history`: succeeded, failed or no changes.
+    public var runOutcome: String { plan.hasChanges ? (succeeded ? "succeeded" : "failed") : "no changes" }
+
+    /// The run's summary in `history`.
+    public var summary: String {
+        guard plan.hasChanges else { return "no changes" }
+        let failed = units.filter { $0.status != .converged }
+        let listed = plan.pending.prefix(6).map { "\($0.action.rawValue) \($0.id)" }.joined(separator: ", ")
+        return "\(plan.pending.count) changes in \(units.count) units: \(units.count - failed.count) converged, \(failed.count) failed ("
+            + listed + (plan.pending.count > 6 ? ", and \(plan.pending.count - 6) more)" : ")")
+    }
 }
 
 /// One resource in `phoenix drift`.

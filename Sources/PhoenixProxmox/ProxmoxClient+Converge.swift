@@ -48,6 +48,16 @@ extension ProxmoxClient {
         }.sorted()
     }
 
+    /// Puts back the values a plan replaced: the previous value of each changed key, and keys that
+    /// were unset before are deleted again. Returns what could not be put back (empty on success).
+    public func restore(_ plan: GuestConfigPlan) async throws(ProxmoxError) {
+        let previous = plan.changes.compactMap { change in change.from.map { (change.key, $0) } }
+        let unset = plan.changes.filter { $0.from == nil }.map(\.key)
+        guard !previous.isEmpty || !unset.isEmpty else { return }
+        let task = try await put("\(plan.guest.path)/config", previous + (unset.isEmpty ? [] : [("delete", unset.joined(separator: ","))]))
+        try await waitFor(task, call: "PUT \(plan.guest.path)/config (restoring)", timeout: 120)
+    }
+
     /// Reboots a guest and waits for the task.
     public func reboot(_ guest: ProxmoxGuest, timeout: TimeInterval) async throws(ProxmoxError) {
         let task = try await post("\(guest.path)/status/reboot")

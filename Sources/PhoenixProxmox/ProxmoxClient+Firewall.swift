@@ -8,13 +8,32 @@ public struct FirewallScopePlan: Sendable {
     public let base: String
     public let options: [ConfigChange]
     public let edits: [FirewallEdit]
+    /// phoenix's rules as they were when planned, in order: what a restore puts back.
+    public var managedBefore: [APIRule] = []
     public var isEmpty: Bool { options.isEmpty && edits.isEmpty }
+
+    public init(name: String, base: String, options: [ConfigChange], edits: [FirewallEdit], managedBefore: [APIRule] = []) {
+        self.name = name
+        self.base = base
+        self.options = options
+        self.edits = edits
+        self.managedBefore = managedBefore
+    }
 }
 
 extension ProxmoxClient {
     /// Compares a scope's rules and options with what the configuration asks for.
     public func firewallPlan(
         name: String, base: String, rules: [FirewallRule], options: [(key: String, value: String)]
+    ) async throws(ProxmoxError)
+        -> FirewallScopePlan
+    {
+        try await firewallPlan(name: name, base: base, apiRules: rules.map(APIRule.init), options: options)
+    }
+
+    /// Compares a scope's rules and options with `apiRules` (phoenix's rules as the API lists them).
+    public func firewallPlan(
+        name: String, base: String, apiRules: [APIRule], options: [(key: String, value: String)]
     ) async throws(ProxmoxError)
         -> FirewallScopePlan
     {
@@ -34,7 +53,7 @@ extension ProxmoxClient {
         }
         return FirewallScopePlan(
             name: name, base: base, options: ProxmoxGuestConfig.differences(desired: options, actual: current),
-            edits: FirewallAPIPlan.edits(actual: actual, desired: rules.map(APIRule.init)))
+            edits: FirewallAPIPlan.edits(actual: actual, desired: apiRules), managedBefore: actual.filter(\.isManaged))
     }
 
     /// Applies a scope's plan: options, then the rule edits in order.

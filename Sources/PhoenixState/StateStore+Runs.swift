@@ -19,7 +19,7 @@ public struct RunRecord: Sendable, Equatable {
 public struct JournalEntry: Sendable, Equatable {
     public let runID: Int64
     public let resource: String
-    public let phase: String
+    public let phase: JournalPhase
     public let detail: String
 }
 
@@ -90,21 +90,21 @@ extension StateStore {
     /// Records a phase of a resource's change: `intent` before the mutation, then `applied`,
     /// `verified`, `restored` or `failed`.
     public func journal(
-        run: Int64, resource: String, phase: String, previousDigest: String? = nil, newDigest: String? = nil, detail: String = ""
+        run: Int64, resource: String, phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil, detail: String = ""
     )
         throws(StateError)
     {
         try write { db in
             try db.execute(
                 sql: "INSERT INTO journal (run_id, resource, phase, at, previous_digest, new_digest, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [run, resource, phase, Date().timeIntervalSince1970, previousDigest, newDigest, detail])
+                arguments: [run, resource, phase.rawValue, Date().timeIntervalSince1970, previousDigest, newDigest, detail])
         }
     }
 
     public func journal(run: Int64) throws(StateError) -> [JournalEntry] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT run_id, resource, phase, detail FROM journal WHERE run_id = ? ORDER BY id", arguments: [run]).map {
-                JournalEntry(runID: $0["run_id"], resource: $0["resource"], phase: $0["phase"], detail: $0["detail"])
+                JournalEntry(runID: $0["run_id"], resource: $0["resource"], phase: JournalPhase(rawValue: $0["phase"]) ?? .failed, detail: $0["detail"])
             }
         }
     }
@@ -119,8 +119,8 @@ extension StateStore {
             var open = Set<String>()
             for row in rows {
                 let resource: String = row["resource"]
-                let phase: String = row["phase"]
-                if phase == "intent" { open.insert(resource) } else if ["verified", "restored", "failed"].contains(phase) { open.remove(resource) }
+                guard let phase = JournalPhase(rawValue: row["phase"]) else { continue }
+                if phase == .intent { open.insert(resource) } else if phase.isFinal { open.remove(resource) }
             }
             return open
         }

@@ -39,9 +39,9 @@ struct StateStoreTests {
         let result = try Command.run("/bin/sh", ["-c", "echo $$"])
         let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
         let (crashed, _) = try store.beginRun(command: "sync dns", user: "ops", host: "node1", pid: deadPID)
-        try store.journal(run: crashed, resource: "dns:records", phase: "intent")
-        try store.journal(run: crashed, resource: "dns:settings", phase: "intent")
-        try store.journal(run: crashed, resource: "dns:settings", phase: "verified")
+        try store.journal(run: crashed, resource: "dns:records", phase: .intent)
+        try store.journal(run: crashed, resource: "dns:settings", phase: .intent)
+        try store.journal(run: crashed, resource: "dns:settings", phase: .verified)
         let (run, interrupted) = try store.beginRun(command: "sync dns", user: "ops", host: "node1")
         #expect(run == crashed + 1)
         #expect(interrupted.map(\.id) == [crashed])
@@ -108,7 +108,7 @@ struct StateStoreTests {
             origin: "t", sensitive: true)
         let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
         try store.recordApplied(run: run, envFile)
-        try store.journal(run: run, resource: envFile.id, phase: "verified", newDigest: store.digests.digest(secret, sensitive: true))
+        try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
         try store.snapshot(run: run)
         try store.finishRun(run, outcome: "succeeded", summary: "")
 

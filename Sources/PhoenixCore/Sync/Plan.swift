@@ -5,6 +5,16 @@ public enum ChangeAction: String, Sendable, Codable, Comparable {
     public static func < (lhs: ChangeAction, rhs: ChangeAction) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
+/// The phases of one change in the journal, for every kind of resource: `intent` before the
+/// mutation, `applied` once it is live, then `verified`, `restored` (a check failed and the
+/// previous state is back) or `failed` (it failed before anything changed).
+public enum JournalPhase: String, Sendable, CaseIterable {
+    case intent, applied, verified, restored, failed
+
+    /// The change is over: nothing is left for the next run to finish.
+    public var isFinal: Bool { self == .verified || self == .restored || self == .failed }
+}
+
 /// A resource as the state store remembers it: what phoenix last installed, where.
 public struct AppliedRecord: Sendable, Hashable {
     public let id: String

@@ -1,0 +1,138 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixProxmox
+import PhoenixState
+
+/// The firewall through the Proxmox API (`--firewall-through api`): one resource per scope —
+/// `firewall:cluster` and `firewall:guest/<id>` — each the smallest edit of the rules phoenix marks
+/// as its own, options included.
+///
+/// Each scope's change is journalled, can be interrupted at its failpoints, is verified by reading
+/// the scope back (nothing left to edit), and is undone (phoenix's previous rules and options put
+/// back) when a call fails or the check does not hold.
+public struct FirewallRules: Sendable {
+    public var estate: Estate
+    public var client: ProxmoxClient
+    public var failpoints = Failpoints.none
+    public var reporter: any ProgressReporter = SilentProgress()
+    /// Only these guests' scopes (`--target`); the cluster's waits for an untargeted run.
+    public var scope: GuestScope?
+
+    public init(estate: Estate, client: ProxmoxClient) {
+        self.estate = estate
+        self.client = client
+    }
+
+    /// One scope's plan and, after apply, how it ended.
+    public struct Scope: Sendable {
+        public let id: String
+        public let plan: FirewallScopePlan
+        /// What the scope should read: phoenix's rules and the options.
+        let rules: [APIRule]
+        let options: [(key: String, value: String)]
+        /// Nil when planned only, or converged; why it failed otherwise.
+        public var failure: String?
+        /// Why it was not attempted (the guest it belongs to did not converge).
+        public var blocked: String?
+    }
+
+    /// Every scope's plan, and the guests with firewall settings that are not on the cluster yet.
+    public struct Plan: Sendable {
+        public var scopes: [Scope] = []
+        public var waiting: [Int] = []
+        public init() {}
+        public var hasChanges: Bool { scopes.contains { !$0.plan.isEmpty } }
+        public var failures: [String: String] {
+            Dictionary(uniqueKeysWithValues: scopes.compactMap { scope in (scope.failure ?? scope.blocked).map { (scope.id, $0) } })
+        }
+    }
+
+    /// Reads every scope at once and plans each.
+    public func plan() async throws(ProxmoxError) -> Plan {
+        var plan = Plan()
+        var wanted: [(id: String, name: String, base: String, rules: [APIRule], options: [(key: String, value: String)])] = []
+        if estate.firewall.declared && scope == nil {
+            let options = [
+                (key: "enable", value: estate.firewall.enabled ? "1" : "0"), (key: "policy_in", value: estate.firewall.policyIn.rawValue),
+                (key: "policy_out", value: estate.firewall.policyOut.rawValue),
+            ]
+            wanted.append(("firewall:cluster", "cluster", "/cluster/firewall", estate.firewall.rules.map(APIRule.init), options))
+        }
+        let cluster = try await client.guestsByID()
+        for guest in estate.guests where guest.enabled && (scope?.guests.contains(guest.id) ?? true) {
+            guard let firewall = guest.firewall else { continue }
+            guard let actual = cluster[guest.id] else {
+                plan.waiting.append(guest.id)
+                continue
+            }
+            wanted.append(
+                (
+                    "firewall:guest/\(guest.id)", "guest \(guest.id)", "\(actual.path)/firewall", firewall.rules.map(APIRule.init),
+                    [(key: "enable", value: firewall.enabled ? "1" : "0")]
+                ))
+        }
+        let client = self.client
+        let plans = try await inParallel(wanted) { scope async throws(ProxmoxError) in
+            try await client.firewallPlan(name: scope.name, base: scope.base, apiRules: scope.rules, options: scope.options)
+        }
+        plan.scopes = zip(wanted, plans).map { Scope(id: $0.id, plan: $1, rules: $0.rules, options: $0.options) }
+        return plan
+    }
+
+    /// Applies every scope with changes, one after another, journalled in `run`.
+    public func apply(_ plan: Plan, store: StateStore, run: Int64) async -> Plan {
+        var plan = plan
+        for index in plan.scopes.indices where !plan.scopes[index].plan.isEmpty && plan.scopes[index].blocked == nil {
+            plan.scopes[index].failure = await apply(plan.scopes[index], store: store, run: run)
+        }
+        return plan
+    }
+
+    /// One scope: nil when it converged, else why not (with whether the previous rules are back).
+    private func apply(_ scope: Scope, store: StateStore, run: Int64) async -> String? {
+        let id = scope.id
+        let before = Digest.sha256Hex(scope.plan.managedBefore.map(\.text).joined(separator: "\n"))
+        let after = Digest.sha256Hex(scope.rules.map(\.text).joined(separator: "\n"))
+        func journal(_ phase: JournalPhase, _ detail: String = "") {
+            try? store.journal(run: run, resource: id, phase: phase, previousDigest: before, newDigest: after, detail: detail)
+        }
+        func say(_ text: String) { reporter.report("firewall: \(id): \(text)") }
+        journal(.intent, "\(scope.plan.edits.count) rule edits, \(scope.plan.options.count) options")
+        do throws(UnitFailure) { try failpoints.hit(id, .before) } catch {
+            journal(.failed, error.description)
+            return "\(error.description); nothing was changed"
+        }
+        say("\(scope.plan.edits.count) rule edits, \(scope.plan.options.count) options")
+        do throws(ProxmoxError) { try await client.apply(scope.plan) } catch { return await undo(scope, because: error.description, journal: journal) }
+        journal(.applied)
+        do throws(UnitFailure) { try failpoints.hit(id, .after) } catch { return await undo(scope, because: error.description, journal: journal) }
+        do throws(ProxmoxError) {
+            let reread = try await client.firewallPlan(name: scope.plan.name, base: scope.plan.base, apiRules: scope.rules, options: scope.options)
+            if !reread.isEmpty {
+                return await undo(
+                    scope, because: "reading the rules back, \(reread.edits.count) edits and \(reread.options.count) options are still to make",
+                    journal: journal)
+            }
+        } catch {
+            return await undo(scope, because: "reading the rules back failed: \(error.description)", journal: journal)
+        }
+        journal(.verified)
+        return nil
+    }
+
+    /// Puts phoenix's previous rules and options back after a failed change.
+    private func undo(_ scope: Scope, because reason: String, journal: (JournalPhase, String) -> Void) async -> String {
+        reporter.report("firewall: \(scope.id): \(reason); putting the previous rules back")
+        let options = scope.plan.options.compactMap { change in change.from.map { (key: change.key, value: $0) } }
+        do throws(ProxmoxError) {
+            let back = try await client.firewallPlan(name: scope.plan.name, base: scope.plan.base, apiRules: scope.plan.managedBefore, options: options)
+            try await client.apply(back)
+        } catch {
+            journal(.failed, "\(reason); restoring failed too: \(error.description)")
+            return "\(reason); putting the previous rules back failed too: \(error.description)"
+        }
+        journal(.restored, reason)
+        return "\(reason); the previous rules are back"
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixProxmox
+import PhoenixState
+
+/// `plan` and `sync` of every kind phoenix manages, in one run: the guests' settings (through the
+/// API) first, then the files of the host-side stages (the engine), then the firewall's rule sets
+/// when they go through the API. A resource whose dependency failed is blocked; the others go on.
+public struct SyncService: Sendable {
+    public let estate: Estate
+    public let stages: [SyncStage]
+    /// The guests stage, when the Proxmox API is named (nil: planned as not applied).
+    public var guests: GuestSettings?
+    /// The firewall's rule sets through the API (`--firewall-through api`), or nil for its files.
+    public var firewallRules: FirewallRules?
+    /// `--target`: only these guests' own resources.
+    public var scope: GuestScope?
+
+    public init(estate: Estate, stages: [SyncStage]) {
+        self.estate = estate
+        self.stages = stages
+    }
+
+    /// The engine's part: plans (run nil) or converges the file stages in the given run, with the
+    /// resources that failed before it (guests), for the files that need them.
+    public typealias FileStages =
+        @Sendable (_ stages: [SyncStage], _ run: (id: Int64, interrupted: [RunRecord])?, _ upstream: [String: String]) async throws ->
+        FileResult
+
+    public enum FileResult: Sendable {
+        case none
+        case planned(Plan)
+        case synced(SyncOutcome)
+    }
+
+    /// What a plan or a sync found and did, kind by kind.
+    public struct Outcome: Sendable {
+        public var run: Int64?
+        public var interrupted: [RunRecord] = []
+        public var guests: GuestSettings.Report?
+        /// Why the guests stage could not run at all (the API failed), when it could not.
+        public var guestsError: String?
+        public var files: FileResult = .none
+        public var firewall: FirewallRules.Plan?
+        public var firewallError: String?
+        public var notApplied: [(stage: SyncStage, reason: String)] = []
+
+        public var succeeded: Bool {
+            let filesFine: Bool
+            if case let .synced(outcome) = files { filesFine = outcome.succeeded } else { filesFine = true }
+            return guestsError == nil && firewallError == nil && (guests?.failures.isEmpty ?? true) && (firewall?.failures.isEmpty ?? true) && filesFine
+        }
+
+        /// Whether anything differs from the configuration (a plan) or was changed (a sync).
+        public var hasChanges: Bool {
+            let fileChanges: Bool
+            switch files {
+            case .none: fileChanges = false
+            case let .planned(plan): fileChanges = plan.hasChanges
+            case let .synced(outcome): fileChanges = outcome.plan.hasChanges
+            }
+            return fileChanges || !(guests?.changed.isEmpty ?? true) || (firewall?.hasChanges ?? false)
+        }
+    }
+
+    /// The stages the engine converges (the guests stage and the API firewall are not files).
+    var fileStages: [SyncStage] {
+        stages.filter { $0 != .guests && !($0 == .firewall && firewallRules != nil) }
+    }
+
+    var wantedGuests: [Guest] {
+        estate.guests.filter { $0.enabled && (scope?.guests.contains($0.id) ?? true) }
+    }
+
+    /// Why the guests stage is not applied, when it is asked for without the API.
+    var notApplied: [(stage: SyncStage, reason: String)] {
+        guard stages.contains(.guests), guests == nil else { return [] }
+        return [(.guests, "needs the Proxmox API: name it with --api https://host:8006 (or $PHOENIX_API) and a token file")]
+    }
+
+    /// What sync would do. Writes nothing: not the cluster, not the machines, not the state store.
+    public func plan(store: StateStore?, files: FileStages) async throws -> Outcome {
+        var outcome = Outcome(notApplied: notApplied)
+        if let guests {
+            let records: [Int: GuestRecord]
+            do { records = try store?.guestRecords() ?? [:] } catch { throw error }
+            do throws(ProxmoxError) {
+                outcome.guests = try await guests.converge(wantedGuests, records: records, store: nil, run: nil)
+            } catch {
+                outcome.guestsError = error.description
+            }
+        }
+        outcome.files = fileStages.isEmpty ? .none : try await files(fileStages, nil, [:])
+        if let firewallRules {
+            do throws(ProxmoxError) { outcome.firewall = try await firewallRules.plan() } catch { outcome.firewallError = error.description }
+        }
+        return outcome
+    }
+
+    /// Converges every stage in one run under the sync lock; the run is finished here.
+    public func sync(store: StateStore, command: String, files: FileStages) async throws -> Outcome {
+        let (run, interrupted) = try store.beginRun(command: command)
+        var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
+        do {
+            let unfinished = try store.unfinishedResources(in: interrupted.map(\.id))
+            var upstream: [String: String] = [:]
+            if let guests {
+                let records = try store.guestRecords()
+                let report: GuestSettings.Report?
+                do throws(ProxmoxError) {
+                    report = try await guests.converge(wantedGuests, records: records, store: store, run: run, unfinished: unfinished)
+                } catch {
+                    report = nil
+                    outcome.guestsError = error.description
+                    for guest in wantedGuests { upstream[GuestSettingsKind.id(guest.id)] = "the Proxmox API failed" }
+                }
+                if let report {
+                    try store.recordGuests(report.converged)
+                    try store.forgetGuests(report.forgotten)
+                    upstream = report.failures
+                    outcome.guests = report
+                }
+            }
+            outcome.files = fileStages.isEmpty ? .none : try await files(fileStages, (run, interrupted), upstream)
+            if let firewallRules {
+                do throws(ProxmoxError) {
+                    var plan = try await firewallRules.plan()
+                    // A guest's rule set waits for its settings, as in the resource graph.
+                    for index in plan.scopes.indices {
+                        guard let guest = FirewallRulesKind.guest(of: plan.scopes[index].id), let reason = upstream[GuestSettingsKind.id(guest)] else {
+                            continue
+                        }
+                        plan.scopes[index].blocked = "not attempted: guest:\(guest) did not converge (\(reason))"
+                    }
+                    outcome.firewall = await firewallRules.apply(plan, store: store, run: run)
+                } catch {
+                    outcome.firewallError = error.description
+                }
+            }
+            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
+            return outcome
+        } catch {
+            try? store.finishRun(run, outcome: "failed", summary: "\(error)")
+            throw error
+        }
+    }
+}
+
+extension SyncService.Outcome {
+    var runOutcome: String { !succeeded ? "failed" : hasChanges ? "succeeded" : "no changes" }
+
+    var summary: String {
+        var parts: [String] = []
+        if let guests, !guests.changed.isEmpty {
+            parts.append("guests: \(guests.changed.count - guests.failures.count) changed, \(guests.failures.count) failed")
+        }
+        if let guestsError { parts.append("guests: \(guestsError)") }
+        if case let .synced(files) = files, files.plan.hasChanges { parts.append(files.summary) }
+        if let firewall, firewall.hasChanges {
+            let changed = firewall.scopes.filter { !$0.plan.isEmpty }.count
+            parts.append("firewall through the API: \(changed - firewall.failures.count) scopes converged, \(firewall.failures.count) failed")
+        }
+        if let firewallError { parts.append("firewall through the API: \(firewallError)") }
+        return parts.isEmpty ? "no changes" : parts.joined(separator: "; ")
+    }
+}
