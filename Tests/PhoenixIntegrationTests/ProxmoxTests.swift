@@ -16,7 +16,7 @@ final class FakeProxmox: @unchecked Sendable {
     private let server: RunningProcess
     static let token = "root@pam!phoenix=tok-4f1d-secret"
 
-    static func make(containers: [[String: Any]], vms: [[String: Any]]) throws -> FakeProxmox? {
+    static func make(containers: [[String: Any]], vms: [[String: Any]], extra: [String: Any] = [:]) throws -> FakeProxmox? {
         guard let python = try realProgram("python3") else { return nil }
         let venvPython = "\(TestPaths.packageRoot)/.venv-it/bin/python"
         let interpreter = FileManager.default.isExecutableFile(atPath: venvPython) ? venvPython : python
@@ -29,10 +29,10 @@ final class FakeProxmox: @unchecked Sendable {
             }
             return nil
         }
-        return try FakeProxmox(interpreter: interpreter, containers: containers, vms: vms)
+        return try FakeProxmox(interpreter: interpreter, containers: containers, vms: vms, extra: extra)
     }
 
-    private init(interpreter: String, containers: [[String: Any]], vms: [[String: Any]]) throws {
+    private init(interpreter: String, containers: [[String: Any]], vms: [[String: Any]], extra: [String: Any]) throws {
         directory = try TemporaryDirectory("phoenix-pve")
         certificates = try TestCertificates(in: directory)
         tokenFile = directory.file("token")
@@ -41,7 +41,7 @@ final class FakeProxmox: @unchecked Sendable {
         let spec: [String: Any] = [
             "port": port, "directory": directory.path, "cert": certificates.cert, "key": certificates.key,
             "tokens": ["root@pam!phoenix": "tok-4f1d-secret"], "containers": containers, "vms": vms,
-        ]
+        ].merging(extra) { first, _ in first }
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: directory.file("spec.json")))
         server = try RunningProcess(
             interpreter, ["\(TestPaths.packageRoot)/Tests/PhoenixIntegrationTests/Fixtures/fakepve_server.py", directory.file("spec.json")],

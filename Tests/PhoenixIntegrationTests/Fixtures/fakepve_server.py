@@ -6,6 +6,10 @@ certificate, the API tokens and the guests. Prints "CA <path>" and "ready" once 
 A VM with "agent_lxc": {"path": P, "name": N} gets a guest agent that really runs: fakepve only
 answers agent calls with canned results, so here exec and file-write happen inside the LXC
 container N under the LXC path P (through lxc-attach), which stands in for the VM's operating system.
+
+"not_taking": {"<ctid>": ["cores", ...]} makes a container's configuration writes silently leave
+those keys as they were, while the others are written: it stands in for a running guest's change
+that Proxmox applies only in part (a hotplug that failed for one setting).
 """
 import asyncio
 import base64
@@ -17,6 +21,7 @@ import threading
 from fakepve import FakePve
 from fakepve import agent as guest_agent
 from fakepve.certs import make_cert
+from fakepve.lxc import LxcApi
 
 CANNED_RESULT = guest_agent.result
 AGENT_CONTAINERS = {}  # vmid -> (lxc path, container name)
@@ -63,6 +68,17 @@ def run_in_container(vm, command, values):
 
 guest_agent.result = run_in_container
 
+NOT_TAKING = {}  # ctid -> keys a configuration write leaves as they were
+WRITE_CONFIG = LxcApi._lxc_config_put
+
+
+async def write_config_in_part(self, user, values):
+    ignored = NOT_TAKING.get(int(values["vmid"]), ())
+    return await WRITE_CONFIG(self, user, dict((key, value) for key, value in values.items() if key not in ignored))
+
+
+LxcApi._lxc_config_put = write_config_in_part
+
 
 async def dump_agent_requests(pve, directory):
     """Writes what the guest agents were asked to agent-requests.log, for the tests to read."""
@@ -83,6 +99,8 @@ async def main(spec_path):
     pve = FakePve(user="root@pam", password=spec.get("password", "secret"), host="127.0.0.1", port=spec["port"])
     pve.time_scale = 0
     LOG_DIRECTORY[0] = spec["directory"]
+    for ctid, keys in spec.get("not_taking", {}).items():
+        NOT_TAKING[int(ctid)] = tuple(keys)
     for token, secret in spec.get("tokens", {}).items():
         pve.apitokens[token] = secret
     for ct in spec.get("containers", []):
