@@ -25,7 +25,7 @@ let package = Package(
             ]
         ),
         // Executes plans against real machines: targets, service units, the graph walk, verification.
-        .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", "PhoenixState", .product(name: "Yams", package: "Yams")]),
+        .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", .product(name: "Yams", package: "Yams")]),
         // The Proxmox VE API client: token or ticket auth, TLS against the cluster CA, tasks, bulk reads.
         .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", "PhoenixEngine", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // What the commands do, for the CLI and any long-running caller: plan, sync, converge.

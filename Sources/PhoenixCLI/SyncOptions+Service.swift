@@ -11,7 +11,7 @@ extension SyncOptions {
     /// firewall's rule sets through the API when asked, the engine for the files. The API client
     /// is shut down however `body` ends; returns the API calls it made (nil without one).
     func withService<T: Sendable>(
-        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool, stats: MachineStats, stacksDirectory: String?, store: StateStore?,
+        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool, stats: MachineStats, stacksDirectory: String?, store: (any StateBackend)?,
         _ body: (SyncService, SyncService.FileStages) async throws -> T
     ) async throws -> (result: T, apiCalls: Int?) {
         for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }

@@ -89,14 +89,7 @@ public struct LocalMachine: Machine {
         guard descriptor >= 0 else { throw failure("write", path) }
         defer { close(descriptor) }
         guard fchmod(descriptor, permissions) == 0 else { throw failure("chmod", path) }
-        let bytes = Array(contents.utf8)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
-            if result < 0 && errno == EINTR { continue }
-            guard result > 0 else { throw failure("write", path) }
-            written += result
-        }
+        guard POSIX.writeAll(descriptor, Array(contents.utf8)) else { throw failure("write", path) }
         guard fsync(descriptor) == 0 else { throw failure("fsync", path) }
     }
 
@@ -112,7 +105,7 @@ public struct LocalMachine: Machine {
     }
 
     public func rename(_ from: String, to: String) throws(MachineError) {
-        guard Glibc.rename(commandPath(from), commandPath(to)) == 0 else { throw failure("rename \(from) to", to) }
+        guard POSIX.rename(commandPath(from), commandPath(to)) == 0 else { throw failure("rename \(from) to", to) }
     }
 
     public func remove(_ path: String) throws(MachineError) {

@@ -7,7 +7,7 @@ public enum Probe {
     /// socket, re-sending unanswered ones until `timeout`. Returns the addresses found per name
     /// (empty for NXDOMAIN or no answer).
     public static func resolve(_ names: [String], server: IPv4Address, port: Int, timeout: TimeInterval) -> [String: [IPv4Address]] {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let socket = POSIX.socket(datagram: true)
         guard socket >= 0 else { return [:] }
         defer { close(socket) }
         var address = socketAddress(server, port)
@@ -70,7 +70,7 @@ public enum Probe {
 
     /// Whether a TCP connection to `host:port` opens within `timeout`.
     public static func connects(to host: IPv4Address, port: Int, timeout: TimeInterval) -> Bool {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = POSIX.socket(datagram: false)
         guard socket >= 0 else { return false }
         defer { close(socket) }
         _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
@@ -101,7 +101,7 @@ public enum Probe {
 
     /// One plain-HTTP/1.1 GET with the given Host header; nil when nothing answers in time.
     public static func http(host: IPv4Address, port: Int, path: String, hostHeader: String, timeout: TimeInterval) -> HTTPResponse? {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = POSIX.socket(datagram: false)
         guard socket >= 0 else { return nil }
         defer { close(socket) }
         var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
@@ -142,7 +142,7 @@ public enum Probe {
     private static func connect(_ socket: Int32, to host: IPv4Address, port: Int) -> Int32 {
         var address = socketAddress(host, port)
         return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { POSIX.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixState
 
 extension SyncEngine {
     /// Converges `stages`: plan, then every unit with changes, under the sync lock, each change
@@ -9,7 +8,7 @@ extension SyncEngine {
     ///
     /// - Parameter upstream: resources converged before this run of the engine that failed (a
     ///   guest's settings), with why: the files that need them are blocked.
-    public func sync(_ stages: [SyncStage], store: StateStore, command: String, upstream: [String: String] = [:]) throws(EngineError) -> SyncOutcome {
+    public func sync(_ stages: [SyncStage], store: any StateBackend, command: String, upstream: [String: String] = [:]) throws(EngineError) -> SyncOutcome {
         let (run, interrupted) = try begin(store, command: command)
         do {
             let outcome = try sync(stages, store: store, run: run, interrupted: interrupted, upstream: upstream)
@@ -23,7 +22,7 @@ extension SyncEngine {
 
     /// Converges `stages` inside a run the caller began (and finishes: other kinds share it).
     public func sync(
-        _ stages: [SyncStage], store: StateStore, run: Int64, interrupted: [RunRecord], upstream: [String: String] = [:]
+        _ stages: [SyncStage], store: any StateBackend, run: Int64, interrupted: [RunRecord], upstream: [String: String] = [:]
     ) throws(EngineError) -> SyncOutcome {
         let desired = try desired(stages)
         let applied = try applied(store)
@@ -35,7 +34,7 @@ extension SyncEngine {
 
     /// Re-applies what a successful earlier run left installed: its files come back, files phoenix
     /// created since are removed.
-    public func rollback(to target: Int64, store: StateStore, command: String) throws(EngineError) -> SyncOutcome {
+    public func rollback(to target: Int64, store: any StateBackend, command: String) throws(EngineError) -> SyncOutcome {
         let (resources, withoutContents) = try stateCall { () throws(StateError) in try store.snapshot(of: target) }
         let (run, interrupted) = try begin(store, command: command)
         do {
@@ -59,7 +58,7 @@ extension SyncEngine {
         }
     }
 
-    private func begin(_ store: StateStore, command: String) throws(EngineError) -> (Int64, [RunRecord]) {
+    private func begin(_ store: any StateBackend, command: String) throws(EngineError) -> (Int64, [RunRecord]) {
         try stateCall { () throws(StateError) in try store.beginRun(command: command) }
     }
 
@@ -68,7 +67,7 @@ extension SyncEngine {
     }
 
     private func execute(
-        _ plan: Plan, stages: [SyncStage], upstream: [String: String], actual: [String: String?], applied: [String: AppliedRecord], store: StateStore,
+        _ plan: Plan, stages: [SyncStage], upstream: [String: String], actual: [String: String?], applied: [String: AppliedRecord], store: any StateBackend,
         run: Int64, interrupted: [RunRecord]
     ) throws(EngineError) -> SyncOutcome {
         let byUnit = Dictionary(grouping: plan.pending, by: \.unit)
@@ -132,7 +131,7 @@ extension SyncEngine {
     /// Converges one unit: stage, test, activate, reload, verify; on a failed check the previous files
     /// come back and the service is reloaded onto them.
     func converge(
-        _ unit: ServiceUnit, changes: [Change], live: [Resource], actual: [String: String?], store: StateStore, run: Int64
+        _ unit: ServiceUnit, changes: [Change], live: [Resource], actual: [String: String?], store: any StateBackend, run: Int64
     ) -> UnitOutcome {
         let started = Date()
         let machine = machines.machine(for: unit.target)

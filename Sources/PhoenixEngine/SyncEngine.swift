@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixState
 
 /// A failure that stops a command before it changes anything.
 public enum EngineError: Error, CustomStringConvertible {
@@ -139,7 +138,7 @@ public struct SyncEngine: Sendable {
     }
 
     /// What `sync` would do. Never writes: not the machines, not the state store.
-    public func plan(_ stages: [SyncStage], store: StateStore?) throws(EngineError) -> Plan {
+    public func plan(_ stages: [SyncStage], store: (any StateBackend)?) throws(EngineError) -> Plan {
         let desired = try desired(stages)
         let applied = try applied(store)
         let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
@@ -147,7 +146,7 @@ public struct SyncEngine: Sendable {
     }
 
     /// Installed vs last applied vs desired, for every resource of the applied stages.
-    public func drift(store: StateStore?) throws(EngineError) -> [DriftItem] {
+    public func drift(store: (any StateBackend)?) throws(EngineError) -> [DriftItem] {
         let stages = SyncStage.allCases.filter(\.isApplied)
         let desired = try desired(stages).resources
         let applied = try applied(store)
@@ -174,13 +173,13 @@ public struct SyncEngine: Sendable {
     }
 
     /// What phoenix last applied, within `scope`: outside it nothing is compared, so nothing is deleted.
-    func applied(_ store: StateStore?) throws(EngineError) -> [String: AppliedRecord] {
+    func applied(_ store: (any StateBackend)?) throws(EngineError) -> [String: AppliedRecord] {
         let all = try Self.applied(store)
         guard let scope else { return all }
         return all.filter { scope.contains(id: $0.key, target: $0.value.unit.target) }
     }
 
-    static func applied(_ store: StateStore?) throws(EngineError) -> [String: AppliedRecord] {
+    static func applied(_ store: (any StateBackend)?) throws(EngineError) -> [String: AppliedRecord] {
         guard let store else { return [:] }
         do { return try store.applied() } catch { throw .state(error) }
     }

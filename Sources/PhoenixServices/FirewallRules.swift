@@ -81,7 +81,7 @@ public struct FirewallRules: Sendable {
     }
 
     /// Applies every scope with changes, one after another, journalled in `run`.
-    public func apply(_ plan: Plan, store: StateStore, run: Int64) async -> Plan {
+    public func apply(_ plan: Plan, store: any StateBackend, run: Int64) async -> Plan {
         var plan = plan
         for index in plan.scopes.indices where !plan.scopes[index].plan.isEmpty && plan.scopes[index].blocked == nil {
             plan.scopes[index].failure = await apply(plan.scopes[index], store: store, run: run)
@@ -90,7 +90,7 @@ public struct FirewallRules: Sendable {
     }
 
     /// One scope: nil when it converged, else why not (with whether the previous rules are back).
-    private func apply(_ scope: Scope, store: StateStore, run: Int64) async -> String? {
+    private func apply(_ scope: Scope, store: any StateBackend, run: Int64) async -> String? {
         let id = scope.id
         let before = Digest.sha256Hex(scope.plan.managedBefore.map(\.text).joined(separator: "\n"))
         let after = Digest.sha256Hex(scope.rules.map(\.text).joined(separator: "\n"))

@@ -73,7 +73,7 @@ public struct GuestSettings: Sendable {
     /// Plans the guests (and unless `run` is nil applies the plan, recording every change in that
     /// run's journal). `unfinished`: resources an interrupted run changed without finishing.
     public func converge(
-        _ wanted: [Guest], records: [Int: GuestRecord], store: StateStore?, run: Int64?, unfinished: Set<String> = []
+        _ wanted: [Guest], records: [Int: GuestRecord], store: (any StateBackend)?, run: Int64?, unfinished: Set<String> = []
     ) async throws(ProxmoxError) -> Report {
         var report = Report()
         let cluster = try await client.guestsByID()
@@ -187,7 +187,7 @@ public struct GuestSettings: Sendable {
 
     /// One guest's change: journalled, applied in one call, read back; the previous values put
     /// back when Proxmox refuses it or a setting did not take. Returns the settings waiting for a reboot.
-    private func apply(_ plan: GuestConfigPlan, guest: Guest, store: StateStore, run: Int64) async throws(GuestFailure) -> [String] {
+    private func apply(_ plan: GuestConfigPlan, guest: Guest, store: any StateBackend, run: Int64) async throws(GuestFailure) -> [String] {
         let id = GuestSettingsKind.id(plan.guest.vmid)
         let before = Digest.sha256Hex(plan.changes.map { "\($0.key)=\($0.from ?? "")" }.joined(separator: "\n"))
         let after = Digest.sha256Hex(plan.changes.map { "\($0.key)=\($0.to)" }.joined(separator: "\n"))

@@ -80,7 +80,7 @@ public struct SyncService: Sendable {
     }
 
     /// What sync would do. Writes nothing: not the cluster, not the machines, not the state store.
-    public func plan(store: StateStore?, files: FileStages) async throws -> Outcome {
+    public func plan(store: (any StateBackend)?, files: FileStages) async throws -> Outcome {
         var outcome = Outcome(notApplied: notApplied)
         if let guests {
             let records: [Int: GuestRecord]
@@ -99,7 +99,7 @@ public struct SyncService: Sendable {
     }
 
     /// Converges every stage in one run under the sync lock; the run is finished here.
-    public func sync(store: StateStore, command: String, files: FileStages) async throws -> Outcome {
+    public func sync(store: any StateBackend, command: String, files: FileStages) async throws -> Outcome {
         let (run, interrupted) = try store.beginRun(command: command)
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
         do {

@@ -79,25 +79,6 @@ extension StateStore {
     }
 }
 
-/// What phoenix recorded about a guest it converged: the fingerprint of what the configuration
-/// asked for, and what the bulk read showed of the guest right after.
-public struct GuestRecord: Sendable, Equatable {
-    public let vmid: Int
-    public let fingerprint: String
-    public let observed: String
-    public let run: Int64
-    /// Settings converge set that the running guest takes only at its next reboot.
-    public let pending: [String]
-
-    public init(vmid: Int, fingerprint: String, observed: String, run: Int64, pending: [String] = []) {
-        self.vmid = vmid
-        self.fingerprint = fingerprint
-        self.observed = observed
-        self.run = run
-        self.pending = pending
-    }
-}
-
 extension StateStore {
     /// The guests `converge` left as configured, by VMID.
     public func guestRecords() throws(StateError) -> [Int: GuestRecord] {

@@ -2,31 +2,10 @@ import Foundation
 import GRDB
 import PhoenixCore
 
-/// One run as `phoenix history` shows it.
-public struct RunRecord: Sendable, Equatable {
-    public let id: Int64
-    public let startedAt: Date
-    public let finishedAt: Date?
-    public let user: String
-    public let host: String
-    public let pid: Int32
-    public let command: String
-    public let outcome: String
-    public let summary: String
-}
-
-/// A journal line: a resource and a phase of its change.
-public struct JournalEntry: Sendable, Equatable {
-    public let runID: Int64
-    public let resource: String
-    public let phase: JournalPhase
-    public let detail: String
-}
-
 extension StateStore {
     /// Takes the sync lock and opens a run. A lock whose holder is a dead process on this host is
     /// stale: it is cleared and the run it belonged to is marked interrupted.
-    public func beginRun(command: String, user: String, host: String, pid: Int32 = getpid()) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
+    public func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
         try write { db in
             if let holder = try Row.fetchOne(db, sql: "SELECT pid, host, started_at, run_id FROM lock WHERE id = 1") {
                 let holderPID = Int32(holder["pid"] as Int64)
@@ -51,13 +30,6 @@ extension StateStore {
         }
     }
 
-    /// Opens a run for the user running phoenix (the one behind sudo, when it was) on this host.
-    public func beginRun(command: String) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
-        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
-        let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? account ?? "uid \(getuid())"
-        return try beginRun(command: command, user: user, host: ProcessInfo.processInfo.hostName)
-    }
-
     /// Closes a run and releases the lock.
     public func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError) {
         try write { db in
@@ -68,7 +40,7 @@ extension StateStore {
         }
     }
 
-    public func runs(limit: Int = 50) throws(StateError) -> [RunRecord] {
+    public func runs(limit: Int) throws(StateError) -> [RunRecord] {
         try read { db in try Self.runs(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT \(max(1, limit))") }
     }
 
@@ -90,7 +62,7 @@ extension StateStore {
     /// Records a phase of a resource's change: `intent` before the mutation, then `applied`,
     /// `verified`, `restored` or `failed`.
     public func journal(
-        run: Int64, resource: String, phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil, detail: String = ""
+        run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
     )
         throws(StateError)
     {

@@ -5,7 +5,7 @@ import PhoenixCore
 /// The state store: runs, the last applied content of every resource, a journal written before and
 /// after each mutation, the contents each successful run left (for `phoenix rollback RUN`), and the
 /// lock that keeps syncs one at a time. One SQLite file.
-public final class StateStore: Sendable {
+public final class StateStore: StateBackend {
     public let path: String
     let database: DatabaseQueue
     /// Fingerprints under this store's key (`<path>.key`, 32 random bytes, mode 0600): resources
@@ -48,10 +48,8 @@ public final class StateStore: Sendable {
         let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw StateError.unavailable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        guard key.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, 32) }) == 32 else {
-            throw StateError.unavailable(path: path, reason: "cannot write the key")
-        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do { try handle.write(contentsOf: Data(key)) } catch { throw StateError.unavailable(path: path, reason: "cannot write the key") }
         return key
     }
 
@@ -137,31 +135,6 @@ public final class StateStore: Sendable {
             return try database.read(body)
         } catch {
             throw StateError.unavailable(path: path, reason: "\(error)")
-        }
-    }
-}
-
-/// What can go wrong with the state store, with what to do about it.
-public enum StateError: Error, CustomStringConvertible, Equatable {
-    case unavailable(path: String, reason: String)
-    case locked(pid: Int32, host: String, since: Date)
-    case unknownRun(Int64)
-    case runNotRestorable(Int64, outcome: String)
-    /// A run that changed no files (`converge` changes guests): there is nothing of it to restore.
-    case runChangedNoFiles(Int64, command: String)
-
-    public var description: String {
-        switch self {
-        case let .unavailable(path, reason):
-            return "the state store \(path) cannot be used: \(reason) (check the path and its permissions, or pass --state)"
-        case let .locked(pid, host, since):
-            return "another sync holds the lock: pid \(pid) on \(host), started \(ISO8601DateFormatter().string(from: since)); wait for it to finish"
-        case let .unknownRun(id):
-            return "there is no run \(id) (phoenix history lists the runs)"
-        case let .runNotRestorable(id, outcome):
-            return "run \(id) ended \(outcome); only a successful run recorded a state to return to"
-        case let .runChangedNoFiles(id, command):
-            return "run \(id) (\(command)) changed guests, not files: rollback returns to a sync run (phoenix history lists them)"
         }
     }
 }

@@ -76,6 +76,12 @@ public enum TestPaths {
         return nil
     }
 
+    /// In CI (`CI` set) or under the README's test command, a missing ../shared/reference fails the
+    /// tests that read it instead of skipping them.
+    public static var referenceRequired: Bool {
+        realComponentsRequired || !(ProcessInfo.processInfo.environment["CI"] ?? "").isEmpty
+    }
+
     /// When set (the README's test command sets it), a missing real program fails the test instead of skipping it.
     public static var realComponentsRequired: Bool {
         ProcessInfo.processInfo.environment["PHOENIX_REQUIRE_REAL_COMPONENTS"] == "1"

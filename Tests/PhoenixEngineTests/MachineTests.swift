@@ -39,15 +39,25 @@ struct MachineTests {
         #expect(echoed.stdout == hostile)
     }
 
-    @Test("a missing remote file reads as absent; other failures name the machine and the operation")
+    @Test("a missing remote file reads as absent; other failures name the machine and the operation, with what the remote side said")
     func sshRead() throws {
+        let directory = try TemporaryDirectory("phoenix-ssh-read")
         let recorder = RecordingTransport()
+        // The remote side is a real /bin/sh running phoenix's read script, as sshd would.
         recorder.answer = { argv in
-            argv.last == "'/missing'" ? CommandResult(status: 3, stdout: "", stderr: "") : CommandResult(status: 1, stdout: "", stderr: "Permission denied")
+            let remote = argv.drop { $0 != "--" }.dropFirst().joined(separator: " ")
+            return (try? ProcessRunner.run(["/bin/sh", "-c", remote])) ?? CommandResult(status: 255, stdout: "", stderr: "")
         }
         let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
-        #expect(try machine.read("/missing") == nil)
-        #expect(throws: MachineError(machine: "the host pve1", operation: "read /secret", reason: "Permission denied")) { try machine.read("/secret") }
+        #expect(try machine.read(directory.file("missing")) == nil)
+        // A directory where a file should be: the remote cat's own complaint is the reason.
+        do throws(MachineError) {
+            _ = try machine.read(directory.path)
+            Issue.record("reading a directory succeeded")
+        } catch {
+            #expect(error.machine == "the host pve1" && error.operation == "read \(directory.path)", "\(error)")
+            #expect(error.reason.lowercased().contains("directory"), "the reason comes from the remote side: \(error.reason)")
+        }
     }
 
     @Test("ssh's remote side, played by a local /bin/sh: writes, reads and a bulk read in one round trip")

@@ -4,19 +4,33 @@ import PhoenixState
 import PhoenixTesting
 import Testing
 
-@Suite("The state store")
-struct StateStoreTests {
-    func store() throws -> (StateStore, TemporaryDirectory) {
-        let directory = try TemporaryDirectory("phoenix-state")
-        return (try StateStore(path: directory.file("state/state.sqlite")), directory)
+/// The backends of the state port. Every one of them passes the contract below; the SQLite store
+/// is the one phoenix uses, the in-memory one is PhoenixTesting's double.
+enum StateBackendKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, memory
+
+    var testDescription: String { rawValue }
+
+    /// A fresh store, and what keeps its files alive.
+    func make() throws -> (any StateBackend, AnyObject?) {
+        switch self {
+        case .sqlite:
+            let directory = try TemporaryDirectory("phoenix-state")
+            return (try StateStore(path: directory.file("state/state.sqlite")), directory)
+        case .memory:
+            return (InMemoryStateStore(), nil)
+        }
     }
+}
 
-    static let resource = Resource(
-        id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.1 a.lab\n", mode: "0644", activation: .reload, origin: "t")
+/// The state-store contract: what any backend must do (run against each backend).
+@Suite("The state store contract, for every backend")
+struct StateContractTests {
+    static let resource = StateStoreTests.resource
 
-    @Test("one sync at a time: a second is refused with the holder's pid, host and start time")
-    func lock() throws {
-        let (store, directory) = try store()
+    @Test("one sync at a time: a second is refused with the holder's pid, host and start time", arguments: StateBackendKind.allCases)
+    func lock(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
         defer { _ = directory }
         let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: "node1")
         #expect(throws: StateError.self) { try store.beginRun(command: "sync dns", user: "ops", host: "node1") }
@@ -32,9 +46,9 @@ struct StateStoreTests {
         #expect(interrupted.isEmpty)
     }
 
-    @Test("a lock held by a dead process is stale: cleared, and its run reported as interrupted")
-    func staleLock() throws {
-        let (store, directory) = try store()
+    @Test("a lock held by a dead process is stale: cleared, and its run reported as interrupted", arguments: StateBackendKind.allCases)
+    func staleLock(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
         // A process that has exited: its pid is free (the kernel does not reuse it this quickly).
         let result = try Command.run("/bin/sh", ["-c", "echo $$"])
         let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
@@ -54,12 +68,12 @@ struct StateStoreTests {
         _ = directory
     }
 
-    @Test("applied contents are kept per run and can be read back for rollback")
-    func snapshots() throws {
-        let (store, directory) = try store()
+    @Test("applied contents are kept per run and can be read back for rollback", arguments: StateBackendKind.allCases)
+    func snapshots(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
         defer { _ = directory }
         let (first, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
-        try store.recordApplied(run: first, Self.resource)
+        try store.recordApplied(run: first, StateStoreTests.resource)
         try store.snapshot(run: first)
         try store.finishRun(first, outcome: "succeeded", summary: "")
         let (second, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
@@ -78,9 +92,9 @@ struct StateStoreTests {
         #expect(try store.runs().map(\.id) == [second, first])
     }
 
-    @Test("converge's guest records: written, replaced, forgotten; a converge run is no rollback target")
-    func guestRecords() throws {
-        let (store, directory) = try store()
+    @Test("converge's guest records: written, replaced, forgotten; a converge run is no rollback target", arguments: StateBackendKind.allCases)
+    func guestRecords(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
         defer { _ = directory }
         let (run, _) = try store.beginRun(command: "converge", user: "ops", host: "h")
         try store.recordGuests([
@@ -98,9 +112,9 @@ struct StateStoreTests {
         #expect(throws: StateError.runChangedNoFiles(run, command: "converge")) { try store.snapshot(of: run) }
     }
 
-    @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest")
-    func keyedHashes() throws {
-        let (store, directory) = try store()
+    @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest", arguments: StateBackendKind.allCases)
+    func keyedHashes(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
         defer { _ = directory }
         let secret = "POSTGRES_PASSWORD=correct-horse-battery-staple-41\n"
         let envFile = Resource(
@@ -117,13 +131,60 @@ struct StateStoreTests {
         #expect(store.digests.matches(secret, recorded))
         #expect(!store.digests.matches("POSTGRES_PASSWORD=guess\n", recorded))
         #expect(!ContentDigests(key: Array(repeating: 7, count: 32)).matches(secret, recorded), "another key gives another hash")
+        #expect(try store.content(digest: recorded) == nil, "the contents are not kept")
+        #expect(try store.content(digest: Digest.sha256Hex(secret)) == nil)
+        let snapshot = try store.snapshot(of: run)
+        #expect(snapshot.resources.isEmpty && snapshot.withoutContents == [envFile.id])
+    }
+
+    @Test("the journal keeps every phase in order; an intent without a final phase is unfinished", arguments: StateBackendKind.allCases)
+    func journal(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
+        defer { _ = directory }
+        let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: "h")
+        for (resource, phase) in [("guest:101", JournalPhase.intent), ("guest:101", .applied), ("guest:101", .restored), ("dns:records", .intent)] {
+            try store.journal(run: run, resource: resource, phase: phase, detail: "d")
+        }
+        #expect(try store.journal(run: run).map(\.phase) == [.intent, .applied, .restored, .intent])
+        #expect(try store.unfinishedResources(in: [run]) == ["dns:records"])
+        #expect(try store.unfinishedResources(in: []) == [])
+        try store.recordApplied(run: run, Self.resource)
+        #expect(try store.content(digest: Self.resource.digest) == Self.resource.contents)
+        try store.recordDeleted(id: Self.resource.id)
+        #expect(try store.applied()[Self.resource.id] == nil)
+    }
+
+}
+
+@Suite("The SQLite state store")
+struct StateStoreTests {
+    func store() throws -> (StateStore, TemporaryDirectory) {
+        let directory = try TemporaryDirectory("phoenix-state")
+        return (try StateStore(path: directory.file("state/state.sqlite")), directory)
+    }
+
+    static let resource = Resource(
+        id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.1 a.lab\n", mode: "0644", activation: .reload, origin: "t")
+
+    @Test("SQLite: a secret's contents and plain digest are nowhere in the file; the key file is 0600 and reused")
+    func keyedHashesOnDisk() throws {
+        let (store, directory) = try store()
+        defer { _ = directory }
+        let secret = "POSTGRES_PASSWORD=correct-horse-battery-staple-41\n"
+        let envFile = Resource(
+            id: "files:db/db.env", unit: .stackFiles, path: "/quickOS/portainer_stacks/db/db.env", contents: secret, mode: "0644", activation: .none,
+            origin: "t", sensitive: true)
+        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
+        try store.recordApplied(run: run, envFile)
+        try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
+        try store.snapshot(run: run)
+        try store.finishRun(run, outcome: "succeeded", summary: "")
+        let recorded = try #require(try store.applied()[envFile.id]?.digest)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: store.path))
         #expect(bytes.range(of: Data("correct-horse".utf8)) == nil, "the contents are not in the database")
         #expect(bytes.range(of: Data(Digest.sha256Hex(secret).utf8)) == nil, "nor a plain digest anyone could confirm a guess with")
         let key = try #require(FileManager.default.attributesOfItem(atPath: store.path + ".key")[.posixPermissions] as? Int)
         #expect(key == 0o600)
-        let snapshot = try store.snapshot(of: run)
-        #expect(snapshot.resources.isEmpty && snapshot.withoutContents == [envFile.id])
         // A second opening uses the same key.
         #expect(try StateStore(path: store.path).digests.matches(secret, recorded))
         #expect(try StateStore.existing(path: store.path)?.digests.matches(secret, recorded) == true)

@@ -39,9 +39,12 @@ struct CommandLineTests {
         #expect(always.status == 0, "\(always.stderr)")
         #expect(always.stdout.contains("\u{1B}[32m+\u{1B}[0m dns:records"), "a file to create is a green +: \(always.stdout.debugDescription)")
         let never = try phoenix(["plan", "dns", "--color", "never"] + target)
+        #expect(never.status == 0, "\(never.stderr)")
         #expect(!never.stdout.contains("\u{1B}[") && never.stdout.contains("  + dns:records"))
         // Our stdout is a pipe, not a terminal: auto stays plain.
-        #expect(!(try phoenix(["plan", "dns"] + target)).stdout.contains("\u{1B}["))
+        let auto = try phoenix(["plan", "dns"] + target)
+        #expect(auto.status == 0 && auto.stdout.contains("  + dns:records"), "\(auto.stdout)\(auto.stderr)")
+        #expect(!auto.stdout.contains("\u{1B}["))
 
         // On a terminal (a pseudo-terminal this test opens): auto paints, unless NO_COLOR is set or TERM is dumb.
         let terminal = open("/dev/ptmx", O_RDWR | O_NOCTTY)
@@ -96,6 +99,7 @@ struct CommandLineTests {
             )
         }
         let before = try phoenix(["graph", "--config-dir", estate.file("etc"), "--format", "json", "--verb", "create"])
+        #expect(before.status == 65, "the files core_paths names are not there yet: \(before.stdout)\(before.stderr)")
         #expect(!before.stdout.contains(#""110""#), "the default names are not read when core_paths names others: \(before.stdout)")
         try FileManager.default.moveItem(atPath: estate.file("etc/phoenix_lxc_configs.json"), toPath: estate.file("etc/site_lxc.json"))
         try FileManager.default.moveItem(atPath: estate.file("etc/phoenix_vm_configs.json"), toPath: estate.file("etc/site_vm.json"))

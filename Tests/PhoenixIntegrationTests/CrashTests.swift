@@ -42,6 +42,7 @@ struct CrashTests {
         let installed2 = contents()
         #expect(try lab.phoenix(["sync", "dns", "gateway"], config: version1).status == 0)
         let installed1 = contents()
+        #expect(installed1.count == 4 && !installed1.contains("<absent>") && !installed2.contains("<absent>"), "both versions install every file")
         #expect(zip(installed1, installed2).allSatisfy { $0 != $1 }, "version 2 changes every file")
 
         for failpoint in Self.failpoints {

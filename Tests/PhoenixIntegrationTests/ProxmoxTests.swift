@@ -198,7 +198,9 @@ struct ProxmoxTests {
         #expect(config["onboot"] == .number(1))
 
         let again = try pve.phoenix(["create"])
-        #expect(again.stdout.split(separator: "\n").allSatisfy { $0.hasSuffix(": exists") }, "\(again.stdout)")
+        #expect(again.status == 0, "\(again.stderr)")
+        let lines = again.stdout.split(separator: "\n")
+        #expect(lines.count == 8 && lines.allSatisfy { $0.hasSuffix(": exists") }, "every configured guest exists: \(again.stdout)")
 
         let refused = try pve.phoenix(["delete", "110", "555"])
         #expect(refused.status == 1)
@@ -355,6 +357,7 @@ struct ProxmoxTests {
         guard case let .array(items) = pending else { throw ProxmoxError(call: "pending", kind: .malformed, message: "") }
         #expect(!items.contains { $0["key"] == .string("cores") && $0["pending"] != nil }, "the reboot applied it: \(items)")
         let after = try pve.phoenix(["converge", "--dry-run", "1001"], config: etc)
+        #expect(after.status == 0 && after.stdout.contains("guests would change"), "\(after.stdout)\(after.stderr)")
         #expect(!after.stdout.contains("next reboot"), "\(after.stdout)")
     }
 

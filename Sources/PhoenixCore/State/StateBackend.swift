@@ -1,0 +1,64 @@
+/// The state store as the engine and the services use it: runs and the lock that keeps them one at
+/// a time, the journal, what phoenix last applied (with the contents a rollback needs), and what it
+/// left on each guest. SQLite (PhoenixState) is the first backend; every backend passes the same
+/// contract tests (Tests/PhoenixEngineTests/StateContractTests.swift).
+public protocol StateBackend: Sendable {
+    /// How this store fingerprints contents: resources that may hold secrets as keyed hashes.
+    var digests: ContentDigests { get }
+
+    // MARK: Runs and the lock
+
+    /// Takes the sync lock and opens a run. A lock whose holder is a dead process on this host is
+    /// stale: it is cleared and its run reported as interrupted. A live holder: `StateError.locked`.
+    func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord])
+    /// Closes a run and releases the lock.
+    func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError)
+    /// The newest runs first.
+    func runs(limit: Int) throws(StateError) -> [RunRecord]
+    func run(_ id: Int64) throws(StateError) -> RunRecord?
+
+    // MARK: The journal
+
+    /// Records a phase of a resource's change, with fingerprints of before and after.
+    func journal(run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String) throws(StateError)
+    /// A run's journal, in the order it was written.
+    func journal(run: Int64) throws(StateError) -> [JournalEntry]
+    /// Resources these runs announced a change to (`intent`) and never closed.
+    func unfinishedResources(in runs: [Int64]) throws(StateError) -> Set<String>
+
+    // MARK: What phoenix applied
+
+    /// What phoenix last applied, by resource id.
+    func applied() throws(StateError) -> [String: AppliedRecord]
+    /// Records `resource` as installed; its contents are kept for rollback unless it is sensitive
+    /// (then only a keyed hash).
+    func recordApplied(run: Int64, _ resource: Resource) throws(StateError)
+    /// Forgets a resource phoenix deleted.
+    func recordDeleted(id: String) throws(StateError)
+    /// Keeps the whole applied state as the one `run` leaves behind.
+    func snapshot(run: Int64) throws(StateError)
+    /// The resources a successful sync or rollback run left, with their contents; `withoutContents`
+    /// are those kept only as keyed hashes.
+    func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String])
+    /// The contents phoenix installed for a digest, when it kept them.
+    func content(digest: String) throws(StateError) -> String?
+
+    // MARK: Guests
+
+    /// What converge left on each guest, by VMID.
+    func guestRecords() throws(StateError) -> [Int: GuestRecord]
+    func recordGuests(_ records: [GuestRecord]) throws(StateError)
+    func forgetGuests(_ vmids: [Int]) throws(StateError)
+}
+
+extension StateBackend {
+    public func runs() throws(StateError) -> [RunRecord] { try runs(limit: 50) }
+
+    public func journal(run: Int64, resource: String, phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil) throws(StateError) {
+        try journal(run: run, resource: resource, phase: phase, previousDigest: previousDigest, newDigest: newDigest, detail: "")
+    }
+
+    public func journal(run: Int64, resource: String, phase: JournalPhase, detail: String) throws(StateError) {
+        try journal(run: run, resource: resource, phase: phase, previousDigest: nil, newDigest: nil, detail: detail)
+    }
+}

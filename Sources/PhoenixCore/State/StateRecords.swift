@@ -1,0 +1,87 @@
+import Foundation
+
+/// One run as `phoenix history` shows it.
+public struct RunRecord: Sendable, Equatable {
+    public let id: Int64
+    public let startedAt: Date
+    public let finishedAt: Date?
+    public let user: String
+    public let host: String
+    public let pid: Int32
+    public let command: String
+    public let outcome: String
+    public let summary: String
+
+    public init(
+        id: Int64, startedAt: Date, finishedAt: Date?, user: String, host: String, pid: Int32, command: String, outcome: String, summary: String
+    ) {
+        self.id = id
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.user = user
+        self.host = host
+        self.pid = pid
+        self.command = command
+        self.outcome = outcome
+        self.summary = summary
+    }
+}
+
+/// A journal line: a resource and a phase of its change.
+public struct JournalEntry: Sendable, Equatable {
+    public let runID: Int64
+    public let resource: String
+    public let phase: JournalPhase
+    public let detail: String
+
+    public init(runID: Int64, resource: String, phase: JournalPhase, detail: String) {
+        self.runID = runID
+        self.resource = resource
+        self.phase = phase
+        self.detail = detail
+    }
+}
+
+/// What phoenix recorded about a guest it converged: the fingerprint of what the configuration
+/// asked for, and what the bulk read showed of the guest right after.
+public struct GuestRecord: Sendable, Equatable {
+    public let vmid: Int
+    public let fingerprint: String
+    public let observed: String
+    public let run: Int64
+    /// Settings converge set that the running guest takes only at its next reboot.
+    public let pending: [String]
+
+    public init(vmid: Int, fingerprint: String, observed: String, run: Int64, pending: [String] = []) {
+        self.vmid = vmid
+        self.fingerprint = fingerprint
+        self.observed = observed
+        self.run = run
+        self.pending = pending
+    }
+}
+
+/// What can go wrong with the state store, with what to do about it.
+public enum StateError: Error, CustomStringConvertible, Equatable {
+    case unavailable(path: String, reason: String)
+    case locked(pid: Int32, host: String, since: Date)
+    case unknownRun(Int64)
+    case runNotRestorable(Int64, outcome: String)
+    /// A run that changed no files (`converge` changes guests): there is nothing of it to restore.
+    case runChangedNoFiles(Int64, command: String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(path, reason):
+            return "the state store \(path) cannot be used: \(reason) (check the path and its permissions, or pass --state)"
+        case let .locked(pid, host, since):
+            return "another sync holds the lock: pid \(pid) on \(host), started \(ISO8601DateFormatter().string(from: since)); wait for it to finish"
+        case let .unknownRun(id):
+            return "there is no run \(id) (phoenix history lists the runs)"
+        case let .runNotRestorable(id, outcome):
+            return "run \(id) ended \(outcome); only a successful run recorded a state to return to"
+        case let .runChangedNoFiles(id, command):
+            return "run \(id) (\(command)) changed guests, not files: rollback returns to a sync run (phoenix history lists them)"
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import PhoenixCore
+
+/// A state store in memory: the test double of the state port, held to the same contract as the
+/// SQLite store (StateContractTests). Its lock and runs live only as long as the value.
+public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
+    public let digests: ContentDigests
+    private let lock = NSLock()
+    private var runList: [RunRecord] = []
+    private var holder: (pid: Int32, host: String, startedAt: Date, run: Int64)?
+    private var entries: [(run: Int64, entry: JournalEntry)] = []
+    private var appliedRecords: [String: AppliedRecord] = [:]
+    private var blobs: [String: String] = [:]
+    private var runResources: [Int64: [AppliedRecord]] = [:]
+    private var guests: [Int: GuestRecord] = [:]
+
+    public init() {
+        var generator = SystemRandomNumberGenerator()
+        digests = ContentDigests(key: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    private func locked<T>(_ body: () throws(StateError) -> T) throws(StateError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
+    public func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
+        try locked { () throws(StateError) in
+            if let holder {
+                let alive = holder.host != host || kill(holder.pid, 0) == 0 || errno == EPERM
+                if alive { throw StateError.locked(pid: holder.pid, host: holder.host, since: holder.startedAt) }
+                self.holder = nil
+            }
+            var interrupted: [RunRecord] = []
+            for (index, run) in runList.enumerated() where run.outcome == "running" || (run.outcome == "interrupted" && run.summary.isEmpty) {
+                let marked = RunRecord(
+                    id: run.id, startedAt: run.startedAt, finishedAt: run.finishedAt ?? run.startedAt, user: run.user, host: run.host, pid: run.pid,
+                    command: run.command, outcome: "interrupted", summary: "")
+                interrupted.append(marked)
+                runList[index] = RunRecord(
+                    id: run.id, startedAt: run.startedAt, finishedAt: marked.finishedAt, user: run.user, host: run.host, pid: run.pid, command: run.command,
+                    outcome: "interrupted", summary: "interrupted before it finished")
+            }
+            let now = Date()
+            let id = (runList.last?.id ?? 0) + 1
+            runList.append(
+                RunRecord(id: id, startedAt: now, finishedAt: nil, user: user, host: host, pid: pid, command: command, outcome: "running", summary: ""))
+            holder = (pid, host, now, id)
+            return (id, interrupted)
+        }
+    }
+
+    public func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError) {
+        locked {
+            if let index = runList.firstIndex(where: { $0.id == run }) {
+                let old = runList[index]
+                runList[index] = RunRecord(
+                    id: old.id, startedAt: old.startedAt, finishedAt: Date(), user: old.user, host: old.host, pid: old.pid, command: old.command,
+                    outcome: outcome, summary: summary)
+            }
+            if holder?.run == run { holder = nil }
+        }
+    }
+
+    public func runs(limit: Int) throws(StateError) -> [RunRecord] { locked { Array(runList.reversed().prefix(max(1, limit))) } }
+
+    public func run(_ id: Int64) throws(StateError) -> RunRecord? { locked { runList.first { $0.id == id } } }
+
+    public func journal(
+        run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
+    ) throws(StateError) {
+        locked { entries.append((run, JournalEntry(runID: run, resource: resource, phase: phase, detail: detail))) }
+    }
+
+    public func journal(run: Int64) throws(StateError) -> [JournalEntry] { locked { entries.filter { $0.run == run }.map(\.entry) } }
+
+    public func unfinishedResources(in runs: [Int64]) throws(StateError) -> Set<String> {
+        locked {
+            var open = Set<String>()
+            for (_, entry) in entries where runs.contains(entry.runID) {
+                if entry.phase == .intent { open.insert(entry.resource) } else if entry.phase.isFinal { open.remove(entry.resource) }
+            }
+            return open
+        }
+    }
+
+    public func applied() throws(StateError) -> [String: AppliedRecord] { locked { appliedRecords } }
+
+    public func recordApplied(run: Int64, _ resource: Resource) throws(StateError) {
+        let digest = digests.digest(resource.contents, sensitive: resource.sensitive)
+        locked {
+            if !resource.sensitive { blobs[digest] = resource.contents }
+            appliedRecords[resource.id] = AppliedRecord(id: resource.id, unit: resource.unit, path: resource.path, mode: resource.mode, digest: digest)
+        }
+    }
+
+    public func recordDeleted(id: String) throws(StateError) { locked { appliedRecords[id] = nil } }
+
+    public func snapshot(run: Int64) throws(StateError) { locked { runResources[run] = Array(appliedRecords.values) } }
+
+    public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String]) {
+        try locked { () throws(StateError) in
+            guard let record = runList.first(where: { $0.id == run }) else { throw StateError.unknownRun(run) }
+            guard ["succeeded", "no changes"].contains(record.outcome) else { throw StateError.runNotRestorable(run, outcome: record.outcome) }
+            guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else {
+                throw StateError.runChangedNoFiles(run, command: record.command)
+            }
+            let kept = runResources[run] ?? []
+            let resources = kept.compactMap { applied in
+                blobs[applied.digest].map {
+                    Resource(
+                        id: applied.id, unit: applied.unit, path: applied.path, contents: $0, mode: applied.mode,
+                        activation: Resource.activation(of: applied.id),
+                        origin: "the state run \(run) left")
+                }
+            }
+            return (resources.sorted { $0.id < $1.id }, kept.filter { blobs[$0.digest] == nil }.map(\.id).sorted())
+        }
+    }
+
+    public func content(digest: String) throws(StateError) -> String? { locked { blobs[digest] } }
+
+    public func guestRecords() throws(StateError) -> [Int: GuestRecord] { locked { guests } }
+
+    public func recordGuests(_ records: [GuestRecord]) throws(StateError) { locked { for record in records { guests[record.vmid] = record } } }
+
+    public func forgetGuests(_ vmids: [Int]) throws(StateError) { locked { for vmid in vmids { guests[vmid] = nil } } }
+}
