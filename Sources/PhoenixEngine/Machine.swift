@@ -85,12 +85,13 @@ public struct LocalMachine: Machine {
         let local = commandPath(path)
         let permissions = mode_t(Int(mode, radix: 8) ?? 0o644)
         try makeParents(of: local, reportedAs: path)
-        let descriptor = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, permissions)
-        guard descriptor >= 0 else { throw failure("write", path) }
-        defer { close(descriptor) }
-        guard fchmod(descriptor, permissions) == 0 else { throw failure("chmod", path) }
-        guard POSIX.writeAll(descriptor, Array(contents.utf8)) else { throw failure("write", path) }
-        guard fsync(descriptor) == 0 else { throw failure("fsync", path) }
+        // The same write as render's: an exclusive create (an old file of that name is replaced),
+        // exactly this mode, and on disk before it is renamed into place.
+        do throws(StagedFiles.Failure) {
+            try StagedFiles.writeNew(local, contents, mode: permissions, durable: true, reportedAs: path)
+        } catch {
+            throw failure("write", path, error.reason)
+        }
     }
 
     private func makeParents(of local: String, reportedAs path: String) throws(MachineError) {

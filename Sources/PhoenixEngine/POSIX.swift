@@ -42,9 +42,13 @@ public enum POSIX {
 
     /// Writes all of `bytes`, retrying after a signal; false when the system refused.
     public static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { writeAll(descriptor, $0) }
+    }
+
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var written = 0
         while written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else { return false }
             written += result
