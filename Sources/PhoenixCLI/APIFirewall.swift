@@ -80,6 +80,10 @@ enum FirewallRulesPrinter {
                         ]
                         members.append(("id", .string(scope.id)))
                         if let failure = scope.failure ?? scope.blocked { members.append(("error", .string(failure))) }
+                        if scope.calls > 0 {
+                            members.append(("calls", .number(Double(scope.calls))))
+                            members.append(("seconds", .number((scope.seconds * 1000).rounded() / 1000)))
+                        }
                         return .object(members)
                     })
             ),

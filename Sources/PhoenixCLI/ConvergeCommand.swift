@@ -112,6 +112,10 @@ enum GuestSettingsPrinter {
             ("waiting_for_reboot", .array(change.waitingForReboot.map(JSONValue.string))),
         ]
         if let failure = change.failure { members.append(("error", .string(failure))) }
+        if change.calls > 0 {
+            members.append(("calls", .number(Double(change.calls))))
+            members.append(("seconds", .number((change.seconds * 1000).rounded() / 1000)))
+        }
         return .object(members)
     }
 }

@@ -101,6 +101,7 @@ enum PlanPrinter {
                         .object([
                             ("unit", .string(unit.unit.key)), ("status", .string(unit.status.rawValue)), ("message", .string(unit.message)),
                             ("resources", .array(unit.resources.map(JSONValue.string))), ("seconds", .number((unit.seconds * 1000).rounded() / 1000)),
+                            ("calls", .number(Double(unit.calls))),
                         ])
                     })
             ),

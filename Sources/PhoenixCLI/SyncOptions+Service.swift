@@ -23,12 +23,14 @@ extension SyncOptions {
         let reporter: any ProgressReporter = progress == .none ? SilentProgress() : StderrProgress()
         if let client, stages.contains(.guests) {
             var guests = GuestSettings(estate: estate, client: client)
+            guests.parallelism = max(1, parallelism)
             guests.failpoints = Failpoints.fromEnvironment()
             guests.reporter = reporter
             service.guests = guests
         }
         if let client, useAPIFirewall {
             var rules = FirewallRules(estate: estate, client: client)
+            rules.parallelism = max(1, parallelism)
             rules.failpoints = Failpoints.fromEnvironment()
             rules.reporter = reporter
             rules.scope = service.scope

@@ -19,47 +19,68 @@ public final class MachineStats: @unchecked Sendable {
     public var mutations: Int { self["write"] + self["rename"] + self["remove"] }
 }
 
-/// A machine that counts the calls made to it.
+/// A delay added to every machine and API call, for the apply benchmark only: honoured when
+/// `PHOENIX_TEST_LATENCY_MS` is set, zero otherwise.
+public enum InjectedLatency {
+    public static func fromEnvironment() -> TimeInterval {
+        guard let text = ProcessInfo.processInfo.environment["PHOENIX_TEST_LATENCY_MS"], let milliseconds = Double(text), milliseconds > 0 else {
+            return 0
+        }
+        return milliseconds / 1000
+    }
+}
+
+/// A machine that counts the calls made to it (and, for the benchmark, delays each).
 public struct CountingMachine: Machine {
     let base: any Machine
     let stats: MachineStats
+    let latency: TimeInterval
 
-    public init(_ base: any Machine, stats: MachineStats) {
+    public init(_ base: any Machine, stats: MachineStats, latency: TimeInterval = InjectedLatency.fromEnvironment()) {
         self.base = base
         self.stats = stats
+        self.latency = latency
     }
+
+    private func delay() { if latency > 0 { usleep(useconds_t(latency * 1_000_000)) } }
 
     public var name: String { base.name }
     public func commandPath(_ path: String) -> String { base.commandPath(path) }
     public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? { base.rsyncTarget(path) }
 
     public func read(_ path: String) throws(MachineError) -> String? {
+        delay()
         stats.count("read")
         return try base.read(path)
     }
 
     public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
         guard !paths.isEmpty else { return [:] }
+        delay()
         stats.count("read")
         return try base.read(all: paths)
     }
 
     public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
+        delay()
         stats.count("write")
         try base.write(path, contents, mode: mode)
     }
 
     public func rename(_ from: String, to: String) throws(MachineError) {
+        delay()
         stats.count("rename")
         try base.rename(from, to: to)
     }
 
     public func remove(_ path: String) throws(MachineError) {
+        delay()
         stats.count("remove")
         try base.remove(path)
     }
 
     public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
+        delay()
         stats.count("command")
         return try base.run(argv, timeout: timeout)
     }

@@ -30,6 +30,8 @@ public struct UnitOutcome: Sendable {
     public let seconds: Double
     /// The reloads and restarts this unit's service went through (a restore adds one).
     public var activations = 0
+    /// The calls its machine took while it converged.
+    public var calls = 0
 }
 
 /// The result of `sync` or `rollback`.
@@ -41,6 +43,20 @@ public struct SyncOutcome: Sendable {
     public let interrupted: [RunRecord]
 
     public var succeeded: Bool { units.allSatisfy { $0.status == .converged } }
+
+    public init(run: Int64?, plan: Plan, units: [UnitOutcome], interrupted: [RunRecord]) {
+        self.run = run
+        self.plan = plan
+        self.units = units
+        self.interrupted = interrupted
+    }
+
+    /// Outcomes of passes of one run (stages converged apart), as one.
+    public init(merging outcomes: [SyncOutcome]) {
+        self.init(
+            run: outcomes.first?.run, plan: Plan(merging: outcomes.map(\.plan)), units: outcomes.flatMap(\.units).sorted { $0.unit < $1.unit },
+            interrupted: outcomes.first?.interrupted ?? [])
+    }
 
     /// The run's outcome in `history`: succeeded, failed or no changes.
     public var runOutcome: String { plan.hasChanges ? (succeeded ? "succeeded" : "failed") : "no changes" }

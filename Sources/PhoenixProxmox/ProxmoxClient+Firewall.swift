@@ -32,8 +32,9 @@ extension ProxmoxClient {
     }
 
     /// Compares a scope's rules and options with `apiRules` (phoenix's rules as the API lists them).
+    /// `readingOptions` false reads the rules alone (a check after a change that set no option).
     public func firewallPlan(
-        name: String, base: String, apiRules: [APIRule], options: [(key: String, value: String)]
+        name: String, base: String, apiRules: [APIRule], options: [(key: String, value: String)], readingOptions: Bool = true
     ) async throws(ProxmoxError)
         -> FirewallScopePlan
     {
@@ -42,7 +43,7 @@ extension ProxmoxClient {
         }
         let actual = items.compactMap(APIRule.init(json:))
         var current: [String: String] = [:]
-        if case let .object(members) = try await get("\(base)/options") {
+        if readingOptions, case let .object(members) = try await get("\(base)/options") {
             for member in members {
                 switch member.value {
                 case let .string(text): current[member.key] = text
@@ -52,7 +53,7 @@ extension ProxmoxClient {
             }
         }
         return FirewallScopePlan(
-            name: name, base: base, options: ProxmoxGuestConfig.differences(desired: options, actual: current),
+            name: name, base: base, options: readingOptions ? ProxmoxGuestConfig.differences(desired: options, actual: current) : [],
             edits: FirewallAPIPlan.edits(actual: actual, desired: apiRules), managedBefore: actual.filter(\.isManaged))
     }
 

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import PhoenixCore
+import PhoenixEngine
 
 /// How phoenix signs in to the Proxmox API.
 public enum ProxmoxAuth: Sendable {
@@ -62,13 +63,26 @@ public final class ProxmoxClient: Sendable {
     public let endpoint: String
     let http: HTTPClient
     let auth: ProxmoxAuth
-    let session = Session()
+    let session: Session
     public let counter: CallCounter
+    /// Another counter that sees this client's calls too (a view made by `counting(into:)`).
+    let alsoCounting: CallCounter?
+    /// A view shares its parent's connections and never shuts them down.
+    let ownsConnections: Bool
+    /// Added to every call, for the apply benchmark only (zero unless PHOENIX_TEST_LATENCY_MS is set).
+    let injectedLatency: TimeInterval
 
     /// - Parameters: `endpoint` as `https://host:8006`; `caFile` the PEM the API's certificate
     ///   chains to; `counter` counts the calls (shared by the clients of one command's steps).
-    public init(endpoint: String, auth: ProxmoxAuth, caFile: String?, counter: CallCounter = CallCounter()) throws(ProxmoxError) {
+    public init(
+        endpoint: String, auth: ProxmoxAuth, caFile: String?, counter: CallCounter = CallCounter(),
+        injectedLatency: TimeInterval = InjectedLatency.fromEnvironment()
+    ) throws(ProxmoxError) {
         self.counter = counter
+        self.injectedLatency = injectedLatency
+        session = Session()
+        alsoCounting = nil
+        ownsConnections = true
         self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
         self.auth = auth
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -89,7 +103,22 @@ public final class ProxmoxClient: Sendable {
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    private init(viewOf base: ProxmoxClient, alsoCounting: CallCounter) {
+        endpoint = base.endpoint
+        http = base.http
+        auth = base.auth
+        session = base.session
+        counter = base.counter
+        injectedLatency = base.injectedLatency
+        self.alsoCounting = alsoCounting
+        ownsConnections = false
+    }
+
+    /// This client, its calls also counted in `counter` (one guest's change, one firewall scope).
+    public func counting(into counter: CallCounter) -> ProxmoxClient { ProxmoxClient(viewOf: self, alsoCounting: counter) }
+
     public func shutdown() async {
+        guard ownsConnections else { return }
         try? await http.shutdown()
     }
 
@@ -123,6 +152,7 @@ public final class ProxmoxClient: Sendable {
         while true {
             attempt += 1
             do {
+                if injectedLatency > 0 { try? await Task.sleep(nanoseconds: UInt64(injectedLatency * 1e9)) }
                 return try await once(method, path, query: query, form: form, name: name)
             } catch {
                 let transient: Bool
@@ -160,6 +190,7 @@ public final class ProxmoxClient: Sendable {
             request.body = .bytes(ByteBuffer(string: Self.encode(form)))
         }
         counter.count()
+        alsoCounting?.count()
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
@@ -203,6 +234,7 @@ public final class ProxmoxClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: Self.encode([("username", user), ("password", password)])))
         counter.count()
+        alsoCounting?.count()
         do {
             let response = try await http.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)

@@ -18,6 +18,8 @@ public struct FirewallRules: Sendable {
     public var reporter: any ProgressReporter = SilentProgress()
     /// Only these guests' scopes (`--target`); the cluster's waits for an untargeted run.
     public var scope: GuestScope?
+    /// How many scopes change at once.
+    public var parallelism = 4
 
     public init(estate: Estate, client: ProxmoxClient) {
         self.estate = estate
@@ -35,6 +37,9 @@ public struct FirewallRules: Sendable {
         public var failure: String?
         /// Why it was not attempted (the guest it belongs to did not converge).
         public var blocked: String?
+        /// The API calls its change took, and how long it took (for the apply benchmark).
+        public var calls = 0
+        public var seconds = 0.0
     }
 
     /// Every scope's plan, and the guests with firewall settings that are not on the cluster yet.
@@ -80,17 +85,33 @@ public struct FirewallRules: Sendable {
         return plan
     }
 
-    /// Applies every scope with changes, one after another, journalled in `run`.
-    public func apply(_ plan: Plan, store: any StateBackend, run: Int64) async -> Plan {
+    /// Applies every scope with changes, within the parallelism, journalled in `run`. `gate` is
+    /// asked first for each scope: it waits for what the scope needs (its guest's settings) and
+    /// says why the scope is blocked, or nil to go on.
+    public func apply(
+        _ plan: Plan, store: any StateBackend, run: Int64, gate: @escaping @Sendable (String) async -> String? = { _ in nil }
+    ) async -> Plan {
         var plan = plan
-        for index in plan.scopes.indices where !plan.scopes[index].plan.isEmpty && plan.scopes[index].blocked == nil {
-            plan.scopes[index].failure = await apply(plan.scopes[index], store: store, run: run)
+        let indices = plan.scopes.indices.filter { !plan.scopes[$0].plan.isEmpty && plan.scopes[$0].blocked == nil }
+        let scopes = indices.map { plan.scopes[$0] }
+        let results = await bounded(scopes, limit: parallelism) { scope -> (failure: String?, blocked: String?, calls: Int, seconds: Double) in
+            if let blocked = await gate(scope.id) { return (nil, blocked, 0, 0) }
+            let calls = CallCounter()
+            let started = Date()
+            let failure = await self.apply(scope, client: self.client.counting(into: calls), store: store, run: run)
+            return (failure, nil, calls.total, Date().timeIntervalSince(started))
+        }
+        for (index, result) in zip(indices, results) {
+            plan.scopes[index].failure = result.failure
+            plan.scopes[index].blocked = result.blocked
+            plan.scopes[index].calls = result.calls
+            plan.scopes[index].seconds = result.seconds
         }
         return plan
     }
 
     /// One scope: nil when it converged, else why not (with whether the previous rules are back).
-    private func apply(_ scope: Scope, store: any StateBackend, run: Int64) async -> String? {
+    private func apply(_ scope: Scope, client: ProxmoxClient, store: any StateBackend, run: Int64) async -> String? {
         let id = scope.id
         let before = Digest.sha256Hex(scope.plan.managedBefore.map(\.text).joined(separator: "\n"))
         let after = Digest.sha256Hex(scope.rules.map(\.text).joined(separator: "\n"))
@@ -104,25 +125,30 @@ public struct FirewallRules: Sendable {
             return "\(error.description); nothing was changed"
         }
         say("\(scope.plan.edits.count) rule edits, \(scope.plan.options.count) options")
-        do throws(ProxmoxError) { try await client.apply(scope.plan) } catch { return await undo(scope, because: error.description, journal: journal) }
+        do throws(ProxmoxError) { try await client.apply(scope.plan) } catch {
+            return await undo(scope, because: error.description, client: client, journal: journal)
+        }
         journal(.applied)
-        do throws(UnitFailure) { try failpoints.hit(id, .after) } catch { return await undo(scope, because: error.description, journal: journal) }
+        do throws(UnitFailure) { try failpoints.hit(id, .after) } catch {
+            return await undo(scope, because: error.description, client: client, journal: journal)
+        }
         do throws(ProxmoxError) {
-            let reread = try await client.firewallPlan(name: scope.plan.name, base: scope.plan.base, apiRules: scope.rules, options: scope.options)
+            let reread = try await client.firewallPlan(
+                name: scope.plan.name, base: scope.plan.base, apiRules: scope.rules, options: scope.options, readingOptions: !scope.plan.options.isEmpty)
             if !reread.isEmpty {
                 return await undo(
                     scope, because: "reading the rules back, \(reread.edits.count) edits and \(reread.options.count) options are still to make",
-                    journal: journal)
+                    client: client, journal: journal)
             }
         } catch {
-            return await undo(scope, because: "reading the rules back failed: \(error.description)", journal: journal)
+            return await undo(scope, because: "reading the rules back failed: \(error.description)", client: client, journal: journal)
         }
         journal(.verified)
         return nil
     }
 
     /// Puts phoenix's previous rules and options back after a failed change.
-    private func undo(_ scope: Scope, because reason: String, journal: (JournalPhase, String) -> Void) async -> String {
+    private func undo(_ scope: Scope, because reason: String, client: ProxmoxClient, journal: (JournalPhase, String) -> Void) async -> String {
         reporter.report("firewall: \(scope.id): \(reason); putting the previous rules back")
         let options = scope.plan.options.compactMap { change in change.from.map { (key: change.key, value: $0) } }
         do throws(ProxmoxError) {

@@ -24,6 +24,8 @@ public struct GuestSettings: Sendable {
     public var refresh = false
     /// Reboot running guests whose changes wait for a reboot.
     public var reboot = false
+    /// How many guests change at once (one change per guest).
+    public var parallelism = 4
 
     public init(estate: Estate, client: ProxmoxClient) {
         self.estate = estate
@@ -40,6 +42,9 @@ public struct GuestSettings: Sendable {
         public var waitingForReboot: [String] = []
         /// Nil while planned or once converged; why it failed otherwise.
         public var failure: String?
+        /// The API calls its change took, and how long it took (for the apply benchmark).
+        public var calls = 0
+        public var seconds = 0.0
 
         public var resourceID: String { GuestSettingsKind.id(id) }
     }
@@ -72,11 +77,18 @@ public struct GuestSettings: Sendable {
 
     /// Plans the guests (and unless `run` is nil applies the plan, recording every change in that
     /// run's journal). `unfinished`: resources an interrupted run changed without finishing.
+    /// `settled` hears of each guest as soon as it is done with (nil: as configured; else why it
+    /// failed), so what needs one guest need not wait for all.
     public func converge(
-        _ wanted: [Guest], records: [Int: GuestRecord], store: (any StateBackend)?, run: Int64?, unfinished: Set<String> = []
+        _ wanted: [Guest], records: [Int: GuestRecord], store: (any StateBackend)?, run: Int64?, unfinished: Set<String> = [],
+        settled: GuestWaiter? = nil
     ) async throws(ProxmoxError) -> Report {
         var report = Report()
-        let cluster = try await client.guestsByID()
+        let cluster: [Int: ProxmoxGuest]
+        do { cluster = try await client.guestsByID() } catch {
+            await settled?.failAll("the Proxmox API failed: \(error.description)")
+            throw error
+        }
         var toRead: [(Guest, ProxmoxGuest)] = []
         var reasons: [Int: String] = [:]
         for guest in wanted {
@@ -96,7 +108,33 @@ public struct GuestSettings: Sendable {
             }
         }
         report.read = toRead.count
-        let plans = try await client.configPlans(for: toRead)
+        let plans: [GuestConfigPlan]
+        do { plans = try await client.configPlans(for: toRead) } catch {
+            await settled?.failAll("the Proxmox API failed: \(error.description)")
+            throw error
+        }
+        // Every changed guest at once, within the parallelism (one change per guest); the report
+        // keeps the plan's order.
+        let changedPlans = zip(plans, toRead).filter { !$0.0.changes.isEmpty }.map { (plan: $0.0, guest: $0.1.0) }
+        let changing = Set(changedPlans.map(\.guest.id))
+        for guest in wanted where !changing.contains(guest.id) || run == nil { await settled?.settle(guest.id, failure: nil) }
+        let outcomes: [ApplyOutcome?] =
+            if let run, let store {
+                await bounded(changedPlans, limit: parallelism) { item in
+                    let outcome = await self.applyAndReboot(
+                        item.plan, guest: item.guest, pending: records[item.guest.id]?.pending ?? [], store: store, run: run)
+                    if case let .failure(error) = outcome.result {
+                        await settled?.settle(item.guest.id, failure: error.message)
+                    } else {
+                        await settled?.settle(item.guest.id, failure: nil)
+                    }
+                    return outcome
+                }
+            } else {
+                changedPlans.map { _ in nil }
+            }
+        var outcomeByID: [Int: ApplyOutcome] = [:]
+        for (item, outcome) in zip(changedPlans, outcomes) { if let outcome { outcomeByID[item.guest.id] = outcome } }
         var applied: [(id: Int, pending: [String])] = []
         for (plan, (guest, _)) in zip(plans, toRead) {
             let id = plan.guest.vmid
@@ -111,14 +149,13 @@ public struct GuestSettings: Sendable {
             report.lines.append("\(id) \(name): read because \(reasons[id] ?? "asked")")
             for change in plan.changes { report.lines.append("\(id) \(name): \(change.key): \(change.from ?? "(unset)") → \(change.to)") }
             var change = GuestChange(id: id, name: name, readBecause: reasons[id] ?? "", changes: plan.changes)
-            if let run, let store {
-                do throws(GuestFailure) {
-                    let waiting = try await apply(plan, guest: guest, store: store, run: run)
+            if let outcome = outcomeByID[id] {
+                change.calls = outcome.calls
+                change.seconds = outcome.seconds
+                switch outcome.result {
+                case let .success((waiting, pending, rebooted)):
                     change.waitingForReboot = waiting
-                    // Settings still pending from an earlier run wait for the same reboot.
-                    let pending = Array(Set(waiting + (records[id]?.pending ?? []))).sorted()
-                    if !waiting.isEmpty && reboot {
-                        try await rebooting(plan.guest)
+                    if rebooted {
                         report.lines.append("\(id) \(name): rebooted for \(pending.joined(separator: ", "))")
                         applied.append((id, []))
                     } else {
@@ -127,7 +164,7 @@ public struct GuestSettings: Sendable {
                         }
                         applied.append((id, plan.guest.status == "running" ? pending : []))
                     }
-                } catch {
+                case let .failure(error):
                     change.failure = error.message
                     report.lines.append("\(id) \(name): failed: \(error.message)")
                     report.forgotten.append(id)
@@ -181,13 +218,50 @@ public struct GuestSettings: Sendable {
         let message: String
     }
 
-    private func rebooting(_ guest: ProxmoxGuest) async throws(GuestFailure) {
-        do { try await client.reboot(guest, timeout: 300) } catch { throw GuestFailure(message: "the reboot failed: \(error.description)") }
+    /// How one guest's change went, and the API calls it took.
+    struct ApplyOutcome: Sendable {
+        /// The settings waiting for a reboot, all pending ones, and whether it was rebooted.
+        let result: Result<(waiting: [String], pending: [String], rebooted: Bool), GuestFailure>
+        let calls: Int
+        var seconds = 0.0
+    }
+
+    /// One guest: the change, then the reboot it waits for when asked.
+    private func applyAndReboot(
+        _ plan: GuestConfigPlan, guest: Guest, pending earlier: [String], store: any StateBackend, run: Int64
+    ) async
+        -> ApplyOutcome
+    {
+        let calls = CallCounter()
+        let client = self.client.counting(into: calls)
+        let started = Date()
+        var outcome = await applyAndReboot(plan, guest: guest, pending: earlier, client: client, calls: calls, store: store, run: run)
+        outcome.seconds = Date().timeIntervalSince(started)
+        return outcome
+    }
+
+    private func applyAndReboot(
+        _ plan: GuestConfigPlan, guest: Guest, pending earlier: [String], client: ProxmoxClient, calls: CallCounter, store: any StateBackend, run: Int64
+    ) async -> ApplyOutcome {
+        do throws(GuestFailure) {
+            let waiting = try await apply(plan, guest: guest, client: client, store: store, run: run)
+            // Settings still pending from an earlier run wait for the same reboot.
+            let pending = Array(Set(waiting + earlier)).sorted()
+            if !waiting.isEmpty && reboot {
+                do { try await client.reboot(plan.guest, timeout: 300) } catch { throw GuestFailure(message: "the reboot failed: \(error.description)") }
+                return ApplyOutcome(result: .success((waiting, pending, true)), calls: calls.total)
+            }
+            return ApplyOutcome(result: .success((waiting, pending, false)), calls: calls.total)
+        } catch {
+            return ApplyOutcome(result: .failure(error), calls: calls.total)
+        }
     }
 
     /// One guest's change: journalled, applied in one call, read back; the previous values put
     /// back when Proxmox refuses it or a setting did not take. Returns the settings waiting for a reboot.
-    private func apply(_ plan: GuestConfigPlan, guest: Guest, store: any StateBackend, run: Int64) async throws(GuestFailure) -> [String] {
+    private func apply(
+        _ plan: GuestConfigPlan, guest: Guest, client: ProxmoxClient, store: any StateBackend, run: Int64
+    ) async throws(GuestFailure) -> [String] {
         let id = GuestSettingsKind.id(plan.guest.vmid)
         let before = Digest.sha256Hex(plan.changes.map { "\($0.key)=\($0.from ?? "")" }.joined(separator: "\n"))
         let after = Digest.sha256Hex(plan.changes.map { "\($0.key)=\($0.to)" }.joined(separator: "\n"))
@@ -205,10 +279,10 @@ public struct GuestSettings: Sendable {
         do throws(ProxmoxError) {
             waiting = try await client.apply(plan)
         } catch {
-            throw await undo(plan, because: error.description, journal: journal)
+            throw await undo(plan, because: error.description, client: client, journal: journal)
         }
         journal(.applied)
-        do throws(UnitFailure) { try failpoints.hit(id, .after) } catch { throw await undo(plan, because: error.description, journal: journal) }
+        do throws(UnitFailure) { try failpoints.hit(id, .after) } catch { throw await undo(plan, because: error.description, client: client, journal: journal) }
         // Verified by reading the guest back: every changed setting shows the new value (a
         // setting waiting for a reboot is held by Proxmox as pending, which counts).
         say("reading it back")
@@ -218,18 +292,20 @@ public struct GuestSettings: Sendable {
             let changedKeys = Set(plan.changes.map(\.key)).subtracting(waiting)
             notTaken = reread.first?.changes.filter { changedKeys.contains($0.key) } ?? []
         } catch {
-            throw await undo(plan, because: "reading it back failed: \(error.description)", journal: journal)
+            throw await undo(plan, because: "reading it back failed: \(error.description)", client: client, journal: journal)
         }
         if let first = notTaken.first {
             let shown = notTaken.map { "\($0.key) is \($0.from ?? "unset"), not \($0.to)" }.joined(separator: "; ")
-            throw await undo(plan, because: "\(first.key) did not take (\(shown))", journal: journal)
+            throw await undo(plan, because: "\(first.key) did not take (\(shown))", client: client, journal: journal)
         }
         journal(.verified)
         return waiting
     }
 
     /// Puts the previous values back after a failed change and says what happened.
-    private func undo(_ plan: GuestConfigPlan, because reason: String, journal: (JournalPhase, String) -> Void) async -> GuestFailure {
+    private func undo(
+        _ plan: GuestConfigPlan, because reason: String, client: ProxmoxClient, journal: (JournalPhase, String) -> Void
+    ) async -> GuestFailure {
         reporter.report("guests: guest:\(plan.guest.vmid): \(reason); putting the previous settings back")
         do throws(ProxmoxError) {
             try await client.restore(plan)
@@ -239,5 +315,75 @@ public struct GuestSettings: Sendable {
         }
         journal(.restored, reason)
         return GuestFailure(message: "\(reason); the previous settings are back")
+    }
+}
+
+/// `body` on every item, at most `limit` at once; the results in the items' order.
+func bounded<Item: Sendable, Output: Sendable>(_ items: [Item], limit: Int, _ body: @escaping @Sendable (Item) async -> Output) async -> [Output] {
+    await withTaskGroup(of: (Int, Output).self) { group in
+        var next = 0
+        func start() {
+            guard next < items.count else { return }
+            let index = next
+            next += 1
+            group.addTask { (index, await body(items[index])) }
+        }
+        for _ in 0..<max(1, limit) { start() }
+        var results: [(Int, Output)] = []
+        for await result in group {
+            results.append(result)
+            start()
+        }
+        return results.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+}
+
+/// Hears when each guest's settings are done, for what waits on a few guests only (the files in
+/// the ingress and the gateway, a guest's firewall rule set).
+public actor GuestWaiter {
+    private var done: [Int: String?] = [:]
+    private var failedAll: String?
+    private var waiting: [(ids: Set<Int>, continuation: CheckedContinuation<[Int: String], Never>)] = []
+
+    public init() {}
+
+    /// Guest `id` is done: nil when it converged (or needed nothing), else why it failed.
+    public func settle(_ id: Int, failure: String?) {
+        done[id] = failure
+        resume()
+    }
+
+    /// Nothing more will be settled: every guest not settled yet failed for `reason`.
+    public func failAll(_ reason: String) {
+        failedAll = reason
+        resume()
+    }
+
+    /// Waits until every one of `ids` is done; returns those that failed, with why.
+    public func wait(for ids: Set<Int>) async -> [Int: String] {
+        if let failures = failures(ids) { return failures }
+        return await withCheckedContinuation { continuation in waiting.append((ids, continuation)) }
+    }
+
+    private func failures(_ ids: Set<Int>) -> [Int: String]? {
+        var failures: [Int: String] = [:]
+        for id in ids {
+            if let outcome = done[id] {
+                if let failure = outcome { failures[id] = failure }
+            } else if let failedAll {
+                failures[id] = failedAll
+            } else {
+                return nil
+            }
+        }
+        return failures
+    }
+
+    private func resume() {
+        var still: [(ids: Set<Int>, continuation: CheckedContinuation<[Int: String], Never>)] = []
+        for entry in waiting {
+            if let failures = failures(entry.ids) { entry.continuation.resume(returning: failures) } else { still.append(entry) }
+        }
+        waiting = still
     }
 }

@@ -99,50 +99,95 @@ public struct SyncService: Sendable {
     }
 
     /// Converges every stage in one run under the sync lock; the run is finished here.
+    ///
+    /// The kinds run side by side as the resource graph allows: the guests' settings, the firewall
+    /// rules' plan and the file stages that need no guest at once; then, once the guests are done,
+    /// the file stages in (or of) guests and the firewall's rule sets. A resource whose guest
+    /// failed is blocked; the others go on.
     public func sync(store: any StateBackend, command: String, files: FileStages) async throws -> Outcome {
         let (run, interrupted) = try store.beginRun(command: command)
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
         do {
             let unfinished = try store.unfinishedResources(in: interrupted.map(\.id))
-            var upstream: [String: String] = [:]
-            if let guests {
-                let records = try store.guestRecords()
-                let report: GuestSettings.Report?
-                do throws(ProxmoxError) {
-                    report = try await guests.converge(wantedGuests, records: records, store: store, run: run, unfinished: unfinished)
-                } catch {
-                    report = nil
-                    outcome.guestsError = error.description
-                    for guest in wantedGuests { upstream[GuestSettingsKind.id(guest.id)] = "the Proxmox API failed" }
-                }
-                if let report {
-                    try store.recordGuests(report.converged)
-                    try store.forgetGuests(report.forgotten)
-                    upstream = report.failures
-                    outcome.guests = report
-                }
+            let records = guests == nil ? [:] : try store.guestRecords()
+            let later = guests == nil ? [] : fileStages.filter(FileKind.stagesAfterGuests.contains)
+            let now = fileStages.filter { !later.contains($0) }
+            let needed = Self.guestsNeeded(by: later, estate: estate)
+            let wanted = wantedGuests
+            let (guests, firewallRules) = (self.guests, self.firewallRules)
+            let settled = GuestWaiter()
+            /// The guests' failures among `ids`, as the resources that failed (once they are done).
+            let failures = { @Sendable (ids: Set<Int>) async -> [String: String] in
+                guard guests != nil else { return [:] }
+                var failed: [String: String] = [:]
+                for (id, reason) in await settled.wait(for: ids) { failed[GuestSettingsKind.id(id)] = reason }
+                return failed
             }
-            outcome.files = fileStages.isEmpty ? .none : try await files(fileStages, (run, interrupted), upstream)
-            if let firewallRules {
+            // Guests this run does not converge (disabled, outside --target) hold nothing up.
+            for id in needed where !wanted.contains(where: { $0.id == id }) { await settled.settle(id, failure: nil) }
+            async let guestsDone: Result<GuestSettings.Report, ProxmoxError>? = {
+                guard let guests else { return nil }
                 do throws(ProxmoxError) {
-                    var plan = try await firewallRules.plan()
-                    // A guest's rule set waits for its settings, as in the resource graph.
-                    for index in plan.scopes.indices {
-                        guard let guest = FirewallRulesKind.guest(of: plan.scopes[index].id), let reason = upstream[GuestSettingsKind.id(guest)] else {
-                            continue
-                        }
-                        plan.scopes[index].blocked = "not attempted: guest:\(guest) did not converge (\(reason))"
-                    }
-                    outcome.firewall = await firewallRules.apply(plan, store: store, run: run)
+                    return .success(try await guests.converge(wanted, records: records, store: store, run: run, unfinished: unfinished, settled: settled))
                 } catch {
-                    outcome.firewallError = error.description
+                    return .failure(error)
                 }
+            }()
+            async let filesNow: FileResult = now.isEmpty ? .none : try await files(now, (run, interrupted), [:])
+            // The files in guests as soon as the guests they live in are done, not all guests.
+            async let filesLater: FileResult = later.isEmpty ? .none : try await files(later, (run, interrupted), await failures(needed))
+            async let firewallDone: Result<FirewallRules.Plan, ProxmoxError>? = {
+                guard let firewallRules else { return nil }
+                let plan: FirewallRules.Plan
+                do throws(ProxmoxError) { plan = try await firewallRules.plan() } catch { return .failure(error) }
+                // A guest's rule set waits for its settings, as in the resource graph; the cluster's does not.
+                return .success(
+                    await firewallRules.apply(plan, store: store, run: run) { scope in
+                        guard let guest = FirewallRulesKind.guest(of: scope), let reason = await failures([guest]).values.first else { return nil }
+                        return "not attempted: guest:\(guest) did not converge (\(reason))"
+                    })
+            }()
+            let guestsResult = await guestsDone
+            // Whatever the guests stage did not get to is settled as failed: nothing waits forever.
+            await settled.failAll("the guests stage ended before it")
+            switch guestsResult {
+            case nil: break
+            case let .success(report)?:
+                try store.recordGuests(report.converged)
+                try store.forgetGuests(report.forgotten)
+                outcome.guests = report
+            case let .failure(error)?:
+                outcome.guestsError = error.description
+            }
+            outcome.files = Self.merge(try await filesNow, try await filesLater)
+            switch await firewallDone {
+            case nil: break
+            case let .success(plan)?: outcome.firewall = plan
+            case let .failure(error)?: outcome.firewallError = error.description
             }
             try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
             return outcome
         } catch {
             try? store.finishRun(run, outcome: "failed", summary: "\(error)")
             throw error
+        }
+    }
+
+    /// The guests whose settings the files of `stages` need first (from the resource graph).
+    static func guestsNeeded(by stages: [SyncStage], estate: Estate) -> Set<Int> {
+        guard !stages.isEmpty else { return [] }
+        let files = DesiredState(estate: estate, stages: stages, nodeName: "phoenix").resources
+        let graph = ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(stages).union([.guests]), files: files))
+        return Set(graph.nodes.flatMap(\.dependsOn).compactMap { id in id.hasPrefix("guest:") ? Int(id.dropFirst("guest:".count)) : nil })
+    }
+
+    /// The engine's passes of one run, as one result.
+    static func merge(_ first: FileResult, _ second: FileResult) -> FileResult {
+        switch (first, second) {
+        case (.none, let other), (let other, .none): return other
+        case let (.synced(a), .synced(b)): return .synced(SyncOutcome(merging: [a, b]))
+        case let (.planned(a), .planned(b)): return .planned(Plan(merging: [a, b]))
+        default: return first
         }
     }
 }

@@ -22,14 +22,17 @@ struct ResourceGraphTests {
         return ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: api))
     }
 
-    @Test("the gateway's files need the Traefik resources of the ingress they proxy to, a guest's files and firewall need its settings")
+    @Test("the gateway's files need the Traefik resources of the ingress they proxy to, a guest's files need its settings")
     func edges() throws {
         let graph = Self.graph(try Self.estate(), SyncStage.allCases)
         #expect(graph.node("gateway:site")?.dependsOn == ["guest:101", "services:traefik-dynamic", "services:traefik-static"])
         #expect(graph.node("services:traefik-dynamic")?.dependsOn == ["guest:102"])
         #expect(graph.node("services:traefik-dynamic")?.target == .guest(102))
-        #expect(graph.node("firewall:guest/101")?.dependsOn == ["guest:101"])
+        #expect(graph.node("firewall:guest/101")?.dependsOn == [], "a .fw file lives on the host")
         #expect(graph.node("firewall:guest/101")?.kind == "file")
+        // The stages a run converges after the guests are exactly those with a file that needs a guest.
+        let afterGuests = Set(graph.nodes.filter { $0.kind == "file" && $0.dependsOn.contains { $0.hasPrefix("guest:") } }.map(\.stage))
+        #expect(afterGuests == FileKind.stagesAfterGuests)
         #expect(graph.node("dns:records")?.dependsOn == [])
         #expect(graph.node("guest:103")?.stage == .guests)
         let order = graph.order

@@ -119,12 +119,16 @@ public struct ResourceGraph: Sendable {
 
 /// The files of the host-side stages (dnsmasq, the firewall's .fw files, Traefik, the gateway, the
 /// trust store, the stack files). A file in a guest needs that guest's settings converged first;
-/// the gateway's files need the Traefik resources of the ingress they proxy to; a guest's firewall
-/// file needs the guest.
+/// the gateway's files need the Traefik resources of the ingress they proxy to. A guest's `.fw`
+/// file lives on the host and needs nothing of the guest (its rule set through the API does).
 public struct FileKind: ResourceKind {
     public let name = "file"
 
     public init() {}
+
+    /// The stages whose files live in a guest (the nodes below that depend on a `guest:` node): a
+    /// run converges them once the guests' settings are done, the host's stages alongside them.
+    public static let stagesAfterGuests: Set<SyncStage> = [.services, .gateway]
 
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         let ingress = Ingress(estate: context.estate).guest?.id
@@ -133,7 +137,6 @@ public struct FileKind: ResourceKind {
             if context.firewallThroughAPI && resource.stage == .firewall { return nil }
             var needs: [String] = []
             if case let .guest(id) = resource.target { needs.append(GuestSettingsKind.id(id)) }
-            if let guest = FirewallRulesKind.guest(of: resource.id) { needs.append(GuestSettingsKind.id(guest)) }
             if resource.stage == .gateway { needs += traefik }
             return ResourceNode(id: resource.id, kind: name, stage: resource.stage, target: resource.target, dependsOn: needs)
         }

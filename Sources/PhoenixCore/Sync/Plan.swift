@@ -122,6 +122,24 @@ public struct Plan: Sendable {
     }
 }
 
+extension Plan {
+    /// Plans of stages planned apart (one run, several passes), as one.
+    public init(merging plans: [Plan]) {
+        self.changes = plans.flatMap(\.changes).sorted { ($0.stage, $0.id) < ($1.stage, $1.id) }
+        var notApplied: [(stage: SyncStage, reason: String)] = []
+        for item in plans.flatMap(\.notApplied) where !notApplied.contains(where: { $0.stage == item.stage && $0.reason == item.reason }) {
+            notApplied.append(item)
+        }
+        self.notApplied = notApplied.sorted { $0.stage < $1.stage }
+        var notes: [String] = []
+        for note in plans.flatMap(\.notes) where !notes.contains(note) { notes.append(note) }
+        self.notes = notes
+        var warnings: [String] = []
+        for warning in plans.flatMap(\.warnings) where !warnings.contains(warning) { warnings.append(warning) }
+        self.warnings = warnings
+    }
+}
+
 /// How one resource compares across what is installed, what phoenix last applied and what the
 /// configuration asks for now.
 public enum Drift: String, Sendable, Codable {
