@@ -43,6 +43,7 @@ let package = Package(
             name: "PhoenixEngineTests",
             dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
         ),
+        .testTarget(name: "PhoenixProxmoxTests", dependencies: ["PhoenixCore", "PhoenixProxmox", "PhoenixTesting"]),
         .testTarget(
             name: "PhoenixIntegrationTests",
             dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixServices", "PhoenixTesting"],

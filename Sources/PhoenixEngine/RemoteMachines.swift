@@ -158,35 +158,3 @@ public struct SSHMachine: CommandMachine {
         try call(argv, timeout: timeout, operation: "run \(argv.first ?? "")")
     }
 }
-
-/// A container reached through its host with `pct exec` and `pct push` (production's guest seam).
-public struct PctGuestMachine: CommandMachine {
-    public let id: Int
-    public let host: any Machine
-    public var name: String { "guest \(id)" }
-
-    public init(id: Int, host: any Machine) {
-        self.id = id
-        self.host = host
-    }
-
-    private func exec(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
-        try host.run(["pct", "exec", String(id), "--"] + argv, timeout: timeout)
-    }
-
-    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
-        // Through a private file on the host: pct push copies a host file into the container.
-        let staging = "/tmp/phoenix-push-\(id)-\(UUID().uuidString)"
-        try host.write(staging, contents, mode: "0600")
-        defer { try? host.remove(staging) }
-        let directory = (path as NSString).deletingLastPathComponent
-        let made = try exec(["mkdir", "-p", "--", directory], timeout: 30)
-        guard made.status == 0 else { throw MachineError(machine: name, operation: "create \(directory)", reason: made.excerpt) }
-        let pushed = try host.run(["pct", "push", String(id), staging, path, "--perms", mode], timeout: 60)
-        guard pushed.status == 0 else { throw MachineError(machine: name, operation: "push \(path)", reason: pushed.excerpt) }
-    }
-
-    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
-        try exec(argv, timeout: timeout)
-    }
-}

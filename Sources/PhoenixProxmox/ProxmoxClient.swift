@@ -61,7 +61,7 @@ public struct ProxmoxError: Error, CustomStringConvertible, Sendable {
 /// dropped connections), with backoff and a cap. Call `shutdown()` before the process ends.
 public final class ProxmoxClient: Sendable {
     public let endpoint: String
-    let http: HTTPClient
+    let transport: any HTTPTransport
     let auth: ProxmoxAuth
     let session: Session
     public let counter: CallCounter
@@ -74,38 +74,36 @@ public final class ProxmoxClient: Sendable {
 
     /// - Parameters: `endpoint` as `https://host:8006`; `caFile` the PEM the API's certificate
     ///   chains to; `counter` counts the calls (shared by the clients of one command's steps).
-    public init(
+    public convenience init(
         endpoint: String, auth: ProxmoxAuth, caFile: String?, counter: CallCounter = CallCounter(),
         injectedLatency: TimeInterval = InjectedLatency.fromEnvironment()
     ) throws(ProxmoxError) {
+        let transport: AsyncHTTPTransport
+        do { transport = try AsyncHTTPTransport(caFile: caFile) } catch {
+            guard case let .tls(reason) = error else { throw ProxmoxError(call: "reading \(caFile ?? "the CA")", kind: .tls, message: "\(error)") }
+            throw ProxmoxError(call: "reading \(caFile ?? "the CA")", kind: .tls, message: reason)
+        }
+        self.init(endpoint: endpoint, auth: auth, transport: transport, counter: counter, injectedLatency: injectedLatency)
+    }
+
+    /// A client over any transport (a test's fake, or the live one).
+    public init(
+        endpoint: String, auth: ProxmoxAuth, transport: any HTTPTransport, counter: CallCounter = CallCounter(),
+        injectedLatency: TimeInterval = InjectedLatency.fromEnvironment()
+    ) {
+        self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        self.auth = auth
+        self.transport = transport
         self.counter = counter
         self.injectedLatency = injectedLatency
         session = Session()
         alsoCounting = nil
         ownsConnections = true
-        self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
-        self.auth = auth
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile {
-            do {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-            } catch {
-                throw ProxmoxError(call: "reading \(caFile)", kind: .tls, message: "not a PEM certificate file: \(error)")
-            }
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        // pveproxy closes idle connections after 5 s: never reuse one older than that.
-        configuration.connectionPool = .init(idleTimeout: .seconds(3))
-        // A failed connection is retried here, not by the HTTP client (which would retry an
-        // untrusted certificate for the whole connect timeout too).
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     private init(viewOf base: ProxmoxClient, alsoCounting: CallCounter) {
         endpoint = base.endpoint
-        http = base.http
+        transport = base.transport
         auth = base.auth
         session = base.session
         counter = base.counter
@@ -119,7 +117,7 @@ public final class ProxmoxClient: Sendable {
 
     public func shutdown() async {
         guard ownsConnections else { return }
-        try? await http.shutdown()
+        await transport.shutdown()
     }
 
     public func get(_ path: String, query: [(String, String)] = []) async throws(ProxmoxError) -> JSONValue {
@@ -174,43 +172,36 @@ public final class ProxmoxClient: Sendable {
     {
         var url = "\(endpoint)/api2/json\(path)"
         if !query.isEmpty { url += "?" + Self.encode(query) }
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
+        var request = HTTPRequestMessage(method: method.rawValue, url: url, headers: [("Accept", "application/json")])
         switch auth {
         case let .token(token):
-            request.headers.add(name: "Authorization", value: "PVEAPIToken=\(token)")
+            request.headers.append(("Authorization", "PVEAPIToken=\(token)"))
         case .ticket:
             let ticket = try await ticket()
-            request.headers.add(name: "Cookie", value: "PVEAuthCookie=\(ticket.cookie)")
-            if method != .GET { request.headers.add(name: "CSRFPreventionToken", value: ticket.csrf) }
+            request.headers.append(("Cookie", "PVEAuthCookie=\(ticket.cookie)"))
+            if method != .GET { request.headers.append(("CSRFPreventionToken", ticket.csrf)) }
         }
         if method == .POST || method == .PUT {
-            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string: Self.encode(form)))
+            request.headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+            request.body = Array(Self.encode(form).utf8)
         }
         counter.count()
         alsoCounting?.count()
-        let response: HTTPClientResponse
-        let body: ByteBuffer
-        do {
-            response = try await http.execute(request, timeout: .seconds(60))
-            body = try await response.body.collect(upTo: 64 << 20)
+        let response: HTTPResponseMessage
+        do throws(HTTPTransportError) {
+            response = try await transport.send(request, timeout: 60)
         } catch {
-            // Transport errors are translated here: a user never sees a raw TLS library error.
-            let text = "\(error)"
-            if text.contains("CERTIFICATE_VERIFY_FAILED") {
-                throw ProxmoxError(call: name, kind: .tls, message: "certificate verify failed")
-            } else if error is NIOSSLError || error is BoringSSLError || text.contains("handshake") {
-                throw ProxmoxError(call: name, kind: .tls, message: "the TLS handshake failed")
+            switch error {
+            case let .tls(reason): throw ProxmoxError(call: name, kind: .tls, message: reason)
+            case let .unreachable(reason): throw ProxmoxError(call: name, kind: .unreachable, message: reason)
             }
-            throw ProxmoxError(call: name, kind: .unreachable, message: text.contains("Connection refused") ? "connection refused" : text)
         }
-        let document = (try? JSONParser.parse(Array(body.readableBytesView)).value) ?? .null
+        let body = response.body
+        let document = (try? JSONParser.parse(body).value) ?? .null
         let message =
             document["message"].flatMap { if case let .string(text) = $0 { text } else { nil } }?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? response.status.reasonPhrase
-        switch response.status.code {
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? response.reason
+        switch response.status {
         case 200..<300:
             return document["data"] ?? .null
         case 401:
@@ -222,33 +213,33 @@ public final class ProxmoxClient: Sendable {
             }
             throw ProxmoxError(call: name, kind: errors.isEmpty ? .server(status: 400) : .invalidParameters(errors), message: message)
         default:
-            throw ProxmoxError(call: name, kind: .server(status: Int(response.status.code)), message: message)
+            throw ProxmoxError(call: name, kind: .server(status: response.status), message: message)
         }
     }
 
     private func ticket() async throws(ProxmoxError) -> Session.Ticket {
         if let ticket = await session.current { return ticket }
         guard case let .ticket(user, password) = auth else { throw ProxmoxError(call: "POST /access/ticket", kind: .unauthorized, message: "") }
-        var request = HTTPClientRequest(url: "\(endpoint)/api2/json/access/ticket")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.body = .bytes(ByteBuffer(string: Self.encode([("username", user), ("password", password)])))
+        let request = HTTPRequestMessage(
+            method: "POST", url: "\(endpoint)/api2/json/access/ticket", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: Array(Self.encode([("username", user), ("password", password)]).utf8))
         counter.count()
         alsoCounting?.count()
-        do {
-            let response = try await http.execute(request, timeout: .seconds(30))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .ok, let document = try? JSONParser.parse(Array(body.readableBytesView)).value,
-                case let .string(cookie)? = document["data"]?["ticket"], case let .string(csrf)? = document["data"]?["CSRFPreventionToken"]
-            else { throw ProxmoxError(call: "POST /access/ticket", kind: .unauthorized, message: "status \(response.status.code)") }
-            let ticket = Session.Ticket(cookie: cookie, csrf: csrf)
-            await session.set(ticket)
-            return ticket
-        } catch let error as ProxmoxError {
-            throw error
+        let response: HTTPResponseMessage
+        do throws(HTTPTransportError) {
+            response = try await transport.send(request, timeout: 30)
         } catch {
-            throw ProxmoxError(call: "POST /access/ticket", kind: .unreachable, message: "\(error)")
+            switch error {
+            case let .tls(reason): throw ProxmoxError(call: "POST /access/ticket", kind: .tls, message: reason)
+            case let .unreachable(reason): throw ProxmoxError(call: "POST /access/ticket", kind: .unreachable, message: reason)
+            }
         }
+        guard response.status == 200, let document = try? JSONParser.parse(response.body).value,
+            case let .string(cookie)? = document["data"]?["ticket"], case let .string(csrf)? = document["data"]?["CSRFPreventionToken"]
+        else { throw ProxmoxError(call: "POST /access/ticket", kind: .unauthorized, message: "status \(response.status)") }
+        let ticket = Session.Ticket(cookie: cookie, csrf: csrf)
+        await session.set(ticket)
+        return ticket
     }
 
     /// `application/x-www-form-urlencoded`, also used for query strings.

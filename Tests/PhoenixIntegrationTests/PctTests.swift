@@ -1,6 +1,7 @@
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import PhoenixProxmox
 import PhoenixTesting
 import Testing
 
@@ -135,5 +136,20 @@ struct PctTests {
         #expect(stream["action"] as? String == "create", "a file absent in the container is to be created")
         #expect(container.calls.contains("exec 101"), "the guest was read through pct exec: \(container.calls)")
         #expect(result.stderr.contains("round trips"), "\(result.stderr)")
+    }
+}
+
+@Suite("pct through the host (a recorded transport)")
+struct PctArgvTests {
+    @Test("a guest is reached with pct exec and pct push through its host")
+    func pct() throws {
+        let recorder = RecordingTransport()
+        let host = SSHMachine(destination: "pve1", transport: recorder.transport)
+        let guest = PctGuestMachine(id: 101, host: host)
+        _ = try guest.run(["nginx", "-t"], timeout: 5)
+        try guest.write("/etc/nginx/conf.d/x.conf", "server {}", mode: "0644")
+        let remote = recorder.calls.map { Array($0.argv.drop { $0 != "--" }.dropFirst()) }
+        #expect(remote[0] == ["'pct'", "'exec'", "'101'", "'--'", "'nginx'", "'-t'"])
+        #expect(remote.contains { $0.starts(with: ["'pct'", "'push'", "'101'"]) && $0.suffix(3) == ["'/etc/nginx/conf.d/x.conf'", "'--perms'", "'0644'"] })
     }
 }
