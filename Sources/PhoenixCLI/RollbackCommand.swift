@@ -14,6 +14,33 @@ struct RollbackCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
     @Argument(help: "The run to return to.") var runID: Int64
 
+    /// What runs since `run` changed that a rollback cannot put back: guest settings and API rule
+    /// sets are recorded as fingerprints, not values.
+    static func notRestored(since run: Int64, store: any StateBackend) -> [String] {
+        guard let runs = try? store.runs(limit: 10_000).filter({ $0.id >= run }) else { return [] }
+        var guests = Set<String>()
+        var scopes = Set<String>()
+        for record in runs {
+            let throughAPI = record.command.contains("--firewall-through api") || record.command == "firewall"
+            for entry in (try? store.journal(run: record.id)) ?? [] where entry.phase == .verified {
+                if entry.resource.hasPrefix("guest:") { guests.insert(entry.resource) }
+                if throughAPI && entry.resource.hasPrefix("firewall:") { scopes.insert(entry.resource) }
+            }
+        }
+        var notes: [String] = []
+        if !guests.isEmpty {
+            notes.append(
+                "the settings of \(guests.sorted().joined(separator: ", ")) (changed since run \(run)) stay as they are: phoenix keeps their fingerprints, not their values"
+            )
+        }
+        if !scopes.isEmpty {
+            notes.append(
+                "the API rule sets \(scopes.sorted().joined(separator: ", ")) (changed since run \(run)) stay as they are: phoenix keeps their fingerprints, not the rules"
+            )
+        }
+        return notes
+    }
+
     func run() async throws {
         let estate = try global.loadValidEstate()
         let store = try target.writableStore()
@@ -21,8 +48,11 @@ struct RollbackCommand: AsyncParsableCommand {
         let outcome = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine in
             do throws(EngineError) { return try engine.rollback(to: runID, store: store, command: "rollback \(runID)") } catch { throw fail(error.description) }
         }
+        let kept = Self.notRestored(since: runID, store: store)
         let output =
-            format == .json ? JSONOutput.string(PlanPrinter.outcomeJSON(outcome)) : PlanPrinter.outcomeText(outcome, paint: Paint(enabled: global.colored))
+            format == .json
+            ? JSONOutput.string(PlanPrinter.outcomeJSON(outcome).adding("not_restored", .array(kept.map(JSONValue.string))))
+            : PlanPrinter.outcomeText(outcome, paint: Paint(enabled: global.colored)) + kept.map { "note: not restored: \($0)\n" }.joined()
         FileHandle.standardOutput.write(Data(output.utf8))
         if !outcome.succeeded { throw ExitCode.failure }
     }

@@ -59,6 +59,13 @@ struct OneRunTests {
         let again = try pve.phoenix(["sync", "guests", "--format", "json", "--stats"], config: config)
         #expect(try ((Self.json(again)["guests"] as? [String: Any])?["changes"] as? [Any])?.isEmpty == true, "\(again.stdout)")
         #expect(again.stderr.contains(", 1 API calls"), "a no-op is one bulk read: \(again.stderr)")
+
+        // A rollback puts files back; it says plainly that the guests' settings stay as they are.
+        let roots = try TemporaryDirectory("phoenix-guests-rollback")
+        let rolled = try pve.phoenix(
+            ["rollback", String(run.id), "--host-root", roots.file("host"), "--guest-root", roots.file("guests")], config: config)
+        #expect(rolled.status == 0, "\(rolled.stdout)\(rolled.stderr)")
+        #expect(rolled.stdout.contains("note: not restored: the settings of guest:") && rolled.stdout.contains("guest:103"), "\(rolled.stdout)")
     }
 
     @Test("a guest change that does not take, or fails after it was made, is undone: the previous settings are back, exit 1")
