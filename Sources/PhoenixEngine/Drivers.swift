@@ -82,7 +82,7 @@ struct NginxDriver: UnitDriver {
 
     func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
         let settings = context.estate.settings.gateway
-        guard case let .nginx(id) = context.unit else { return }
+        guard case let .guest(id) = context.unit.target else { throw UnitFailure(check: "the gateway answering", output: "nginx runs in a guest") }
         let guest = context.estate.guest(id)
         var ports: [(String, IPv4Address, Int)] = []
         var redirect: (IPv4Address, Int)?
@@ -144,7 +144,8 @@ struct TraefikDriver: UnitDriver {
     }
 
     func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
-        guard case let .traefik(id) = context.unit, let dynamic = live.first(where: { $0.id == "services:traefik-dynamic" }) else { return }
+        guard case let .guest(id) = context.unit.target else { throw UnitFailure(check: "Traefik's API", output: "Traefik runs in a guest") }
+        guard let dynamic = live.first(where: { $0.id == "services:traefik-dynamic" }) else { return }
         let routers: [String]
         do {
             let document = try Yams.load(yaml: dynamic.contents) as? [String: Any]

@@ -139,8 +139,11 @@ extension SyncEngine {
         let machine: any Machine = CountingMachine(machines.machine(for: unit.target), stats: calls, latency: 0)
         let context = UnitContext(
             unit: unit, machine: machine, commands: estate.settings.commands(for: unit.serviceName), estate: estate, timeouts: timeouts)
-        let driver = driver(for: unit)
         let ids = changes.map(\.id)
+        guard let driver = driver(for: unit) else {
+            return UnitOutcome(
+                unit: unit, status: .failed, resources: ids, message: "phoenix has no driver for \(unit.serviceName): nothing was changed", seconds: 0)
+        }
         func say(_ text: String) { reporter.report("\(unit.stage.rawValue): \(unit): \(text)") }
         var activations = 0
         func outcome(_ status: UnitOutcome.Status, _ message: String) -> UnitOutcome {

@@ -91,13 +91,12 @@ func reachableAddress(_ listen: ListenAddress, guest: Guest?) -> IPv4Address? {
     return guest?.staticAddress
 }
 
-func driver(for unit: ServiceUnit) -> any UnitDriver {
-    switch unit {
-    case .stackFiles: return StackFilesDriver()
-    case .caTrust: return TrustDriver()
-    case .dnsmasq: return DnsmasqDriver()
-    case .pveFirewall: return FirewallDriver()
-    case .traefik: return TraefikDriver()
-    case .nginx: return NginxDriver()
-    }
-}
+/// The driver of each service, by its name (`ServiceUnit.serviceName`): a new service is one more entry.
+let drivers: [String: any UnitDriver] = [
+    ServiceUnit.stackFiles.serviceName: StackFilesDriver(), ServiceUnit.caTrust.serviceName: TrustDriver(),
+    ServiceUnit.dnsmasq.serviceName: DnsmasqDriver(), ServiceUnit.pveFirewall.serviceName: FirewallDriver(),
+    ServiceUnit.traefik(guest: 0).serviceName: TraefikDriver(), ServiceUnit.nginx(guest: 0).serviceName: NginxDriver(),
+]
+
+/// The unit's driver; nil for a service phoenix has none for (the unit then fails: never installed untested).
+func driver(for unit: ServiceUnit) -> (any UnitDriver)? { drivers[unit.serviceName] }

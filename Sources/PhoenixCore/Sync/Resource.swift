@@ -19,65 +19,53 @@ public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
 }
 
 /// The service a file belongs to: it tests the file before it goes live and is reloaded or
-/// restarted after. One unit is converged as a whole: its files are tested together and go live together.
-public enum ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// The stack files mirrored to the host's stacks folder (rsync; no service to reload).
-    case stackFiles
-    /// The Step-CA root in the host's trust store (`update-ca-certificates`).
-    case caTrust
-    case dnsmasq
-    case pveFirewall
-    case traefik(guest: Int)
-    case nginx(guest: Int)
+/// restarted after. One unit is converged as a whole: its files are tested together and go live
+/// together. A unit is data — a service, a stage, a machine — and the engine finds its driver by
+/// the service's name, so a new service is a new value and a new driver, not a new case to switch on.
+public struct ServiceUnit: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The key of the unit's commands under `phoenix.services` (`dnsmasq`, `nginx`, …).
+    public let serviceName: String
+    public let stage: SyncStage
+    public let target: RenderedFile.Target
 
-    /// The key of the unit's commands under `phoenix.services`.
-    public var serviceName: String {
-        switch self {
-        case .stackFiles: return "rsync"
-        case .caTrust: return "ca-certificates"
-        case .dnsmasq: return "dnsmasq"
-        case .pveFirewall: return "pve-firewall"
-        case .traefik: return "traefik"
-        case .nginx: return "nginx"
-        }
+    public init(service: String, stage: SyncStage, target: RenderedFile.Target) {
+        serviceName = service
+        self.stage = stage
+        self.target = target
     }
+
+    /// The stack files mirrored to the host's stacks folder (rsync; no service to reload).
+    public static let stackFiles = ServiceUnit(service: "rsync", stage: .files, target: .host)
+    /// The Step-CA root in the host's trust store (`update-ca-certificates`).
+    public static let caTrust = ServiceUnit(service: "ca-certificates", stage: .trust, target: .host)
+    public static let dnsmasq = ServiceUnit(service: "dnsmasq", stage: .dns, target: .host)
+    public static let pveFirewall = ServiceUnit(service: "pve-firewall", stage: .firewall, target: .host)
+    public static func traefik(guest: Int) -> ServiceUnit { ServiceUnit(service: "traefik", stage: .services, target: .guest(guest)) }
+    public static func nginx(guest: Int) -> ServiceUnit { ServiceUnit(service: "nginx", stage: .gateway, target: .guest(guest)) }
+
+    /// The units phoenix knows, by service name: their stage and whether they live in a guest (how a
+    /// unit read back from the state store is rebuilt).
+    static let known: [String: (stage: SyncStage, inGuest: Bool)] = [
+        "rsync": (.files, false), "ca-certificates": (.trust, false), "dnsmasq": (.dns, false), "pve-firewall": (.firewall, false),
+        "traefik": (.services, true), "nginx": (.gateway, true),
+    ]
 
     /// A stable text form for the state store: `dnsmasq`, `pve-firewall`, `traefik@102`, `nginx@101`.
     public var key: String {
-        switch self {
-        case .stackFiles, .caTrust, .dnsmasq, .pveFirewall: return serviceName
-        case let .traefik(guest), let .nginx(guest): return "\(serviceName)@\(guest)"
+        switch target {
+        case let .guest(id): return "\(serviceName)@\(id)"
+        case .host, .report: return serviceName
         }
     }
 
     public init?(key: String) {
         let parts = key.split(separator: "@", maxSplits: 1).map(String.init)
-        switch (parts.first, parts.count == 2 ? Int(parts[1]) : nil) {
-        case ("rsync", nil) where parts.count == 1: self = .stackFiles
-        case ("ca-certificates", nil) where parts.count == 1: self = .caTrust
-        case ("dnsmasq", nil) where parts.count == 1: self = .dnsmasq
-        case ("pve-firewall", nil) where parts.count == 1: self = .pveFirewall
-        case let ("traefik", guest?): self = .traefik(guest: guest)
-        case let ("nginx", guest?): self = .nginx(guest: guest)
-        default: return nil
-        }
-    }
-
-    public var stage: SyncStage {
-        switch self {
-        case .stackFiles: return .files
-        case .caTrust: return .trust
-        case .dnsmasq: return .dns
-        case .pveFirewall: return .firewall
-        case .traefik: return .services
-        case .nginx: return .gateway
-        }
-    }
-
-    public var target: RenderedFile.Target {
-        switch self {
-        case .stackFiles, .caTrust, .dnsmasq, .pveFirewall: return .host
-        case let .traefik(guest), let .nginx(guest): return .guest(guest)
+        guard let name = parts.first, let service = Self.known[name], service.inGuest == (parts.count == 2) else { return nil }
+        if service.inGuest {
+            guard let guest = Int(parts[1]) else { return nil }
+            self.init(service: name, stage: service.stage, target: .guest(guest))
+        } else {
+            self.init(service: name, stage: service.stage, target: .host)
         }
     }
 
