@@ -3,6 +3,7 @@ import Foundation
 import PhoenixCore
 import PhoenixEngine
 import PhoenixProxmox
+import PhoenixServices
 import PhoenixState
 
 /// `phoenix drift`: installed vs last applied vs desired.
