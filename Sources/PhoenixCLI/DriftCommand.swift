@@ -25,7 +25,7 @@ struct DriftCommand: AsyncParsableCommand {
         let estate = try global.loadValidEstate()
         let store = try target.existingStore()
         let items = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine throws -> [DriftItem] in
-            do throws(EngineError) { return try engine.drift(store: store) } catch { throw fail(error.description) }
+            do throws(EngineError) { return try await engine.drift(store: store) } catch { throw fail(error.description) }
         }
         let drifted = items.filter(\.drift.isDrift)
         var guests: [GuestDrift]?

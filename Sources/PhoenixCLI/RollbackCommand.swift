@@ -46,7 +46,9 @@ struct RollbackCommand: AsyncParsableCommand {
         let store = try target.writableStore()
         let runID = self.runID
         let outcome = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine in
-            do throws(EngineError) { return try engine.rollback(to: runID, store: store, command: "rollback \(runID)") } catch { throw fail(error.description) }
+            do throws(EngineError) { return try await engine.rollback(to: runID, store: store, command: "rollback \(runID)") } catch {
+                throw fail(error.description)
+            }
         }
         let kept = Self.notRestored(since: runID, store: store)
         let output =

@@ -39,9 +39,9 @@ extension SyncOptions {
         let files: SyncService.FileStages = { stages, run, upstream in
             try await withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine throws -> SyncService.FileResult in
                 do throws(EngineError) {
-                    guard let run else { return .planned(try engine.plan(stages, store: store)) }
+                    guard let run else { return .planned(try await engine.plan(stages, store: store)) }
                     guard let store else { return .none }
-                    return .synced(try engine.sync(stages, store: store, run: run.id, interrupted: run.interrupted, upstream: upstream))
+                    return .synced(try await engine.sync(stages, store: store, run: run.id, interrupted: run.interrupted, upstream: upstream))
                 } catch {
                     throw fail(error.description)
                 }

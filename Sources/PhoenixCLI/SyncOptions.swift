@@ -85,20 +85,22 @@ struct SyncOptions: ParsableArguments {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    /// Runs `body` with the engine on a thread of its own — a VM's machine waits for API calls,
-    /// which need the concurrency pool free — then ends the API client the VMs used, if any.
+    /// Runs `body` with the engine, then ends the API client the VMs used, if any.
     func withEngine<T: Sendable>(
-        for estate: Estate, stats: MachineStats = MachineStats(), stacksDirectory: String? = nil, _ body: @escaping @Sendable (SyncEngine) throws -> T
+        for estate: Estate, stats: MachineStats = MachineStats(), stacksDirectory: String? = nil, _ body: (SyncEngine) async throws -> T
     ) async throws -> T {
         for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }
         let connection = self.connection
         let vms = VMDirectory { try connection.makeClient() }
         let engine = engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms)
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
-            Thread.detachNewThread { continuation.resume(returning: Result { try body(engine) }) }
+        do {
+            let result = try await body(engine)
+            await vms.shutdown()
+            return result
+        } catch {
+            await vms.shutdown()
+            throw error
         }
-        await vms.shutdown()
-        return try result.get()
     }
 
     private func engine(for estate: Estate, stats: MachineStats, stacksDirectory: String?, vms: VMDirectory) -> SyncEngine {

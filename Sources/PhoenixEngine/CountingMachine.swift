@@ -42,46 +42,46 @@ public struct CountingMachine: Machine {
         self.latency = latency
     }
 
-    private func delay() { if latency > 0 { usleep(useconds_t(latency * 1_000_000)) } }
+    private func delay() async { if latency > 0 { try? await Task.sleep(nanoseconds: UInt64(latency * 1e9)) } }
 
     public var name: String { base.name }
     public func commandPath(_ path: String) -> String { base.commandPath(path) }
     public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? { base.rsyncTarget(path) }
 
-    public func read(_ path: String) throws(MachineError) -> String? {
-        delay()
+    public func read(_ path: String) async throws(MachineError) -> String? {
+        await delay()
         stats.count("read")
-        return try base.read(path)
+        return try await base.read(path)
     }
 
-    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+    public func read(all paths: [String]) async throws(MachineError) -> [String: String?] {
         guard !paths.isEmpty else { return [:] }
-        delay()
+        await delay()
         stats.count("read")
-        return try base.read(all: paths)
+        return try await base.read(all: paths)
     }
 
-    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
-        delay()
+    public func write(_ path: String, _ contents: String, mode: String) async throws(MachineError) {
+        await delay()
         stats.count("write")
-        try base.write(path, contents, mode: mode)
+        try await base.write(path, contents, mode: mode)
     }
 
-    public func rename(_ from: String, to: String) throws(MachineError) {
-        delay()
+    public func rename(_ from: String, to: String) async throws(MachineError) {
+        await delay()
         stats.count("rename")
-        try base.rename(from, to: to)
+        try await base.rename(from, to: to)
     }
 
-    public func remove(_ path: String) throws(MachineError) {
-        delay()
+    public func remove(_ path: String) async throws(MachineError) {
+        await delay()
         stats.count("remove")
-        try base.remove(path)
+        try await base.remove(path)
     }
 
-    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
-        delay()
+    public func run(_ argv: [String], timeout: TimeInterval) async throws(MachineError) -> CommandResult {
+        await delay()
         stats.count("command")
-        return try base.run(argv, timeout: timeout)
+        return try await base.run(argv, timeout: timeout)
     }
 }

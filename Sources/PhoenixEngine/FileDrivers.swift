@@ -5,23 +5,23 @@ import Yams
 /// The Step-CA root in the host's trust store: `openssl x509` on the staged copy, then
 /// `update-ca-certificates`; verified by reading the installed file back.
 struct TrustDriver: UnitDriver {
-    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) async throws(UnitFailure) {
         for file in staged {
             guard file.resource.contents.contains("-----BEGIN CERTIFICATE-----") else {
                 throw UnitFailure(check: "the CA root at \(context.estate.settings.trustSource)", output: "it is not a PEM certificate")
             }
-            try run(context.commands.test, config: context.machine.commandPath(file.path), check: "openssl x509 on the staged CA root", in: context)
+            try await run(context.commands.test, config: context.machine.commandPath(file.path), check: "openssl x509 on the staged CA root", in: context)
         }
     }
 
-    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {
-        try activateWithCommands(activation, in: context)
+    func activate(_ activation: Activation, in context: UnitContext) async throws(UnitFailure) {
+        try await activateWithCommands(activation, in: context)
     }
 
-    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) async throws(UnitFailure) {
         for resource in live {
             let installed: String?
-            do { installed = try context.machine.read(resource.path) } catch {
+            do { installed = try await context.machine.read(resource.path) } catch {
                 throw UnitFailure(check: "reading \(resource.path) back", output: error.description)
             }
             if installed != resource.contents { throw UnitFailure(check: "reading \(resource.path) back", output: "it differs from what was installed") }
@@ -34,7 +34,7 @@ struct TrustDriver: UnitDriver {
 /// world-writable, and only files phoenix installed are ever deleted. Verified with a dry-run rsync
 /// that must find nothing left to send.
 struct StackFilesDriver: UnitDriver {
-    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure) {
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) async throws(UnitFailure) {
         for file in staged where file.resource.path.hasSuffix(".yml") || file.resource.path.hasSuffix(".yaml") {
             do { _ = try Yams.compose(yaml: file.resource.contents) } catch {
                 // Only the position and the problem: Yams quotes the offending line, which may hold a secret.
@@ -44,12 +44,12 @@ struct StackFilesDriver: UnitDriver {
         }
     }
 
-    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {}
+    func activate(_ activation: Activation, in context: UnitContext) async throws(UnitFailure) {}
 
-    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure) {}
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) async throws(UnitFailure) {}
 
     /// `rsync` from `source` (the stacks directory) of the given stack-relative paths.
-    func mirror(_ relativePaths: [String], from source: String, in context: UnitContext, dryRun: Bool) throws(UnitFailure) -> String {
+    func mirror(_ relativePaths: [String], from source: String, in context: UnitContext, dryRun: Bool) async throws(UnitFailure) -> String {
         guard !relativePaths.isEmpty else { return "" }
         let destination = context.estate.settings.stacksPath
         guard let target = context.machine.rsyncTarget(destination) else {
@@ -68,7 +68,7 @@ struct StackFilesDriver: UnitDriver {
             + (dryRun ? ["--dry-run"] : [])
             + target.options + ["--", source.hasSuffix("/") ? source : source + "/", target.destination + "/"]
         let result: CommandResult
-        do { result = try ProcessRunner.run(argv, timeout: context.timeouts.command) } catch {
+        do { result = try await ProcessRunner.run(argv, timeout: context.timeouts.command) } catch {
             throw UnitFailure(check: "rsync", output: error.description)
         }
         guard result.status == 0 else { throw UnitFailure(check: "rsync (exit \(result.status))", output: result.excerpt) }

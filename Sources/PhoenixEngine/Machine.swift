@@ -7,16 +7,16 @@ public protocol Machine: Sendable {
     /// For messages: "the host", "guest 101".
     var name: String { get }
     /// The file's contents, or nil when it does not exist.
-    func read(_ path: String) throws(MachineError) -> String?
+    func read(_ path: String) async throws(MachineError) -> String?
     /// Several files at once: on a remote machine one round trip, however many files.
-    func read(all paths: [String]) throws(MachineError) -> [String: String?]
+    func read(all paths: [String]) async throws(MachineError) -> [String: String?]
     /// Writes `contents` to `path` with `mode` (octal text), creating missing parent directories.
-    func write(_ path: String, _ contents: String, mode: String) throws(MachineError)
+    func write(_ path: String, _ contents: String, mode: String) async throws(MachineError)
     /// Renames atomically within one file system.
-    func rename(_ from: String, to: String) throws(MachineError)
+    func rename(_ from: String, to: String) async throws(MachineError)
     /// Removes a file; a missing file is not an error.
-    func remove(_ path: String) throws(MachineError)
-    func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult
+    func remove(_ path: String) async throws(MachineError)
+    func run(_ argv: [String], timeout: TimeInterval) async throws(MachineError) -> CommandResult
     /// How `path` is named in a command run on this machine (a local root folder prefixes it).
     func commandPath(_ path: String) -> String
     /// How rsync, run here, reaches `path` on this machine: extra options and the destination; nil
@@ -27,9 +27,9 @@ public protocol Machine: Sendable {
 extension Machine {
     public func rsyncTarget(_ path: String) -> (options: [String], destination: String)? { nil }
 
-    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+    public func read(all paths: [String]) async throws(MachineError) -> [String: String?] {
         var contents: [String: String?] = [:]
-        for path in paths { contents[path] = .some(try read(path)) }
+        for path in paths { contents[path] = .some(try await read(path)) }
         return contents
     }
 }
@@ -72,7 +72,7 @@ public struct LocalMachine: Machine {
         MachineError(machine: name, operation: "\(operation) \(path)", reason: reason ?? String(cString: strerror(errno)))
     }
 
-    public func read(_ path: String) throws(MachineError) -> String? {
+    public func read(_ path: String) async throws(MachineError) -> String? {
         let local = commandPath(path)
         guard let data = FileManager.default.contents(atPath: local) else {
             if FileManager.default.fileExists(atPath: local) { throw failure("read", path, "permission denied or not a regular file") }
@@ -81,7 +81,7 @@ public struct LocalMachine: Machine {
         return String(decoding: data, as: UTF8.self)
     }
 
-    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
+    public func write(_ path: String, _ contents: String, mode: String) async throws(MachineError) {
         let local = commandPath(path)
         let permissions = mode_t(Int(mode, radix: 8) ?? 0o644)
         try makeParents(of: local, reportedAs: path)
@@ -105,17 +105,17 @@ public struct LocalMachine: Machine {
         }
     }
 
-    public func rename(_ from: String, to: String) throws(MachineError) {
+    public func rename(_ from: String, to: String) async throws(MachineError) {
         guard POSIX.rename(commandPath(from), commandPath(to)) == 0 else { throw failure("rename \(from) to", to) }
     }
 
-    public func remove(_ path: String) throws(MachineError) {
+    public func remove(_ path: String) async throws(MachineError) {
         guard unlink(commandPath(path)) == 0 || errno == ENOENT else { throw failure("remove", path) }
     }
 
-    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
+    public func run(_ argv: [String], timeout: TimeInterval) async throws(MachineError) -> CommandResult {
         do {
-            return try ProcessRunner.run(argv, timeout: timeout)
+            return try await ProcessRunner.run(argv, timeout: timeout)
         } catch {
             throw MachineError(machine: name, operation: "run \(argv.first ?? "")", reason: error.reason)
         }

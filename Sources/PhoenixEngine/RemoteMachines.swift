@@ -2,10 +2,12 @@ import Foundation
 import PhoenixCore
 
 /// Runs argv on a machine: the seam remote machines are built on (tests record the argv).
-public typealias CommandTransport = @Sendable (_ argv: [String], _ input: [UInt8]?, _ timeout: TimeInterval) throws(ProcessRunner.Failure) -> CommandResult
+public typealias CommandTransport =
+    @Sendable (_ argv: [String], _ input: [UInt8]?, _ timeout: TimeInterval) async throws(ProcessRunner.Failure) ->
+    CommandResult
 
-public let localTransport: CommandTransport = { argv, input, timeout throws(ProcessRunner.Failure) in
-    try ProcessRunner.run(argv, input: input, timeout: timeout)
+public let localTransport: CommandTransport = { argv, input, timeout async throws(ProcessRunner.Failure) in
+    try await ProcessRunner.run(argv, input: input, timeout: timeout)
 }
 
 /// Fixed helper scripts for file operations on a remote machine. They are constants: paths and modes
@@ -63,29 +65,29 @@ public protocol CommandMachine: Machine {}
 extension CommandMachine {
     public func commandPath(_ path: String) -> String { path }
 
-    public func read(_ path: String) throws(MachineError) -> String? {
-        let result = try run(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30)
+    public func read(_ path: String) async throws(MachineError) -> String? {
+        let result = try await run(["sh", "-c", RemoteScript.read, "phoenix-read", path], timeout: 30)
         if result.status == RemoteScript.absent { return nil }
         guard result.status == 0 else { throw MachineError(machine: name, operation: "read \(path)", reason: result.excerpt) }
         return result.stdout
     }
 
-    public func read(all paths: [String]) throws(MachineError) -> [String: String?] {
+    public func read(all paths: [String]) async throws(MachineError) -> [String: String?] {
         guard !paths.isEmpty else { return [:] }
-        let result = try run(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60)
+        let result = try await run(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60)
         guard result.status == 0, let contents = RemoteScript.parseReadAll(result.stdout, paths: paths) else {
             throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
         }
         return contents
     }
 
-    public func rename(_ from: String, to: String) throws(MachineError) {
-        let result = try run(["mv", "-f", "--", from, to], timeout: 30)
+    public func rename(_ from: String, to: String) async throws(MachineError) {
+        let result = try await run(["mv", "-f", "--", from, to], timeout: 30)
         guard result.status == 0 else { throw MachineError(machine: name, operation: "rename \(from) to \(to)", reason: result.excerpt) }
     }
 
-    public func remove(_ path: String) throws(MachineError) {
-        let result = try run(["rm", "-f", "--", path], timeout: 30)
+    public func remove(_ path: String) async throws(MachineError) {
+        let result = try await run(["rm", "-f", "--", path], timeout: 30)
         guard result.status == 0 else { throw MachineError(machine: name, operation: "remove \(path)", reason: result.excerpt) }
     }
 }
@@ -117,12 +119,12 @@ public struct SSHMachine: CommandMachine {
 
     /// ssh exits 255 when the connection itself failed: the only failure worth another try (three
     /// attempts, 0.5 s then 1 s apart). A remote command's own failure is never retried.
-    private func call(_ remote: [String], input: [UInt8]? = nil, timeout: TimeInterval, operation: String) throws(MachineError) -> CommandResult {
+    private func call(_ remote: [String], input: [UInt8]? = nil, timeout: TimeInterval, operation: String) async throws(MachineError) -> CommandResult {
         var attempt = 0
         while true {
             let result: CommandResult
             do {
-                result = try transport(sshArgv(remote), input, timeout)
+                result = try await transport(sshArgv(remote), input, timeout)
             } catch {
                 throw MachineError(machine: name, operation: operation, reason: error.reason)
             }
@@ -131,7 +133,7 @@ public struct SSHMachine: CommandMachine {
                 if result.status == 255 { throw MachineError(machine: name, operation: operation, reason: "ssh could not connect: \(result.excerpt)") }
                 return result
             }
-            usleep(useconds_t(500_000 * attempt))
+            try? await Task.sleep(nanoseconds: UInt64(500_000_000 * attempt))
         }
     }
 
@@ -148,13 +150,13 @@ public struct SSHMachine: CommandMachine {
         return (["-e", ssh, "--protect-args"], "\(destination):\(path)")
     }
 
-    public func write(_ path: String, _ contents: String, mode: String) throws(MachineError) {
-        let result = try call(
+    public func write(_ path: String, _ contents: String, mode: String) async throws(MachineError) {
+        let result = try await call(
             ["sh", "-c", RemoteScript.write, "phoenix-write", path, mode], input: Array(contents.utf8), timeout: 60, operation: "write \(path)")
         guard result.status == 0 else { throw MachineError(machine: name, operation: "write \(path)", reason: result.excerpt) }
     }
 
-    public func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
-        try call(argv, timeout: timeout, operation: "run \(argv.first ?? "")")
+    public func run(_ argv: [String], timeout: TimeInterval) async throws(MachineError) -> CommandResult {
+        try await call(argv, timeout: timeout, operation: "run \(argv.first ?? "")")
     }
 }

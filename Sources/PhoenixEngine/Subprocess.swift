@@ -74,6 +74,24 @@ public enum Spawner {
             pause = min(pause * 2, 20_000)
         }
     }
+
+    /// Waits for `pid` without holding a thread: `waitpid` polled between sleeps of the task.
+    public static func wait(_ pid: pid_t, timeout: TimeInterval) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        var pause: UInt64 = 1_000_000
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid {
+                let signalled = status & 0x7F
+                return signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled
+            }
+            if result < 0 { return -1 }
+            if Date() >= deadline { return nil }
+            try? await Task.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 20_000_000)
+        }
+    }
 }
 
 /// Runs a program to completion: argv only, a timeout on every call, output captured.
@@ -106,6 +124,36 @@ public enum ProcessRunner {
         if status == nil {
             kill(pid, SIGKILL)
             _ = Spawner.wait(pid, timeout: 5)
+            status = 124
+        }
+        return CommandResult(
+            status: status ?? -1,
+            stdout: (try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "")
+    }
+
+    /// The same, without holding a thread while the program runs (the engine's way).
+    public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) async throws(Failure) -> CommandResult {
+        let scratch = NSTemporaryDirectory() + "phoenix-run-\(getpid())-\(UUID().uuidString)"
+        guard mkdir(scratch, 0o700) == 0 else { throw Failure(command: argv.first ?? "", reason: String(cString: strerror(errno))) }
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var stdin = "/dev/null"
+        if let input {
+            stdin = scratch + "/stdin"
+            guard FileManager.default.createFile(atPath: stdin, contents: Data(input), attributes: [.posixPermissions: 0o600]) else {
+                throw Failure(command: argv.first ?? "", reason: "cannot stage its input")
+            }
+        }
+        let pid: pid_t
+        do {
+            pid = try Spawner.spawn(argv, stdin: stdin, stdout: scratch + "/stdout", stderr: scratch + "/stderr")
+        } catch {
+            throw Failure(command: argv.first ?? "", reason: "\(error)")
+        }
+        var status = await Spawner.wait(pid, timeout: timeout)
+        if status == nil {
+            kill(pid, SIGKILL)
+            _ = await Spawner.wait(pid, timeout: 5)
             status = 124
         }
         return CommandResult(

@@ -8,10 +8,11 @@ extension SyncEngine {
     ///
     /// - Parameter upstream: resources converged before this run of the engine that failed (a
     ///   guest's settings), with why: the files that need them are blocked.
-    public func sync(_ stages: [SyncStage], store: any StateBackend, command: String, upstream: [String: String] = [:]) throws(EngineError) -> SyncOutcome {
+    public func sync(_ stages: [SyncStage], store: any StateBackend, command: String, upstream: [String: String] = [:]) async throws(EngineError) -> SyncOutcome
+    {
         let (run, interrupted) = try begin(store, command: command)
         do {
-            let outcome = try sync(stages, store: store, run: run, interrupted: interrupted, upstream: upstream)
+            let outcome = try await sync(stages, store: store, run: run, interrupted: interrupted, upstream: upstream)
             try stateCall { () throws(StateError) in try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary) }
             return outcome
         } catch {
@@ -23,24 +24,24 @@ extension SyncEngine {
     /// Converges `stages` inside a run the caller began (and finishes: other kinds share it).
     public func sync(
         _ stages: [SyncStage], store: any StateBackend, run: Int64, interrupted: [RunRecord], upstream: [String: String] = [:]
-    ) throws(EngineError) -> SyncOutcome {
-        let desired = try desired(stages)
+    ) async throws(EngineError) -> SyncOutcome {
+        let desired = try await desired(stages)
         let applied = try applied(store)
-        let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
+        let actual = try await observe(desired: desired.resources, applied: applied, stages: Set(stages))
         let unfinished = try stateCall { () throws(StateError) in try store.unfinishedResources(in: interrupted.map(\.id)) }
         let plan = Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: unfinished, digests: store.digests)
-        return try execute(plan, stages: stages, upstream: upstream, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
+        return try await execute(plan, stages: stages, upstream: upstream, actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
     }
 
     /// Re-applies what a successful earlier run left installed: its files come back, files phoenix
     /// created since are removed.
-    public func rollback(to target: Int64, store: any StateBackend, command: String) throws(EngineError) -> SyncOutcome {
+    public func rollback(to target: Int64, store: any StateBackend, command: String) async throws(EngineError) -> SyncOutcome {
         let (resources, withoutContents) = try stateCall { () throws(StateError) in try store.snapshot(of: target) }
         let (run, interrupted) = try begin(store, command: command)
         do {
             let stages = Set(SyncStage.allCases.filter(\.isApplied))
             let applied = try applied(store)
-            let actual = try observe(desired: resources, applied: applied, stages: stages)
+            let actual = try await observe(desired: resources, applied: applied, stages: stages)
             let plan = Plan(
                 resources: resources, stages: stages, actual: actual, applied: applied, preserve: Set(withoutContents),
                 notes: withoutContents.isEmpty
@@ -48,7 +49,7 @@ extension SyncEngine {
                 digests: store.digests)
             var engine = self
             engine.mirrorFromSource = false
-            let outcome = try engine.execute(
+            let outcome = try await engine.execute(
                 plan, stages: Array(stages), upstream: [:], actual: actual, applied: applied, store: store, run: run, interrupted: interrupted)
             try stateCall { () throws(StateError) in try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary) }
             return outcome
@@ -69,13 +70,13 @@ extension SyncEngine {
     private func execute(
         _ plan: Plan, stages: [SyncStage], upstream: [String: String], actual: [String: String?], applied: [String: AppliedRecord], store: any StateBackend,
         run: Int64, interrupted: [RunRecord]
-    ) throws(EngineError) -> SyncOutcome {
+    ) async throws(EngineError) -> SyncOutcome {
         let byUnit = Dictionary(grouping: plan.pending, by: \.unit)
         let units = byUnit.keys.sorted()
         let desiredByUnit = Dictionary(grouping: plan.changes.compactMap(\.resource), by: \.unit)
         let (needs, blocked) = unitDependencies(plan, stages: stages, upstream: upstream)
-        let outcomes = walk(units, needs: needs, blocked: blocked) { unit in
-            converge(unit, changes: byUnit[unit]!, live: desiredByUnit[unit] ?? [], actual: actual, store: store, run: run)
+        let outcomes = await walk(units, needs: needs, blocked: blocked) { unit in
+            await converge(unit, changes: byUnit[unit]!, live: desiredByUnit[unit] ?? [], actual: actual, store: store, run: run)
         }
         // Resources already as desired but not yet on record (a first run, a state store moved away).
         for change in plan.changes where change.action == .unchanged {
@@ -121,18 +122,52 @@ extension SyncEngine {
     /// failed (or was blocked) is blocked, with the reason; the others go on.
     func walk(
         _ units: [ServiceUnit], needs: [ServiceUnit: Set<ServiceUnit>], blocked: [ServiceUnit: String],
-        _ body: @escaping @Sendable (ServiceUnit) -> UnitOutcome
-    ) -> [UnitOutcome] {
-        let walk = UnitWalk(units: units, needs: needs, blocked: blocked, parallelism: max(1, parallelism))
-        walk.run(body)
-        return units.compactMap { walk.done[$0] }
+        _ body: @escaping @Sendable (ServiceUnit) async -> UnitOutcome
+    ) async -> [UnitOutcome] {
+        var done: [ServiceUnit: UnitOutcome] = [:]
+        for (unit, reason) in blocked where units.contains(unit) {
+            done[unit] = UnitOutcome(unit: unit, status: .blocked, resources: [], message: reason, seconds: 0)
+        }
+        var waiting = units.sorted().filter { done[$0] == nil }
+        var running = 0
+        var busy = Set<RenderedFile.Target>()
+        let limit = max(1, parallelism)
+        await withTaskGroup(of: UnitOutcome.self) { group in
+            func startWhatIsReady() {
+                // A unit that needs one that failed or was blocked is blocked, and so on down the graph.
+                var blockedMore = true
+                while blockedMore {
+                    blockedMore = false
+                    for unit in waiting {
+                        guard let failed = (needs[unit] ?? []).sorted().first(where: { done[$0].map { $0.status != .converged } ?? false }) else { continue }
+                        done[unit] = UnitOutcome(unit: unit, status: .blocked, resources: [], message: "not attempted: \(failed) did not converge", seconds: 0)
+                        waiting.removeAll { $0 == unit }
+                        blockedMore = true
+                    }
+                }
+                for unit in waiting where running < limit && !busy.contains(unit.target) && (needs[unit] ?? []).allSatisfy({ done[$0] != nil }) {
+                    waiting.removeAll { $0 == unit }
+                    running += 1
+                    busy.insert(unit.target)
+                    group.addTask { await body(unit) }
+                }
+            }
+            startWhatIsReady()
+            while let outcome = await group.next() {
+                done[outcome.unit] = outcome
+                running -= 1
+                busy.remove(outcome.unit.target)
+                startWhatIsReady()
+            }
+        }
+        return units.compactMap { done[$0] }
     }
 
     /// Converges one unit: stage, test, activate, reload, verify; on a failed check the previous files
     /// come back and the service is reloaded onto them.
     func converge(
         _ unit: ServiceUnit, changes: [Change], live: [Resource], actual: [String: String?], store: any StateBackend, run: Int64
-    ) -> UnitOutcome {
+    ) async -> UnitOutcome {
         let started = Date()
         // The unit's own count of its calls (for the apply benchmark's critical path).
         let calls = MachineStats()
@@ -173,7 +208,7 @@ extension SyncEngine {
                 for change in writes {
                     let resource = change.resource!
                     let path = resource.path + ".phoenix-new"
-                    do { try machine.write(path, resource.contents, mode: resource.mode) } catch {
+                    do { try await machine.write(path, resource.contents, mode: resource.mode) } catch {
                         throw UnitFailure(check: "staging \(resource.path)", output: error.description)
                     }
                     staged.append((resource, path))
@@ -182,10 +217,10 @@ extension SyncEngine {
                 staged = writes.map { ($0.resource!, $0.path) }
             }
             say("testing \(mirror == nil ? "the staged files" : "the files to send")")
-            try driver.test(staged: staged, in: context)
+            try await driver.test(staged: staged, in: context)
             for change in changes { try failpoints.hit(change.id, .before) }
         } catch {
-            if mirror == nil { for file in staged { try? machine.remove(file.path) } }
+            if mirror == nil { for file in staged { try? await machine.remove(file.path) } }
             for change in changes { journal(change, .failed, error.description) }
             say("failed before going live; the running service is untouched")
             return outcome(.failed, "\(error.check) failed, nothing changed: \(error.output)")
@@ -197,21 +232,21 @@ extension SyncEngine {
         do throws(UnitFailure) {
             if let firewall {
                 say("arming the revert: the previous rules come back in \(Int(timeouts.firewallRevert)) s unless the new ones are confirmed")
-                try firewall.arm(changes, previous: actual, in: context)
+                try await firewall.arm(changes, previous: actual, in: context)
             }
             if let mirror {
                 guard let source = stacksDirectory else { throw UnitFailure(check: "rsync", output: "no stacks directory to send from") }
                 say("sending \(writes.count) file\(writes.count == 1 ? "" : "s") with rsync")
-                _ = try mirror.mirror(writes.map { String($0.id.dropFirst("files:".count)) }, from: source, in: context, dryRun: false)
+                _ = try await mirror.mirror(writes.map { String($0.id.dropFirst("files:".count)) }, from: source, in: context, dryRun: false)
             } else {
                 for file in staged {
-                    do { try machine.rename(file.path, to: file.resource.path) } catch {
+                    do { try await machine.rename(file.path, to: file.resource.path) } catch {
                         throw UnitFailure(check: "activating \(file.resource.path)", output: error.description)
                     }
                 }
             }
             for change in changes where change.action == .delete {
-                do { try machine.remove(change.path) } catch { throw UnitFailure(check: "removing \(change.path)", output: error.description) }
+                do { try await machine.remove(change.path) } catch { throw UnitFailure(check: "removing \(change.path)", output: error.description) }
             }
             for change in changes { journal(change, .applied) }
             for change in changes { try failpoints.hit(change.id, .after) }
@@ -220,30 +255,30 @@ extension SyncEngine {
                 say(activation == .restart ? "restarting" : "reloading")
                 activations += 1
             }
-            try driver.activate(activation, in: context)
+            try await driver.activate(activation, in: context)
             if context.commands.verify { say("verifying") }
             if let mirror, let source = stacksDirectory {
-                let pending = try mirror.mirror(live.map { String($0.id.dropFirst("files:".count)) }, from: source, in: context, dryRun: true)
+                let pending = try await mirror.mirror(live.map { String($0.id.dropFirst("files:".count)) }, from: source, in: context, dryRun: true)
                 if !pending.isEmpty { throw UnitFailure(check: "rsync --dry-run after the transfer", output: "still differs: \(pending)") }
             }
             if context.commands.verify {
-                try driver.verify(live: live, previous: actual, in: context)
+                try await driver.verify(live: live, previous: actual, in: context)
             } else {
                 say("not verified: phoenix.services.\(unit.serviceName).verify is false")
             }
         } catch {
             say("\(error.check) failed; restoring the previous files")
-            let restored = restore(changes, actual: actual, on: machine)
-            firewall?.disarm(changes, in: context)
+            let restored = await restore(changes, actual: actual, on: machine)
+            await firewall?.disarm(changes, in: context)
             if mirror == nil {
                 activations += 1
-                try? driver.activate(max(activation, changes.map { $0.resource?.activation ?? .reload }.max() ?? .reload), in: context)
+                try? await driver.activate(max(activation, changes.map { $0.resource?.activation ?? .reload }.max() ?? .reload), in: context)
             }
             for change in changes { journal(change, .restored, error.description) }
             return outcome(.failed, "\(error.check) failed: \(error.output); \(restored)")
         }
 
-        firewall?.disarm(changes, in: context)
+        await firewall?.disarm(changes, in: context)
         for change in changes {
             if let resource = change.resource { try? store.recordApplied(run: run, resource) } else { try? store.recordDeleted(id: change.id) }
             journal(change, .verified)
@@ -253,16 +288,16 @@ extension SyncEngine {
     }
 
     /// Puts back what was installed before this run touched the unit's files.
-    private func restore(_ changes: [Change], actual: [String: String?], on machine: any Machine) -> String {
+    private func restore(_ changes: [Change], actual: [String: String?], on machine: any Machine) async -> String {
         var problems: [String] = []
         for change in changes {
             do throws(MachineError) {
                 if let previous = actual[change.id] ?? nil {
                     let mode = change.resource?.mode ?? "0644"
-                    try machine.write(change.path + ".phoenix-old", previous, mode: mode)
-                    try machine.rename(change.path + ".phoenix-old", to: change.path)
+                    try await machine.write(change.path + ".phoenix-old", previous, mode: mode)
+                    try await machine.rename(change.path + ".phoenix-old", to: change.path)
                 } else {
-                    try machine.remove(change.path)
+                    try await machine.remove(change.path)
                 }
             } catch {
                 problems.append(error.description)

@@ -104,10 +104,10 @@ public struct SyncEngine: Sendable {
     }
 
     /// The desired resources; reads the Step-CA root the trust stage installs from the host.
-    public func desired(_ stages: [SyncStage]) throws(EngineError) -> DesiredState {
+    public func desired(_ stages: [SyncStage]) async throws(EngineError) -> DesiredState {
         var inputs = SyncInputs(stackFiles: stackFiles)
         if stages.contains(.trust) {
-            do { inputs.caRoot = try machines.host.read(estate.settings.trustSource) } catch {
+            do { inputs.caRoot = try await machines.host.read(estate.settings.trustSource) } catch {
                 throw .observe(resource: "trust:ca-root (its source \(estate.settings.trustSource))", error)
             }
         }
@@ -122,16 +122,24 @@ public struct SyncEngine: Sendable {
 
     /// Reads what is installed for every resource (desired, or applied earlier in these stages): one
     /// bulk read per machine, all machines at once.
-    public func observe(_ resources: [(id: String, target: RenderedFile.Target, path: String)]) throws(EngineError) -> [String: String?] {
+    public func observe(_ resources: [(id: String, target: RenderedFile.Target, path: String)]) async throws(EngineError) -> [String: String?] {
         let byTarget = Dictionary(grouping: resources, by: \.target)
         let targets = Array(byTarget.keys)
-        let results = Concurrent.map(targets.count) { index -> Result<[String: String?], MachineError> in
-            let paths = Array(Set(byTarget[targets[index]]!.map(\.path))).sorted()
-            do throws(MachineError) {
-                return .success(try machines.machine(for: targets[index]).read(all: paths))
-            } catch {
-                return .failure(error)
+        let machines = self.machines
+        let results = await withTaskGroup(of: (Int, Result<[String: String?], MachineError>).self) { group in
+            for (index, target) in targets.enumerated() {
+                let paths = Array(Set(byTarget[target]!.map(\.path))).sorted()
+                group.addTask {
+                    do throws(MachineError) {
+                        return (index, .success(try await machines.machine(for: target).read(all: paths)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
             }
+            var collected: [(Int, Result<[String: String?], MachineError>)] = []
+            for await result in group { collected.append(result) }
+            return collected.sorted { $0.0 < $1.0 }.map(\.1)
         }
         var actual: [String: String?] = [:]
         for (target, result) in zip(targets, results) {
@@ -145,28 +153,28 @@ public struct SyncEngine: Sendable {
         return actual
     }
 
-    func observe(desired resources: [Resource], applied: [String: AppliedRecord], stages: Set<SyncStage>) throws(EngineError) -> [String: String?] {
+    func observe(desired resources: [Resource], applied: [String: AppliedRecord], stages: Set<SyncStage>) async throws(EngineError) -> [String: String?] {
         let desiredIDs = Set(resources.map(\.id))
         let wanted =
             resources.map { ($0.id, $0.target, $0.path) }
             + applied.values.filter { !desiredIDs.contains($0.id) && stages.contains($0.unit.stage) }.map { ($0.id, $0.unit.target, $0.path) }
-        return try observe(wanted)
+        return try await observe(wanted)
     }
 
     /// What `sync` would do. Never writes: not the machines, not the state store.
-    public func plan(_ stages: [SyncStage], store: (any StateBackend)?) throws(EngineError) -> Plan {
-        let desired = try desired(stages)
+    public func plan(_ stages: [SyncStage], store: (any StateBackend)?) async throws(EngineError) -> Plan {
+        let desired = try await desired(stages)
         let applied = try applied(store)
-        let actual = try observe(desired: desired.resources, applied: applied, stages: Set(stages))
+        let actual = try await observe(desired: desired.resources, applied: applied, stages: Set(stages))
         return Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, digests: store?.digests ?? ContentDigests(key: nil))
     }
 
     /// Installed vs last applied vs desired, for every resource of the applied stages.
-    public func drift(store: (any StateBackend)?) throws(EngineError) -> [DriftItem] {
+    public func drift(store: (any StateBackend)?) async throws(EngineError) -> [DriftItem] {
         let stages = SyncStage.allCases.filter(\.isApplied)
-        let desired = try desired(stages).resources
+        let desired = try await desired(stages).resources
         let applied = try applied(store)
-        let actual = try observe(desired: desired, applied: applied, stages: Set(stages))
+        let actual = try await observe(desired: desired, applied: applied, stages: Set(stages))
         // Every side fingerprinted the way the store recorded it (a keyed hash for possible secrets).
         let digests = store?.digests ?? ContentDigests(key: nil)
         var items: [DriftItem] = desired.map { resource in

@@ -40,21 +40,21 @@ public struct UnitContext: Sendable {
 /// activation, the journal, restoring the old files when a check fails).
 protocol UnitDriver: Sendable {
     /// `staged`: the unit's changed resources and where their staged copies are.
-    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) throws(UnitFailure)
-    func activate(_ activation: Activation, in context: UnitContext) throws(UnitFailure)
+    func test(staged: [(resource: Resource, path: String)], in context: UnitContext) async throws(UnitFailure)
+    func activate(_ activation: Activation, in context: UnitContext) async throws(UnitFailure)
     /// `live`: every resource of the unit as it now should be served; `previous`: what was installed
     /// before, by resource id (nil when absent).
-    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) throws(UnitFailure)
+    func verify(live: [Resource], previous: [String: String?], in context: UnitContext) async throws(UnitFailure)
 }
 
 extension UnitDriver {
     /// Runs one of the unit's commands, `{config}` standing for `config`; a non-zero status fails `check`.
-    func run(_ argv: [String]?, config: String? = nil, check: String, in context: UnitContext) throws(UnitFailure) {
+    func run(_ argv: [String]?, config: String? = nil, check: String, in context: UnitContext) async throws(UnitFailure) {
         guard let argv else { return }
         let resolved = argv.map { argument in config.map { argument.replacingOccurrences(of: "{config}", with: $0) } ?? argument }
         let result: CommandResult
         do {
-            result = try context.machine.run(resolved, timeout: context.timeouts.command)
+            result = try await context.machine.run(resolved, timeout: context.timeouts.command)
         } catch {
             throw UnitFailure(check: check, output: error.description)
         }
@@ -63,26 +63,32 @@ extension UnitDriver {
         }
     }
 
-    func activateWithCommands(_ activation: Activation, in context: UnitContext) throws(UnitFailure) {
+    func activateWithCommands(_ activation: Activation, in context: UnitContext) async throws(UnitFailure) {
         switch activation {
         case .none: return
-        case .reload: try run(context.commands.reload, check: "\(context.unit.serviceName) reload", in: context)
-        case .restart: try run(context.commands.restart, check: "\(context.unit.serviceName) restart", in: context)
+        case .reload: try await run(context.commands.reload, check: "\(context.unit.serviceName) reload", in: context)
+        case .restart: try await run(context.commands.restart, check: "\(context.unit.serviceName) restart", in: context)
         }
     }
 
     /// Polls `check` until it returns nil (success) or the verification timeout passes; the last
     /// problem is the failure.
-    func poll(_ name: String, timeout: TimeInterval, _ check: () -> String?) throws(UnitFailure) {
+    func poll(_ name: String, timeout: TimeInterval, _ check: @Sendable () async -> String?) async throws(UnitFailure) {
         let deadline = Date().addingTimeInterval(timeout)
-        var pause: useconds_t = 50_000
+        var pause: UInt64 = 50_000_000
         while true {
-            guard let problem = check() else { return }
+            guard let problem = await check() else { return }
             if Date() >= deadline { throw UnitFailure(check: name, output: problem) }
-            usleep(pause)
-            pause = min(pause * 2, 500_000)
+            try? await Task.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 500_000_000)
         }
     }
+}
+
+/// Runs blocking work (a probe that waits on a socket) on a thread of its own, so the tasks of the
+/// walk keep running meanwhile.
+func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in DispatchQueue.global().async { continuation.resume(returning: body()) } }
 }
 
 /// The address a service listening on `listen` can be reached at, from the guest's own address.

@@ -10,11 +10,11 @@ import Testing
 @Suite("Machines")
 struct MachineTests {
     @Test("ssh gets every argument single-quoted, so the remote shell sees it exactly as given")
-    func sshQuoting() throws {
+    func sshQuoting() async throws {
         let recorder = RecordingTransport()
         let machine = SSHMachine(destination: "root@pve1", transport: recorder.transport)
         let hostile = "/etc/x; rm -rf / $(reboot) 'quoted'"
-        try machine.write(hostile, "contents", mode: "0640")
+        try await machine.write(hostile, "contents", mode: "0640")
         let argv = try #require(recorder.calls.first?.argv)
         #expect(argv.prefix(1) == ["ssh"])
         #expect(argv.contains("root@pve1"))
@@ -28,7 +28,7 @@ struct MachineTests {
     }
 
     @Test("a missing remote file reads as absent; other failures name the machine and the operation, with what the remote side said")
-    func sshRead() throws {
+    func sshRead() async throws {
         let directory = try TemporaryDirectory("phoenix-ssh-read")
         let recorder = RecordingTransport()
         // The remote side is a real /bin/sh running phoenix's read script, as sshd would.
@@ -37,10 +37,10 @@ struct MachineTests {
             return (try? ProcessRunner.run(["/bin/sh", "-c", remote])) ?? CommandResult(status: 255, stdout: "", stderr: "")
         }
         let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
-        #expect(try machine.read(directory.file("missing")) == nil)
+        #expect(try await machine.read(directory.file("missing")) == nil)
         // A directory where a file should be: the remote cat's own complaint is the reason.
         do throws(MachineError) {
-            _ = try machine.read(directory.path)
+            _ = try await machine.read(directory.path)
             Issue.record("reading a directory succeeded")
         } catch {
             #expect(error.machine == "the host pve1" && error.operation == "read \(directory.path)", "\(error)")
@@ -49,7 +49,7 @@ struct MachineTests {
     }
 
     @Test("ssh's remote side, played by a local /bin/sh: writes, reads and a bulk read in one round trip")
-    func sshThroughARealShell() throws {
+    func sshThroughARealShell() async throws {
         let directory = try TemporaryDirectory("phoenix-ssh")
         let recorder = RecordingTransport()
         // What sshd does with the command line: hand it to the user's shell.
@@ -61,22 +61,22 @@ struct MachineTests {
         let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
         let first = directory.file("a dir/first.conf")
         let second = directory.file("second's.conf")
-        try machine.write(first, "line one\nline two\n", mode: "0640")
-        try machine.write(second, "", mode: "0600")
+        try await machine.write(first, "line one\nline two\n", mode: "0640")
+        try await machine.write(second, "", mode: "0600")
         #expect(try String(contentsOfFile: first, encoding: .utf8) == "line one\nline two\n")
         #expect((try FileManager.default.attributesOfItem(atPath: first)[.posixPermissions] as? Int) == 0o640)
         let before = recorder.calls.count
-        let contents = try machine.read(all: [first, second, directory.file("absent")])
+        let contents = try await machine.read(all: [first, second, directory.file("absent")])
         #expect(recorder.calls.count == before + 1, "one round trip")
         #expect(contents[first] == .some("line one\nline two\n"))
         #expect(contents[second] == .some(""))
         #expect(contents[directory.file("absent")] == .some(nil))
-        #expect(try machine.read(first) == "line one\nline two\n")
-        #expect(try machine.read(directory.file("absent")) == nil)
+        #expect(try await machine.read(first) == "line one\nline two\n")
+        #expect(try await machine.read(directory.file("absent")) == nil)
     }
 
     @Test("rsync's -e command keeps an option with spaces or quotes one word (rsync splits at spaces, honours quotes)")
-    func rsyncCommand() throws {
+    func rsyncCommand() async throws {
         let machine = SSHMachine(destination: "root@pve1", options: ["-F", "/etc/phoenix/ssh config", "-i", "/keys/o'brien key"])
         let target = try #require(machine.rsyncTarget("/tank/stacks"))
         #expect(target.destination == "root@pve1:/tank/stacks")
@@ -86,33 +86,33 @@ struct MachineTests {
     }
 
     @Test("a failed ssh connection is tried three times; a failed remote command once")
-    func sshRetries() throws {
+    func sshRetries() async throws {
         let recorder = RecordingTransport()
         recorder.answer = { _ in CommandResult(status: 255, stdout: "", stderr: "ssh: connect to host pve1 port 22: Connection refused") }
         let machine = SSHMachine(destination: "pve1", transport: recorder.transport)
-        #expect(throws: MachineError.self) { try machine.run(["true"], timeout: 5) }
+        await #expect(throws: MachineError.self) { try await machine.run(["true"], timeout: 5) }
         #expect(recorder.calls.count == 3)
         recorder.answer = { _ in CommandResult(status: 1, stdout: "", stderr: "no") }
-        #expect(try machine.run(["false"], timeout: 5).status == 1)
+        #expect(try await machine.run(["false"], timeout: 5).status == 1)
         #expect(recorder.calls.count == 4)
     }
 
     @Test("a local root folder stands in for /, and paths already inside it are taken as they are")
-    func localRoot() throws {
+    func localRoot() async throws {
         let directory = try TemporaryDirectory("phoenix-machine")
         let machine = LocalMachine(name: "the host", root: directory.path)
-        try machine.write("/etc/pve/firewall/cluster.fw", "[OPTIONS]\n", mode: "0640")
+        try await machine.write("/etc/pve/firewall/cluster.fw", "[OPTIONS]\n", mode: "0640")
         #expect(FileManager.default.fileExists(atPath: directory.file("etc/pve/firewall/cluster.fw")))
         #expect(machine.commandPath("/etc/x") == directory.path + "/etc/x")
         #expect(machine.commandPath(directory.file("inside")) == directory.file("inside"))
         let attributes = try FileManager.default.attributesOfItem(atPath: directory.file("etc/pve/firewall/cluster.fw"))
         #expect((attributes[.posixPermissions] as? Int) == 0o640)
-        #expect(try machine.read("/etc/pve/firewall/cluster.fw") == "[OPTIONS]\n")
-        #expect(try machine.read("/etc/absent") == nil)
-        try machine.rename("/etc/pve/firewall/cluster.fw", to: "/etc/pve/firewall/moved.fw")
-        try machine.remove("/etc/pve/firewall/moved.fw")
-        try machine.remove("/etc/pve/firewall/moved.fw")
-        #expect(try machine.read("/etc/pve/firewall/moved.fw") == nil)
+        #expect(try await machine.read("/etc/pve/firewall/cluster.fw") == "[OPTIONS]\n")
+        #expect(try await machine.read("/etc/absent") == nil)
+        try await machine.rename("/etc/pve/firewall/cluster.fw", to: "/etc/pve/firewall/moved.fw")
+        try await machine.remove("/etc/pve/firewall/moved.fw")
+        try await machine.remove("/etc/pve/firewall/moved.fw")
+        #expect(try await machine.read("/etc/pve/firewall/moved.fw") == nil)
     }
 }
 
@@ -135,7 +135,7 @@ struct ProbeTests {
     }
 
     @Test("failpoints name a resource, a phase and an action; ids may contain colons")
-    func failpoints() throws {
+    func failpoints() async throws {
         let points = Failpoints("dns:records:after:error,gateway:site:before:crash,nonsense")
         #expect(throws: UnitFailure.self) { try points.hit("dns:records", .after) }
         try points.hit("dns:records", .before)
@@ -143,7 +143,7 @@ struct ProbeTests {
     }
 
     @Test("a TCP probe tells an open port from a closed one")
-    func tcp() throws {
+    func tcp() async throws {
         let port = FreePort.allocate()
         #expect(!Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 1))
         let python = try #require(TestPaths.program("python3"))

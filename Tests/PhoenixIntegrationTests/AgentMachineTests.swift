@@ -6,13 +6,6 @@ import Testing
 
 /// Runs `body` on a thread of its own and waits: a VM's machine blocks on API calls, which need the
 /// concurrency pool free (the commands run the engine the same way).
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
-        Thread.detachNewThread { continuation.resume(returning: Result { try body() }) }
-    }
-    return try result.get()
-}
-
 @Suite("Commands in VMs through the guest agent (fakepve's API; a real LXC container plays the VM's system)", .serialized)
 struct AgentMachineTests {
     @Test("files written, read, renamed and removed in the VM through agent/exec and agent/file-write; a large file in parts; a hung command fails")
@@ -26,21 +19,21 @@ struct AgentMachineTests {
 
         let path = "/etc/phoenix/it's a \"test\" $(touch /tmp/owned).conf"
         let contents = "tls_cert_file: /etc/docker/tls/cert.pem\n# quotes ' \" and $HOME stay as they are\n"
-        try await onThread { try guest.write(path, contents, mode: "0640") }
+        try await guest.write(path, contents, mode: "0640")
         #expect(try String(contentsOfFile: rootfs + path, encoding: .utf8) == contents)
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: rootfs + path)[.posixPermissions] as? Int)
         #expect(mode == 0o640, "mode \(String(mode, radix: 8))")
         #expect(!FileManager.default.fileExists(atPath: rootfs + "/tmp/owned"), "nothing in a path is run by a shell")
         #expect(!FileManager.default.fileExists(atPath: rootfs + path + ".phoenix-new"), "the staging file was renamed over the target")
 
-        #expect(try await onThread { try guest.read(path) } == contents)
-        #expect(try await onThread { try guest.read("/etc/phoenix/absent.conf") } == nil)
-        let all = try await onThread { try guest.read(all: [path, "/etc/phoenix/absent.conf"]) }
+        #expect(try await guest.read(path) == contents)
+        #expect(try await guest.read("/etc/phoenix/absent.conf") == nil)
+        let all = try await guest.read(all: [path, "/etc/phoenix/absent.conf"])
         #expect(all[path] == .some(contents) && all["/etc/phoenix/absent.conf"] == .some(nil))
 
         // Larger than one agent/file-write call carries: sent in parts, joined in the VM.
         let large = String((0..<(ProxmoxClient.agentChunkSize * 2 + 500)).map { index in Character(UnicodeScalar(UInt8(97 + index % 26))) })
-        try await onThread { try guest.write("/srv/stacks/large.yml", large, mode: "0644") }
+        try await guest.write("/srv/stacks/large.yml", large, mode: "0644")
         #expect(try String(contentsOfFile: rootfs + "/srv/stacks/large.yml", encoding: .utf8) == large)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: rootfs + "/srv/stacks")
         #expect(leftovers == ["large.yml"], "the parts are removed: \(leftovers)")
@@ -50,17 +43,17 @@ struct AgentMachineTests {
         #expect(modes.count == 4, "the first file, then the large one's three parts (joined in the VM): \(modes)")
         #expect(modes.allSatisfy { $0.hasPrefix("600 ") }, "\(modes)")
 
-        try await onThread { try guest.rename(path, to: "/etc/phoenix/renamed.conf") }
-        #expect(try await onThread { try guest.read("/etc/phoenix/renamed.conf") } == contents)
-        try await onThread { try guest.remove("/etc/phoenix/renamed.conf") }
+        try await guest.rename(path, to: "/etc/phoenix/renamed.conf")
+        #expect(try await guest.read("/etc/phoenix/renamed.conf") == contents)
+        try await guest.remove("/etc/phoenix/renamed.conf")
         #expect(!FileManager.default.fileExists(atPath: rootfs + "/etc/phoenix/renamed.conf"))
 
-        let hostname = try await onThread { try guest.run(["hostname"], timeout: 10) }
+        let hostname = try await guest.run(["hostname"], timeout: 10)
         #expect(hostname.status == 0 && hostname.stdout == "ct1001\n", "\(hostname)")
-        let failing = try await onThread { try guest.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10) }
+        let failing = try await guest.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10)
         #expect(failing.status == 3 && failing.stderr.contains("broken"))
         do {
-            _ = try await onThread { try guest.run(["sleep", "30"], timeout: 1) }
+            _ = try await guest.run(["sleep", "30"], timeout: 1)
             Issue.record("a command still running at the timeout was taken for a success")
         } catch let error as MachineError {
             #expect(error.description.contains("sleep in VM 1001 still running after 1 s"), "\(error.description)")
@@ -100,7 +93,7 @@ struct AgentMachineTests {
         guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
         let directory = VMDirectory { try pve.client() }
         do {
-            _ = try await onThread { try AgentGuestMachine(id: 1001, directory: directory).read("/etc/hostname") }
+            _ = try await AgentGuestMachine(id: 1001, directory: directory).read("/etc/hostname")
             Issue.record("a missing VM was read")
         } catch let error as MachineError {
             #expect(error.description.contains("VM 1001"), "\(error.description)")
@@ -111,7 +104,7 @@ struct AgentMachineTests {
         struct NoAPI: Error, CustomStringConvertible { let description = "name the Proxmox API with --api https://host:8006 or $PHOENIX_API" }
         let none = VMDirectory { throw NoAPI() }
         do {
-            _ = try await onThread { try AgentGuestMachine(id: 1001, directory: none).run(["true"], timeout: 5) }
+            _ = try await AgentGuestMachine(id: 1001, directory: none).run(["true"], timeout: 5)
             Issue.record("a VM was reached without an API")
         } catch let error as MachineError {
             #expect(error.description.contains("name the Proxmox API with --api"), "\(error.description)")

@@ -73,43 +73,43 @@ extension StandInContainer: @unchecked Sendable {}
 @Suite("Commands in containers through pct (a real LXC container stands in for a Proxmox CT)", .serialized)
 struct PctTests {
     @Test("files written, read, renamed and removed in a real container through pct push/exec; odd names stay one argument")
-    func machineContract() throws {
+    func machineContract() async throws {
         guard let container = try StandInContainer.make(id: 101) else { return }
         let guest = PctGuestMachine(id: 101, host: StandInNode(container: container))
 
         let path = "/etc/phoenix/it's a \"test\" $(touch /tmp/owned).conf"
         let contents = "server_name gateway.lab.example.net;\n# quotes ' \" and $HOME stay as they are\n"
-        try guest.write(path, contents, mode: "0640")
+        try await guest.write(path, contents, mode: "0640")
         let inside = container.rootfs + path
         #expect(try String(contentsOfFile: inside, encoding: .utf8) == contents)
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: inside)[.posixPermissions] as? Int)
         #expect(mode == 0o640, "mode \(String(mode, radix: 8))")
         #expect(!FileManager.default.fileExists(atPath: container.rootfs + "/tmp/owned"), "nothing in a path is run by a shell")
 
-        #expect(try guest.read(path) == contents)
-        #expect(try guest.read("/etc/phoenix/absent.conf") == nil)
+        #expect(try await guest.read(path) == contents)
+        #expect(try await guest.read("/etc/phoenix/absent.conf") == nil)
         // A file put there from outside (the busybox template's /etc/inittab) is read as it is.
         let inittab = try String(contentsOfFile: container.rootfs + "/etc/inittab", encoding: .utf8)
-        let all = try guest.read(all: [path, "/etc/phoenix/absent.conf", "/etc/inittab"])
+        let all = try await guest.read(all: [path, "/etc/phoenix/absent.conf", "/etc/inittab"])
         #expect(all[path] == .some(contents))
         #expect(all["/etc/phoenix/absent.conf"] == .some(nil))
         #expect(all["/etc/inittab"] == .some(inittab))
 
-        try guest.rename(path, to: "/etc/phoenix/renamed.conf")
+        try await guest.rename(path, to: "/etc/phoenix/renamed.conf")
         #expect(!FileManager.default.fileExists(atPath: inside))
-        #expect(try guest.read("/etc/phoenix/renamed.conf") == contents)
-        try guest.remove("/etc/phoenix/renamed.conf")
+        #expect(try await guest.read("/etc/phoenix/renamed.conf") == contents)
+        try await guest.remove("/etc/phoenix/renamed.conf")
         #expect(!FileManager.default.fileExists(atPath: container.rootfs + "/etc/phoenix/renamed.conf"))
 
-        let hostname = try guest.run(["hostname"], timeout: 10)
+        let hostname = try await guest.run(["hostname"], timeout: 10)
         #expect(hostname.status == 0 && hostname.stdout == "ct101\n", "\(hostname.stdout)\(hostname.stderr)")
-        let failing = try guest.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10)
+        let failing = try await guest.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10)
         #expect(failing.status == 3 && failing.stderr.contains("broken"), "a command's failure comes back as its status")
         #expect(container.calls.contains("push 101") && container.calls.contains("exec 101"), "\(container.calls)")
     }
 
     @Test("phoenix plan reads the gateway guest through pct (no --guest-root): a file edited in the container is found")
-    func planThroughPct() throws {
+    func planThroughPct() async throws {
         guard let container = try StandInContainer.make(id: 101) else { return }
         let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
@@ -142,12 +142,12 @@ struct PctTests {
 @Suite("pct through the host (a recorded transport)")
 struct PctArgvTests {
     @Test("a guest is reached with pct exec and pct push through its host")
-    func pct() throws {
+    func pct() async throws {
         let recorder = RecordingTransport()
         let host = SSHMachine(destination: "pve1", transport: recorder.transport)
         let guest = PctGuestMachine(id: 101, host: host)
-        _ = try guest.run(["nginx", "-t"], timeout: 5)
-        try guest.write("/etc/nginx/conf.d/x.conf", "server {}", mode: "0644")
+        _ = try await guest.run(["nginx", "-t"], timeout: 5)
+        try await guest.write("/etc/nginx/conf.d/x.conf", "server {}", mode: "0644")
         let remote = recorder.calls.map { Array($0.argv.drop { $0 != "--" }.dropFirst()) }
         #expect(remote[0] == ["'pct'", "'exec'", "'101'", "'--'", "'nginx'", "'-t'"])
         #expect(remote.contains { $0.starts(with: ["'pct'", "'push'", "'101'"]) && $0.suffix(3) == ["'/etc/nginx/conf.d/x.conf'", "'--perms'", "'0644'"] })

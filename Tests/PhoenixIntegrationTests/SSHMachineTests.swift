@@ -65,28 +65,28 @@ final class TestSSHServer {
 @Suite("A node reached with ssh (a real sshd on loopback)", .serialized)
 struct SSHMachineTests {
     @Test("files written, read, renamed and removed over ssh; odd names stay one argument; contents on stdin; rsync through the same connection")
-    func machineContract() throws {
+    func machineContract() async throws {
         guard let server = try TestSSHServer.make() else { return }
         let node = SSHMachine(destination: "root@127.0.0.1", options: server.options)
         let work = try TemporaryDirectory("phoenix-ssh-files")
 
         let path = work.file("it's a \"test\" $(touch \(work.file("owned"))) ; echo.conf")
         let contents = "host-record=gateway.lab.example.net,10.0.0.1\n# quotes ' \" and $HOME stay as they are\n"
-        try node.write(path, contents, mode: "0640")
+        try await node.write(path, contents, mode: "0640")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == contents)
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
         #expect(mode == 0o640, "mode \(String(mode, radix: 8))")
         #expect(!FileManager.default.fileExists(atPath: work.file("owned")), "nothing in a path is run by the remote shell")
 
-        #expect(try node.read(path) == contents)
-        #expect(try node.read(work.file("absent")) == nil)
-        let all = try node.read(all: [path, work.file("absent")])
+        #expect(try await node.read(path) == contents)
+        #expect(try await node.read(work.file("absent")) == nil)
+        let all = try await node.read(all: [path, work.file("absent")])
         #expect(all[path] == .some(contents) && all[work.file("absent")] == .some(nil))
-        try node.rename(path, to: work.file("renamed"))
-        #expect(try node.read(work.file("renamed")) == contents)
-        try node.remove(work.file("renamed"))
+        try await node.rename(path, to: work.file("renamed"))
+        #expect(try await node.read(work.file("renamed")) == contents)
+        try await node.remove(work.file("renamed"))
         #expect(!FileManager.default.fileExists(atPath: work.file("renamed")))
-        let failing = try node.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10)
+        let failing = try await node.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10)
         #expect(failing.status == 3 && failing.stderr.contains("broken"))
 
         // rsync over the same ssh options, as the files stage sends stack files to a remote node.
@@ -100,7 +100,7 @@ struct SSHMachineTests {
     }
 
     @Test("phoenix sync files --ssh: the stack files reach the node over ssh and rsync; a second run changes nothing")
-    func syncOverSSH() throws {
+    func syncOverSSH() async throws {
         guard let server = try TestSSHServer.make() else { return }
         let work = try PatchedEstate.exampleCopy("phoenix-ssh-sync")
         // The node is this machine: its stacks path is a folder of this test.
@@ -134,13 +134,13 @@ struct SSHMachineTests {
     }
 
     @Test("an unreachable node is a clear error naming the host and saying ssh could not connect")
-    func unreachable() throws {
+    func unreachable() async throws {
         guard let server = try TestSSHServer.make() else { return }
         var options = server.options
         options[1] = String(FreePort.allocate())  // nothing listens there
         let node = SSHMachine(destination: "root@127.0.0.1", options: options)
         do {
-            _ = try node.read("/etc/hostname")
+            _ = try await node.read("/etc/hostname")
             Issue.record("an unreachable node was read")
         } catch {
             #expect(error.description.contains("the host root@127.0.0.1"), "\(error.description)")
