@@ -79,6 +79,7 @@ enum FirewallRulesPrinter {
                             ),
                         ]
                         members.append(("id", .string(scope.id)))
+                        members.append(("kind", .string(FirewallRulesKind().name)))
                         if let failure = scope.failure ?? scope.blocked { members.append(("error", .string(failure))) }
                         if scope.calls > 0 {
                             members.append(("calls", .number(Double(scope.calls))))

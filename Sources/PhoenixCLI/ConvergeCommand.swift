@@ -104,7 +104,8 @@ struct ConvergeCommand: AsyncParsableCommand {
 enum GuestSettingsPrinter {
     static func json(_ change: GuestSettings.GuestChange) -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
-            ("id", .string(String(change.id))), ("read_because", .string(change.readBecause)),
+            ("id", .string(String(change.id))), ("resource", .string(change.resourceID)), ("kind", .string(GuestSettingsKind().name)),
+            ("read_because", .string(change.readBecause)),
             (
                 "changes",
                 .array(change.changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })

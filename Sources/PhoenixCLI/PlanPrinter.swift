@@ -59,7 +59,8 @@ enum PlanPrinter {
 
     static func changeJSON(_ change: Change) -> JSONValue {
         .object([
-            ("id", .string(change.id)), ("stage", .string(change.stage.rawValue)), ("unit", .string(change.unit.key)), ("path", .string(change.path)),
+            ("id", .string(change.id)), ("kind", .string(FileKind().name)), ("stage", .string(change.stage.rawValue)), ("unit", .string(change.unit.key)),
+            ("path", .string(change.path)),
             ("action", .string(change.action.rawValue)), ("reasons", .array(change.reasons.map(JSONValue.string))),
             ("edited_by_hand", .bool(change.editedByHand)),
         ])

@@ -52,10 +52,10 @@ struct AgentMachineTests {
         #expect(hostname.status == 0 && hostname.stdout == "ct1001\n", "\(hostname)")
         let failing = try await guest.run(["sh", "-c", "echo broken >&2; exit 3"], timeout: 10)
         #expect(failing.status == 3 && failing.stderr.contains("broken"))
-        do {
+        do throws(MachineError) {
             _ = try await guest.run(["sleep", "30"], timeout: 1)
             Issue.record("a command still running at the timeout was taken for a success")
-        } catch let error as MachineError {
+        } catch {
             #expect(error.description.contains("sleep in VM 1001 still running after 1 s"), "\(error.description)")
         }
         await directory.shutdown()
@@ -92,10 +92,10 @@ struct AgentMachineTests {
     func unreachable() async throws {
         guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
         let directory = VMDirectory { try pve.client() }
-        do {
+        do throws(MachineError) {
             _ = try await AgentGuestMachine(id: 1001, directory: directory).read("/etc/hostname")
             Issue.record("a missing VM was read")
-        } catch let error as MachineError {
+        } catch {
             #expect(error.description.contains("VM 1001"), "\(error.description)")
             #expect(error.description.contains("no VM 1001 on the cluster (phoenix create 1001 first)"), "\(error.description)")
         }
@@ -103,10 +103,10 @@ struct AgentMachineTests {
 
         struct NoAPI: Error, CustomStringConvertible { let description = "name the Proxmox API with --api https://host:8006 or $PHOENIX_API" }
         let none = VMDirectory { throw NoAPI() }
-        do {
+        do throws(MachineError) {
             _ = try await AgentGuestMachine(id: 1001, directory: none).run(["true"], timeout: 5)
             Issue.record("a VM was reached without an API")
-        } catch let error as MachineError {
+        } catch {
             #expect(error.description.contains("name the Proxmox API with --api"), "\(error.description)")
         }
     }

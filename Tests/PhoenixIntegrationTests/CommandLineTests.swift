@@ -59,6 +59,36 @@ struct CommandLineTests {
         #expect(!ColorMode.auto.enabled(forDescriptor: plainFile, environment: ["TERM": "xterm"]))
     }
 
+    @Test("graph --resources prints the resource graph from the configuration: the gateway needs its ingress's Traefik, moving the ingress moves the edge")
+    func resourceGraph() throws {
+        func graph(_ config: String) throws -> [String: [String: Any]] {
+            let result = try phoenix(["graph", "--resources", "--format", "json", "--config-dir", config, "--node", "pve1"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+            #expect(document["version"] as? Int == 1)
+            let resources = try #require(document["resources"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: resources.map { ($0["id"] as! String, $0) })
+        }
+        let nodes = try graph(Self.example)
+        #expect(
+            nodes["gateway:site"]?["depends_on"] as? [String] == ["guest:101", "services:traefik-dynamic", "services:traefik-static"],
+            "\(nodes["gateway:site"] ?? [:])")
+        #expect(nodes["services:traefik-static"]?["target"] as? String == "guest/102")
+        #expect(nodes["guest:101"]?["kind"] as? String == "guest-settings" && nodes["guest:101"]?["stage"] as? String == "guests")
+        #expect(nodes["dns:records"]?["depends_on"] as? [String] == [])
+        #expect(nodes["files:whoami/docker-compose.yml"] != nil, "the stack files are resources too")
+
+        let estate = try PatchedEstate.exampleCopy("phoenix-graph-ingress")
+        try PatchedEstate.edit(estate.file("etc/phoenix_hypervisor_config.json")) { root in
+            var phoenix = root["phoenix"] as? [String: Any] ?? [:]
+            phoenix["ingress_guest"] = 110
+            root["phoenix"] = phoenix
+        }
+        let moved = try graph(estate.file("etc"))
+        #expect(moved["services:traefik-static"]?["target"] as? String == "guest/110")
+        #expect(moved["services:traefik-dynamic"]?["depends_on"] as? [String] == ["guest:110"], "\(moved["services:traefik-dynamic"] ?? [:])")
+    }
+
     @Test("validate exits 0 on the example estate and never prints the admin password")
     func validateExample() throws {
         let result = try phoenix(["validate", "--config-dir", Self.example, "--format", "json"])

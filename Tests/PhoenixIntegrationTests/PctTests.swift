@@ -58,13 +58,13 @@ struct StandInNode: Machine {
     var name: String { local.name }
 
     func commandPath(_ path: String) -> String { path }
-    func read(_ path: String) throws(MachineError) -> String? { try local.read(path) }
-    func write(_ path: String, _ contents: String, mode: String) throws(MachineError) { try local.write(path, contents, mode: mode) }
-    func rename(_ from: String, to: String) throws(MachineError) { try local.rename(from, to: to) }
-    func remove(_ path: String) throws(MachineError) { try local.remove(path) }
-    func run(_ argv: [String], timeout: TimeInterval) throws(MachineError) -> CommandResult {
-        guard argv.first == "pct" else { return try local.run(argv, timeout: timeout) }
-        return try local.run(["env", "PCT_LXC_PATH=\(container.lxcPath)", "\(StandInContainer.standIn)/pct"] + argv.dropFirst(), timeout: timeout)
+    func read(_ path: String) async throws(MachineError) -> String? { try await local.read(path) }
+    func write(_ path: String, _ contents: String, mode: String) async throws(MachineError) { try await local.write(path, contents, mode: mode) }
+    func rename(_ from: String, to: String) async throws(MachineError) { try await local.rename(from, to: to) }
+    func remove(_ path: String) async throws(MachineError) { try await local.remove(path) }
+    func run(_ argv: [String], timeout: TimeInterval) async throws(MachineError) -> CommandResult {
+        guard argv.first == "pct" else { return try await local.run(argv, timeout: timeout) }
+        return try await local.run(["env", "PCT_LXC_PATH=\(container.lxcPath)", "\(StandInContainer.standIn)/pct"] + argv.dropFirst(), timeout: timeout)
     }
 }
 
