@@ -64,7 +64,7 @@ struct ConvergeCommand: AsyncParsableCommand {
                 return try await guests.converge(wanted, records: records, store: store, run: run, unfinished: unfinished)
             }
         } catch {
-            if let store, let run { try? store.finishRun(run, outcome: "failed", summary: "converge: the API call failed") }
+            if let store, let run { try? store.finishRun(run, outcome: .failed, summary: "converge: the API call failed") }
             throw error
         }
         let failed = report.changed.filter { $0.failure != nil }
@@ -73,7 +73,7 @@ struct ConvergeCommand: AsyncParsableCommand {
                 try store.recordGuests(report.converged)
                 try store.forgetGuests(report.forgotten)
                 let changed = report.changed.count - failed.count
-                let outcome = !failed.isEmpty ? "failed" : changed == 0 ? "no changes" : "succeeded"
+                let outcome: RunOutcome = !failed.isEmpty ? .failed : changed == 0 ? .noChanges : .succeeded
                 try store.finishRun(run, outcome: outcome, summary: "converge: \(changed) guests changed, \(failed.count) failed")
             } catch {
                 throw fail(error.description)

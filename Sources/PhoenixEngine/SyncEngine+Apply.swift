@@ -16,7 +16,7 @@ extension SyncEngine {
             try stateCall { () throws(StateError) in try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary) }
             return outcome
         } catch {
-            try? store.finishRun(run, outcome: "failed", summary: error.description)
+            try? store.finishRun(run, outcome: .failed, summary: error.description)
             throw error
         }
     }
@@ -54,7 +54,7 @@ extension SyncEngine {
             try stateCall { () throws(StateError) in try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary) }
             return outcome
         } catch {
-            try? store.finishRun(run, outcome: "failed", summary: error.description)
+            try? store.finishRun(run, outcome: .failed, summary: error.description)
             throw error
         }
     }

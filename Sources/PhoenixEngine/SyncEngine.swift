@@ -59,7 +59,7 @@ public struct SyncOutcome: Sendable {
     }
 
     /// The run's outcome in `history`: succeeded, failed or no changes.
-    public var runOutcome: String { plan.hasChanges ? (succeeded ? "succeeded" : "failed") : "no changes" }
+    public var runOutcome: RunOutcome { plan.hasChanges ? (succeeded ? .succeeded : .failed) : .noChanges }
 
     /// The run's summary in `history`.
     public var summary: String {

@@ -168,7 +168,7 @@ public struct SyncService: Sendable {
             try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
             return outcome
         } catch {
-            try? store.finishRun(run, outcome: "failed", summary: "\(error)")
+            try? store.finishRun(run, outcome: .failed, summary: "\(error)")
             throw error
         }
     }
@@ -193,7 +193,7 @@ public struct SyncService: Sendable {
 }
 
 extension SyncService.Outcome {
-    var runOutcome: String { !succeeded ? "failed" : hasChanges ? "succeeded" : "no changes" }
+    var runOutcome: RunOutcome { !succeeded ? .failed : hasChanges ? .succeeded : .noChanges }
 
     var summary: String {
         var parts: [String] = []

@@ -49,7 +49,9 @@ extension StateStore {
     /// recorded only as keyed hashes (a rollback leaves them as they are).
     public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String]) {
         guard let record = try self.run(run) else { throw StateError.unknownRun(run) }
-        guard ["succeeded", "no changes"].contains(record.outcome) else { throw StateError.runNotRestorable(run, outcome: record.outcome) }
+        guard [RunOutcome.succeeded, .noChanges].map(\.rawValue).contains(record.outcome) else {
+            throw StateError.runNotRestorable(run, outcome: record.outcome)
+        }
         // Only sync and rollback runs leave a snapshot of the files; any other would read as "no files".
         guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else { throw StateError.runChangedNoFiles(run, command: record.command) }
         return try read { db in

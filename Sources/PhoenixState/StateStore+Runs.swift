@@ -31,11 +31,11 @@ extension StateStore {
     }
 
     /// Closes a run and releases the lock.
-    public func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError) {
+    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
         try write { db in
             try db.execute(
                 sql: "UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
-                arguments: [Date().timeIntervalSince1970, outcome, summary, run])
+                arguments: [Date().timeIntervalSince1970, outcome.rawValue, summary, run])
             try db.execute(sql: "DELETE FROM lock WHERE id = 1 AND run_id = ?", arguments: [run])
         }
     }

@@ -57,13 +57,13 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
         }
     }
 
-    public func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError) {
+    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
         locked {
             if let index = runList.firstIndex(where: { $0.id == run }) {
                 let old = runList[index]
                 runList[index] = RunRecord(
                     id: old.id, startedAt: old.startedAt, finishedAt: Date(), user: old.user, host: old.host, pid: old.pid, command: old.command,
-                    outcome: outcome, summary: summary)
+                    outcome: outcome.rawValue, summary: summary)
             }
             if holder?.run == run { holder = nil }
         }
@@ -108,7 +108,9 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String]) {
         try locked { () throws(StateError) in
             guard let record = runList.first(where: { $0.id == run }) else { throw StateError.unknownRun(run) }
-            guard ["succeeded", "no changes"].contains(record.outcome) else { throw StateError.runNotRestorable(run, outcome: record.outcome) }
+            guard [RunOutcome.succeeded, .noChanges].map(\.rawValue).contains(record.outcome) else {
+                throw StateError.runNotRestorable(run, outcome: record.outcome)
+            }
             guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else {
                 throw StateError.runChangedNoFiles(run, command: record.command)
             }

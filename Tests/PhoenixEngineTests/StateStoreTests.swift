@@ -40,7 +40,7 @@ struct StateContractTests {
             #expect(pid == getpid())
             #expect(host == "node1")
         }
-        try store.finishRun(run, outcome: "succeeded", summary: "ok")
+        try store.finishRun(run, outcome: .succeeded, summary: "ok")
         let (next, interrupted) = try store.beginRun(command: "sync dns", user: "ops", host: "node1")
         #expect(next == run + 1)
         #expect(interrupted.isEmpty)
@@ -62,7 +62,7 @@ struct StateContractTests {
         #expect(try store.run(crashed)?.outcome == "interrupted")
         #expect(try store.unfinishedResources(in: [crashed]) == ["dns:records"])
         // A lock held on another host is never taken over: phoenix cannot see that process.
-        try store.finishRun(run, outcome: "succeeded", summary: "")
+        try store.finishRun(run, outcome: .succeeded, summary: "")
         _ = try store.beginRun(command: "x", user: "ops", host: "node2", pid: deadPID)
         #expect(throws: StateError.self) { try store.beginRun(command: "sync dns", user: "ops", host: "node1") }
         _ = directory
@@ -75,13 +75,13 @@ struct StateContractTests {
         let (first, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
         try store.recordApplied(run: first, StateStoreTests.resource)
         try store.snapshot(run: first)
-        try store.finishRun(first, outcome: "succeeded", summary: "")
+        try store.finishRun(first, outcome: .succeeded, summary: "")
         let (second, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
         let changed = Resource(
             id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.2 a.lab\n", mode: "0644", activation: .reload, origin: "t")
         try store.recordApplied(run: second, changed)
         try store.snapshot(run: second)
-        try store.finishRun(second, outcome: "failed", summary: "")
+        try store.finishRun(second, outcome: .failed, summary: "")
 
         #expect(try store.applied()["dns:records"]?.digest == changed.digest)
         let restored = try store.snapshot(of: first).resources
@@ -103,7 +103,7 @@ struct StateContractTests {
         ])
         try store.recordGuests([GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run, pending: ["cores", "net0"])])
         try store.forgetGuests([102])
-        try store.finishRun(run, outcome: "succeeded", summary: "converge: 2 guests changed")
+        try store.finishRun(run, outcome: .succeeded, summary: "converge: 2 guests changed")
         #expect(
             try store.guestRecords() == [
                 101: GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run, pending: ["cores", "net0"])
@@ -124,7 +124,7 @@ struct StateContractTests {
         try store.recordApplied(run: run, envFile)
         try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
         try store.snapshot(run: run)
-        try store.finishRun(run, outcome: "succeeded", summary: "")
+        try store.finishRun(run, outcome: .succeeded, summary: "")
 
         let recorded = try #require(try store.applied()[envFile.id]?.digest)
         #expect(recorded.hasPrefix("hmac-sha256:"))
@@ -178,7 +178,7 @@ struct StateStoreTests {
         try store.recordApplied(run: run, envFile)
         try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
         try store.snapshot(run: run)
-        try store.finishRun(run, outcome: "succeeded", summary: "")
+        try store.finishRun(run, outcome: .succeeded, summary: "")
         let recorded = try #require(try store.applied()[envFile.id]?.digest)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: store.path))
         #expect(bytes.range(of: Data("correct-horse".utf8)) == nil, "the contents are not in the database")

@@ -245,7 +245,7 @@ struct SyncTests {
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("another sync holds the lock: pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: lab.recordsFile))
-        try store.finishRun(run, outcome: "succeeded", summary: "")
+        try store.finishRun(run, outcome: .succeeded, summary: "")
         #expect(try lab.phoenix(["sync", "dns"]).status == 0)
     }
 }

@@ -12,7 +12,7 @@ public protocol StateBackend: Sendable {
     /// stale: it is cleared and its run reported as interrupted. A live holder: `StateError.locked`.
     func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord])
     /// Closes a run and releases the lock.
-    func finishRun(_ run: Int64, outcome: String, summary: String) throws(StateError)
+    func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError)
     /// The newest runs first.
     func runs(limit: Int) throws(StateError) -> [RunRecord]
     func run(_ id: Int64) throws(StateError) -> RunRecord?

@@ -1,5 +1,12 @@
 import Foundation
 
+/// How a run ended, as `phoenix history` shows it (a run still going is `running`; one found
+/// without its process, `interrupted`: the store writes those itself).
+public enum RunOutcome: String, Sendable, CaseIterable {
+    case succeeded, failed
+    case noChanges = "no changes"
+}
+
 /// One run as `phoenix history` shows it.
 public struct RunRecord: Sendable, Equatable {
     public let id: Int64
