@@ -102,63 +102,60 @@ public enum ProcessRunner {
         public var description: String { "cannot run \(command): \(reason)" }
     }
 
-    /// Runs `argv`, feeding `input` on stdin; the program is killed after `timeout` seconds (status 124).
-    public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) throws(Failure) -> CommandResult {
+    /// A started program: its pid and the private folder holding its input and output.
+    struct Started {
+        let pid: pid_t
+        let scratch: String
+
+        /// The program's result once it has exited with `status` (nil: killed at the timeout).
+        func result(_ status: Int32?) -> CommandResult {
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            return CommandResult(
+                status: status ?? 124,
+                stdout: (try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "")
+        }
+    }
+
+    /// Starts `argv` with `input` on stdin and its output into a private folder.
+    static func start(_ argv: [String], input: [UInt8]?) throws(Failure) -> Started {
         let scratch = NSTemporaryDirectory() + "phoenix-run-\(getpid())-\(UUID().uuidString)"
         guard mkdir(scratch, 0o700) == 0 else { throw Failure(command: argv.first ?? "", reason: String(cString: strerror(errno))) }
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
         var stdin = "/dev/null"
         if let input {
             stdin = scratch + "/stdin"
             guard FileManager.default.createFile(atPath: stdin, contents: Data(input), attributes: [.posixPermissions: 0o600]) else {
+                try? FileManager.default.removeItem(atPath: scratch)
                 throw Failure(command: argv.first ?? "", reason: "cannot stage its input")
             }
         }
-        let pid: pid_t
         do {
-            pid = try Spawner.spawn(argv, stdin: stdin, stdout: scratch + "/stdout", stderr: scratch + "/stderr")
+            return Started(pid: try Spawner.spawn(argv, stdin: stdin, stdout: scratch + "/stdout", stderr: scratch + "/stderr"), scratch: scratch)
         } catch {
+            try? FileManager.default.removeItem(atPath: scratch)
             throw Failure(command: argv.first ?? "", reason: "\(error)")
         }
-        var status = Spawner.wait(pid, timeout: timeout)
+    }
+
+    /// Runs `argv`, feeding `input` on stdin; the program is killed after `timeout` seconds (status 124).
+    public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) throws(Failure) -> CommandResult {
+        let started = try start(argv, input: input)
+        let status = Spawner.wait(started.pid, timeout: timeout)
         if status == nil {
-            kill(pid, SIGKILL)
-            _ = Spawner.wait(pid, timeout: 5)
-            status = 124
+            kill(started.pid, SIGKILL)
+            _ = Spawner.wait(started.pid, timeout: 5)
         }
-        return CommandResult(
-            status: status ?? -1,
-            stdout: (try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "")
+        return started.result(status)
     }
 
     /// The same, without holding a thread while the program runs (the engine's way).
     public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) async throws(Failure) -> CommandResult {
-        let scratch = NSTemporaryDirectory() + "phoenix-run-\(getpid())-\(UUID().uuidString)"
-        guard mkdir(scratch, 0o700) == 0 else { throw Failure(command: argv.first ?? "", reason: String(cString: strerror(errno))) }
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var stdin = "/dev/null"
-        if let input {
-            stdin = scratch + "/stdin"
-            guard FileManager.default.createFile(atPath: stdin, contents: Data(input), attributes: [.posixPermissions: 0o600]) else {
-                throw Failure(command: argv.first ?? "", reason: "cannot stage its input")
-            }
-        }
-        let pid: pid_t
-        do {
-            pid = try Spawner.spawn(argv, stdin: stdin, stdout: scratch + "/stdout", stderr: scratch + "/stderr")
-        } catch {
-            throw Failure(command: argv.first ?? "", reason: "\(error)")
-        }
-        var status = await Spawner.wait(pid, timeout: timeout)
+        let started = try start(argv, input: input)
+        let status = await Spawner.wait(started.pid, timeout: timeout)
         if status == nil {
-            kill(pid, SIGKILL)
-            _ = await Spawner.wait(pid, timeout: 5)
-            status = 124
+            kill(started.pid, SIGKILL)
+            _ = await Spawner.wait(started.pid, timeout: 5)
         }
-        return CommandResult(
-            status: status ?? -1,
-            stdout: (try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "")
+        return started.result(status)
     }
 }

@@ -28,6 +28,20 @@ enum StateBackendKind: String, CaseIterable, CustomTestStringConvertible, Sendab
 struct StateContractTests {
     static let resource = StateStoreTests.resource
 
+    /// A successful run that applied a stack's env file holding a password.
+    static func recordSecret(in store: any StateBackend) throws -> (secret: String, resource: Resource, run: Int64) {
+        let secret = "POSTGRES_PASSWORD=correct-horse-battery-staple-41\n"
+        let envFile = Resource(
+            id: "files:db/db.env", unit: .stackFiles, path: "/quickOS/portainer_stacks/db/db.env", contents: secret, mode: "0644", activation: .none,
+            origin: "t", sensitive: true)
+        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
+        try store.recordApplied(run: run, envFile)
+        try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
+        try store.snapshot(run: run)
+        try store.finishRun(run, outcome: .succeeded, summary: "")
+        return (secret, envFile, run)
+    }
+
     @Test("one sync at a time: a second is refused with the holder's pid, host and start time", arguments: StateBackendKind.allCases)
     func lock(_ backend: StateBackendKind) throws {
         let (store, directory) = try backend.make()
@@ -116,15 +130,7 @@ struct StateContractTests {
     func keyedHashes(_ backend: StateBackendKind) throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let secret = "POSTGRES_PASSWORD=correct-horse-battery-staple-41\n"
-        let envFile = Resource(
-            id: "files:db/db.env", unit: .stackFiles, path: "/quickOS/portainer_stacks/db/db.env", contents: secret, mode: "0644", activation: .none,
-            origin: "t", sensitive: true)
-        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
-        try store.recordApplied(run: run, envFile)
-        try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
-        try store.snapshot(run: run)
-        try store.finishRun(run, outcome: .succeeded, summary: "")
+        let (secret, envFile, run) = try StateContractTests.recordSecret(in: store)
 
         let recorded = try #require(try store.applied()[envFile.id]?.digest)
         #expect(recorded.hasPrefix("hmac-sha256:"))
@@ -170,15 +176,7 @@ struct StateStoreTests {
     func keyedHashesOnDisk() throws {
         let (store, directory) = try store()
         defer { _ = directory }
-        let secret = "POSTGRES_PASSWORD=correct-horse-battery-staple-41\n"
-        let envFile = Resource(
-            id: "files:db/db.env", unit: .stackFiles, path: "/quickOS/portainer_stacks/db/db.env", contents: secret, mode: "0644", activation: .none,
-            origin: "t", sensitive: true)
-        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
-        try store.recordApplied(run: run, envFile)
-        try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
-        try store.snapshot(run: run)
-        try store.finishRun(run, outcome: .succeeded, summary: "")
+        let (secret, envFile, run) = try StateContractTests.recordSecret(in: store)
         let recorded = try #require(try store.applied()[envFile.id]?.digest)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: store.path))
         #expect(bytes.range(of: Data("correct-horse".utf8)) == nil, "the contents are not in the database")
