@@ -26,71 +26,10 @@ struct FirewallModeOptions: ParsableArguments {
     }
 }
 
-/// The firewall through the API as text and JSON: one plan per scope (the cluster, then each
-/// guest with firewall settings), each the smallest edit of the rules phoenix marks as its own.
+/// The firewall through the API as text and JSON (the plan renders itself: FirewallRules.Plan).
 enum FirewallRulesPrinter {
-    static func lines(_ plan: FirewallRules.Plan) -> [String] {
-        var lines: [String] = []
-        for scope in plan.scopes {
-            let name = scope.plan.name
-            if scope.plan.isEmpty {
-                lines.append("\(name): as configured")
-                continue
-            }
-            for change in scope.plan.options { lines.append("\(name): option \(change.key): \(change.from ?? "(unset)") → \(change.to)") }
-            for edit in scope.plan.edits {
-                switch edit {
-                case let .delete(position, rule): lines.append("\(name): - rule \(position): \(rule.text)")
-                case let .insert(position, rule): lines.append("\(name): + rule \(position): \(rule.text)")
-                }
-            }
-            if let failure = scope.failure ?? scope.blocked { lines.append("\(name): failed: \(failure)") }
-        }
-        for id in plan.waiting { lines.append("guest \(id): not on the cluster, its firewall waits for phoenix create") }
-        return lines.map { TextRules.printable($0, limit: 400) }
-    }
-
-    static func json(_ plan: FirewallRules.Plan) -> JSONValue {
-        .object([
-            (
-                "scopes",
-                .array(
-                    plan.scopes.map { scope in
-                        var members: [(key: String, value: JSONValue)] = [
-                            ("scope", .string(scope.plan.name)),
-                            (
-                                "options",
-                                .array(
-                                    scope.plan.options.map {
-                                        .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))])
-                                    })
-                            ),
-                            (
-                                "edits",
-                                .array(
-                                    scope.plan.edits.map { edit in
-                                        switch edit {
-                                        case let .delete(position, rule):
-                                            .object([("action", .string("delete")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
-                                        case let .insert(position, rule):
-                                            .object([("action", .string("insert")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
-                                        }
-                                    })
-                            ),
-                        ]
-                        members.append(("id", .string(scope.id)))
-                        members.append(("kind", .string(FirewallRulesKind().name)))
-                        if let failure = scope.failure ?? scope.blocked { members.append(("error", .string(failure))) }
-                        if scope.calls > 0 {
-                            members.append(("calls", .number(Double(scope.calls))))
-                            members.append(("seconds", .number((scope.seconds * 1000).rounded() / 1000)))
-                        }
-                        return .object(members)
-                    })
-            ),
-            ("waiting_for_create", .array(plan.waiting.map { .number(Double($0)) })),
-        ])
-    }
+    static func lines(_ plan: FirewallRules.Plan) -> [String] { plan.lines }
+    static func json(_ plan: FirewallRules.Plan) -> JSONValue { plan.json }
 }
 
 extension JSONValue {

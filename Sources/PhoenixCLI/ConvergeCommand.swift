@@ -100,23 +100,7 @@ struct ConvergeCommand: AsyncParsableCommand {
     }
 }
 
-/// Guest changes as JSON, for converge and sync.
+/// Guest changes as JSON, for converge and sync (each change renders itself).
 enum GuestSettingsPrinter {
-    static func json(_ change: GuestSettings.GuestChange) -> JSONValue {
-        var members: [(key: String, value: JSONValue)] = [
-            ("id", .string(String(change.id))), ("resource", .string(change.resourceID)), ("kind", .string(GuestSettingsKind().name)),
-            ("read_because", .string(change.readBecause)),
-            (
-                "changes",
-                .array(change.changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })
-            ),
-            ("waiting_for_reboot", .array(change.waitingForReboot.map(JSONValue.string))),
-        ]
-        if let failure = change.failure { members.append(("error", .string(failure))) }
-        if change.calls > 0 {
-            members.append(("calls", .number(Double(change.calls))))
-            members.append(("seconds", .number((change.seconds * 1000).rounded() / 1000)))
-        }
-        return .object(members)
-    }
+    static func json(_ change: GuestSettings.GuestChange) -> JSONValue { change.json }
 }

@@ -31,17 +31,18 @@ struct FirewallCommand: AsyncParsableCommand {
             var service = SyncService(estate: estate, stages: [.firewall])
             var rules = FirewallRules(estate: estate, client: client)
             rules.failpoints = Failpoints.fromEnvironment()
-            service.firewallRules = rules
-            let files: SyncService.FileStages = { _, _, _ in .none }
+            service.firewallThroughAPI = true
+            service.runners = [FirewallRulesRunner(rules: rules)]
             do {
-                guard !dryRun, let store else { return .success(try await service.plan(store: store, files: files)) }
-                return .success(try await service.sync(store: store, command: "firewall", files: files))
+                guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
+                return .success(try await service.sync(store: store, command: "firewall"))
             } catch {
                 return .failure(error)
             }
         }.get()
-        if let error = outcome.firewallError { throw fail(error) }
-        let plan = outcome.firewall ?? FirewallRules.Plan()
+        let report = outcome.reports.lazy.compactMap { $0 as? FirewallReport }.first
+        if let error = report?.error { throw fail(error) }
+        let plan = report?.plan ?? FirewallRules.Plan()
         if format == .json {
             let document = JSONValue.object([("version", .number(1)), ("dry_run", .bool(dryRun))]).adding("firewall_api", FirewallRulesPrinter.json(plan))
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))

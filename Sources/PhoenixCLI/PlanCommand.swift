@@ -29,7 +29,7 @@ struct PlanCommand: AsyncParsableCommand {
         let (outcome, calls) = try await target.withService(
             estate: estate, stages: stages, firewallThroughAPI: firewallMode.firewallThrough == .api, stats: stats,
             stacksDirectory: global.resolvedStacksDirectory, store: store
-        ) { service, files in try await service.plan(store: store, files: files) }
+        ) { service in try await service.plan(store: store) }
         let output =
             format == .json
             ? JSONOutput.string(SyncPrinter.json(outcome)) : SyncPrinter.text(outcome, verbose: verbose, paint: Paint(enabled: global.colored))

@@ -41,10 +41,10 @@ struct SyncCommand: AsyncParsableCommand {
         let dryRun = self.dryRun
         let (outcome, calls) = try await target.withService(
             estate: estate, stages: stages, firewallThroughAPI: apiFirewall, stats: stats, stacksDirectory: global.resolvedStacksDirectory, store: store
-        ) { service, files in
+        ) { service in
             // A dry run plans and touches nothing, not even the state store.
-            guard !dryRun, let store else { return try await service.plan(store: store, files: files) }
-            return try await service.sync(store: store, command: command, files: files)
+            guard !dryRun, let store else { return try await service.plan(store: store) }
+            return try await service.sync(store: store, command: command)
         }
         if format == .json {
             FileHandle.standardOutput.write(Data(JSONOutput.string(SyncPrinter.json(outcome)).utf8))
@@ -52,10 +52,8 @@ struct SyncCommand: AsyncParsableCommand {
             var text = SyncPrinter.text(outcome, paint: paint, allFirewallLines: true)
             if dryRun {
                 text += "Dry run: nothing was changed.\n"
-            } else if let firewall = outcome.firewall {
-                text +=
-                    firewall.hasChanges
-                    ? (firewall.failures.isEmpty ? "Firewall converged through the API.\n" : "") : "Firewall through the API: as configured.\n"
+            } else if let firewall = outcome.reports.lazy.compactMap({ $0 as? FirewallReport }).first, let plan = firewall.plan {
+                text += plan.hasChanges ? (plan.failures.isEmpty ? "Firewall converged through the API.\n" : "") : "Firewall through the API: as configured.\n"
             }
             FileHandle.standardOutput.write(Data(text.utf8))
         }

@@ -11,44 +11,56 @@ extension SyncOptions {
     /// firewall's rule sets through the API when asked, the engine for the files. The API client
     /// is shut down however `body` ends; returns the API calls it made (nil without one).
     func withService<T: Sendable>(
-        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool, stats: MachineStats, stacksDirectory: String?, store: (any StateBackend)?,
-        _ body: (SyncService, SyncService.FileStages) async throws -> T
+        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool, stats: MachineStats, stacksDirectory: String?, store: StateStore?,
+        _ body: (SyncService) async throws -> T
     ) async throws -> (result: T, apiCalls: Int?) {
         for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }
         let useAPIFirewall = firewallThroughAPI && stages.contains(.firewall)
         let needsClient = useAPIFirewall || (stages.contains(.guests) && connection.isConfigured)
         let client = needsClient ? try connection.client() : nil
-        var service = SyncService(estate: estate, stages: stages)
-        service.scope = target.isEmpty ? nil : GuestScope(Set(target))
+        let scope = target.isEmpty ? nil : GuestScope(Set(target))
         let reporter: any ProgressReporter = progress == .none ? SilentProgress() : StderrProgress()
-        if let client, stages.contains(.guests) {
-            var guests = GuestSettings(estate: estate, client: client)
-            guests.parallelism = max(1, parallelism)
-            guests.failpoints = Failpoints.fromEnvironment()
-            guests.reporter = reporter
-            service.guests = guests
+        var service = SyncService(estate: estate, stages: stages)
+        service.firewallThroughAPI = useAPIFirewall
+        service.nodeName = nodeName(for: estate)
+        // One runner per kind: the guests' settings, the files, the firewall's rule sets.
+        if stages.contains(.guests) {
+            if let client {
+                var guests = GuestSettings(estate: estate, client: client)
+                guests.parallelism = max(1, parallelism)
+                guests.failpoints = Failpoints.fromEnvironment()
+                guests.reporter = reporter
+                let wanted = estate.guests.filter { $0.enabled && (scope?.guests.contains($0.id) ?? true) }
+                service.runners.append(GuestsRunner(settings: guests, wanted: wanted))
+            } else {
+                service.notApplied.append((.guests, "needs the Proxmox API: name it with --api https://host:8006 (or $PHOENIX_API) and a token file"))
+            }
+        }
+        let fileStages = stages.filter { $0 != .guests && !($0 == .firewall && useAPIFirewall) }
+        if !fileStages.isEmpty {
+            service.runners.append(
+                FilesRunner(stages: fileStages) { stages, run, upstream in
+                    try await withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine throws -> SyncService.FileResult in
+                        do throws(EngineError) {
+                            guard let run else { return .planned(try await engine.plan(stages, store: store)) }
+                            guard let store else { return .none }
+                            return .synced(try await engine.sync(stages, store: store, run: run.id, interrupted: run.interrupted, upstream: upstream))
+                        } catch {
+                            throw fail(error.description)
+                        }
+                    }
+                })
         }
         if let client, useAPIFirewall {
             var rules = FirewallRules(estate: estate, client: client)
             rules.parallelism = max(1, parallelism)
             rules.failpoints = Failpoints.fromEnvironment()
             rules.reporter = reporter
-            rules.scope = service.scope
-            service.firewallRules = rules
-        }
-        let files: SyncService.FileStages = { stages, run, upstream in
-            try await withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine throws -> SyncService.FileResult in
-                do throws(EngineError) {
-                    guard let run else { return .planned(try await engine.plan(stages, store: store)) }
-                    guard let store else { return .none }
-                    return .synced(try await engine.sync(stages, store: store, run: run.id, interrupted: run.interrupted, upstream: upstream))
-                } catch {
-                    throw fail(error.description)
-                }
-            }
+            rules.scope = scope
+            service.runners.append(FirewallRulesRunner(rules: rules))
         }
         do {
-            let result = try await body(service, files)
+            let result = try await body(service)
             await client?.shutdown()
             return (result, client?.counter.total)
         } catch {
@@ -65,23 +77,16 @@ enum SyncPrinter {
     static func text(_ outcome: SyncService.Outcome, verbose: Bool = false, paint: Paint, allFirewallLines: Bool = false) -> String {
         var out = ""
         for (stage, reason) in outcome.notApplied { out += "\(stage.rawValue): not applied: \(reason)\n" }
-        if let error = outcome.guestsError { out += "guests: \(paint.red("failed")): \(TextRules.printable(error, limit: 1200))\n" }
-        if let guests = outcome.guests {
-            let lines = guests.lines.filter { verbose || !$0.hasSuffix(": as configured") }
-            out += lines.map { "guests: \(TextRules.printable($0, limit: 400))\n" }.joined()
-            if guests.notRead > 0 {
-                out += "guests: \(guests.notRead) unchanged since phoenix converged them were not read (--refresh with converge reads them)\n"
+        for report in outcome.reports {
+            if let files = report as? FilesReport {
+                switch files.result {
+                case .none: break
+                case let .planned(plan): out += PlanPrinter.text(plan, verbose: verbose, paint: paint)
+                case let .synced(synced): out += PlanPrinter.outcomeText(synced, paint: paint)
+                }
+            } else {
+                out += report.lines(verbose: verbose || (allFirewallLines && report is FirewallReport)).map { $0 + "\n" }.joined()
             }
-        }
-        switch outcome.files {
-        case .none: break
-        case let .planned(plan): out += PlanPrinter.text(plan, verbose: verbose, paint: paint)
-        case let .synced(files): out += PlanPrinter.outcomeText(files, paint: paint)
-        }
-        if let error = outcome.firewallError { out += "firewall (API): \(paint.red("failed")): \(TextRules.printable(error, limit: 1200))\n" }
-        if let firewall = outcome.firewall {
-            let lines = FirewallRulesPrinter.lines(firewall).filter { verbose || allFirewallLines || !$0.hasSuffix(": as configured") }
-            out += lines.map { "firewall (API) \($0)\n" }.joined()
         }
         return out
     }
@@ -100,20 +105,10 @@ enum SyncPrinter {
             } else {
                 files = []
             }
-            let guests = outcome.notApplied.map { JSONValue.object([("stage", .string($0.stage.rawValue)), ("reason", .string($0.reason))]) }
-            document = document.setting("not_applied", .array(guests + files))
+            let more = outcome.notApplied.map { JSONValue.object([("stage", .string($0.stage.rawValue)), ("reason", .string($0.reason))]) }
+            document = document.setting("not_applied", .array(more + files))
         }
-        if let guests = outcome.guests {
-            document = document.adding(
-                "guests",
-                .object([
-                    ("read", .number(Double(guests.read))), ("not_read", .number(Double(guests.notRead))),
-                    ("changes", .array(guests.changed.map(GuestSettingsPrinter.json))),
-                ]))
-        }
-        if let error = outcome.guestsError { document = document.adding("guests_error", .string(error)) }
-        if let firewall = outcome.firewall { document = document.adding("firewall_api", FirewallRulesPrinter.json(firewall)) }
-        if let error = outcome.firewallError { document = document.adding("firewall_api_error", .string(error)) }
+        for report in outcome.reports { if let member = report.json { document = document.adding(member.key, member.value) } }
         if outcome.run != nil { document = document.setting("succeeded", .bool(outcome.succeeded)) }
         return document
     }

@@ -104,7 +104,7 @@ struct SyncOptions: ParsableArguments {
     }
 
     private func engine(for estate: Estate, stats: MachineStats, stacksDirectory: String?, vms: VMDirectory) -> SyncEngine {
-        let nodeName = node ?? estate.settings.nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
+        let nodeName = nodeName(for: estate)
         var engine = SyncEngine(estate: estate, machines: machines(for: estate, stats: stats, vms: vms), nodeName: nodeName)
         engine.parallelism = max(1, parallelism)
         engine.timeouts.verify = max(0.5, verifyTimeout)
@@ -122,6 +122,11 @@ struct SyncOptions: ParsableArguments {
             }
         }
         return engine
+    }
+
+    /// The Proxmox node name for host.fw: --node, else phoenix.node_name, else this host's name.
+    func nodeName(for estate: Estate) -> String {
+        node ?? estate.settings.nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
     }
 
     /// The store for reading; nil when there is none yet (nothing is created).

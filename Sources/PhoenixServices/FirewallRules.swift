@@ -162,3 +162,72 @@ public struct FirewallRules: Sendable {
         return "\(reason); the previous rules are back"
     }
 }
+
+extension FirewallRules.Plan {
+    /// The plan (and how each scope ended) for people, one line per option or rule edit.
+    public var lines: [String] {
+        let plan = self
+        var lines: [String] = []
+        for scope in plan.scopes {
+            let name = scope.plan.name
+            if scope.plan.isEmpty {
+                lines.append("\(name): as configured")
+                continue
+            }
+            for change in scope.plan.options { lines.append("\(name): option \(change.key): \(change.from ?? "(unset)") → \(change.to)") }
+            for edit in scope.plan.edits {
+                switch edit {
+                case let .delete(position, rule): lines.append("\(name): - rule \(position): \(rule.text)")
+                case let .insert(position, rule): lines.append("\(name): + rule \(position): \(rule.text)")
+                }
+            }
+            if let failure = scope.failure ?? scope.blocked { lines.append("\(name): failed: \(failure)") }
+        }
+        for id in plan.waiting { lines.append("guest \(id): not on the cluster, its firewall waits for phoenix create") }
+        return lines.map { TextRules.printable($0, limit: 400) }
+    }
+
+    /// The plan as JSON: each scope with its id, kind, options, edits and, after a sync, how it ended.
+    public var json: JSONValue {
+        let plan = self
+        return .object([
+            (
+                "scopes",
+                .array(
+                    plan.scopes.map { scope in
+                        var members: [(key: String, value: JSONValue)] = [
+                            ("scope", .string(scope.plan.name)),
+                            (
+                                "options",
+                                .array(
+                                    scope.plan.options.map {
+                                        .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))])
+                                    })
+                            ),
+                            (
+                                "edits",
+                                .array(
+                                    scope.plan.edits.map { edit in
+                                        switch edit {
+                                        case let .delete(position, rule):
+                                            .object([("action", .string("delete")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
+                                        case let .insert(position, rule):
+                                            .object([("action", .string("insert")), ("position", .number(Double(position))), ("rule", .string(rule.text))])
+                                        }
+                                    })
+                            ),
+                        ]
+                        members.append(("id", .string(scope.id)))
+                        members.append(("kind", .string(FirewallRulesKind().name)))
+                        if let failure = scope.failure ?? scope.blocked { members.append(("error", .string(failure))) }
+                        if scope.calls > 0 {
+                            members.append(("calls", .number(Double(scope.calls))))
+                            members.append(("seconds", .number((scope.seconds * 1000).rounded() / 1000)))
+                        }
+                        return .object(members)
+                    })
+            ),
+            ("waiting_for_create", .array(plan.waiting.map { .number(Double($0)) })),
+        ])
+    }
+}

@@ -81,12 +81,12 @@ public struct GuestSettings: Sendable {
     /// failed), so what needs one guest need not wait for all.
     public func converge(
         _ wanted: [Guest], records: [Int: GuestRecord], store: (any StateBackend)?, run: Int64?, unfinished: Set<String> = [],
-        settled: GuestWaiter? = nil
+        settled: ResourceWaiter? = nil
     ) async throws(ProxmoxError) -> Report {
         var report = Report()
         let cluster: [Int: ProxmoxGuest]
         do { cluster = try await client.guestsByID() } catch {
-            await settled?.failAll("the Proxmox API failed: \(error.description)")
+            await settled?.failAll(kind: GuestSettingsKind().name, "the Proxmox API failed: \(error.description)")
             throw error
         }
         var toRead: [(Guest, ProxmoxGuest)] = []
@@ -110,23 +110,23 @@ public struct GuestSettings: Sendable {
         report.read = toRead.count
         let plans: [GuestConfigPlan]
         do { plans = try await client.configPlans(for: toRead) } catch {
-            await settled?.failAll("the Proxmox API failed: \(error.description)")
+            await settled?.failAll(kind: GuestSettingsKind().name, "the Proxmox API failed: \(error.description)")
             throw error
         }
         // Every changed guest at once, within the parallelism (one change per guest); the report
         // keeps the plan's order.
         let changedPlans = zip(plans, toRead).filter { !$0.0.changes.isEmpty }.map { (plan: $0.0, guest: $0.1.0) }
         let changing = Set(changedPlans.map(\.guest.id))
-        for guest in wanted where !changing.contains(guest.id) || run == nil { await settled?.settle(guest.id, failure: nil) }
+        for guest in wanted where !changing.contains(guest.id) || run == nil { await settled?.settle(GuestSettingsKind.id(guest.id), failure: nil) }
         let outcomes: [ApplyOutcome?] =
             if let run, let store {
                 await bounded(changedPlans, limit: parallelism) { item in
                     let outcome = await self.applyAndReboot(
                         item.plan, guest: item.guest, pending: records[item.guest.id]?.pending ?? [], store: store, run: run)
                     if case let .failure(error) = outcome.result {
-                        await settled?.settle(item.guest.id, failure: error.message)
+                        await settled?.settle(GuestSettingsKind.id(item.guest.id), failure: error.message)
                     } else {
-                        await settled?.settle(item.guest.id, failure: nil)
+                        await settled?.settle(GuestSettingsKind.id(item.guest.id), failure: nil)
                     }
                     return outcome
                 }
@@ -335,55 +335,5 @@ func bounded<Item: Sendable, Output: Sendable>(_ items: [Item], limit: Int, _ bo
             start()
         }
         return results.sorted { $0.0 < $1.0 }.map(\.1)
-    }
-}
-
-/// Hears when each guest's settings are done, for what waits on a few guests only (the files in
-/// the ingress and the gateway, a guest's firewall rule set).
-public actor GuestWaiter {
-    private var done: [Int: String?] = [:]
-    private var failedAll: String?
-    private var waiting: [(ids: Set<Int>, continuation: CheckedContinuation<[Int: String], Never>)] = []
-
-    public init() {}
-
-    /// Guest `id` is done: nil when it converged (or needed nothing), else why it failed.
-    public func settle(_ id: Int, failure: String?) {
-        done[id] = failure
-        resume()
-    }
-
-    /// Nothing more will be settled: every guest not settled yet failed for `reason`.
-    public func failAll(_ reason: String) {
-        failedAll = reason
-        resume()
-    }
-
-    /// Waits until every one of `ids` is done; returns those that failed, with why.
-    public func wait(for ids: Set<Int>) async -> [Int: String] {
-        if let failures = failures(ids) { return failures }
-        return await withCheckedContinuation { continuation in waiting.append((ids, continuation)) }
-    }
-
-    private func failures(_ ids: Set<Int>) -> [Int: String]? {
-        var failures: [Int: String] = [:]
-        for id in ids {
-            if let outcome = done[id] {
-                if let failure = outcome { failures[id] = failure }
-            } else if let failedAll {
-                failures[id] = failedAll
-            } else {
-                return nil
-            }
-        }
-        return failures
-    }
-
-    private func resume() {
-        var still: [(ids: Set<Int>, continuation: CheckedContinuation<[Int: String], Never>)] = []
-        for entry in waiting {
-            if let failures = failures(entry.ids) { entry.continuation.resume(returning: failures) } else { still.append(entry) }
-        }
-        waiting = still
     }
 }

@@ -126,10 +126,6 @@ public struct FileKind: ResourceKind {
 
     public init() {}
 
-    /// The stages whose files live in a guest (the nodes below that depend on a `guest:` node): a
-    /// run converges them once the guests' settings are done, the host's stages alongside them.
-    public static let stagesAfterGuests: Set<SyncStage> = [.services, .gateway]
-
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         let ingress = Ingress(estate: context.estate).guest?.id
         let traefik = context.files.filter { $0.stage == .services && $0.target == ingress.map(RenderedFile.Target.guest) }.map(\.id)

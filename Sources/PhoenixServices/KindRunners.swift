@@ -1,0 +1,220 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixProxmox
+
+/// The guests' settings through the API (`guests`).
+public struct GuestsRunner: KindRunner {
+    public let kind: any ResourceKind = GuestSettingsKind()
+    public var settings: GuestSettings
+    /// The guests this run converges (enabled, within --target).
+    public var wanted: [Guest]
+
+    public init(settings: GuestSettings, wanted: [Guest]) {
+        self.settings = settings
+        self.wanted = wanted
+    }
+
+    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+        let records = try store?.guestRecords() ?? [:]
+        do throws(ProxmoxError) {
+            return GuestsReport(report: try await settings.converge(wanted, records: records, store: nil, run: nil))
+        } catch {
+            return GuestsReport(report: nil, error: error.description)
+        }
+    }
+
+    public func sync(_ context: RunContext) async throws -> any KindReport {
+        let records = try context.store.guestRecords()
+        // Guests of the graph this run does not converge (disabled, outside --target) hold nothing up.
+        let converging = Set(wanted.map { GuestSettingsKind.id($0.id) })
+        for node in context.graph.nodes where node.kind == kind.name && !converging.contains(node.id) {
+            await context.resources.settle(node.id, failure: nil)
+        }
+        let report: GuestSettings.Report
+        do throws(ProxmoxError) {
+            report = try await settings.converge(
+                wanted, records: records, store: context.store, run: context.run, unfinished: context.unfinished, settled: context.resources)
+        } catch {
+            return GuestsReport(report: nil, error: error.description)
+        }
+        try context.store.recordGuests(report.converged)
+        try context.store.forgetGuests(report.forgotten)
+        return GuestsReport(report: report)
+    }
+}
+
+public struct GuestsReport: KindReport {
+    public let kind = GuestSettingsKind().name
+    public let report: GuestSettings.Report?
+    public var error: String?
+
+    public var failures: [String: String] { report?.failures ?? [:] }
+    public var hasChanges: Bool { !(report?.changed.isEmpty ?? true) }
+
+    public var summary: String? {
+        if let error { return "guests: \(error)" }
+        guard let report, !report.changed.isEmpty else { return nil }
+        return "guests: \(report.changed.count - report.failures.count) changed, \(report.failures.count) failed"
+    }
+
+    public var json: (key: String, value: JSONValue)? {
+        if let error { return ("guests_error", .string(error)) }
+        guard let report else { return nil }
+        return (
+            "guests",
+            .object([
+                ("read", .number(Double(report.read))), ("not_read", .number(Double(report.notRead))),
+                ("changes", .array(report.changed.map(\.json))),
+            ])
+        )
+    }
+
+    public func lines(verbose: Bool) -> [String] {
+        if let error { return ["guests: failed: \(TextRules.printable(error, limit: 1200))"] }
+        guard let report else { return [] }
+        var lines = report.lines.filter { verbose || !$0.hasSuffix(": as configured") }.map { "guests: \(TextRules.printable($0, limit: 400))" }
+        if report.notRead > 0 {
+            lines.append("guests: \(report.notRead) unchanged since phoenix converged them were not read (--refresh with converge reads them)")
+        }
+        return lines
+    }
+}
+
+extension GuestSettings.GuestChange {
+    /// One changed guest in JSON: its resource, kind, why it was read, the settings, and how it went.
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("id", .string(String(id))), ("resource", .string(resourceID)), ("kind", .string(GuestSettingsKind().name)),
+            ("read_because", .string(readBecause)),
+            ("changes", .array(changes.map { .object([("key", .string($0.key)), ("from", $0.from.map(JSONValue.string) ?? .null), ("to", .string($0.to))]) })),
+            ("waiting_for_reboot", .array(waitingForReboot.map(JSONValue.string))),
+        ]
+        if let failure { members.append(("error", .string(failure))) }
+        if calls > 0 {
+            members.append(("calls", .number(Double(calls))))
+            members.append(("seconds", .number((seconds * 1000).rounded() / 1000)))
+        }
+        return .object(members)
+    }
+}
+
+/// The files of the host-side stages, through the engine: the stages whose files need resources
+/// of other kinds (a guest's settings) wait for them, the others go at once.
+public struct FilesRunner: KindRunner {
+    public let kind: any ResourceKind = FileKind()
+    public let stages: [SyncStage]
+    public let files: SyncService.FileStages
+
+    public init(stages: [SyncStage], files: @escaping SyncService.FileStages) {
+        self.stages = stages
+        self.files = files
+    }
+
+    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+        FilesReport(result: stages.isEmpty ? .none : try await files(stages, nil, [:]))
+    }
+
+    public func sync(_ context: RunContext) async throws -> any KindReport {
+        let nodes = context.graph.nodes.filter { $0.kind == kind.name }
+        let waits = Set(nodes.filter { node in node.dependsOn.contains { context.graph.node($0)?.kind != kind.name } }.map(\.stage))
+        let later = stages.filter(waits.contains)
+        let now = stages.filter { !waits.contains($0) }
+        let run = (id: context.run, interrupted: context.interrupted)
+        async let first: SyncService.FileResult = now.isEmpty ? .none : try await files(now, run, [:])
+        async let second: SyncService.FileResult = {
+            guard !later.isEmpty else { return .none }
+            let failed = await context.failedDependencies(of: nodes.filter { later.contains($0.stage) }.map(\.id))
+            return try await files(later, run, failed)
+        }()
+        let report = FilesReport(result: SyncService.merge(try await first, try await second))
+        let failures = report.failures
+        for node in nodes { await context.resources.settle(node.id, failure: failures[node.id]) }
+        return report
+    }
+}
+
+public struct FilesReport: KindReport {
+    public let kind = FileKind().name
+    public let result: SyncService.FileResult
+    public var error: String? { nil }
+
+    public var failures: [String: String] {
+        guard case let .synced(outcome) = result else { return [:] }
+        var failures: [String: String] = [:]
+        for unit in outcome.units where unit.status != .converged {
+            let resources = outcome.plan.changes.filter { $0.unit == unit.unit }.map(\.id)
+            for id in resources { failures[id] = unit.message }
+        }
+        return failures
+    }
+
+    public var hasChanges: Bool {
+        switch result {
+        case .none: return false
+        case let .planned(plan): return plan.hasChanges
+        case let .synced(outcome): return outcome.plan.hasChanges
+        }
+    }
+
+    public var summary: String? {
+        guard case let .synced(outcome) = result, outcome.plan.hasChanges else { return nil }
+        return outcome.summary
+    }
+
+    /// The files are the document itself (the output contract), not a member of it.
+    public var json: (key: String, value: JSONValue)? { nil }
+    public func lines(verbose: Bool) -> [String] { [] }
+}
+
+/// The firewall's rule sets through the API (`--firewall-through api`).
+public struct FirewallRulesRunner: KindRunner {
+    public let kind: any ResourceKind = FirewallRulesKind()
+    public var rules: FirewallRules
+
+    public init(rules: FirewallRules) { self.rules = rules }
+
+    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+        do throws(ProxmoxError) { return FirewallReport(plan: try await rules.plan()) } catch { return FirewallReport(plan: nil, error: error.description) }
+    }
+
+    public func sync(_ context: RunContext) async throws -> any KindReport {
+        let plan: FirewallRules.Plan
+        do throws(ProxmoxError) { plan = try await rules.plan() } catch { return FirewallReport(plan: nil, error: error.description) }
+        // A rule set waits for what it needs in the graph (its guest's settings).
+        let applied = await rules.apply(plan, store: context.store, run: context.run) { scope in
+            guard let (needed, reason) = await context.failedDependencies(of: [scope]).sorted(by: { $0.key < $1.key }).first else { return nil }
+            return "not attempted: \(needed) did not converge (\(reason))"
+        }
+        let report = FirewallReport(plan: applied)
+        let failures = report.failures
+        for scope in applied.scopes { await context.resources.settle(scope.id, failure: failures[scope.id]) }
+        return report
+    }
+}
+
+public struct FirewallReport: KindReport {
+    public let kind = FirewallRulesKind().name
+    public let plan: FirewallRules.Plan?
+    public var error: String?
+
+    public var failures: [String: String] { plan?.failures ?? [:] }
+    public var hasChanges: Bool { plan?.hasChanges ?? false }
+
+    public var summary: String? {
+        if let error { return "firewall through the API: \(error)" }
+        guard let plan, plan.hasChanges else { return nil }
+        let changed = plan.scopes.filter { !$0.plan.isEmpty }.count
+        return "firewall through the API: \(changed - plan.failures.count) scopes converged, \(plan.failures.count) failed"
+    }
+
+    public var json: (key: String, value: JSONValue)? {
+        if let error { return ("firewall_api_error", .string(error)) }
+        return plan.map { ("firewall_api", $0.json) }
+    }
+
+    public func lines(verbose: Bool) -> [String] {
+        if let error { return ["firewall (API): failed: \(TextRules.printable(error, limit: 1200))"] }
+        return (plan?.lines ?? []).filter { verbose || !$0.hasSuffix(": as configured") }.map { "firewall (API) \($0)" }
+    }
+}
