@@ -1,6 +1,4 @@
 import Foundation
-import PhoenixCore
-import PhoenixEngine
 
 /// One kind's part of `plan` and `sync`: it observes and plans its resources, converges them in
 /// the run, and waits — through the run's context — for the resources of other kinds that its own
@@ -41,6 +39,15 @@ public struct RunContext: Sendable {
     public let store: any StateBackend
     public let graph: ResourceGraph
     public let resources: ResourceWaiter
+
+    public init(run: Int64, interrupted: [RunRecord], unfinished: Set<String>, store: any StateBackend, graph: ResourceGraph, resources: ResourceWaiter) {
+        self.run = run
+        self.interrupted = interrupted
+        self.unfinished = unfinished
+        self.store = store
+        self.graph = graph
+        self.resources = resources
+    }
 
     /// Waits until what `ids` need from other kinds is done; returns those that failed, with why.
     public func failedDependencies(of ids: [String]) async -> [String: String] {
