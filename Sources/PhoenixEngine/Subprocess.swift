@@ -57,18 +57,24 @@ public enum Spawner {
         return pid
     }
 
+    /// One look at `pid`: its exit status (128 + the signal that killed it, -1 when it cannot be
+    /// waited for), or nil while it runs.
+    static func reap(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid {
+            let signalled = status & 0x7F
+            return signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled
+        }
+        return result < 0 ? -1 : nil
+    }
+
     /// Waits for `pid`; nil when it is still running after `timeout` seconds.
     public static func wait(_ pid: pid_t, timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
         var pause: useconds_t = 1_000
         while true {
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid {
-                let signalled = status & 0x7F
-                return signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled
-            }
-            if result < 0 { return -1 }
+            if let status = reap(pid) { return status }
             if Date() >= deadline { return nil }
             usleep(pause)
             pause = min(pause * 2, 20_000)
@@ -78,15 +84,9 @@ public enum Spawner {
     /// Waits for `pid` without holding a thread: `waitpid` polled between sleeps of the task.
     public static func wait(_ pid: pid_t, timeout: TimeInterval) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
         var pause: UInt64 = 1_000_000
         while true {
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid {
-                let signalled = status & 0x7F
-                return signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled
-            }
-            if result < 0 { return -1 }
+            if let status = reap(pid) { return status }
             if Date() >= deadline { return nil }
             try? await Task.sleep(nanoseconds: pause)
             pause = min(pause * 2, 20_000_000)
