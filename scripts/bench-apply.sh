@@ -39,9 +39,10 @@ trap cleanup EXIT
 
 # The lab's configuration with GUESTS more containers, each with its own settings and two rules.
 cp -r Examples/lab/etc "$work/etc"
-python3 - "$work" "$guests" "$lab" <<'PY'
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$work" "$guests" "$lab" "$port" <<'PY'
 import json, sys
-work, count, lab = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+work, count, lab, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 path = work + "/etc/phoenix_lxc_configs.json"
 config = json.load(open(path))
 for index in range(count):
@@ -55,7 +56,7 @@ for index in range(count):
         del config["lxc_configs"][str(300 + index)]["clone_from_ctid"]
 json.dump(config, open(path, "w"), indent=2)
 guests = [{"vmid": int(key), "name": value.get("name", key)} for key, value in config["lxc_configs"].items()]
-spec = {"port": 18907, "directory": work, "cert": lab + "/pki/server.crt", "key": lab + "/pki/server.key",
+spec = {"port": port, "directory": work, "cert": lab + "/pki/server.crt", "key": lab + "/pki/server.key",
         "tokens": {"root@pam!bench": "bench-token-secret"}, "containers": guests, "vms": []}
 json.dump(spec, open(work + "/spec.json", "w"))
 open(work + "/token", "w").write("root@pam!bench=bench-token-secret\n")
@@ -64,7 +65,7 @@ chmod 600 "$work/token"
 .venv-it/bin/python Tests/PhoenixIntegrationTests/Fixtures/fakepve_server.py "$work/spec.json" > "$work/fakepve.log" 2>&1 &
 fake=$!
 for _ in $(seq 100); do grep -q ready "$work/fakepve.log" && break; sleep 0.1; done
-export PHOENIX_API=https://127.0.0.1:18907 PHOENIX_API_CA=$lab/pki/ca.crt PHOENIX_API_TOKEN_FILE=$work/token
+export PHOENIX_API=https://127.0.0.1:$port PHOENIX_API_CA=$lab/pki/ca.crt PHOENIX_API_TOKEN_FILE=$work/token
 flags=(--config-dir "$work/etc" --stacks-dir Examples/lab/stacks --host-root "$lab/host" --guest-root "$lab/guests" --state "$work/state.sqlite" --progress none)
 
 # From nothing: phoenix's files of the lab removed (the servers keep what they loaded), a new state.

@@ -44,9 +44,9 @@ for _ in $(seq "$runs"); do
     start=$(date +%s.%N)
     cp -r "$root/out" "$root/copy"
     end=$(date +%s.%N)
-    echo "cp -r: $(echo "$end - $start" | bc) s"
+    echo "cp -r: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }') s"
 done | tee "$work/log"
 write=$(grep -o 'write [0-9.]*' "$work/log" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 copy=$(grep -o 'cp -r: [0-9.]*' "$work/log" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "median: phoenix write $write s, cp -r $copy s"
-echo "ratio $(echo "scale=2; $write / $copy" | bc)"
+echo "ratio $(awk -v w="$write" -v c="$copy" 'BEGIN { printf "%.2f", w / c }')"

@@ -26,12 +26,6 @@ struct FirewallModeOptions: ParsableArguments {
     }
 }
 
-/// The firewall through the API as text and JSON (the plan renders itself: FirewallRules.Plan).
-enum FirewallRulesPrinter {
-    static func lines(_ plan: FirewallRules.Plan) -> [String] { plan.lines }
-    static func json(_ plan: FirewallRules.Plan) -> JSONValue { plan.json }
-}
-
 extension JSONValue {
     /// This object with one more member.
     func adding(_ key: String, _ value: JSONValue) -> JSONValue {

@@ -82,7 +82,7 @@ struct ConvergeCommand: AsyncParsableCommand {
         if format == .json {
             let document = JSONValue.object([
                 ("version", .number(1)), ("dry_run", .bool(dryRun)), ("read", .number(Double(report.read))), ("not_read", .number(Double(report.notRead))),
-                ("guests", .array(report.changed.map(GuestSettingsPrinter.json))),
+                ("guests", .array(report.changed.map(\.json))),
             ])
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
@@ -98,9 +98,4 @@ struct ConvergeCommand: AsyncParsableCommand {
         }
         if !failed.isEmpty { throw ExitCode.failure }
     }
-}
-
-/// Guest changes as JSON, for converge and sync (each change renders itself).
-enum GuestSettingsPrinter {
-    static func json(_ change: GuestSettings.GuestChange) -> JSONValue { change.json }
 }

@@ -44,12 +44,12 @@ struct FirewallCommand: AsyncParsableCommand {
         if let error = report?.error { throw fail(error) }
         let plan = report?.plan ?? FirewallRules.Plan()
         if format == .json {
-            let document = JSONValue.object([("version", .number(1)), ("dry_run", .bool(dryRun))]).adding("firewall_api", FirewallRulesPrinter.json(plan))
+            let document = JSONValue.object([("version", .number(1)), ("dry_run", .bool(dryRun))]).adding("firewall_api", plan.json)
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
             let closing =
                 dryRun ? "Dry run: nothing was changed." : plan.failures.isEmpty ? "Firewall converged." : "Firewall: \(plan.failures.count) scopes failed."
-            FileHandle.standardOutput.write(Data(((FirewallRulesPrinter.lines(plan) + [closing]).joined(separator: "\n") + "\n").utf8))
+            FileHandle.standardOutput.write(Data(((plan.lines + [closing]).joined(separator: "\n") + "\n").utf8))
         }
         if !outcome.succeeded { throw ExitCode.failure }
     }

@@ -154,11 +154,13 @@ struct TraefikDriver: UnitDriver {
 
     func verify(live: [Resource], previous: [String: String?], in context: UnitContext) async throws(UnitFailure) {
         guard case let .guest(id) = context.unit.target else { throw UnitFailure(check: "Traefik's API", output: "Traefik runs in a guest") }
-        guard let dynamic = live.first(where: { $0.id == "services:traefik-dynamic" }) else { return }
-        let routers: [String]
+        // Without a dynamic file there are no routers to find, but Traefik's API must still answer.
+        var routers: [String] = []
         do {
-            let document = try Yams.load(yaml: dynamic.contents) as? [String: Any]
-            routers = ((document?["http"] as? [String: Any])?["routers"] as? [String: Any])?.keys.sorted() ?? []
+            if let dynamic = live.first(where: { $0.id == "services:traefik-dynamic" }) {
+                let document = try Yams.load(yaml: dynamic.contents) as? [String: Any]
+                routers = ((document?["http"] as? [String: Any])?["routers"] as? [String: Any])?.keys.sorted() ?? []
+            }
         } catch {
             throw UnitFailure(check: "reading the dynamic file back", output: "\(error)")
         }
@@ -170,14 +172,15 @@ struct TraefikDriver: UnitDriver {
                     "no address to probe: the traefik entry point has no host and guest \(id) no static address (give one, or set phoenix.services.traefik.verify: false)"
             )
         }
+        let expected = routers
         try await poll("Traefik's API at \(address):\(dashboard.port) listing every router", timeout: context.timeouts.verify) {
             guard let body = await offload({ Probe.httpGet(host: address, port: dashboard.port.number, path: "/api/http/routers", timeout: 2) }) else {
                 return "the API does not answer"
             }
             let listed = Set(((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
             // Traefik names a file router `<name>@file`, or `<entrypoint>-<name>@file` when it splits one per entry point.
-            let missing = routers.filter { router in !listed.contains { $0 == "\(router)@file" || $0.hasSuffix("-\(router)@file") } }
-            return missing.isEmpty ? nil : "\(missing.count) of \(routers.count) routers missing, first \(missing[0])"
+            let missing = expected.filter { router in !listed.contains { $0 == "\(router)@file" || $0.hasSuffix("-\(router)@file") } }
+            return missing.isEmpty ? nil : "\(missing.count) of \(expected.count) routers missing, first \(missing[0])"
         }
     }
 }
