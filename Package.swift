@@ -20,7 +20,7 @@ let package = Package(
         .target(
             name: "PhoenixCLI",
             dependencies: [
-                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixServices",
+                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker", "PhoenixServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -28,8 +28,10 @@ let package = Package(
         .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", .product(name: "Yams", package: "Yams")]),
         // The Proxmox VE API client: token or ticket auth, TLS against the cluster CA, tasks, bulk reads.
         .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", "PhoenixEngine", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        // The Docker Engine API client: unix socket or TCP with TLS and a client certificate, the API version negotiated.
+        .target(name: "PhoenixDocker", dependencies: ["PhoenixCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // What the commands do, for the CLI and any long-running caller: plan, sync, converge.
-        .target(name: "PhoenixServices", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox"]),
+        .target(name: "PhoenixServices", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker"]),
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixDocker
 import PhoenixEngine
 import PhoenixProxmox
 import PhoenixServices
@@ -36,7 +37,7 @@ extension SyncOptions {
                 service.notApplied.append((.guests, "needs the Proxmox API: name it with --api https://host:8006 (or $PHOENIX_API) and a token file"))
             }
         }
-        let fileStages = stages.filter { $0 != .guests && !($0 == .firewall && useAPIFirewall) }
+        let fileStages = stages.filter { ![.guests, .swarm, .stacks].contains($0) && !($0 == .firewall && useAPIFirewall) }
         if !fileStages.isEmpty {
             service.runners.append(
                 FilesRunner(stages: fileStages) { stages, run, upstream in
@@ -59,14 +60,48 @@ extension SyncOptions {
             rules.scope = scope
             service.runners.append(FirewallRulesRunner(rules: rules))
         }
+        let connections = swarmRunners(estate: estate, stages: stages, into: &service)
         do {
             let result = try await body(service)
             await client?.shutdown()
+            await connections?.shutdown()
             return (result, client?.counter.total)
         } catch {
             await client?.shutdown()
+            await connections?.shutdown()
             throw error
         }
+    }
+}
+
+extension SyncOptions {
+    /// The Swarm's and the stacks' runners, over one connection per daemon (returned, to be shut down).
+    func swarmRunners(estate: Estate, stages: [SyncStage], into service: inout SyncService) -> SwarmConnections? {
+        let wanted = stages.filter { $0 == .swarm || $0 == .stacks }
+        guard !wanted.isEmpty else { return nil }
+        let desired = SwarmDesired(estate: estate)
+        guard let manager = desired.manager else {
+            for stage in wanted { service.notApplied.append((stage, "no VM has swarm_role manager: there is no Swarm to converge")) }
+            return nil
+        }
+        let connections = SwarmConnections(settings: estate.settings.docker)
+        var swarm = SwarmConvergence(estate: estate, connections: connections)
+        swarm.failpoints = Failpoints.fromEnvironment()
+        if wanted.contains(.swarm) { service.runners.append(SwarmRunner(swarm: swarm)) }
+        if wanted.contains(.stacks) {
+            do throws(DockerError) {
+                let deployer = CLIStackDeployer(
+                    cli: estate.settings.docker.cli, endpoint: try connections.endpoint(manager), resolveImage: estate.settings.docker.resolveImage)
+                var stacks = StackDeployments(estate: estate, connections: connections, deployer: deployer, secrets: swarm.secrets)
+                stacks.prune = prune
+                stacks.parallelism = max(1, parallelism)
+                stacks.failpoints = Failpoints.fromEnvironment()
+                service.runners.append(StacksRunner(stacks: stacks, swarm: swarm))
+            } catch {
+                service.notApplied.append((.stacks, error.description))
+            }
+        }
+        return connections
     }
 }
 

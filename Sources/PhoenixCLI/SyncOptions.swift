@@ -45,6 +45,11 @@ struct SyncOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds after which the host restores the previous firewall by itself unless phoenix confirmed the new one.")
     var firewallRevert: Double = 60
 
+    @Flag(
+        name: .long,
+        help: "Remove what phoenix deployed that the configuration no longer lists: stacks, and services a stack's compose file no longer has.")
+    var prune = false
+
     @Option(name: .long, help: "Progress on stderr: auto, plain or none.")
     var progress: ProgressMode = .auto
 

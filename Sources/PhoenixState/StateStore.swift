@@ -117,6 +117,17 @@ public final class StateStore: StateBackend {
                 table.column("pending", .text).notNull().defaults(to: "")
             }
         }
+        // What phoenix last deployed of each stack: a rollback deploys it again.
+        migrator.registerMigration("v3") { db in
+            try db.create(table: "stacks") { table in
+                table.primaryKey("id", .text)
+                table.column("namespace", .text).notNull()
+                table.column("spec_hash", .text).notNull()
+                table.column("compose", .text).notNull()
+                table.column("services", .text).notNull()
+                table.column("run_id", .integer).notNull()
+            }
+        }
         return migrator
     }
 

@@ -13,6 +13,7 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     private var blobs: [String: String] = [:]
     private var runResources: [Int64: [AppliedRecord]] = [:]
     private var guests: [Int: GuestRecord] = [:]
+    private var stacks: [String: StackRecord] = [:]
 
     public init() {
         var generator = SystemRandomNumberGenerator()
@@ -134,4 +135,10 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     public func recordGuests(_ records: [GuestRecord]) throws(StateError) { locked { for record in records { guests[record.vmid] = record } } }
 
     public func forgetGuests(_ vmids: [Int]) throws(StateError) { locked { for vmid in vmids { guests[vmid] = nil } } }
+
+    public func stackRecords() throws(StateError) -> [String: StackRecord] { locked { stacks } }
+
+    public func recordStack(_ record: StackRecord) throws(StateError) { locked { stacks[record.id] = record } }
+
+    public func forgetStack(_ id: String) throws(StateError) { locked { stacks[id] = nil } }
 }

@@ -126,6 +126,34 @@ struct StateContractTests {
         #expect(throws: StateError.runChangedNoFiles(run, command: "converge")) { try store.snapshot(of: run) }
     }
 
+    @Test(
+        "stack records: what was deployed is kept whole for a rollback, replaced by the next deploy, forgotten when pruned",
+        arguments: StateBackendKind.allCases)
+    func stackRecords(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
+        defer { _ = directory }
+        let (run, _) = try store.beginRun(command: "sync stacks", user: "ops", host: "h")
+        let compose = "services:\n  web:\n    image: lab/web:1\n"
+        try store.recordStack(
+            StackRecord(
+                id: "stack:production/web", namespace: "production_web", specHash: "h1", compose: compose, services: ["web": "{\"image\":\"lab/web:1\"}"],
+                run: run))
+        try store.recordStack(StackRecord(id: "stack:production/db", namespace: "production_db", specHash: "d1", compose: "x", services: [:], run: run))
+        try store.recordStack(
+            StackRecord(
+                id: "stack:production/web", namespace: "production_web", specHash: "h2", compose: compose + "#2\n", services: ["web": "{}", "cache": "{}"],
+                run: run))
+        try store.forgetStack("stack:production/db")
+        try store.finishRun(run, outcome: .succeeded, summary: "stacks: 1 deployed")
+        let records = try store.stackRecords()
+        #expect(records.keys.sorted() == ["stack:production/web"])
+        #expect(
+            records["stack:production/web"]
+                == StackRecord(
+                    id: "stack:production/web", namespace: "production_web", specHash: "h2", compose: compose + "#2\n", services: ["web": "{}", "cache": "{}"],
+                    run: run))
+    }
+
     @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest", arguments: StateBackendKind.allCases)
     func keyedHashes(_ backend: StateBackendKind) throws {
         let (store, directory) = try backend.make()

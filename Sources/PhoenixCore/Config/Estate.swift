@@ -77,6 +77,8 @@ public struct Guest: Sendable, Identifiable {
     public var portainerRole: String?
     public var portainerAgentHostname: DNSName?
     public var portainerEnvironmentName: String?
+    /// `node_labels` (`key=value`): the labels phoenix keeps on the guest's Swarm node.
+    public var nodeLabels: [String: String] = [:]
     public var dockerStacks: [Located<String>]
     public var triggerSyncOnCompletion: Bool
     public var source: SourceLocation

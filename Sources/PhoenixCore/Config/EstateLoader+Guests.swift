@@ -136,6 +136,10 @@ extension EstateLoader {
                     let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                     if parts.count != 2 || !TextRules.isLabelKey(String(parts[0])) || !TextRules.isSingleLine(text) {
                         label.error("\(label.describe) is not a node label", hint: "write key=value; the key uses letters, digits, '.', '-', '_', '/'")
+                    } else if guest.nodeLabels[String(parts[0])] != nil {
+                        label.error("node label \(parts[0]) is set twice", hint: "keep one value per key")
+                    } else {
+                        guest.nodeLabels[String(parts[0])] = String(parts[1])
                     }
                 }
             }

@@ -29,11 +29,12 @@ extension EstateLoader {
                 streamFile: "/etc/nginx/stream.d/phoenix-gateway.conf"
             )
         )
+        loadDockerImages(root, into: &settings.docker)
         guard let block = root.child("phoenix"), block.expectObject("phoenix") else { return settings }
         block.warnUnknownKeys(
             [
                 "ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint",
-                "trust",
+                "trust", "docker",
             ],
             in: "phoenix")
         settings.ingressGuest = block.child("ingress_guest")?.idValue
@@ -133,6 +134,7 @@ extension EstateLoader {
             if let path = absolutePath(trust.child("source")) { settings.trustSource = path }
             if let path = absolutePath(trust.child("destination")) { settings.trustDestination = path }
         }
+        if let docker = block.child("docker"), docker.expectObject("phoenix.docker") { loadDocker(docker, into: &settings.docker) }
         if let cursor = block.child("management_endpoint"), let text = cursor.stringValue {
             let parts = text.split(separator: ":")
             if parts.count == 2, IPv4Address(parts[0]) != nil || DNSName(String(parts[0])) != nil, let port = Int(parts[1]), Port(port) != nil {

@@ -201,5 +201,27 @@ struct EstateValidator: Sendable {
                     hint: "Phoenix drives the Swarm through one manager; make the others workers")
             }
         }
+        let members = estate.guests.filter { $0.swarmRole != nil && $0.enabled }
+        if managers.isEmpty, let first = members.first {
+            sink.error(
+                first.source.file, first.source.pointer / "swarm_role",
+                "VM \(first.id) is a Swarm worker, but no VM has swarm_role manager", hint: "give exactly one VM swarm_role manager")
+        }
+        if !members.isEmpty || estate.guests.contains(where: { !$0.dockerStacks.isEmpty }) {
+            for guest in members where guest.kind != .vm {
+                sink.error(guest.source.file, guest.source.pointer / "swarm_role", "swarm_role is for VMs; guest \(guest.id) is a container")
+            }
+            for guest in members where estate.settings.docker.endpoints[guest.id] == nil && guest.staticAddress == nil {
+                sink.error(
+                    guest.source.file, guest.source.pointer / "network_config" / "ip",
+                    "VM \(guest.id) is in the Swarm but has no static address to reach its Docker daemon at",
+                    hint: "give it a static network_config.ip, or name its daemon in phoenix.docker.endpoints")
+            }
+        }
+        if managers.isEmpty, let lister = estate.guests.first(where: { !$0.dockerStacks.isEmpty && $0.enabled }) {
+            sink.error(
+                lister.source.file, lister.source.pointer / "docker_stacks",
+                "VM \(lister.id) lists stacks, but no VM has swarm_role manager to deploy them on", hint: "give exactly one VM swarm_role manager")
+        }
     }
 }

@@ -85,6 +85,7 @@ public struct PhoenixSettings: Sendable {
     public var traefik: TraefikSettings
     public var gateway: GatewaySettings
     /// Test, reload and restart commands per service (`dnsmasq`, `nginx`, `traefik`, `pve-firewall`).
+    public var docker = DockerSettings()
     public var services: [String: ServiceCommands] = Dictionary(
         uniqueKeysWithValues: ServiceCommands.serviceNames.map { ($0, ServiceCommands.defaults(for: $0)) })
     /// Where the Step-CA guest exports its root certificate on the host, and where the host's trust

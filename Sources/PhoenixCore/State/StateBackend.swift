@@ -49,6 +49,14 @@ public protocol StateBackend: Sendable {
     func guestRecords() throws(StateError) -> [Int: GuestRecord]
     func recordGuests(_ records: [GuestRecord]) throws(StateError)
     func forgetGuests(_ vmids: [Int]) throws(StateError)
+
+    // MARK: Stacks
+
+    /// What phoenix last deployed of each stack and saw converge, by resource id.
+    func stackRecords() throws(StateError) -> [String: StackRecord]
+    func recordStack(_ record: StackRecord) throws(StateError)
+    /// Forgets a stack phoenix removed (`--prune`).
+    func forgetStack(_ id: String) throws(StateError)
 }
 
 extension StateBackend {

@@ -92,3 +92,28 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// What phoenix last deployed of a stack and saw converge: the compose file in the form it was
+/// deployed (versioned secret names, the spec label; a rollback deploys it again), its spec hash,
+/// and what each service looked like right after (the fields plan and drift compare: never an
+/// environment value).
+public struct StackRecord: Sendable, Equatable {
+    /// `stack:production/qdrant_service`.
+    public let id: String
+    /// `production_qdrant_service`.
+    public let namespace: String
+    public let specHash: String
+    public let compose: String
+    /// Service name (without the namespace) → its observed summary (JSON text).
+    public let services: [String: String]
+    public let run: Int64
+
+    public init(id: String, namespace: String, specHash: String, compose: String, services: [String: String], run: Int64) {
+        self.id = id
+        self.namespace = namespace
+        self.specHash = specHash
+        self.compose = compose
+        self.services = services
+        self.run = run
+    }
+}

@@ -1,0 +1,55 @@
+/// The Swarm's resources (`swarm` stage): each member's node (`swarm:node/<vm name>`: initialised
+/// or joined, its labels), the overlay networks and the secrets the stacks use. A worker's node
+/// needs the manager's; networks and secrets need the manager; a node needs its VM's settings.
+public struct SwarmKind: ResourceKind {
+    public let name = "swarm"
+
+    public init() {}
+
+    public static func nodeID(_ vm: String) -> String { "swarm:node/\(vm)" }
+    public static func networkID(_ network: String) -> String { "swarm:network/\(network)" }
+    public static func secretID(_ secret: String) -> String { "swarm:secret/\(secret)" }
+
+    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
+        guard context.stages.contains(.swarm) else { return [] }
+        let desired = SwarmDesired(estate: context.estate)
+        guard let manager = desired.manager else { return [] }
+        var nodes = [
+            ResourceNode(id: manager.resourceID, kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [GuestSettingsKind.id(manager.vmid)])
+        ]
+        for worker in desired.workers {
+            nodes.append(
+                ResourceNode(
+                    id: worker.resourceID, kind: name, stage: .swarm, target: .guest(worker.vmid),
+                    dependsOn: [manager.resourceID, GuestSettingsKind.id(worker.vmid)]))
+        }
+        for network in desired.networks.keys {
+            nodes.append(ResourceNode(id: Self.networkID(network), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [manager.resourceID]))
+        }
+        for secret in desired.secrets.keys {
+            nodes.append(ResourceNode(id: Self.secretID(secret), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [manager.resourceID]))
+        }
+        return nodes
+    }
+}
+
+/// The application stacks (`stacks` stage): `stack:<env>/<stack>`, deployed on the manager; each
+/// needs the swarm, the networks and the secrets its compose file declares external.
+public struct StackKind: ResourceKind {
+    public let name = "stack"
+
+    public init() {}
+
+    public static func id(environment: String, stack: String) -> String { "stack:\(environment)/\(stack)" }
+
+    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
+        guard context.stages.contains(.stacks) else { return [] }
+        let desired = SwarmDesired(estate: context.estate)
+        guard let manager = desired.manager else { return [] }
+        return desired.stacks.map { stack in
+            ResourceNode(
+                id: stack.resourceID, kind: name, stage: .stacks, target: .guest(manager.vmid),
+                dependsOn: [manager.resourceID] + stack.externalNetworks.map(SwarmKind.networkID) + stack.externalSecrets.map(SwarmKind.secretID))
+        }
+    }
+}

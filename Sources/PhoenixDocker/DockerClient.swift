@@ -1,0 +1,124 @@
+import Foundation
+import PhoenixCore
+
+/// A Docker Engine API client for one daemon: the API version negotiated on first use (the
+/// daemon's, capped at the newest phoenix speaks), the `Host` header on every request, JSON in and
+/// out, and every error naming the call and Docker's message. Counts its calls.
+public actor DockerClient {
+    /// The newest Engine API version phoenix is written against (Docker 20.10 speaks 1.41).
+    public static let newestVersion = (major: 1, minor: 43)
+    /// The oldest it accepts (Docker 20.10).
+    public static let oldestVersion = (major: 1, minor: 41)
+
+    public nonisolated let endpoint: DockerEndpoint
+    let transport: any HTTPTransport
+    let timeout: Double
+    private var version: String?
+    /// Engine API calls made (the version negotiation included).
+    public private(set) var calls = 0
+
+    public init(endpoint: DockerEndpoint, transport: any HTTPTransport, timeout: Double = 30) {
+        self.endpoint = endpoint
+        self.transport = transport
+        self.timeout = timeout
+    }
+
+    /// A client over the live transport for `endpoint`.
+    public static func live(_ endpoint: DockerEndpoint) throws(DockerError) -> DockerClient {
+        do {
+            return DockerClient(endpoint: endpoint, transport: try DockerHTTPTransport(endpoint: endpoint))
+        } catch {
+            throw DockerError(endpoint: endpoint.description, call: "connect", kind: .tls, message: "\(error)")
+        }
+    }
+
+    public func shutdown() async { await transport.shutdown() }
+
+    /// The API version used for every call: `GET /version` once.
+    public func apiVersion() async throws(DockerError) -> String {
+        if let version { return version }
+        let answer = try await raw("GET", "/version", body: nil, call: "GET /version")
+        guard let text = answer["ApiVersion"]?.stringValue, let theirs = Self.parse(text) else {
+            throw DockerError(endpoint: endpoint.description, call: "GET /version", kind: .malformed, message: "no ApiVersion")
+        }
+        guard theirs >= Self.oldestVersion else {
+            throw DockerError(
+                endpoint: endpoint.description, call: "GET /version", kind: .api(status: 400),
+                message: "the daemon speaks API \(text); phoenix needs \(Self.oldestVersion.major).\(Self.oldestVersion.minor) (Docker 20.10) or newer")
+        }
+        let chosen = theirs < Self.newestVersion ? theirs : Self.newestVersion
+        version = "\(chosen.major).\(chosen.minor)"
+        return version!
+    }
+
+    static func parse(_ text: String) -> (major: Int, minor: Int)? {
+        let parts = text.split(separator: ".").compactMap { Int($0) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+
+    // MARK: Requests
+
+    public func get(_ path: String, query: [(String, String)] = []) async throws(DockerError) -> JSONValue {
+        try await request("GET", path, query: query)
+    }
+
+    public func post(_ path: String, query: [(String, String)] = [], body: JSONValue? = nil) async throws(DockerError) -> JSONValue {
+        try await request("POST", path, query: query, body: body ?? .object([]))
+    }
+
+    public func delete(_ path: String, query: [(String, String)] = []) async throws(DockerError) -> JSONValue {
+        try await request("DELETE", path, query: query)
+    }
+
+    /// `/info`-style call under the negotiated version: `/v1.41/info`.
+    func request(_ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil) async throws(DockerError) -> JSONValue {
+        let version = try await apiVersion()
+        let call = "\(method) \(path)"
+        var url = "/v\(version)\(path)"
+        if !query.isEmpty { url += "?" + query.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&") }
+        return try await raw(method, url, body: body, call: call)
+    }
+
+    private func raw(_ method: String, _ url: String, body: JSONValue?, call: String) async throws(DockerError) -> JSONValue {
+        var headers: [(name: String, value: String)] = [("Host", endpoint.hostHeader), ("Accept", "application/json")]
+        var bytes: [UInt8]?
+        if let body {
+            headers.append(("Content-Type", "application/json"))
+            bytes = Array(JSONWriter(sortedKeys: false, pretty: false).string(body).utf8)
+        }
+        calls += 1
+        let response: HTTPResponseMessage
+        do {
+            response = try await transport.send(HTTPRequestMessage(method: method, url: url, headers: headers, body: bytes), timeout: timeout)
+        } catch {
+            switch error {
+            case let .tls(message): throw DockerError(endpoint: endpoint.description, call: call, kind: .tls, message: message)
+            case let .unreachable(message): throw DockerError(endpoint: endpoint.description, call: call, kind: .unreachable, message: message)
+            }
+        }
+        let parsed: JSONValue? = response.body.isEmpty ? nil : try? JSONParser.parse(response.body).value
+        guard (200..<300).contains(response.status) else {
+            let message = parsed?["message"]?.stringValue ?? String(decoding: response.body.prefix(400), as: UTF8.self)
+            throw DockerError(
+                endpoint: endpoint.description, call: call, kind: .api(status: response.status),
+                message: message.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        if response.body.isEmpty { return .null }
+        guard let parsed else {
+            throw DockerError(endpoint: endpoint.description, call: call, kind: .malformed, message: "the answer is not JSON")
+        }
+        return parsed
+    }
+
+    static func encode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    /// A `filters` query value: `{"label":["a=b"]}`.
+    public static func filters(_ filters: [String: [String]]) -> (String, String) {
+        let value = JSONValue.object(filters.keys.sorted().map { ($0, .array(filters[$0]!.map(JSONValue.string))) })
+        return ("filters", JSONWriter(sortedKeys: true, pretty: false).string(value))
+    }
+}

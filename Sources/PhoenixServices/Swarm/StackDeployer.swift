@@ -1,0 +1,50 @@
+import Foundation
+import PhoenixCore
+import PhoenixDocker
+import PhoenixEngine
+
+/// How a stack is deployed: `docker stack deploy` (the CLI does the compose-to-services
+/// translation). A seam so the deploy can be counted and, where no CLI runs, stood in for.
+public protocol StackDeployer: Sendable {
+    /// Deploys `compose` (text) as stack `namespace`; `prune` removes services the file no longer has.
+    func deploy(namespace: String, compose: String, prune: Bool) async -> CommandResult
+}
+
+/// The docker CLI on this host, pointed at the manager's daemon (`--host`, and the TLS files for a
+/// TCP endpoint). The compose file is written 0600 into a private folder and passed by path; no
+/// secret is on its command line or in its environment (the rendered file names secrets, it never
+/// holds their values).
+public struct CLIStackDeployer: StackDeployer {
+    public let cli: String
+    public let endpoint: DockerEndpoint
+    public let resolveImage: String
+    public var timeout: Double = 300
+
+    public init(cli: String, endpoint: DockerEndpoint, resolveImage: String) {
+        self.cli = cli
+        self.endpoint = endpoint
+        self.resolveImage = resolveImage
+    }
+
+    public func deploy(namespace: String, compose: String, prune: Bool) async -> CommandResult {
+        let folder = NSTemporaryDirectory() + "phoenix-stack-\(getpid())-\(UUID().uuidString)"
+        guard mkdir(folder, 0o700) == 0 else { return CommandResult(status: 1, stdout: "", stderr: "cannot make a private folder for the compose file") }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let file = folder + "/\(namespace).yml"
+        guard FileManager.default.createFile(atPath: file, contents: Data(compose.utf8), attributes: [.posixPermissions: 0o600]) else {
+            return CommandResult(status: 1, stdout: "", stderr: "cannot write the compose file")
+        }
+        // The CLI's own environment could point it elsewhere (a context, DOCKER_HOST): those are
+        // dropped so that --host is the only endpoint it knows.
+        var argv = ["/usr/bin/env", "-u", "DOCKER_HOST", "-u", "DOCKER_CONTEXT", "-u", "DOCKER_TLS_VERIFY", "-u", "DOCKER_CERT_PATH", cli]
+        argv += endpoint.cliArguments
+        argv += ["stack", "deploy", "--compose-file", file, "--resolve-image", resolveImage, "--with-registry-auth"]
+        if prune { argv.append("--prune") }
+        argv.append(namespace)
+        do throws(ProcessRunner.Failure) {
+            return try await ProcessRunner.run(argv, timeout: timeout)
+        } catch {
+            return CommandResult(status: 127, stdout: "", stderr: error.description)
+        }
+    }
+}

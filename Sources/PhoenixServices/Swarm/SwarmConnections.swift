@@ -1,0 +1,99 @@
+import Foundation
+import PhoenixCore
+import PhoenixDocker
+
+/// One Engine API client per Swarm member's daemon, made when first needed and shut down together.
+public actor SwarmConnections {
+    let settings: DockerSettings
+    /// Builds a client for an endpoint (the live transport; tests may stand another in).
+    let make: @Sendable (DockerEndpoint) throws(DockerError) -> DockerClient
+    private var clients: [String: DockerClient] = [:]
+
+    public init(
+        settings: DockerSettings,
+        make: @escaping @Sendable (DockerEndpoint) throws(DockerError) -> DockerClient = { endpoint throws(DockerError) in
+            try DockerClient.live(endpoint)
+        }
+    ) {
+        self.settings = settings
+        self.make = make
+    }
+
+    /// The endpoint of a member, with the client TLS files for a TCP daemon.
+    public nonisolated func endpoint(_ member: SwarmDesired.Member) throws(DockerError) -> DockerEndpoint {
+        let tls = settings.tls.map { DockerEndpoint.TLS(caFile: $0.caFile, certFile: $0.certFile, keyFile: $0.keyFile) }
+        guard let endpoint = DockerEndpoint(member.endpoint, tls: tls) else {
+            throw DockerError(endpoint: member.endpoint, call: "connect", kind: .unreachable, message: "not a Docker endpoint")
+        }
+        return endpoint
+    }
+
+    public func client(_ member: SwarmDesired.Member) throws(DockerError) -> DockerClient {
+        if let client = clients[member.endpoint] { return client }
+        let client = try make(try endpoint(member))
+        clients[member.endpoint] = client
+        return client
+    }
+
+    /// Engine API calls made so far, over every daemon.
+    public func calls() async -> Int {
+        var total = 0
+        for client in clients.values { total += await client.calls }
+        return total
+    }
+
+    public func shutdown() async {
+        for client in clients.values { await client.shutdown() }
+        clients = [:]
+    }
+}
+
+/// Where each Swarm secret's value comes from, and the versioned name it is created under:
+/// `<name>_<12 hex>` of a keyed hash of the value (the state store's key), so a new value is a new
+/// secret and the name says nothing a guess could be checked against.
+public struct SecretVersions: Sendable {
+    public enum Source: Sendable {
+        case value(Secret)
+        /// Why phoenix has no value for it.
+        case missing(String)
+    }
+
+    public let sources: [String: Source]
+
+    public init(estate: Estate, desired: SwarmDesired, readFile: (String) -> String? = SecretVersions.readFile) {
+        var sources: [String: Source] = [:]
+        for name in desired.secrets.keys {
+            if let path = estate.settings.docker.secretFiles[name] {
+                if let text = readFile(path) {
+                    sources[name] = .value(Secret(text))
+                } else {
+                    sources[name] = .missing("its file \(path) (phoenix.docker.secrets.\(name).file) cannot be read")
+                }
+            } else if name == SwarmDesired.portainerPasswordSecret, let password = estate.portainerAdminPassword {
+                sources[name] = .value(password)
+            } else if name.hasPrefix("portainer_tls_") || name.hasPrefix("portainer_client_") {
+                sources[name] = .missing("it is fed by the certificates stage, which this version does not have yet")
+            } else {
+                sources[name] = .missing("phoenix has no value for it: name a file in phoenix.docker.secrets.\(name).file")
+            }
+        }
+        self.sources = sources
+    }
+
+    public static func readFile(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+
+    /// The versioned name of `name`'s current value (nil when it has no source).
+    public func versioned(_ name: String, digests: ContentDigests) -> String? {
+        guard case let .value(secret)? = sources[name] else { return nil }
+        let hash = digests.digest(name + "\u{0}" + secret.revealed, sensitive: true).split(separator: ":").last.map(String.init) ?? ""
+        return "\(name)_\(hash.prefix(12))"
+    }
+
+    public func reason(_ name: String) -> String? {
+        if case let .missing(reason)? = sources[name] { return reason }
+        return nil
+    }
+
+    /// The label phoenix puts on the secrets it creates: the unversioned name.
+    public static let label = "io.phoenix.secret"
+}
