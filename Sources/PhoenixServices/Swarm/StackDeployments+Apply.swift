@@ -247,7 +247,9 @@ extension StackDeployments {
                     let updating = service.updateState == "updating"
                     if updating || running.count != want || current.count != want {
                         // What the tasks that should run are doing instead (a health check that never passes keeps one `starting`).
-                        let others = Dictionary(grouping: current.filter { $0.state != "running" }, by: \.state).map { "\($0.value.count) \($0.key)" }.sorted()
+                        var others = Dictionary(grouping: current.filter { $0.state != "running" }, by: \.state).map { "\($0.value.count) \($0.key)" }.sorted()
+                        let earlier = current.filter { $0.state == "running" }.count - running.count
+                        if earlier > 0 { others.append("\(earlier) running the previous spec") }
                         let detail = (others + (updating ? ["updating"] : [])).joined(separator: ", ")
                         status.append("\(full): \(running.count)/\(want) running" + (detail.isEmpty ? "" : " (\(detail))"))
                         pending = true

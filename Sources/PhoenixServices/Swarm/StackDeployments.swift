@@ -83,10 +83,12 @@ public struct StackDeployments: Sendable {
         return try await connections.client(manager)
     }
 
-    /// One list of services and one of networks for every stack.
-    func observe() async throws(DockerError) -> Observation {
+    /// One list of services and one of networks for every stack. `planning`: a daemon that is not
+    /// a manager yet has no stacks (the swarm stage makes it one first).
+    func observe(planning: Bool = false) async throws(DockerError) -> Observation {
         let client = try await managerClient()
         let info = try await client.info()
+        if planning && info.swarmState == "inactive" { return Observation(services: [], networkNames: [:]) }
         guard info.swarmState == "active", info.isManager else {
             throw DockerError(
                 endpoint: client.endpoint.description, call: "GET /info", kind: .api(status: 503),
@@ -102,7 +104,7 @@ public struct StackDeployments: Sendable {
         guard desired.manager != nil else { return Report() }
         let digests = store?.digests ?? ContentDigests(key: nil)
         do throws(DockerError) {
-            let observation = try await observe()
+            let observation = try await observe(planning: true)
             let records = (try? store?.stackRecords()) ?? [:]
             return Report(items: items(observation, records: records, digests: digests), calls: await connections.calls())
         } catch {
