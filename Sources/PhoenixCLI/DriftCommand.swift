@@ -20,22 +20,30 @@ struct DriftCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: SyncOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
+    @Argument(help: "The stages to check (default: all).") var stages: [String] = []
 
     func run() async throws {
         let estate = try global.loadValidEstate()
         let store = try target.existingStore()
-        let items = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine throws -> [DriftItem] in
-            do throws(EngineError) { return try await engine.drift(store: store) } catch { throw fail(error.description) }
-        }
+        let stages = try parseStages(stages)
+        let fileStages = stages.filter { ![.guests, .swarm, .stacks].contains($0) }
+        let items =
+            fileStages.isEmpty
+            ? []
+            : try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine throws -> [DriftItem] in
+                do throws(EngineError) { return try await engine.drift(store: store, stages: fileStages) } catch { throw fail(error.description) }
+            }
         let drifted = items.filter(\.drift.isDrift)
         var guests: [GuestDrift]?
-        if target.connection.isConfigured {
+        if target.connection.isConfigured && stages.contains(.guests) {
             let records: [Int: GuestRecord]
             do { records = try store?.guestRecords() ?? [:] } catch { throw fail(error.description) }
             guests = try await target.connection.withClient { client async throws(ProxmoxError) in
                 try await GuestDrift.check(estate: estate, records: records, client: client)
             }
         }
+        let stacks = stages.contains(.stacks) ? try await stackDrift(estate: estate, store: store) : nil
+        let stacksDrifted = stacks?.filter { $0.drift != nil } ?? []
         if format == .json {
             var document = JSONValue.object([
                 ("version", .number(1)), ("drifted", .bool(!drifted.isEmpty || guests?.isEmpty == false)),
@@ -48,17 +56,66 @@ struct DriftCommand: AsyncParsableCommand {
                 ),
             ])
             if let guests { document = document.adding("guests", .array(guests.map(\.json))) }
+            if let stacks {
+                document = document.setting("drifted", .bool(!drifted.isEmpty || guests?.isEmpty == false || !stacksDrifted.isEmpty))
+                document = document.adding(
+                    "stacks",
+                    .array(
+                        stacks.map { item in
+                            .object([
+                                ("id", .string(item.id)), ("drift", .string(item.drift ?? "in sync")), ("detail", .string(item.detail)),
+                            ])
+                        }))
+            }
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
             var out = ""
             for item in drifted { out += "\(item.drift.rawValue): \(item.id)  \(item.path) (\(item.unit))\n" }
-            out += drifted.isEmpty ? "No drift: \(items.count) resources as phoenix applied them.\n" : "\(drifted.count) of \(items.count) resources drifted.\n"
+            if !fileStages.isEmpty {
+                out +=
+                    drifted.isEmpty
+                    ? "No drift: \(items.count) resources as phoenix applied them.\n" : "\(drifted.count) of \(items.count) resources drifted.\n"
+            }
             if let guests {
                 for guest in guests { out += guest.line + "\n" }
                 out += guests.isEmpty ? "No guest drift: every guest on the cluster as configured.\n" : "\(guests.count) guests drifted.\n"
             }
+            if let stacks {
+                for item in stacksDrifted { out += "\(item.drift!): \(item.id): \(item.detail)\n" }
+                out +=
+                    stacksDrifted.isEmpty
+                    ? "No stack drift: \(stacks.count) stacks as phoenix deployed them.\n" : "\(stacksDrifted.count) of \(stacks.count) stacks drifted.\n"
+            }
             FileHandle.standardOutput.write(Data(out.utf8))
         }
-        if !drifted.isEmpty || guests?.isEmpty == false { throw ExitCode(2) }
+        if !drifted.isEmpty || guests?.isEmpty == false || !stacksDrifted.isEmpty { throw ExitCode(2) }
+    }
+
+    /// The stacks beside what phoenix last deployed: services changed on the cluster by hand, a
+    /// configuration changed since, stacks never deployed. nil without a Swarm manager; a daemon
+    /// that cannot be read is an error (a check that cannot run is not a clean result).
+    func stackDrift(estate: Estate, store: (any StateBackend)?) async throws -> [(id: String, drift: String?, detail: String)]? {
+        guard SwarmDesired(estate: estate).manager != nil, !SwarmDesired(estate: estate).stacks.isEmpty else { return nil }
+        let connections = SwarmConnections(settings: estate.settings.docker)
+        let deployments = StackDeployments(estate: estate, connections: connections, deployer: PlanOnlyDeployer())
+        let report = await deployments.plan(store: store)
+        await connections.shutdown()
+        if let error = report.error { throw fail("stacks: the drift check cannot read the Swarm: \(error)") }
+        return report.items.map { item in
+            let reason = item.reasons.first ?? item.failure ?? ""
+            let drift: String? =
+                if reason.hasPrefix("changed on the cluster by hand") { "changed by hand" } else if reason.hasPrefix("configuration changed") {
+                    "configuration changed"
+                } else if item.action != .none { "not deployed" } else { nil }
+            let detail = reason.split(separator: ":", maxSplits: 1).dropFirst().first.map { $0.trimmingCharacters(in: .whitespaces) } ?? reason
+            return (item.id, drift, detail)
+        }
+    }
+}
+
+/// Stands in for `docker stack deploy` where phoenix only reads (it is never called).
+struct PlanOnlyDeployer: StackDeployer {
+    func deploy(namespace: String, compose: String, prune: Bool) async -> CommandResult {
+        CommandResult(status: 1, stdout: "", stderr: "phoenix only reads here")
     }
 }

@@ -366,6 +366,7 @@ struct ProxmoxTests {
         guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
         let estate = try PatchedEstate.exampleCopy("phoenix-guest-drift")
         let etc = estate.file("etc")
+        try PatchedEstate.withoutSwarm(etc)
         // The file side of drift looks at empty folders standing in for the host and the guests.
         let folders = ["PHOENIX_HOST_ROOT": estate.file("host"), "PHOENIX_GUEST_ROOT": estate.file("guests")]
         #expect(try pve.phoenix(["converge", "101", "103"], config: etc).status == 0)

@@ -34,12 +34,31 @@ struct PatchedEstate {
         }
     }
 
-    /// A copy of the example estate (etc and stacks) in a temporary directory, to edit.
+    /// A copy of the example estate (etc and stacks) in a temporary directory, to edit. Its Swarm
+    /// VMs' daemons are sockets that do not exist: the example's 10.77.0.x addresses are DNS data,
+    /// never to be connected to (the Swarm tests point them at a DockerLab).
     static func exampleCopy(_ label: String) throws -> TemporaryDirectory {
         let directory = try TemporaryDirectory(label)
         try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/etc", toPath: directory.file("etc"))
         try FileManager.default.copyItem(atPath: "\(TestPaths.exampleEstate)/stacks", toPath: directory.file("stacks"))
+        try edit(directory.file("etc/phoenix_hypervisor_config.json")) { root in
+            var phoenix = root["phoenix"] as? [String: Any] ?? [:]
+            phoenix["docker"] = ["endpoints": ["1001": "unix://\(directory.path)/no-daemon-1001.sock", "1002": "unix://\(directory.path)/no-daemon-1002.sock"]]
+            root["phoenix"] = phoenix
+        }
         return directory
+    }
+
+    /// Takes every VM of `etc` out of the Swarm (for tests about something else that run drift or sync all).
+    static func withoutSwarm(_ etc: String) throws {
+        try edit("\(etc)/phoenix_vm_configs.json") { root in
+            root["vms"] = (root["vms"] as! [[String: Any]]).map { vm in
+                var vm = vm
+                vm["swarm_role"] = nil
+                vm["docker_stacks"] = nil
+                return vm
+            }
+        }
     }
 
     /// Edits one container's entry in the LXC file of the configuration directory `etc`.

@@ -16,6 +16,7 @@ struct SwarmEstate {
           whoami:
             image: lab/busybox:1
             command: ["sleep", "100000"]
+            stop_grace_period: 1s
             networks: [traefik-public]
             healthcheck:
               test: ["CMD", "true"]
@@ -24,6 +25,9 @@ struct SwarmEstate {
             deploy:
               replicas: ${REPLICAS:-1}
               endpoint_mode: dnsrr
+              update_config:
+                parallelism: 0
+                monitor: 1s
               labels:
                 - com.example.owner=platform
             secrets:
@@ -43,12 +47,16 @@ struct SwarmEstate {
           app:
             image: lab/busybox:1
             command: ["sleep", "100000"]
+            stop_grace_period: 1s
             environment:
               DB_USER: ${DB_USER}
               DB_PASSWORD: "${DB_PASSWORD}"
             networks: [traefik-public, notes]
             deploy:
               endpoint_mode: dnsrr
+              update_config:
+                parallelism: 0
+                monitor: 1s
               placement:
                 constraints: [node.labels.role == \(role)]
         networks:
@@ -59,7 +67,7 @@ struct SwarmEstate {
         """
     }
 
-    init(lab: DockerLab, timeout: Double = 20, endpoint: String? = nil, tls: Any? = nil) throws {
+    init(lab: DockerLab, timeout: Double = 60, endpoint: String? = nil, tls: Any? = nil) throws {
         self.lab = lab
         directory = try PatchedEstate.exampleCopy("phoenix-swarm")
         let twoNodes = lab.nodes.count == 2
@@ -115,6 +123,17 @@ struct SwarmEstate {
             entry["environments"] = environments
             stacks[stack] = entry
             root["docker_stacks"] = stacks
+        }
+    }
+
+    /// `phoenix.docker.converge_timeout_seconds`.
+    func setTimeout(_ seconds: Double) throws {
+        try editHypervisor { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var docker = phoenix["docker"] as! [String: Any]
+            docker["converge_timeout_seconds"] = seconds
+            phoenix["docker"] = docker
+            root["phoenix"] = phoenix
         }
     }
 

@@ -26,7 +26,7 @@ struct SwarmTests {
     @Test("one node: init, labels, network, versioned secret, deploy, a no-op with zero deploys, a change, a failing change rolled back whole")
     func singleNode() throws {
         guard let lab = try Self.lab(["swarm-manager"]) else { return }
-        let estate = try SwarmEstate(lab: lab, timeout: 12)
+        let estate = try SwarmEstate(lab: lab)
 
         let plan = try estate.phoenix(["plan", "swarm", "stacks"])
         #expect(plan.status == 0, "\(plan.stderr)")
@@ -82,11 +82,14 @@ struct SwarmTests {
             "stacks/whoami/docker-compose.yml",
             healthy.replacingOccurrences(of: "test: [\"CMD\", \"true\"]", with: "test: [\"CMD\", \"false\"]").replacingOccurrences(
                 of: "replicas: ${REPLICAS:-1}", with: "replicas: 1"))
+        try estate.setTimeout(12)
         let broken = try estate.json(["sync", "stacks"], expectStatus: 1)
         #expect(broken.document["succeeded"] as? Bool == false)
         let item = try #require(SwarmEstate.stacks(broken.document)["stack:production/whoami"])
         #expect(item["status"] as? String == "rolled back", "\(item)")
-        #expect((item["error"] as? String)?.contains("did not converge within 12 s: production_whoami_whoami: 0/1 running") == true, "\(item)")
+        // Docker's own update stops at the first unhealthy task (failure_action pause); phoenix takes the whole stack back.
+        #expect((item["error"] as? String)?.hasPrefix("rolled back to the compose of run 3: production_whoami_whoami:") == true, "\(item)")
+        #expect((item["service_errors"] as? [String])?.contains { $0.contains("unhealthy container") } == true, "the failing task's error: \(item)")
         #expect(SwarmEstate.deploys(broken.document) == 2, "the deploy and the rollback")
         running = try services(lab)
         let back = running["production_whoami_whoami"]
@@ -97,5 +100,123 @@ struct SwarmTests {
         // The next plan still wants the new compose: the rollback is not the configuration.
         try estate.directory.write("stacks/whoami/docker-compose.yml", healthy)
         #expect(try estate.phoenix(["plan", "stacks", "--detailed-exitcode"]).status == 0, "back to the last good compose: as configured")
+    }
+}
+
+extension SwarmTests {
+    @Test("one node: status, a hand edit found by drift and repaired, a secret rotated under a running service, labels reconciled, --prune")
+    func singleNodeOperations() throws {
+        guard let lab = try Self.lab(["swarm-manager"]) else { return }
+        let estate = try SwarmEstate(lab: lab)
+        #expect(try estate.phoenix(["sync", "swarm", "stacks"]).status == 0)
+
+        // Status: nodes, labels desired and actual, networks, secrets by name only.
+        let swarm = try estate.json(["swarm", "status"], expectStatus: 0).document
+        let node = try #require((swarm["nodes"] as? [[String: Any]])?.first)
+        #expect(node["name"] as? String == "swarm-manager" && node["state"] as? String == "ready" && node["role"] as? String == "manager")
+        #expect((node["labels"] as? [String: String]) == ["role": "manager"], "\(node)")
+        let secret = try #require((swarm["secrets"] as? [[String: Any]])?.first { $0["name"] as? String == "portainer_admin_password" })
+        #expect(secret["exists"] as? Bool == true)
+        let statusText = try estate.phoenix(["swarm", "status"]).stdout
+        #expect(!statusText.contains("example-Secret-do-not-use"), "no secret value, ever")
+        let stacks = try estate.json(["stacks", "status"], expectStatus: 0).document
+        let whoami = try #require((stacks["stacks"] as? [[String: Any]])?.first { $0["resource"] as? String == "stack:production/whoami" })
+        #expect(whoami["health"] as? String == "converged" && whoami["last_deploy_run"] as? Int == 1, "\(whoami)")
+        let row = try #require((whoami["services"] as? [[String: Any]])?.first)
+        #expect(row["desired"] as? Int == 2 && row["running"] as? Int == 2, "\(row)")
+
+        // A service edited by hand: drift names it and what changed (never an environment value), sync repairs it.
+        #expect(try lab.docker(0, ["service", "update", "--detach", "--env-add", "HAND=made", "--replicas", "1", "production_whoami_whoami"]).status == 0)
+        let drift = try estate.phoenix(["drift", "stacks"])
+        #expect(drift.status == 2, "\(drift.stdout)\(drift.stderr)")
+        #expect(drift.stdout.contains("changed by hand: stack:production/whoami: service whoami: env +HAND, replicas 2 → 1"), "\(drift.stdout)")
+        #expect(!drift.stdout.contains("made"), "environment values never shown")
+        let repair = try estate.json(["sync", "stacks"], expectStatus: 0).document
+        #expect(SwarmEstate.deploys(repair) == 1)
+        let repaired = try services(lab)["production_whoami_whoami"]
+        #expect(replicas(repaired) == 2)
+        #expect(!((container(repaired)["Env"] as? [String]) ?? []).contains { $0.hasPrefix("HAND=") })
+        #expect(try estate.phoenix(["drift", "stacks"]).status == 0)
+
+        // A new password: a new secret version, the service repointed to it, the old version pruned.
+        let before = try #require(secret["current"] as? String)
+        try estate.editHypervisor { root in
+            var api = root["portainer_api"] as! [String: Any]
+            api["admin_password"] = "rotated-Secret-2"
+            root["portainer_api"] = api
+        }
+        let rotatePlan = try estate.phoenix(["plan", "swarm", "stacks"])
+        #expect(rotatePlan.stdout.contains("swarm:secret/portainer_admin_password: ~ new version portainer_admin_password_"), "\(rotatePlan.stdout)")
+        #expect(
+            rotatePlan.stdout.contains(
+                "stack:production/whoami (production_whoami): ~ deploy: configuration changed: secret portainer_admin_password: new version"),
+            "\(rotatePlan.stdout)")
+        let rotated = try estate.json(["sync", "swarm", "stacks"], expectStatus: 0).document
+        #expect(SwarmEstate.deploys(rotated) == 1, "only the stack that uses the secret")
+        let names = try #require(try lab.api(0, "/secrets") as? [[String: Any]]).compactMap { ($0["Spec"] as? [String: Any])?["Name"] as? String }
+        #expect(!names.contains(before), "the old version is pruned once no service uses it: \(names)")
+        let mounted = (container(try services(lab)["production_whoami_whoami"])["Secrets"] as? [[String: Any]] ?? []).compactMap { $0["SecretName"] as? String }
+        #expect(mounted.count == 1 && mounted != [before] && names.contains(mounted[0]), "\(mounted) \(names)")
+        #expect((rotated["stacks"] as? [String: Any])?["pruned_secrets"] as? [String] == [before])
+        for output in [rotatePlan.stdout, try estate.phoenix(["history"]).stdout] { #expect(!output.contains("rotated-Secret-2")) }
+
+        // Labels: phoenix's own removed when the configuration drops them; a label set by hand stays.
+        let nodeID = try #require(node["node_id"] as? String)
+        #expect(try lab.docker(0, ["node", "update", "--label-add", "hand=kept", nodeID]).status == 0)
+        try estate.editVM(1001) { vm in vm["node_labels"] = ["tier=front"] }
+        let labelPlan = try estate.phoenix(["plan", "swarm"])
+        #expect(labelPlan.stdout.contains("swarm:node/swarm-manager: ~ labels +tier=front -role"), "\(labelPlan.stdout)")
+        #expect(try estate.phoenix(["sync", "swarm"]).status == 0)
+        let labels = try #require(try lab.api(0, "/nodes/\(nodeID)") as? [String: Any])
+        let now = (labels["Spec"] as? [String: Any])?["Labels"] as? [String: String] ?? [:]
+        #expect(now["tier"] == "front" && now["role"] == nil && now["hand"] == "kept", "\(now)")
+
+        // A stack the configuration no longer lists: planned, left alone, removed only with --prune.
+        try estate.editVM(1002) { vm in vm["docker_stacks"] = [] }
+        let prunePlan = try estate.phoenix(["plan", "stacks"])
+        #expect(
+            prunePlan.stdout.contains(
+                "stack:production/notes (production_notes): phoenix deployed it and the configuration no longer lists it: removed only with --prune"),
+            "\(prunePlan.stdout)")
+        #expect(try estate.phoenix(["sync", "stacks"]).status == 0)
+        #expect(try services(lab)["production_notes_app"] != nil, "without --prune it stays")
+        let pruned = try estate.json(["sync", "stacks", "--prune"], expectStatus: 0).document
+        #expect(SwarmEstate.stacks(pruned)["stack:production/notes"]?["status"] as? String == "removed")
+        #expect(try services(lab)["production_notes_app"] == nil)
+        #expect(try services(lab)["production_whoami_whoami"] != nil)
+        #expect(try estate.phoenix(["plan", "stacks", "--detailed-exitcode"]).status == 0, "pruned and forgotten")
+    }
+
+    @Test("bad input: a compose file the CLI refuses fails that stack alone; an unreachable daemon is a clear error and the files still converge")
+    func badInput() throws {
+        guard let lab = try Self.lab(["swarm-manager"]) else { return }
+        let estate = try SwarmEstate(lab: lab)
+        try estate.directory.write(
+            "stacks/notes/docker-compose.yml",
+            SwarmEstate.notes(role: "manager").replacingOccurrences(of: "endpoint_mode: dnsrr", with: "endpoint_mode: dnsrr\n      replicas: lots"))
+        let refused = try estate.json(["sync", "swarm", "stacks"], expectStatus: 1).document
+        let notes = try #require(SwarmEstate.stacks(refused)["stack:production/notes"])
+        #expect(notes["status"] as? String == "failed")
+        #expect((notes["error"] as? String)?.hasPrefix("docker stack deploy refused production_notes:") == true, "\(notes)")
+        #expect((notes["error"] as? String)?.contains("replicas") == true, "the CLI's own message: \(notes)")
+        #expect(SwarmEstate.stacks(refused)["stack:production/whoami"]?["status"] as? String == "deployed", "the other stack deploys")
+        #expect(try services(lab)["production_notes_app"] == nil, "nothing of the refused stack")
+
+        // The daemon gone: the error names the call and the endpoint; the files stage converges anyway.
+        let host = estate.directory.file("host")
+        try estate.editHypervisor { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var docker = phoenix["docker"] as! [String: Any]
+            docker["endpoints"] = ["1001": "unix://\(estate.directory.path)/gone.sock"]
+            phoenix["docker"] = docker
+            root["phoenix"] = phoenix
+        }
+        let gone = try estate.json(["sync", "files", "swarm", "stacks", "--host-root", host], expectStatus: 1)
+        let error = try #require(gone.document["swarm_error"] as? String, "\(gone.document)")
+        #expect(error.contains("GET /version on unix://\(estate.directory.path)/gone.sock: the Docker daemon cannot be reached"), "\(error)")
+        let blocked = try #require(SwarmEstate.stacks(gone.document)["stack:production/whoami"])
+        #expect(blocked["status"] as? String == "blocked", "\(blocked)")
+        #expect((blocked["error"] as? String)?.hasPrefix("not attempted: swarm:node/swarm-manager did not converge (GET /version on unix://") == true)
+        #expect(FileManager.default.fileExists(atPath: host + "/tank/stacks/whoami/docker-compose.yml"), "the files stage still converged")
     }
 }

@@ -219,9 +219,11 @@ struct EstateValidator: Sendable {
             }
         }
         if managers.isEmpty, let lister = estate.guests.first(where: { !$0.dockerStacks.isEmpty && $0.enabled }) {
-            sink.error(
+            // The original's older layout lists stacks without a Swarm role: valid, but not deployable.
+            sink.warning(
                 lister.source.file, lister.source.pointer / "docker_stacks",
-                "VM \(lister.id) lists stacks, but no VM has swarm_role manager to deploy them on", hint: "give exactly one VM swarm_role manager")
+                "VM \(lister.id) lists stacks, but no VM has swarm_role manager: the stacks stage has nowhere to deploy them",
+                hint: "give exactly one VM swarm_role manager")
         }
     }
 }

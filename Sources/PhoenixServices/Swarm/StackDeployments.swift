@@ -174,6 +174,10 @@ public struct StackDeployments: Sendable {
                     let keys = new.changedKeys(of: service, from: old)
                     if !keys.isEmpty { reasons.append("service \(service): \(keys.joined(separator: ", "))") }
                 }
+                let before = Dictionary(old.externalSecrets.map { ($0.key, $0.name) }, uniquingKeysWith: { first, _ in first })
+                for (key, name) in new.externalSecrets where before[key] != nil && before[key] != name {
+                    reasons.append("secret \(key): new version \(name)")
+                }
                 if reasons.isEmpty { reasons.append("networks, volumes or secrets") }
             }
             item.action = .deploy
