@@ -220,3 +220,48 @@ extension SwarmTests {
         #expect(FileManager.default.fileExists(atPath: host + "/tank/stacks/whoami/docker-compose.yml"), "the files stage still converged")
     }
 }
+
+extension SwarmTests {
+    func nodes(_ lab: DockerLab) throws -> [[String: Any]] { try #require(try lab.api(0, "/nodes") as? [[String: Any]]) }
+    func hostname(_ node: [String: Any]) -> String? { (node["Description"] as? [String: Any])?["Hostname"] as? String }
+    func state(_ node: [String: Any]) -> String? { (node["Status"] as? [String: Any])?["State"] as? String }
+
+    @Test("two nodes: init and join, worker labels, a Ready worker left alone, a stale Down entry removed, a stack placed on the worker")
+    func twoNodes() throws {
+        guard let lab = try Self.lab(["swarm-manager", "swarm-apps"]) else { return }
+        let estate = try SwarmEstate(lab: lab)
+        let plan = try estate.phoenix(["plan", "swarm"])
+        #expect(plan.stdout.contains("swarm:node/swarm-apps: ~ join as a worker (advertise 10.210.0.2)"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("swarm:node/swarm-apps: ~ labels +gpu=false +role=apps"), "\(plan.stdout)")
+
+        let first = try estate.json(["sync", "swarm", "stacks"], expectStatus: 0).document
+        #expect(first["succeeded"] as? Bool == true)
+        let joined = try nodes(lab)
+        #expect(joined.count == 2 && joined.allSatisfy { state($0) == "ready" }, "\(joined)")
+        let worker = try #require(joined.first { hostname($0) == "swarm-apps" })
+        let workerID = try #require(worker["ID"] as? String)
+        #expect(((worker["Spec"] as? [String: Any])?["Labels"] as? [String: String])?["role"] == "apps")
+        // notes is placed by label on the worker (node.labels.role == apps): its task runs there.
+        let tasks = try #require(try lab.api(0, "/tasks") as? [[String: Any]])
+        let notes = tasks.filter { ($0["DesiredState"] as? String) == "running" && ($0["ServiceID"] as? String) == (try? services(lab)["production_notes_app"]?["ID"] as? String) }
+        #expect(!notes.isEmpty && notes.allSatisfy { $0["NodeID"] as? String == workerID }, "\(notes.map { $0["NodeID"] ?? "" }) vs \(workerID)")
+
+        // A Ready worker is left alone: no leave, no join, the same node.
+        let again = try estate.json(["sync", "swarm"], expectStatus: 0).document
+        let resources = ((again["swarm"] as? [String: Any])?["resources"] as? [[String: Any]]) ?? []
+        #expect(resources.first { $0["resource"] as? String == "swarm:node/swarm-apps" }?["status"] as? String == "as configured", "\(resources)")
+        #expect(try nodes(lab).compactMap { $0["ID"] as? String }.sorted() == joined.compactMap { $0["ID"] as? String }.sorted())
+
+        // The worker leaves by itself: the manager keeps a Down entry of its name. phoenix joins it
+        // again and removes the stale entry: one node of that name, Ready.
+        #expect(try lab.docker(1, ["swarm", "leave", "--force"]).status == 0)
+        #expect(waitUntil(timeout: 30) { (try? self.nodes(lab).first { self.hostname($0) == "swarm-apps" }.flatMap(self.state)) == "down" })
+        let stalePlan = try estate.phoenix(["plan", "swarm"])
+        #expect(stalePlan.stdout.contains("join as a worker (advertise 10.210.0.2), removing 1 stale Down entry first"), "\(stalePlan.stdout)")
+        #expect(try estate.phoenix(["sync", "swarm"]).status == 0)
+        let after = try nodes(lab).filter { hostname($0) == "swarm-apps" }
+        #expect(after.count == 1 && after.first.flatMap(state) == "ready", "\(after)")
+        #expect(after.first?["ID"] as? String != workerID, "a new membership, the old entry gone")
+        #expect(try estate.phoenix(["plan", "swarm", "--detailed-exitcode"]).status == 0)
+    }
+}
