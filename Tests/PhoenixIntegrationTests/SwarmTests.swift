@@ -243,7 +243,9 @@ extension SwarmTests {
         #expect(((worker["Spec"] as? [String: Any])?["Labels"] as? [String: String])?["role"] == "apps")
         // notes is placed by label on the worker (node.labels.role == apps): its task runs there.
         let tasks = try #require(try lab.api(0, "/tasks") as? [[String: Any]])
-        let notes = tasks.filter { ($0["DesiredState"] as? String) == "running" && ($0["ServiceID"] as? String) == (try? services(lab)["production_notes_app"]?["ID"] as? String) }
+        let notes = tasks.filter {
+            ($0["DesiredState"] as? String) == "running" && ($0["ServiceID"] as? String) == (try? services(lab)["production_notes_app"]?["ID"] as? String)
+        }
         #expect(!notes.isEmpty && notes.allSatisfy { $0["NodeID"] as? String == workerID }, "\(notes.map { $0["NodeID"] ?? "" }) vs \(workerID)")
 
         // A Ready worker is left alone: no leave, no join, the same node.
