@@ -58,6 +58,19 @@ public struct SwarmService: Sendable, Equatable {
     public let updateMessage: String?
     public let updatedAt: String
 
+    public init(
+        id: String, name: String, version: Int, spec: JSONValue, previousSpec: JSONValue?, updateState: String?, updateMessage: String?, updatedAt: String
+    ) {
+        self.id = id
+        self.name = name
+        self.version = version
+        self.spec = spec
+        self.previousSpec = previousSpec
+        self.updateState = updateState
+        self.updateMessage = updateMessage
+        self.updatedAt = updatedAt
+    }
+
     public var labels: [String: String] { spec["Labels"]?.stringMap ?? [:] }
     /// `com.docker.stack.namespace`: the stack the service belongs to.
     public var stack: String? { labels["com.docker.stack.namespace"] }
