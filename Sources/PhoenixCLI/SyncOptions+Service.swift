@@ -77,9 +77,10 @@ extension SyncOptions {
 extension SyncOptions {
     /// The Swarm's and the stacks' runners, over one connection per daemon (returned, to be shut down).
     func swarmRunners(estate: Estate, stages: [SyncStage], into service: inout SyncService) -> SwarmConnections? {
-        let wanted = stages.filter { $0 == .swarm || $0 == .stacks }
-        guard !wanted.isEmpty else { return nil }
         let desired = SwarmDesired(estate: estate)
+        let portainer = stages.contains(.services) && (desired.stacks.contains { $0.stage == .services } || !desired.agentVMs.isEmpty)
+        let wanted = stages.filter { $0 == .swarm || $0 == .stacks }
+        guard !wanted.isEmpty || portainer else { return nil }
         guard let manager = desired.manager else {
             for stage in wanted { service.notApplied.append((stage, "no VM has swarm_role manager: there is no Swarm to converge")) }
             return nil
@@ -88,7 +89,7 @@ extension SyncOptions {
         var swarm = SwarmConvergence(estate: estate, connections: connections)
         swarm.failpoints = Failpoints.fromEnvironment()
         if wanted.contains(.swarm) { service.runners.append(SwarmRunner(swarm: swarm)) }
-        if wanted.contains(.stacks) {
+        if wanted.contains(.stacks) || portainer {
             do throws(DockerError) {
                 let deployer = CLIStackDeployer(
                     cli: estate.settings.docker.cli, endpoint: try connections.endpoint(manager), resolveImage: estate.settings.docker.resolveImage)
@@ -96,7 +97,12 @@ extension SyncOptions {
                 stacks.prune = prune
                 stacks.parallelism = max(1, parallelism)
                 stacks.failpoints = Failpoints.fromEnvironment()
-                service.runners.append(StacksRunner(stacks: stacks, swarm: swarm))
+                if portainer {
+                    var agent = PortainerAgent(estate: estate, connections: connections)
+                    agent.failpoints = stacks.failpoints
+                    service.runners.append(PortainerRunner(server: stacks, agent: agent))
+                }
+                if wanted.contains(.stacks) { service.runners.append(StacksRunner(stacks: stacks, swarm: swarm)) }
             } catch {
                 service.notApplied.append((.stacks, error.description))
             }

@@ -216,6 +216,11 @@ extension DockerClient {
             updateMessage: item["UpdateStatus"]?["Message"]?.stringValue, updatedAt: item["UpdatedAt"]?.stringValue ?? "")
     }
 
+    /// Creates a service from its spec (`docker service create`).
+    public func createService(spec: JSONValue) async throws(DockerError) {
+        _ = try await post("/services/create", body: spec)
+    }
+
     /// Replaces a service's spec (`docker service update`).
     public func updateService(_ service: SwarmService, spec: JSONValue) async throws(DockerError) {
         _ = try await post("/services/\(service.id)/update", query: [("version", String(service.version))], body: spec)

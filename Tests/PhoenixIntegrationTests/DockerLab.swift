@@ -21,6 +21,8 @@ final class DockerLab: @unchecked Sendable {
     }
 
     static let image = "lab/busybox:1"
+    /// Images that play Portainer's server and agent in the tests (busybox sleeping): say so where used.
+    static let standIns = ["lab/portainer:1", "lab/portainer-agent:1", "lab/portainer-agent:2"]
     let directory: TemporaryDirectory
     private(set) var nodes: [Node] = []
     private var namespaces: [String] = []
@@ -88,6 +90,16 @@ final class DockerLab: @unchecked Sendable {
                     Self.image,
                 ])
             try #require(load.status == 0, "docker import: \(load.stderr)")
+            // Stand-ins for Portainer's server and agent images (no registry here): busybox that sleeps.
+            for tag in Self.standIns {
+                let standIn = try Command.run(
+                    "/bin/sh",
+                    [
+                        "-c", "exec \"$0\" -H \"$1\" import --change 'CMD [\"sleep\", \"100000\"]' --change 'ENV PATH=/bin' \"$2\" \"$3\"", docker,
+                        node.endpoint, rootfs, tag,
+                    ])
+                try #require(standIn.status == 0, "docker import: \(standIn.stderr)")
+            }
         }
     }
 

@@ -41,6 +41,34 @@ struct SwarmEstate {
 
         """
 
+    /// The example's Portainer stack with a stand-in that sleeps (its image comes from
+    /// docker.portainer_server_image, here lab/portainer:1: busybox, not Portainer).
+    static let portainer = """
+        services:
+          portainer:
+            image: portainer/portainer-ce:latest
+            command: ["sleep", "100000"]
+            stop_grace_period: 1s
+            networks: [traefik-public]
+            deploy:
+              replicas: 1
+              endpoint_mode: dnsrr
+              update_config:
+                parallelism: 0
+                monitor: 1s
+              placement:
+                constraints: [node.role == manager]
+            secrets:
+              - portainer_admin_password
+        networks:
+          traefik-public:
+            external: true
+        secrets:
+          portainer_admin_password:
+            external: true
+
+        """
+
     static func notes(role: String) -> String {
         """
         services:
@@ -82,17 +110,26 @@ struct SwarmEstate {
                 docker["advertise"] = ["1001": lab.nodes[0].address, "1002": lab.nodes[1].address]
             }
             if let tls { docker["tls"] = tls } else { docker["tls"] = false }
+            // The agent's mounts: a folder of the lab (the test daemons have no /var/run/docker.sock).
+            docker["portainer_agent_mounts"] = ["\(lab.directory.path):/lab"]
             phoenix["docker"] = docker
             root["phoenix"] = phoenix
+            root["docker"] = ["portainer_server_image": "lab/portainer:1", "portainer_agent_image": "lab/portainer-agent:1"]
         }
         try editVMs { vms in
             for index in vms.indices where vms[index]["vmid"] as? Int == 1001 { vms[index]["name"] = lab.nodes[0].name }
             for index in vms.indices where vms[index]["vmid"] as? Int == 1002 {
-                if twoNodes { vms[index]["name"] = lab.nodes[1].name } else { vms[index]["swarm_role"] = nil }
+                if twoNodes {
+                    vms[index]["name"] = lab.nodes[1].name
+                } else {
+                    vms[index]["swarm_role"] = nil
+                    vms[index]["portainer_role"] = nil
+                }
             }
         }
         try directory.write("stacks/whoami/docker-compose.yml", Self.whoami)
         try directory.write("stacks/notes/docker-compose.yml", Self.notes(role: twoNodes ? "apps" : "manager"))
+        try directory.write("stacks/portainer_service/docker-compose.yml", Self.portainer)
     }
 
     func editVMs(_ change: (inout [[String: Any]]) -> Void) throws {

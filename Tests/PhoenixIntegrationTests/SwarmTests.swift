@@ -266,4 +266,56 @@ extension SwarmTests {
         #expect(after.first?["ID"] as? String != workerID, "a new membership, the old entry gone")
         #expect(try estate.phoenix(["plan", "swarm", "--detailed-exitcode"]).status == 0)
     }
+
+    @Test(
+        "Portainer (stand-in images: busybox, not Portainer): the server's stack with the configured image and the password as a secret file; the agent a global service on the agent node, created once, updated when its image changes"
+    )
+    func portainer() throws {
+        guard let lab = try Self.lab(["swarm-manager", "swarm-apps"]) else { return }
+        let estate = try SwarmEstate(lab: lab)
+        // The services stage's other half is Traefik in container 102, which this test does not run:
+        // its files go to a folder, with no commands and its verification turned off (warned).
+        try estate.editHypervisor { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            phoenix["services"] = ["traefik": ["test": [], "reload": [], "restart": [], "verify": false]]
+            root["phoenix"] = phoenix
+        }
+        let guests = ["--guest-root", estate.directory.file("guests")]
+        let plan = try estate.phoenix(["plan", "swarm", "services", "stacks"] + guests)
+        #expect(plan.stdout.contains("portainer: portainer:server (production_portainer_service): ~ deploy: never deployed"), "\(plan.stdout)")
+        #expect(
+            plan.stdout.contains("portainer: portainer:agent (portainer_agent): ~ deploy: never deployed: a global service on swarm-apps"), "\(plan.stdout)")
+        #expect(!plan.stdout.contains("stack:production/portainer_service"), "the server deploys with services, not twice")
+
+        let first = try estate.json(["sync", "swarm", "services", "stacks"] + guests, expectStatus: 0).document
+        let portainer = (first["portainer"] as? [String: Any])?["stacks"] as? [[String: Any]] ?? []
+        #expect(portainer.map { $0["status"] as? String } == ["deployed", "deployed"], "\(portainer)")
+        let running = try services(lab)
+        let server = running["production_portainer_service_portainer"]
+        #expect(container(server)["Image"] as? String == "lab/portainer:1", "docker.portainer_server_image")
+        let file = (container(server)["Secrets"] as? [[String: Any]])?.first?["File"] as? [String: Any]
+        #expect(file?["Name"] as? String == "portainer_admin_password", "the password reaches it as a file: \(container(server))")
+        #expect(!((container(server)["Env"] as? [String]) ?? []).joined().contains("example-Secret"), "never in the environment")
+        let agent = try #require(running["portainer_agent"])
+        #expect(container(agent)["Image"] as? String == "lab/portainer-agent:1")
+        #expect((spec(agent)["Mode"] as? [String: Any])?["Global"] != nil)
+        let workerID = try #require(try nodes(lab).first { hostname($0) == "swarm-apps" }?["ID"] as? String)
+        let tasks = try #require(try lab.api(0, "/tasks") as? [[String: Any]]).filter {
+            $0["ServiceID"] as? String == agent["ID"] as? String && $0["DesiredState"] as? String == "running"
+        }
+        #expect(tasks.count == 1 && tasks.first?["NodeID"] as? String == workerID, "on the agent VM's node only")
+        let version = ((agent["Version"] as? [String: Any])?["Index"] as? Int) ?? 0
+
+        let again = try estate.json(["sync", "services"] + guests, expectStatus: 0).document
+        #expect((again["portainer"] as? [String: Any])?["deploys"] as? Int == 0, "created once: \(again)")
+        #expect(((try services(lab)["portainer_agent"]?["Version"] as? [String: Any])?["Index"] as? Int) == version, "not touched")
+
+        try estate.editHypervisor { root in root["docker"] = ["portainer_server_image": "lab/portainer:1", "portainer_agent_image": "lab/portainer-agent:2"] }
+        let updated = try estate.json(["sync", "services"] + guests, expectStatus: 0).document
+        let items = (updated["portainer"] as? [String: Any])?["stacks"] as? [[String: Any]] ?? []
+        #expect(
+            items.first { $0["resource"] as? String == "portainer:agent" }?["reasons"] as? [String] == ["image lab/portainer-agent:1 → lab/portainer-agent:2"])
+        #expect(container(try services(lab)["portainer_agent"])["Image"] as? String == "lab/portainer-agent:2")
+        #expect(try estate.phoenix(["plan", "services", "--detailed-exitcode"] + guests).status == 0)
+    }
 }

@@ -25,6 +25,13 @@ public struct DockerSettings: Sendable {
     /// `docker.portainer_server_image` / `docker.portainer_agent_image`.
     public var portainerServerImage = "portainer/portainer-ce:latest"
     public var portainerAgentImage = "portainer/agent:latest"
+    /// The stack that runs the Portainer server when the `portainer_role: primary` VM lists it
+    /// (the original's name); it deploys with the services stage, its Portainer image from
+    /// `portainer_server_image`.
+    public var portainerStack = "portainer_service"
+    /// What the Portainer agent's containers mount (`host path:container path`): the daemon's
+    /// socket and its volumes, as the original's `docker run` did.
+    public var portainerAgentMounts = ["/var/run/docker.sock:/var/run/docker.sock", "/var/lib/docker/volumes:/var/lib/docker/volumes"]
     /// The Portainer agent's published port (`network.portainer_agent_port`, default 9001).
     public var portainerAgentPort = 9001
 

@@ -11,7 +11,10 @@ extension EstateLoader {
     /// `phoenix.docker`: where each daemon listens, the client's TLS files, the CLI, the deploy's options.
     func loadDocker(_ block: JSONCursor, into docker: inout DockerSettings) {
         block.warnUnknownKeys(
-            ["endpoints", "port", "tls", "advertise", "cli", "resolve_image", "converge_timeout_seconds", "secrets"], in: "phoenix.docker")
+            [
+                "endpoints", "port", "tls", "advertise", "cli", "resolve_image", "converge_timeout_seconds", "secrets", "portainer_stack",
+                "portainer_agent_mounts",
+            ], in: "phoenix.docker")
         if let endpoints = block.child("endpoints"), endpoints.expectObject("phoenix.docker.endpoints") {
             for member in endpoints.value.objectMembers {
                 guard let cursor = endpoints.child(member.key), let text = cursor.stringValue else { continue }
@@ -56,6 +59,23 @@ extension EstateLoader {
         }
         if let cursor = block.child("cli"), let text = cursor.stringValue {
             if ServiceCommands.isCommand([text]) { docker.cli = text } else { cursor.error("\(cursor.describe) is not a program name or path") }
+        }
+        if let cursor = block.child("portainer_agent_mounts"), let items = cursor.expectArray("phoenix.docker.portainer_agent_mounts") {
+            let mounts = items.compactMap(\.stringValue)
+            let valid = mounts.allSatisfy { mount in
+                let parts = mount.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                return parts.count == 2 && TextRules.isAbsolutePath(parts[0]) && TextRules.isAbsolutePath(parts[1])
+            }
+            if valid && mounts.count == items.count {
+                docker.portainerAgentMounts = mounts
+            } else {
+                cursor.error(
+                    "phoenix.docker.portainer_agent_mounts lists host:container path pairs", hint: "for example [\"/var/run/docker.sock:/var/run/docker.sock\"]"
+                )
+            }
+        }
+        if let cursor = block.child("portainer_stack"), let text = cursor.stringValue {
+            if Self.isStackName(text) { docker.portainerStack = text } else { cursor.error("\(cursor.describe) is not a stack name") }
         }
         if let cursor = block.child("resolve_image"), let text = cursor.stringValue {
             if DockerSettings.resolveModes.contains(text) {

@@ -81,6 +81,29 @@ public struct StackCompose {
         }
     }
 
+    /// The document with every service whose image starts with `prefix` running `image` instead
+    /// (the Portainer server's image from `docker.portainer_server_image`).
+    public func replacingImages(prefix: String, with image: String) throws(Failure) -> String {
+        var root = self.root
+        guard var services = root[Self.key("services")]?.mapping else { return text }
+        var changed = false
+        for entry in services {
+            guard var service = entry.value.mapping, let current = service[Self.key("image")]?.string, current.hasPrefix(prefix), current != image else {
+                continue
+            }
+            service[Self.key("image")] = Node(image, Tag(.str))
+            services[entry.key] = .mapping(service)
+            changed = true
+        }
+        guard changed else { return text }
+        root[Self.key("services")] = .mapping(services)
+        do {
+            return try Yams.serialize(node: .mapping(root), indent: 2, width: -1, allowUnicode: true)
+        } catch {
+            throw Failure(message: "cannot serialise the compose file: \(error)")
+        }
+    }
+
     /// One service's part of the document, as text (what plan compares between deploys).
     public func serviceText(_ name: String) -> String? {
         guard let node = root[Self.key("services")]?.mapping?[Self.key(name)] else { return nil }

@@ -25,8 +25,11 @@ public struct SwarmDesired: Sendable {
         public let rendered: Result<String, StackCompose.Failure>
         public let externalNetworks: [String]
         public let externalSecrets: [String]
+        /// `stack:<env>/<name>`; `portainer:server` for the Portainer stack.
+        public let resourceID: String
+        /// `stacks`, or `services` for the Portainer stack.
+        public let stage: SyncStage
         public var namespace: String { "\(environment)_\(name)" }
-        public var resourceID: String { StackKind.id(environment: environment, stack: name) }
     }
 
     public let manager: Member?
@@ -38,16 +41,27 @@ public struct SwarmDesired: Sendable {
     /// stacks that need each.
     public let secrets: [String: [String]]
     public var members: [Member] { (manager.map { [$0] } ?? []) + workers }
+    /// The Swarm members with `portainer_role: agent`: the Portainer agent runs on each.
+    public var agents: [Member] { members.filter { agentVMs.contains($0.vmid) } }
+    /// VMs with `portainer_role: agent`, by VMID (an agent VM outside the Swarm cannot run it).
+    public let agentVMs: [Int]
+
+    /// The node label that places the Portainer agent.
+    public static let agentLabel = "io.phoenix.portainer-agent"
 
     /// The name of the Portainer admin password's secret (the original's).
     public static let portainerPasswordSecret = "portainer_admin_password"
 
     public init(estate: Estate) {
         let docker = estate.settings.docker
+        let agentVMs = estate.guests.filter { $0.enabled && $0.kind == .vm && $0.portainerRole == "agent" }.map(\.id)
+        self.agentVMs = agentVMs
         func member(_ guest: Guest) -> Member {
             let address = docker.advertise[guest.id] ?? guest.staticAddress?.description
+            var labels = guest.nodeLabels
+            if agentVMs.contains(guest.id) { labels[Self.agentLabel] = "true" }
             return Member(
-                vmid: guest.id, name: guest.name, isManager: guest.swarmRole == "manager", labels: guest.nodeLabels, advertise: address,
+                vmid: guest.id, name: guest.name, isManager: guest.swarmRole == "manager", labels: labels, advertise: address,
                 endpoint: docker.endpoints[guest.id] ?? "tcp://\(guest.staticAddress?.description ?? guest.name):\(docker.port)")
         }
         let swarm = estate.guests.filter { $0.enabled && $0.kind == .vm && $0.swarmRole != nil }
@@ -64,14 +78,23 @@ public struct SwarmDesired: Sendable {
             }
         }
         let byName = Dictionary(estate.stacks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let primary = Set(estate.guests.filter { $0.enabled && $0.portainerRole == "primary" }.map(\.id))
         var networks: [String: [String]] = [:]
         var secrets: [String: [String]] = [:]
         stacks = order.map { name in
-            let rendered: Result<String, StackCompose.Failure>
+            let isPortainer = name == docker.portainerStack && !(listed[name] ?? []).filter(primary.contains).isEmpty
+            var rendered: Result<String, StackCompose.Failure>
             if let stack = byName[name], let compose = stack.compose {
                 switch StackRenderer.render(compose: compose.value, environment: stack.environment(environment)) {
                 case let .success(result): rendered = .success(result.text)
                 case let .failure(failure): rendered = .failure(StackCompose.Failure(message: failure.message))
+                }
+                if isPortainer, case let .success(text) = rendered {
+                    do throws(StackCompose.Failure) {
+                        rendered = .success(try StackCompose(text).replacingImages(prefix: "portainer/portainer", with: docker.portainerServerImage))
+                    } catch {
+                        rendered = .failure(error)
+                    }
                 }
             } else {
                 rendered = .failure(StackCompose.Failure(message: "stacks/\(name)/docker-compose.yml is missing"))
@@ -86,7 +109,8 @@ public struct SwarmDesired: Sendable {
             for secret in externalSecrets { secrets[secret, default: []].append(name) }
             return Stack(
                 name: name, environment: environment, listedBy: listed[name] ?? [], rendered: rendered, externalNetworks: externalNetworks,
-                externalSecrets: externalSecrets)
+                externalSecrets: externalSecrets, resourceID: isPortainer ? PortainerKind.serverID : StackKind.id(environment: environment, stack: name),
+                stage: isPortainer ? .services : .stacks)
         }
         if estate.portainerAdminPassword != nil, estate.guests.contains(where: { $0.enabled && $0.portainerRole == "primary" }) {
             secrets[Self.portainerPasswordSecret, default: []] += []

@@ -46,10 +46,42 @@ public struct StackKind: ResourceKind {
         guard context.stages.contains(.stacks) else { return [] }
         let desired = SwarmDesired(estate: context.estate)
         guard let manager = desired.manager else { return [] }
-        return desired.stacks.map { stack in
+        return desired.stacks.filter { $0.stage == .stacks }.map { stack in
             ResourceNode(
                 id: stack.resourceID, kind: name, stage: .stacks, target: .guest(manager.vmid),
                 dependsOn: [manager.resourceID] + stack.externalNetworks.map(SwarmKind.networkID) + stack.externalSecrets.map(SwarmKind.secretID))
         }
+    }
+}
+
+/// Portainer (`services` stage, its Portainer half): the server as the stack the primary VM lists
+/// (`portainer:server`, needing what any stack needs) and the agent as a Swarm service on the agent
+/// VMs' nodes (`portainer:agent`, needing their nodes: phoenix places it by a node label).
+public struct PortainerKind: ResourceKind {
+    public let name = "portainer"
+
+    public init() {}
+
+    public static let serverID = "portainer:server"
+    public static let agentID = "portainer:agent"
+
+    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
+        guard context.stages.contains(.services) else { return [] }
+        let desired = SwarmDesired(estate: context.estate)
+        guard let manager = desired.manager else { return [] }
+        var nodes: [ResourceNode] = []
+        if let server = desired.stacks.first(where: { $0.stage == .services }) {
+            nodes.append(
+                ResourceNode(
+                    id: Self.serverID, kind: name, stage: .services, target: .guest(manager.vmid),
+                    dependsOn: [manager.resourceID] + server.externalNetworks.map(SwarmKind.networkID) + server.externalSecrets.map(SwarmKind.secretID)))
+        }
+        if !desired.agentVMs.isEmpty {
+            nodes.append(
+                ResourceNode(
+                    id: Self.agentID, kind: name, stage: .services, target: .guest(manager.vmid),
+                    dependsOn: [manager.resourceID] + desired.agents.map(\.resourceID)))
+        }
+        return nodes
     }
 }

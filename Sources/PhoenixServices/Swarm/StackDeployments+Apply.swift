@@ -16,7 +16,7 @@ extension StackDeployments {
             // The Swarm may be made in this very run: what the stacks need of it is waited for first.
             if let manager = desired.manager, let blocked = await hooks.waitFor(manager.resourceID) {
                 var report = Report()
-                for stack in desired.stacks {
+                for stack in desired.stacks where stack.stage == stage {
                     var item = Item(id: stack.resourceID, namespace: stack.namespace, action: .none, reasons: [])
                     item.failure = "not attempted: \(manager.resourceID) did not converge (\(blocked))"
                     item.outcome = .blocked

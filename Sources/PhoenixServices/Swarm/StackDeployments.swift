@@ -23,6 +23,8 @@ public struct StackDeployments: Sendable {
     public var pollInterval: Double = 0.5
     /// A service whose new tasks failed this many times is not going to converge: phoenix stops waiting.
     public var failedTaskLimit = 3
+    /// The stage whose stacks these are: `stacks`, or `services` for the Portainer server's stack.
+    public var stage: SyncStage = .stacks
 
     public init(estate: Estate, connections: SwarmConnections, deployer: any StackDeployer, secrets: SecretVersions? = nil) {
         self.estate = estate
@@ -113,9 +115,10 @@ public struct StackDeployments: Sendable {
     }
 
     func items(_ observation: Observation, records: [String: StackRecord], digests: ContentDigests) -> [Item] {
-        var items: [Item] = desired.stacks.map { item(for: $0, observation: observation, record: records[$0.resourceID], digests: digests) }
+        let mine = desired.stacks.filter { $0.stage == stage }
+        var items: [Item] = mine.map { item(for: $0, observation: observation, record: records[$0.resourceID], digests: digests) }
         let wanted = Set(desired.stacks.map(\.resourceID))
-        for record in records.values.sorted(by: { $0.id < $1.id }) where !wanted.contains(record.id) {
+        for record in records.values.sorted(by: { $0.id < $1.id }) where stage == .stacks && record.id.hasPrefix("stack:") && !wanted.contains(record.id) {
             var item = Item(id: record.id, namespace: record.namespace, action: prune ? .remove : .none, reasons: [])
             item.reasons = ["phoenix deployed it and the configuration no longer lists it" + (prune ? "" : ": removed only with --prune")]
             items.append(item)

@@ -90,25 +90,34 @@ public struct StacksRunner: KindRunner {
 }
 
 public struct StacksReport: KindReport {
-    public let kind = StackKind().name
+    public let kind: String
     public let report: StackDeployments.Report
     public let applied: Bool
+    /// How its lines and JSON member are named: `stacks`, or `portainer`.
+    public let label: String
+
+    public init(report: StackDeployments.Report, applied: Bool, kind: String = StackKind().name, label: String = "stacks") {
+        self.report = report
+        self.applied = applied
+        self.kind = kind
+        self.label = label
+    }
 
     public var error: String? { report.error }
     public var failures: [String: String] { report.failures }
     public var hasChanges: Bool { report.items.contains { $0.hasChanges } || report.error != nil }
 
     public var summary: String? {
-        if let error { return "stacks: \(error)" }
+        if let error { return "\(label): \(error)" }
         let changed = report.items.filter { $0.action != .none }
         guard !changed.isEmpty || !failures.isEmpty else { return nil }
         let deployed = report.items.filter { $0.outcome == .deployed }.count
         let rolledBack = report.items.filter { $0.outcome == .rolledBack }.count
-        return "stacks: \(deployed) deployed, \(rolledBack) rolled back, \(failures.count) failed"
+        return "\(label): \(deployed) deployed, \(rolledBack) rolled back, \(failures.count) failed"
     }
 
     public var json: (key: String, value: JSONValue)? {
-        if let error { return ("stacks_error", .string(error)) }
+        if let error { return ("\(label)_error", .string(error)) }
         let items: [JSONValue] = report.items.map { item in
             var members: [(key: String, value: JSONValue)] = [
                 ("resource", .string(item.id)), ("kind", .string(kind)), ("stack", .string(item.namespace)), ("action", .string(item.action.rawValue)),
@@ -128,14 +137,14 @@ public struct StacksReport: KindReport {
             ("calls", .number(Double(report.calls))), ("deploys", .number(Double(report.deploys))), ("stacks", .array(items)),
         ]
         if !report.prunedSecrets.isEmpty { members.append(("pruned_secrets", .array(report.prunedSecrets.map(JSONValue.string)))) }
-        return ("stacks", .object(members))
+        return (label, .object(members))
     }
 
     public func lines(verbose: Bool) -> [String] {
-        if let error { return ["stacks: failed: \(TextRules.printable(error, limit: 1200))"] }
+        if let error { return ["\(label): failed: \(TextRules.printable(error, limit: 1200))"] }
         var lines: [String] = []
         for item in report.items {
-            let name = "stacks: \(item.id) (\(item.namespace))"
+            let name = "\(label): \(item.id) (\(item.namespace))"
             let why = item.reasons.map { TextRules.printable($0, limit: 600) }.joined(separator: "; ")
             if applied {
                 switch (item.outcome, item.action) {
@@ -157,5 +166,34 @@ public struct StacksReport: KindReport {
             }
         }
         return lines
+    }
+}
+
+/// Portainer (`services`): the server's stack and the agent service.
+public struct PortainerRunner: KindRunner {
+    public let kind: any ResourceKind = PortainerKind()
+    public var server: StackDeployments
+    public var agent: PortainerAgent
+
+    public init(server: StackDeployments, agent: PortainerAgent) {
+        self.server = server
+        self.server.stage = .services
+        self.agent = agent
+    }
+
+    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+        var report = await server.plan(store: store)
+        if let item = await agent.plan() { report.items.append(item) }
+        return StacksReport(report: report, applied: false, kind: kind.name, label: "portainer")
+    }
+
+    public func sync(_ context: RunContext) async throws -> any KindReport {
+        let hooks = SwarmConvergence.RunHooks(context)
+        var report = await server.apply(hooks)
+        if let item = await agent.apply(hooks) {
+            report.items.append(item)
+            report.deploys += item.deploys
+        }
+        return StacksReport(report: report, applied: true, kind: kind.name, label: "portainer")
     }
 }
