@@ -5,7 +5,9 @@
 #
 #   scripts/lab.sh up      install what is missing, build phoenix, start the lab, plan and sync
 #   scripts/lab.sh demo    up, then: a no-op sync, a hand edit and its drift, a sync that repairs it,
-#                          a broken gateway setting that nginx -t refuses while the old config serves
+#                          a broken gateway setting that nginx -t refuses while the old config serves;
+#                          then git to production on a real dockerd Swarm (Examples/lab/swarm): the
+#                          stack deployed, a no-op, a change that converges, a broken change rolled back
 # The stack files come from Examples/lab/stacks and land in $lab/host/quickOS/portainer_stacks.
 #   scripts/lab.sh down    stop every server the lab started (by its pid) and remove /tmp/phoenix-lab
 set -euo pipefail
@@ -16,16 +18,26 @@ run=$lab/run
 phoenix=(.build/debug/phoenix)
 flags=(--config-dir Examples/lab/etc --host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite")
 
+swarm_ns=phoenix-lab-docker
+swarm=(--config-dir "$lab/swarm/etc" --stacks-dir "$lab/swarm/stacks" --state "$lab/swarm/state.sqlite")
+# shellcheck source=lib/dockerd.sh
+. scripts/lib/dockerd.sh
+
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 svc() { "$lab/bin/lab-service" "$run" "$@"; }
 
 install_missing() {
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         missing=()
-        for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev rsync; do
+        for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev rsync docker.io busybox-static iproute2; do
             dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
         done
         if [ ${#missing[@]} -gt 0 ]; then
+            # No package starts its daemon on install (dockerd, dnsmasq): the lab starts its own.
+            if [ ! -e /usr/sbin/policy-rc.d ]; then
+                printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+                trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+            fi
             apt-get update -qq
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
         fi
@@ -37,7 +49,38 @@ down() {
     if [ -d "$run" ]; then
         for service in dnsmasq nginx traefik pveproxy; do svc "$service" stop || true; done
     fi
+    dockerd_down "$lab/docker" "$swarm_ns"
     rm -rf "$lab"
+}
+
+# Git to production on a real Swarm: one dockerd in a namespace of its own, the lab's stack.
+swarm_demo() {
+    say "a real dockerd (Debian's docker.io) in network namespace $swarm_ns; the Swarm's configuration: Examples/lab/swarm"
+    mkdir -p "$lab/docker" "$lab/swarm"
+    dockerd_up "$lab/docker" "$swarm_ns" lab-manager 10.211.0.1
+    cp -r Examples/lab/swarm/etc Examples/lab/swarm/stacks "$lab/swarm/"
+    say "plan swarm stacks: init, labels, the overlay network, the versioned secret, the stack never deployed"
+    "${phoenix[@]}" plan swarm stacks "${swarm[@]}" || true
+    say "sync swarm stacks: applied, then waited for until every service runs and is healthy"
+    "${phoenix[@]}" sync swarm stacks "${swarm[@]}" --progress none
+    "${phoenix[@]}" stacks status "${swarm[@]}"
+    say "a second sync: nothing changed, zero deploys"
+    "${phoenix[@]}" sync swarm stacks "${swarm[@]}" --progress none --format json | grep -E '"deploys": [0-9]+,' | head -1
+    say "a commit changes the stack (REPLICAS 2 -> 3): plan names it, sync deploys exactly that"
+    sed -i 's/"value": "2"/"value": "3"/' "$lab/swarm/etc/phoenix_stacks_config.json"
+    "${phoenix[@]}" plan stacks "${swarm[@]}" || true
+    "${phoenix[@]}" sync stacks "${swarm[@]}" --progress none
+    say "a broken commit (a health check that never passes): the whole stack goes back to the last good compose, exit 1"
+    sed -i 's/test: \["CMD", "true"\]/test: ["CMD", "false"]/' "$lab/swarm/stacks/hello/docker-compose.yml"
+    "${phoenix[@]}" sync stacks "${swarm[@]}" --progress none || echo "(sync exited $?: rolled back is never a success)"
+    "${phoenix[@]}" stacks status "${swarm[@]}"
+    say "someone scales it by hand: drift says so, sync repairs it"
+    sed -i 's/test: \["CMD", "false"\]/test: ["CMD", "true"]/' "$lab/swarm/stacks/hello/docker-compose.yml"
+    "${phoenix[@]}" sync stacks "${swarm[@]}" --progress none
+    docker -H "unix://$lab/docker/docker.sock" service scale --detach production_hello_hello=1 >/dev/null
+    "${phoenix[@]}" drift stacks "${swarm[@]}" || true
+    "${phoenix[@]}" sync stacks "${swarm[@]}" --progress none
+    "${phoenix[@]}" history --state "$lab/swarm/state.sqlite"
 }
 
 up() {
@@ -122,8 +165,10 @@ PY
     curl -s -o /dev/null -w 'the old gateway still answers on 18080: %{http_code}\n' -H 'Host: grafana.lab.example.net' http://127.0.0.1:18080/
     say "history"
     "${phoenix[@]}" history --state "$lab/state.sqlite"
+    swarm_demo
     echo
-    echo "The lab keeps running: try ${phoenix[*]} plan|drift|sync ${flags[*]}; stop it with scripts/lab.sh down."
+    echo "The lab keeps running: try ${phoenix[*]} plan|drift|sync ${flags[*]}"
+    echo "and ${phoenix[*]} swarm status|stacks status ${swarm[*]}; stop it with scripts/lab.sh down."
 }
 
 case "${1:-demo}" in

@@ -20,11 +20,13 @@ struct RollbackCommand: AsyncParsableCommand {
         guard let runs = try? store.runs(limit: 10_000).filter({ $0.id >= run }) else { return [] }
         var guests = Set<String>()
         var scopes = Set<String>()
+        var swarm = Set<String>()
         for record in runs {
             let throughAPI = record.command.contains("--firewall-through api") || record.command == "firewall"
             for entry in (try? store.journal(run: record.id)) ?? [] where entry.phase == .verified {
                 if entry.resource.hasPrefix("guest:") { guests.insert(entry.resource) }
                 if throughAPI && entry.resource.hasPrefix("firewall:") { scopes.insert(entry.resource) }
+                if ["swarm:", "stack:", "portainer:"].contains(where: entry.resource.hasPrefix) { swarm.insert(entry.resource) }
             }
         }
         var notes: [String] = []
@@ -36,6 +38,11 @@ struct RollbackCommand: AsyncParsableCommand {
         if !scopes.isEmpty {
             notes.append(
                 "the API rule sets \(scopes.sorted().joined(separator: ", ")) (changed since run \(run)) stay as they are: phoenix keeps their fingerprints, not the rules"
+            )
+        }
+        if !swarm.isEmpty {
+            notes.append(
+                "\(swarm.sorted().joined(separator: ", ")) (changed since run \(run)) stay as they are: a stack goes back to an earlier compose when its commit is reverted and synced (a failed deploy rolls itself back)"
             )
         }
         return notes

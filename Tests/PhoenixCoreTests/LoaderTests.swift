@@ -13,7 +13,7 @@ struct LoaderTests {
         let result = EstateLoader().load(sources)
         #expect(result.report.isValid, "\(result.report.summary)")
         #expect(result.estate?.guests.count == 8)
-        #expect(result.estate?.stacks.map(\.name) == ["notes", "whoami"])
+        #expect(result.estate?.stacks.map(\.name) == ["notes", "portainer_service", "whoami"])
     }
 
     /// ../shared/reference is beside the project on every machine and in CI: there (and under

@@ -232,7 +232,7 @@ extension SwarmTests {
         let estate = try SwarmEstate(lab: lab)
         let plan = try estate.phoenix(["plan", "swarm"])
         #expect(plan.stdout.contains("swarm:node/swarm-apps: ~ join as a worker (advertise 10.210.0.2)"), "\(plan.stdout)")
-        #expect(plan.stdout.contains("swarm:node/swarm-apps: ~ labels +gpu=false +role=apps"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("swarm:node/swarm-apps: ~ labels +gpu=false +io.phoenix.portainer-agent=true +role=apps"), "\(plan.stdout)")
 
         let first = try estate.json(["sync", "swarm", "stacks"], expectStatus: 0).document
         #expect(first["succeeded"] as? Bool == true)

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The Swarm benchmark (release build), on a real dockerd (Debian's docker.io) in a network namespace
+# of its own, with STACKS stacks (default 50) of one busybox service each:
+#  1. the first `sync swarm services stacks`: init, network, secret, every stack deployed and converged;
+#  2. a no-op `sync swarm services stacks` (RUNS times): wall time, Engine API calls (one list per
+#     kind, not one per service), deploy calls (must be 0);
+#  3. a change to one stack of them: exactly one deploy.
+# As root (it starts dockerd); cleans up after itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stacks=${STACKS:-50}
+runs=${RUNS:-5}
+work=/tmp/phoenix-bench-swarm
+ns=phoenix-bench-docker
+# shellcheck source=lib/dockerd.sh
+. scripts/lib/dockerd.sh
+swift build -c release --scratch-path .build-release --product phoenix >/dev/null
+phoenix=$PWD/.build-release/release/phoenix
+
+dockerd_down "$work/docker" "$ns"
+rm -rf "$work"
+mkdir -p "$work/docker" "$work/etc" "$work/stacks"
+trap 'dockerd_down "$work/docker" "$ns"; rm -rf "$work"' EXIT
+dockerd_up "$work/docker" "$ns" bench-manager 10.211.0.1
+
+names=$(seq -f 's%02g' 1 "$stacks" | sed 's/.*/"&"/' | paste -sd, -)
+cat > "$work/etc/phoenix_hypervisor_config.json" <<JSON
+{"domain_name": "bench.example.net", "network": {"interfaces": {"address": "10.211.0.254/24"}},
+ "portainer_api": {"admin_password": "bench-only-password"},
+ "phoenix": {"docker": {"endpoints": {"1001": "unix://$work/docker/docker.sock"}, "tls": false, "resolve_image": "never",
+                        "converge_timeout_seconds": 120}}}
+JSON
+echo '{"lxc_configs": {}}' > "$work/etc/phoenix_lxc_configs.json"
+cat > "$work/etc/phoenix_vm_configs.json" <<JSON
+{"vms": [{"vmid": 1001, "name": "bench-manager", "network_config": {"ip": "10.211.0.1/24"}, "swarm_role": "manager",
+          "node_labels": ["role=manager"], "docker_stacks": [$names]}]}
+JSON
+for name in $(seq -f 's%02g' 1 "$stacks"); do
+    mkdir -p "$work/stacks/$name"
+    cat > "$work/stacks/$name/docker-compose.yml" <<YAML
+services:
+  app:
+    image: lab/busybox:1
+    command: ["sleep", "100000"]
+    stop_grace_period: 1s
+    environment: [STACK=$name]
+    networks: [traefik-public]
+    deploy:
+      replicas: 1
+      endpoint_mode: dnsrr
+      update_config: {parallelism: 0, monitor: 1s}
+networks:
+  traefik-public: {external: true}
+YAML
+done
+flags=(--config-dir "$work/etc" --stacks-dir "$work/stacks" --state "$work/state.sqlite" --parallelism 8 --progress none)
+figures() { python3 -c 'import json,sys; d=json.load(sys.stdin); s=d.get("stacks",{}); print("deploys", s.get("deploys"), "engine_api_calls", s.get("calls"), "succeeded", d.get("succeeded"))'; }
+
+start=$(date +%s.%N)
+"$phoenix" sync swarm services stacks "${flags[@]}" --format json | figures | sed 's/^/  /' > "$work/first.txt"
+end=$(date +%s.%N)
+printf 'first sync of %d stacks (deploy and wait for every one): %.1f s wall\n' "$stacks" "$(echo "$end - $start" | awk '{print $1 - $3}')"
+cat "$work/first.txt"
+echo "no-op sync swarm services stacks with $stacks stacks ($runs runs):"
+for _ in $(seq "$runs"); do
+    start=$(date +%s.%N)
+    line=$("$phoenix" sync swarm services stacks "${flags[@]}" --format json | figures)
+    end=$(date +%s.%N)
+    printf '  %.3f s wall, %s\n' "$(echo "$end - $start" | awk '{print $1 - $3}')" "$line"
+done
+sed -i 's/STACK=s07/STACK=s07-changed/' "$work/stacks/s07/docker-compose.yml"
+start=$(date +%s.%N)
+line=$("$phoenix" sync swarm services stacks "${flags[@]}" --format json | figures)
+end=$(date +%s.%N)
+printf 'a change to one stack of %d: %.1f s wall, %s\n' "$stacks" "$(echo "$end - $start" | awk '{print $1 - $3}')" "$line"
