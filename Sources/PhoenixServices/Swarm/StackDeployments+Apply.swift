@@ -124,6 +124,13 @@ extension StackDeployments {
             try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
             return
         }
+        // The failed deploy's tasks are not the rollback's: only tasks made after it count.
+        var known = Set<String>()
+        if let client = try? await managerClient(), let services = try? await client.services(label: "com.docker.stack.namespace=\(item.namespace)"),
+            let tasks = try? await client.tasks(services: services.map(\.id))
+        {
+            known = Set(tasks.map(\.id))
+        }
         item.deploys += 1
         let result = await deployer.deploy(namespace: item.namespace, compose: record.compose, prune: true)
         guard result.status == 0 else {
@@ -133,7 +140,7 @@ extension StackDeployments {
             return
         }
         let services = (try? StackCompose(record.compose))?.services ?? []
-        switch await converge(namespace: item.namespace, services: services, known: []) {
+        switch await converge(namespace: item.namespace, services: services, known: known) {
         case .converged:
             item.failure = "rolled back to the compose of run \(record.run): \(reason)"
             item.outcome = .rolledBack
