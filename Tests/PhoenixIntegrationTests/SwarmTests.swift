@@ -33,9 +33,12 @@ struct SwarmTests {
         #expect(plan.stdout.contains("swarm:node/swarm-manager: ~ init the Swarm on swarm-manager (advertise 10.211.0.1)"), "\(plan.stdout)")
         #expect(plan.stdout.contains("swarm:network/traefik-public: ~ create the overlay network traefik-public"), "\(plan.stdout)")
         #expect(plan.stdout.contains("stack:production/whoami (production_whoami): ~ deploy: never deployed"), "\(plan.stdout)")
-        // The plan touched nothing: the daemon is not in a Swarm.
+        // Neither the plan nor a dry run touched anything: the daemon is not in a Swarm, no state store.
+        let dry = try estate.phoenix(["sync", "--dry-run", "swarm", "stacks"])
+        #expect(dry.status == 0 && dry.stdout.contains("Dry run: nothing was changed."), "\(dry.stdout)\(dry.stderr)")
         let info = try #require(try lab.api(0, "/info") as? [String: Any])
         #expect((info["Swarm"] as? [String: Any])?["LocalNodeState"] as? String == "inactive")
+        #expect(!FileManager.default.fileExists(atPath: estate.state))
 
         let first = try estate.json(["sync", "swarm", "stacks"], expectStatus: 0)
         #expect(first.document["succeeded"] as? Bool == true)

@@ -169,17 +169,29 @@ extension SwarmConvergence {
     }
 
     func waitReady(_ member: SwarmDesired.Member) async throws {
+        if let failure = await readiness(member) { throw StepFailure(description: failure) }
+    }
+
+    /// nil once the member's node shows Ready on the manager; else why not, after `joinTimeout`.
+    /// (One typed-throws loop without a thrown error of its own: the release optimiser of Swift
+    /// 6.3.1 crashes splitting an untyped-throws async loop around typed-throws calls.)
+    func readiness(_ member: SwarmDesired.Member) async -> String? {
         let deadline = Date().addingTimeInterval(joinTimeout)
         var last = "not listed"
         while Date() < deadline {
-            let info = try await connections.client(member).info()
-            if let node = try await managerClient().nodes().first(where: { $0.id == info.nodeID }) {
-                if node.state == "ready" { return }
-                last = node.state
+            do throws(DockerError) {
+                guard let manager = desired.manager else { return "no manager" }
+                let info = try await connections.client(member).info()
+                if let node = try await connections.client(manager).nodes().first(where: { $0.id == info.nodeID }) {
+                    if node.state == "ready" { return nil }
+                    last = node.state
+                }
+            } catch {
+                last = error.description
             }
-            try await Task.sleep(nanoseconds: 300_000_000)
+            try? await Task.sleep(nanoseconds: 300_000_000)
         }
-        throw StepFailure(description: "\(member.name) joined but is \(last), not Ready, after \(Int(joinTimeout)) s")
+        return "\(member.name) joined but is \(last), not Ready, after \(Int(joinTimeout)) s"
     }
 
     /// Reads back what the steps changed.
