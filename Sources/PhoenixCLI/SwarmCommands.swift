@@ -29,14 +29,8 @@ struct SwarmStatusCommand: AsyncParsableCommand {
         let estate = try global.loadValidEstate()
         guard SwarmDesired(estate: estate).manager != nil else { throw fail("no VM has swarm_role manager: there is no Swarm to show", code: 1) }
         let digests = try StateLocation(option: state).existing()?.digests ?? ContentDigests(key: nil)
-        let connections = SwarmConnections(settings: estate.settings.docker)
-        let status: JSONValue
-        do throws(DockerError) {
-            status = try await SwarmStatus.swarm(estate: estate, connections: connections, digests: digests)
-            await connections.shutdown()
-        } catch {
-            await connections.shutdown()
-            throw fail(error.description, code: 1)
+        let status = try await readStatus(estate) { connections throws(DockerError) in
+            try await SwarmStatus.swarm(estate: estate, connections: connections, digests: digests)
         }
         if format == .json { return FileHandle.standardOutput.write(Data(JSONOutput.string(status).utf8)) }
         var out = "manager \(status["manager"]?.stringValue ?? "") (\(status["swarm_state"]?.stringValue ?? ""))\n"
@@ -81,14 +75,8 @@ struct StacksStatusCommand: AsyncParsableCommand {
     func run() async throws {
         let estate = try global.loadValidEstate()
         let records = try StateLocation(option: state).existing()?.stackRecords() ?? [:]
-        let connections = SwarmConnections(settings: estate.settings.docker)
-        let status: JSONValue
-        do throws(DockerError) {
-            status = try await SwarmStatus.stacks(estate: estate, connections: connections, records: records)
-            await connections.shutdown()
-        } catch {
-            await connections.shutdown()
-            throw fail(error.description, code: 1)
+        let status = try await readStatus(estate) { connections throws(DockerError) in
+            try await SwarmStatus.stacks(estate: estate, connections: connections, records: records)
         }
         if format == .json { return FileHandle.standardOutput.write(Data(JSONOutput.string(status).utf8)) }
         var out = ""
@@ -104,5 +92,19 @@ struct StacksStatusCommand: AsyncParsableCommand {
             }
         }
         FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}
+
+/// Reads a status over one connection per daemon, shut down however it ends; a daemon that cannot
+/// be read is the command's error (exit 1).
+func readStatus(_ estate: Estate, _ read: (SwarmConnections) async throws(DockerError) -> JSONValue) async throws -> JSONValue {
+    let connections = SwarmConnections(settings: estate.settings.docker)
+    do throws(DockerError) {
+        let status = try await read(connections)
+        await connections.shutdown()
+        return status
+    } catch {
+        await connections.shutdown()
+        throw fail(error.description, code: 1)
     }
 }

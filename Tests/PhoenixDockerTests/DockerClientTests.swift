@@ -144,6 +144,10 @@ struct SwarmPieceTests {
         #expect(again.changedKeys(of: "web", from: compose) == [], "phoenix's own label is not a change")
         let moved = try StackCompose(Self.compose.replacingOccurrences(of: "lab/web:1", with: "lab/web:2"))
         #expect(moved.changedKeys(of: "web", from: compose) == ["image"])
+        let asked = compose.requested("web", namespace: "p")
+        #expect(asked["image"] == "lab/web:1" && asked["replicas"] == "1" && asked["labels"] == "a=b")
+        #expect(asked["secrets"] == "db_password,portainer_tls_cert.pem", "external secrets by their Swarm names")
+        #expect(asked["networks"] == "p_default", "no networks: the stack's default one")
         #expect(throws: StackCompose.Failure.self) { try StackCompose("services: {}\n") }
         #expect(throws: StackCompose.Failure.self) { try StackCompose("- a\n") }
     }

@@ -71,7 +71,7 @@ struct SwarmTests {
         try estate.setVariable("whoami", "REPLICAS", "3")
         let changePlan = try estate.phoenix(["plan", "stacks"])
         #expect(
-            changePlan.stdout.contains("stack:production/whoami (production_whoami): ~ deploy: configuration changed: service whoami: deploy"),
+            changePlan.stdout.contains("stack:production/whoami (production_whoami): ~ deploy: configuration changed: service whoami: replicas 2 → 3"),
             "\(changePlan.stdout)")
         #expect(!changePlan.stdout.contains("production_notes"), "\(changePlan.stdout)")
         let change = try estate.json(["sync", "stacks"], expectStatus: 0)
@@ -85,7 +85,7 @@ struct SwarmTests {
             "stacks/whoami/docker-compose.yml",
             healthy.replacingOccurrences(of: "test: [\"CMD\", \"true\"]", with: "test: [\"CMD\", \"false\"]").replacingOccurrences(
                 of: "replicas: ${REPLICAS:-1}", with: "replicas: 1"))
-        try estate.setTimeout(12)
+        try estate.setTimeout(30)
         let broken = try estate.json(["sync", "stacks"], expectStatus: 1)
         #expect(broken.document["succeeded"] as? Bool == false)
         let item = try #require(SwarmEstate.stacks(broken.document)["stack:production/whoami"])

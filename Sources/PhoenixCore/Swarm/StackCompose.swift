@@ -110,6 +110,69 @@ public struct StackCompose {
         return try? Yams.serialize(node: node, indent: 2, width: -1, allowUnicode: true)
     }
 
+    /// What a service of this file asks the Engine for, in the terms of the service summary plan
+    /// compares (image, replicas, environment names, labels, placement, published ports, secrets,
+    /// networks): the compose side of a per-service plan line such as `replicas 2 → 3`. `namespace`
+    /// names the stack's own networks as `docker stack deploy` does (`<namespace>_<name>`).
+    public func requested(_ name: String, namespace: String) -> [String: String] {
+        guard let service = root[Self.key("services")]?.mapping?[Self.key(name)]?.mapping else { return [:] }
+        let deploy = service[Self.key("deploy")]?.mapping
+        var fields: [String: String] = [:]
+        fields["image"] = service[Self.key("image")]?.string ?? ""
+        fields["replicas"] = deploy?[Self.key("mode")]?.string == "global" ? "global" : (deploy?[Self.key("replicas")]?.string ?? "1")
+        fields["env"] = Self.pairs(service[Self.key("environment")]).map(\.key).sorted().joined(separator: ",")
+        fields["labels"] = Self.pairs(deploy?[Self.key("labels")]).filter { $0.key != Self.specLabel }.map { "\($0.key)=\($0.value)" }.sorted()
+            .joined(separator: ",")
+        fields["placement"] = (deploy?[Self.key("placement")]?.mapping?[Self.key("constraints")]?.sequence?.compactMap(\.string) ?? []).sorted()
+            .joined(separator: ",")
+        let externals = Dictionary(externalSecrets.map { ($0.key, $0.name) }, uniquingKeysWith: { first, _ in first })
+        let secrets: [String] = (service[Self.key("secrets")]?.sequence ?? []).compactMap { item in
+            let key = item.string ?? item.mapping?[Self.key("source")]?.string
+            return key.map { externals[$0] ?? "\(namespace)_\($0)" }
+        }
+        fields["secrets"] = secrets.sorted().joined(separator: ",")
+        let external = Dictionary(Self.externalsByKey(root[Self.key("networks")]), uniquingKeysWith: { first, _ in first })
+        var networks: [String] = []
+        if let list = service[Self.key("networks")]?.sequence {
+            networks = list.compactMap(\.string)
+        } else if let map = service[Self.key("networks")]?.mapping {
+            networks = map.keys.compactMap(\.string)
+        } else {
+            networks = ["default"]
+        }
+        fields["networks"] = networks.map { external[$0] ?? "\(namespace)_\($0)" }.sorted().joined(separator: ",")
+        fields["ports"] = (service[Self.key("ports")]?.sequence ?? []).compactMap(Self.port).sorted().joined(separator: ",")
+        return fields
+    }
+
+    /// `environment`/`labels` as a list of `K=V` or a mapping.
+    private static func pairs(_ node: Node?) -> [(key: String, value: String)] {
+        if let list = node?.sequence {
+            return list.compactMap(\.string).map { text in
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            }
+        }
+        return node?.mapping?.compactMap { entry in entry.key.string.map { ($0, entry.value.string ?? "") } } ?? []
+    }
+
+    private static func externalsByKey(_ node: Node?) -> [(String, String)] { externals(node).map { ($0.key, $0.name) } }
+
+    /// A port as the summary writes it: `published:target/protocol mode`.
+    private static func port(_ node: Node) -> String? {
+        if let map = node.mapping {
+            let target = map[key("target")]?.string ?? "-"
+            let published = map[key("published")]?.string ?? "-"
+            return "\(published):\(target)/\(map[key("protocol")]?.string ?? "tcp") \(map[key("mode")]?.string ?? "ingress")"
+        }
+        guard let text = node.string else { return nil }
+        let protocolParts = text.split(separator: "/", maxSplits: 1).map(String.init)
+        let parts = protocolParts[0].split(separator: ":").map(String.init)
+        guard let target = parts.last else { return nil }
+        let published = parts.count >= 2 ? parts[parts.count - 2] : "-"
+        return "\(published):\(target)/\(protocolParts.count > 1 ? protocolParts[1] : "tcp") ingress"
+    }
+
     /// One key of a service (`deploy`), as text; phoenix's own spec label left out.
     public func serviceKeyText(_ name: String, _ key: String) -> String? {
         guard let node = root[Self.key("services")]?.mapping?[Self.key(name)]?.mapping?[Self.key(key)] else { return nil }

@@ -18,7 +18,9 @@ public struct ServiceSummary: Sendable, Equatable {
         let env = container["Env"]?.arrayItems.compactMap(\.stringValue) ?? []
         fields["env"] = env.map { String($0.split(separator: "=", maxSplits: 1).first ?? "") }.sorted().joined(separator: ",")
         fields["env_values"] = env.isEmpty ? "" : String(digests.digest(env.sorted().joined(separator: "\n"), sensitive: true).suffix(16))
-        fields["labels"] = service.labels.filter { $0.key != StackCompose.specLabel }.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ",")
+        // The labels the service was given: the stack's own bookkeeping (`com.docker.stack.*`) and phoenix's spec label left out.
+        fields["labels"] = service.labels.filter { $0.key != StackCompose.specLabel && !$0.key.hasPrefix("com.docker.stack.") }
+            .map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ",")
         fields["placement"] = (task["Placement"]?["Constraints"]?.arrayItems.compactMap(\.stringValue) ?? []).sorted().joined(separator: ",")
         fields["ports"] = (service.spec["EndpointSpec"]?["Ports"]?.arrayItems ?? []).map { port in
             let published = port["PublishedPort"]?.intValue.map(String.init) ?? "-"
@@ -40,9 +42,9 @@ public struct ServiceSummary: Sendable, Equatable {
     }
 
     /// `replicas 2 → 3`, `env +DEBUG`, `image a → b`: what differs from `recorded`; environment values never shown.
-    public func differences(from recorded: ServiceSummary) -> [String] {
+    public func differences(from recorded: ServiceSummary, only: Set<String>? = nil) -> [String] {
         var lines: [String] = []
-        for key in Set(fields.keys).union(recorded.fields.keys).sorted() {
+        for key in Set(fields.keys).union(recorded.fields.keys).sorted() where only?.contains(key) ?? true {
             let now = fields[key] ?? "", then = recorded.fields[key] ?? ""
             guard now != then else { continue }
             switch key {

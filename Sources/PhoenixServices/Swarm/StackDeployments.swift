@@ -175,7 +175,18 @@ public struct StackDeployments: Sendable {
                 for service in old.services where !new.services.contains(service) { reasons.append("service \(service) removed") }
                 for service in new.services where old.services.contains(service) {
                     let keys = new.changedKeys(of: service, from: old)
-                    if !keys.isEmpty { reasons.append("service \(service): \(keys.joined(separator: ", "))") }
+                    guard !keys.isEmpty else { continue }
+                    // Against what the Engine reports for the service now, field by field; keys
+                    // the summary does not cover (a health check, a command) by name.
+                    var words: [String] = []
+                    if let running = running.first(where: { $0.name == "\(stack.namespace)_\(service)" }) {
+                        let now = ServiceSummary(running, networkNames: observation.networkNames, digests: digests)
+                        let asked = ServiceSummary(fields: new.requested(service, namespace: stack.namespace))
+                        words = asked.differences(from: now, only: Set(asked.fields.keys))
+                    }
+                    let covered: Set<String> = ["image", "environment", "networks", "ports", "secrets"]
+                    let others = keys.filter { !covered.contains($0) && !($0 == "deploy" && !words.isEmpty) }
+                    reasons.append("service \(service): " + (words + others).joined(separator: ", "))
                 }
                 let before = Dictionary(old.externalSecrets.map { ($0.key, $0.name) }, uniquingKeysWith: { first, _ in first })
                 for (key, name) in new.externalSecrets where before[key] != nil && before[key] != name {
