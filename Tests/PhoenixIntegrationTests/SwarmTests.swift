@@ -205,6 +205,28 @@ extension SwarmTests {
         #expect(SwarmEstate.stacks(refused)["stack:production/whoami"]?["status"] as? String == "deployed", "the other stack deploys")
         #expect(try services(lab)["production_notes_app"] == nil, "nothing of the refused stack")
 
+        // A secret phoenix cannot source yet (fed by the certificates stage): that stack waits, with
+        // the reason; the others deploy.
+        try estate.directory.write(
+            "stacks/notes/docker-compose.yml",
+            SwarmEstate.notes(role: "manager").replacingOccurrences(
+                of: "    networks: [traefik-public, notes]", with: "    networks: [traefik-public, notes]\n    secrets: [portainer_tls_cert.pem]")
+                + "secrets:\n  portainer_tls_cert.pem:\n    external: true\n")
+        let waitPlan = try estate.phoenix(["plan", "swarm", "stacks"])
+        #expect(
+            waitPlan.stdout.contains(
+                "swarm:secret/portainer_tls_cert.pem: cannot converge: secret portainer_tls_cert.pem (needed by notes) has no source: it is fed by the certificates stage"
+            ),
+            "\(waitPlan.stdout)")
+        let waiting = try estate.json(["sync", "swarm", "stacks"], expectStatus: 1).document
+        let blockedNotes = try #require(SwarmEstate.stacks(waiting)["stack:production/notes"])
+        #expect(blockedNotes["status"] as? String == "blocked", "\(blockedNotes)")
+        #expect(
+            (blockedNotes["error"] as? String)?.hasPrefix("waits for secret portainer_tls_cert.pem: it is fed by the certificates stage") == true,
+            "\(blockedNotes)")
+        #expect(SwarmEstate.stacks(waiting)["stack:production/whoami"]?["status"] as? String == "as configured")
+        #expect(try services(lab)["production_notes_app"] == nil)
+
         // The daemon gone: the error names the call and the endpoint; the files stage converges anyway.
         let host = estate.directory.file("host")
         try estate.editHypervisor { root in
