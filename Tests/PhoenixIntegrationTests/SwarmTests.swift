@@ -202,6 +202,7 @@ extension SwarmTests {
         #expect(notes["status"] as? String == "failed")
         #expect((notes["error"] as? String)?.hasPrefix("docker stack deploy refused production_notes:") == true, "\(notes)")
         #expect((notes["error"] as? String)?.contains("replicas") == true, "the CLI's own message: \(notes)")
+        #expect((notes["error"] as? String)?.contains("--detach") == false, "without the CLI's notice about --detach")
         #expect(SwarmEstate.stacks(refused)["stack:production/whoami"]?["status"] as? String == "deployed", "the other stack deploys")
         #expect(try services(lab)["production_notes_app"] == nil, "nothing of the refused stack")
 

@@ -92,7 +92,7 @@ extension StackDeployments {
             guard result.status == 0 else {
                 // The CLI checks the file before it creates anything: nothing of this stack changed.
                 item.failure =
-                    "docker stack deploy refused \(item.namespace): \(TextRules.printable(result.stderr.isEmpty ? result.stdout : result.stderr, limit: 800))"
+                    "docker stack deploy refused \(item.namespace): \(TextRules.printable(Self.cliMessage(result), limit: 800))"
                 item.outcome = .failed
                 try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
                 return
@@ -134,7 +134,7 @@ extension StackDeployments {
         item.deploys += 1
         let result = await deployer.deploy(namespace: item.namespace, compose: record.compose, prune: true)
         guard result.status == 0 else {
-            item.failure = "\(reason); the rollback to run \(record.run)'s compose was refused too: \(TextRules.printable(result.stderr, limit: 600))"
+            item.failure = "\(reason); the rollback to run \(record.run)'s compose was refused too: \(TextRules.printable(Self.cliMessage(result), limit: 600))"
             item.outcome = .failed
             try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
             return
@@ -196,6 +196,14 @@ extension StackDeployments {
             item.outcome = .failed
             try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: "\(error)")
         }
+    }
+
+    /// What the CLI said, without the notice it prints on every deploy about `--detach`.
+    static func cliMessage(_ result: CommandResult) -> String {
+        let text = result.stderr.isEmpty ? result.stdout : result.stderr
+        return text.split(separator: "\n").filter { line in
+            !line.hasPrefix("Since --detach=false was not specified") && !line.hasPrefix("In a future release, --detach=false")
+        }.joined(separator: "\n")
     }
 
     /// The task was made from this template: every part the task carries is the template's (a task
