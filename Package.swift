@@ -26,10 +26,12 @@ let package = Package(
         ),
         // Executes plans against real machines: targets, service units, the graph walk, verification.
         .target(name: "PhoenixEngine", dependencies: ["PhoenixCore", .product(name: "Yams", package: "Yams")]),
+        // The live HTTP transport the API clients share (async-http-client, TLS from PEM files).
+        .target(name: "PhoenixHTTP", dependencies: ["PhoenixCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // The Proxmox VE API client: token or ticket auth, TLS against the cluster CA, tasks, bulk reads.
-        .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", "PhoenixEngine", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixHTTP", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // The Docker Engine API client: unix socket or TCP with TLS and a client certificate, the API version negotiated.
-        .target(name: "PhoenixDocker", dependencies: ["PhoenixCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .target(name: "PhoenixDocker", dependencies: ["PhoenixCore", "PhoenixHTTP", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // What the commands do, for the CLI and any long-running caller: plan, sync, converge.
         .target(name: "PhoenixServices", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker"]),
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).

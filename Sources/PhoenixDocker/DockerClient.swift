@@ -1,5 +1,7 @@
 import Foundation
+import NIOSSL
 import PhoenixCore
+import PhoenixHTTP
 
 /// A Docker Engine API client for one daemon: the API version negotiated on first use (the
 /// daemon's, capped at the newest phoenix speaks), the `Host` header on every request, JSON in and
@@ -23,13 +25,30 @@ public actor DockerClient {
         self.timeout = timeout
     }
 
-    /// A client over the live transport for `endpoint`.
+    /// A client over the live transport for `endpoint`: its unix socket, or TCP with the client's
+    /// TLS files (URLs are paths only; the transport puts the socket or the host in front).
     public static func live(_ endpoint: DockerEndpoint) throws(DockerError) -> DockerClient {
-        do {
-            return DockerClient(endpoint: endpoint, transport: try DockerHTTPTransport(endpoint: endpoint))
-        } catch {
-            throw DockerError(endpoint: endpoint.description, call: "connect", kind: .tls, message: "\(error)")
+        var tls: TLSConfiguration?
+        let base: String
+        switch endpoint.address {
+        case let .unix(path):
+            // async-http-client's form for a socket: http+unix://<percent-encoded path>
+            base = "http+unix://" + (path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path)
+        case let .tcp(host, port):
+            if let files = endpoint.tls {
+                do throws(HTTPTransportError) {
+                    tls = try TLSFiles.configuration(caFile: files.caFile, client: (files.certFile, files.keyFile))
+                } catch {
+                    guard case let .tls(reason) = error else {
+                        throw DockerError(endpoint: endpoint.description, call: "connect", kind: .tls, message: "\(error)")
+                    }
+                    throw DockerError(endpoint: endpoint.description, call: "reading the TLS files", kind: .tls, message: reason)
+                }
+            }
+            base = "\(tls == nil ? "http" : "https")://\(host):\(port)"
         }
+        let transport = LiveHTTPTransport(tls: tls, base: base, idleTimeout: .seconds(10), readTimeout: .seconds(120))
+        return DockerClient(endpoint: endpoint, transport: transport)
     }
 
     public func shutdown() async { await transport.shutdown() }

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOSSL
 import PhoenixCore
 import PhoenixEngine
+import PhoenixHTTP
 
 /// How phoenix signs in to the Proxmox API.
 public enum ProxmoxAuth: Sendable {
@@ -78,8 +79,11 @@ public final class ProxmoxClient: Sendable {
         endpoint: String, auth: ProxmoxAuth, caFile: String?, counter: CallCounter = CallCounter(),
         injectedLatency: TimeInterval = InjectedLatency.fromEnvironment()
     ) throws(ProxmoxError) {
-        let transport: AsyncHTTPTransport
-        do { transport = try AsyncHTTPTransport(caFile: caFile) } catch {
+        let transport: LiveHTTPTransport
+        do {
+            // pveproxy closes idle connections after 5 s: phoenix drops its own at 3.
+            transport = LiveHTTPTransport(tls: try TLSFiles.configuration(caFile: caFile), idleTimeout: .seconds(3), readTimeout: .seconds(60))
+        } catch {
             guard case let .tls(reason) = error else { throw ProxmoxError(call: "reading \(caFile ?? "the CA")", kind: .tls, message: "\(error)") }
             throw ProxmoxError(call: "reading \(caFile ?? "the CA")", kind: .tls, message: reason)
         }
