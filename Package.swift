@@ -29,7 +29,10 @@ let package = Package(
         // The live HTTP transport the API clients share (async-http-client, TLS from PEM files).
         .target(name: "PhoenixHTTP", dependencies: ["PhoenixCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // The Proxmox VE API client: token or ticket auth, TLS against the cluster CA, tasks, bulk reads.
-        .target(name: "PhoenixProxmox", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixHTTP", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .target(
+            name: "PhoenixProxmox",
+            dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixHTTP", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         // The Docker Engine API client: unix socket or TCP with TLS and a client certificate, the API version negotiated.
         .target(name: "PhoenixDocker", dependencies: ["PhoenixCore", "PhoenixHTTP", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // What the commands do, for the CLI and any long-running caller: plan, sync, converge.
