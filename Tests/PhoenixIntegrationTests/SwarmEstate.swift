@@ -1,4 +1,6 @@
 import Foundation
+import PhoenixCore
+import PhoenixState
 import PhoenixTesting
 import Testing
 
@@ -201,6 +203,9 @@ struct SwarmEstate {
             try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "not JSON: \(result.stdout) \(result.stderr)")
         return (result.status, document, result.stderr)
     }
+
+    /// The runs in the state store, oldest first.
+    func runs() throws -> [RunRecord] { try StateStore(path: state).runs().reversed() }
 
     /// The stacks member's entries by resource id.
     static func stacks(_ document: [String: Any]) -> [String: [String: Any]] {

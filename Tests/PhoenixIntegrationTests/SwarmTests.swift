@@ -66,6 +66,9 @@ struct SwarmTests {
         let calls = try #require((noop.document["stacks"] as? [String: Any])?["calls"] as? Int)
         #expect(calls <= 12, "a no-op reads each kind once, whatever the number of services: \(calls)")
         #expect(try estate.phoenix(["plan", "swarm", "stacks", "--detailed-exitcode"]).status == 0)
+        let quiet = try estate.phoenix(["sync", "swarm", "stacks"])
+        #expect(quiet.stdout.contains("swarm: 3 resources as configured"), "\(quiet.stdout)")
+        #expect(quiet.stdout.contains("stacks: 2 as configured (0 deploy calls,"), "a quiet run still says it looked: \(quiet.stdout)")
 
         // A change that converges: exactly that stack is deployed.
         try estate.setVariable("whoami", "REPLICAS", "3")
@@ -91,7 +94,8 @@ struct SwarmTests {
         let item = try #require(SwarmEstate.stacks(broken.document)["stack:production/whoami"])
         #expect(item["status"] as? String == "rolled back", "\(item)")
         // Docker's own update stops at the first unhealthy task (failure_action pause); phoenix takes the whole stack back.
-        #expect((item["error"] as? String)?.hasPrefix("rolled back to the compose of run 3: production_whoami_whoami:") == true, "\(item)")
+        let good = try #require(estate.runs().last { $0.command == "sync stacks" && $0.outcome == "succeeded" }, "the change's run")
+        #expect((item["error"] as? String)?.hasPrefix("rolled back to the compose of run \(good.id): production_whoami_whoami:") == true, "\(item)")
         #expect((item["service_errors"] as? [String])?.contains { $0.contains("unhealthy container") } == true, "the failing task's error: \(item)")
         #expect(SwarmEstate.deploys(broken.document) == 2, "the deploy and the rollback")
         running = try services(lab)

@@ -61,6 +61,8 @@ public struct SwarmReport: KindReport {
                 lines += item.lines.map { "swarm: \(item.id): \(marker)\(TextRules.printable($0, limit: 400))" }
             }
         }
+        // Nothing to say per resource: one line, so a quiet run still says it looked.
+        if lines.isEmpty && !report.items.isEmpty { lines.append("swarm: \(report.items.count) resources as configured") }
         return lines
     }
 }
@@ -164,6 +166,9 @@ public struct StacksReport: KindReport {
             } else {
                 lines.append("\(name): \(item.action == .remove ? "- remove" : "~ deploy"): \(why)")
             }
+        }
+        if lines.isEmpty && !report.items.isEmpty {
+            lines.append("\(label): \(report.items.count) as configured (\(report.deploys) deploy calls, \(report.calls) Engine API calls)")
         }
         return lines
     }
