@@ -12,6 +12,9 @@ stacks=${STACKS:-50}
 runs=${RUNS:-5}
 work=/tmp/phoenix-bench-swarm
 ns=phoenix-bench-docker
+for program in dockerd docker busybox python3 nsenter; do
+    command -v "$program" >/dev/null || { echo "bench-swarm: $program is missing (scripts/test.sh installs docker.io, busybox-static and the rest)" >&2; exit 1; }
+done
 # shellcheck source=lib/dockerd.sh
 . scripts/lib/dockerd.sh
 swift build -c release --scratch-path .build-release --product phoenix >/dev/null
@@ -68,7 +71,8 @@ for _ in $(seq "$runs"); do
     end=$(date +%s.%N)
     printf '  %.3f s wall, %s\n' "$(echo "$end - $start" | awk '{print $1 - $3}')" "$line"
 done
-sed -i 's/STACK=s07/STACK=s07-changed/' "$work/stacks/s07/docker-compose.yml"
+pick=$(printf 's%02d' $(( (stacks + 1) / 2 )))
+sed -i "s/STACK=$pick/STACK=$pick-changed/" "$work/stacks/$pick/docker-compose.yml"
 start=$(date +%s.%N)
 line=$("$phoenix" sync swarm services stacks "${flags[@]}" --format json | figures)
 end=$(date +%s.%N)

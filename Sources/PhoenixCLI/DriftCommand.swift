@@ -88,6 +88,7 @@ struct DriftCommand: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data(out.utf8))
         }
+        if stacksDrifted.contains(where: { $0.drift == "cannot check" }) { throw ExitCode.failure }
         if !drifted.isEmpty || guests?.isEmpty == false || !stacksDrifted.isEmpty { throw ExitCode(2) }
     }
 
@@ -102,13 +103,18 @@ struct DriftCommand: AsyncParsableCommand {
         await connections.shutdown()
         if let error = report.error { throw fail("stacks: the drift check cannot read the Swarm: \(error)") }
         return report.items.map { item in
-            let reason = item.reasons.first ?? item.failure ?? ""
-            let drift: String? =
-                if reason.hasPrefix("changed on the cluster by hand") { "changed by hand" } else if reason.hasPrefix("configuration changed") {
-                    "configuration changed"
-                } else if item.action != .none { "not deployed" } else { nil }
-            let detail = reason.split(separator: ":", maxSplits: 1).dropFirst().first.map { $0.trimmingCharacters(in: .whitespaces) } ?? reason
-            return (item.id, drift, detail)
+            // A stack that cannot be compared (its compose does not render, a secret has no
+            // source) is not "in sync": it is said, and the command fails.
+            if let failure = item.failure { return (item.id, "cannot check", failure) }
+            let reason = item.reasons.first ?? ""
+            for (prefix, drift) in [
+                ("changed on the cluster by hand", "changed by hand"), ("configuration changed", "configuration changed"),
+                ("phoenix deployed it and the configuration no longer lists it", "no longer configured"),
+            ] where reason.hasPrefix(prefix) {
+                let detail = reason.dropFirst(prefix.count).drop { $0 == ":" || $0 == " " }
+                return (item.id, drift, detail.isEmpty ? reason : String(detail))
+            }
+            return (item.id, item.action == .none ? nil : "not deployed", reason)
         }
     }
 }

@@ -100,6 +100,11 @@ struct DockerClientTests {
                 "--tlskey", "/etc/docker/tls/key.pem",
             ])
         for bad in ["http://x:1", "tcp://x", "tcp://host:0", "unix://relative", "tcp://a b:1"] { #expect(DockerEndpoint(bad) == nil, "\(bad)") }
+        // The CLI's environment: what it needs, nothing of phoenix's own secrets or endpoints.
+        let environment = CLIStackDeployer.environment([
+            "PATH": "/usr/bin", "HOME": "/root", "PHOENIX_API_TOKEN": "root@pam!t=secret", "DOCKER_HOST": "tcp://elsewhere:2375",
+        ])
+        #expect(environment == ["PATH=/usr/bin", "HOME=/root"])
     }
 }
 

@@ -187,6 +187,8 @@ extension SwarmTests {
             "\(prunePlan.stdout)")
         #expect(try estate.phoenix(["sync", "stacks"]).status == 0)
         #expect(try services(lab)["production_notes_app"] != nil, "without --prune it stays")
+        let orphan = try estate.phoenix(["drift", "stacks"])
+        #expect(orphan.status == 2 && orphan.stdout.contains("no longer configured: stack:production/notes"), "\(orphan.stdout)")
         let pruned = try estate.json(["sync", "stacks", "--prune"], expectStatus: 0).document
         #expect(SwarmEstate.stacks(pruned)["stack:production/notes"]?["status"] as? String == "removed")
         #expect(try services(lab)["production_notes_app"] == nil)
@@ -231,6 +233,9 @@ extension SwarmTests {
             "\(blockedNotes)")
         #expect(SwarmEstate.stacks(waiting)["stack:production/whoami"]?["status"] as? String == "as configured")
         #expect(try services(lab)["production_notes_app"] == nil)
+        let unchecked = try estate.phoenix(["drift", "stacks"])
+        #expect(unchecked.status == 1, "a stack that cannot be compared is not in sync: \(unchecked.stdout)")
+        #expect(unchecked.stdout.contains("cannot check: stack:production/notes: waits for secret portainer_tls_cert.pem"), "\(unchecked.stdout)")
 
         // The daemon gone: the error names the call and the endpoint; the files stage converges anyway.
         let host = estate.directory.file("host")

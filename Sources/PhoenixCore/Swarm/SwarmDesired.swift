@@ -113,7 +113,8 @@ public struct SwarmDesired: Sendable {
                 stage: isPortainer ? .services : .stacks)
         }
         if estate.portainerAdminPassword != nil, estate.guests.contains(where: { $0.enabled && $0.portainerRole == "primary" }) {
-            secrets[Self.portainerPasswordSecret, default: []] += []
+            // Portainer's admin password is kept as a secret even when no stack mounts it yet.
+            if secrets[Self.portainerPasswordSecret] == nil { secrets[Self.portainerPasswordSecret] = [] }
         }
         self.networks = networks
         self.secrets = secrets

@@ -26,6 +26,14 @@ public struct CLIStackDeployer: StackDeployer {
         self.resolveImage = resolveImage
     }
 
+    /// The CLI's environment: only what it needs to find itself and the registry credentials
+    /// `--with-registry-auth` forwards (`HOME`, `DOCKER_CONFIG`). Nothing else of phoenix's own
+    /// (an API token in `$PHOENIX_API_TOKEN`, say) reaches it, and no DOCKER_HOST or context can
+    /// point it away from `--host`.
+    public static func environment(_ mine: [String: String]) -> [String] {
+        ["PATH", "HOME", "DOCKER_CONFIG", "LANG", "TMPDIR"].compactMap { key in mine[key].map { "\(key)=\($0)" } }
+    }
+
     public func deploy(namespace: String, compose: String, prune: Bool) async -> CommandResult {
         let folder = NSTemporaryDirectory() + "phoenix-stack-\(getpid())-\(UUID().uuidString)"
         guard mkdir(folder, 0o700) == 0 else { return CommandResult(status: 1, stdout: "", stderr: "cannot make a private folder for the compose file") }
@@ -34,9 +42,7 @@ public struct CLIStackDeployer: StackDeployer {
         guard FileManager.default.createFile(atPath: file, contents: Data(compose.utf8), attributes: [.posixPermissions: 0o600]) else {
             return CommandResult(status: 1, stdout: "", stderr: "cannot write the compose file")
         }
-        // The CLI's own environment could point it elsewhere (a context, DOCKER_HOST): those are
-        // dropped so that --host is the only endpoint it knows.
-        var argv = ["/usr/bin/env", "-u", "DOCKER_HOST", "-u", "DOCKER_CONTEXT", "-u", "DOCKER_TLS_VERIFY", "-u", "DOCKER_CERT_PATH", cli]
+        var argv = ["/usr/bin/env", "-i"] + Self.environment(ProcessInfo.processInfo.environment) + [cli]
         argv += endpoint.cliArguments
         argv += ["stack", "deploy", "--compose-file", file, "--resolve-image", resolveImage, "--with-registry-auth"]
         if prune { argv.append("--prune") }

@@ -140,10 +140,9 @@ extension SwarmConvergence {
             for key in remove { labels[key] = nil }
             labels[Self.managedLabels] = member.labels.isEmpty ? nil : member.labels.keys.sorted().joined(separator: ",")
             try await manager.updateNode(node, labels: labels)
-        case .createNetwork:
-            try await manager.createOverlayNetwork(String(item.dropFirst("swarm:network/".count)), labels: ["io.phoenix.managed": "true"])
-        case let .createSecret(versioned):
-            let name = String(item.dropFirst("swarm:secret/".count))
+        case let .createNetwork(name):
+            try await manager.createOverlayNetwork(name, labels: ["io.phoenix.managed": "true"])
+        case let .createSecret(name, versioned):
             guard case let .value(value)? = secrets.sources[name] else { throw StepFailure(description: "no value for \(name)") }
             try await manager.createSecret(versioned, value: value, labels: [SecretVersions.label: name])
         case let .pruneSecrets(ids):
@@ -204,21 +203,20 @@ extension SwarmConvergence {
                 guard info.swarmState == "active", info.isManager else {
                     throw StepFailure(description: "after init the daemon says \(info.swarmState), manager \(info.isManager)")
                 }
-            case .join:
-                if let member { try await waitReady(member) }
-            case .removeStale:
-                break
+            case let .join(ids), let .removeStale(ids):
+                if case .join = step, let member { try await waitReady(member) }
+                let left = Set(try await manager.nodes().map(\.id)).intersection(ids)
+                if !left.isEmpty { throw StepFailure(description: "stale node entries still listed: \(left.sorted().joined(separator: ", "))") }
             case let .labels(add, remove):
                 guard let member else { continue }
                 let node = try await node(of: member)
                 let missing = add.filter { node.labels[$0.key] != $0.value }.keys.sorted() + remove.filter { node.labels[$0] != nil }
                 if !missing.isEmpty { throw StepFailure(description: "labels not as set on \(member.name): \(missing.joined(separator: ", "))") }
-            case .createNetwork:
-                let name = String(item.id.dropFirst("swarm:network/".count))
+            case let .createNetwork(name):
                 guard try await manager.networks().contains(where: { $0.name == name && $0.scope == "swarm" }) else {
                     throw StepFailure(description: "network \(name) is not there after create")
                 }
-            case let .createSecret(versioned):
+            case let .createSecret(_, versioned):
                 guard try await manager.secrets().contains(where: { $0.name == versioned }) else {
                     throw StepFailure(description: "secret \(versioned) is not there after create")
                 }

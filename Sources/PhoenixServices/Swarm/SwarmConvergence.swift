@@ -35,8 +35,8 @@ public struct SwarmConvergence: Sendable {
             case join(stale: [String])
             case removeStale([String])
             case labels(add: [String: String], remove: [String])
-            case createNetwork
-            case createSecret(versioned: String)
+            case createNetwork(String)
+            case createSecret(name: String, versioned: String)
             case pruneSecrets([String])
         }
 
@@ -182,7 +182,7 @@ public struct SwarmConvergence: Sendable {
                     item.failure = "network \(name) exists as a \(network.scope) \(network.driver) network; the stacks (\(users)) need a Swarm overlay"
                 }
             } else {
-                item.steps.append(.createNetwork)
+                item.steps.append(.createNetwork(name))
                 item.lines.append("create the overlay network \(name) (attachable; used by \(users))")
             }
             items.append(item)
@@ -198,7 +198,7 @@ public struct SwarmConvergence: Sendable {
                 continue
             }
             if !observation.secrets.contains(where: { $0.name == versioned }) {
-                item.steps.append(.createSecret(versioned: versioned))
+                item.steps.append(.createSecret(name: name, versioned: versioned))
                 let previous = observation.secrets.contains { $0.labels[SecretVersions.label] == name }
                 item.lines.append("\(previous ? "new version" : "create") \(versioned)\(usedBy)")
             }
