@@ -13,6 +13,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI"]),
@@ -20,7 +23,7 @@ let package = Package(
         .target(
             name: "PhoenixCLI",
             dependencies: [
-                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker", "PhoenixServices",
+                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker", "PhoenixCerts", "PhoenixServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,8 +38,20 @@ let package = Package(
         ),
         // The Docker Engine API client: unix socket or TCP with TLS and a client certificate, the API version negotiated.
         .target(name: "PhoenixDocker", dependencies: ["PhoenixCore", "PhoenixHTTP", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        // X.509 and the Step-CA API: certificates parsed and requested (CSR), the JWK provisioner's
+        // one-time tokens, sign and renew (mTLS).
+        .target(
+            name: "PhoenixCerts",
+            dependencies: [
+                "PhoenixCore", "PhoenixHTTP", .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         // What the commands do, for the CLI and any long-running caller: plan, sync, converge.
-        .target(name: "PhoenixServices", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker"]),
+        .target(
+            name: "PhoenixServices", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker", "PhoenixCerts"]
+        ),
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -52,6 +67,14 @@ let package = Package(
         ),
         .testTarget(name: "PhoenixProxmoxTests", dependencies: ["PhoenixCore", "PhoenixProxmox", "PhoenixTesting"]),
         .testTarget(name: "PhoenixDockerTests", dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixDocker", "PhoenixServices", "PhoenixTesting"]),
+        .testTarget(
+            name: "PhoenixCertsTests",
+            dependencies: [
+                "PhoenixCore", "PhoenixCerts", "PhoenixTesting", .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         .testTarget(
             name: "PhoenixIntegrationTests",
             dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixServices", "PhoenixTesting"],

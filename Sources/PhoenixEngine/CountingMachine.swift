@@ -61,6 +61,20 @@ public struct CountingMachine: Machine {
         return try await base.read(all: paths)
     }
 
+    public func inspect(all paths: [String]) async throws(MachineError) -> [String: FileFacts?] {
+        guard !paths.isEmpty else { return [:] }
+        await delay()
+        stats.count("read")
+        return try await base.inspect(all: paths)
+    }
+
+    public func setOwnership(_ path: String, owner: String, group: String, mode: String) async throws(MachineError) {
+        await delay()
+        stats.count("command")  // chown and chmod: two commands on a remote machine
+        stats.count("command")
+        try await base.setOwnership(path, owner: owner, group: group, mode: mode)
+    }
+
     public func write(_ path: String, _ contents: String, mode: String) async throws(MachineError) {
         await delay()
         stats.count("write")

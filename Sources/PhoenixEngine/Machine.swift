@@ -10,6 +10,10 @@ public protocol Machine: Sendable {
     func read(_ path: String) async throws(MachineError) -> String?
     /// Several files at once: on a remote machine one round trip, however many files.
     func read(all paths: [String]) async throws(MachineError) -> [String: String?]
+    /// Several files with their owner and mode: on a remote machine one round trip, however many.
+    func inspect(all paths: [String]) async throws(MachineError) -> [String: FileFacts?]
+    /// Gives `path` its owner, group and mode (octal text).
+    func setOwnership(_ path: String, owner: String, group: String, mode: String) async throws(MachineError)
     /// Writes `contents` to `path` with `mode` (octal text), creating missing parent directories.
     func write(_ path: String, _ contents: String, mode: String) async throws(MachineError)
     /// Renames atomically within one file system.
@@ -31,6 +35,32 @@ extension Machine {
         var contents: [String: String?] = [:]
         for path in paths { contents[path] = .some(try await read(path)) }
         return contents
+    }
+
+    public func inspect(all paths: [String]) async throws(MachineError) -> [String: FileFacts?] {
+        throw MachineError(machine: name, operation: "inspect \(paths.count) files", reason: "this machine cannot report owners and modes")
+    }
+
+    public func setOwnership(_ path: String, owner: String, group: String, mode: String) async throws(MachineError) {
+        for argv in [["chown", "--", "\(owner):\(group)", commandPath(path)], ["chmod", "--", mode, commandPath(path)]] {
+            let result = try await run(argv, timeout: 30)
+            guard result.status == 0 else { throw MachineError(machine: name, operation: "\(argv[0]) \(path)", reason: result.excerpt) }
+        }
+    }
+}
+
+/// A file as a machine holds it: its contents, owner, group and mode (four octal digits).
+public struct FileFacts: Sendable, Equatable {
+    public var contents: String
+    public var owner: String
+    public var group: String
+    public var mode: String
+
+    public init(contents: String, owner: String, group: String, mode: String) {
+        self.contents = contents
+        self.owner = owner
+        self.group = group
+        self.mode = mode
     }
 }
 
@@ -103,6 +133,45 @@ public struct LocalMachine: Machine {
         } catch {
             throw failure("create the directory of", path, "\(error.localizedDescription)")
         }
+    }
+
+    public func inspect(all paths: [String]) async throws(MachineError) -> [String: FileFacts?] {
+        var facts: [String: FileFacts?] = [:]
+        for path in paths {
+            let local = commandPath(path)
+            var status = stat()
+            guard stat(local, &status) == 0 else {
+                guard errno == ENOENT || errno == ENOTDIR else { throw failure("inspect", path) }
+                facts[path] = .some(nil)
+                continue
+            }
+            guard let contents = try await read(path) else {
+                facts[path] = .some(nil)
+                continue
+            }
+            facts[path] = FileFacts(
+                contents: contents, owner: Self.userName(status.st_uid), group: Self.groupName(status.st_gid),
+                mode: String(format: "%04o", Int(status.st_mode) & 0o7777))
+        }
+        return facts
+    }
+
+    public func setOwnership(_ path: String, owner: String, group: String, mode: String) async throws(MachineError) {
+        let local = commandPath(path)
+        guard let user = getpwnam(owner) else { throw failure("chown", path, "no user \(owner) on \(name)") }
+        guard let entry = getgrnam(group) else { throw failure("chown", path, "no group \(group) on \(name)") }
+        guard chown(local, user.pointee.pw_uid, entry.pointee.gr_gid) == 0 else { throw failure("chown", path) }
+        guard let bits = mode_t(mode, radix: 8), chmod(local, bits) == 0 else { throw failure("chmod", path) }
+    }
+
+    static func userName(_ uid: uid_t) -> String {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return String(uid) }
+        return String(cString: name)
+    }
+
+    static func groupName(_ gid: gid_t) -> String {
+        guard let entry = getgrgid(gid), let name = entry.pointee.gr_name else { return String(gid) }
+        return String(cString: name)
     }
 
     public func rename(_ from: String, to: String) async throws(MachineError) {

@@ -37,6 +37,34 @@ public enum RemoteScript {
     public static let readAll =
         #"for f do if [ -e "$f" ]; then printf '%s %s\n' "$(wc -c < "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent %s\n' "$f"; fi; done"#
 
+    /// Like `readAll`, with each file's owner, group and mode: `<bytes> <user>:<group>:<mode> <path>`.
+    public static let inspectAll =
+        #"for f do if [ -e "$f" ]; then printf '%s %s %s\n' "$(wc -c < "$f")" "$(stat -c '%U:%G:%a' -- "$f")" "$f" && cat -- "$f" || exit 1; else printf 'absent - %s\n' "$f"; fi; done"#
+
+    /// Parses what `inspectAll` printed.
+    public static func parseInspectAll(_ output: String, paths: [String]) -> [String: FileFacts?]? {
+        var bytes = Array(output.utf8)[...]
+        var facts: [String: FileFacts?] = [:]
+        while let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) {
+            let header = String(decoding: bytes[bytes.startIndex..<newline], as: UTF8.self)
+            bytes = bytes[(newline + 1)...]
+            let fields = header.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 3 else { return nil }
+            if fields[0] == "absent" {
+                facts[fields[2]] = .some(nil)
+                continue
+            }
+            let ownership = fields[1].split(separator: ":").map(String.init)
+            guard let count = Int(fields[0].trimmingCharacters(in: .whitespaces)), count <= bytes.count, ownership.count == 3,
+                let mode = Int(ownership[2], radix: 8)
+            else { return nil }
+            let contents = String(decoding: bytes.prefix(count), as: UTF8.self)
+            facts[fields[2]] = FileFacts(contents: contents, owner: ownership[0], group: ownership[1], mode: String(format: "%04o", mode))
+            bytes = bytes.dropFirst(count)
+        }
+        return paths.allSatisfy { facts[$0] != nil } ? facts : nil
+    }
+
     /// Parses what `readAll` printed.
     public static func parseReadAll(_ output: String, paths: [String]) -> [String: String?]? {
         var bytes = Array(output.utf8)[...]
@@ -79,6 +107,15 @@ extension CommandMachine {
             throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
         }
         return contents
+    }
+
+    public func inspect(all paths: [String]) async throws(MachineError) -> [String: FileFacts?] {
+        guard !paths.isEmpty else { return [:] }
+        let result = try await run(["sh", "-c", RemoteScript.inspectAll, "phoenix-inspect"] + paths, timeout: 60)
+        guard result.status == 0, let facts = RemoteScript.parseInspectAll(result.stdout, paths: paths) else {
+            throw MachineError(machine: name, operation: "inspect \(paths.count) files", reason: result.excerpt)
+        }
+        return facts
     }
 
     public func rename(_ from: String, to: String) async throws(MachineError) {

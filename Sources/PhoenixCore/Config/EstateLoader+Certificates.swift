@@ -1,3 +1,5 @@
+import Foundation
+
 extension EstateLoader {
     /// `certificate-manifest.json`: an array of certificate entries.
     func loadCertificateManifest(_ root: JSONCursor) -> [CertificateRequest] {
@@ -10,7 +12,7 @@ extension EstateLoader {
         entry.warnUnknownKeys(
             [
                 "common_name", "sans", "guest_id", "guest_type", "cert_path", "key_path", "owner", "permissions", "include_ca",
-                "cert_type", "post_renewal_command",
+                "cert_type", "post_renewal_command", "renew_before", "lifetime", "guest_cert_path", "guest_key_path", "guest_ca_path",
             ],
             in: "a certificate entry")
         var valid = true
@@ -103,9 +105,35 @@ extension EstateLoader {
             }
         }
         guard valid, let certPath, let keyPath else { return nil }
-        return CertificateRequest(
+        var request = CertificateRequest(
             commonName: commonName, dnsNames: dnsNames, ipAddresses: ipAddresses, guestID: guestID, guestKind: guestKind,
             certPath: certPath, keyPath: keyPath, owner: owner, group: group, certMode: "0644", keyMode: keyMode,
             includeCA: entry.bool("include_ca") ?? false, certType: certType, hooks: hooks, location: entry.location)
+        request.renewBefore = renewalWindow(entry.child("renew_before"))
+        request.lifetime = lifetime(entry.child("lifetime"))
+        // The original's hooks move the staged /tmp files into place: those targets are where the
+        // files belong in the guest, unless the entry names them.
+        let moved = hooks.first.map(Self.movedTargets) ?? [:]
+        request.guestCertPath = absolutePath(entry.child("guest_cert_path")) ?? moved["/tmp/cert.pem"]
+        request.guestKeyPath = absolutePath(entry.child("guest_key_path")) ?? moved["/tmp/key.pem"]
+        request.guestCAPath = absolutePath(entry.child("guest_ca_path")) ?? moved["/tmp/ca.pem"]
+        if request.guestID != nil, request.guestCertPath == nil {
+            entry.warning(
+                "the certificate is not installed in guest \(guestID.map(String.init) ?? "")",
+                hint: "name guest_cert_path and guest_key_path; the host copy at cert_path is still kept")
+        }
+        return request
+    }
+
+    /// `mv /tmp/cert.pem /etc/nginx/ssl/x.crt` in a hook's script: source → target, for sources in /tmp.
+    static func movedTargets(_ hook: String) -> [String: String] {
+        var targets: [String: String] = [:]
+        let words = hook.split(whereSeparator: { " \t'\"".contains($0) }).map(String.init)
+        for index in words.indices where words[index] == "mv" && index + 2 < words.count {
+            let source = words[index + 1]
+            let target = words[index + 2].trimmingCharacters(in: CharacterSet(charactersIn: ";&|)"))
+            if source.hasPrefix("/tmp/"), target.hasPrefix("/"), !target.contains("*") { targets[source] = target }
+        }
+        return targets
     }
 }

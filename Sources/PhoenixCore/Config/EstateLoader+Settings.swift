@@ -3,6 +3,12 @@ import Foundation
 extension EstateLoader {
     /// Reads the optional `phoenix` block of the hypervisor file. Every key has the original's value as default.
     func loadSettings(_ root: JSONCursor, domain: DNSName) -> PhoenixSettings {
+        var settings = loadPhoenixBlock(root, domain: domain)
+        settings.stepCA = loadStepCA(root, phoenix: root.child("phoenix"), trustSource: settings.trustSource)
+        return settings
+    }
+
+    private func loadPhoenixBlock(_ root: JSONCursor, domain: DNSName) -> PhoenixSettings {
         var settings = PhoenixSettings(
             ingressGuest: nil,
             gatewayGuest: nil,
@@ -34,7 +40,7 @@ extension EstateLoader {
         block.warnUnknownKeys(
             [
                 "ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint",
-                "trust", "docker",
+                "trust", "docker", "step_ca",
             ],
             in: "phoenix")
         settings.ingressGuest = block.child("ingress_guest")?.idValue

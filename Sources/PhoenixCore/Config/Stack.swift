@@ -1,3 +1,5 @@
+import Foundation
+
 /// A Docker stack: its compose file and, per environment, variables and Traefik labels.
 public struct Stack: Sendable {
     public var name: String
@@ -67,6 +69,16 @@ public struct CertificateRequest: Sendable {
     /// `post_renewal_command`: an opaque shell string from the original, kept for the certs stage.
     public var hooks: [String]
     public var location: SourceLocation
+    /// `renew_before` and `lifetime` of the entry (nil: `phoenix.step_ca`'s).
+    public var renewBefore: RenewalWindow?
+    public var lifetime: TimeInterval?
+    /// Where the certificate, key and CA go inside the guest (`guest_cert_path`, `guest_key_path`,
+    /// `guest_ca_path`; else the targets of the original hook's `mv /tmp/cert.pem …`).
+    public var guestCertPath: String?
+    public var guestKeyPath: String?
+    public var guestCAPath: String?
+
+    public var resourceID: String { CertKind.id(commonName) }
 }
 
 /// Settings the original hard-coded, now optional configuration under `phoenix` in the hypervisor
@@ -92,6 +104,8 @@ public struct PhoenixSettings: Sendable {
     /// store takes it (the original's paths).
     public var trustSource = "/mnt/pve/quickOS/lxc-persistent-data/103/ssl/phoenix_root_ca.crt"
     public var trustDestination = "/usr/local/share/ca-certificates/phoenix_internal_root_ca.crt"
+    /// How the certs stage reaches Step-CA and when it renews.
+    public var stepCA = StepCASettings()
     /// Where the Proxmox management API listens (`host:port`); a firewall change is kept only if phoenix
     /// can still reach it. Default: the host address, port 8006.
     public var managementEndpoint: String?

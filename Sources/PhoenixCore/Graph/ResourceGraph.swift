@@ -60,7 +60,7 @@ public struct ResourceGraph: Sendable {
     private let index: [String: Int]
 
     /// The kinds phoenix knows today, in the order their nodes are declared.
-    public static let kinds: [any ResourceKind] = [GuestSettingsKind(), FileKind(), FirewallRulesKind(), SwarmKind(), StackKind(), PortainerKind()]
+    public static let kinds: [any ResourceKind] = [GuestSettingsKind(), FileKind(), FirewallRulesKind(), CertKind(), SwarmKind(), StackKind(), PortainerKind()]
 
     public init(context: ResourceGraphContext, kinds: [any ResourceKind] = ResourceGraph.kinds) {
         self.init(nodes: kinds.flatMap { $0.nodes(in: context) })
