@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     missing=()
-    for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev util-linux rsync openssh-client openssh-server lxc busybox-static docker.io iproute2 tar; do
+    for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev util-linux rsync openssh-client openssh-server lxc busybox-static docker.io iproute2 tar golang-go golang-github-smallstep-certificates-dev golang-github-smallstep-truststore-dev; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -25,6 +25,10 @@ if [ ! -x .venv-it/bin/traefik ]; then
 fi
 # fakepve: a third-party fake Proxmox VE API (AGPL), used as a test tool only.
 .venv-it/bin/python -c 'import fakepve' 2>/dev/null || .venv-it/bin/pip install -q 'fakepve[crypto]'
+# joserfc: an independent JOSE implementation that encrypts the test CA's provisioner key.
+.venv-it/bin/python -c 'import joserfc' 2>/dev/null || .venv-it/bin/pip install -q joserfc
+# step-ca from Debian's Go sources (~40 s once; cached in .cache/step-ca).
+scripts/lib/stepca.sh build >/dev/null
 
 
 # The house format (.swift-format, the toolchain's swift format): `swift format format -i -r Sources Tests` fixes it.

@@ -37,7 +37,7 @@ extension SyncOptions {
                 service.notApplied.append((.guests, "needs the Proxmox API: name it with --api https://host:8006 (or $PHOENIX_API) and a token file"))
             }
         }
-        let fileStages = stages.filter { ![.guests, .swarm, .stacks].contains($0) && !($0 == .firewall && useAPIFirewall) }
+        let fileStages = stages.filter { ![.guests, .certs, .swarm, .stacks].contains($0) && !($0 == .firewall && useAPIFirewall) }
         if !fileStages.isEmpty {
             service.runners.append(
                 FilesRunner(stages: fileStages) { stages, run, upstream in
@@ -60,15 +60,27 @@ extension SyncOptions {
             rules.scope = scope
             service.runners.append(FirewallRulesRunner(rules: rules))
         }
+        for name in force where !estate.certificates.contains(where: { $0.commonName == name }) {
+            throw fail("--force \(name): no certificate of the manifest has that common name", code: 64)
+        }
+        let certVMs = stages.contains(.certs) ? VMDirectory { try connection.makeClient() } : nil
+        if let certVMs {
+            var certs = CertConvergence(estate: estate, machines: machines(for: estate, stats: stats, vms: certVMs))
+            certs.force = Set(force)
+            certs.failpoints = Failpoints.fromEnvironment()
+            service.runners.append(CertsRunner(certs: certs))
+        }
         let connections = swarmRunners(estate: estate, stages: stages, into: &service)
         do {
             let result = try await body(service)
             await client?.shutdown()
             await connections?.shutdown()
+            await certVMs?.shutdown()
             return (result, client?.counter.total)
         } catch {
             await client?.shutdown()
             await connections?.shutdown()
+            await certVMs?.shutdown()
             throw error
         }
     }

@@ -50,6 +50,9 @@ struct SyncOptions: ParsableArguments {
         help: "Remove what phoenix deployed that the configuration no longer lists: stacks, and services a stack's compose file no longer has.")
     var prune = false
 
+    @Option(name: .long, help: "Renew this certificate (its common name) whatever its state; repeat for more.")
+    var force: [String] = []
+
     @Option(name: .long, help: "Progress on stderr: auto, plain or none.")
     var progress: ProgressMode = .auto
 

@@ -1,7 +1,7 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import PhoenixCore
+import _CryptoExtras
 
 /// A JWK provisioner's signing key, decrypted from the `encryptedKey` Step-CA publishes (a compact
 /// JWE: PBES2-HS256+A128KW with the provisioner password, then AES-GCM), and the one-time tokens
@@ -27,9 +27,11 @@ public struct ProvisionerKey: Sendable {
         let encryption = header["enc"]?.stringValue
         guard algorithm == "PBES2-HS256+A128KW", encryption == "A256GCM" || encryption == "A128GCM" else {
             throw Failure(
-                description: "provisioner \(name): its key is encrypted with \(algorithm ?? "?")/\(encryption ?? "?"), phoenix reads PBES2-HS256+A128KW with AES-GCM")
+                description:
+                    "provisioner \(name): its key is encrypted with \(algorithm ?? "?")/\(encryption ?? "?"), phoenix reads PBES2-HS256+A128KW with AES-GCM")
         }
-        guard let saltInput = header["p2s"]?.stringValue.flatMap(Base64URL.decode), case let .number(count)? = header["p2c"], count >= 1000, count <= 10_000_000,
+        guard let saltInput = header["p2s"]?.stringValue.flatMap(Base64URL.decode), case let .number(count)? = header["p2c"], count >= 1000,
+            count <= 10_000_000,
             let wrapped = Base64URL.decode(parts[1]), let nonce = Base64URL.decode(parts[2]), let ciphertext = Base64URL.decode(parts[3]),
             let tag = Base64URL.decode(parts[4])
         else {
@@ -45,7 +47,8 @@ public struct ProvisionerKey: Sendable {
         } catch {
             throw Failure(description: "the password in \(passwordFile) does not decrypt the key of provisioner \(name)")
         }
-        guard let jwk = try? JSONParser.parse(Array(plaintext)).value, jwk["kty"]?.stringValue == "EC", jwk["crv"]?.stringValue == "P-256", let d = jwk["d"]?.stringValue.flatMap(Base64URL.decode),
+        guard let jwk = try? JSONParser.parse(Array(plaintext)).value, jwk["kty"]?.stringValue == "EC", jwk["crv"]?.stringValue == "P-256",
+            let d = jwk["d"]?.stringValue.flatMap(Base64URL.decode),
             let signing = try? P256.Signing.PrivateKey(rawRepresentation: d)
         else {
             throw Failure(description: "provisioner \(name): its decrypted key is not a P-256 private JWK")

@@ -58,6 +58,26 @@ public final class LiveHTTPTransport: HTTPTransport {
 
 /// TLS settings from PEM files, each failure naming the file (never its contents).
 public enum TLSFiles {
+    /// A client configuration trusting only `rootPEM` (a pinned root: a proxy's certificate fails),
+    /// presenting `client` (a certificate chain and its key, in memory) when given.
+    public static func pinned(rootPEM: String, client: (chainPEM: String, keyPEM: String)? = nil) throws(HTTPTransportError) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(rootPEM.utf8)))
+        } catch {
+            throw .tls("the pinned root is not a PEM certificate")
+        }
+        if let client {
+            do {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(client.chainPEM.utf8)).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(client.keyPEM.utf8), format: .pem))
+            } catch {
+                throw .tls("the client certificate or its key is not PEM")
+            }
+        }
+        return tls
+    }
+
     /// A client configuration trusting `caFile` (nil: the system's roots), presenting `client`'s
     /// certificate and key when given.
     public static func configuration(caFile: String?, client: (certFile: String, keyFile: String)? = nil) throws(HTTPTransportError) -> TLSConfiguration {

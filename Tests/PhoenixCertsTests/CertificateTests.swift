@@ -1,10 +1,10 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import PhoenixCore
 import SwiftASN1
 import Testing
 import X509
+import _CryptoExtras
 
 @testable import PhoenixCerts
 
@@ -53,7 +53,8 @@ struct CertificateTests {
     func provisionerKey() throws {
         let signing = P256.Signing.PrivateKey()
         let jwe = try Self.encryptedJWK(signing, password: "correct horse")
-        let key = try ProvisionerKey(name: "phoenix", keyID: "kid-1", encryptedKey: jwe, password: Array("correct horse".utf8), passwordFile: "/ca/password.txt")
+        let key = try ProvisionerKey(
+            name: "phoenix", keyID: "kid-1", encryptedKey: jwe, password: Array("correct horse".utf8), passwordFile: "/ca/password.txt")
         #expect(key.publicKey.rawRepresentation == signing.publicKey.rawRepresentation)
         do {
             _ = try ProvisionerKey(name: "phoenix", keyID: "kid-1", encryptedKey: jwe, password: Array("wrong guess".utf8), passwordFile: "/ca/password.txt")
@@ -120,7 +121,9 @@ struct CertificateTests {
         let contentKey = SymmetricKey(size: .bits256)
         let wrapped = try AES.KeyWrap.wrap(contentKey, using: kek)
         let box = try AES.GCM.seal(Array(JSONWriter(pretty: false).string(jwk).utf8), using: contentKey, authenticating: Array(protected.utf8))
-        return [protected, Base64URL.encode(Array(wrapped)), Base64URL.encode(Array(box.nonce)), Base64URL.encode(Array(box.ciphertext)),
-            Base64URL.encode(Array(box.tag))].joined(separator: ".")
+        return [
+            protected, Base64URL.encode(Array(wrapped)), Base64URL.encode(Array(box.nonce)), Base64URL.encode(Array(box.ciphertext)),
+            Base64URL.encode(Array(box.tag)),
+        ].joined(separator: ".")
     }
 }

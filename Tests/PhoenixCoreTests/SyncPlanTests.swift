@@ -139,7 +139,7 @@ struct DesiredStateTests {
         #expect(units["gateway:stream"] == .nginx(guest: 101))
         #expect(desired.resources.first { $0.id == "firewall:host" }?.path == "/etc/pve/nodes/pve9/host.fw")
         #expect(
-            Set(desired.notApplied.map(\.stage)) == [.trust, .certs], "trust waits for the CA root to be exported; swarm and stacks are kinds of their own")
+            Set(desired.notApplied.map(\.stage)) == [.trust], "trust waits for the CA root to be exported; certs, swarm and stacks are kinds of their own")
         let withInputs = DesiredState(
             estate: estate, stages: [.files, .trust], nodeName: "pve9",
             inputs: SyncInputs(

@@ -45,7 +45,7 @@ public struct DesiredState: Sendable {
         }
         var notes = output.notes
         var notApplied = stages.filter { !$0.isApplied }.map { stage in
-            (stage, "needs the \(stage == .certs ? "Step-CA" : "Docker") client, which this version does not have; nothing is changed")
+            (stage, "this version does not converge it; nothing is changed")
         }
         if stages.contains(.files) {
             for file in inputs.stackFiles {

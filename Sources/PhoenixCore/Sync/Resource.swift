@@ -8,8 +8,7 @@ public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
     /// The stages this version converges; the others are planned and reported, never applied.
     public var isApplied: Bool {
         switch self {
-        case .guests, .files, .trust, .dns, .firewall, .services, .gateway, .swarm, .stacks: return true
-        case .certs: return false
+        case .guests, .files, .trust, .dns, .firewall, .certs, .services, .gateway, .swarm, .stacks: return true
         }
     }
 

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixProxmox
+import PhoenixServices
+
+/// `phoenix certs status`.
+struct CertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "certs", abstract: "The certificates of the manifest as they are installed.", subcommands: [CertsStatusCommand.self])
+}
+
+struct CertsStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Every certificate: names (DNS and IP apart), serial, validity, state, whether the key matches, where it is installed. Issues nothing.",
+        discussion: "One bulk read per machine for all certificates. Exit 1 when the root or a machine cannot be read.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: SyncOptions
+    @Option(name: .long, help: "text or json") var format: OutputFormat = .text
+    @Argument(help: "Common names to show (default: all).") var names: [String] = []
+
+    func run() async throws {
+        let estate = try global.loadValidEstate()
+        for name in names where !estate.certificates.contains(where: { $0.commonName == name }) {
+            throw fail("\(name): no certificate of the manifest has that common name", code: 64)
+        }
+        let vms = VMDirectory { [connection = target.connection] in try connection.makeClient() }
+        let stats = MachineStats()
+        let started = Date()
+        let certs = CertConvergence(estate: estate, machines: target.machines(for: estate, stats: stats, vms: vms))
+        let report = await certs.plan()
+        await certs.shutdown()
+        await vms.shutdown()
+        if let error = report.error ?? report.notReady { throw fail(error, code: 1) }
+        let document = CertsStatus.document(report, names: Set(names), now: Date())
+        if format == .json {
+            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
+        } else {
+            FileHandle.standardOutput.write(Data(CertsStatus.text(document).utf8))
+        }
+        target.printStats(stats, started: started)
+    }
+}

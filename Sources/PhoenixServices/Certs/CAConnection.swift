@@ -1,0 +1,133 @@
+import Crypto
+import Foundation
+import PhoenixCerts
+import PhoenixCore
+import PhoenixEngine
+import X509
+
+/// The pinned root: read from the host once per run, its fingerprint checked when configured.
+public struct PinnedRoot: Sendable {
+    public let pem: String
+    public let certificate: Certificate
+    public let fingerprint: String
+}
+
+/// The run's way to Step-CA, opened on first need and kept: the pinned root, the client, and the
+/// provisioner key (decrypted with the password file). A failure is kept too: every certificate
+/// that needs the CA fails with the same reason, the others are untouched.
+public actor CAConnection {
+    public typealias MakeClient = @Sendable (_ url: String, _ rootPEM: String, _ timeout: TimeInterval) -> StepCAClient
+
+    public static let live: MakeClient = { url, rootPEM, timeout in StepCAClient.live(url: url, rootPEM: rootPEM, timeout: timeout) }
+
+    let estate: Estate
+    let host: any Machine
+    let makeClient: MakeClient
+    var pinned: Result<PinnedRoot, CertConfigError>?
+    var opened: Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError>?
+
+    init(estate: Estate, host: any Machine, makeClient: @escaping MakeClient) {
+        self.estate = estate
+        self.host = host
+        self.makeClient = makeClient
+    }
+
+    var settings: StepCASettings { estate.settings.stepCA }
+
+    public func root() async -> Result<PinnedRoot, CertConfigError> {
+        if let pinned { return pinned }
+        let result = await readRoot()
+        pinned = result
+        return result
+    }
+
+    func readRoot() async -> Result<PinnedRoot, CertConfigError> {
+        let path = settings.rootFile ?? estate.settings.trustSource
+        let text: String?
+        do throws(MachineError) {
+            text = try await host.read(path)
+        } catch {
+            return .failure(CertConfigError(message: error.description))
+        }
+        guard let text else {
+            return .failure(CertConfigError(message: "the Step-CA root \(path) is not on the host (the CA guest exports it; phoenix.step_ca.root_file)"))
+        }
+        let certificate: Certificate
+        do throws(CertificateReader.Failure) {
+            certificate = try CertificateReader.certificates(text)[0]
+        } catch {
+            return .failure(CertConfigError(message: "the Step-CA root \(path) is \(error.description)"))
+        }
+        let fingerprint = CertificateReader.fingerprint(certificate)
+        if let expected = settings.rootFingerprint, expected != fingerprint {
+            return .failure(
+                CertConfigError(message: "the Step-CA root \(path) has fingerprint \(fingerprint), phoenix.step_ca.root_fingerprint says \(expected)"))
+        }
+        return .success(PinnedRoot(pem: text, certificate: certificate, fingerprint: fingerprint))
+    }
+
+    /// The client and the provisioner key, or why the CA cannot be used this run.
+    func open() async -> Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError> {
+        if let opened { return opened }
+        let result = await connect()
+        opened = result
+        return result
+    }
+
+    func connect() async -> Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError> {
+        let root: PinnedRoot
+        switch await self.root() {
+        case let .failure(error): return .failure(error)
+        case let .success(pinned): root = pinned
+        }
+        let url: String
+        switch settings.resolvedURL(in: estate) {
+        case let .failure(error): return .failure(error)
+        case let .success(resolved): url = resolved
+        }
+        let password: String?
+        do throws(MachineError) {
+            password = try await host.read(settings.passwordFile)
+        } catch {
+            return .failure(CertConfigError(message: error.description))
+        }
+        guard let password, !password.isEmpty else {
+            return .failure(
+                CertConfigError(message: "the provisioner password file \(settings.passwordFile) is missing or empty (phoenix.step_ca.password_file)"))
+        }
+        let client = makeClient(url, root.pem, settings.timeout)
+        do throws(StepCAError) {
+            let roots = try await client.roots()
+            let fingerprints = roots.compactMap { try? CertificateReader.certificates($0).first }.map(CertificateReader.fingerprint)
+            guard fingerprints.contains(root.fingerprint) else {
+                await client.shutdown()
+                return .failure(CertConfigError(message: "Step-CA \(url) does not serve the pinned root \(root.fingerprint) among its roots"))
+            }
+            let published = try await client.provisioner(named: settings.provisioner)
+            var secret = Array(password.utf8)
+            while secret.last == UInt8(ascii: "\n") || secret.last == UInt8(ascii: "\r") { secret.removeLast() }
+            do throws(ProvisionerKey.Failure) {
+                let key = try ProvisionerKey(
+                    name: settings.provisioner, keyID: published.keyID, encryptedKey: published.encryptedKey, password: secret,
+                    passwordFile: settings.passwordFile)
+                return .success((client, key))
+            } catch {
+                await client.shutdown()
+                return .failure(CertConfigError(message: error.description))
+            }
+        } catch {
+            await client.shutdown()
+            return .failure(CertConfigError(message: error.description))
+        }
+    }
+
+    /// Step-CA calls so far, by name.
+    func calls() async -> [String: Int] {
+        guard case let .success(opened)? = opened else { return [:] }
+        return await opened.client.counts
+    }
+
+    public func shutdown() async {
+        if case let .success(opened)? = opened { await opened.client.shutdown() }
+    }
+}

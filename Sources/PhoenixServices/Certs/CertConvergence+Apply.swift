@@ -1,0 +1,225 @@
+import Foundation
+import PhoenixCerts
+import PhoenixCore
+import PhoenixEngine
+
+extension CertConvergence {
+    struct StepFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Converges every certificate, one after the other: each is journalled (intent, applied,
+    /// verified or failed) and settled. A certificate that fails leaves the others converging.
+    public func apply(_ hooks: SwarmConvergence.RunHooks) async -> Report {
+        if let reason = await notReady() {
+            for request in estate.certificates { await hooks.settle(request.resourceID, reason) }
+            return Report(notReady: reason)
+        }
+        let items: [Item]
+        switch await observe() {
+        case let .failure(error):
+            for request in estate.certificates { await hooks.settle(request.resourceID, error.message) }
+            return Report(error: error.message)
+        case let .success(observed): items = observed
+        }
+        var done: [Item] = []
+        for item in items { done.append(await perform(item, hooks: hooks)) }
+        return Report(items: done, calls: await connection.calls())
+    }
+
+    public func shutdown() async { await connection.shutdown() }
+
+    func perform(_ planned: Item, hooks: SwarmConvergence.RunHooks) async -> Item {
+        var item = planned
+        if let blocked = await hooks.needs(item.id) {
+            item.failure = blocked
+            await hooks.settle(item.id, blocked)
+            return item
+        }
+        guard item.needsChange else {
+            await hooks.settle(item.id, nil)
+            return item
+        }
+        var wrote = false
+        do {
+            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .intent, detail: item.lines.joined(separator: "; "))
+            try failpoints.hit(item.id, .before)
+            let material = try await material(for: item)
+            item.newFingerprint = material.fingerprint
+            wrote = true
+            try await install(material, item: item)
+            for hook in item.hooks { try await run(hook, for: item) }
+            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .applied, newDigest: material.fingerprint)
+            try failpoints.hit(item.id, .after)
+            try await verify(material, item: item)
+            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .verified, newDigest: material.fingerprint)
+            item.outcome = item.assessment.action == .sign ? .issued : item.assessment.action == .renew ? .renewed : .reinstalled
+        } catch {
+            var failure = "\(error)"
+            if wrote {
+                failure += await restore(item)
+                item.outcome = .restored
+            }
+            item.failure = failure
+            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: failure)
+        }
+        await hooks.settle(item.id, item.failure)
+        return item
+    }
+
+    /// The certificate chain and key to install: a fresh sign, a renewal, or what is there.
+    struct Material {
+        let chainPEM: String
+        let keyPEM: String
+        let caPEM: String
+        let fingerprint: String
+    }
+
+    func material(for item: Item) async throws -> Material {
+        let root: PinnedRoot
+        switch await connection.root() {
+        case let .failure(error): throw StepFailure(description: error.message)
+        case let .success(pinned): root = pinned
+        }
+        let current = (chain: item.copies[0].found?.contents, key: item.copies[1].found?.contents)
+        var chain: String
+        var key: String
+        switch item.assessment.action {
+        case .none:
+            guard let existing = current.chain, let existingKey = current.key else { throw StepFailure(description: "nothing installed to copy") }
+            chain = existing
+            key = existingKey
+        case .renew:
+            guard let existing = current.chain, let existingKey = current.key else { throw StepFailure(description: "nothing installed to renew") }
+            let (client, _) = try await open()
+            do throws(StepCAError) {
+                chain = try await client.renew(chainPEM: existing, keyPEM: existingKey).chainPEM
+            } catch {
+                throw StepFailure(description: error.description)
+            }
+            key = existingKey
+        case .sign:
+            let (client, provisioner) = try await open()
+            let request = item.request
+            let dns = request.dnsNames.map(\.text)
+            let ips = request.ipAddresses.map(\.description)
+            let csr = try SigningRequest(commonName: request.commonName, dnsNames: dns, ipAddresses: ips)
+            let token = provisioner.token(
+                subject: request.commonName, sans: dns + ips, audience: client.url + "/1.0/sign", rootFingerprint: root.fingerprint, now: now())
+            do throws(StepCAError) {
+                chain = try await client.sign(csrPEM: csr.csrPEM, token: token, lifetime: request.lifetime ?? settings.lifetime).chainPEM
+            } catch {
+                throw StepFailure(description: error.description)
+            }
+            key = csr.keyPEM
+        }
+        let leaf = try CertificateReader.certificates(chain)[0]
+        return Material(chainPEM: chain, keyPEM: key, caPEM: root.pem, fingerprint: CertificateReader.fingerprint(leaf))
+    }
+
+    func open() async throws -> (StepCAClient, ProvisionerKey) {
+        switch await connection.open() {
+        case let .failure(error): throw StepFailure(description: error.message)
+        case let .success(opened): return (opened.client, opened.key)
+        }
+    }
+
+    /// Writes every copy that is not already as wanted: keys first, each staged 0600 next to its
+    /// place, given its owner and mode, then renamed over the old one.
+    func install(_ material: Material, item: Item) async throws {
+        for copy in item.copies.sorted(by: { ($0.role == .key ? 0 : 1) < ($1.role == .key ? 0 : 1) }) {
+            let contents = contents(of: copy.role, material)
+            if let found = copy.found, copy.error == nil, found.contents == contents, found.owner == copy.owner, found.group == copy.group,
+                found.mode == copy.mode
+            {
+                continue
+            }
+            try await place(contents, copy: copy)
+        }
+    }
+
+    func contents(of role: Copy.Role, _ material: Material) -> String {
+        switch role {
+        case .certificate: return material.chainPEM
+        case .key: return material.keyPEM
+        case .ca: return material.caPEM
+        }
+    }
+
+    func machine(of copy: Copy) -> any Machine { copy.guest.map { machines.machine(for: .guest($0)) } ?? machines.host }
+
+    func place(_ contents: String, copy: Copy) async throws {
+        let machine = machine(of: copy)
+        let staged = copy.path + ".phoenix-new"
+        try await machine.write(staged, contents, mode: "0600")
+        try await machine.setOwnership(staged, owner: copy.owner, group: copy.group, mode: copy.mode)
+        try await machine.rename(staged, to: copy.path)
+    }
+
+    /// Runs one hook step; its exit status counts.
+    func run(_ hook: CertHook, for item: Item) async throws {
+        let argv: [String]
+        let machine: any Machine
+        switch hook {
+        case .swarmSecrets:
+            return
+        case let .service(verb, unit, guest):
+            machine = guest.map { machines.machine(for: .guest($0)) } ?? machines.host
+            let commands = ServiceCommands.serviceNames.contains(unit) ? estate.settings.commands(for: unit) : nil
+            argv = (verb == "restart" ? commands?.restart : commands?.reload) ?? ["systemctl", verb, unit]
+        case let .shell(text):
+            machine = machines.host
+            argv = ["sh", "-c", text]
+        }
+        let result = try await machine.run(argv, timeout: settings.hookTimeout)
+        guard result.status == 0 else {
+            throw StepFailure(description: "hook \(hook.summary) failed on \(machine.name) (exit \(result.status)): \(result.excerpt)")
+        }
+    }
+
+    /// Reads the host copies back: the new certificate, its key, the owner and mode asked for.
+    func verify(_ material: Material, item: Item) async throws {
+        let paths = [item.request.certPath, item.request.keyPath]
+        let files = try await machines.host.inspect(all: paths)
+        guard let cert = files[paths[0]] ?? nil, let key = files[paths[1]] ?? nil else {
+            throw StepFailure(description: "\(paths[0]) or \(paths[1]) is missing after the install")
+        }
+        let facts = try CertificateReader.facts(certificatePEM: cert.contents, keyPEM: key.contents, root: nil)
+        guard facts.fingerprint == material.fingerprint, facts.keyMatches == true else {
+            throw StepFailure(description: "\(paths[0]) does not hold the new certificate and its key after the install")
+        }
+        for (file, copy) in [(cert, item.copies[0]), (key, item.copies[1])] where (file.owner, file.group, file.mode) != (copy.owner, copy.group, copy.mode) {
+            throw StepFailure(
+                description: "\(copy.path) is \(file.owner):\(file.group) \(file.mode) after the install, not \(copy.owner):\(copy.group) \(copy.mode)")
+        }
+    }
+
+    /// Puts every copy back as it was read (or removes it when there was none) and runs the hooks
+    /// again so the services load it; returns what to add to the failure.
+    func restore(_ item: Item) async -> String {
+        var problems: [String] = []
+        for copy in item.copies where copy.error == nil {
+            do {
+                if let found = copy.found {
+                    let machine = machine(of: copy)
+                    let staged = copy.path + ".phoenix-new"
+                    try await machine.write(staged, found.contents, mode: "0600")
+                    try await machine.setOwnership(staged, owner: found.owner, group: found.group, mode: found.mode)
+                    try await machine.rename(staged, to: copy.path)
+                } else {
+                    try await machine(of: copy).remove(copy.path)
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        guard problems.isEmpty else { return "; restoring the previous certificate failed too: \(problems.joined(separator: "; "))" }
+        let restored = item.copies.contains { $0.found != nil } ? "; the previous certificate and key are back" : "; the new files were removed"
+        // The services load the old material again; a hook that fails on it too is said, not hidden.
+        var hookProblems: [String] = []
+        for hook in item.hooks {
+            do { try await run(hook, for: item) } catch { hookProblems.append("\(error)") }
+        }
+        return restored + (hookProblems.isEmpty ? "" : " (its hook failed on them too: \(hookProblems.joined(separator: "; ")))")
+    }
+}

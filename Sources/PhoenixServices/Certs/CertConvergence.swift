@@ -1,0 +1,229 @@
+import Foundation
+import PhoenixCerts
+import PhoenixCore
+import PhoenixEngine
+import X509
+
+/// The certificates of the manifest (`certs` stage, kind `cert`): read where they are installed
+/// (one bulk read per machine), issued or renewed only when needed, installed with their owner and
+/// mode on the host and in the guest, the hook's reload run, and read back.
+public struct CertConvergence: Sendable {
+    public let estate: Estate
+    public let machines: Machines
+    /// Common names renewed whatever their state (`--force NAME`).
+    public var force: Set<String> = []
+    public var failpoints = Failpoints.none
+    public var now: @Sendable () -> Date = { Date() }
+    let connection: CAConnection
+
+    public init(estate: Estate, machines: Machines, makeClient: @escaping CAConnection.MakeClient = CAConnection.live) {
+        self.estate = estate
+        self.machines = machines
+        connection = CAConnection(estate: estate, host: machines.host, makeClient: makeClient)
+    }
+
+    var settings: StepCASettings { estate.settings.stepCA }
+
+    /// Where one copy of a certificate lives, as read.
+    public struct Copy: Sendable {
+        public let machine: String
+        public let guest: Int?
+        public let path: String
+        public let role: Role
+        public let owner: String
+        public let group: String
+        public let mode: String
+        /// What it holds now: nil when it is not there.
+        public var found: FileFacts?
+        /// Why it could not be read (the machine failed).
+        public var error: String?
+
+        public enum Role: String, Sendable { case certificate, key, ca }
+
+        /// Absent, other contents than `expected`, or another owner or mode.
+        func differs(from expected: String) -> [String] {
+            if let error { return ["\(machine) \(path): \(error)"] }
+            guard let found else { return ["\(machine) \(path) is missing"] }
+            var reasons: [String] = []
+            if found.contents != expected { reasons.append("\(machine) \(path) holds another \(role.rawValue)") }
+            if found.owner != owner || found.group != group || found.mode != mode {
+                reasons.append("\(machine) \(path) is \(found.owner):\(found.group) \(found.mode), configured \(owner):\(group) \(mode)")
+            }
+            return reasons
+        }
+    }
+
+    public struct Item: Sendable {
+        public let request: CertificateRequest
+        public var facts: CertificateFacts?
+        public var assessment: CertAssessment
+        /// Every copy: the host's certificate and key, then the guest's.
+        public var copies: [Copy]
+        /// Copies to write again without a new certificate (owner, mode, a guest copy that differs).
+        public var reinstall: [String]
+        public let hooks: [CertHook]
+        public var failure: String?
+        public var outcome: Outcome = .unchanged
+        /// What was served and what was expected (filled by the check after a change).
+        public var newFingerprint: String?
+
+        public enum Outcome: String, Sendable { case unchanged, issued, renewed, reinstalled, restored }
+
+        public var id: String { request.resourceID }
+        public var needsChange: Bool { assessment.action != .none || !reinstall.isEmpty }
+
+        public var lines: [String] {
+            var lines: [String] = []
+            switch assessment.action {
+            case .sign: lines.append("issue (\(assessment.state.rawValue)): \(assessment.reasons.joined(separator: "; "))")
+            case .renew: lines.append("renew (\(assessment.state.rawValue)): \(assessment.reasons.joined(separator: "; "))")
+            case .none: lines += reinstall.map { "install again: \($0)" }
+            }
+            if needsChange {
+                for hook in hooks {
+                    if case .shell = hook {
+                        lines.append("then: warning: runs its hook through sh -c on the host (not a form phoenix knows)")
+                    } else {
+                        lines.append("then: \(hook.summary)")
+                    }
+                }
+            }
+            return lines
+        }
+    }
+
+    public struct Report: Sendable {
+        public var items: [Item] = []
+        public var error: String?
+        /// Why nothing could be looked at yet, when that is not a failure: the CA's root is not
+        /// exported on the host yet (a new estate, before the CA guest runs), as the trust stage says.
+        public var notReady: String?
+        /// Step-CA calls by name (`sign`, `renew`, `roots`, `provisioners`).
+        public var calls: [String: Int] = [:]
+
+        public var failures: [String: String] {
+            var failures: [String: String] = [:]
+            for item in items { if let failure = item.failure { failures[item.id] = failure } }
+            return failures
+        }
+    }
+
+    // MARK: Reading
+
+    /// Every certificate as installed, with what the stage would do. Changes nothing.
+    public func plan() async -> Report {
+        if let reason = await notReady() { return Report(notReady: reason) }
+        switch await observe() {
+        case let .failure(error): return Report(error: error.message)
+        case let .success(items): return Report(items: items)
+        }
+    }
+
+    /// The root file is not on the host at all: nothing can be checked or issued yet.
+    func notReady() async -> String? {
+        guard !estate.certificates.isEmpty else { return "the certificate manifest lists no certificates" }
+        let path = settings.rootFile ?? estate.settings.trustSource
+        guard case .some(.none) = try? await machines.host.read(path) else { return nil }
+        return "the Step-CA root \(path) is not on the host yet (the Step-CA guest exports it); no certificate is checked or issued"
+    }
+
+    /// The copies' paths by machine: one bulk read each.
+    func observe() async -> Result<[Item], CertConfigError> {
+        let root: PinnedRoot
+        switch await connection.root() {
+        case let .failure(error): return .failure(error)
+        case let .success(pinned): root = pinned
+        }
+        var hostPaths: [String] = []
+        var guestPaths: [Int: [String]] = [:]
+        for request in estate.certificates {
+            hostPaths += [request.certPath, request.keyPath]
+            if let guest = request.guestID { guestPaths[guest, default: []] += guestTargets(request).map(\.path) }
+        }
+        let host: [String: FileFacts?]
+        do throws(MachineError) {
+            host = try await machines.host.inspect(all: hostPaths)
+        } catch {
+            return .failure(CertConfigError(message: error.description))
+        }
+        var guests: [Int: Result<[String: FileFacts?], MachineError>] = [:]
+        await withTaskGroup(of: (Int, Result<[String: FileFacts?], MachineError>).self) { group in
+            for (guest, paths) in guestPaths where !paths.isEmpty {
+                let machine = machines.machine(for: .guest(guest))
+                group.addTask {
+                    do throws(MachineError) {
+                        return (guest, .success(try await machine.inspect(all: paths)))
+                    } catch {
+                        return (guest, .failure(error))
+                    }
+                }
+            }
+            for await (guest, result) in group { guests[guest] = result }
+        }
+        let now = now()
+        return .success(
+            estate.certificates.map { request in
+                item(request, host: host, guest: request.guestID.flatMap { guests[$0] }, root: root, now: now)
+            })
+    }
+
+    func item(
+        _ request: CertificateRequest, host: [String: FileFacts?], guest: Result<[String: FileFacts?], MachineError>?, root: PinnedRoot, now: Date
+    )
+        -> Item
+    {
+        let certFile = host[request.certPath] ?? nil
+        let keyFile = host[request.keyPath] ?? nil
+        var facts: CertificateFacts?
+        var unreadable: String?
+        if let certFile {
+            do throws(CertificateReader.Failure) {
+                facts = try CertificateReader.facts(certificatePEM: certFile.contents, keyPEM: keyFile?.contents, root: root.certificate)
+            } catch {
+                unreadable = "\(request.certPath) is \(error.description)"
+            }
+        }
+        let window = request.renewBefore ?? settings.renewBefore
+        let assessment = CertAssessment.assess(
+            request, facts: facts, unreadable: unreadable, window: window, now: now, force: force.contains(request.commonName))
+        var copies = [
+            Copy(
+                machine: machines.host.name, guest: nil, path: request.certPath, role: .certificate, owner: request.owner, group: request.group,
+                mode: request.certMode, found: certFile),
+            Copy(
+                machine: machines.host.name, guest: nil, path: request.keyPath, role: .key, owner: request.owner, group: request.group,
+                mode: request.keyMode, found: keyFile),
+        ]
+        for target in guestTargets(request) {
+            var copy = Copy(
+                machine: "guest \(request.guestID ?? 0)", guest: request.guestID, path: target.path, role: target.role, owner: request.owner,
+                group: request.group, mode: target.mode)
+            switch guest {
+            case let .success(files)?: copy.found = files[target.path] ?? nil
+            case let .failure(error)?: copy.error = error.reason
+            case nil: copy.error = "not read"
+            }
+            copies.append(copy)
+        }
+        var reinstall: [String] = []
+        if assessment.action == .none, let certFile, let keyFile {
+            for copy in copies {
+                let expected = copy.role == .certificate ? certFile.contents : copy.role == .key ? keyFile.contents : root.pem
+                reinstall += copy.differs(from: expected)
+            }
+        }
+        return Item(
+            request: request, facts: facts, assessment: assessment, copies: copies, reinstall: reinstall,
+            hooks: request.hooks.flatMap(CertHook.parse))
+    }
+
+    /// Where the files go in the guest: the certificate, the key, and the CA with `include_ca`.
+    func guestTargets(_ request: CertificateRequest) -> [(path: String, role: Copy.Role, mode: String)] {
+        guard request.guestID != nil else { return [] }
+        var targets: [(path: String, role: Copy.Role, mode: String)] = []
+        if let path = request.guestCertPath { targets.append((path, .certificate, request.certMode)) }
+        if let path = request.guestKeyPath { targets.append((path, .key, request.keyMode)) }
+        if request.includeCA, let path = request.guestCAPath { targets.append((path, .ca, "0644")) }
+        return targets
+    }
+}

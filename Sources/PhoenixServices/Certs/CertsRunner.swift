@@ -1,0 +1,144 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+
+/// The certificates (`certs`).
+public struct CertsRunner: KindRunner {
+    public let kind: any ResourceKind = CertKind()
+    public var certs: CertConvergence
+
+    public init(certs: CertConvergence) { self.certs = certs }
+
+    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+        let report = await certs.plan()
+        await certs.shutdown()
+        return CertsReport(report: report, applied: false)
+    }
+
+    public func sync(_ context: RunContext) async throws -> any KindReport {
+        let report = await certs.apply(SwarmConvergence.RunHooks(context))
+        await certs.shutdown()
+        return CertsReport(report: report, applied: true)
+    }
+}
+
+public struct CertsReport: KindReport {
+    public let kind = CertKind().name
+    public let report: CertConvergence.Report
+    public let applied: Bool
+
+    public var error: String? { report.error }
+    public var failures: [String: String] { report.failures }
+    public var hasChanges: Bool { report.items.contains { $0.needsChange } || report.error != nil }
+
+    public var summary: String? {
+        if let error { return "certs: \(error)" }
+        let changed = report.items.filter { $0.outcome != .unchanged && $0.failure == nil }
+        guard !changed.isEmpty || !failures.isEmpty else { return nil }
+        return "certs: \(changed.count) changed, \(failures.count) failed"
+    }
+
+    public var json: (key: String, value: JSONValue)? {
+        if let error { return ("certs_error", .string(error)) }
+        if let reason = report.notReady { return ("certs", .object([("not_applied", .string(reason))])) }
+        let items: [JSONValue] = report.items.map { item in
+            var members: [(key: String, value: JSONValue)] = [
+                ("resource", .string(item.id)), ("kind", .string(kind)), ("state", .string(item.assessment.state.rawValue)),
+                ("action", .string(item.assessment.action.rawValue)), ("changes", .array(item.lines.map(JSONValue.string))),
+            ]
+            if applied { members.append(("status", .string(item.failure != nil ? "failed" : item.outcome.rawValue))) }
+            if let fingerprint = item.newFingerprint, item.failure == nil { members.append(("fingerprint", .string(fingerprint))) }
+            if let failure = item.failure { members.append(("error", .string(failure))) }
+            return .object(members)
+        }
+        let calls = report.calls.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.number(Double($0.value))) }
+        return ("certs", .object([("calls", .object(calls)), ("resources", .array(items))]))
+    }
+
+    public func lines(verbose: Bool) -> [String] {
+        if let error { return ["certs: failed: \(TextRules.printable(error, limit: 1200))"] }
+        if let reason = report.notReady { return ["certs: not applied: \(reason)"] }
+        var lines: [String] = []
+        for item in report.items {
+            if let failure = item.failure {
+                lines.append("certs: \(item.id): \(applied ? "failed" : "cannot converge"): \(TextRules.printable(failure, limit: 800))")
+            } else if !item.needsChange {
+                if verbose { lines.append("certs: \(item.id): as configured") }
+            } else {
+                let marker = applied ? "done: " : "~ "
+                lines += item.lines.map { "certs: \(item.id): \(marker)\(TextRules.printable($0, limit: 400))" }
+            }
+        }
+        if lines.isEmpty && !report.items.isEmpty {
+            let signs = report.calls["sign", default: 0] + report.calls["renew", default: 0]
+            lines.append("certs: \(report.items.count) certificates as configured (\(signs) issued)")
+        }
+        return lines
+    }
+}
+
+/// `phoenix certs status`: every entry of the manifest as installed. Issues nothing.
+public enum CertsStatus {
+    public static func document(_ report: CertConvergence.Report, names: Set<String>, now: Date) -> JSONValue {
+        var certificates: [JSONValue] = []
+        for item in report.items where names.isEmpty || names.contains(item.request.commonName) {
+            var members: [(key: String, value: JSONValue)] = [
+                ("name", .string(item.id)), ("common_name", .string(item.request.commonName)),
+            ]
+            if let facts = item.facts {
+                members += [
+                    ("dns_sans", .array(facts.dnsNames.sorted().map(JSONValue.string))),
+                    ("ip_sans", .array(facts.ipAddresses.sorted().map(JSONValue.string))), ("serial", .string(facts.serial)),
+                    ("not_before", .string(ISO8601DateFormatter().string(from: facts.notBefore))),
+                    ("not_after", .string(ISO8601DateFormatter().string(from: facts.notAfter))),
+                    ("seconds_left", .number(Double(Int(facts.notAfter.timeIntervalSince(now))))), ("issuer", .string(facts.issuer)),
+                    ("fingerprint", .string(facts.fingerprint)), ("key_matches", facts.keyMatches.map(JSONValue.bool) ?? .null),
+                ]
+            } else {
+                members += [
+                    ("dns_sans", .array(item.request.dnsNames.map { .string($0.text) })),
+                    ("ip_sans", .array(item.request.ipAddresses.map { .string($0.description) })), ("serial", .null), ("not_after", .null),
+                    ("seconds_left", .null),
+                ]
+            }
+            members.append(("state", .string(item.assessment.state.rawValue)))
+            members.append(("reasons", .array((item.assessment.reasons + item.reinstall).map(JSONValue.string))))
+            let installed: [JSONValue] = item.copies.map { copy in
+                var entry: [(key: String, value: JSONValue)] = [
+                    ("machine", .string(copy.machine)), ("path", .string(copy.path)), ("role", .string(copy.role.rawValue)),
+                    ("present", .bool(copy.found != nil)),
+                ]
+                if let found = copy.found {
+                    entry += [("owner", .string(found.owner)), ("group", .string(found.group)), ("mode", .string(found.mode))]
+                }
+                entry.append(("configured", .string("\(copy.owner):\(copy.group) \(copy.mode)")))
+                if let error = copy.error { entry.append(("error", .string(error))) }
+                return .object(entry)
+            }
+            members.append(("installed", .array(installed)))
+            members.append(("served", .null))
+            certificates.append(.object(members))
+        }
+        return .object([("version", .number(1)), ("certificates", .array(certificates))])
+    }
+
+    public static func text(_ document: JSONValue) -> String {
+        var out = ""
+        for cert in document["certificates"]?.arrayItems ?? [] {
+            let left = cert["seconds_left"]?.intValue.map { Durations.text(TimeInterval(max(0, $0))) + " left" } ?? "-"
+            out += "\(cert["common_name"]?.stringValue ?? "")  \(cert["state"]?.stringValue ?? "")  \(left)"
+            out += "  serial \(cert["serial"]?.stringValue ?? "-")\n"
+            let dns = cert["dns_sans"]?.arrayItems.compactMap(\.stringValue).joined(separator: ",") ?? ""
+            let ips = cert["ip_sans"]?.arrayItems.compactMap(\.stringValue).joined(separator: ",") ?? ""
+            out += "  dns \(dns.isEmpty ? "-" : dns)  ip \(ips.isEmpty ? "-" : ips)  not after \(cert["not_after"]?.stringValue ?? "-")\n"
+            for reason in cert["reasons"]?.arrayItems.compactMap(\.stringValue) ?? [] { out += "  ! \(reason)\n" }
+            for copy in cert["installed"]?.arrayItems ?? [] {
+                let present = copy["present"]?.boolValue == true
+                let ownership =
+                    present ? "\(copy["owner"]?.stringValue ?? ""):\(copy["group"]?.stringValue ?? "") \(copy["mode"]?.stringValue ?? "")" : "missing"
+                out += "  \(copy["machine"]?.stringValue ?? "") \(copy["path"]?.stringValue ?? "")  \(ownership)\n"
+            }
+        }
+        return out
+    }
+}

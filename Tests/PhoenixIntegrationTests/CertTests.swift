@@ -1,0 +1,237 @@
+import Foundation
+import PhoenixTesting
+import Testing
+
+/// The certs stage against a real step-ca (StepCALab): the host is a folder (--host-root), the
+/// guests are folders (--guest-root) standing in for pct and the guest agent.
+@Suite("Certificates from a real step-ca", .serialized)
+struct CertTests {
+    struct Estate {
+        let directory: TemporaryDirectory
+        let ca: StepCALab
+        var etc: String { directory.file("etc") }
+        var host: String { directory.file("host") }
+        var guests: String { directory.file("guests") }
+
+        static let app = "app.lab.test"
+        static let ip = "ip.lab.test"
+        static let client = "client.lab.test"
+
+        /// The example estate with its own manifest: a wildcard server certificate installed in
+        /// guest 101, one with IP SANs, a client certificate.
+        static func make(_ label: String, entries: [[String: Any]]? = nil) throws -> Estate? {
+            let directory = try PatchedEstate.exampleCopy(label)
+            try PatchedEstate.withoutSwarm(directory.file("etc"))
+            try FileManager.default.createDirectory(atPath: directory.file("host"), withIntermediateDirectories: true)
+            guard let ca = try StepCALab.start(in: directory.file("host/ca")) else { return nil }
+            let estate = Estate(directory: directory, ca: ca)
+            try PatchedEstate.edit(directory.file("etc/phoenix_hypervisor_config.json")) { root in
+                var phoenix = root["phoenix"] as? [String: Any] ?? [:]
+                phoenix["step_ca"] = ["url": ca.url, "password_file": "/ca/password.txt", "root_file": "/ca/certs/root_ca.crt"]
+                root["phoenix"] = phoenix
+                root["step_ca"] = ["provisioner_name": "phoenix", "dns_name": "ca.lab.test"]
+            }
+            try estate.writeManifest(entries ?? Self.entries)
+            return estate
+        }
+
+        static var entries: [[String: Any]] {
+            [
+                [
+                    "common_name": app, "sans": [app, "*.app.lab.test"], "guest_id": 101, "guest_type": "lxc",
+                    "cert_path": "/certs/app.crt", "key_path": "/certs/app.key", "owner": "root:www-data", "permissions": "640",
+                    "guest_cert_path": "/etc/nginx/ssl/app.crt", "guest_key_path": "/etc/nginx/ssl/app.key",
+                ],
+                ["common_name": ip, "sans": [ip, "127.0.0.1", "10.0.0.111"], "cert_path": "/certs/ip.crt", "key_path": "/certs/ip.key"],
+                ["common_name": client, "cert_type": "client", "cert_path": "/certs/client.crt", "key_path": "/certs/client.key"],
+            ]
+        }
+
+        func writeManifest(_ entries: [[String: Any]]) throws {
+            try JSONSerialization.data(withJSONObject: entries, options: [.prettyPrinted, .sortedKeys]).write(
+                to: URL(fileURLWithPath: directory.file("etc/certificate-manifest.json")))
+        }
+
+        func editEntry(_ name: String, _ change: (inout [String: Any]) -> Void) throws {
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory.file("etc/certificate-manifest.json")))
+            var entries = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+            for index in entries.indices where entries[index]["common_name"] as? String == name { change(&entries[index]) }
+            try writeManifest(entries)
+        }
+
+        func phoenix(_ arguments: [String]) throws -> CommandResult {
+            let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
+            try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
+            let flags = ["--config-dir", etc, "--state", directory.file("state.sqlite"), "--host-root", host, "--guest-root", guests, "--progress", "none"]
+            return try Command.run(binary, arguments + flags, timeout: 120)
+        }
+
+        func json(_ arguments: [String], status: Int32) throws -> [String: Any] {
+            let result = try phoenix(arguments + ["--format", "json"])
+            #expect(result.status == status, "\(arguments): \(result.stdout.suffix(3000)) \(result.stderr.suffix(2000))")
+            return try #require(
+                try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "not JSON: \(result.stdout) \(result.stderr)")
+        }
+
+        /// Each certificate's outcome in a sync's JSON, by common name.
+        func outcomes(_ document: [String: Any]) -> [String: String] {
+            let resources = (document["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
+            var outcomes: [String: String] = [:]
+            for resource in resources {
+                guard let id = resource["resource"] as? String else { continue }
+                outcomes[String(id.dropFirst("cert:".count))] = resource["status"] as? String
+            }
+            return outcomes
+        }
+
+        func file(_ path: String) -> String? { try? String(contentsOfFile: host + path, encoding: .utf8) }
+
+        func ownership(_ path: String) throws -> String {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            let mode = String(format: "%04o", (attributes[.posixPermissions] as? Int) ?? 0)
+            return "\(attributes[.ownerAccountName] as? String ?? "?"):\(attributes[.groupOwnerAccountName] as? String ?? "?") \(mode)"
+        }
+
+        /// `certs status --format json`, by common name.
+        func status() throws -> [String: [String: Any]] {
+            let document = try json(["certs", "status"], status: 0)
+            var byName: [String: [String: Any]] = [:]
+            for cert in document["certificates"] as? [[String: Any]] ?? [] { byName[cert["common_name"] as? String ?? ""] = cert }
+            return byName
+        }
+    }
+
+    @Test("issue every entry, then nothing: a no-op has zero sign calls; the IP-SAN entry is not re-issued; owner and mode as declared")
+    func issueThenNothing() throws {
+        guard let estate = try Estate.make("phoenix-certs-issue") else { return }
+        defer { estate.ca.stop() }
+        let first = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(first) == [Estate.app: "issued", Estate.ip: "issued", Estate.client: "issued"])
+        #expect(estate.ca.requests("/1.0/sign") == 3)
+
+        // Installed as declared: the key root:www-data 0640, the certificate 0644, in the guest too.
+        #expect(try estate.ownership(estate.host + "/certs/app.key") == "root:www-data 0640")
+        #expect(try estate.ownership(estate.host + "/certs/app.crt") == "root:www-data 0644")
+        #expect(try estate.ownership(estate.host + "/certs/ip.key") == "root:root 0600")
+        #expect(try estate.ownership(estate.guests + "/101/etc/nginx/ssl/app.key") == "root:www-data 0640")
+        #expect(try String(contentsOfFile: estate.guests + "/101/etc/nginx/ssl/app.crt", encoding: .utf8) == estate.file("/certs/app.crt"))
+
+        // What was issued, as status reads it: DNS and IP names apart, the key matching.
+        let status = try estate.status()
+        #expect(status[Estate.ip]?["ip_sans"] as? [String] == ["10.0.0.111", "127.0.0.1"])
+        #expect(status[Estate.ip]?["dns_sans"] as? [String] == [Estate.ip])
+        #expect(status[Estate.app]?["dns_sans"] as? [String] == ["*.app.lab.test", Estate.app])
+        #expect(status[Estate.client]?["dns_sans"] as? [String] == [Estate.client])
+        for name in [Estate.app, Estate.ip, Estate.client] {
+            #expect(status[name]?["state"] as? String == "valid", "\(name): \(status[name] ?? [:])")
+            #expect(status[name]?["key_matches"] as? Bool == true)
+            #expect(((status[name]?["seconds_left"] as? Double) ?? 0) > 23 * 3600)
+        }
+        let certificate = try #require(estate.file("/certs/app.crt"))
+        #expect(!(try estate.phoenix(["certs", "status", "--format", "json"]).stdout.contains("PRIVATE KEY")))
+
+        // Right after: nothing to do, no sign call, the files untouched (the original re-issued
+        // the IP-SAN entries every hour).
+        let second = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(second) == [Estate.app: "unchanged", Estate.ip: "unchanged", Estate.client: "unchanged"])
+        #expect(estate.ca.requests("/1.0/sign") == 3)
+        #expect(estate.file("/certs/app.crt") == certificate)
+        let text = try estate.phoenix(["sync", "certs"])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("certs: 3 certificates as configured (0 issued)"), "\(text.stdout)")
+    }
+
+    @Test("renewal inside the window goes through /1.0/renew (same key, new serial); a SAN added is a fresh sign; a hand-changed mode is put back")
+    func renewAndChange() throws {
+        guard let estate = try Estate.make("phoenix-certs-renew") else { return }
+        defer { estate.ca.stop() }
+        _ = try estate.json(["sync", "certs"], status: 0)
+        let before = try estate.status()
+        let key = estate.file("/certs/app.key")
+
+        try estate.editEntry(Estate.app) { $0["renew_before"] = "25h" }
+        let plan = try estate.phoenix(["plan", "certs"])
+        #expect(plan.stdout.contains("cert:\(Estate.app): ~ renew (renew-due)"), "\(plan.stdout) \(plan.stderr)")
+        let renewed = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(renewed)[Estate.app] == "renewed")
+        #expect(estate.outcomes(renewed)[Estate.ip] == "unchanged")
+        #expect(estate.ca.requests("/1.0/renew") == 1)
+        #expect(estate.ca.requests("/1.0/sign") == 3)
+        #expect(estate.file("/certs/app.key") == key)
+        let after = try estate.status()
+        #expect(after[Estate.app]?["serial"] as? String != before[Estate.app]?["serial"] as? String)
+        #expect(after[Estate.app]?["key_matches"] as? Bool == true)
+        try estate.editEntry(Estate.app) { $0["renew_before"] = nil }
+
+        try estate.editEntry(Estate.ip) { $0["sans"] = [Estate.ip, "extra.lab.test", "127.0.0.1", "10.0.0.111"] }
+        let changed = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(changed)[Estate.ip] == "issued")
+        #expect(estate.ca.requests("/1.0/sign") == 4)
+        #expect(try estate.status()[Estate.ip]?["dns_sans"] as? [String] == ["extra.lab.test", Estate.ip])
+
+        chmod(estate.host + "/certs/app.key", 0o644)
+        let status = try estate.status()
+        #expect((status[Estate.app]?["reasons"] as? [String] ?? []).contains { $0.contains("/certs/app.key is root:www-data 0644") })
+        let repaired = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(repaired)[Estate.app] == "reinstalled")
+        #expect(try estate.ownership(estate.host + "/certs/app.key") == "root:www-data 0640")
+        #expect(estate.ca.requests("/1.0/sign") == 4)
+    }
+
+    @Test("a failing hook restores the previous certificate and exits 1 while the other certificate renews")
+    func failingHook() throws {
+        guard let estate = try Estate.make("phoenix-certs-hook") else { return }
+        defer { estate.ca.stop() }
+        try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = "exit 3" }
+        try estate.editEntry(Estate.client) { $0["post_renewal_command"] = "true" }
+        let first = try estate.json(["sync", "certs"], status: 1)
+        #expect(estate.outcomes(first)[Estate.app] == "issued")
+        #expect(estate.outcomes(first)[Estate.ip] == "failed")
+        #expect(estate.file("/certs/ip.crt") == nil, "a first issue whose hook fails leaves nothing behind")
+
+        try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = nil }
+        _ = try estate.json(["sync", "certs"], status: 0)
+        let previous = estate.file("/certs/ip.crt")
+        try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = "exit 3" }
+        let plan = try estate.phoenix(["plan", "certs", "--force", Estate.ip])
+        #expect(plan.stdout.contains("warning: runs its hook through sh -c on the host"), "\(plan.stdout)")
+        let forced = try estate.json(["sync", "certs", "--force", Estate.ip, "--force", Estate.client], status: 1)
+        #expect(estate.outcomes(forced)[Estate.ip] == "failed")
+        #expect(estate.outcomes(forced)[Estate.client] == "renewed")
+        let resources = (forced["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
+        let error = resources.first { ($0["resource"] as? String) == "cert:\(Estate.ip)" }?["error"] as? String ?? ""
+        #expect(error.contains("exit 3") && error.contains("the previous certificate and key are back"), "\(error)")
+        #expect(estate.file("/certs/ip.crt") == previous)
+    }
+
+    @Test("a wrong provisioner password names the file, not the password; an unreachable CA is a clear error")
+    func badCA() throws {
+        guard let estate = try Estate.make("phoenix-certs-bad") else { return }
+        defer { estate.ca.stop() }
+        try "not-the-password\n".write(toFile: estate.ca.passwordFile, atomically: true, encoding: .utf8)
+        let wrong = try estate.phoenix(["sync", "certs"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stdout.contains("the password in /ca/password.txt does not decrypt the key of provisioner phoenix"), "\(wrong.stdout) \(wrong.stderr)")
+        #expect(!(wrong.stdout + wrong.stderr).contains("not-the-password"))
+        #expect(estate.file("/certs/app.crt") == nil)
+
+        estate.ca.stop()
+        let down = try estate.phoenix(["sync", "certs"])
+        #expect(down.status == 1)
+        #expect(down.stdout.contains("Step-CA \(estate.ca.url): GET /roots failed: connection refused"), "\(down.stdout) \(down.stderr)")
+    }
+
+    @Test("an expired certificate is signed afresh (renew needs a valid one)")
+    func expired() throws {
+        let entry: [String: Any] = ["common_name": "short.lab.test", "cert_path": "/certs/short.crt", "key_path": "/certs/short.key", "lifetime": "3s"]
+        guard let estate = try Estate.make("phoenix-certs-expired", entries: [entry]) else { return }
+        defer { estate.ca.stop() }
+        _ = try estate.json(["sync", "certs"], status: 0)
+        Thread.sleep(forTimeInterval: 4)
+        #expect(try estate.status()["short.lab.test"]?["state"] as? String == "expired")
+        let again = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(again)["short.lab.test"] == "issued")
+        #expect(estate.ca.requests("/1.0/sign") == 2)
+        #expect(estate.ca.requests("/1.0/renew") == 0)
+    }
+}

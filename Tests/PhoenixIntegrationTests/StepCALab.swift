@@ -1,0 +1,72 @@
+import Foundation
+import PhoenixTesting
+import Testing
+
+/// A real step-ca (0.19, built from Debian's Go sources by scripts/lib/stepca.sh) on a free
+/// loopback port, with a CA the lab makes: an openssl root and intermediate, and a JWK provisioner
+/// `phoenix` whose key is encrypted under `password.txt` by an independent JOSE implementation
+/// (joserfc). Stopped by its pid.
+final class StepCALab: @unchecked Sendable {
+    let directory: String
+    let port: Int
+    let process: Process
+    var url: String { "https://127.0.0.1:\(port)" }
+    var rootFile: String { "\(directory)/certs/root_ca.crt" }
+    var passwordFile: String { "\(directory)/password.txt" }
+
+    /// nil (with the reason recorded) when step-ca cannot be built here.
+    static func start(in directory: String) throws -> StepCALab? {
+        let script = "\(TestPaths.packageRoot)/scripts/lib/stepca.sh"
+        let built = try Command.run("/bin/bash", [script, "build"], timeout: 300)
+        guard built.status == 0 else {
+            if TestPaths.realComponentsRequired {
+                Issue.record("step-ca could not be built: \(built.stderr)")
+            } else {
+                print("skipping: step-ca could not be built (scripts/test.sh installs its sources): \(built.stderr)")
+            }
+            return nil
+        }
+        let binary = built.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let port = FreePort.allocate()
+        let made = try Command.run("/bin/bash", [script, "init", directory, String(port)], timeout: 120)
+        try #require(made.status == 0, "stepca.sh init: \(made.stderr)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["\(directory)/ca.json"]
+        FileManager.default.createFile(atPath: "\(directory)/step-ca.log", contents: nil)
+        let log = try #require(FileHandle(forWritingAtPath: "\(directory)/step-ca.log"))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let lab = StepCALab(directory: directory, port: port, process: process)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let health = try Command.run("/usr/bin/curl", ["-sf", "--cacert", lab.rootFile, "\(lab.url)/health"], timeout: 5)
+            if health.status == 0 { return lab }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        lab.stop()
+        Issue.record("step-ca did not answer /health: \((try? String(contentsOfFile: "\(directory)/step-ca.log", encoding: .utf8)) ?? "")")
+        return nil
+    }
+
+    init(directory: String, port: Int, process: Process) {
+        self.directory = directory
+        self.port = port
+        self.process = process
+    }
+
+    /// How many certificates step-ca signed or renewed, from its request log.
+    func requests(_ path: String) -> Int {
+        let log = (try? String(contentsOfFile: "\(directory)/step-ca.log", encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").filter { $0.contains("path=\(path) ") && $0.contains("status=201") }.count
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
