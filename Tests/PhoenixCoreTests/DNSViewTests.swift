@@ -26,7 +26,9 @@ struct DNSViewTests {
     func kinds() throws {
         let records = try records()
         #expect(records["worker-agent.lab.test"] == "10.0.0.102")
-        #expect(records["ca.lab.test"] == "10.0.0.12")
+        // The CA's service name resolves to the CA guest (103), never to Traefik: a client pinning
+        // the CA's root must reach step-ca's own TLS (the original's defect).
+        #expect(records["ca.lab.test"] == "10.0.0.11")
         #expect(records["traefik.lab.test"] == "10.0.0.12")
         #expect(records["step-ca.lab.test"] == "10.0.0.11")
         #expect(records["nginx-phoenix.lab.test"] == "10.0.0.10", "a dhcp primary uses the secondary address")

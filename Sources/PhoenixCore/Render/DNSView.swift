@@ -34,6 +34,7 @@ public struct DNSView: Sendable {
     public init(estate: Estate, sink: DiagnosticSink? = nil) {
         let ingress = Ingress(estate: estate)
         let gatewayID = Gateway(estate: estate).guest?.id
+        let caGuestID = estate.settings.stepCA.guest
         var claims: [DNSName: [Record]] = [:]
         func claim(_ name: DNSName, _ address: IPv4Address, _ kind: Kind, _ origin: String, _ location: SourceLocation) {
             claims[name, default: []].append(Record(name: name, address: address, kind: kind, origin: origin, location: location))
@@ -46,12 +47,17 @@ public struct DNSView: Sendable {
             }
             if let service = guest.traefikService, let name = service.name.qualified(in: domain) {
                 // The gateway's own service name resolves to the gateway: through Traefik it would loop back.
-                let target = guest.id == gatewayID ? guest.staticAddress : ingress.address
+                // The CA's resolves to the CA: a client pinning its root must reach step-ca's own TLS,
+                // never Traefik's (the original's `ca.<domain>` went to Traefik and broke `step ca bootstrap`).
+                let target = guest.id == gatewayID || guest.id == caGuestID ? guest.staticAddress : ingress.address
                 if let target { claim(name, target, .service, "\(label) traefik_service", service.location) }
             }
             if let hostname = guest.hostname, let address = guest.staticAddress, let name = hostname.qualified(in: domain) {
                 claim(name, address, .selfName, "\(label) name", guest.source)
             }
+        }
+        if let text = estate.settings.stepCA.dnsName, let name = DNSName(text), let ca = estate.guest(caGuestID), ca.enabled, let address = ca.staticAddress {
+            claim(name, address, .agent, "step_ca.dns_name (the CA is reached as itself)", ca.source)
         }
         if let ingressAddress = ingress.address, let ingressGuest = ingress.guest {
             if let dashboard = DNSName("traefik")?.qualified(in: domain) {
