@@ -35,7 +35,8 @@ struct CertsStatusCommand: AsyncParsableCommand {
         await certs.shutdown()
         await vms.shutdown()
         if let error = report.error ?? report.notReady { throw fail(error, code: 1) }
-        let document = CertsStatus.document(report, names: Set(names), now: Date())
+        let served = await CertsStatus.served(report, names: Set(names), timeout: min(5, estate.settings.stepCA.timeout))
+        let document = CertsStatus.document(report, names: Set(names), now: Date(), served: served)
         if format == .json {
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import PhoenixCore
+import PhoenixHTTP
 import SwiftASN1
 import X509
 
@@ -92,5 +93,22 @@ public enum CertificateReader {
 
     static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// What a TLS endpoint serves now, by fingerprint.
+public enum ServedFingerprint {
+    /// The lowercase hex SHA-256 of the leaf `endpoint` presents, or why it could not be read.
+    public static func read(_ endpoint: CertEndpoint, timeout: Double) async -> Result<String, CertConfigError> {
+        do throws(HTTPTransportError) {
+            let der = try await ServedCertificate.leafDER(host: endpoint.host, port: endpoint.port, serverName: endpoint.serverName, timeout: timeout)
+            return .success(CertificateReader.hex(SHA256.hash(data: der)))
+        } catch {
+            let reason: String
+            switch error {
+            case let .tls(text), let .unreachable(text): reason = text
+            }
+            return .failure(CertConfigError(message: "\(endpoint): \(reason)"))
+        }
     }
 }

@@ -221,6 +221,80 @@ struct CertTests {
         #expect(down.stdout.contains("Step-CA \(estate.ca.url): GET /roots failed: connection refused"), "\(down.stdout) \(down.stderr)")
     }
 
+    @Test("a real nginx serves the renewed certificate, checked by fingerprint; a reload that does not take is undone")
+    func servedByNginx() throws {
+        guard let nginx = try realProgram("nginx") else { return }
+        guard let estate = try Estate.make("phoenix-certs-nginx") else { return }
+        defer { estate.ca.stop() }
+        _ = try estate.json(["sync", "certs"], status: 0)
+
+        // nginx in "guest 101" (a folder) serving the installed copy on a free loopback port.
+        let guest = estate.guests + "/101"
+        let port = FreePort.allocate()
+        let conf = guest + "/etc/nginx/nginx.conf"
+        try """
+        worker_processes 1;
+        pid \(guest)/nginx.pid;
+        error_log \(guest)/nginx-error.log info;
+        events { worker_connections 64; }
+        http {
+            access_log off;
+            server {
+                listen 127.0.0.1:\(port) ssl;
+                ssl_certificate \(guest)/etc/nginx/ssl/app.crt;
+                ssl_certificate_key \(guest)/etc/nginx/ssl/app.key;
+                location / { return 200 "ok\\n"; }
+            }
+        }
+
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
+        let control = ["-c", conf, "-p", guest + "/", "-e", guest + "/nginx-error.log"]
+        let started = try Command.run(nginx, control)
+        try #require(started.status == 0, "nginx: \(started.stderr)")
+        defer {
+            if let pid = try? String(contentsOfFile: guest + "/nginx.pid", encoding: .utf8),
+                let number = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                kill(number, SIGQUIT)
+            }
+        }
+        try PatchedEstate.edit(estate.etc + "/phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            phoenix["services"] = ["nginx": ["reload": [nginx] + control + ["-s", "reload"]]]
+            var stepCA = phoenix["step_ca"] as! [String: Any]
+            stepCA["timeout_seconds"] = 3
+            phoenix["step_ca"] = stepCA
+            root["phoenix"] = phoenix
+        }
+        try estate.editEntry(Estate.app) {
+            $0["post_renewal_command"] = "pct exec 101 -- systemctl reload nginx"
+            $0["verify_at"] = ["127.0.0.1:\(port)"]
+        }
+        let before = try estate.status()[Estate.app]?["served"] as? [[String: Any]]
+        #expect(before?.first?["matches"] as? Bool == true, "\(before ?? [])")
+
+        // Renewed: nginx reloaded by the hook, the served leaf is the new one.
+        let renewed = try estate.json(["sync", "certs", "--force", Estate.app], status: 0)
+        #expect(estate.outcomes(renewed)[Estate.app] == "renewed", "\(renewed)")
+        let resources = (renewed["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
+        let fingerprint = resources.first { ($0["resource"] as? String) == "cert:\(Estate.app)" }?["fingerprint"] as? String
+        let after = try estate.status()[Estate.app]
+        #expect(after?["fingerprint"] as? String == fingerprint)
+        #expect((after?["served"] as? [[String: Any]])?.first?["fingerprint"] as? String == fingerprint)
+
+        // A hook that does not make nginx load it: the old leaf is still served, so the new files
+        // are undone and the run fails saying what is served.
+        try estate.editEntry(Estate.app) { $0["post_renewal_command"] = "true" }
+        let installed = estate.file("/certs/app.crt")
+        let stale = try estate.json(["sync", "certs", "--force", Estate.app], status: 1)
+        let failed = ((stale["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []).first { ($0["resource"] as? String) == "cert:\(Estate.app)" }
+        let error = failed?["error"] as? String ?? ""
+        #expect(error.contains("verify_at 127.0.0.1:\(port) serves \(fingerprint ?? "?")"), "\(error)")
+        #expect(error.contains("the previous certificate and key are back"), "\(error)")
+        #expect(estate.file("/certs/app.crt") == installed)
+        #expect(try String(contentsOfFile: guest + "/etc/nginx/ssl/app.crt", encoding: .utf8) == installed)
+    }
+
     @Test("an expired certificate is signed afresh (renew needs a valid one)")
     func expired() throws {
         let entry: [String: Any] = ["common_name": "short.lab.test", "cert_path": "/certs/short.crt", "key_path": "/certs/short.key", "lifetime": "3s"]

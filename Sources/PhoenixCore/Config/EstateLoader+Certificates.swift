@@ -13,6 +13,7 @@ extension EstateLoader {
             [
                 "common_name", "sans", "guest_id", "guest_type", "cert_path", "key_path", "owner", "permissions", "include_ca",
                 "cert_type", "post_renewal_command", "renew_before", "lifetime", "guest_cert_path", "guest_key_path", "guest_ca_path",
+                "verify_at", "verify",
             ],
             in: "a certificate entry")
         var valid = true
@@ -117,6 +118,18 @@ extension EstateLoader {
         request.guestCertPath = absolutePath(entry.child("guest_cert_path")) ?? moved["/tmp/cert.pem"]
         request.guestKeyPath = absolutePath(entry.child("guest_key_path")) ?? moved["/tmp/key.pem"]
         request.guestCAPath = absolutePath(entry.child("guest_ca_path")) ?? moved["/tmp/ca.pem"]
+        for cursor in entry.child("verify_at")?.expectArray("verify_at") ?? [] {
+            guard let text = cursor.stringValue else { continue }
+            if CertServing.endpoint(text, serverName: nil, what: "") != nil {
+                request.verifyAt.append(text)
+            } else {
+                cursor.error("\(cursor.describe) is not host:port", hint: "e.g. 10.0.0.10:443")
+            }
+        }
+        if let verify = entry.bool("verify") {
+            request.verify = verify
+            if !verify { entry.warning("the certificate is not checked where it is served (verify: false)") }
+        }
         if request.guestID != nil, request.guestCertPath == nil {
             entry.warning(
                 "the certificate is not installed in guest \(guestID.map(String.init) ?? "")",

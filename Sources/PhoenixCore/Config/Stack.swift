@@ -77,6 +77,10 @@ public struct CertificateRequest: Sendable {
     public var guestCertPath: String?
     public var guestKeyPath: String?
     public var guestCAPath: String?
+    /// `verify_at`: `host:port` where the certificate is served (default: found from the configuration).
+    public var verifyAt: [String] = []
+    /// `verify: false` turns the served-fingerprint check off (warned in plan and sync).
+    public var verify = true
 
     public var resourceID: String { CertKind.id(commonName) }
 }

@@ -49,6 +49,7 @@ extension CertConvergence {
             wrote = true
             try await install(material, item: item)
             for hook in item.hooks { try await run(hook, for: item) }
+            try await checkServed(material, item: item)
             try hooks.store.journal(run: hooks.run, resource: item.id, phase: .applied, newDigest: material.fingerprint)
             try failpoints.hit(item.id, .after)
             try await verify(material, item: item)
@@ -175,6 +176,33 @@ extension CertConvergence {
         guard result.status == 0 else {
             throw StepFailure(description: "hook \(hook.summary) failed on \(machine.name) (exit \(result.status)): \(result.excerpt)")
         }
+    }
+
+    /// Every endpoint that presents the certificate serves the new leaf (polled: a reload takes a
+    /// moment); else the failure says what is served instead.
+    func checkServed(_ material: Material, item: Item) async throws {
+        if let problem = item.servingProblem { throw StepFailure(description: problem) }
+        for endpoint in item.endpoints {
+            if let problem = await servedProblem(endpoint, expected: material.fingerprint) { throw StepFailure(description: problem) }
+        }
+    }
+
+    /// nil once `endpoint` serves `expected`; else what it serves (or why it cannot be read) when
+    /// the time is up. (A loop without a thrown error of its own: see SwarmConvergence.readiness.)
+    func servedProblem(_ endpoint: CertEndpoint, expected: String) async -> String? {
+        let deadline = Date().addingTimeInterval(settings.timeout)
+        var last = "\(endpoint) was not read"
+        while Date() < deadline {
+            switch await ServedFingerprint.read(endpoint, timeout: min(5, settings.timeout)) {
+            case let .success(served):
+                if served == expected { return nil }
+                last = "\(endpoint) serves \(served), not the new \(expected)"
+            case let .failure(error):
+                last = error.message
+            }
+            try? await Task.sleep(nanoseconds: 200_000_000)
+        }
+        return last
     }
 
     /// Reads the host copies back: the new certificate, its key, the owner and mode asked for.

@@ -62,6 +62,9 @@ public struct CertConvergence: Sendable {
         /// Copies to write again without a new certificate (owner, mode, a guest copy that differs).
         public var reinstall: [String]
         public let hooks: [CertHook]
+        /// Where it is served (checked after a change), or why phoenix cannot tell.
+        public let endpoints: [CertEndpoint]
+        public let servingProblem: String?
         public var failure: String?
         public var outcome: Outcome = .unchanged
         /// What was served and what was expected (filled by the check after a change).
@@ -80,6 +83,8 @@ public struct CertConvergence: Sendable {
             case .none: lines += reinstall.map { "install again: \($0)" }
             }
             if needsChange {
+                if let servingProblem { lines.append("warning: \(servingProblem)") }
+                if !request.verify { lines.append("warning: not checked where it is served (verify: false)") }
                 for hook in hooks {
                     if case .shell = hook {
                         lines.append("then: warning: runs its hook through sh -c on the host (not a form phoenix knows)")
@@ -212,9 +217,11 @@ public struct CertConvergence: Sendable {
                 reinstall += copy.differs(from: expected)
             }
         }
+        let hooks = request.hooks.flatMap(CertHook.parse)
+        let serving = CertServing.endpoints(request, estate: estate, hooks: hooks)
         return Item(
-            request: request, facts: facts, assessment: assessment, copies: copies, reinstall: reinstall,
-            hooks: request.hooks.flatMap(CertHook.parse))
+            request: request, facts: facts, assessment: assessment, copies: copies, reinstall: reinstall, hooks: hooks, endpoints: serving.endpoints,
+            servingProblem: serving.missing)
     }
 
     /// Where the files go in the guest: the certificate, the key, and the CA with `include_ca`.

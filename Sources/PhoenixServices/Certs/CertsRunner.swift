@@ -1,4 +1,5 @@
 import Foundation
+import PhoenixCerts
 import PhoenixCore
 import PhoenixEngine
 
@@ -79,7 +80,31 @@ public struct CertsReport: KindReport {
 
 /// `phoenix certs status`: every entry of the manifest as installed. Issues nothing.
 public enum CertsStatus {
-    public static func document(_ report: CertConvergence.Report, names: Set<String>, now: Date) -> JSONValue {
+    /// What each endpoint serves now, by certificate id: one handshake per endpoint, side by side.
+    public static func served(_ report: CertConvergence.Report, names: Set<String>, timeout: Double) async -> [String: [JSONValue]] {
+        await withTaskGroup(of: (String, Int, JSONValue).self) { group in
+            for item in report.items where names.isEmpty || names.contains(item.request.commonName) {
+                for (index, endpoint) in item.endpoints.enumerated() {
+                    let installed = item.facts?.fingerprint
+                    group.addTask {
+                        var entry: [(key: String, value: JSONValue)] = [("at", .string("\(endpoint.host):\(endpoint.port)")), ("what", .string(endpoint.what))]
+                        switch await ServedFingerprint.read(endpoint, timeout: timeout) {
+                        case let .success(fingerprint):
+                            entry += [("fingerprint", .string(fingerprint)), ("matches", .bool(fingerprint == installed))]
+                        case let .failure(error):
+                            entry.append(("error", .string(error.message)))
+                        }
+                        return (item.id, index, .object(entry))
+                    }
+                }
+            }
+            var served: [String: [(Int, JSONValue)]] = [:]
+            for await (id, index, entry) in group { served[id, default: []].append((index, entry)) }
+            return served.mapValues { $0.sorted { $0.0 < $1.0 }.map(\.1) }
+        }
+    }
+
+    public static func document(_ report: CertConvergence.Report, names: Set<String>, now: Date, served: [String: [JSONValue]] = [:]) -> JSONValue {
         var certificates: [JSONValue] = []
         for item in report.items where names.isEmpty || names.contains(item.request.commonName) {
             var members: [(key: String, value: JSONValue)] = [
@@ -116,7 +141,11 @@ public enum CertsStatus {
                 return .object(entry)
             }
             members.append(("installed", .array(installed)))
-            members.append(("served", .null))
+            if let problem = item.servingProblem {
+                members.append(("served", .object([("error", .string(problem))])))
+            } else {
+                members.append(("served", item.endpoints.isEmpty ? .null : .array(served[item.id] ?? [])))
+            }
             certificates.append(.object(members))
         }
         return .object([("version", .number(1)), ("certificates", .array(certificates))])
@@ -132,6 +161,10 @@ public enum CertsStatus {
             let ips = cert["ip_sans"]?.arrayItems.compactMap(\.stringValue).joined(separator: ",") ?? ""
             out += "  dns \(dns.isEmpty ? "-" : dns)  ip \(ips.isEmpty ? "-" : ips)  not after \(cert["not_after"]?.stringValue ?? "-")\n"
             for reason in cert["reasons"]?.arrayItems.compactMap(\.stringValue) ?? [] { out += "  ! \(reason)\n" }
+            for endpoint in cert["served"]?.arrayItems ?? [] {
+                let what = endpoint["error"]?.stringValue ?? (endpoint["matches"]?.boolValue == true ? "serves it" : "serves another certificate")
+                out += "  served at \(endpoint["at"]?.stringValue ?? "") (\(endpoint["what"]?.stringValue ?? "")): \(what)\n"
+            }
             for copy in cert["installed"]?.arrayItems ?? [] {
                 let present = copy["present"]?.boolValue == true
                 let ownership =
