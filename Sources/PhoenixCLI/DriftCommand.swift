@@ -98,7 +98,13 @@ struct DriftCommand: AsyncParsableCommand {
     func stackDrift(estate: Estate, store: (any StateBackend)?) async throws -> [(id: String, drift: String?, detail: String)]? {
         guard SwarmDesired(estate: estate).manager != nil, !SwarmDesired(estate: estate).stacks.isEmpty else { return nil }
         let connections = SwarmConnections(settings: estate.settings.docker)
-        let deployments = StackDeployments(estate: estate, connections: connections, deployer: PlanOnlyDeployer())
+        let feed = CertificateFeed()
+        await CertConvergence.prefill(
+            feed, estate: estate,
+            host: target.machines(for: estate, stats: MachineStats(), vms: VMDirectory { [connection = target.connection] in try connection.makeClient() }).host
+        )
+        let secrets = SecretVersions(estate: estate, desired: SwarmDesired(estate: estate), feed: feed)
+        let deployments = StackDeployments(estate: estate, connections: connections, deployer: PlanOnlyDeployer(), secrets: secrets)
         let report = await deployments.plan(store: store)
         await connections.shutdown()
         if let error = report.error { throw fail("stacks: the drift check cannot read the Swarm: \(error)") }

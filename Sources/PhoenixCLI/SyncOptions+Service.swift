@@ -64,13 +64,20 @@ extension SyncOptions {
             throw fail("--force \(name): no certificate of the manifest has that common name", code: 64)
         }
         let certVMs = stages.contains(.certs) ? VMDirectory { try connection.makeClient() } : nil
+        // The Swarm secrets fed by certificates: what is installed now, then what the certs stage installs.
+        let feed = CertificateFeed()
+        if !Set(stages).isDisjoint(with: [.swarm, .services, .stacks]) {
+            await CertConvergence.prefill(
+                feed, estate: estate, host: machines(for: estate, stats: stats, vms: VMDirectory { try connection.makeClient() }).host)
+        }
         if let certVMs {
             var certs = CertConvergence(estate: estate, machines: machines(for: estate, stats: stats, vms: certVMs))
+            certs.feed = feed
             certs.force = Set(force)
             certs.failpoints = Failpoints.fromEnvironment()
             service.runners.append(CertsRunner(certs: certs))
         }
-        let connections = swarmRunners(estate: estate, stages: stages, into: &service)
+        let connections = swarmRunners(estate: estate, stages: stages, feed: feed, into: &service)
         do {
             let result = try await body(service)
             await client?.shutdown()
@@ -88,7 +95,7 @@ extension SyncOptions {
 
 extension SyncOptions {
     /// The Swarm's and the stacks' runners, over one connection per daemon (returned, to be shut down).
-    func swarmRunners(estate: Estate, stages: [SyncStage], into service: inout SyncService) -> SwarmConnections? {
+    func swarmRunners(estate: Estate, stages: [SyncStage], feed: CertificateFeed, into service: inout SyncService) -> SwarmConnections? {
         let desired = SwarmDesired(estate: estate)
         let portainer = stages.contains(.services) && (desired.stacks.contains { $0.stage == .services } || !desired.agentVMs.isEmpty)
         let wanted = stages.filter { $0 == .swarm || $0 == .stacks }
@@ -98,7 +105,7 @@ extension SyncOptions {
             return nil
         }
         let connections = SwarmConnections(settings: estate.settings.docker)
-        var swarm = SwarmConvergence(estate: estate, connections: connections)
+        var swarm = SwarmConvergence(estate: estate, connections: connections, secrets: SecretVersions(estate: estate, desired: desired, feed: feed))
         swarm.failpoints = Failpoints.fromEnvironment()
         if wanted.contains(.swarm) { service.runners.append(SwarmRunner(swarm: swarm)) }
         if wanted.contains(.stacks) || portainer {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A `post_renewal_command` of the manifest, understood: the original's hooks stage files from
 /// /tmp, chown and chmod them, and reload a service. phoenix installs the files itself, so a hook
 /// reduces to what it reloads. Anything phoenix does not recognise runs through one explicit
@@ -5,9 +7,9 @@
 public enum CertHook: Sendable, Equatable {
     /// `systemctl reload|restart UNIT` on the host (`guest` nil) or in a guest.
     case service(verb: String, unit: String, guest: Int?)
-    /// The script rotates these Swarm secrets (`docker secret create NAME …`): the swarm kind does
-    /// that with versioned secrets, so nothing runs here.
-    case swarmSecrets([String])
+    /// The script rotates these Swarm secrets (`docker secret create NAME /tmp/cert.pem`): the swarm
+    /// kind does that with versioned secrets fed by this certificate, so nothing runs here.
+    case swarmSecrets([CertSecretFeed])
     /// Not a form phoenix knows: `sh -c TEXT` on the host.
     case shell(String)
 
@@ -49,12 +51,16 @@ public enum CertHook: Sendable, Equatable {
                 let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
                 if parts.count == 2 { variables[parts[0]] = parts[1] }
             }
-            for index in words.indices.dropLast(3) where words[index] == "docker" && words[index + 1] == "secret" && words[index + 2] == "create" {
+            var feeds: [CertSecretFeed] = []
+            for index in words.indices.dropLast(4) where words[index] == "docker" && words[index + 1] == "secret" && words[index + 2] == "create" {
                 var name = words[index + 3]
                 if name.hasPrefix("$") { name = variables[String(name.dropFirst())] ?? name }
-                if !names.contains(name) { names.append(name) }
+                let file = words[index + 4].trimmingCharacters(in: CharacterSet(charactersIn: ";"))
+                guard let part = CertSecretFeed.Part(stagedFile: file), !names.contains(name) else { continue }
+                names.append(name)
+                feeds.append(CertSecretFeed(secret: name, part: part))
             }
-            return [.swarmSecrets(names)]
+            return [.swarmSecrets(feeds)]
         }
         var hooks: [CertHook] = []
         for segment in script.split(separator: "&") where !segment.isEmpty {
@@ -77,9 +83,41 @@ public enum CertHook: Sendable, Equatable {
     public var summary: String {
         switch self {
         case let .service(verb, unit, guest): return "\(verb) \(unit)" + (guest.map { " in guest \($0)" } ?? " on the host")
-        case let .swarmSecrets(names): return "Swarm secrets \(names.joined(separator: ", ")) (rotated by the swarm stage)"
+        case let .swarmSecrets(feeds): return "Swarm secrets \(feeds.map(\.secret).joined(separator: ", ")) (rotated by the swarm stage)"
         case .shell: return "a shell command on the host (sh -c)"
         }
+    }
+}
+
+/// A Swarm secret whose value is part of a certificate: the original's hooks created it from the
+/// staged `/tmp/cert.pem`, `/tmp/key.pem` or `/tmp/ca.pem`.
+public struct CertSecretFeed: Sendable, Equatable {
+    public enum Part: String, Sendable {
+        case certificate, key, ca
+
+        init?(stagedFile: String) {
+            switch stagedFile {
+            case "/tmp/cert.pem": self = .certificate
+            case "/tmp/key.pem": self = .key
+            case "/tmp/ca.pem": self = .ca
+            default: return nil
+            }
+        }
+    }
+
+    public let secret: String
+    public let part: Part
+
+    /// Every secret fed by a certificate of the manifest: the certificate and the part.
+    public static func all(in estate: Estate) -> [String: (request: CertificateRequest, part: Part)] {
+        var feeds: [String: (request: CertificateRequest, part: Part)] = [:]
+        for request in estate.certificates {
+            for hook in request.hooks.flatMap(CertHook.parse) {
+                guard case let .swarmSecrets(list) = hook else { continue }
+                for feed in list where feeds[feed.secret] == nil { feeds[feed.secret] = (request, feed.part) }
+            }
+        }
+        return feeds
     }
 }
 

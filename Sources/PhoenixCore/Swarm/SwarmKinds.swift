@@ -26,8 +26,11 @@ public struct SwarmKind: ResourceKind {
         for network in desired.networks.keys {
             nodes.append(ResourceNode(id: Self.networkID(network), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [manager.resourceID]))
         }
+        let feeds = CertSecretFeed.all(in: context.estate)
         for secret in desired.secrets.keys {
-            nodes.append(ResourceNode(id: Self.secretID(secret), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [manager.resourceID]))
+            // A secret fed by a certificate needs it issued first (its value is the certificate's).
+            let needs = [manager.resourceID] + (feeds[secret].map { [$0.request.resourceID] } ?? [])
+            nodes.append(ResourceNode(id: Self.secretID(secret), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: needs))
         }
         return nodes
     }

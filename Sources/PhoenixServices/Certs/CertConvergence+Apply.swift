@@ -54,6 +54,7 @@ extension CertConvergence {
             try failpoints.hit(item.id, .after)
             try await verify(material, item: item)
             try hooks.store.journal(run: hooks.run, resource: item.id, phase: .verified, newDigest: material.fingerprint)
+            feedSecrets(material, item: item)
             item.outcome = item.assessment.action == .sign ? .issued : item.assessment.action == .renew ? .renewed : .reinstalled
         } catch {
             var failure = "\(error)"
@@ -175,6 +176,23 @@ extension CertConvergence {
         let result = try await machine.run(argv, timeout: settings.hookTimeout)
         guard result.status == 0 else {
             throw StepFailure(description: "hook \(hook.summary) failed on \(machine.name) (exit \(result.status)): \(result.excerpt)")
+        }
+    }
+
+    /// The Swarm secrets this certificate feeds take the new files' contents.
+    func feedSecrets(_ material: Material, item: Item) {
+        guard let feed else { return }
+        for hook in item.hooks {
+            guard case let .swarmSecrets(list) = hook else { continue }
+            for entry in list {
+                let value: String
+                switch entry.part {
+                case .certificate: value = material.chainPEM
+                case .key: value = material.keyPEM
+                case .ca: value = material.caPEM
+                }
+                feed.set(entry.secret, Secret(value))
+            }
         }
     }
 

@@ -14,6 +14,8 @@ public struct CertConvergence: Sendable {
     public var force: Set<String> = []
     public var failpoints = Failpoints.none
     public var now: @Sendable () -> Date = { Date() }
+    /// Where the Swarm secrets fed by certificates get their new values (the swarm stage reads it).
+    public var feed: CertificateFeed?
     let connection: CAConnection
 
     public init(estate: Estate, machines: Machines, makeClient: @escaping CAConnection.MakeClient = CAConnection.live) {
@@ -121,6 +123,28 @@ public struct CertConvergence: Sendable {
         switch await observe() {
         case let .failure(error): return Report(error: error.message)
         case let .success(items): return Report(items: items)
+        }
+    }
+
+    /// Reads the installed files that feed Swarm secrets into `feed` (before a run's kinds start, so
+    /// `sync swarm` alone sees the installed certificates too). A file that is not there is left out:
+    /// its secret stays "not issued yet".
+    public static func prefill(_ feed: CertificateFeed, estate: Estate, host: any Machine) async {
+        let feeds = CertSecretFeed.all(in: estate)
+        guard !feeds.isEmpty else { return }
+        let root = estate.settings.stepCA.rootFile ?? estate.settings.trustSource
+        let paths = Set(feeds.values.map { path(of: $0.part, $0.request, root: root) })
+        guard let files = try? await host.read(all: paths.sorted()) else { return }
+        for (name, fed) in feeds {
+            if let text = files[path(of: fed.part, fed.request, root: root)] ?? nil { feed.set(name, Secret(text)) }
+        }
+    }
+
+    static func path(of part: CertSecretFeed.Part, _ request: CertificateRequest, root: String) -> String {
+        switch part {
+        case .certificate: return request.certPath
+        case .key: return request.keyPath
+        case .ca: return root
         }
     }
 

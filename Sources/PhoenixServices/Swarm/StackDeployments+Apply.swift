@@ -25,6 +25,8 @@ extension StackDeployments {
                 }
                 return report
             }
+            // The versioned names of certificate-fed secrets follow what the certs stage installs.
+            for id in secrets.feedingCertificates { _ = await hooks.waitFor(id) }
             observation = try await observe()
             records = try hooks.store.stackRecords()
         } catch {

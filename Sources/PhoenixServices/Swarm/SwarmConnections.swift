@@ -58,12 +58,30 @@ public struct SecretVersions: Sendable {
         case missing(String)
     }
 
-    public let sources: [String: Source]
+    let base: [String: Source]
+    /// The values of the secrets fed by certificates, as the certs stage leaves them in this run.
+    public let feed: CertificateFeed
+    /// The certificates (`cert:…`) whose files are the values of some secrets: read after they settle.
+    public let feedingCertificates: [String]
 
-    public init(estate: Estate, desired: SwarmDesired, readFile: (String) -> String? = SecretVersions.readFile) {
+    /// Every secret's source now (a certificate-fed value as the certs stage last set it).
+    public var sources: [String: Source] {
+        var sources = base
+        for (name, value) in feed.values() { sources[name] = .value(value) }
+        return sources
+    }
+
+    public init(
+        estate: Estate, desired: SwarmDesired, readFile: (String) -> String? = SecretVersions.readFile, feed: CertificateFeed = CertificateFeed()
+    ) {
         var sources: [String: Source] = [:]
+        let feeds = CertSecretFeed.all(in: estate)
+        var feeding = Set<String>()
         for name in desired.secrets.keys {
-            if let path = estate.settings.docker.secretFiles[name] {
+            if let fed = feeds[name] {
+                feeding.insert(fed.request.resourceID)
+                sources[name] = .missing("it is fed by certificate \(fed.request.commonName) (its \(fed.part.rawValue)), which is not issued yet")
+            } else if let path = estate.settings.docker.secretFiles[name] {
                 if let text = readFile(path) {
                     sources[name] = .value(Secret(text))
                 } else {
@@ -72,28 +90,45 @@ public struct SecretVersions: Sendable {
             } else if name == SwarmDesired.portainerPasswordSecret, let password = estate.portainerAdminPassword {
                 sources[name] = .value(password)
             } else if name.hasPrefix("portainer_tls_") || name.hasPrefix("portainer_client_") {
-                sources[name] = .missing("it is fed by the certificates stage, which this version does not have yet")
+                sources[name] = .missing("no certificate of the manifest feeds it (a post_renewal_command with docker secret create \(name) /tmp/cert.pem)")
             } else {
                 sources[name] = .missing("phoenix has no value for it: name a file in phoenix.docker.secrets.\(name).file")
             }
         }
-        self.sources = sources
+        base = sources
+        self.feed = feed
+        feedingCertificates = feeding.sorted()
     }
 
     public static func readFile(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
     /// The versioned name of `name`'s current value (nil when it has no source).
     public func versioned(_ name: String, digests: ContentDigests) -> String? {
-        guard case let .value(secret)? = sources[name] else { return nil }
+        guard case let .value(secret)? = feed.values()[name].map(Source.value) ?? base[name] else { return nil }
         let hash = digests.digest(name + "\u{0}" + secret.revealed, sensitive: true).split(separator: ":").last.map(String.init) ?? ""
         return "\(name)_\(hash.prefix(12))"
     }
 
     public func reason(_ name: String) -> String? {
-        if case let .missing(reason)? = sources[name] { return reason }
+        if feed.values()[name] != nil { return nil }
+        if case let .missing(reason)? = base[name] { return reason }
         return nil
     }
 
     /// The label phoenix puts on the secrets it creates: the unversioned name.
     public static let label = "io.phoenix.secret"
+}
+
+/// The certificate-fed secret values of one run: read from the installed files before the run and
+/// replaced by the certs stage when it installs a new certificate, so the swarm stage versions the
+/// secret from what is installed now. Shared by reference between the kinds of a run.
+public final class CertificateFeed: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: [String: Secret] = [:]
+
+    public init() {}
+
+    public func values() -> [String: Secret] { lock.withLock { current } }
+
+    public func set(_ name: String, _ value: Secret) { lock.withLock { current[name] = value } }
 }

@@ -44,6 +44,8 @@ extension SwarmConvergence {
     public func apply(_ hooks: RunHooks) async -> Report {
         guard let manager = desired.manager else { return Report() }
         let digests = hooks.store.digests
+        // Secrets fed by certificates take the value the certs stage leaves in this run.
+        for id in secrets.feedingCertificates { _ = await hooks.waitFor(id) }
         let observation: Observation
         do throws(DockerError) {
             observation = try await observe()
