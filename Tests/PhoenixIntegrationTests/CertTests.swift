@@ -59,11 +59,12 @@ struct CertTests {
             try writeManifest(entries)
         }
 
-        func phoenix(_ arguments: [String]) throws -> CommandResult {
+        func phoenix(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
             let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
             try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
             let flags = ["--config-dir", etc, "--state", directory.file("state.sqlite"), "--host-root", host, "--guest-root", guests, "--progress", "none"]
-            return try Command.run(binary, arguments + flags, timeout: 120)
+            let env = try #require(TestPaths.program("env"))
+            return try Command.run(env, environment.map { "\($0.key)=\($0.value)" } + [binary] + arguments + flags, timeout: 120)
         }
 
         func json(_ arguments: [String], status: Int32) throws -> [String: Any] {
@@ -293,6 +294,36 @@ struct CertTests {
         #expect(error.contains("the previous certificate and key are back"), "\(error)")
         #expect(estate.file("/certs/app.crt") == installed)
         #expect(try String(contentsOfFile: guest + "/etc/nginx/ssl/app.crt", encoding: .utf8) == installed)
+    }
+
+    @Test("a crash at every failpoint of sync certs: the next run converges, then nothing is left to do")
+    func crashes() throws {
+        guard let estate = try Estate.make("phoenix-certs-crash") else { return }
+        defer { estate.ca.stop() }
+        _ = try estate.json(["sync", "certs"], status: 0)
+        var round = 0
+        for name in [Estate.app, Estate.ip] {
+            for phase in ["before", "after"] {
+                round += 1
+                // A SAN per round, so the crashing certificate has work to crash in.
+                try estate.editEntry(name) { entry in
+                    let kept = (entry["sans"] as? [String] ?? []).filter { !$0.hasPrefix("round") }
+                    entry["sans"] = kept + ["round\(round).lab.test"]
+                }
+                let crashed = try estate.phoenix(["sync", "certs"], environment: ["PHOENIX_FAILPOINT": "cert:\(name):\(phase):crash"])
+                #expect(crashed.status == 86, "\(name) \(phase): \(crashed.stdout)\(crashed.stderr)")
+                let next = try estate.json(["sync", "certs"], status: 0)
+                let expected = phase == "before" ? "issued" : "unchanged"
+                #expect(estate.outcomes(next)[name] == expected, "\(name) \(phase): \(next)")
+                let plan = try estate.phoenix(["plan", "certs", "--detailed-exitcode"])
+                #expect(plan.status == 0, "\(name) \(phase): nothing left: \(plan.stdout)")
+                let status = try estate.status()[name]
+                #expect((status?["dns_sans"] as? [String] ?? []).contains("round\(round).lab.test"))
+                #expect(status?["key_matches"] as? Bool == true)
+            }
+        }
+        let history = try Command.run("\(TestPaths.packageRoot)/.build/debug/phoenix", ["history", "--state", estate.directory.file("state.sqlite")])
+        #expect(history.stdout.contains("interrupted"), "the crashed runs show as interrupted: \(history.stdout) \(history.stderr)")
     }
 
     @Test("an expired certificate is signed afresh (renew needs a valid one)")
