@@ -44,6 +44,8 @@ struct DriftCommand: AsyncParsableCommand {
         }
         let stacks = stages.contains(.stacks) ? try await stackDrift(estate: estate, store: store) : nil
         let stacksDrifted = stacks?.filter { $0.drift != nil } ?? []
+        let certs = stages.contains(.certs) ? try await certDrift(estate: estate, store: store) : nil
+        let certsDrifted = certs?.items.filter { $0.drift != nil } ?? []
         if format == .json {
             var document = JSONValue.object([
                 ("version", .number(1)), ("drifted", .bool(!drifted.isEmpty || guests?.isEmpty == false)),
@@ -67,6 +69,14 @@ struct DriftCommand: AsyncParsableCommand {
                             ])
                         }))
             }
+            if let certs {
+                if certs.items.contains(where: { $0.drift != nil }) { document = document.setting("drifted", .bool(true)) }
+                var entries: [JSONValue] = certs.items.map { item in
+                    .object([("id", .string(item.id)), ("drift", .string(item.drift ?? "in sync")), ("detail", .string(item.detail))])
+                }
+                if let reason = certs.notChecked { entries = [.object([("not_checked", .string(reason))])] }
+                document = document.adding("certificates", .array(entries))
+            }
             FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
         } else {
             var out = ""
@@ -86,10 +96,22 @@ struct DriftCommand: AsyncParsableCommand {
                     stacksDrifted.isEmpty
                     ? "No stack drift: \(stacks.count) stacks as phoenix deployed them.\n" : "\(stacksDrifted.count) of \(stacks.count) stacks drifted.\n"
             }
+            if let certs {
+                if let reason = certs.notChecked {
+                    out += "Certificates not checked: \(reason)\n"
+                } else {
+                    for item in certsDrifted { out += "\(item.drift!): \(item.id): \(item.detail)\n" }
+                    for item in certs.items where item.drift == nil && !item.detail.isEmpty { out += "note: \(item.id): \(item.detail)\n" }
+                    out +=
+                        certsDrifted.isEmpty
+                        ? "No certificate drift: \(certs.items.count) certificates as phoenix installed them.\n"
+                        : "\(certsDrifted.count) of \(certs.items.count) certificates drifted.\n"
+                }
+            }
             FileHandle.standardOutput.write(Data(out.utf8))
         }
         if stacksDrifted.contains(where: { $0.drift == "cannot check" }) { throw ExitCode.failure }
-        if !drifted.isEmpty || guests?.isEmpty == false || !stacksDrifted.isEmpty { throw ExitCode(2) }
+        if !drifted.isEmpty || guests?.isEmpty == false || !stacksDrifted.isEmpty || !certsDrifted.isEmpty { throw ExitCode(2) }
     }
 
     /// The stacks beside what phoenix last deployed: services changed on the cluster by hand, a
@@ -122,6 +144,22 @@ struct DriftCommand: AsyncParsableCommand {
             }
             return (item.id, item.action == .none ? nil : "not deployed", reason)
         }
+    }
+}
+
+extension DriftCommand {
+    /// The certificates as installed beside what phoenix last installed; a machine or root that
+    /// cannot be read is an error; no root exported yet is said, not failed (as the trust stage).
+    func certDrift(estate: Estate, store: (any StateBackend)?) async throws -> (items: [CertDrift.Item], notChecked: String?) {
+        let vms = VMDirectory { [connection = target.connection] in try connection.makeClient() }
+        let certs = CertConvergence(estate: estate, machines: target.machines(for: estate, stats: MachineStats(), vms: vms))
+        let report = await certs.plan()
+        await vms.shutdown()
+        if let reason = report.notReady { return ([], reason) }
+        if let error = report.error { throw fail("certs: the drift check cannot read the certificates: \(error)") }
+        let verified: [String: String]
+        do { verified = try store?.verifiedDigests(prefix: "cert:") ?? [:] } catch { throw fail(error.description) }
+        return (CertDrift.check(report, verified: verified), nil)
     }
 }
 

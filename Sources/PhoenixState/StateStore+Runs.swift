@@ -83,6 +83,17 @@ extension StateStore {
 
     /// Resources an interrupted run announced a change to and never closed: their service may not
     /// have been reloaded or verified, so the next run activates them again.
+    public func verifiedDigests(prefix: String) throws(StateError) -> [String: String] {
+        try read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT resource, new_digest FROM journal WHERE phase = ? AND new_digest IS NOT NULL AND substr(resource, 1, ?) = ? ORDER BY id",
+                arguments: [JournalPhase.verified.rawValue, prefix.count, prefix])
+            var digests: [String: String] = [:]
+            for row in rows { digests[row["resource"]] = row["new_digest"] }
+            return digests
+        }
+    }
+
     public func unfinishedResources(in runs: [Int64]) throws(StateError) -> Set<String> {
         guard !runs.isEmpty else { return [] }
         return try read { db in

@@ -9,6 +9,7 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     private var runList: [RunRecord] = []
     private var holder: (pid: Int32, host: String, startedAt: Date, run: Int64)?
     private var entries: [(run: Int64, entry: JournalEntry)] = []
+    private var verified: [String: String] = [:]
     private var appliedRecords: [String: AppliedRecord] = [:]
     private var blobs: [String: String] = [:]
     private var runResources: [Int64: [AppliedRecord]] = [:]
@@ -77,8 +78,13 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     public func journal(
         run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
     ) throws(StateError) {
-        locked { entries.append((run, JournalEntry(runID: run, resource: resource, phase: phase, detail: detail))) }
+        locked {
+            entries.append((run, JournalEntry(runID: run, resource: resource, phase: phase, detail: detail)))
+            if phase == .verified, let newDigest { verified[resource] = newDigest }
+        }
     }
+
+    public func verifiedDigests(prefix: String) throws(StateError) -> [String: String] { locked { verified.filter { $0.key.hasPrefix(prefix) } } }
 
     public func journal(run: Int64) throws(StateError) -> [JournalEntry] { locked { entries.filter { $0.run == run }.map(\.entry) } }
 

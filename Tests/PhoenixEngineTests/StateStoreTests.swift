@@ -154,6 +154,21 @@ struct StateContractTests {
                     run: run))
     }
 
+    @Test("the newest verified digest per resource, by id prefix: what drift compares certificates with", arguments: StateBackendKind.allCases)
+    func verifiedDigests(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
+        defer { _ = directory }
+        let (run, _) = try store.beginRun(command: "sync certs", user: "ops", host: "h")
+        try store.journal(run: run, resource: "cert:a.lab", phase: .intent, detail: "issue")
+        try store.journal(run: run, resource: "cert:a.lab", phase: .verified, newDigest: "aa01")
+        try store.journal(run: run, resource: "cert:b.lab", phase: .applied, newDigest: "bb01")
+        try store.journal(run: run, resource: "cert:a.lab", phase: .verified, newDigest: "aa02")
+        try store.journal(run: run, resource: "dns:records", phase: .verified, newDigest: "dd01")
+        try store.finishRun(run, outcome: .succeeded, summary: "")
+        #expect(try store.verifiedDigests(prefix: "cert:") == ["cert:a.lab": "aa02"])
+        #expect(try store.verifiedDigests(prefix: "nothing:").isEmpty)
+    }
+
     @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest", arguments: StateBackendKind.allCases)
     func keyedHashes(_ backend: StateBackendKind) throws {
         let (store, directory) = try backend.make()

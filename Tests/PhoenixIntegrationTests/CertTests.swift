@@ -326,6 +326,32 @@ struct CertTests {
         #expect(history.stdout.contains("interrupted"), "the crashed runs show as interrupted: \(history.stdout) \(history.stderr)")
     }
 
+    @Test("drift finds a certificate replaced by hand and a key whose mode was changed; sync repairs both")
+    func drift() throws {
+        guard let estate = try Estate.make("phoenix-certs-drift") else { return }
+        defer { estate.ca.stop() }
+        _ = try estate.json(["sync", "certs"], status: 0)
+        let clean = try estate.phoenix(["drift", "certs"])
+        #expect(clean.status == 0, "\(clean.stdout) \(clean.stderr)")
+        #expect(clean.stdout.contains("No certificate drift: 3 certificates as phoenix installed them."), "\(clean.stdout)")
+
+        // By hand: the client's files replaced with another valid pair, the app key made world-readable.
+        for suffix in ["crt", "key"] {
+            let other = try String(contentsOfFile: estate.host + "/certs/ip.\(suffix)", encoding: .utf8)
+            try other.write(toFile: estate.host + "/certs/client.\(suffix)", atomically: true, encoding: .utf8)
+        }
+        chmod(estate.host + "/certs/app.key", 0o644)
+        let drifted = try estate.phoenix(["drift", "certs"])
+        #expect(drifted.status == 2, "\(drifted.stdout) \(drifted.stderr)")
+        #expect(drifted.stdout.contains("changed by hand: cert:\(Estate.client): /certs/client.crt holds serial"), "\(drifted.stdout)")
+        #expect(drifted.stdout.contains("changed by hand: cert:\(Estate.app): the host /certs/app.key is root:www-data 0644"), "\(drifted.stdout)")
+        #expect(drifted.stdout.contains("2 of 3 certificates drifted."), "\(drifted.stdout)")
+
+        let repaired = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(repaired) == [Estate.app: "reinstalled", Estate.ip: "unchanged", Estate.client: "issued"])
+        #expect(try estate.phoenix(["drift", "certs"]).status == 0)
+    }
+
     @Test("an expired certificate is signed afresh (renew needs a valid one)")
     func expired() throws {
         let entry: [String: Any] = ["common_name": "short.lab.test", "cert_path": "/certs/short.crt", "key_path": "/certs/short.key", "lifetime": "3s"]

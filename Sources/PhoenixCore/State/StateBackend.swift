@@ -25,6 +25,9 @@ public protocol StateBackend: Sendable {
     func journal(run: Int64) throws(StateError) -> [JournalEntry]
     /// Resources these runs announced a change to (`intent`) and never closed.
     func unfinishedResources(in runs: [Int64]) throws(StateError) -> Set<String>
+    /// The newest `verified` digest of every resource whose id starts with `prefix` (what phoenix
+    /// last installed and saw in place: a certificate's fingerprint).
+    func verifiedDigests(prefix: String) throws(StateError) -> [String: String]
 
     // MARK: What phoenix applied
 

@@ -175,3 +175,33 @@ public enum CertsStatus {
         return out
     }
 }
+
+/// `phoenix drift certs`: each certificate beside what phoenix last installed (the fingerprint its
+/// journal verified) and the manifest.
+public enum CertDrift {
+    public struct Item: Sendable {
+        public let id: String
+        /// nil: as phoenix installed it and as configured.
+        public let drift: String?
+        public let detail: String
+    }
+
+    public static func check(_ report: CertConvergence.Report, verified: [String: String]) -> [Item] {
+        report.items.map { item in
+            if let facts = item.facts, let installed = verified[item.id], installed != facts.fingerprint {
+                return Item(id: item.id, drift: "changed by hand", detail: "\(item.request.certPath) holds serial \(facts.serial), not the certificate phoenix installed")
+            }
+            if !item.reinstall.isEmpty { return Item(id: item.id, drift: "changed by hand", detail: item.reinstall.joined(separator: "; ")) }
+            switch item.assessment.state {
+            case .missing:
+                return Item(id: item.id, drift: verified[item.id] == nil ? "not installed" : "changed by hand", detail: item.assessment.reasons.joined(separator: "; "))
+            case .mismatch:
+                return Item(id: item.id, drift: "configuration changed", detail: item.assessment.reasons.joined(separator: "; "))
+            case .expired, .renewDue:
+                return Item(id: item.id, drift: nil, detail: "renewal due: " + item.assessment.reasons.joined(separator: "; "))
+            case .valid:
+                return Item(id: item.id, drift: nil, detail: "")
+            }
+        }
+    }
+}
