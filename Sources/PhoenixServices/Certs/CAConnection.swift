@@ -41,13 +41,27 @@ public actor CAConnection {
         return result
     }
 
+    var rootText: Result<String?, CertConfigError>?
+
+    /// The root file as read from the host (once a run); nil when it is not there.
+    public func rootFile() async -> Result<String?, CertConfigError> {
+        if let rootText { return rootText }
+        let result: Result<String?, CertConfigError>
+        do throws(MachineError) {
+            result = .success(try await host.read(settings.rootFile ?? estate.settings.trustSource))
+        } catch {
+            result = .failure(CertConfigError(message: error.description))
+        }
+        rootText = result
+        return result
+    }
+
     func readRoot() async -> Result<PinnedRoot, CertConfigError> {
         let path = settings.rootFile ?? estate.settings.trustSource
         let text: String?
-        do throws(MachineError) {
-            text = try await host.read(path)
-        } catch {
-            return .failure(CertConfigError(message: error.description))
+        switch await rootFile() {
+        case let .failure(error): return .failure(error)
+        case let .success(read): text = read
         }
         guard let text else {
             return .failure(CertConfigError(message: "the Step-CA root \(path) is not on the host (the CA guest exports it; phoenix.step_ca.root_file)"))

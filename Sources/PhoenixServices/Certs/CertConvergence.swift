@@ -152,7 +152,7 @@ public struct CertConvergence: Sendable {
     func notReady() async -> String? {
         guard !estate.certificates.isEmpty else { return "the certificate manifest lists no certificates" }
         let path = settings.rootFile ?? estate.settings.trustSource
-        guard case .some(.none) = try? await machines.host.read(path) else { return nil }
+        guard case .success(.none) = await connection.rootFile() else { return nil }
         return "the Step-CA root \(path) is not on the host yet (the Step-CA guest exports it); no certificate is checked or issued"
     }
 
@@ -175,19 +175,16 @@ public struct CertConvergence: Sendable {
         } catch {
             return .failure(CertConfigError(message: error.description))
         }
-        var guests: [Int: Result<[String: FileFacts?], MachineError>] = [:]
-        await withTaskGroup(of: (Int, Result<[String: FileFacts?], MachineError>).self) { group in
+        // One bulk read per guest, side by side. (The results are returned from the group, not
+        // written into a captured variable: Swift 6.3.1's release build lost those writes.)
+        let guests = await withTaskGroup(of: (Int, GuestRead).self) { group -> [Int: GuestRead] in
             for (guest, paths) in guestPaths where !paths.isEmpty {
                 let machine = machines.machine(for: .guest(guest))
-                group.addTask {
-                    do throws(MachineError) {
-                        return (guest, .success(try await machine.inspect(all: paths)))
-                    } catch {
-                        return (guest, .failure(error))
-                    }
-                }
+                group.addTask { (guest, await Self.read(paths, on: machine)) }
             }
-            for await (guest, result) in group { guests[guest] = result }
+            var results: [Int: GuestRead] = [:]
+            for await (guest, read) in group { results[guest] = read }
+            return results
         }
         let now = now()
         return .success(
@@ -196,8 +193,22 @@ public struct CertConvergence: Sendable {
             })
     }
 
+    /// What one guest's bulk read gave: the files, or why it failed.
+    enum GuestRead: Sendable {
+        case files([String: FileFacts?])
+        case failed(String)
+    }
+
+    static func read(_ paths: [String], on machine: any Machine) async -> GuestRead {
+        do throws(MachineError) {
+            return .files(try await machine.inspect(all: paths))
+        } catch {
+            return .failed(error.reason)
+        }
+    }
+
     func item(
-        _ request: CertificateRequest, host: [String: FileFacts?], guest: Result<[String: FileFacts?], MachineError>?, root: PinnedRoot, now: Date
+        _ request: CertificateRequest, host: [String: FileFacts?], guest: GuestRead?, root: PinnedRoot, now: Date
     )
         -> Item
     {
@@ -228,8 +239,8 @@ public struct CertConvergence: Sendable {
                 machine: "guest \(request.guestID ?? 0)", guest: request.guestID, path: target.path, role: target.role, owner: request.owner,
                 group: request.group, mode: target.mode)
             switch guest {
-            case let .success(files)?: copy.found = files[target.path] ?? nil
-            case let .failure(error)?: copy.error = error.reason
+            case let .files(files)?: copy.found = files[target.path] ?? nil
+            case let .failed(reason)?: copy.error = reason
             case nil: copy.error = "not read"
             }
             copies.append(copy)

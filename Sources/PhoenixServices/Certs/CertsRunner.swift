@@ -106,6 +106,7 @@ public enum CertsStatus {
 
     public static func document(_ report: CertConvergence.Report, names: Set<String>, now: Date, served: [String: [JSONValue]] = [:]) -> JSONValue {
         var certificates: [JSONValue] = []
+        let dates = ISO8601DateFormatter()
         for item in report.items where names.isEmpty || names.contains(item.request.commonName) {
             var members: [(key: String, value: JSONValue)] = [
                 ("name", .string(item.id)), ("common_name", .string(item.request.commonName)),
@@ -114,8 +115,8 @@ public enum CertsStatus {
                 members += [
                     ("dns_sans", .array(facts.dnsNames.sorted().map(JSONValue.string))),
                     ("ip_sans", .array(facts.ipAddresses.sorted().map(JSONValue.string))), ("serial", .string(facts.serial)),
-                    ("not_before", .string(ISO8601DateFormatter().string(from: facts.notBefore))),
-                    ("not_after", .string(ISO8601DateFormatter().string(from: facts.notAfter))),
+                    ("not_before", .string(dates.string(from: facts.notBefore))),
+                    ("not_after", .string(dates.string(from: facts.notAfter))),
                     ("seconds_left", .number(Double(Int(facts.notAfter.timeIntervalSince(now))))), ("issuer", .string(facts.issuer)),
                     ("fingerprint", .string(facts.fingerprint)), ("key_matches", facts.keyMatches.map(JSONValue.bool) ?? .null),
                 ]
@@ -189,12 +190,15 @@ public enum CertDrift {
     public static func check(_ report: CertConvergence.Report, verified: [String: String]) -> [Item] {
         report.items.map { item in
             if let facts = item.facts, let installed = verified[item.id], installed != facts.fingerprint {
-                return Item(id: item.id, drift: "changed by hand", detail: "\(item.request.certPath) holds serial \(facts.serial), not the certificate phoenix installed")
+                return Item(
+                    id: item.id, drift: "changed by hand",
+                    detail: "\(item.request.certPath) holds serial \(facts.serial), not the certificate phoenix installed")
             }
             if !item.reinstall.isEmpty { return Item(id: item.id, drift: "changed by hand", detail: item.reinstall.joined(separator: "; ")) }
             switch item.assessment.state {
             case .missing:
-                return Item(id: item.id, drift: verified[item.id] == nil ? "not installed" : "changed by hand", detail: item.assessment.reasons.joined(separator: "; "))
+                return Item(
+                    id: item.id, drift: verified[item.id] == nil ? "not installed" : "changed by hand", detail: item.assessment.reasons.joined(separator: "; "))
             case .mismatch:
                 return Item(id: item.id, drift: "configuration changed", detail: item.assessment.reasons.joined(separator: "; "))
             case .expired, .renewDue:
