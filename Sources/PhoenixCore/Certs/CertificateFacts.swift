@@ -82,7 +82,7 @@ public struct CertAssessment: Sendable, Equatable {
         let due = window.dueDate(notBefore: facts.notBefore, notAfter: facts.notAfter)
         if now >= due {
             return CertAssessment(
-                state: .renewDue, reasons: ["\(Durations.text(facts.notAfter.timeIntervalSince(now))) left, renewed with \(window)"], action: .renew)
+                state: .renewDue, reasons: ["\(Durations.text(facts.notAfter.timeIntervalSince(now))) left; due with \(window)"], action: .renew)
         }
         if force { return CertAssessment(state: .valid, reasons: ["renewal forced (--force)"], action: .renew) }
         return CertAssessment(state: .valid, reasons: [], action: .none)

@@ -65,8 +65,8 @@ public enum RenewalWindow: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .fraction(part): return "\(Self.trimmed(part * 100))% of its lifetime left"
-        case let .duration(seconds): return "\(Durations.text(seconds)) left"
+        case let .fraction(part): return "less than \(Self.trimmed(part * 100))% of its lifetime left"
+        case let .duration(seconds): return "less than \(Durations.text(seconds)) left"
         }
     }
 

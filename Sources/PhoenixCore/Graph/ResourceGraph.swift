@@ -129,10 +129,24 @@ public struct FileKind: ResourceKind {
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         let ingress = Ingress(estate: context.estate).guest?.id
         let traefik = context.files.filter { $0.stage == .services && $0.target == ingress.map(RenderedFile.Target.guest) }.map(\.id)
+        // A service configuration that names a certificate's files in its guest needs them installed
+        // first (nginx -t loads them): `cert:<name>/files`, settled once the files are in place.
+        var certificates: [Int: [CertificateRequest]] = [:]
+        if context.stages.contains(.certs) {
+            for request in context.estate.certificates {
+                if let guest = request.guestID { certificates[guest, default: []].append(request) }
+            }
+        }
         return context.files.compactMap { resource in
             if context.firewallThroughAPI && resource.stage == .firewall { return nil }
             var needs: [String] = []
-            if case let .guest(id) = resource.target { needs.append(GuestSettingsKind.id(id)) }
+            if case let .guest(id) = resource.target {
+                needs.append(GuestSettingsKind.id(id))
+                for request in certificates[id] ?? [] {
+                    let paths = [request.guestCertPath, request.guestKeyPath, request.guestCAPath].compactMap { $0 }
+                    if paths.contains(where: resource.contents.contains) { needs.append(CertKind.filesID(request.commonName)) }
+                }
+            }
             if resource.stage == .gateway { needs += traefik }
             return ResourceNode(id: resource.id, kind: name, stage: resource.stage, target: resource.target, dependsOn: needs)
         }

@@ -12,42 +12,83 @@ extension CertConvergence {
     /// verified or failed) and settled. A certificate that fails leaves the others converging.
     public func apply(_ hooks: SwarmConvergence.RunHooks) async -> Report {
         if let reason = await notReady() {
-            for request in estate.certificates { await hooks.settle(request.resourceID, reason) }
+            for request in estate.certificates {
+                await hooks.settle(request.resourceID, reason)
+                await hooks.settle(CertKind.filesID(request.commonName), reason)
+            }
             return Report(notReady: reason)
         }
         let items: [Item]
         switch await observe() {
         case let .failure(error):
-            for request in estate.certificates { await hooks.settle(request.resourceID, error.message) }
+            for request in estate.certificates {
+                await hooks.settle(request.resourceID, error.message)
+                await hooks.settle(CertKind.filesID(request.commonName), error.message)
+            }
             return Report(error: error.message)
         case let .success(observed): items = observed
         }
+        // Two passes: every certificate's files first (a service configuration of this run that
+        // names them waits for those), then each one's reload, served check and read-back (which
+        // wait for that configuration). One pass would have a certificate wait for a service whose
+        // files wait for the next certificate.
+        var installed: [(item: Item, material: Material?)] = []
+        for item in items { installed.append(await install(item, hooks: hooks)) }
         var done: [Item] = []
-        for item in items { done.append(await perform(item, hooks: hooks)) }
+        for (item, material) in installed { done.append(await finish(item, material: material, hooks: hooks)) }
         return Report(items: done, calls: await connection.calls())
     }
 
     public func shutdown() async { await connection.shutdown() }
 
-    func perform(_ planned: Item, hooks: SwarmConvergence.RunHooks) async -> Item {
+    /// The first pass: the new material made and installed; `cert:<name>/files` settled. Returns
+    /// the material when there is a change to finish.
+    func install(_ planned: Item, hooks: SwarmConvergence.RunHooks) async -> (item: Item, material: Material?) {
         var item = planned
+        let filesID = CertKind.filesID(item.request.commonName)
+        // Files already in place serve a configuration that names them whatever happens next.
+        let present = item.copies.allSatisfy { $0.found != nil }
         if let blocked = await hooks.needs(item.id) {
             item.failure = blocked
-            await hooks.settle(item.id, blocked)
-            return item
+            await hooks.settle(filesID, present ? nil : blocked)
+            return (item, nil)
         }
         guard item.needsChange else {
-            await hooks.settle(item.id, nil)
-            return item
+            await hooks.settle(filesID, nil)
+            return (item, nil)
         }
-        var wrote = false
+        var material: Material?
         do {
             try hooks.store.journal(run: hooks.run, resource: item.id, phase: .intent, detail: item.lines.joined(separator: "; "))
             try failpoints.hit(item.id, .before)
-            let material = try await material(for: item)
-            item.newFingerprint = material.fingerprint
-            wrote = true
-            try await install(material, item: item)
+            let made = try await self.material(for: item)
+            material = made
+            item.newFingerprint = made.fingerprint
+            try await install(made, item: item)
+            await hooks.settle(filesID, nil)
+            return (item, made)
+        } catch {
+            item.failure = "\(error)"
+            if material != nil {
+                item.failure! += await restore(item)
+                item.outcome = .restored
+            }
+            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
+            await hooks.settle(filesID, present ? nil : item.failure)
+            return (item, nil)
+        }
+    }
+
+    /// The second pass: the services the hooks reload configured first, the hooks, the served
+    /// check, the read-back; any failure puts the previous files back. Settles the certificate.
+    func finish(_ installed: Item, material: Material?, hooks: SwarmConvergence.RunHooks) async -> Item {
+        var item = installed
+        guard let material, item.failure == nil else {
+            await hooks.settle(item.id, item.failure)
+            return item
+        }
+        do {
+            for id in serviceFiles(of: item, in: hooks.graph) { _ = await hooks.waitFor(id) }
             for hook in item.hooks { try await run(hook, for: item) }
             try await checkServed(material, item: item)
             try hooks.store.journal(run: hooks.run, resource: item.id, phase: .applied, newDigest: material.fingerprint)
@@ -57,13 +98,9 @@ extension CertConvergence {
             feedSecrets(material, item: item)
             item.outcome = item.assessment.action == .sign ? .issued : item.assessment.action == .renew ? .renewed : .reinstalled
         } catch {
-            var failure = "\(error)"
-            if wrote {
-                failure += await restore(item)
-                item.outcome = .restored
-            }
-            item.failure = failure
-            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: failure)
+            item.failure = "\(error)" + (await restore(item))
+            item.outcome = .restored
+            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
         }
         await hooks.settle(item.id, item.failure)
         return item
@@ -156,6 +193,16 @@ extension CertConvergence {
         try await machine.write(staged, contents, mode: "0600")
         try await machine.setOwnership(staged, owner: copy.owner, group: copy.group, mode: copy.mode)
         try await machine.rename(staged, to: copy.path)
+    }
+
+    /// The file resources of this run on the machines the item's hooks reload services on.
+    func serviceFiles(of item: Item, in graph: ResourceGraph?) -> [String] {
+        guard let graph else { return [] }
+        var targets = Set<RenderedFile.Target>()
+        for hook in item.hooks {
+            if case let .service(_, _, guest) = hook { targets.insert(guest.map(RenderedFile.Target.guest) ?? .host) }
+        }
+        return graph.nodes.filter { $0.kind == FileKind().name && targets.contains($0.target) }.map(\.id)
     }
 
     /// Runs one hook step; its exit status counts.

@@ -63,6 +63,9 @@ public struct CertConvergence: Sendable {
         public var copies: [Copy]
         /// Copies to write again without a new certificate (owner, mode, a guest copy that differs).
         public var reinstall: [String]
+        /// How the copies differ from the host's certificate and the configured owner and mode,
+        /// whatever the certificate's state (what drift reports as changed by hand).
+        public var handChanges: [String]
         public let hooks: [CertHook]
         /// Where it is served (checked after a change), or why phoenix cannot tell.
         public let endpoints: [CertEndpoint]
@@ -245,17 +248,19 @@ public struct CertConvergence: Sendable {
             }
             copies.append(copy)
         }
-        var reinstall: [String] = []
-        if assessment.action == .none, let certFile, let keyFile {
+        var handChanges: [String] = []
+        if let certFile, let keyFile {
             for copy in copies {
                 let expected = copy.role == .certificate ? certFile.contents : copy.role == .key ? keyFile.contents : root.pem
-                reinstall += copy.differs(from: expected)
+                handChanges += copy.differs(from: expected)
             }
         }
+        let reinstall = assessment.action == .none ? handChanges : []
         let hooks = request.hooks.flatMap(CertHook.parse)
         let serving = CertServing.endpoints(request, estate: estate, hooks: hooks)
         return Item(
-            request: request, facts: facts, assessment: assessment, copies: copies, reinstall: reinstall, hooks: hooks, endpoints: serving.endpoints,
+            request: request, facts: facts, assessment: assessment, copies: copies, reinstall: reinstall, handChanges: handChanges, hooks: hooks,
+            endpoints: serving.endpoints,
             servingProblem: serving.missing)
     }
 

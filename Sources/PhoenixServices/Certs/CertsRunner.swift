@@ -128,7 +128,7 @@ public enum CertsStatus {
                 ]
             }
             members.append(("state", .string(item.assessment.state.rawValue)))
-            members.append(("reasons", .array((item.assessment.reasons + item.reinstall).map(JSONValue.string))))
+            members.append(("reasons", .array((item.assessment.reasons + item.handChanges).map(JSONValue.string))))
             let installed: [JSONValue] = item.copies.map { copy in
                 var entry: [(key: String, value: JSONValue)] = [
                     ("machine", .string(copy.machine)), ("path", .string(copy.path)), ("role", .string(copy.role.rawValue)),
@@ -194,7 +194,7 @@ public enum CertDrift {
                     id: item.id, drift: "changed by hand",
                     detail: "\(item.request.certPath) holds serial \(facts.serial), not the certificate phoenix installed")
             }
-            if !item.reinstall.isEmpty { return Item(id: item.id, drift: "changed by hand", detail: item.reinstall.joined(separator: "; ")) }
+            if !item.handChanges.isEmpty { return Item(id: item.id, drift: "changed by hand", detail: item.handChanges.joined(separator: "; ")) }
             switch item.assessment.state {
             case .missing:
                 return Item(

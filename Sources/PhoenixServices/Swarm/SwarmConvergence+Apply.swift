@@ -13,16 +13,20 @@ extension SwarmConvergence {
         public let waitFor: @Sendable (String) async -> String?
         public let needs: @Sendable (String) async -> String?
         public let settle: @Sendable (String, String?) async -> Void
+        /// The run's resources (nil: none known), for a kind that orders itself after others' data.
+        public let graph: ResourceGraph?
 
         public init(
             store: any StateBackend, run: Int64, waitFor: @escaping @Sendable (String) async -> String?,
-            needs: @escaping @Sendable (String) async -> String?, settle: @escaping @Sendable (String, String?) async -> Void
+            needs: @escaping @Sendable (String) async -> String?, settle: @escaping @Sendable (String, String?) async -> Void,
+            graph: ResourceGraph? = nil
         ) {
             self.store = store
             self.run = run
             self.waitFor = waitFor
             self.needs = needs
             self.settle = settle
+            self.graph = graph
         }
 
         /// The hooks of a run's context.
@@ -35,7 +39,7 @@ extension SwarmConvergence {
                         "not attempted: \($0.key) did not converge (\($0.value))"
                     }
                 },
-                settle: { id, failure in await context.resources.settle(id, failure: failure) })
+                settle: { id, failure in await context.resources.settle(id, failure: failure) }, graph: context.graph)
         }
     }
 
