@@ -8,7 +8,32 @@ import PhoenixServices
 /// `phoenix certs status`.
 struct CertsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "certs", abstract: "The certificates of the manifest as they are installed.", subcommands: [CertsStatusCommand.self])
+        commandName: "certs", abstract: "The certificates of the manifest as they are installed.",
+        subcommands: [CertsStatusCommand.self, CertsRenewCommand.self])
+}
+
+/// `phoenix certs renew NAME...`: `sync certs --force NAME...`.
+struct CertsRenewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "renew",
+        abstract: "Renew the named certificates now, whatever their state (the others converge as sync certs would).",
+        discussion: "The same run as `phoenix sync certs --force NAME...`: installed, hooks, served check, restore on failure.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: SyncOptions
+    @Option(name: .long, help: "text or json") var format: OutputFormat = .text
+    @Flag(name: .long, help: "Print the plan and change nothing at all.") var dryRun = false
+    @Argument(help: "Common names to renew.") var names: [String]
+
+    func validate() throws {
+        if names.isEmpty { throw ValidationError("name the certificates to renew (their common names)") }
+    }
+
+    func run() async throws {
+        var options = target
+        options.force += names
+        try await SyncCommand.execute(global: global, target: options, firewallThroughAPI: false, format: format, dryRun: dryRun, stageNames: ["certs"])
+    }
 }
 
 struct CertsStatusCommand: AsyncParsableCommand {

@@ -30,15 +30,25 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await Self.execute(
+            global: global, target: target, firewallThroughAPI: firewallMode.firewallThrough == .api, format: format, dryRun: dryRun,
+            stageNames: stages)
+    }
+
+    /// The sync itself, for `sync` and `certs renew`.
+    static func execute(
+        global: GlobalOptions, target: SyncOptions, firewallThroughAPI apiFirewall: Bool, format: OutputFormat, dryRun: Bool, stageNames: [String]
+    )
+        async throws
+    {
         let started = Date()
         let stats = MachineStats()
-        let stages = try parseStages(stages)
+        let stages = try parseStages(stageNames)
         let estate = try global.loadValidEstate()
         let paint = Paint(enabled: global.colored)
-        let apiFirewall = firewallMode.firewallThrough == .api
         let store = dryRun ? try target.existingStore() : try target.writableStore()
-        let command = (["sync"] + self.stages + target.target.flatMap { ["--target", String($0)] }).joined(separator: " ")
-        let dryRun = self.dryRun
+        let command = (["sync"] + stageNames + target.target.flatMap { ["--target", String($0)] } + target.force.flatMap { ["--force", $0] })
+            .joined(separator: " ")
         let (outcome, calls) = try await target.withService(
             estate: estate, stages: stages, firewallThroughAPI: apiFirewall, stats: stats, stacksDirectory: global.resolvedStacksDirectory, store: store
         ) { service in

@@ -106,7 +106,9 @@ struct CertTests {
     func issueThenNothing() throws {
         guard let estate = try Estate.make("phoenix-certs-issue") else { return }
         defer { estate.ca.stop() }
-        let first = try estate.json(["sync", "certs"], status: 0)
+        let firstRun = try estate.phoenix(["sync", "certs", "--format", "json"])
+        #expect(firstRun.status == 0, "\(firstRun.stdout) \(firstRun.stderr)")
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(firstRun.stdout.utf8)) as? [String: Any])
         #expect(estate.outcomes(first) == [Estate.app: "issued", Estate.ip: "issued", Estate.client: "issued"])
         #expect(estate.ca.requests("/1.0/sign") == 3)
 
@@ -140,6 +142,15 @@ struct CertTests {
         let text = try estate.phoenix(["sync", "certs"])
         #expect(text.status == 0)
         #expect(text.stdout.contains("certs: 3 certificates as configured (0 issued)"), "\(text.stdout)")
+
+        // The keys are in the key files only: not in the output, the JSON, the state store.
+        let key = try #require(estate.file("/certs/app.key"))
+        let keyBody = key.split(separator: "\n").dropFirst().first.map(String.init) ?? "?"
+        let state = try Data(contentsOf: URL(fileURLWithPath: estate.directory.file("state.sqlite")))
+        let outputs = [firstRun.stdout, firstRun.stderr, text.stdout, text.stderr]
+        #expect(!String(decoding: state, as: UTF8.self).contains("PRIVATE KEY"))
+        #expect(!String(decoding: state, as: UTF8.self).contains(keyBody))
+        #expect(!outputs.contains { $0.contains("PRIVATE KEY") || $0.contains(keyBody) })
     }
 
     @Test("renewal inside the window goes through /1.0/renew (same key, new serial); a SAN added is a fresh sign; a hand-changed mode is put back")
@@ -217,9 +228,12 @@ struct CertTests {
         #expect(estate.file("/certs/app.crt") == nil)
 
         estate.ca.stop()
-        let down = try estate.phoenix(["sync", "certs"])
+        let down = try estate.phoenix(["sync", "files", "certs"])
         #expect(down.status == 1)
         #expect(down.stdout.contains("Step-CA \(estate.ca.url): GET /roots failed: connection refused"), "\(down.stdout) \(down.stderr)")
+        // The other stage of the run converged regardless: the stack files are on the host.
+        let mirrored = (try? FileManager.default.subpathsOfDirectory(atPath: estate.host + "/tank/stacks")) ?? []
+        #expect(mirrored.contains { $0.hasSuffix("docker-compose.yml") }, "\(mirrored) \(down.stdout)")
     }
 
     @Test("a real nginx serves the renewed certificate, checked by fingerprint; a reload that does not take is undone")
@@ -275,7 +289,7 @@ struct CertTests {
         #expect(before?.first?["matches"] as? Bool == true, "\(before ?? [])")
 
         // Renewed: nginx reloaded by the hook, the served leaf is the new one.
-        let renewed = try estate.json(["sync", "certs", "--force", Estate.app], status: 0)
+        let renewed = try estate.json(["certs", "renew", Estate.app], status: 0)
         #expect(estate.outcomes(renewed)[Estate.app] == "renewed", "\(renewed)")
         let resources = (renewed["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
         let fingerprint = resources.first { ($0["resource"] as? String) == "cert:\(Estate.app)" }?["fingerprint"] as? String

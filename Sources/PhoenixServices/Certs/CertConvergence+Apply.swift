@@ -188,11 +188,15 @@ extension CertConvergence {
     func machine(of copy: Copy) -> any Machine { copy.guest.map { machines.machine(for: .guest($0)) } ?? machines.host }
 
     func place(_ contents: String, copy: Copy) async throws {
-        let machine = machine(of: copy)
-        let staged = copy.path + ".phoenix-new"
+        try await place(contents, at: copy.path, on: machine(of: copy), owner: copy.owner, group: copy.group, mode: copy.mode)
+    }
+
+    /// Staged 0600 next to its place, given its owner and mode, then renamed over the old file.
+    func place(_ contents: String, at path: String, on machine: any Machine, owner: String, group: String, mode: String) async throws {
+        let staged = path + ".phoenix-new"
         try await machine.write(staged, contents, mode: "0600")
-        try await machine.setOwnership(staged, owner: copy.owner, group: copy.group, mode: copy.mode)
-        try await machine.rename(staged, to: copy.path)
+        try await machine.setOwnership(staged, owner: owner, group: group, mode: mode)
+        try await machine.rename(staged, to: path)
     }
 
     /// The file resources of this run on the machines the item's hooks reload services on.
@@ -294,11 +298,7 @@ extension CertConvergence {
         for copy in item.copies where copy.error == nil {
             do {
                 if let found = copy.found {
-                    let machine = machine(of: copy)
-                    let staged = copy.path + ".phoenix-new"
-                    try await machine.write(staged, found.contents, mode: "0600")
-                    try await machine.setOwnership(staged, owner: found.owner, group: found.group, mode: found.mode)
-                    try await machine.rename(staged, to: copy.path)
+                    try await place(found.contents, at: copy.path, on: machine(of: copy), owner: found.owner, group: found.group, mode: found.mode)
                 } else {
                     try await machine(of: copy).remove(copy.path)
                 }
