@@ -71,8 +71,10 @@ struct CommandLineTests {
         }
         let nodes = try graph(Self.example)
         #expect(
-            nodes["gateway:site"]?["depends_on"] as? [String] == ["guest:101", "services:traefik-dynamic", "services:traefik-static"],
-            "\(nodes["gateway:site"] ?? [:])")
+            nodes["gateway:site"]?["depends_on"] as? [String] == [
+                "cert:gateway.lab.example.net/files", "guest:101", "services:traefik-dynamic", "services:traefik-static",
+            ],
+            "the site names the gateway certificate's files (nginx -t loads them): \(nodes["gateway:site"] ?? [:])")
         #expect(nodes["services:traefik-static"]?["target"] as? String == "guest/102")
         #expect(nodes["guest:101"]?["kind"] as? String == "guest-settings" && nodes["guest:101"]?["stage"] as? String == "guests")
         #expect(nodes["dns:records"]?["depends_on"] as? [String] == [])

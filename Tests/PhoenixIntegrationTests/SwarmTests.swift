@@ -212,8 +212,8 @@ extension SwarmTests {
         #expect(SwarmEstate.stacks(refused)["stack:production/whoami"]?["status"] as? String == "deployed", "the other stack deploys")
         #expect(try services(lab)["production_notes_app"] == nil, "nothing of the refused stack")
 
-        // A secret phoenix cannot source yet (fed by the certificates stage): that stack waits, with
-        // the reason; the others deploy.
+        // A secret phoenix cannot source (a certificate-fed name no manifest entry feeds): that
+        // stack waits, with the reason; the others deploy.
         try estate.directory.write(
             "stacks/notes/docker-compose.yml",
             SwarmEstate.notes(role: "manager").replacingOccurrences(
@@ -222,14 +222,14 @@ extension SwarmTests {
         let waitPlan = try estate.phoenix(["plan", "swarm", "stacks"])
         #expect(
             waitPlan.stdout.contains(
-                "swarm:secret/portainer_tls_cert.pem: cannot converge: secret portainer_tls_cert.pem (needed by notes) has no source: it is fed by the certificates stage"
+                "swarm:secret/portainer_tls_cert.pem: cannot converge: secret portainer_tls_cert.pem (needed by notes) has no source: no certificate of the manifest feeds it"
             ),
             "\(waitPlan.stdout)")
         let waiting = try estate.json(["sync", "swarm", "stacks"], expectStatus: 1).document
         let blockedNotes = try #require(SwarmEstate.stacks(waiting)["stack:production/notes"])
         #expect(blockedNotes["status"] as? String == "blocked", "\(blockedNotes)")
         #expect(
-            (blockedNotes["error"] as? String)?.hasPrefix("waits for secret portainer_tls_cert.pem: it is fed by the certificates stage") == true,
+            (blockedNotes["error"] as? String)?.hasPrefix("waits for secret portainer_tls_cert.pem: no certificate of the manifest feeds it") == true,
             "\(blockedNotes)")
         #expect(SwarmEstate.stacks(waiting)["stack:production/whoami"]?["status"] as? String == "as configured")
         #expect(try services(lab)["production_notes_app"] == nil)
