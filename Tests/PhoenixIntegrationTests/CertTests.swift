@@ -214,6 +214,23 @@ struct CertTests {
         let error = resources.first { ($0["resource"] as? String) == "cert:\(Estate.ip)" }?["error"] as? String ?? ""
         #expect(error.contains("exit 3") && error.contains("the previous certificate and key are back"), "\(error)")
         #expect(estate.file("/certs/ip.crt") == previous)
+
+        // A hook that hangs is stopped at hook_timeout_seconds and counts as failed.
+        try PatchedEstate.edit(estate.etc + "/phoenix_hypervisor_config.json") { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var stepCA = phoenix["step_ca"] as! [String: Any]
+            stepCA["hook_timeout_seconds"] = 1
+            phoenix["step_ca"] = stepCA
+            root["phoenix"] = phoenix
+        }
+        try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = "sleep 30" }
+        let hung = try estate.json(["certs", "renew", Estate.ip], status: 1)
+        let hungError =
+            ((hung["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []).first {
+                ($0["resource"] as? String) == "cert:\(Estate.ip)"
+            }?["error"] as? String ?? ""
+        #expect(hungError.contains("failed on the host (exit 124)"), "killed at the timeout (124), not left to run: \(hungError)")
+        #expect(estate.file("/certs/ip.crt") == previous)
     }
 
     @Test("a wrong provisioner password names the file, not the password; an unreachable CA is a clear error")
