@@ -5,7 +5,8 @@ import Foundation
 /// file is live, its service not yet reloaded or verified), and action is `crash` (the process dies
 /// on the spot, as with a kill or a power cut) or `error` (the step fails). Honoured only when set.
 public struct Failpoints: Sendable {
-    public enum Phase: String, Sendable { case before, after }
+    /// `installed`: the certs stage's point between its two passes (files in place, not reloaded).
+    public enum Phase: String, Sendable { case before, installed, after }
     public enum Action: String, Sendable { case crash, error }
 
     let points: [String: Action]

@@ -65,6 +65,14 @@ public enum RemoteScript {
         return paths.allSatisfy { facts[$0] != nil } ? facts : nil
     }
 
+    /// Why a bulk read failed, from its stderr only: its stdout is file contents (keys among them)
+    /// and never goes into a message.
+    public static func bulkFailure(_ result: CommandResult) -> String {
+        let stderr = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !stderr.isEmpty { return TextRules.printable(String(stderr.suffix(600)), limit: 600) }
+        return "exit \(result.status), output not as expected (\(result.stdout.utf8.count) bytes, not shown: it is file contents)"
+    }
+
     /// Parses what `readAll` printed.
     public static func parseReadAll(_ output: String, paths: [String]) -> [String: String?]? {
         var bytes = Array(output.utf8)[...]
@@ -104,7 +112,7 @@ extension CommandMachine {
         guard !paths.isEmpty else { return [:] }
         let result = try await run(["sh", "-c", RemoteScript.readAll, "phoenix-read"] + paths, timeout: 60)
         guard result.status == 0, let contents = RemoteScript.parseReadAll(result.stdout, paths: paths) else {
-            throw MachineError(machine: name, operation: "read \(paths.count) files", reason: result.excerpt)
+            throw MachineError(machine: name, operation: "read \(paths.count) files", reason: RemoteScript.bulkFailure(result))
         }
         return contents
     }
@@ -113,7 +121,7 @@ extension CommandMachine {
         guard !paths.isEmpty else { return [:] }
         let result = try await run(["sh", "-c", RemoteScript.inspectAll, "phoenix-inspect"] + paths, timeout: 60)
         guard result.status == 0, let facts = RemoteScript.parseInspectAll(result.stdout, paths: paths) else {
-            throw MachineError(machine: name, operation: "inspect \(paths.count) files", reason: result.excerpt)
+            throw MachineError(machine: name, operation: "inspect \(paths.count) files", reason: RemoteScript.bulkFailure(result))
         }
         return facts
     }

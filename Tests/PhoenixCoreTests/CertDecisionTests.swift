@@ -91,6 +91,13 @@ struct CertDecisionTests {
                 ])
             ])
         #expect(CertHook.parse("systemctl reload nginx") == [.service(verb: "reload", unit: "nginx", guest: nil)])
+        // `;` and new lines separate steps like `&&`; the reload is never dropped with the mv before it.
+        #expect(
+            CertHook.parse("pct exec 101 -- bash -c 'mv /tmp/cert.pem /etc/x.crt; mv /tmp/key.pem /etc/x.key; systemctl reload nginx'")
+                == [.service(verb: "reload", unit: "nginx", guest: 101)])
+        #expect(
+            CertHook.parse("pct exec 101 -- bash -c 'systemctl reload nginx || systemctl restart nginx'")
+                == [.shell("pct exec 101 -- bash -c 'systemctl reload nginx || systemctl restart nginx'")])
         #expect(CertHook.parse("curl -X POST http://x/reload") == [.shell("curl -X POST http://x/reload")])
         #expect(CertHook.parse("pct exec 101 -- bash -c 'echo hi | tee /x'") == [.shell("pct exec 101 -- bash -c 'echo hi | tee /x'")])
     }

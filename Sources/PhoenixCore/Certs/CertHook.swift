@@ -62,9 +62,14 @@ public enum CertHook: Sendable, Equatable {
             }
             return [.swarmSecrets(feeds)]
         }
+        // Only plain sequences are understood: `a && b`, `a; b`, one per line. A pipe, an `||` or a
+        // subshell is logic phoenix does not guess at (the whole hook then runs through sh -c).
+        if script.contains("|") || script.contains("(") || script.contains("`") || script.contains("$(") { return nil }
         var hooks: [CertHook] = []
-        for segment in script.split(separator: "&") where !segment.isEmpty {
-            guard let words = ShellWords.split(String(segment)), let first = words.first else { return nil }
+        let segments = script.replacingOccurrences(of: "&&", with: "\n").replacingOccurrences(of: ";", with: "\n").split(separator: "\n")
+        for segment in segments {
+            guard let words = ShellWords.split(String(segment)) else { return nil }
+            guard let first = words.first else { continue }
             if ["mkdir", "mv", "chown", "chmod", "cp"].contains(first) { continue }
             guard let hook = service(words, guest: guest) else { return nil }
             hooks.append(hook)

@@ -138,11 +138,11 @@ extension EstateLoader {
         return request
     }
 
-    /// `mv /tmp/cert.pem /etc/nginx/ssl/x.crt` in a hook's script: source → target, for sources in /tmp.
+    /// `mv /tmp/cert.pem /etc/nginx/ssl/x.crt` (or `cp`) in a hook's script: source → target, for sources in /tmp.
     static func movedTargets(_ hook: String) -> [String: String] {
         var targets: [String: String] = [:]
         let words = hook.split(whereSeparator: { " \t'\"".contains($0) }).map(String.init)
-        for index in words.indices where words[index] == "mv" && index + 2 < words.count {
+        for index in words.indices where ["mv", "cp"].contains(words[index]) && index + 2 < words.count {
             let source = words[index + 1]
             let target = words[index + 2].trimmingCharacters(in: CharacterSet(charactersIn: ";&|)"))
             if source.hasPrefix("/tmp/"), target.hasPrefix("/"), !target.contains("*") { targets[source] = target }

@@ -176,8 +176,37 @@ struct EstateValidator: Sendable {
     }
 
     private func checkCertificates() {
+        var seen: [String: SourceLocation] = [:]
+        let stepCA = estate.settings.stepCA
         for request in estate.certificates {
+            let name = request.commonName.lowercased()
+            if let first = seen[name] {
+                sink.error(
+                    request.location.file, request.location.pointer / "common_name",
+                    "certificate \(request.commonName) is listed twice (first at \(first.pointer)): its resource cert:\(request.commonName) would be two",
+                    hint: "one entry per certificate")
+            } else {
+                seen[name] = request.location
+            }
+            let lifetime = request.lifetime ?? stepCA.lifetime
+            if case let .duration(window) = request.renewBefore ?? stepCA.renewBefore, window >= lifetime {
+                sink.warning(
+                    request.location.file, request.location.pointer / "renew_before",
+                    "certificate \(request.commonName) is renewed on every run: its window \(Durations.text(window)) is not shorter than its lifetime \(Durations.text(lifetime))"
+                )
+            }
             guard let id = request.guestID else { continue }
+            if (request.guestCertPath == nil) != (request.guestKeyPath == nil) {
+                sink.error(
+                    request.location.file, request.location.pointer,
+                    "certificate \(request.commonName) names only one of its guest paths: a new key beside an old certificate breaks TLS",
+                    hint: "name both guest_cert_path and guest_key_path (or neither)")
+            }
+            if request.includeCA, request.guestCertPath != nil, request.guestCAPath == nil {
+                sink.warning(
+                    request.location.file, request.location.pointer / "include_ca",
+                    "certificate \(request.commonName) asks for the CA in guest \(id) but names no guest_ca_path: the CA is not installed there")
+            }
             let pointer = request.location.pointer / "guest_id"
             guard let guest = estate.guest(id) else {
                 sink.error(request.location.file, pointer, "certificate \(request.commonName) is for guest \(id), which is not defined")

@@ -24,7 +24,6 @@ public actor CAConnection {
     let host: any Machine
     let makeClient: MakeClient
     var pinned: Result<PinnedRoot, CertConfigError>?
-    var opened: Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError>?
 
     init(estate: Estate, host: any Machine, makeClient: @escaping MakeClient) {
         self.estate = estate
@@ -80,15 +79,33 @@ public actor CAConnection {
         return .success(PinnedRoot(pem: text, certificate: certificate, fingerprint: fingerprint))
     }
 
-    /// The client and the provisioner key, or why the CA cannot be used this run.
-    func open() async -> Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError> {
-        if let opened { return opened }
+    var connected: Result<StepCAClient, CertConfigError>?
+    var provisioner: Result<ProvisionerKey, CertConfigError>?
+
+    /// The client, its CA checked to serve the pinned root: enough for a renewal (mTLS with the
+    /// current certificate), or why the CA cannot be used this run.
+    func client() async -> Result<StepCAClient, CertConfigError> {
+        if let connected { return connected }
         let result = await connect()
-        opened = result
+        connected = result
         return result
     }
 
-    func connect() async -> Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError> {
+    /// The client and the provisioner key a new sign needs (the password file read only then).
+    func open() async -> Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError> {
+        let client: StepCAClient
+        switch await self.client() {
+        case let .failure(error): return .failure(error)
+        case let .success(connected): client = connected
+        }
+        if provisioner == nil { provisioner = await loadKey(client) }
+        switch provisioner! {
+        case let .failure(error): return .failure(error)
+        case let .success(key): return .success((client, key))
+        }
+    }
+
+    func connect() async -> Result<StepCAClient, CertConfigError> {
         let root: PinnedRoot
         switch await self.root() {
         case let .failure(error): return .failure(error)
@@ -99,6 +116,22 @@ public actor CAConnection {
         case let .failure(error): return .failure(error)
         case let .success(resolved): url = resolved
         }
+        let client = makeClient(url, root.pem, settings.timeout)
+        do throws(StepCAError) {
+            let roots = try await client.roots()
+            let fingerprints = roots.compactMap { try? CertificateReader.certificates($0).first }.map(CertificateReader.fingerprint)
+            guard fingerprints.contains(root.fingerprint) else {
+                await client.shutdown()
+                return .failure(CertConfigError(message: "Step-CA \(url) does not serve the pinned root \(root.fingerprint) among its roots"))
+            }
+            return .success(client)
+        } catch {
+            await client.shutdown()
+            return .failure(CertConfigError(message: error.description))
+        }
+    }
+
+    func loadKey(_ client: StepCAClient) async -> Result<ProvisionerKey, CertConfigError> {
         let password: String?
         do throws(MachineError) {
             password = try await host.read(settings.passwordFile)
@@ -109,39 +142,31 @@ public actor CAConnection {
             return .failure(
                 CertConfigError(message: "the provisioner password file \(settings.passwordFile) is missing or empty (phoenix.step_ca.password_file)"))
         }
-        let client = makeClient(url, root.pem, settings.timeout)
+        let published: (keyID: String, encryptedKey: String)
         do throws(StepCAError) {
-            let roots = try await client.roots()
-            let fingerprints = roots.compactMap { try? CertificateReader.certificates($0).first }.map(CertificateReader.fingerprint)
-            guard fingerprints.contains(root.fingerprint) else {
-                await client.shutdown()
-                return .failure(CertConfigError(message: "Step-CA \(url) does not serve the pinned root \(root.fingerprint) among its roots"))
-            }
-            let published = try await client.provisioner(named: settings.provisioner)
-            var secret = Array(password.utf8)
-            while secret.last == UInt8(ascii: "\n") || secret.last == UInt8(ascii: "\r") { secret.removeLast() }
-            do throws(ProvisionerKey.Failure) {
-                let key = try ProvisionerKey(
-                    name: settings.provisioner, keyID: published.keyID, encryptedKey: published.encryptedKey, password: secret,
-                    passwordFile: settings.passwordFile)
-                return .success((client, key))
-            } catch {
-                await client.shutdown()
-                return .failure(CertConfigError(message: error.description))
-            }
+            published = try await client.provisioner(named: settings.provisioner)
         } catch {
-            await client.shutdown()
+            return .failure(CertConfigError(message: error.description))
+        }
+        var secret = Array(password.utf8)
+        while secret.last == UInt8(ascii: "\n") || secret.last == UInt8(ascii: "\r") { secret.removeLast() }
+        do throws(ProvisionerKey.Failure) {
+            return .success(
+                try ProvisionerKey(
+                    name: settings.provisioner, keyID: published.keyID, encryptedKey: published.encryptedKey, password: secret,
+                    passwordFile: settings.passwordFile))
+        } catch {
             return .failure(CertConfigError(message: error.description))
         }
     }
 
     /// Step-CA calls so far, by name.
     func calls() async -> [String: Int] {
-        guard case let .success(opened)? = opened else { return [:] }
-        return await opened.client.counts
+        guard case let .success(client)? = connected else { return [:] }
+        return await client.counts
     }
 
     public func shutdown() async {
-        if case let .success(opened)? = opened { await opened.client.shutdown() }
+        if case let .success(client)? = connected { await client.shutdown() }
     }
 }

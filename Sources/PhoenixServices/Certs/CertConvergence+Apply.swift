@@ -53,10 +53,13 @@ extension CertConvergence {
             await hooks.settle(filesID, present ? nil : blocked)
             return (item, nil)
         }
-        guard item.needsChange else {
+        // Installed by a run that stopped before its reload and check: those are done now.
+        let resumed = !item.needsChange && hooks.unfinished.contains(item.id)
+        guard item.needsChange || resumed else {
             await hooks.settle(filesID, nil)
             return (item, nil)
         }
+        if resumed { item.resumed = true }
         var material: Material?
         do {
             try hooks.store.journal(run: hooks.run, resource: item.id, phase: .intent, detail: item.lines.joined(separator: "; "))
@@ -66,11 +69,13 @@ extension CertConvergence {
             item.newFingerprint = made.fingerprint
             try await install(made, item: item)
             await hooks.settle(filesID, nil)
+            try failpoints.hit(item.id, .installed)
             return (item, made)
         } catch {
             item.failure = "\(error)"
             if material != nil {
-                item.failure! += await restore(item)
+                // No hook ran yet: the services still hold the old files; putting them back is enough.
+                item.failure! += await restore(item, hooksRan: false)
                 item.outcome = .restored
             }
             try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
@@ -98,7 +103,7 @@ extension CertConvergence {
             feedSecrets(material, item: item)
             item.outcome = item.assessment.action == .sign ? .issued : item.assessment.action == .renew ? .renewed : .reinstalled
         } catch {
-            item.failure = "\(error)" + (await restore(item))
+            item.failure = "\(error)" + (await restore(item, hooksRan: true))
             item.outcome = .restored
             try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
         }
@@ -130,7 +135,12 @@ extension CertConvergence {
             key = existingKey
         case .renew:
             guard let existing = current.chain, let existingKey = current.key else { throw StepFailure(description: "nothing installed to renew") }
-            let (client, _) = try await open()
+            // A renewal authenticates with the current certificate: no provisioner key needed.
+            let client: StepCAClient
+            switch await connection.client() {
+            case let .failure(error): throw StepFailure(description: error.message)
+            case let .success(connected): client = connected
+            }
             do throws(StepCAError) {
                 chain = try await client.renew(chainPEM: existing, keyPEM: existingKey).chainPEM
             } catch {
@@ -194,9 +204,15 @@ extension CertConvergence {
     /// Staged 0600 next to its place, given its owner and mode, then renamed over the old file.
     func place(_ contents: String, at path: String, on machine: any Machine, owner: String, group: String, mode: String) async throws {
         let staged = path + ".phoenix-new"
-        try await machine.write(staged, contents, mode: "0600")
-        try await machine.setOwnership(staged, owner: owner, group: group, mode: mode)
-        try await machine.rename(staged, to: path)
+        do {
+            try await machine.write(staged, contents, mode: "0600")
+            try await machine.setOwnership(staged, owner: owner, group: group, mode: mode)
+            try await machine.rename(staged, to: path)
+        } catch {
+            // A staged copy (maybe a key, already given its owner) never stays behind.
+            try? await machine.remove(staged)
+            throw error
+        }
     }
 
     /// The file resources of this run on the machines the item's hooks reload services on.
@@ -291,9 +307,10 @@ extension CertConvergence {
         }
     }
 
-    /// Puts every copy back as it was read (or removes it when there was none) and runs the hooks
-    /// again so the services load it; returns what to add to the failure.
-    func restore(_ item: Item) async -> String {
+    /// Puts every copy back as it was read (or removes it when there was none) and, when the hooks
+    /// had run on the new files, runs them again so the services load the old ones; returns what to
+    /// add to the failure.
+    func restore(_ item: Item, hooksRan: Bool) async -> String {
         var problems: [String] = []
         for copy in item.copies where copy.error == nil {
             do {
@@ -307,8 +324,19 @@ extension CertConvergence {
             }
         }
         guard problems.isEmpty else { return "; restoring the previous certificate failed too: \(problems.joined(separator: "; "))" }
-        let restored = item.copies.contains { $0.found != nil } ? "; the previous certificate and key are back" : "; the new files were removed"
-        // The services load the old material again; a hook that fails on it too is said, not hidden.
+        let readable = item.copies.filter { $0.error == nil }
+        var restored: String
+        if readable.allSatisfy({ $0.found != nil }) {
+            restored = "; the previous certificate and key are back"
+        } else if readable.allSatisfy({ $0.found == nil }) {
+            restored = "; the new files were removed"
+        } else {
+            restored = "; the previous files are back and the ones that did not exist were removed"
+        }
+        // A copy that could not be read before the change cannot be put back: said, not hidden.
+        let unknown = item.copies.filter { $0.error != nil }.map { "\($0.machine) \($0.path)" }
+        if !unknown.isEmpty { restored += " (\(unknown.joined(separator: ", ")) could not be read before and keep the new files)" }
+        guard hooksRan else { return restored }
         var hookProblems: [String] = []
         for hook in item.hooks {
             do { try await run(hook, for: item) } catch { hookProblems.append("\(error)") }

@@ -72,6 +72,8 @@ public struct CertConvergence: Sendable {
         public let servingProblem: String?
         public var failure: String?
         public var outcome: Outcome = .unchanged
+        /// A previous run installed it and stopped before its reload and served check.
+        public var resumed = false
         /// What was served and what was expected (filled by the check after a change).
         public var newFingerprint: String?
 
@@ -87,7 +89,8 @@ public struct CertConvergence: Sendable {
             case .renew: lines.append("renew (\(assessment.state.rawValue)): \(assessment.reasons.joined(separator: "; "))")
             case .none: lines += reinstall.map { "install again: \($0)" }
             }
-            if needsChange {
+            if resumed { lines.append("finish what an interrupted run installed: reload and check") }
+            if needsChange || resumed {
                 if let servingProblem { lines.append("warning: \(servingProblem)") }
                 if !request.verify { lines.append("warning: not checked where it is served (verify: false)") }
                 for hook in hooks {

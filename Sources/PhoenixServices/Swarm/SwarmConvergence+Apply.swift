@@ -15,11 +15,13 @@ extension SwarmConvergence {
         public let settle: @Sendable (String, String?) async -> Void
         /// The run's resources (nil: none known), for a kind that orders itself after others' data.
         public let graph: ResourceGraph?
+        /// Resources an interrupted run announced and never finished.
+        public let unfinished: Set<String>
 
         public init(
             store: any StateBackend, run: Int64, waitFor: @escaping @Sendable (String) async -> String?,
             needs: @escaping @Sendable (String) async -> String?, settle: @escaping @Sendable (String, String?) async -> Void,
-            graph: ResourceGraph? = nil
+            graph: ResourceGraph? = nil, unfinished: Set<String> = []
         ) {
             self.store = store
             self.run = run
@@ -27,6 +29,7 @@ extension SwarmConvergence {
             self.needs = needs
             self.settle = settle
             self.graph = graph
+            self.unfinished = unfinished
         }
 
         /// The hooks of a run's context.
@@ -39,7 +42,8 @@ extension SwarmConvergence {
                         "not attempted: \($0.key) did not converge (\($0.value))"
                     }
                 },
-                settle: { id, failure in await context.resources.settle(id, failure: failure) }, graph: context.graph)
+                settle: { id, failure in await context.resources.settle(id, failure: failure) }, graph: context.graph,
+                unfinished: context.unfinished)
         }
     }
 
