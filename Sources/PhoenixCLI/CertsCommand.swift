@@ -52,13 +52,9 @@ struct CertsStatusCommand: AsyncParsableCommand {
         for name in names where !estate.certificates.contains(where: { $0.commonName == name }) {
             throw fail("\(name): no certificate of the manifest has that common name", code: 64)
         }
-        let vms = VMDirectory { [connection = target.connection] in try connection.makeClient() }
         let stats = MachineStats()
         let started = Date()
-        let certs = CertConvergence(estate: estate, machines: target.machines(for: estate, stats: stats, vms: vms))
-        let report = await certs.plan()
-        await certs.shutdown()
-        await vms.shutdown()
+        let report = await target.readCertificates(estate, stats: stats)
         if let error = report.error ?? report.notReady { throw fail(error, code: 1) }
         let served = await CertsStatus.served(report, names: Set(names), timeout: min(5, estate.settings.stepCA.timeout))
         let document = CertsStatus.document(report, names: Set(names), now: Date(), served: served)
@@ -68,5 +64,17 @@ struct CertsStatusCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(CertsStatus.text(document).utf8))
         }
         target.printStats(stats, started: started)
+    }
+}
+
+extension SyncOptions {
+    /// Every certificate of the manifest as installed (one bulk read per machine); issues nothing.
+    func readCertificates(_ estate: Estate, stats: MachineStats = MachineStats()) async -> CertConvergence.Report {
+        let vms = VMDirectory { [connection] in try connection.makeClient() }
+        let certs = CertConvergence(estate: estate, machines: machines(for: estate, stats: stats, vms: vms))
+        let report = await certs.plan()
+        await certs.shutdown()
+        await vms.shutdown()
+        return report
     }
 }

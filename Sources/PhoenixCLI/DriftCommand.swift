@@ -151,10 +151,7 @@ extension DriftCommand {
     /// The certificates as installed beside what phoenix last installed; a machine or root that
     /// cannot be read is an error; no root exported yet is said, not failed (as the trust stage).
     func certDrift(estate: Estate, store: (any StateBackend)?) async throws -> (items: [CertDrift.Item], notChecked: String?) {
-        let vms = VMDirectory { [connection = target.connection] in try connection.makeClient() }
-        let certs = CertConvergence(estate: estate, machines: target.machines(for: estate, stats: MachineStats(), vms: vms))
-        let report = await certs.plan()
-        await vms.shutdown()
+        let report = await target.readCertificates(estate)
         if let reason = report.notReady { return ([], reason) }
         if let error = report.error { throw fail("certs: the drift check cannot read the certificates: \(error)") }
         let verified: [String: String]

@@ -88,7 +88,7 @@ public enum CertificateReader {
         var address = in6_addr()
         withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
         guard inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil else { return nil }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {

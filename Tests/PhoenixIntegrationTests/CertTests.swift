@@ -194,10 +194,23 @@ struct CertTests {
     func failingHook() throws {
         guard let estate = try Estate.make("phoenix-certs-hook") else { return }
         defer { estate.ca.stop() }
-        try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = "exit 3" }
+        // A shell hook may reload anything: with no place to check it is refused before any change.
         try estate.editEntry(Estate.client) { $0["post_renewal_command"] = "true" }
+        let unchecked = try estate.json(["sync", "certs"], status: 1)
+        #expect(estate.outcomes(unchecked)[Estate.client] == "failed")
+        #expect(estate.file("/certs/client.crt") == nil, "nothing issued blind")
+        #expect(estate.ca.requests("/1.0/sign") == 2, "the other two were signed, not this one")
+
+        // Opted out (warned): these hooks run unchecked from here on.
+        for name in [Estate.ip, Estate.client] { try estate.editEntry(name) { $0["verify"] = false } }
+        let warned = try estate.phoenix(["plan", "certs"])
+        #expect(
+            (warned.stdout + warned.stderr).contains("cert:\(Estate.client): ~ warning: not checked where it is served (verify: false)"),
+            "\(warned.stdout) \(warned.stderr)")
+        try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = "exit 3" }
+        try FileManager.default.removeItem(atPath: estate.host + "/certs/ip.crt")
         let first = try estate.json(["sync", "certs"], status: 1)
-        #expect(estate.outcomes(first)[Estate.app] == "issued")
+        #expect(estate.outcomes(first)[Estate.client] == "issued")
         #expect(estate.outcomes(first)[Estate.ip] == "failed")
         #expect(estate.file("/certs/ip.crt") == nil, "a first issue whose hook fails leaves nothing behind")
 

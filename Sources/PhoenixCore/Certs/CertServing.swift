@@ -1,7 +1,8 @@
 /// Where a certificate is presented, so the certs stage can check that the served leaf is the new
 /// one: the manifest's `verify_at`, else what the configuration says about the gateway, Traefik
-/// and a Docker daemon on TCP. A certificate whose hook reloads a service but that phoenix cannot
-/// find served anywhere is a failure with that reason, unless the entry says `"verify": false`.
+/// and a Docker daemon on TCP. A certificate whose hook reloads a service (or runs a shell command,
+/// which may reload anything) but that phoenix cannot find served anywhere is a failure with that
+/// reason before anything changes, unless the entry says `"verify": false`.
 public struct CertEndpoint: Sendable, Hashable, CustomStringConvertible {
     public let host: String
     public let port: Int
@@ -41,7 +42,8 @@ public enum CertServing {
                 found.append(endpoint)
             }
         }
-        let reloads = hooks.contains { if case .service = $0 { return true } else { return false } }
+        // A shell hook may reload anything: phoenix cannot tell what, so it needs a place to check too.
+        let reloads = hooks.contains { if case .swarmSecrets = $0 { return false } else { return true } }
         if found.isEmpty && reloads {
             return ([], "no address to check where it is served after its reload: name verify_at (host:port), or set \"verify\": false")
         }

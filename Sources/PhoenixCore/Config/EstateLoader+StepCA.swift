@@ -49,7 +49,11 @@ extension EstateLoader {
 
     func renewalWindow(_ cursor: JSONCursor?) -> RenewalWindow? {
         guard let cursor else { return nil }
-        if case let .number(part) = cursor.value, part > 0, part < 1 { return .fraction(part) }
+        if case let .number(part) = cursor.value {
+            if part > 0, part < 1 { return .fraction(part) }
+            cursor.error("\(cursor.describe) is not a fraction of the lifetime", hint: "a number between 0 and 1, or text such as \"1/3\" or \"8h\"")
+            return nil
+        }
         guard let text = cursor.stringValue else { return nil }
         if let window = RenewalWindow(text) { return window }
         cursor.error("\(cursor.describe) is not a renewal window", hint: "a fraction of the lifetime (\"1/3\", \"0.25\", \"30%\") or a duration (\"8h\")")

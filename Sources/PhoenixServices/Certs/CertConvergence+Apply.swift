@@ -60,6 +60,12 @@ extension CertConvergence {
             return (item, nil)
         }
         if resumed { item.resumed = true }
+        // Known before anything changes: a reload that cannot be checked is refused, not done blind.
+        if let problem = item.servingProblem {
+            item.failure = problem
+            await hooks.settle(filesID, present ? nil : problem)
+            return (item, nil)
+        }
         var material: Material?
         do {
             try hooks.store.journal(run: hooks.run, resource: item.id, phase: .intent, detail: item.lines.joined(separator: "; "))
@@ -266,7 +272,6 @@ extension CertConvergence {
     /// Every endpoint that presents the certificate serves the new leaf (polled: a reload takes a
     /// moment); else the failure says what is served instead.
     func checkServed(_ material: Material, item: Item) async throws {
-        if let problem = item.servingProblem { throw StepFailure(description: problem) }
         for endpoint in item.endpoints {
             if let problem = await servedProblem(endpoint, expected: material.fingerprint) { throw StepFailure(description: problem) }
         }
@@ -304,6 +309,15 @@ extension CertConvergence {
         for (file, copy) in [(cert, item.copies[0]), (key, item.copies[1])] where (file.owner, file.group, file.mode) != (copy.owner, copy.group, copy.mode) {
             throw StepFailure(
                 description: "\(copy.path) is \(file.owner):\(file.group) \(file.mode) after the install, not \(copy.owner):\(copy.group) \(copy.mode)")
+        }
+        // The guest's copies too, in one bulk read: what was written, with its owner and mode.
+        let guestCopies = item.copies.filter { $0.guest != nil }
+        guard let first = guestCopies.first else { return }
+        let read = try await machine(of: first).inspect(all: guestCopies.map(\.path))
+        for copy in guestCopies {
+            if let problem = copy.with(found: read[copy.path] ?? nil).differs(from: contents(of: copy.role, material)).first {
+                throw StepFailure(description: "after the install: \(problem)")
+            }
         }
     }
 

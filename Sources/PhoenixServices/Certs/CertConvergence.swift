@@ -42,6 +42,14 @@ public struct CertConvergence: Sendable {
 
         public enum Role: String, Sendable { case certificate, key, ca }
 
+        /// This copy as read again.
+        func with(found: FileFacts?) -> Copy {
+            var copy = self
+            copy.found = found
+            copy.error = nil
+            return copy
+        }
+
         /// Absent, other contents than `expected`, or another owner or mode.
         func differs(from expected: String) -> [String] {
             if let error { return ["\(machine) \(path): \(error)"] }

@@ -161,9 +161,11 @@ public enum CertsStatus {
             let dns = cert["dns_sans"]?.arrayItems.compactMap(\.stringValue).joined(separator: ",") ?? ""
             let ips = cert["ip_sans"]?.arrayItems.compactMap(\.stringValue).joined(separator: ",") ?? ""
             out += "  dns \(dns.isEmpty ? "-" : dns)  ip \(ips.isEmpty ? "-" : ips)  not after \(cert["not_after"]?.stringValue ?? "-")\n"
-            for reason in cert["reasons"]?.arrayItems.compactMap(\.stringValue) ?? [] { out += "  ! \(reason)\n" }
+            for reason in cert["reasons"]?.arrayItems.compactMap(\.stringValue) ?? [] { out += "  ! \(TextRules.printable(reason, limit: 600))\n" }
             for endpoint in cert["served"]?.arrayItems ?? [] {
-                let what = endpoint["error"]?.stringValue ?? (endpoint["matches"]?.boolValue == true ? "serves it" : "serves another certificate")
+                let what =
+                    endpoint["error"]?.stringValue.map { TextRules.printable($0, limit: 300) }
+                    ?? (endpoint["matches"]?.boolValue == true ? "serves it" : "serves another certificate")
                 out += "  served at \(endpoint["at"]?.stringValue ?? "") (\(endpoint["what"]?.stringValue ?? "")): \(what)\n"
             }
             for copy in cert["installed"]?.arrayItems ?? [] {
