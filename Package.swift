@@ -65,6 +65,7 @@ let package = Package(
             name: "PhoenixEngineTests",
             dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
         ),
+        .testTarget(name: "PhoenixServicesTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixServices", "PhoenixTesting"]),
         .testTarget(name: "PhoenixProxmoxTests", dependencies: ["PhoenixCore", "PhoenixProxmox", "PhoenixTesting"]),
         .testTarget(name: "PhoenixDockerTests", dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixDocker", "PhoenixServices", "PhoenixTesting"]),
         .testTarget(

@@ -2,7 +2,8 @@
 # `render all` of the 10,000-guest estate against `cp -r` of its own output tree, side by side on
 # a fresh journalled ext4 file system (a loop device this script makes; root needed), release build.
 # Prints phoenix's load, render and write phases and cp's time, then the last line
-# `ratio <phoenix write / cp -r>`.
+# `ratio <phoenix write / cp -r>`. First, validate + render in memory (phoenix-bench) of the
+# 1,000-guest and 10,000-guest estates against DESIGN.md §5's budgets (0.25 s and 100 MB; 2 s).
 #
 # Why a fresh file system: on an ext4 without a journal (this machine's root disk is one), the
 # kernel skips every inode deleted in the last 5-10 minutes when it allocates a new one
@@ -15,6 +16,8 @@ scratch=${SCRATCH:-.build-release}
 swift build -c release --scratch-path "$scratch" --product phoenix >/dev/null
 swift build -c release --scratch-path "$scratch" --product phoenix-bench >/dev/null
 phoenix=$PWD/$scratch/release/phoenix
+"$scratch"/release/phoenix-bench 1000 10000 200 500 "$runs"
+"$scratch"/release/phoenix-bench 10000 100000 2000 5000 3
 work=$(mktemp -d /tmp/phoenix-bench-render.XXXXXX)
 mounted=""
 cleanup() {

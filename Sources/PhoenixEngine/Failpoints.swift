@@ -10,6 +10,9 @@ public struct Failpoints: Sendable {
     public enum Action: String, Sendable { case crash, error }
 
     let points: [String: Action]
+    /// A crash stops the run where it is instead of the process (in-process tests of the executor):
+    /// `check` answers `.crash` and the executor abandons the run unfinished, as a dead process would.
+    public var crashInProcess = false
 
     public init(_ specification: String?) {
         var points: [String: Action] = [:]
@@ -27,6 +30,29 @@ public struct Failpoints: Sendable {
     public static let none = Failpoints(nil)
 
     public static func fromEnvironment() -> Failpoints { Failpoints(ProcessInfo.processInfo.environment["PHOENIX_FAILPOINT"]) }
+
+    /// What a failpoint asks of the step at this point.
+    public enum Stop: Sendable, Equatable {
+        /// Fail the step with this failpoint's name (`guest:101 before`).
+        case error(String)
+        /// Stop the run here, unfinished (only with `crashInProcess`: otherwise the process is gone).
+        case crash
+    }
+
+    /// Whether a failpoint names this resource and phase: nil to go on. A crash ends the process
+    /// here unless `crashInProcess`.
+    public func check(_ resource: String, _ phase: Phase) -> Stop? {
+        switch points["\(resource)@\(phase.rawValue)"] {
+        case .crash?:
+            if crashInProcess { return .crash }
+            FileHandle.standardError.write(Data("phoenix: failpoint \(resource) \(phase.rawValue): crashing\n".utf8))
+            _exit(86)
+        case .error?:
+            return .error("\(resource) \(phase.rawValue)")
+        case nil:
+            return nil
+        }
+    }
 
     /// Crashes or fails here when a failpoint names this resource and phase.
     public func hit(_ resource: String, _ phase: Phase) throws(UnitFailure) {

@@ -15,7 +15,8 @@ public struct GuestsRunner: KindRunner {
         self.wanted = wanted
     }
 
-    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+    public func plan(_ context: KindContext) async throws -> any KindReport {
+        let store = context.store
         let records = try store?.guestRecords() ?? [:]
         do throws(ProxmoxError) {
             return GuestsReport(report: try await settings.converge(wanted, records: records, store: nil, run: nil))
@@ -111,7 +112,7 @@ public struct FilesRunner: KindRunner {
         self.files = files
     }
 
-    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+    public func plan(_ context: KindContext) async throws -> any KindReport {
         FilesReport(result: stages.isEmpty ? .none : try await files(stages, nil, [:]))
     }
 
@@ -174,7 +175,7 @@ public struct FirewallRulesRunner: KindRunner {
 
     public init(rules: FirewallRules) { self.rules = rules }
 
-    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+    public func plan(_ context: KindContext) async throws -> any KindReport {
         do throws(ProxmoxError) { return FirewallReport(plan: try await rules.plan()) } catch { return FirewallReport(plan: nil, error: error.description) }
     }
 

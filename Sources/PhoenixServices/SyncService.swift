@@ -17,6 +17,12 @@ public struct SyncService: Sendable {
     public var firewallThroughAPI = false
     /// The node name for the host's firewall file, as the engine renders it.
     public var nodeName = "phoenix"
+    /// `--target`: only these guests' own resources (nil: all).
+    public var scope: GuestScope?
+    /// What the run asks of every system, for `--stats`: every kind counts into it.
+    public var stats = RunStats()
+    /// Progress lines for people.
+    public var progress: @Sendable (String) -> Void = { _ in }
 
     public init(estate: Estate, stages: [SyncStage]) {
         self.estate = estate
@@ -72,11 +78,19 @@ public struct SyncService: Sendable {
             kinds: runners.map(\.kind))
     }
 
+    /// The kinds' context of a plan (no run) or of run `run`.
+    func context(graph: ResourceGraph, store: (any StateBackend)?, run: Int64? = nil, unfinished: Set<String> = []) -> KindContext {
+        KindContext(
+            estate: estate, stages: Set(stages), graph: graph, store: store, run: run, unfinished: unfinished, scope: scope, stats: stats,
+            progress: progress)
+    }
+
     /// What sync would do. Writes nothing: not the cluster, not the machines, not the state store.
     public func plan(store: (any StateBackend)?) async throws -> Outcome {
         var outcome = Outcome(notApplied: notApplied)
+        let context = context(graph: graph(), store: store)
         outcome.reports = try await withThrowingTaskGroup(of: (Int, any KindReport).self) { group in
-            for (index, runner) in runners.enumerated() { group.addTask { (index, try await runner.plan(store: store)) } }
+            for (index, runner) in runners.enumerated() { group.addTask { (index, try await runner.plan(context)) } }
             var reports: [(Int, any KindReport)] = []
             for try await report in group { reports.append(report) }
             return reports.sorted { $0.0 < $1.0 }.map(\.1)
@@ -92,8 +106,8 @@ public struct SyncService: Sendable {
         do {
             let graph = graph()
             let context = RunContext(
-                run: run, interrupted: interrupted, unfinished: try store.unfinishedResources(in: interrupted.map(\.id)), store: store, graph: graph,
-                resources: ResourceWaiter(graph: graph))
+                kind: self.context(graph: graph, store: store, run: run, unfinished: try store.unfinishedResources(in: interrupted.map(\.id))),
+                interrupted: interrupted, resources: ResourceWaiter(graph: graph))
             outcome.reports = try await withThrowingTaskGroup(of: (Int, any KindReport).self) { group in
                 for (index, runner) in runners.enumerated() {
                     group.addTask {
@@ -107,12 +121,73 @@ public struct SyncService: Sendable {
                 for try await report in group { reports.append(report) }
                 return reports.sorted { $0.0 < $1.0 }.map(\.1)
             }
+            // A failpoint crash in-process: the run stays open, as a dead process leaves it.
+            if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }
             try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
             return outcome
+        } catch let abandoned as RunAbandoned {
+            throw abandoned
         } catch {
             try? store.finishRun(run, outcome: .failed, summary: "\(error)")
             throw error
         }
+    }
+
+    /// Every kind's drift, each kind at once: what is there beside what phoenix recorded and what
+    /// the configuration asks. Runners that check no drift are left out.
+    public func drift(store: (any StateBackend)?) async throws -> [KindDrift] {
+        let context = context(graph: graph(), store: store)
+        return try await withThrowingTaskGroup(of: (Int, KindDrift?).self) { group in
+            for (index, runner) in runners.enumerated() { group.addTask { (index, try await runner.drift(context)) } }
+            var drifts: [(Int, KindDrift?)] = []
+            for try await drift in group { drifts.append(drift) }
+            return drifts.sorted { $0.0 < $1.0 }.compactMap(\.1)
+        }
+    }
+
+    /// Puts back what run `target` left, kind by kind, in one run under the lock. A runner without a
+    /// rollback is named in `notApplied`, never passed over in silence.
+    public func rollback(to target: Int64, store: any StateBackend, command: String) async throws -> Outcome {
+        let (run, interrupted) = try store.beginRun(command: command)
+        var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
+        do {
+            let graph = graph()
+            let context = RunContext(
+                kind: self.context(graph: graph, store: store, run: run, unfinished: try store.unfinishedResources(in: interrupted.map(\.id))),
+                interrupted: interrupted, resources: ResourceWaiter(graph: graph))
+            let reports = try await withThrowingTaskGroup(of: (Int, (any KindReport)?).self) { group in
+                for (index, runner) in runners.enumerated() {
+                    group.addTask {
+                        let report = try await runner.rollback(to: target, context)
+                        await context.resources.failAll(kind: runner.kind.name, report?.error ?? "the \(runner.kind.name) kind has no rollback")
+                        return (index, report)
+                    }
+                }
+                var reports: [(Int, (any KindReport)?)] = []
+                for try await report in group { reports.append(report) }
+                return reports.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            for (runner, report) in zip(runners, reports) where report == nil {
+                for stage in Set(graph.nodes.filter { $0.kind == runner.kind.name }.map(\.stage)).sorted() {
+                    outcome.notApplied.append((stage, "the \(runner.kind.name) kind has no rollback: its resources are left as they are"))
+                }
+            }
+            outcome.reports = reports.compactMap { $0 }
+            if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }
+            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
+            return outcome
+        } catch let abandoned as RunAbandoned {
+            throw abandoned
+        } catch {
+            try? store.finishRun(run, outcome: .failed, summary: "\(error)")
+            throw error
+        }
+    }
+
+    /// A failpoint crash stopped run `run` in-process (tests): it was left open, as a crash leaves it.
+    public struct RunAbandoned: Error, CustomStringConvertible {
+        public let run: Int64
+        public var description: String { "run \(run) was abandoned at a failpoint crash" }
     }
 
     /// The engine's passes of one run, as one result.

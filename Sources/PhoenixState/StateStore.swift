@@ -128,6 +128,17 @@ public final class StateStore: StateBackend {
                 table.column("run_id", .integer).notNull()
             }
         }
+        // Any kind's records of its resources, every run's kept: a kind's next plan reads the newest,
+        // a rollback the newest as of an earlier run.
+        migrator.registerMigration("v4") { db in
+            try db.create(table: "kind_records") { table in
+                table.column("kind", .text).notNull()
+                table.column("resource", .text).notNull()
+                table.column("run_id", .integer).notNull()
+                table.column("value", .text)
+                table.primaryKey(["kind", "resource", "run_id"])
+            }
+        }
         return migrator
     }
 

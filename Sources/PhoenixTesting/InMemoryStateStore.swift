@@ -15,6 +15,8 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     private var runResources: [Int64: [AppliedRecord]] = [:]
     private var guests: [Int: GuestRecord] = [:]
     private var stacks: [String: StackRecord] = [:]
+    /// Every kind record ever written, oldest first: (kind, resource, value or nil for a removal, run).
+    private var kindHistory: [(kind: String, resource: String, value: String?, run: Int64)] = []
 
     public init() {
         var generator = SystemRandomNumberGenerator()
@@ -147,4 +149,32 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     public func recordStack(_ record: StackRecord) throws(StateError) { locked { stacks[record.id] = record } }
 
     public func forgetStack(_ id: String) throws(StateError) { locked { stacks[id] = nil } }
+
+    public func kindRecords(_ kind: String, asOf run: Int64?) throws(StateError) -> [String: KindRecord] {
+        locked {
+            var newest: [String: (value: String?, run: Int64)] = [:]
+            for entry in kindHistory where entry.kind == kind && entry.run <= (run ?? .max) {
+                if let previous = newest[entry.resource], previous.run > entry.run { continue }
+                newest[entry.resource] = (entry.value, entry.run)
+            }
+            var records: [String: KindRecord] = [:]
+            for (resource, entry) in newest { if let value = entry.value { records[resource] = KindRecord(resource: resource, value: value, run: entry.run) } }
+            return records
+        }
+    }
+
+    public func recordKind(_ kind: String, resource: String, value: String?, run: Int64) throws(StateError) {
+        locked {
+            kindHistory.removeAll { $0.kind == kind && $0.resource == resource && $0.run == run }
+            kindHistory.append((kind, resource, value, run))
+        }
+    }
+
+    /// Ends the lock holder as a crash would (the process is gone): the next run finds its run
+    /// interrupted. For in-process tests of a crash.
+    public func abandonHolder() {
+        locked {
+            holder = (pid: Int32.max, host: holder?.host ?? ProcessInfo.processInfo.hostName, startedAt: holder?.startedAt ?? Date(), run: holder?.run ?? 0)
+        }
+    }
 }

@@ -154,6 +154,32 @@ struct StateContractTests {
                     run: run))
     }
 
+    @Test(
+        "any kind's records: the newest per resource, each run's kept for a rollback, a removal hides it, kinds apart",
+        arguments: StateBackendKind.allCases)
+    func kindRecords(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
+        defer { _ = directory }
+        let (first, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
+        try store.recordKind("notes", resource: "note:a", value: "1", run: first)
+        try store.recordKind("notes", resource: "note:b", value: "x", run: first)
+        try store.recordKind("other", resource: "note:a", value: "theirs", run: first)
+        try store.finishRun(first, outcome: .succeeded, summary: "")
+        let (second, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
+        try store.recordKind("notes", resource: "note:a", value: "2", run: second)
+        try store.recordKind("notes", resource: "note:b", value: nil, run: second)
+        try store.recordKind("notes", resource: "note:c", value: "new", run: second)
+        try store.finishRun(second, outcome: .succeeded, summary: "")
+
+        let now = try store.kindRecords("notes")
+        #expect(
+            now == ["note:a": KindRecord(resource: "note:a", value: "2", run: second), "note:c": KindRecord(resource: "note:c", value: "new", run: second)])
+        let then = try store.kindRecords("notes", asOf: first)
+        #expect(then == ["note:a": KindRecord(resource: "note:a", value: "1", run: first), "note:b": KindRecord(resource: "note:b", value: "x", run: first)])
+        #expect(try store.kindRecords("other") == ["note:a": KindRecord(resource: "note:a", value: "theirs", run: first)])
+        #expect(try store.kindRecords("none").isEmpty)
+    }
+
     @Test("the newest verified digest per resource, by id prefix: what drift compares certificates with", arguments: StateBackendKind.allCases)
     func verifiedDigests(_ backend: StateBackendKind) throws {
         let (store, directory) = try backend.make()

@@ -1,16 +1,43 @@
 import Foundation
 
-/// One kind's part of `plan` and `sync`: it observes and plans its resources, converges them in
-/// the run, and waits — through the run's context — for the resources of other kinds that its own
-/// need (the graph's edges). The sync service knows only this protocol: a new kind is a new
-/// runner in its list, not a new branch in the service.
+/// One kind's part of `plan`, `sync`, `drift` and `rollback`: it observes and plans its resources,
+/// converges them in the run, and waits — through the run's context — for the resources of other
+/// kinds that its own need (the graph's edges). The sync service knows only this protocol: a new
+/// kind is a new runner in its list, not a new branch in the service. A `ConvergentKind` becomes
+/// one through PhoenixEngine's `ExecutedRunner`.
 public protocol KindRunner: Sendable {
     /// The kind whose resources this runner converges (and declares in the resource graph).
     var kind: any ResourceKind { get }
     /// What sync would do. Changes nothing.
-    func plan(store: (any StateBackend)?) async throws -> any KindReport
+    func plan(_ context: KindContext) async throws -> any KindReport
     /// Converges within the run; settles each of its resources with `context.resources` when done.
     func sync(_ context: RunContext) async throws -> any KindReport
+    /// Its resources beside what phoenix recorded and what the configuration asks (nil: this
+    /// runner checks no drift).
+    func drift(_ context: KindContext) async throws -> KindDrift?
+    /// Puts back what run `run` left (nil: this runner has no rollback; the service says so).
+    func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)?
+}
+
+extension KindRunner {
+    public func drift(_ context: KindContext) async throws -> KindDrift? { nil }
+    public func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)? { nil }
+}
+
+/// One kind's drift: every resource's state, or why none could be read.
+public struct KindDrift: Sendable {
+    public let kind: String
+    public var findings: [DriftFinding]
+    /// Why the kind could not be checked at all (a failure: a check that cannot run is no "in sync").
+    public var failure: ResourceFailure?
+
+    public init(kind: String, findings: [DriftFinding] = [], failure: ResourceFailure? = nil) {
+        self.kind = kind
+        self.findings = findings
+        self.failure = failure
+    }
+
+    public var drifted: [DriftFinding] { findings.filter(\.state.isDrift) }
 }
 
 /// What one kind found or did, in the terms the service and the printers share.
@@ -27,27 +54,36 @@ public protocol KindReport: Sendable {
     var json: (key: String, value: JSONValue)? { get }
     /// Its lines for people (`verbose`: also what is as configured).
     func lines(verbose: Bool) -> [String]
+    /// Every resource of the kind with its typed outcome (empty for a runner not on the executor yet).
+    var results: [ResourceResult] { get }
+    /// A failpoint crash abandoned the run in this kind (in-process tests only).
+    var abandoned: Bool { get }
 }
 
-/// The run every kind converges in, and how they meet: the resource graph of the run and the
-/// waiter that hears when each resource is done.
+extension KindReport {
+    public var results: [ResourceResult] { [] }
+    public var abandoned: Bool { false }
+}
+
+/// The run every kind converges in, and how they meet: the kinds' context of the run (its store,
+/// graph and id) and the waiter that hears when each resource is done.
 public struct RunContext: Sendable {
-    public let run: Int64
+    public let kind: KindContext
     public let interrupted: [RunRecord]
-    /// Resources an interrupted run announced and never finished.
-    public let unfinished: Set<String>
-    public let store: any StateBackend
-    public let graph: ResourceGraph
     public let resources: ResourceWaiter
 
-    public init(run: Int64, interrupted: [RunRecord], unfinished: Set<String>, store: any StateBackend, graph: ResourceGraph, resources: ResourceWaiter) {
-        self.run = run
+    public init(kind: KindContext, interrupted: [RunRecord], resources: ResourceWaiter) {
+        precondition(kind.store != nil && kind.run != nil, "a run's context has its store and run id")
+        self.kind = kind
         self.interrupted = interrupted
-        self.unfinished = unfinished
-        self.store = store
-        self.graph = graph
         self.resources = resources
     }
+
+    public var run: Int64 { kind.run! }
+    public var store: any StateBackend { kind.store! }
+    public var graph: ResourceGraph { kind.graph }
+    /// Resources an interrupted run announced and never finished.
+    public var unfinished: Set<String> { kind.unfinished }
 
     /// Waits until what `ids` need from other kinds is done; returns those that failed, with why.
     public func failedDependencies(of ids: [String]) async -> [String: String] {
@@ -60,11 +96,11 @@ public struct RunContext: Sendable {
 /// Hears when each resource of a run is done, for what waits on a few resources only (the files in
 /// a guest on that guest's settings, a guest's rule set on its guest).
 public actor ResourceWaiter {
-    private var done: [String: String?] = [:]
+    private var done: [String: ResourceError?] = [:]
     /// Kinds that ended: a resource of theirs not settled by then failed for this reason.
-    private var ended: [String: String] = [:]
+    private var ended: [String: ResourceError] = [:]
     private let kindOf: [String: String]
-    private var waiting: [(ids: Set<String>, continuation: CheckedContinuation<[String: String], Never>)] = []
+    private var waiting: [(ids: Set<String>, continuation: CheckedContinuation<[String: ResourceError], Never>)] = []
 
     /// `graph`: which kind each resource belongs to (what `failAll(kind:)` settles).
     public init(graph: ResourceGraph) {
@@ -72,26 +108,36 @@ public actor ResourceWaiter {
     }
 
     /// Resource `id` is done: nil when it converged (or needed nothing), else why it failed.
-    public func settle(_ id: String, failure: String?) {
-        done[id] = done[id] ?? failure
+    public func settle(_ id: String, _ error: ResourceError?) {
+        done[id] = done[id] ?? error
         resume()
+    }
+
+    /// Resource `id` is done: nil when it converged (or needed nothing), else why it failed, in words.
+    public func settle(_ id: String, failure: String?) {
+        settle(id, failure.map { ResourceError(.other($0)) })
     }
 
     /// The kind is over: every resource of it not settled yet failed for `reason`.
     public func failAll(kind: String, _ reason: String) {
-        ended[kind] = reason
+        ended[kind] = ResourceError(.other(reason))
         resume()
     }
 
     /// Waits until every one of `ids` is done; returns those that failed, with why. A resource no
     /// kind of this run converges is not waited for.
     public func wait(for ids: Set<String>) async -> [String: String] {
+        await errors(waitingFor: ids).mapValues(\.description)
+    }
+
+    /// Waits until every one of `ids` is done; returns those that failed, with their errors.
+    public func errors(waitingFor ids: Set<String>) async -> [String: ResourceError] {
         if let failures = failures(ids) { return failures }
         return await withCheckedContinuation { continuation in waiting.append((ids, continuation)) }
     }
 
-    private func failures(_ ids: Set<String>) -> [String: String]? {
-        var failures: [String: String] = [:]
+    private func failures(_ ids: Set<String>) -> [String: ResourceError]? {
+        var failures: [String: ResourceError] = [:]
         for id in ids {
             if let outcome = done[id] {
                 if let failure = outcome { failures[id] = failure }
@@ -104,7 +150,7 @@ public actor ResourceWaiter {
     }
 
     private func resume() {
-        var still: [(ids: Set<String>, continuation: CheckedContinuation<[String: String], Never>)] = []
+        var still: [(ids: Set<String>, continuation: CheckedContinuation<[String: ResourceError], Never>)] = []
         for entry in waiting {
             if let failures = failures(entry.ids) { entry.continuation.resume(returning: failures) } else { still.append(entry) }
         }

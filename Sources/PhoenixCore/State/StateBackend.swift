@@ -60,10 +60,23 @@ public protocol StateBackend: Sendable {
     func recordStack(_ record: StackRecord) throws(StateError)
     /// Forgets a stack phoenix removed (`--prune`).
     func forgetStack(_ id: String) throws(StateError)
+
+    // MARK: Any kind's records
+
+    /// What a kind recorded of each of its resources, newest first per resource, as it stood after
+    /// run `asOf` (nil: now). Resources whose newest record is a removal are left out. A kind keeps
+    /// here what its next plan compares with and what a rollback puts back: never a secret.
+    func kindRecords(_ kind: String, asOf run: Int64?) throws(StateError) -> [String: KindRecord]
+    /// Records `value` for a resource of `kind` in `run` (nil: phoenix removed it). Earlier values
+    /// stay, for rollback.
+    func recordKind(_ kind: String, resource: String, value: String?, run: Int64) throws(StateError)
 }
 
 extension StateBackend {
     public func runs() throws(StateError) -> [RunRecord] { try runs(limit: 50) }
+
+    /// What a kind recorded of each of its resources, now.
+    public func kindRecords(_ kind: String) throws(StateError) -> [String: KindRecord] { try kindRecords(kind, asOf: nil) }
 
     public func journal(run: Int64, resource: String, phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil) throws(StateError) {
         try journal(run: run, resource: resource, phase: phase, previousDigest: previousDigest, newDigest: newDigest, detail: "")

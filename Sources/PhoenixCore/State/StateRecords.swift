@@ -68,6 +68,19 @@ public struct GuestRecord: Sendable, Equatable {
     }
 }
 
+/// What a kind recorded of one of its resources: its own words (often JSON), and the run.
+public struct KindRecord: Sendable, Equatable {
+    public let resource: String
+    public let value: String
+    public let run: Int64
+
+    public init(resource: String, value: String, run: Int64) {
+        self.resource = resource
+        self.value = value
+        self.run = run
+    }
+}
+
 /// What can go wrong with the state store, with what to do about it.
 public enum StateError: Error, CustomStringConvertible, Equatable {
     case unavailable(path: String, reason: String)

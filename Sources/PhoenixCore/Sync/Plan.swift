@@ -149,6 +149,10 @@ public enum Drift: String, Sendable, Codable {
     case deletedByHand = "deleted by hand"
     case both = "changed by hand and configuration changed"
     case neverApplied = "never applied"
+    /// Phoenix applied it and the configuration no longer asks for it.
+    case noLongerConfigured = "no longer configured"
+    /// What is there cannot be read: nothing can be said (a failure, never "in sync").
+    case cannotCheck = "cannot check"
 
     public var isDrift: Bool { self != .inSync }
 

@@ -10,7 +10,8 @@ public struct CertsRunner: KindRunner {
 
     public init(certs: CertConvergence) { self.certs = certs }
 
-    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+    public func plan(_ context: KindContext) async throws -> any KindReport {
+        let store = context.store
         let report = await certs.plan()
         await certs.shutdown()
         return CertsReport(report: report, applied: false)

@@ -10,8 +10,8 @@ public struct SwarmRunner: KindRunner {
 
     public init(swarm: SwarmConvergence) { self.swarm = swarm }
 
-    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
-        SwarmReport(report: await swarm.plan(digests: store?.digests ?? ContentDigests(key: nil)), applied: false)
+    public func plan(_ context: KindContext) async throws -> any KindReport {
+        SwarmReport(report: await swarm.plan(digests: context.digests), applied: false)
     }
 
     public func sync(_ context: RunContext) async throws -> any KindReport {
@@ -79,8 +79,8 @@ public struct StacksRunner: KindRunner {
         self.swarm = swarm
     }
 
-    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
-        StacksReport(report: await stacks.plan(store: store), applied: false)
+    public func plan(_ context: KindContext) async throws -> any KindReport {
+        StacksReport(report: await stacks.plan(store: context.store), applied: false)
     }
 
     public func sync(_ context: RunContext) async throws -> any KindReport {
@@ -186,7 +186,8 @@ public struct PortainerRunner: KindRunner {
         self.agent = agent
     }
 
-    public func plan(store: (any StateBackend)?) async throws -> any KindReport {
+    public func plan(_ context: KindContext) async throws -> any KindReport {
+        let store = context.store
         var report = await server.plan(store: store)
         if let item = await agent.plan() { report.items.append(item) }
         return StacksReport(report: report, applied: false, kind: kind.name, label: "portainer")

@@ -1,0 +1,29 @@
+/// One resource in `phoenix drift`, for any kind: which side moved, and the detail that shows it.
+public struct DriftFinding: Sendable, Equatable {
+    public let id: String
+    public let kind: String
+    public let state: Drift
+    /// What differs, in words (`replicas 3 → 1`, `mode 0644, not 0600`); empty when nothing does.
+    public let detail: String
+
+    public init(id: String, kind: String, state: Drift, detail: String = "") {
+        self.id = id
+        self.kind = kind
+        self.state = state
+        self.detail = detail
+    }
+}
+
+/// A kind whose drift phoenix can check: what is there beside what phoenix last recorded and what
+/// the configuration asks for.
+public protocol DriftingKind: ConvergentKind {
+    /// Every resource of the kind with its drift state (in sync included), from one observation.
+    func drift(_ observation: Observation, in context: KindContext) -> [DriftFinding]
+}
+
+/// A kind that `phoenix rollback RUN` can take back: the steps that put back what a run left.
+public protocol RollbackKind: ConvergentKind {
+    /// The steps that make what is there what run `run` left (from the kind's records as of that
+    /// run); a failure when it cannot (what it would need was never kept), naming why.
+    func rollback(to run: Int64, _ observation: Observation, in context: KindContext) throws(ResourceFailure) -> KindPlan<Change>
+}

@@ -1,0 +1,129 @@
+import Foundation
+import PhoenixCore
+
+/// A kind on the executor, as the sync service runs it: plan, sync, drift and rollback all through
+/// one `Executor`, and the results rendered by the kind's report (or the generic one).
+public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
+    public let convergent: K
+    public var executor: Executor
+    /// Renders the kind's execution as the printers want it (`synced`: after a sync, not a plan).
+    public var report: @Sendable (KindExecution<K.Change, K.Applied>, _ synced: Bool) -> any KindReport
+
+    public init(
+        _ kind: K, executor: Executor,
+        report: @escaping @Sendable (KindExecution<K.Change, K.Applied>, _ synced: Bool) -> any KindReport = { ExecutionReport($0, synced: $1) }
+    ) {
+        convergent = kind
+        self.executor = executor
+        self.report = report
+    }
+
+    public var kind: any ResourceKind { convergent }
+
+    public func plan(_ context: KindContext) async throws -> any KindReport {
+        report(await executor.plan(convergent, in: context), false)
+    }
+
+    public func sync(_ context: RunContext) async throws -> any KindReport {
+        report(await executor.sync(convergent, in: context.kind, waiter: context.resources), true)
+    }
+
+    public func drift(_ context: KindContext) async throws -> KindDrift? {
+        guard let drifting = convergent as? any DriftingKind else { return nil }
+        switch await executor.drift(drifting, in: context) {
+        case let .success(findings): return KindDrift(kind: convergent.name, findings: findings)
+        case let .failure(failure): return KindDrift(kind: convergent.name, failure: failure)
+        }
+    }
+
+    public func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)? {
+        guard let kind = convergent as? any RollbackKind else { return nil }
+        return await rollback(kind, to: run, context)
+    }
+
+    private func rollback<R: RollbackKind>(_ kind: R, to run: Int64, _ context: RunContext) async -> any KindReport {
+        ExecutionReport(await executor.rollback(kind, to: run, in: context.kind, waiter: context.resources), synced: true)
+    }
+}
+
+/// Any kind's execution for people and for JSON: one line per resource that is not as configured
+/// (all of them with `verbose`), and a member named after the kind listing every resource.
+public struct ExecutionReport: KindReport {
+    public let kind: String
+    public let results: [ResourceResult]
+    public let failure: ResourceFailure?
+    public let notes: [String]
+    public let synced: Bool
+    public let abandoned: Bool
+
+    public init<Change, Applied>(_ execution: KindExecution<Change, Applied>, synced: Bool) {
+        kind = execution.kind
+        results = execution.results
+        failure = execution.failure
+        notes = execution.plan?.notes ?? []
+        self.synced = synced
+        abandoned = execution.abandoned
+    }
+
+    public var failures: [String: String] {
+        Dictionary(uniqueKeysWithValues: results.compactMap { result in result.failure.map { (result.id, $0.description) } })
+    }
+
+    public var error: String? { failure?.description }
+
+    public var hasChanges: Bool { results.contains { $0.action != .unchanged } }
+
+    public var summary: String? {
+        if let failure { return "\(kind): \(failure)" }
+        let changed = results.filter { $0.action != .unchanged }
+        guard !changed.isEmpty else { return nil }
+        let failed = changed.filter { $0.failure != nil }.count
+        return "\(kind): \(changed.count - failed) converged, \(failed) failed"
+    }
+
+    public var json: (key: String, value: JSONValue)? {
+        var members: [(key: String, value: JSONValue)] = [("resources", .array(results.map(\.json)))]
+        if let failure { members.append(("error", .string(failure.description))) }
+        return (kind, .object(members))
+    }
+
+    public func lines(verbose: Bool) -> [String] {
+        if let failure { return ["\(kind): failed: \(TextRules.printable(failure.description, limit: 1200))"] }
+        var lines: [String] = []
+        for result in results where verbose || result.action != .unchanged || result.failure != nil {
+            var line = "\(kind): \(result.id): "
+            if let error = result.failure {
+                line += "failed: \(error)"
+            } else if result.action == .unchanged {
+                line += "as configured"
+            } else {
+                line += "\(result.action.rawValue)" + (result.reasons.isEmpty ? "" : " (\(result.reasons.map(\.text).joined(separator: "; ")))")
+                if synced { line += ": \(result.outcome.word)" }
+            }
+            lines.append(TextRules.printable(line, limit: 400))
+        }
+        return lines + notes.map { "\(kind): \($0)" }
+    }
+}
+
+extension ResourceResult {
+    /// One resource in JSON: its id, kind, stage, action, reasons, outcome and, when it failed, the
+    /// typed failure (category, whose to fix, what became of the previous state).
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("id", .string(id)), ("kind", .string(kind)), ("stage", .string(stage.rawValue)), ("action", .string(action.rawValue)),
+            ("reasons", .array(reasons.map { .string($0.text) })), ("outcome", .string(outcome.word)),
+        ]
+        if let error = failure {
+            var failure: [(key: String, value: JSONValue)] = [
+                ("category", .string(error.failure.category)), ("message", .string(error.description)),
+                ("responsibility", .string(error.failure.responsibility.rawValue)),
+            ]
+            if let restore = error.restore { failure.append(("restore", .string(restore.description))) }
+            members.append(("failure", .object(failure)))
+        }
+        if calls > 0 { members.append(("calls", .number(Double(calls)))) }
+        if seconds > 0 { members.append(("seconds", .number((seconds * 1000).rounded() / 1000))) }
+        return .object(members)
+    }
+}

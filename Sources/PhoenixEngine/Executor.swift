@@ -1,0 +1,317 @@
+import Foundation
+import PhoenixCore
+
+/// What one kind's plan or sync found and did: the plan, every resource's result, and what each
+/// applied step left (for the kind's own report).
+public struct KindExecution<Change: Sendable, Applied: Sendable>: Sendable {
+    public let kind: String
+    /// The plan; nil when the kind could not observe.
+    public var plan: KindPlan<Change>?
+    /// Why the kind could not plan at all.
+    public var failure: ResourceFailure?
+    /// Every resource of the kind in the run: unchanged, planned, converged or failed, by id.
+    public var results: [ResourceResult]
+    /// What each step that was applied and verified left, by step id.
+    public var applied: [String: Applied]
+    /// A failpoint crash abandoned the run here (in-process tests only: otherwise the process is gone).
+    public var abandoned: Bool
+
+    public init(
+        kind: String, plan: KindPlan<Change>?, failure: ResourceFailure? = nil, results: [ResourceResult] = [], applied: [String: Applied] = [:],
+        abandoned: Bool = false
+    ) {
+        self.kind = kind
+        self.plan = plan
+        self.failure = failure
+        self.results = results
+        self.applied = applied
+        self.abandoned = abandoned
+    }
+
+    public var failures: [String: ResourceError] {
+        Dictionary(uniqueKeysWithValues: results.compactMap { result in result.failure.map { (result.id, $0) } })
+    }
+
+    public func result(_ id: String) -> ResourceResult? { results.first { $0.id == id } }
+}
+
+/// Converges a kind's plan, the same way for every kind: each step waits for the resources it needs
+/// (the graph's edges, across kinds), then runs within the limits — intent in the journal, the
+/// `before` failpoint, apply, `applied`, the `after` failpoint, verify, record, `verified` — and a
+/// step that fails after it began is restored by its kind. A failed resource blocks what needs it;
+/// the others go on. The kind never sees the journal, the failpoints or the limits.
+public struct Executor: Sendable {
+    public var limits: ExecutionLimits
+    public var failpoints: Failpoints
+
+    public init(limits: ExecutionLimits = ExecutionLimits(), failpoints: Failpoints = .none) {
+        self.limits = limits
+        self.failpoints = failpoints
+    }
+
+    /// Observes and plans; changes nothing, not even the state store.
+    public func plan<K: ConvergentKind>(_ kind: K, in context: KindContext) async -> KindExecution<K.Change, K.Applied> {
+        let observation: K.Observation
+        do { observation = try await kind.observe(in: context) } catch {
+            return KindExecution(kind: kind.name, plan: nil, failure: error, results: failedNodes(of: kind, in: context, error))
+        }
+        return executionOf(kind.plan(observation, in: context), of: kind, in: context)
+    }
+
+    /// A plan as results: each resource unchanged, planned or failed.
+    func executionOf<K: ConvergentKind>(_ plan: KindPlan<K.Change>, of kind: K, in context: KindContext) -> KindExecution<K.Change, K.Applied> {
+        var results = plan.unchanged.map { result($0, of: kind, in: context, action: .unchanged, outcome: .unchanged) }
+        for step in plan.steps {
+            results += step.resources.map { result($0, of: kind, in: context, action: step.action, reasons: step.reasons, outcome: .planned) }
+        }
+        for (id, failure) in plan.failed { results.append(result(id, of: kind, in: context, action: .unchanged, outcome: .failed(ResourceError(failure)))) }
+        return KindExecution(kind: kind.name, plan: plan, results: results.sorted { $0.id < $1.id })
+    }
+
+    /// Observes, plans and converges within the run of `context` (which has its store and run id),
+    /// settling every resource of the kind with `waiter` as soon as it is done.
+    public func sync<K: ConvergentKind>(_ kind: K, in context: KindContext, waiter: ResourceWaiter) async -> KindExecution<K.Change, K.Applied> {
+        let planned = await plan(kind, in: context)
+        return await execute(planned, of: kind, in: context, waiter: waiter)
+    }
+
+    /// Puts back what run `run` left: the kind's rollback steps, executed like a sync's (journal,
+    /// verification, restore). A kind that cannot says why, and each of its resources fails with it.
+    public func rollback<K: RollbackKind>(
+        _ kind: K, to run: Int64, in context: KindContext, waiter: ResourceWaiter
+    ) async -> KindExecution<K.Change, K.Applied> {
+        let planned: KindExecution<K.Change, K.Applied>
+        do throws(ResourceFailure) {
+            let observation = try await kind.observe(in: context)
+            planned = executionOf(try kind.rollback(to: run, observation, in: context), of: kind, in: context)
+        } catch {
+            planned = KindExecution(kind: kind.name, plan: nil, failure: error, results: failedNodes(of: kind, in: context, error))
+        }
+        return await execute(planned, of: kind, in: context, waiter: waiter)
+    }
+
+    /// Every resource of the kind beside what phoenix recorded and what the configuration asks;
+    /// nil findings with the reason when the kind cannot be observed.
+    public func drift<K: DriftingKind>(_ kind: K, in context: KindContext) async -> Result<[DriftFinding], ResourceFailure> {
+        do throws(ResourceFailure) {
+            let observation = try await kind.observe(in: context)
+            return .success(kind.drift(observation, in: context).sorted { $0.id < $1.id })
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Converges a plan's steps within the run of `context`.
+    func execute<K: ConvergentKind>(
+        _ planned: KindExecution<K.Change, K.Applied>, of kind: K, in context: KindContext, waiter: ResourceWaiter
+    ) async -> KindExecution<K.Change, K.Applied> {
+        guard let store = context.store, let run = context.run else {
+            preconditionFailure("the executor converges only within a run: a context with a store and a run id")
+        }
+        var execution = planned
+        guard let plan = execution.plan else {
+            for result in execution.results { await waiter.settle(result.id, result.failure) }
+            return execution
+        }
+        // What needs nothing settles at once; what is in the graph but not in this plan (a guest
+        // outside --target, a disabled one) holds nothing up.
+        let planned = Set(plan.steps.flatMap(\.resources))
+        for id in plan.unchanged { await waiter.settle(id, nil) }
+        for (id, failure) in plan.failed { await waiter.settle(id, ResourceError(failure)) }
+        for node in context.graph.nodes where node.kind == kind.name && !planned.contains(node.id) && plan.failed[node.id] == nil {
+            await waiter.settle(node.id, nil)
+        }
+        let slots = Slots(limits)
+        let outcomes: [StepOutcome<K.Applied>] = await withTaskGroup(of: (Int, StepOutcome<K.Applied>).self) { group in
+            for (index, step) in plan.steps.enumerated() {
+                group.addTask {
+                    (index, await self.perform(step, of: kind, in: context, store: store, run: run, waiter: waiter, slots: slots))
+                }
+            }
+            var collected: [(Int, StepOutcome<K.Applied>)] = []
+            for await outcome in group { collected.append(outcome) }
+            return collected.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        var byID = Dictionary(uniqueKeysWithValues: execution.results.map { ($0.id, $0) })
+        var applied: [String: K.Applied] = [:]
+        for (step, outcome) in zip(plan.steps, outcomes) {
+            if outcome.abandoned { execution.abandoned = true }
+            if let value = outcome.applied, outcome.error == nil { applied[step.id] = value }
+            for id in step.resources {
+                byID[id]?.outcome = outcome.abandoned ? .planned : outcome.error.map(ResourceOutcome.failed) ?? .converged
+                byID[id]?.seconds = outcome.seconds
+                byID[id]?.calls = outcome.calls
+            }
+        }
+        execution.results = byID.values.sorted { $0.id < $1.id }
+        execution.applied = applied
+        return execution
+    }
+
+    /// How one step ended.
+    struct StepOutcome<Applied: Sendable>: Sendable {
+        var error: ResourceError?
+        var applied: Applied?
+        var seconds = 0.0
+        var calls = 0
+        var abandoned = false
+    }
+
+    private func perform<K: ConvergentKind>(
+        _ step: Step<K.Change>, of kind: K, in context: KindContext, store: any StateBackend, run: Int64, waiter: ResourceWaiter, slots: Slots
+    ) async -> StepOutcome<K.Applied> {
+        // 1. What it needs, across kinds; a failed need blocks it, unjournalled.
+        let own = Set(step.resources)
+        let needs = Set(step.resources.flatMap { context.graph.node($0)?.dependsOn ?? [] }).subtracting(own)
+        let failedNeeds = await waiter.errors(waitingFor: needs)
+        if await slots.isAbandoned { return StepOutcome(abandoned: true) }
+        if let (dependency, error) = failedNeeds.min(by: { $0.key < $1.key }) {
+            let blocked = ResourceError(.blocked(dependency: dependency, reason: error.description))
+            for id in step.resources { await waiter.settle(id, blocked) }
+            return StepOutcome(error: blocked)
+        }
+        guard await slots.acquire(step.target) else { return StepOutcome(abandoned: true) }
+        let started = Date()
+        let stats = RunStats()
+        let stepContext = StepContext(kind: context, store: store, run: run, stats: stats) { id in await waiter.errors(waitingFor: [id])[id] }
+        var outcome = await converge(step, of: kind, in: stepContext)
+        await slots.release(step.target)
+        outcome.seconds = Date().timeIntervalSince(started)
+        outcome.calls = stats.roundTrips
+        for counter in RunStats.Counter.allCases { context.stats.count(counter, stats[counter]) }
+        if outcome.abandoned {
+            // A crash in-process: nothing more starts, and what waits on this step stops waiting.
+            await slots.abandon()
+            for id in step.resources { await waiter.settle(id, ResourceError(.other("the run was abandoned at a failpoint crash"))) }
+        } else {
+            for id in step.resources { await waiter.settle(id, outcome.error) }
+        }
+        return outcome
+    }
+
+    /// The journalled life of one step: intent, before, apply, applied, after, verify, record,
+    /// verified; a failure after apply began is restored by the kind.
+    private func converge<K: ConvergentKind>(_ step: Step<K.Change>, of kind: K, in context: StepContext) async -> StepOutcome<K.Applied> {
+        func journal(_ phase: JournalPhase, _ detail: String) -> StateError? {
+            for id in step.resources {
+                do throws(StateError) {
+                    try context.store.journal(
+                        run: context.run, resource: id, phase: phase, previousDigest: step.previousDigest, newDigest: step.newDigest, detail: detail)
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+        func stop(at phase: Failpoints.Phase) -> Failpoints.Stop? {
+            step.resources.lazy.compactMap { failpoints.check($0, phase) }.first
+        }
+        func failed(_ failure: ResourceFailure, applied: K.Applied?) async -> StepOutcome<K.Applied> {
+            let restore = await kind.restore(step, applied: applied, after: failure, in: context)
+            let error = ResourceError(failure, restore: restore)
+            if case .restored? = restore {
+                _ = journal(.restored, failure.description)
+            } else {
+                _ = journal(.failed, error.description)
+            }
+            return StepOutcome(error: error, applied: applied)
+        }
+
+        if let error = journal(.intent, step.detail) {
+            return StepOutcome(error: ResourceError(.other("the state store cannot journal it: \(error)"), restore: .nothingChanged))
+        }
+        switch stop(at: .before) {
+        case .crash?: return StepOutcome(abandoned: true)
+        case let .error(name)?:
+            let error = ResourceError(.injected(failpoint: name), restore: .nothingChanged)
+            _ = journal(.failed, error.description)
+            return StepOutcome(error: error)
+        case nil: break
+        }
+        let applied: K.Applied
+        do { applied = try await kind.apply(step, in: context) } catch { return await failed(error, applied: nil) }
+        _ = journal(.applied, "")
+        switch stop(at: .after) {
+        case .crash?: return StepOutcome(applied: applied, abandoned: true)
+        case let .error(name)?: return await failed(.injected(failpoint: name), applied: applied)
+        case nil: break
+        }
+        do { try await kind.verify(step, applied: applied, in: context) } catch { return await failed(error, applied: applied) }
+        do { try await kind.record(step, applied: applied, in: context) } catch {
+            let error = ResourceError(error)
+            _ = journal(.failed, error.description)
+            return StepOutcome(error: error, applied: applied)
+        }
+        _ = journal(.verified, "")
+        return StepOutcome(applied: applied)
+    }
+
+    private func result<K: ConvergentKind>(
+        _ id: String, of kind: K, in context: KindContext, action: ChangeAction, reasons: [ChangeReason] = [], outcome: ResourceOutcome
+    ) -> ResourceResult {
+        ResourceResult(id: id, kind: kind.name, stage: context.graph.node(id)?.stage ?? kind.stage, action: action, reasons: reasons, outcome: outcome)
+    }
+
+    private func failedNodes<K: ConvergentKind>(of kind: K, in context: KindContext, _ failure: ResourceFailure) -> [ResourceResult] {
+        context.graph.nodes.filter { $0.kind == kind.name }.map {
+            result($0.id, of: kind, in: context, action: .unchanged, outcome: .failed(ResourceError(failure)))
+        }
+    }
+}
+
+/// The executor's limits as a gate: at most `parallelism` steps at once, at most `perTarget` on one
+/// target. Waiters start in the order they asked. Once the run is abandoned (a failpoint crash
+/// in-process) nothing more starts.
+actor Slots {
+    private let limits: ExecutionLimits
+    private var abandoned = false
+    private var running = 0
+    private var onTarget: [String: Int] = [:]
+    private var waiting: [(target: String, continuation: CheckedContinuation<Void, Never>)] = []
+
+    init(_ limits: ExecutionLimits) { self.limits = limits }
+
+    /// Waits for a slot; false when the run was abandoned meanwhile.
+    func acquire(_ target: String) async -> Bool {
+        guard !abandoned else { return false }
+        if canStart(target) {
+            start(target)
+            return true
+        }
+        await withCheckedContinuation { continuation in waiting.append((target, continuation)) }
+        return !abandoned
+    }
+
+    var isAbandoned: Bool { abandoned }
+
+    func abandon() {
+        abandoned = true
+        for entry in waiting { entry.continuation.resume() }
+        waiting = []
+    }
+
+    func release(_ target: String) {
+        running -= 1
+        onTarget[target, default: 1] -= 1
+        guard !abandoned else { return }
+        var index = 0
+        while index < waiting.count {
+            if canStart(waiting[index].target) {
+                let next = waiting.remove(at: index)
+                start(next.target)
+                next.continuation.resume()
+            } else {
+                index += 1
+            }
+        }
+    }
+
+    private func canStart(_ target: String) -> Bool {
+        running < limits.parallelism && (limits.perTarget.map { onTarget[target, default: 0] < $0 } ?? true)
+    }
+
+    private func start(_ target: String) {
+        running += 1
+        onTarget[target, default: 0] += 1
+    }
+}

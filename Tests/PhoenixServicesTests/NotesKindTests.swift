@@ -1,0 +1,199 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixServices
+import PhoenixTesting
+import Testing
+
+/// The test-only notes kind (PhoenixTesting/NotesKind) through the sync service and the executor:
+/// the proof that a kind is its own folder and one registration. No real component: the note board
+/// is an in-memory system, the state store the in-memory double.
+@Suite("A kind on the executor: the test-only notes kind")
+struct NotesKindTests {
+    /// A small valid estate (the kinds here ignore it; the service needs one).
+    static let estate: Estate = {
+        let result = EstateLoader().load(SyntheticEstate(guests: 2, rules: 2, stacks: 0, certificates: 0).sources())
+        return result.estate!
+    }()
+
+    static let three: [String: NotesKind.Note] = ["a": .init("alpha"), "b": .init("beta", needs: ["note:a"]), "c": .init("gamma")]
+
+    /// The sync service with only the notes kind registered.
+    static func service(
+        _ board: NoteBoard, _ desired: [String: NotesKind.Note] = three, failpoints: String? = nil, parallelism: Int = 4
+    ) -> SyncService {
+        var failpoints = Failpoints(failpoints)
+        failpoints.crashInProcess = true
+        var service = SyncService(estate: estate, stages: [.services])
+        service.runners = [
+            ExecutedRunner(
+                NotesKind(board: board, desired: desired), executor: Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: failpoints))
+        ]
+        return service
+    }
+
+    static func results(_ outcome: SyncService.Outcome) -> [String: ResourceResult] {
+        Dictionary(uniqueKeysWithValues: outcome.reports.flatMap(\.results).map { ($0.id, $0) })
+    }
+
+    @Test("plan lists each change with its typed reason and changes nothing: no write, no run, no record")
+    func plan() async throws {
+        let board = NoteBoard(["a": "old"])
+        let store = InMemoryStateStore()
+        let outcome = try await Self.service(board).plan(store: store)
+        let results = Self.results(outcome)
+        #expect(results.keys.sorted() == ["note:a", "note:b", "note:c"])
+        #expect(results["note:a"]?.action == .update && results["note:a"]?.outcome == .planned)
+        #expect(results["note:a"]?.reasons == [ChangeReason(field: "text", from: "old", to: "alpha")])
+        #expect(results["note:b"]?.action == .create)
+        #expect(outcome.hasChanges)
+        #expect(board.writes == 0 && board.notes == ["a": "old"])
+        #expect(try store.runs().isEmpty && store.kindRecords("note").isEmpty)
+    }
+
+    @Test("sync converges every note, journals each phase, records it; the next sync changes nothing")
+    func syncThenNoOp() async throws {
+        let board = NoteBoard()
+        let store = InMemoryStateStore()
+        let service = Self.service(board)
+        let first = try await service.sync(store: store, command: "sync services")
+        #expect(first.succeeded)
+        #expect(board.notes == ["a": "alpha", "b": "beta", "c": "gamma"])
+        #expect(Self.results(first).values.map(\.outcome.word).sorted() == ["converged", "converged", "converged"])
+        let run = try #require(first.run)
+        let phases = try store.journal(run: run).filter { $0.resource == "note:b" }.map(\.phase)
+        #expect(phases == [.intent, .applied, .verified])
+        #expect(try store.kindRecords("note").mapValues(\.value) == ["note:a": "alpha", "note:b": "beta", "note:c": "gamma"])
+        #expect(service.stats[.writes] == 3)
+        #expect(service.stats[.machineCalls] >= 1 + 3 * 2, "one observe, then a write and a read-back per note: \(service.stats[.machineCalls])")
+
+        let writes = board.writes
+        let second = try await Self.service(board).sync(store: store, command: "sync services")
+        #expect(second.succeeded && !second.hasChanges)
+        #expect(board.writes == writes, "a no-op writes nothing")
+        #expect(try store.runs().first?.outcome == "no changes")
+    }
+
+    @Test("a note whose write does not take fails its check: the previous note is back, what needs it is blocked, the rest converge")
+    func restoreOnFailedVerification() async throws {
+        let board = NoteBoard(["a": "before"])
+        board.dropWrites(to: "a")
+        let store = InMemoryStateStore()
+        let outcome = try await Self.service(board).sync(store: store, command: "sync services")
+        #expect(!outcome.succeeded)
+        let results = Self.results(outcome)
+        let a = try #require(results["note:a"]?.failure)
+        #expect(a.failure == .verificationFailed(check: "reading note:a back", seen: "it holds 'before'"))
+        #expect(a.restore == .restored("the previous note is back"))
+        #expect(results["note:a"]?.outcome.word == "restored")
+        let b = try #require(results["note:b"]?.failure)
+        #expect(b.failure == .blocked(dependency: "note:a", reason: a.description))
+        #expect(results["note:c"]?.outcome == .converged)
+        #expect(board.notes == ["a": "before", "c": "gamma"])
+        let journal = try store.journal(run: try #require(outcome.run))
+        #expect(journal.filter { $0.resource == "note:a" }.map(\.phase) == [.intent, .applied, .restored])
+        #expect(journal.filter { $0.resource == "note:b" }.isEmpty, "a blocked note is never attempted")
+        #expect(try store.kindRecords("note")["note:a"] == nil, "nothing unverified is recorded")
+        #expect(try store.runs().first?.outcome == "failed")
+    }
+
+    @Test("a write the system refuses is a typed refusal naming the call; the previous note is put back")
+    func refused() async throws {
+        let board = NoteBoard()
+        board.refuse("c")
+        let outcome = try await Self.service(board).sync(store: InMemoryStateStore(), command: "sync services")
+        let c = try #require(Self.results(outcome)["note:c"]?.failure)
+        #expect(c.failure.category == "refused" && c.failure.responsibility == .operator)
+        #expect(c.description.contains("PUT /notes/c") && c.description.contains("refuses"), "\(c)")
+        #expect(Self.results(outcome)["note:a"]?.outcome == .converged)
+    }
+
+    @Test("a kind that cannot observe fails every resource with the reason: never a clean plan")
+    func unobservable() async throws {
+        let board = NoteBoard()
+        board.setUnreadable(true)
+        let outcome = try await Self.service(board).plan(store: InMemoryStateStore())
+        let report = try #require(outcome.reports.first)
+        #expect(report.error?.contains("the board cannot be reached") == true, "\(report.error ?? "nil")")
+        #expect(!outcome.succeeded)
+    }
+
+    static let failpoints: [String] = ["note:a:before:crash", "note:a:after:crash", "note:b:before:crash", "note:b:after:crash"]
+
+    @Test("a crash at each failpoint leaves the run open; the next run reports it interrupted, resumes and converges", arguments: failpoints)
+    func crash(_ failpoint: String) async throws {
+        let board = NoteBoard(["a": "old-a", "b": "old-b"])
+        let store = InMemoryStateStore()
+        await #expect(throws: SyncService.RunAbandoned.self) {
+            _ = try await Self.service(board, failpoints: failpoint, parallelism: 1).sync(store: store, command: "sync services")
+        }
+        // What a crash leaves: before the change the note is as it was; after it, already the new one.
+        let note = failpoint.hasPrefix("note:a") ? "a" : "b"
+        let new = note == "a" ? "alpha" : "beta"
+        #expect(board.notes[note] == (failpoint.contains(":after:") ? new : "old-\(note)"), "\(board.notes)")
+        #expect(try store.runs().first?.outcome == "running")
+        store.abandonHolder()
+
+        let resumed = try await Self.service(board).sync(store: store, command: "sync services")
+        #expect(resumed.succeeded)
+        #expect(resumed.interrupted.map(\.id) == [1])
+        #expect(board.notes == ["a": "alpha", "b": "beta", "c": "gamma"])
+        #expect(try store.unfinishedResources(in: [2]).isEmpty)
+        let after = try await Self.service(board).plan(store: store)
+        #expect(!after.hasChanges, "nothing left to do")
+    }
+
+    @Test("drift says which side moved: by hand, in the configuration, never applied, no longer configured")
+    func drift() async throws {
+        let board = NoteBoard()
+        let store = InMemoryStateStore()
+        _ = try await Self.service(board).sync(store: store, command: "sync services")
+        #expect(try await Self.service(board).drift(store: store).flatMap(\.drifted).isEmpty)
+        board.editByHand("a", "scribbled")
+        var desired = Self.three
+        desired["c"] = .init("gamma 2")
+        desired["d"] = .init("delta")
+        desired["b"] = nil
+        board.editByHand("d", "delta")
+        let drifts = try await Self.service(board, desired).drift(store: store)
+        let states = Dictionary(uniqueKeysWithValues: drifts.flatMap(\.findings).map { ($0.id, $0.state) })
+        #expect(states == ["note:a": .changedByHand, "note:b": .noLongerConfigured, "note:c": .configurationChanged, "note:d": .inSync])
+        board.setUnreadable(true)
+        let unreadable = try await Self.service(board).drift(store: store)
+        #expect(unreadable.first?.failure != nil, "a drift check that cannot read is a failure, not 'in sync'")
+    }
+
+    @Test("rollback puts back what an earlier run left: changed notes back, removed ones restored, newer ones removed")
+    func rollback() async throws {
+        let board = NoteBoard()
+        let store = InMemoryStateStore()
+        let first = try await Self.service(board, ["a": .init("one"), "b": .init("bee")]).sync(store: store, command: "sync services")
+        let second = try await Self.service(board, ["a": .init("two"), "c": .init("sea")]).sync(store: store, command: "sync services")
+        #expect(first.succeeded && second.succeeded)
+        #expect(board.notes == ["a": "two", "c": "sea"])
+        let back = try await Self.service(board, ["a": .init("two"), "c": .init("sea")]).rollback(
+            to: try #require(first.run), store: store, command: "rollback 1")
+        #expect(back.succeeded, "\(back.reports.flatMap(\.failures))")
+        #expect(board.notes == ["a": "one", "b": "bee"])
+        #expect(try store.runs().first?.command == "rollback 1")
+    }
+
+    @Test("a kind without a rollback is said to leave its resources, never a silent success")
+    func noRollback() async throws {
+        var service = Self.service(NoteBoard())
+        service.runners = [PlainRunner()]
+        let outcome = try await service.rollback(to: 1, store: InMemoryStateStore(), command: "rollback 1")
+        #expect(outcome.notApplied.contains { $0.reason.contains("has no rollback") }, "\(outcome.notApplied)")
+    }
+}
+
+/// A runner with no rollback of its own.
+private struct PlainRunner: KindRunner {
+    struct Kind: ResourceKind {
+        let name = "plain"
+        func nodes(in context: ResourceGraphContext) -> [ResourceNode] { [ResourceNode(id: "plain:x", kind: name, stage: .services, target: .host)] }
+    }
+    var kind: any ResourceKind { Kind() }
+    func plan(_ context: KindContext) async throws -> any KindReport { fatalError("not planned here") }
+    func sync(_ context: RunContext) async throws -> any KindReport { fatalError("not synced here") }
+}
