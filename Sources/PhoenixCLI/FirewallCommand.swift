@@ -29,10 +29,9 @@ struct FirewallCommand: AsyncParsableCommand {
         let dryRun = self.dryRun
         let outcome = try await proxmox.withClient { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
             var service = SyncService(estate: estate, stages: [.firewall])
-            var rules = FirewallRules(estate: estate, client: client)
-            rules.failpoints = Failpoints.fromEnvironment()
+            let kind = APIFirewallKind(rules: FirewallRules(estate: estate, client: client))
             service.firewallThroughAPI = true
-            service.runners = [FirewallRulesRunner(rules: rules)]
+            service.runners = [ExecutedRunner(kind, executor: Executor(failpoints: Failpoints.fromEnvironment()), report: APIFirewallKind.report)]
             do {
                 guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
                 return .success(try await service.sync(store: store, command: "firewall"))

@@ -22,6 +22,8 @@ extension SyncOptions {
         let scope = target.isEmpty ? nil : GuestScope(Set(target))
         let reporter: any ProgressReporter = progress == .none ? SilentProgress() : StderrProgress()
         var service = SyncService(estate: estate, stages: stages)
+        service.scope = scope
+        if progress != .none { service.progress = { reporter.report($0) } }
         service.firewallThroughAPI = useAPIFirewall
         service.nodeName = nodeName(for: estate)
         // One runner per kind: the guests' settings, the files, the firewall's rule sets.
@@ -54,11 +56,9 @@ extension SyncOptions {
         }
         if let client, useAPIFirewall {
             var rules = FirewallRules(estate: estate, client: client)
-            rules.parallelism = max(1, parallelism)
-            rules.failpoints = Failpoints.fromEnvironment()
-            rules.reporter = reporter
             rules.scope = scope
-            service.runners.append(FirewallRulesRunner(rules: rules))
+            let executor = Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: Failpoints.fromEnvironment())
+            service.runners.append(ExecutedRunner(APIFirewallKind(rules: rules), executor: executor, report: APIFirewallKind.report))
         }
         for name in force where !estate.certificates.contains(where: { $0.commonName == name }) {
             throw fail("--force \(name): no certificate of the manifest has that common name", code: 64)

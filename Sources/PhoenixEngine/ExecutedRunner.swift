@@ -7,11 +7,11 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
     public let convergent: K
     public var executor: Executor
     /// Renders the kind's execution as the printers want it (`synced`: after a sync, not a plan).
-    public var report: @Sendable (KindExecution<K.Change, K.Applied>, _ synced: Bool) -> any KindReport
+    public var report: @Sendable (KindExecution<K>, _ synced: Bool) -> any KindReport
 
     public init(
         _ kind: K, executor: Executor,
-        report: @escaping @Sendable (KindExecution<K.Change, K.Applied>, _ synced: Bool) -> any KindReport = { ExecutionReport($0, synced: $1) }
+        report: @escaping @Sendable (KindExecution<K>, _ synced: Bool) -> any KindReport = { ExecutionReport($0, synced: $1) }
     ) {
         convergent = kind
         self.executor = executor
@@ -56,7 +56,7 @@ public struct ExecutionReport: KindReport {
     public let synced: Bool
     public let abandoned: Bool
 
-    public init<Change, Applied>(_ execution: KindExecution<Change, Applied>, synced: Bool) {
+    public init<K>(_ execution: KindExecution<K>, synced: Bool) {
         kind = execution.kind
         results = execution.results
         failure = execution.failure

@@ -3,24 +3,27 @@ import PhoenixCore
 
 /// What one kind's plan or sync found and did: the plan, every resource's result, and what each
 /// applied step left (for the kind's own report).
-public struct KindExecution<Change: Sendable, Applied: Sendable>: Sendable {
+public struct KindExecution<K: ConvergentKind>: Sendable {
     public let kind: String
+    /// What the kind observed; nil when it could not.
+    public var observation: K.Observation?
     /// The plan; nil when the kind could not observe.
-    public var plan: KindPlan<Change>?
+    public var plan: KindPlan<K.Change>?
     /// Why the kind could not plan at all.
     public var failure: ResourceFailure?
     /// Every resource of the kind in the run: unchanged, planned, converged or failed, by id.
     public var results: [ResourceResult]
     /// What each step that was applied and verified left, by step id.
-    public var applied: [String: Applied]
+    public var applied: [String: K.Applied]
     /// A failpoint crash abandoned the run here (in-process tests only: otherwise the process is gone).
     public var abandoned: Bool
 
     public init(
-        kind: String, plan: KindPlan<Change>?, failure: ResourceFailure? = nil, results: [ResourceResult] = [], applied: [String: Applied] = [:],
-        abandoned: Bool = false
+        kind: String, observation: K.Observation? = nil, plan: KindPlan<K.Change>?, failure: ResourceFailure? = nil, results: [ResourceResult] = [],
+        applied: [String: K.Applied] = [:], abandoned: Bool = false
     ) {
         self.kind = kind
+        self.observation = observation
         self.plan = plan
         self.failure = failure
         self.results = results
@@ -50,16 +53,18 @@ public struct Executor: Sendable {
     }
 
     /// Observes and plans; changes nothing, not even the state store.
-    public func plan<K: ConvergentKind>(_ kind: K, in context: KindContext) async -> KindExecution<K.Change, K.Applied> {
+    public func plan<K: ConvergentKind>(_ kind: K, in context: KindContext) async -> KindExecution<K> {
         let observation: K.Observation
         do { observation = try await kind.observe(in: context) } catch {
             return KindExecution(kind: kind.name, plan: nil, failure: error, results: failedNodes(of: kind, in: context, error))
         }
-        return executionOf(kind.plan(observation, in: context), of: kind, in: context)
+        var execution = executionOf(kind.plan(observation, in: context), of: kind, in: context)
+        execution.observation = observation
+        return execution
     }
 
     /// A plan as results: each resource unchanged, planned or failed.
-    func executionOf<K: ConvergentKind>(_ plan: KindPlan<K.Change>, of kind: K, in context: KindContext) -> KindExecution<K.Change, K.Applied> {
+    func executionOf<K: ConvergentKind>(_ plan: KindPlan<K.Change>, of kind: K, in context: KindContext) -> KindExecution<K> {
         var results = plan.unchanged.map { result($0, of: kind, in: context, action: .unchanged, outcome: .unchanged) }
         for step in plan.steps {
             results += step.resources.map { result($0, of: kind, in: context, action: step.action, reasons: step.reasons, outcome: .planned) }
@@ -70,7 +75,7 @@ public struct Executor: Sendable {
 
     /// Observes, plans and converges within the run of `context` (which has its store and run id),
     /// settling every resource of the kind with `waiter` as soon as it is done.
-    public func sync<K: ConvergentKind>(_ kind: K, in context: KindContext, waiter: ResourceWaiter) async -> KindExecution<K.Change, K.Applied> {
+    public func sync<K: ConvergentKind>(_ kind: K, in context: KindContext, waiter: ResourceWaiter) async -> KindExecution<K> {
         let planned = await plan(kind, in: context)
         return await execute(planned, of: kind, in: context, waiter: waiter)
     }
@@ -79,11 +84,13 @@ public struct Executor: Sendable {
     /// verification, restore). A kind that cannot says why, and each of its resources fails with it.
     public func rollback<K: RollbackKind>(
         _ kind: K, to run: Int64, in context: KindContext, waiter: ResourceWaiter
-    ) async -> KindExecution<K.Change, K.Applied> {
-        let planned: KindExecution<K.Change, K.Applied>
+    ) async -> KindExecution<K> {
+        let planned: KindExecution<K>
         do throws(ResourceFailure) {
             let observation = try await kind.observe(in: context)
-            planned = executionOf(try kind.rollback(to: run, observation, in: context), of: kind, in: context)
+            var execution = executionOf(try kind.rollback(to: run, observation, in: context), of: kind, in: context)
+            execution.observation = observation
+            planned = execution
         } catch {
             planned = KindExecution(kind: kind.name, plan: nil, failure: error, results: failedNodes(of: kind, in: context, error))
         }
@@ -103,8 +110,8 @@ public struct Executor: Sendable {
 
     /// Converges a plan's steps within the run of `context`.
     func execute<K: ConvergentKind>(
-        _ planned: KindExecution<K.Change, K.Applied>, of kind: K, in context: KindContext, waiter: ResourceWaiter
-    ) async -> KindExecution<K.Change, K.Applied> {
+        _ planned: KindExecution<K>, of kind: K, in context: KindContext, waiter: ResourceWaiter
+    ) async -> KindExecution<K> {
         guard let store = context.store, let run = context.run else {
             preconditionFailure("the executor converges only within a run: a context with a store and a run id")
         }

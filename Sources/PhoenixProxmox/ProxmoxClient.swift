@@ -6,6 +6,7 @@ import NIOSSL
 import PhoenixCore
 import PhoenixEngine
 import PhoenixHTTP
+import Synchronization
 
 /// How phoenix signs in to the Proxmox API.
 public enum ProxmoxAuth: Sendable {
@@ -267,13 +268,17 @@ actor Session {
     func set(_ ticket: Ticket) { current = ticket }
 }
 
-/// Counts API round trips, for `--stats` and the benchmark.
-public final class CallCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var calls = 0
-    public init() {}
-    func count() { lock.withLock { calls += 1 } }
-    public var total: Int { lock.withLock { calls } }
+/// Counts API round trips, for `--stats` and the benchmark; each also counted in `stats` when given
+/// (a step's own counters on the executor).
+public final class CallCounter: Sendable {
+    private let calls = Mutex(0)
+    private let stats: RunStats?
+    public init(into stats: RunStats? = nil) { self.stats = stats }
+    func count() {
+        calls.withLock { $0 += 1 }
+        stats?.count(.proxmoxCalls)
+    }
+    public var total: Int { calls.withLock { $0 } }
 }
 
 /// Runs `body` on every item at once (reads: Proxmox serves them in parallel) and returns the

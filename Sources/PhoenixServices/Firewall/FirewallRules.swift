@@ -8,18 +8,14 @@ import PhoenixState
 /// `firewall:cluster` and `firewall:guest/<id>` — each the smallest edit of the rules phoenix marks
 /// as its own, options included.
 ///
-/// Each scope's change is journalled, can be interrupted at its failpoints, is verified by reading
-/// the scope back (nothing left to edit), and is undone (phoenix's previous rules and options put
-/// back) when a call fails or the check does not hold.
+/// This is the kind's observation; `APIFirewallKind` converges it on the executor: each scope's
+/// change journalled, verified by reading the scope back (nothing left to edit), and undone
+/// (phoenix's previous rules and options put back) when a call fails or the check does not hold.
 public struct FirewallRules: Sendable {
     public var estate: Estate
     public var client: ProxmoxClient
-    public var failpoints = Failpoints.none
-    public var reporter: any ProgressReporter = SilentProgress()
     /// Only these guests' scopes (`--target`); the cluster's waits for an untargeted run.
     public var scope: GuestScope?
-    /// How many scopes change at once.
-    public var parallelism = 4
 
     public init(estate: Estate, client: ProxmoxClient) {
         self.estate = estate
@@ -31,8 +27,8 @@ public struct FirewallRules: Sendable {
         public let id: String
         public let plan: FirewallScopePlan
         /// What the scope should read: phoenix's rules and the options.
-        let rules: [APIRule]
-        let options: [(key: String, value: String)]
+        public let rules: [APIRule]
+        public let options: [(key: String, value: String)]
         /// Nil when planned only, or converged; why it failed otherwise.
         public var failure: String?
         /// Why it was not attempted (the guest it belongs to did not converge).
@@ -83,83 +79,6 @@ public struct FirewallRules: Sendable {
         }
         plan.scopes = zip(wanted, plans).map { Scope(id: $0.id, plan: $1, rules: $0.rules, options: $0.options) }
         return plan
-    }
-
-    /// Applies every scope with changes, within the parallelism, journalled in `run`. `gate` is
-    /// asked first for each scope: it waits for what the scope needs (its guest's settings) and
-    /// says why the scope is blocked, or nil to go on.
-    public func apply(
-        _ plan: Plan, store: any StateBackend, run: Int64, gate: @escaping @Sendable (String) async -> String? = { _ in nil }
-    ) async -> Plan {
-        var plan = plan
-        let indices = plan.scopes.indices.filter { !plan.scopes[$0].plan.isEmpty && plan.scopes[$0].blocked == nil }
-        let scopes = indices.map { plan.scopes[$0] }
-        let results = await bounded(scopes, limit: parallelism) { scope -> (failure: String?, blocked: String?, calls: Int, seconds: Double) in
-            if let blocked = await gate(scope.id) { return (nil, blocked, 0, 0) }
-            let calls = CallCounter()
-            let started = Date()
-            let failure = await self.apply(scope, client: self.client.counting(into: calls), store: store, run: run)
-            return (failure, nil, calls.total, Date().timeIntervalSince(started))
-        }
-        for (index, result) in zip(indices, results) {
-            plan.scopes[index].failure = result.failure
-            plan.scopes[index].blocked = result.blocked
-            plan.scopes[index].calls = result.calls
-            plan.scopes[index].seconds = result.seconds
-        }
-        return plan
-    }
-
-    /// One scope: nil when it converged, else why not (with whether the previous rules are back).
-    private func apply(_ scope: Scope, client: ProxmoxClient, store: any StateBackend, run: Int64) async -> String? {
-        let id = scope.id
-        let before = Digest.sha256Hex(scope.plan.managedBefore.map(\.text).joined(separator: "\n"))
-        let after = Digest.sha256Hex(scope.rules.map(\.text).joined(separator: "\n"))
-        func journal(_ phase: JournalPhase, _ detail: String = "") {
-            try? store.journal(run: run, resource: id, phase: phase, previousDigest: before, newDigest: after, detail: detail)
-        }
-        func say(_ text: String) { reporter.report("firewall: \(id): \(text)") }
-        journal(.intent, "\(scope.plan.edits.count) rule edits, \(scope.plan.options.count) options")
-        do throws(UnitFailure) { try failpoints.hit(id, .before) } catch {
-            journal(.failed, error.description)
-            return "\(error.description); nothing was changed"
-        }
-        say("\(scope.plan.edits.count) rule edits, \(scope.plan.options.count) options")
-        do throws(ProxmoxError) { try await client.apply(scope.plan) } catch {
-            return await undo(scope, because: error.description, client: client, journal: journal)
-        }
-        journal(.applied)
-        do throws(UnitFailure) { try failpoints.hit(id, .after) } catch {
-            return await undo(scope, because: error.description, client: client, journal: journal)
-        }
-        do throws(ProxmoxError) {
-            let reread = try await client.firewallPlan(
-                name: scope.plan.name, base: scope.plan.base, apiRules: scope.rules, options: scope.options, readingOptions: !scope.plan.options.isEmpty)
-            if !reread.isEmpty {
-                return await undo(
-                    scope, because: "reading the rules back, \(reread.edits.count) edits and \(reread.options.count) options are still to make",
-                    client: client, journal: journal)
-            }
-        } catch {
-            return await undo(scope, because: "reading the rules back failed: \(error.description)", client: client, journal: journal)
-        }
-        journal(.verified)
-        return nil
-    }
-
-    /// Puts phoenix's previous rules and options back after a failed change.
-    private func undo(_ scope: Scope, because reason: String, client: ProxmoxClient, journal: (JournalPhase, String) -> Void) async -> String {
-        reporter.report("firewall: \(scope.id): \(reason); putting the previous rules back")
-        let options = scope.plan.options.compactMap { change in change.from.map { (key: change.key, value: $0) } }
-        do throws(ProxmoxError) {
-            let back = try await client.firewallPlan(name: scope.plan.name, base: scope.plan.base, apiRules: scope.plan.managedBefore, options: options)
-            try await client.apply(back)
-        } catch {
-            journal(.failed, "\(reason); restoring failed too: \(error.description)")
-            return "\(reason); putting the previous rules back failed too: \(error.description)"
-        }
-        journal(.restored, reason)
-        return "\(reason); the previous rules are back"
     }
 }
 
