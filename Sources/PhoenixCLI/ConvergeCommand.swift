@@ -40,45 +40,25 @@ struct ConvergeCommand: AsyncParsableCommand {
         let location = StateLocation(option: proxmox.state)
         // A dry run never creates the store; a real one records a run and holds the lock.
         let store = dryRun ? try location.existing() : try location.writable()
-        let records: [Int: GuestRecord]
-        do { records = try store?.guestRecords() ?? [:] } catch { throw fail(error.description) }
-        var run: Int64?
-        var unfinished: Set<String> = []
-        if let store, !dryRun {
+        let (refresh, reboot, dryRun) = (self.refresh, self.reboot, self.dryRun)
+        let command = (["converge"] + ids.map(String.init)).joined(separator: " ")
+        let outcome = try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
+            var guests = GuestSettings(estate: estate, client: client, wanted: wanted)
+            guests.refresh = refresh
+            guests.reboot = reboot
+            var service = SyncService(estate: estate, stages: [.guests])
+            service.runners = [guests.runner(executor: Executor(failpoints: Failpoints.fromEnvironment()))]
             do {
-                let begun = try store.beginRun(command: (["converge"] + ids.map(String.init)).joined(separator: " "))
-                run = begun.run
-                unfinished = try store.unfinishedResources(in: begun.interrupted.map(\.id))
+                guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
+                return .success(try await service.sync(store: store, command: command))
             } catch {
-                throw fail(error.description)
+                return .failure(error)
             }
-        }
-        let (refresh, reboot) = (self.refresh, self.reboot)
-        let report: GuestSettings.Report
-        do {
-            report = try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) in
-                var guests = GuestSettings(estate: estate, client: client)
-                guests.refresh = refresh
-                guests.reboot = reboot
-                guests.failpoints = Failpoints.fromEnvironment()
-                return try await guests.converge(wanted, records: records, store: store, run: run, unfinished: unfinished)
-            }
-        } catch {
-            if let store, let run { try? store.finishRun(run, outcome: .failed, summary: "converge: the API call failed") }
-            throw error
-        }
+        }.get()
+        let guests = outcome.reports.lazy.compactMap { $0 as? GuestsReport }.first
+        if let error = guests?.error { throw fail(error) }
+        let report = guests?.report ?? GuestSettings.Report()
         let failed = report.changed.filter { $0.failure != nil }
-        if let store, let run {
-            do {
-                try store.recordGuests(report.converged)
-                try store.forgetGuests(report.forgotten)
-                let changed = report.changed.count - failed.count
-                let outcome: RunOutcome = !failed.isEmpty ? .failed : changed == 0 ? .noChanges : .succeeded
-                try store.finishRun(run, outcome: outcome, summary: "converge: \(changed) guests changed, \(failed.count) failed")
-            } catch {
-                throw fail(error.description)
-            }
-        }
         if format == .json {
             let document = JSONValue.object([
                 ("version", .number(1)), ("dry_run", .bool(dryRun)), ("read", .number(Double(report.read))), ("not_read", .number(Double(report.notRead))),

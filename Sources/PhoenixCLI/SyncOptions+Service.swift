@@ -29,12 +29,10 @@ extension SyncOptions {
         // One runner per kind: the guests' settings, the files, the firewall's rule sets.
         if stages.contains(.guests) {
             if let client {
-                var guests = GuestSettings(estate: estate, client: client)
-                guests.parallelism = max(1, parallelism)
-                guests.failpoints = Failpoints.fromEnvironment()
-                guests.reporter = reporter
                 let wanted = estate.guests.filter { $0.enabled && (scope?.guests.contains($0.id) ?? true) }
-                service.runners.append(GuestsRunner(settings: guests, wanted: wanted))
+                let guests = GuestSettings(estate: estate, client: client, wanted: wanted)
+                service.runners.append(
+                    guests.runner(executor: Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: Failpoints.fromEnvironment())))
             } else {
                 service.notApplied.append((.guests, "needs the Proxmox API: name it with --api https://host:8006 (or $PHOENIX_API) and a token file"))
             }

@@ -152,6 +152,14 @@ public struct Executor: Sendable {
         }
         execution.results = byID.values.sorted { $0.id < $1.id }
         execution.applied = applied
+        if !execution.abandoned, let observation = execution.observation {
+            do throws(ResourceFailure) {
+                let notes = try await kind.finish(observation, results: execution.results, applied: applied, in: context)
+                execution.plan?.notes += notes
+            } catch {
+                execution.failure = error
+            }
+        }
         return execution
     }
 

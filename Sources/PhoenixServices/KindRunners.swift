@@ -3,52 +3,21 @@ import PhoenixCore
 import PhoenixEngine
 import PhoenixProxmox
 
-/// The guests' settings through the API (`guests`).
-public struct GuestsRunner: KindRunner {
-    public let kind: any ResourceKind = GuestSettingsKind()
-    public var settings: GuestSettings
-    /// The guests this run converges (enabled, within --target).
-    public var wanted: [Guest]
-
-    public init(settings: GuestSettings, wanted: [Guest]) {
-        self.settings = settings
-        self.wanted = wanted
-    }
-
-    public func plan(_ context: KindContext) async throws -> any KindReport {
-        let store = context.store
-        let records = try store?.guestRecords() ?? [:]
-        do throws(ProxmoxError) {
-            return GuestsReport(report: try await settings.converge(wanted, records: records, store: nil, run: nil))
-        } catch {
-            return GuestsReport(report: nil, error: error.description)
+extension GuestSettings {
+    /// The guests' settings on the executor, rendered as the guests' printers show them.
+    public func runner(executor: Executor) -> ExecutedRunner<GuestSettings> {
+        ExecutedRunner(self, executor: executor) { execution, synced in
+            GuestsReport(report: self.report(execution, synced: synced), error: execution.failure?.description, results: execution.results)
         }
-    }
-
-    public func sync(_ context: RunContext) async throws -> any KindReport {
-        let records = try context.store.guestRecords()
-        // Guests of the graph this run does not converge (disabled, outside --target) hold nothing up.
-        let converging = Set(wanted.map { GuestSettingsKind.id($0.id) })
-        for node in context.graph.nodes where node.kind == kind.name && !converging.contains(node.id) {
-            await context.resources.settle(node.id, failure: nil)
-        }
-        let report: GuestSettings.Report
-        do throws(ProxmoxError) {
-            report = try await settings.converge(
-                wanted, records: records, store: context.store, run: context.run, unfinished: context.unfinished, settled: context.resources)
-        } catch {
-            return GuestsReport(report: nil, error: error.description)
-        }
-        try context.store.recordGuests(report.converged)
-        try context.store.forgetGuests(report.forgotten)
-        return GuestsReport(report: report)
     }
 }
 
+/// The guests' settings, for the printers: the lines of the guests read and each change.
 public struct GuestsReport: KindReport {
     public let kind = GuestSettingsKind().name
     public let report: GuestSettings.Report?
     public var error: String?
+    public var results: [ResourceResult] = []
 
     public var failures: [String: String] { report?.failures ?? [:] }
     public var hasChanges: Bool { !(report?.changed.isEmpty ?? true) }

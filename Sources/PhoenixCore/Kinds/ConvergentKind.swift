@@ -37,8 +37,24 @@ public protocol ConvergentKind: ResourceKind {
     /// is and the next run converges it.
     func restore(_ step: Step<Change>, applied: Applied?, after failure: ResourceFailure, in context: StepContext) async -> RestoreOutcome?
 
-    /// Records a verified step in the state store (what the next plan compares with).
+    /// Records a verified step in the state store (what the next plan compares with), and does what
+    /// follows a verified change (a reboot it waits for). A failure here fails the step without
+    /// undoing it: the change itself was verified.
     func record(_ step: Step<Change>, applied: Applied, in context: StepContext) async throws(ResourceFailure)
+
+    /// After every step of a sync ended: what spans the kind's resources (records written at once,
+    /// a last bulk read). Returns lines for people, kept as the plan's notes. A failure is the
+    /// kind's, not one resource's.
+    func finish(
+        _ observation: Observation, results: [ResourceResult], applied: [String: Applied], in context: KindContext
+    ) async throws(ResourceFailure)
+        -> [String]
+}
+
+extension ConvergentKind {
+    public func finish(
+        _ observation: Observation, results: [ResourceResult], applied: [String: Applied], in context: KindContext
+    ) async throws(ResourceFailure) -> [String] { [] }
 }
 
 extension ConvergentKind where Applied == Void {
