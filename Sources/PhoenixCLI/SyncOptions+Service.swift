@@ -103,23 +103,27 @@ extension SyncOptions {
             return nil
         }
         let connections = SwarmConnections(settings: estate.settings.docker)
-        var swarm = SwarmConvergence(estate: estate, connections: connections, secrets: SecretVersions(estate: estate, desired: desired, feed: feed))
-        swarm.failpoints = Failpoints.fromEnvironment()
-        if wanted.contains(.swarm) { service.runners.append(SwarmRunner(swarm: swarm)) }
+        let swarm = SwarmConvergence(estate: estate, connections: connections, secrets: SecretVersions(estate: estate, desired: desired, feed: feed))
+        if wanted.contains(.swarm) {
+            // Every resource at once but the workers, which the graph orders after the manager.
+            let executor = Executor(limits: ExecutionLimits(parallelism: max(8, parallelism)), failpoints: Failpoints.fromEnvironment())
+            service.runners.append(swarm.runner(executor: executor))
+        }
         if wanted.contains(.stacks) || portainer {
             do throws(DockerError) {
                 let deployer = CLIStackDeployer(
                     cli: estate.settings.docker.cli, endpoint: try connections.endpoint(manager), resolveImage: estate.settings.docker.resolveImage)
                 var stacks = StackDeployments(estate: estate, connections: connections, deployer: deployer, secrets: swarm.secrets)
                 stacks.prune = prune
-                stacks.parallelism = max(1, parallelism)
-                stacks.failpoints = Failpoints.fromEnvironment()
+                let executor = Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: Failpoints.fromEnvironment())
                 if portainer {
-                    var agent = PortainerAgent(estate: estate, connections: connections)
-                    agent.failpoints = stacks.failpoints
-                    service.runners.append(PortainerRunner(server: stacks, agent: agent))
+                    let kind = PortainerServices(server: stacks, agent: PortainerAgent(estate: estate, connections: connections))
+                    service.runners.append(kind.runner(executor: executor, connections: connections))
                 }
-                if wanted.contains(.stacks) { service.runners.append(StacksRunner(stacks: stacks, swarm: swarm)) }
+                if wanted.contains(.stacks) {
+                    let kind = StacksKind(deployments: stacks) { digests in await swarm.pruneUnusedVersions(digests: digests) }
+                    service.runners.append(kind.runner(executor: executor, connections: connections))
+                }
             } catch {
                 service.notApplied.append((.stacks, error.description))
             }

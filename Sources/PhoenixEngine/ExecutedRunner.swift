@@ -7,11 +7,11 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
     public let convergent: K
     public var executor: Executor
     /// Renders the kind's execution as the printers want it (`synced`: after a sync, not a plan).
-    public var report: @Sendable (KindExecution<K>, _ synced: Bool) -> any KindReport
+    public var report: @Sendable (KindExecution<K>, _ synced: Bool) async -> any KindReport
 
     public init(
         _ kind: K, executor: Executor,
-        report: @escaping @Sendable (KindExecution<K>, _ synced: Bool) -> any KindReport = { ExecutionReport($0, synced: $1) }
+        report: @escaping @Sendable (KindExecution<K>, _ synced: Bool) async -> any KindReport = { ExecutionReport($0, synced: $1) }
     ) {
         convergent = kind
         self.executor = executor
@@ -21,11 +21,11 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
     public var kind: any ResourceKind { convergent }
 
     public func plan(_ context: KindContext) async throws -> any KindReport {
-        report(await executor.plan(convergent, in: context), false)
+        await report(await executor.plan(convergent, in: context), false)
     }
 
     public func sync(_ context: RunContext) async throws -> any KindReport {
-        report(await executor.sync(convergent, in: context.kind, waiter: context.resources), true)
+        await report(await executor.sync(convergent, in: context.kind, waiter: context.resources), true)
     }
 
     public func drift(_ context: KindContext) async throws -> KindDrift? {

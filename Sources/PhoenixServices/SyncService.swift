@@ -79,10 +79,14 @@ public struct SyncService: Sendable {
     }
 
     /// The kinds' context of a plan (no run) or of run `run`.
-    func context(graph: ResourceGraph, store: (any StateBackend)?, run: Int64? = nil, unfinished: Set<String> = []) -> KindContext {
-        KindContext(
+    func context(
+        graph: ResourceGraph, store: (any StateBackend)?, run: Int64? = nil, unfinished: Set<String> = [], waiter: ResourceWaiter? = nil
+    ) -> KindContext {
+        var waitFor: (@Sendable (String) async -> ResourceError?)?
+        if let waiter { waitFor = { id in await waiter.errors(waitingFor: [id])[id] } }
+        return KindContext(
             estate: estate, stages: Set(stages), graph: graph, store: store, run: run, unfinished: unfinished, scope: scope, stats: stats,
-            progress: progress)
+            progress: progress, waitFor: waitFor)
     }
 
     /// What sync would do. Writes nothing: not the cluster, not the machines, not the state store.
@@ -105,9 +109,11 @@ public struct SyncService: Sendable {
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
         do {
             let graph = graph()
+            let waiter = ResourceWaiter(graph: graph)
+            let unfinished = try store.unfinishedResources(in: interrupted.map(\.id))
             let context = RunContext(
-                kind: self.context(graph: graph, store: store, run: run, unfinished: try store.unfinishedResources(in: interrupted.map(\.id))),
-                interrupted: interrupted, resources: ResourceWaiter(graph: graph))
+                kind: self.context(graph: graph, store: store, run: run, unfinished: unfinished, waiter: waiter), interrupted: interrupted,
+                resources: waiter)
             outcome.reports = try await withThrowingTaskGroup(of: (Int, any KindReport).self) { group in
                 for (index, runner) in runners.enumerated() {
                     group.addTask {
@@ -152,9 +158,11 @@ public struct SyncService: Sendable {
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
         do {
             let graph = graph()
+            let waiter = ResourceWaiter(graph: graph)
+            let unfinished = try store.unfinishedResources(in: interrupted.map(\.id))
             let context = RunContext(
-                kind: self.context(graph: graph, store: store, run: run, unfinished: try store.unfinishedResources(in: interrupted.map(\.id))),
-                interrupted: interrupted, resources: ResourceWaiter(graph: graph))
+                kind: self.context(graph: graph, store: store, run: run, unfinished: unfinished, waiter: waiter), interrupted: interrupted,
+                resources: waiter)
             let reports = try await withThrowingTaskGroup(of: (Int, (any KindReport)?).self) { group in
                 for (index, runner) in runners.enumerated() {
                     group.addTask {

@@ -78,10 +78,15 @@ public struct KindContext: Sendable {
     public let stats: RunStats
     /// Progress lines for people (stderr in the CLI).
     public let progress: @Sendable (String) -> Void
+    /// In a run: waits until a resource of another kind is done (nil when it converged or is not in
+    /// the run, else why not), for a kind whose observation needs it (the Swarm's secrets fed by a
+    /// certificate this run renews). Nil when planning: nothing converges then.
+    public let waitFor: (@Sendable (String) async -> ResourceError?)?
 
     public init(
         estate: Estate, stages: Set<SyncStage>, graph: ResourceGraph, store: (any StateBackend)?, run: Int64? = nil, unfinished: Set<String> = [],
-        scope: GuestScope? = nil, stats: RunStats = RunStats(), progress: @escaping @Sendable (String) -> Void = { _ in }
+        scope: GuestScope? = nil, stats: RunStats = RunStats(), progress: @escaping @Sendable (String) -> Void = { _ in },
+        waitFor: (@Sendable (String) async -> ResourceError?)? = nil
     ) {
         self.estate = estate
         self.stages = stages
@@ -92,6 +97,7 @@ public struct KindContext: Sendable {
         self.scope = scope
         self.stats = stats
         self.progress = progress
+        self.waitFor = waitFor
     }
 
     /// How the store fingerprints contents (unkeyed without a store).

@@ -54,7 +54,7 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case let .blocked(dependency, reason): return "not attempted: \(dependency) did not converge (\(reason))"
         case let .refused(_, _, message): return message
-        case let .verificationFailed(check, seen): return seen.isEmpty ? check : "\(check): \(seen)"
+        case let .verificationFailed(check, seen): return [check, seen].filter { !$0.isEmpty }.joined(separator: ": ")
         case let .timedOut(operation, seconds): return "\(operation) did not finish within \(Int(seconds.rounded())) s"
         case let .cannotCheck(reason): return "cannot check: \(reason)"
         case let .invalid(reason): return reason

@@ -12,7 +12,6 @@ public struct PortainerAgent: Sendable {
     public let settings: DockerSettings
     public let connections: SwarmConnections
     public var timeout: Double
-    public var failpoints = Failpoints.none
 
     public static let serviceName = "portainer_agent"
 
@@ -82,74 +81,6 @@ public struct PortainerAgent: Sendable {
                 image == settings.portainerAgentImage ? "its spec changed (mounts, port or placement)" : "image \(image) → \(settings.portainerAgentImage)"
             ]
         }
-        return item
-    }
-
-    public func plan() async -> StackDeployments.Item? {
-        guard let manager = desired.manager, !desired.agentVMs.isEmpty else { return nil }
-        do throws(DockerError) {
-            let client = try await connections.client(manager)
-            let info = try await client.info()
-            guard info.swarmState == "active" else { return item(services: []) }
-            return item(services: try await client.services())
-        } catch {
-            var item = StackDeployments.Item(id: PortainerKind.agentID, namespace: Self.serviceName, action: .none, reasons: [])
-            item.failure = error.description
-            item.outcome = .failed
-            return item
-        }
-    }
-
-    /// Creates or updates the service, waits until it runs on every agent node; an update that
-    /// does not converge goes back to its previous spec (Docker keeps it) and fails.
-    public func apply(_ hooks: SwarmConvergence.RunHooks) async -> StackDeployments.Item? {
-        guard let manager = desired.manager, !desired.agentVMs.isEmpty else { return nil }
-        let started = Date()
-        if let blocked = await hooks.needs(PortainerKind.agentID) {
-            var item = StackDeployments.Item(id: PortainerKind.agentID, namespace: Self.serviceName, action: .none, reasons: [])
-            item.failure = blocked
-            item.outcome = .blocked
-            await hooks.settle(item.id, blocked)
-            return item
-        }
-        var item: StackDeployments.Item
-        do {
-            let client = try await connections.client(manager)
-            let services = try await client.services()
-            item = self.item(services: services)
-            if item.failure == nil, item.action == .deploy {
-                try hooks.store.journal(run: hooks.run, resource: item.id, phase: .intent, detail: item.reasons.joined(separator: "; "))
-                try failpoints.hit(item.id, .before)
-                let (spec, _) = spec()
-                item.deploys = 1
-                let existing = services.first { $0.name == Self.serviceName }
-                if let existing { try await client.updateService(existing, spec: spec) } else { try await client.createService(spec: spec) }
-                try hooks.store.journal(run: hooks.run, resource: item.id, phase: .applied)
-                try failpoints.hit(item.id, .after)
-                if let reason = await waitRunning(client) {
-                    if existing != nil, let now = try await client.services().first(where: { $0.name == Self.serviceName }) {
-                        try await client.rollbackService(now)
-                        item.failure = "rolled back to its previous spec: \(reason)"
-                        item.outcome = .rolledBack
-                        try hooks.store.journal(run: hooks.run, resource: item.id, phase: .restored, detail: reason)
-                    } else {
-                        item.failure = reason
-                        item.outcome = .failed
-                        try hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: reason)
-                    }
-                } else {
-                    item.outcome = .deployed
-                    try hooks.store.journal(run: hooks.run, resource: item.id, phase: .verified)
-                }
-            }
-        } catch {
-            item = StackDeployments.Item(id: PortainerKind.agentID, namespace: Self.serviceName, action: .deploy, reasons: [])
-            item.failure = "\(error)"
-            item.outcome = .failed
-            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: "\(error)")
-        }
-        item.seconds = Date().timeIntervalSince(started)
-        await hooks.settle(item.id, item.failure)
         return item
     }
 

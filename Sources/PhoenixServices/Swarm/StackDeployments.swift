@@ -18,8 +18,6 @@ public struct StackDeployments: Sendable {
     /// `--prune`: stale services of a stack, and stacks no longer configured, are removed.
     public var prune = false
     public var timeout: Double
-    public var parallelism = 4
-    public var failpoints = Failpoints.none
     public var pollInterval: Double = 0.5
     /// A service whose new tasks failed this many times is not going to converge: phoenix stops waiting.
     public var failedTaskLimit = 3

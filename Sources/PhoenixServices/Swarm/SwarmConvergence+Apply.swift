@@ -4,117 +4,90 @@ import PhoenixDocker
 import PhoenixEngine
 
 extension SwarmConvergence {
-    /// Hooks into the run: wait for a resource of another kind (nil: it converged, or is not in
-    /// this run; else why it failed), wait for what a resource needs of other kinds, and announce a
-    /// resource as done.
-    public struct RunHooks: Sendable {
-        public let store: any StateBackend
-        public let run: Int64
-        public let waitFor: @Sendable (String) async -> String?
-        public let needs: @Sendable (String) async -> String?
-        public let settle: @Sendable (String, String?) async -> Void
-        /// The run's resources (nil: none known), for a kind that orders itself after others' data.
-        public let graph: ResourceGraph?
-        /// Resources an interrupted run announced and never finished.
-        public let unfinished: Set<String>
+    public var name: String { SwarmKind().name }
+    public var stage: SyncStage { .swarm }
+    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] { SwarmKind().nodes(in: context) }
 
-        public init(
-            store: any StateBackend, run: Int64, waitFor: @escaping @Sendable (String) async -> String?,
-            needs: @escaping @Sendable (String) async -> String?, settle: @escaping @Sendable (String, String?) async -> Void,
-            graph: ResourceGraph? = nil, unfinished: Set<String> = []
-        ) {
-            self.store = store
-            self.run = run
-            self.waitFor = waitFor
-            self.needs = needs
-            self.settle = settle
-            self.graph = graph
-            self.unfinished = unfinished
-        }
-
-        /// The hooks of a run's context.
-        public init(_ context: RunContext) {
-            self.init(
-                store: context.store, run: context.run,
-                waitFor: { id in await context.resources.wait(for: [id]).first.map(\.value) },
-                needs: { id in
-                    await context.failedDependencies(of: [id]).sorted { $0.key < $1.key }.first.map {
-                        "not attempted: \($0.key) did not converge (\($0.value))"
-                    }
-                },
-                settle: { id, failure in await context.resources.settle(id, failure: failure) }, graph: context.graph,
-                unfinished: context.unfinished)
-        }
+    /// What the daemons say, and each resource's change planned from it.
+    public struct Observation: Sendable {
+        let daemons: Daemons
+        public let items: [Item]
     }
 
-    /// Converges the Swarm: the manager first, then the workers side by side, then networks and
-    /// secrets. Each resource is journalled (intent, applied, verified or failed) and settled.
-    public func apply(_ hooks: RunHooks) async -> Report {
-        guard let manager = desired.manager else { return Report() }
-        let digests = hooks.store.digests
-        // Secrets fed by certificates take the value the certs stage leaves in this run.
-        for id in secrets.feedingCertificates { _ = await hooks.waitFor(id) }
-        let observation: Observation
+    /// Reads the manager and every worker; in a run, first waits for the certificates that feed
+    /// Swarm secrets (their versioned names follow what the certs stage installs).
+    public func observe(in context: KindContext) async throws(ResourceFailure) -> Observation {
+        if let waitFor = context.waitFor { for id in secrets.feedingCertificates { _ = await waitFor(id) } }
         do throws(DockerError) {
-            observation = try await observe()
+            let daemons = try await observe()
+            return Observation(daemons: daemons, items: items(daemons, digests: context.digests))
         } catch {
-            return Report(error: error.description, calls: await connections.calls())
+            throw Self.failure(error)
         }
-        let planned = items(observation, digests: digests)
-        var done: [Item] = []
-        let managerItem = await perform(planned[0], member: manager, hooks: hooks)
-        done.append(managerItem)
-        let rest = Array(planned.dropFirst())
-        if let failure = managerItem.failure {
-            for var item in rest {
-                item.failure = item.failure ?? "not attempted: \(manager.resourceID) did not converge (\(failure))"
-                await hooks.settle(item.id, item.failure)
-                done.append(item)
-            }
-        } else {
-            let workers = Dictionary(uniqueKeysWithValues: desired.workers.map { ($0.resourceID, $0) })
-            let results = await withTaskGroup(of: (Int, Item).self) { group in
-                for (index, item) in rest.enumerated() {
-                    group.addTask { (index, await perform(item, member: workers[item.id], hooks: hooks)) }
-                }
-                var results: [(Int, Item)] = []
-                for await result in group { results.append(result) }
-                return results.sorted { $0.0 < $1.0 }.map(\.1)
-            }
-            done += results
-        }
-        return Report(items: done, calls: await connections.calls())
     }
 
-    /// One resource: wait for its needs, journal, apply each step, verify, settle.
-    func perform(_ planned: Item, member: SwarmDesired.Member?, hooks: RunHooks) async -> Item {
-        var item = planned
-        if item.failure == nil, let member, let blocked = await hooks.waitFor(GuestSettingsKind.id(member.vmid)) {
-            item.failure = "not attempted: \(GuestSettingsKind.id(member.vmid)) did not converge (\(blocked))"
+    public func plan(_ observation: Observation, in context: KindContext) -> KindPlan<Item> {
+        var plan = KindPlan<Item>()
+        for item in observation.items {
+            if let failure = item.failure {
+                plan.failed[item.id] = .other(failure)
+            } else if item.steps.isEmpty {
+                plan.unchanged.append(item.id)
+            } else {
+                plan.steps.append(
+                    Step(
+                        resources: [item.id], target: item.id, action: .update, reasons: item.lines.map(ChangeReason.init),
+                        detail: item.lines.joined(separator: "; "), change: item))
+            }
         }
-        if let failure = item.failure {
-            await hooks.settle(item.id, failure)
-            return item
-        }
-        guard !item.steps.isEmpty else {
-            await hooks.settle(item.id, nil)
-            return item
-        }
+        return plan
+    }
+
+    public func apply(_ step: PhoenixCore.Step<Item>, in context: StepContext) async throws(ResourceFailure) {
+        let member = self.member(step.id)
         do {
-            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .intent, detail: item.lines.joined(separator: "; "))
-            try failpoints.hit(item.id, .before)
-            for step in item.steps { try await execute(step, member: member, item: item.id) }
-            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .applied)
-            try failpoints.hit(item.id, .after)
-            try await verify(item, member: member)
-            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .verified)
-            item.done = true
+            for change in step.change.steps { try await execute(change, member: member, item: step.id) }
         } catch {
-            item.failure = "\(error)"
-            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: "\(error)")
+            throw Self.failure(error)
         }
-        await hooks.settle(item.id, item.failure)
-        return item
+    }
+
+    public func verify(_ step: PhoenixCore.Step<Item>, applied: Void, in context: StepContext) async throws(ResourceFailure) {
+        do { try await verify(step.change, member: member(step.id)) } catch {
+            if let failure = error as? StepFailure { throw .verificationFailed(check: "", seen: failure.description) }
+            throw Self.failure(error)
+        }
+    }
+
+    /// The Swarm's changes are not undone: a half-made change is finished by the next run.
+    public func restore(
+        _ step: PhoenixCore.Step<Item>, applied: Void?, after failure: ResourceFailure, in context: StepContext
+    ) async -> RestoreOutcome? { nil }
+
+    /// The member a `swarm:node/<name>` resource is (nil for networks and secrets).
+    func member(_ id: String) -> SwarmDesired.Member? {
+        ([desired.manager].compactMap { $0 } + desired.workers).first { $0.resourceID == id }
+    }
+
+    /// A Docker error as a refusal naming the call; anything else in its own words.
+    static func failure(_ error: any Error) -> ResourceFailure {
+        if let error = error as? DockerError { return .refused(system: "Docker Engine API", call: error.call, message: error.description) }
+        return .other("\(error)")
+    }
+
+    /// The execution as the Swarm's printers show it: every resource's change and how it went.
+    public static func report(_ execution: KindExecution<SwarmConvergence>, synced: Bool, calls: Int) -> SwarmReport {
+        guard let observation = execution.observation else {
+            return SwarmReport(report: Report(error: execution.failure?.description, calls: calls), applied: synced, results: execution.results)
+        }
+        let results = Dictionary(uniqueKeysWithValues: execution.results.map { ($0.id, $0) })
+        var items = observation.items
+        for index in items.indices {
+            guard let result = results[items[index].id] else { continue }
+            if let error = result.failure { items[index].failure = error.description }
+            items[index].done = result.outcome == .converged
+        }
+        return SwarmReport(report: Report(items: items, calls: calls), applied: synced, results: execution.results)
     }
 
     struct StepFailure: Error, CustomStringConvertible {

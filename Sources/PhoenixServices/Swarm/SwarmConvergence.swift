@@ -8,13 +8,12 @@ import PhoenixEngine
 /// left and rejoined; a stale Down entry of its name is removed first), node labels reconciled (the
 /// ones phoenix set, recorded on the node itself; labels set by hand stay), the stacks' external
 /// overlay networks created, and their secrets created under versioned names (old versions no
-/// service uses pruned).
-public struct SwarmConvergence: Sendable {
+/// service uses pruned). A kind on the executor: each resource's steps applied and read back.
+public struct SwarmConvergence: ConvergentKind {
     public let estate: Estate
     public let desired: SwarmDesired
     public let connections: SwarmConnections
     public let secrets: SecretVersions
-    public var failpoints = Failpoints.none
     /// How long a joined worker may take to show Ready on the manager.
     public var joinTimeout: Double = 30
 
@@ -61,7 +60,7 @@ public struct SwarmConvergence: Sendable {
     }
 
     /// What the daemons say now.
-    struct Observation {
+    struct Daemons: Sendable {
         var manager: DockerInfo
         var nodes: [SwarmNode] = []
         var networks: [DockerNetwork] = []
@@ -70,10 +69,10 @@ public struct SwarmConvergence: Sendable {
         var workers: [Int: Result<DockerInfo, DockerError>] = [:]
     }
 
-    func observe() async throws(DockerError) -> Observation {
+    func observe() async throws(DockerError) -> Daemons {
         guard let manager = desired.manager else { throw DockerError(endpoint: "-", call: "plan", kind: .malformed, message: "no manager") }
         let client = try await connections.client(manager)
-        var observation = Observation(manager: try await client.info())
+        var observation = Daemons(manager: try await client.info())
         if observation.manager.swarmState == "active" && observation.manager.isManager {
             observation.nodes = try await client.nodes()
             observation.networks = try await client.networks()
@@ -97,20 +96,7 @@ public struct SwarmConvergence: Sendable {
         return observation
     }
 
-    /// What sync would do. Changes nothing.
-    public func plan(digests: ContentDigests) async -> Report {
-        guard desired.manager != nil else { return Report() }
-        do throws(DockerError) {
-            let observation = try await observe()
-            var report = Report(items: items(observation, digests: digests))
-            report.calls = await connections.calls()
-            return report
-        } catch {
-            return Report(error: error.description, calls: await connections.calls())
-        }
-    }
-
-    func items(_ observation: Observation, digests: ContentDigests) -> [Item] {
+    func items(_ observation: Daemons, digests: ContentDigests) -> [Item] {
         guard let manager = desired.manager else { return [] }
         var items: [Item] = []
         let info = observation.manager

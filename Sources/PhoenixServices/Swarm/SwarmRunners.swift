@@ -3,26 +3,23 @@ import PhoenixCore
 import PhoenixDocker
 import PhoenixEngine
 
-/// The Swarm's nodes, networks and secrets (`swarm`).
-public struct SwarmRunner: KindRunner {
-    public let kind: any ResourceKind = SwarmKind()
-    public var swarm: SwarmConvergence
-
-    public init(swarm: SwarmConvergence) { self.swarm = swarm }
-
-    public func plan(_ context: KindContext) async throws -> any KindReport {
-        SwarmReport(report: await swarm.plan(digests: context.digests), applied: false)
-    }
-
-    public func sync(_ context: RunContext) async throws -> any KindReport {
-        SwarmReport(report: await swarm.apply(SwarmConvergence.RunHooks(context)), applied: true)
+extension SwarmConvergence {
+    /// The Swarm's nodes, networks and secrets (`swarm`) on the executor, rendered as the Swarm's
+    /// printers show them (with the Engine API calls of the run so far).
+    public func runner(executor: Executor) -> ExecutedRunner<SwarmConvergence> {
+        let connections = self.connections
+        return ExecutedRunner(self, executor: executor) { execution, synced in
+            SwarmConvergence.report(execution, synced: synced, calls: await connections.calls())
+        }
     }
 }
 
+/// The Swarm's resources, for the printers.
 public struct SwarmReport: KindReport {
     public let kind = SwarmKind().name
     public let report: SwarmConvergence.Report
     public let applied: Bool
+    public var results: [ResourceResult] = []
 
     public var error: String? { report.error }
     public var failures: [String: String] { report.failures }
@@ -67,42 +64,41 @@ public struct SwarmReport: KindReport {
     }
 }
 
-/// The application stacks (`stacks`).
-public struct StacksRunner: KindRunner {
-    public let kind: any ResourceKind = StackKind()
-    public var stacks: StackDeployments
-    /// Prunes the Swarm's old secret versions once the stacks moved off them.
-    public var swarm: SwarmConvergence?
-
-    public init(stacks: StackDeployments, swarm: SwarmConvergence?) {
-        self.stacks = stacks
-        self.swarm = swarm
-    }
-
-    public func plan(_ context: KindContext) async throws -> any KindReport {
-        StacksReport(report: await stacks.plan(store: context.store), applied: false)
-    }
-
-    public func sync(_ context: RunContext) async throws -> any KindReport {
-        let swarm = swarm
-        let digests = context.store.digests
-        let report = await stacks.apply(SwarmConvergence.RunHooks(context)) { await swarm?.pruneUnusedVersions(digests: digests) ?? [] }
-        return StacksReport(report: report, applied: true)
+extension StacksKind {
+    /// The stacks on the executor, rendered as the stacks' printers show them.
+    public func runner(executor: Executor, connections: SwarmConnections) -> ExecutedRunner<StacksKind> {
+        ExecutedRunner(self, executor: executor) { execution, synced in
+            StacksKind.report(execution, synced: synced, calls: await connections.calls())
+        }
     }
 }
 
+extension PortainerServices {
+    /// Portainer on the executor, rendered as the stacks' printers show it.
+    public func runner(executor: Executor, connections: SwarmConnections) -> ExecutedRunner<PortainerServices> {
+        ExecutedRunner(self, executor: executor) { execution, synced in
+            PortainerServices.report(execution, synced: synced, calls: await connections.calls())
+        }
+    }
+}
+
+/// The stacks (or Portainer's), for the printers.
 public struct StacksReport: KindReport {
     public let kind: String
     public let report: StackDeployments.Report
     public let applied: Bool
     /// How its lines and JSON member are named: `stacks`, or `portainer`.
     public let label: String
+    public let results: [ResourceResult]
 
-    public init(report: StackDeployments.Report, applied: Bool, kind: String = StackKind().name, label: String = "stacks") {
+    public init(
+        report: StackDeployments.Report, applied: Bool, kind: String = StackKind().name, label: String = "stacks", results: [ResourceResult] = []
+    ) {
         self.report = report
         self.applied = applied
         self.kind = kind
         self.label = label
+        self.results = results
     }
 
     public var error: String? { report.error }
@@ -171,35 +167,5 @@ public struct StacksReport: KindReport {
             lines.append("\(label): \(report.items.count) as configured (\(report.deploys) deploy calls, \(report.calls) Engine API calls)")
         }
         return lines
-    }
-}
-
-/// Portainer (`services`): the server's stack and the agent service.
-public struct PortainerRunner: KindRunner {
-    public let kind: any ResourceKind = PortainerKind()
-    public var server: StackDeployments
-    public var agent: PortainerAgent
-
-    public init(server: StackDeployments, agent: PortainerAgent) {
-        self.server = server
-        self.server.stage = .services
-        self.agent = agent
-    }
-
-    public func plan(_ context: KindContext) async throws -> any KindReport {
-        let store = context.store
-        var report = await server.plan(store: store)
-        if let item = await agent.plan() { report.items.append(item) }
-        return StacksReport(report: report, applied: false, kind: kind.name, label: "portainer")
-    }
-
-    public func sync(_ context: RunContext) async throws -> any KindReport {
-        let hooks = SwarmConvergence.RunHooks(context)
-        var report = await server.apply(hooks)
-        if let item = await agent.apply(hooks) {
-            report.items.append(item)
-            report.deploys += item.deploys
-        }
-        return StacksReport(report: report, applied: true, kind: kind.name, label: "portainer")
     }
 }
