@@ -55,31 +55,48 @@ public enum TestPaths {
 
     public static var exampleEstate: String { "\(packageRoot)/Examples/estate" }
 
-    /// `../shared/reference/phoenix-original`, when it is present beside the project.
-    public static var referenceConfigs: String? {
-        let path = URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared/reference/phoenix-original").path
-        return FileManager.default.fileExists(atPath: path) ? path : nil
+    /// Where the original's files (phoenix-original, from the reference material) are looked for:
+    /// `$PHOENIX_REFERENCE`, else `../shared/reference/phoenix-original` beside the project.
+    public static var referencePath: String {
+        if let explicit = ProcessInfo.processInfo.environment["PHOENIX_REFERENCE"], !explicit.isEmpty { return explicit }
+        return URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared/reference/phoenix-original").path
     }
 
-    /// Looks a program up on PATH and in the usual system folders.
+    /// The original's files, when they are there.
+    public static var referenceConfigs: String? {
+        FileManager.default.fileExists(atPath: "\(referencePath)/etc") ? referencePath : nil
+    }
+
+    /// Looks a program up on PATH, where phoenix itself (posix_spawnp) and the services it starts
+    /// find it; Traefik also as PHOENIX_TRAEFIK or .venv-it/bin/traefik.
     public static func program(_ name: String) -> String? {
         if name == "traefik" {
             if let explicit = ProcessInfo.processInfo.environment["PHOENIX_TRAEFIK"], FileManager.default.isExecutableFile(atPath: explicit) { return explicit }
             let venv = "\(packageRoot)/.venv-it/bin/traefik"
             if FileManager.default.isExecutableFile(atPath: venv) { return venv }
         }
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
             let candidate = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
     }
 
-    /// In CI (`CI` set) or under the README's test command, a missing ../shared/reference fails the
-    /// tests that read it instead of skipping them.
-    public static var referenceRequired: Bool {
-        realComponentsRequired || !(ProcessInfo.processInfo.environment["CI"] ?? "").isEmpty
+    /// CI is recognised by the `CI` variable (set by the CI services and by .ci/run), anything but
+    /// empty, `0` or `false`.
+    public static var isCI: Bool {
+        !["", "0", "false"].contains((ProcessInfo.processInfo.environment["CI"] ?? "").lowercased())
+    }
+
+    /// The tests that read the original's files run when they are there, and in CI, where their
+    /// absence fails; elsewhere (a clone outside this layout, even under scripts/test.sh) they are
+    /// skipped with `referenceReason`.
+    public static var referenceAvailable: Bool { isCI || referenceConfigs != nil }
+
+    /// Why the tests that read the original's files are skipped, and the path to set.
+    public static var referenceReason: String {
+        "needs the original's files (the reference material's phoenix-original) at \(referencePath): "
+            + "set PHOENIX_REFERENCE to that folder (in CI, with CI set, their absence fails)"
     }
 
     /// When set (the README's test command sets it), a missing real program fails the test instead of skipping it.

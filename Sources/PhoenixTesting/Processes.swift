@@ -50,12 +50,41 @@ public final class RunningProcess: @unchecked Sendable {
     deinit { stop() }
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-public func waitUntil(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+/// Polls `condition` every `interval` seconds until it holds or `timeout` passes; true when it held.
+public func waitUntil(timeout: TimeInterval = 10, interval: TimeInterval = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if try condition() { return true }
-        usleep(50_000)
+        usleep(useconds_t(interval * 1_000_000))
     }
     return try condition()
+}
+
+/// A condition a test waited for that did not come in time.
+public struct WaitTimedOut: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Polls `condition` until it holds; when `timeout` passes first, throws saying what was awaited,
+/// for how long, and `detail` (what was seen last).
+public func waitFor(
+    _ what: String, timeout: TimeInterval = 10, interval: TimeInterval = 0.05, detail: () -> String = { "" }, _ condition: () throws -> Bool
+) throws {
+    guard try waitUntil(timeout: timeout, interval: interval, condition) else {
+        let seen = detail()
+        throw WaitTimedOut(description: "timed out after \(timeout) s waiting for \(what)" + (seen.isEmpty ? "" : ": \(seen)"))
+    }
+}
+
+/// Processes of this machine, found by their command line.
+public enum Processes {
+    /// The pids of the running processes whose command line (arguments joined by spaces) contains `text`.
+    public static func matching(_ text: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), pid != getpid(), let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let line = String(decoding: raw.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            return line.contains(text) ? pid : nil
+        }
+    }
 }

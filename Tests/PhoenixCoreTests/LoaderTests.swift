@@ -16,14 +16,14 @@ struct LoaderTests {
         #expect(result.estate?.stacks.map(\.name) == ["notes", "portainer_service", "whoami"])
     }
 
-    /// ../shared/reference is beside the project on every machine and in CI: there (and under
-    /// scripts/test.sh) its absence fails this test; elsewhere it is skipped.
+    /// The original's files are beside the project in this layout and in CI, where their absence
+    /// fails this test; on a clone elsewhere it is skipped, naming PHOENIX_REFERENCE.
     @Test(
         "both generations of the original's real files validate unchanged",
-        .enabled(if: TestPaths.referenceConfigs != nil || TestPaths.referenceRequired, "../shared/reference is absent: skipped"),
+        .enabled(if: TestPaths.referenceAvailable, Comment(rawValue: TestPaths.referenceReason)),
         arguments: [("etc", 27), ("variants/main-0385ea2/etc", 6)])
     func reference(directory: String, globalRules: Int) throws {
-        let root = try #require(TestPaths.referenceConfigs, "../shared/reference/phoenix-original is missing beside the project")
+        let root = try #require(TestPaths.referenceConfigs, "\(TestPaths.referenceReason)")
         let etc = "\(root)/\(directory)"
         let stacks = URL(fileURLWithPath: etc).deletingLastPathComponent().appendingPathComponent("stacks").path
         let result = EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read())

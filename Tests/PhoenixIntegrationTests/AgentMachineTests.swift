@@ -6,13 +6,15 @@ import Testing
 
 /// Runs `body` on a thread of its own and waits: a VM's machine blocks on API calls, which need the
 /// concurrency pool free (the commands run the engine the same way).
-@Suite("Commands in VMs through the guest agent (fakepve's API; a real LXC container plays the VM's system)", .serialized)
+@Suite("Commands in VMs through the guest agent (fakepve's API; a real LXC container plays the VM's system)", .serialized, .needs(.fakepve))
 struct AgentMachineTests {
-    @Test("files written, read, renamed and removed in the VM through agent/exec and agent/file-write; a large file in parts; a hung command fails")
+    @Test(
+        "files written, read, renamed and removed in the VM through agent/exec and agent/file-write; a large file in parts; a hung command fails",
+        .needs(.lxc))
     func machineContract() async throws {
-        guard let container = try StandInContainer.make(id: 1001) else { return }
+        let container = try StandInContainer.make(id: 1001)
         let vm: [String: Any] = ["vmid": 1001, "name": "swarm-manager", "status": "running", "agent_lxc": ["path": container.lxcPath, "name": "ct1001"]]
-        guard let pve = try FakeProxmox.make(containers: [], vms: [vm]) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [vm])
         let directory = VMDirectory { try pve.client() }
         let guest = AgentGuestMachine(id: 1001, directory: directory)
         let rootfs = container.rootfs
@@ -61,11 +63,11 @@ struct AgentMachineTests {
         await directory.shutdown()
     }
 
-    @Test("phoenix plan reads a gateway that runs in a VM through its guest agent (no --guest-root): a hand edit is found")
+    @Test("phoenix plan reads a gateway that runs in a VM through its guest agent (no --guest-root): a hand edit is found", .needs(.lxc))
     func planThroughAgent() async throws {
-        guard let container = try StandInContainer.make(id: 1001) else { return }
+        let container = try StandInContainer.make(id: 1001)
         let vm: [String: Any] = ["vmid": 1001, "name": "swarm-manager", "status": "running", "agent_lxc": ["path": container.lxcPath, "name": "ct1001"]]
-        guard let pve = try FakeProxmox.make(containers: [], vms: [vm]) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [vm])
         let estate = try PatchedEstate.exampleCopy("phoenix-agent-plan")
         try PatchedEstate.edit(estate.file("etc/phoenix_hypervisor_config.json")) { root in
             var phoenix = root["phoenix"] as? [String: Any] ?? [:]
@@ -84,13 +86,13 @@ struct AgentMachineTests {
         let gatewaySite = try #require(changes.first { ($0["path"] as? String) == site }, "\(result.stdout)")
         #expect(gatewaySite["action"] as? String == "update", "the hand-edited file in the VM differs: \(gatewaySite)")
         #expect(gatewaySite["unit"] as? String == "nginx@1001")
-        usleep(300_000)  // fakepve writes its request log every 0.1 s
-        #expect(pve.requests().contains { $0.hasPrefix("exec sh -c") }, "read through agent/exec: \(pve.requests())")
+        // fakepve writes its request log every 0.1 s.
+        try waitFor("fakepve to log the read through agent/exec", detail: { "\(pve.requests())" }) { pve.requests().contains { $0.hasPrefix("exec sh -c") } }
     }
 
     @Test("a VM that is not on the cluster, or no API at all, is a clear error naming the VM")
     func unreachable() async throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [])
         let directory = VMDirectory { try pve.client() }
         do throws(MachineError) {
             _ = try await AgentGuestMachine(id: 1001, directory: directory).read("/etc/hostname")

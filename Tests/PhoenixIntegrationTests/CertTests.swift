@@ -4,7 +4,7 @@ import Testing
 
 /// The certs stage against a real step-ca (StepCALab): the host is a folder (--host-root), the
 /// guests are folders (--guest-root) standing in for pct and the guest agent.
-@Suite("Certificates from a real step-ca", .serialized)
+@Suite("Certificates from a real step-ca", .serialized, .needs(.stepCA))
 struct CertTests {
     struct Estate {
         let directory: TemporaryDirectory
@@ -19,11 +19,11 @@ struct CertTests {
 
         /// The example estate with its own manifest: a wildcard server certificate installed in
         /// guest 101, one with IP SANs, a client certificate.
-        static func make(_ label: String, entries: [[String: Any]]? = nil) throws -> Estate? {
+        static func make(_ label: String, entries: [[String: Any]]? = nil) throws -> Estate {
             let directory = try PatchedEstate.exampleCopy(label)
             try PatchedEstate.withoutSwarm(directory.file("etc"))
             try FileManager.default.createDirectory(atPath: directory.file("host"), withIntermediateDirectories: true)
-            guard let ca = try StepCALab.start(in: directory.file("host/ca")) else { return nil }
+            let ca = try StepCALab.start(in: directory.file("host/ca"))
             let estate = Estate(directory: directory, ca: ca)
             try PatchedEstate.edit(directory.file("etc/phoenix_hypervisor_config.json")) { root in
                 var phoenix = root["phoenix"] as? [String: Any] ?? [:]
@@ -104,7 +104,7 @@ struct CertTests {
 
     @Test("issue every entry, then nothing: a no-op has zero sign calls; the IP-SAN entry is not re-issued; owner and mode as declared")
     func issueThenNothing() throws {
-        guard let estate = try Estate.make("phoenix-certs-issue") else { return }
+        let estate = try Estate.make("phoenix-certs-issue")
         defer { estate.ca.stop() }
         let firstRun = try estate.phoenix(["sync", "certs", "--format", "json"])
         #expect(firstRun.status == 0, "\(firstRun.stdout) \(firstRun.stderr)")
@@ -131,7 +131,11 @@ struct CertTests {
             #expect(((status[name]?["seconds_left"] as? Double) ?? 0) > 23 * 3600)
         }
         let certificate = try #require(estate.file("/certs/app.crt"))
-        #expect(!(try estate.phoenix(["certs", "status", "--format", "json"]).stdout.contains("PRIVATE KEY")))
+        let statusJSON = try estate.phoenix(["certs", "status", "--format", "json"])
+        #expect(statusJSON.status == 0, "\(statusJSON.stdout) \(statusJSON.stderr)")
+        let listed = (try JSONSerialization.jsonObject(with: Data(statusJSON.stdout.utf8)) as? [String: Any])?["certificates"] as? [[String: Any]] ?? []
+        #expect(listed.count == 3, "the status lists every certificate: \(statusJSON.stdout)")
+        #expect(!statusJSON.stdout.contains("PRIVATE KEY"))
 
         // Right after: nothing to do, no sign call, the files untouched (the original re-issued
         // the IP-SAN entries every hour).
@@ -155,11 +159,12 @@ struct CertTests {
 
     @Test("renewal inside the window goes through /1.0/renew (same key, new serial); a SAN added is a fresh sign; a hand-changed mode is put back")
     func renewAndChange() throws {
-        guard let estate = try Estate.make("phoenix-certs-renew") else { return }
+        let estate = try Estate.make("phoenix-certs-renew")
         defer { estate.ca.stop() }
         _ = try estate.json(["sync", "certs"], status: 0)
         let before = try estate.status()
-        let key = estate.file("/certs/app.key")
+        let key = try #require(estate.file("/certs/app.key"))
+        let serialBefore = try #require(before[Estate.app]?["serial"] as? String, "\(before)")
 
         try estate.editEntry(Estate.app) { $0["renew_before"] = "25h" }
         let plan = try estate.phoenix(["plan", "certs"])
@@ -171,7 +176,8 @@ struct CertTests {
         #expect(estate.ca.requests("/1.0/sign") == 3)
         #expect(estate.file("/certs/app.key") == key)
         let after = try estate.status()
-        #expect(after[Estate.app]?["serial"] as? String != before[Estate.app]?["serial"] as? String)
+        let serialAfter = try #require(after[Estate.app]?["serial"] as? String, "\(after)")
+        #expect(serialAfter != serialBefore)
         #expect(after[Estate.app]?["key_matches"] as? Bool == true)
         try estate.editEntry(Estate.app) { $0["renew_before"] = nil }
 
@@ -192,7 +198,7 @@ struct CertTests {
 
     @Test("a failing hook restores the previous certificate and exits 1 while the other certificate renews")
     func failingHook() throws {
-        guard let estate = try Estate.make("phoenix-certs-hook") else { return }
+        let estate = try Estate.make("phoenix-certs-hook")
         defer { estate.ca.stop() }
         // A shell hook may reload anything: with no place to check it is refused before any change.
         try estate.editEntry(Estate.client) { $0["post_renewal_command"] = "true" }
@@ -216,7 +222,7 @@ struct CertTests {
 
         try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = nil }
         _ = try estate.json(["sync", "certs"], status: 0)
-        let previous = estate.file("/certs/ip.crt")
+        let previous = try #require(estate.file("/certs/ip.crt"))
         try estate.editEntry(Estate.ip) { $0["post_renewal_command"] = "exit 3" }
         let plan = try estate.phoenix(["plan", "certs", "--force", Estate.ip])
         #expect(plan.stdout.contains("warning: runs its hook through sh -c on the host"), "\(plan.stdout)")
@@ -248,7 +254,7 @@ struct CertTests {
 
     @Test("a wrong provisioner password names the file, not the password; an unreachable CA is a clear error")
     func badCA() throws {
-        guard let estate = try Estate.make("phoenix-certs-bad") else { return }
+        let estate = try Estate.make("phoenix-certs-bad")
         defer { estate.ca.stop() }
         try "not-the-password\n".write(toFile: estate.ca.passwordFile, atomically: true, encoding: .utf8)
         let wrong = try estate.phoenix(["sync", "certs"])
@@ -266,10 +272,10 @@ struct CertTests {
         #expect(mirrored.contains { $0.hasSuffix("docker-compose.yml") }, "\(mirrored) \(down.stdout)")
     }
 
-    @Test("a real nginx serves the renewed certificate, checked by fingerprint; a reload that does not take is undone")
+    @Test("a real nginx serves the renewed certificate, checked by fingerprint; a reload that does not take is undone", .needs(.nginx))
     func servedByNginx() throws {
-        guard let nginx = try realProgram("nginx") else { return }
-        guard let estate = try Estate.make("phoenix-certs-nginx") else { return }
+        let nginx = try realProgram("nginx")
+        let estate = try Estate.make("phoenix-certs-nginx")
         defer { estate.ca.stop() }
         _ = try estate.json(["sync", "certs"], status: 0)
 
@@ -315,26 +321,32 @@ struct CertTests {
             $0["post_renewal_command"] = "pct exec 101 -- systemctl reload nginx"
             $0["verify_at"] = ["127.0.0.1:\(port)"]
         }
-        let before = try estate.status()[Estate.app]?["served"] as? [[String: Any]]
-        #expect(before?.first?["matches"] as? Bool == true, "\(before ?? [])")
+        let issued = try #require(try estate.status()[Estate.app])
+        let before = try #require(issued["served"] as? [[String: Any]], "\(issued)")
+        #expect(before.count == 1 && before.first?["matches"] as? Bool == true, "\(before)")
+        let issuedFingerprint = try #require(issued["fingerprint"] as? String, "\(issued)")
+        #expect(before.first?["fingerprint"] as? String == issuedFingerprint)
 
         // Renewed: nginx reloaded by the hook, the served leaf is the new one.
         let renewed = try estate.json(["certs", "renew", Estate.app], status: 0)
         #expect(estate.outcomes(renewed)[Estate.app] == "renewed", "\(renewed)")
         let resources = (renewed["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
-        let fingerprint = resources.first { ($0["resource"] as? String) == "cert:\(Estate.app)" }?["fingerprint"] as? String
-        let after = try estate.status()[Estate.app]
-        #expect(after?["fingerprint"] as? String == fingerprint)
-        #expect((after?["served"] as? [[String: Any]])?.first?["fingerprint"] as? String == fingerprint)
+        let fingerprint = try #require(
+            resources.first { ($0["resource"] as? String) == "cert:\(Estate.app)" }?["fingerprint"] as? String, "the renewal's fingerprint: \(renewed)")
+        #expect(fingerprint != issuedFingerprint, "a renewal is a new leaf")
+        let after = try #require(try estate.status()[Estate.app])
+        #expect(try #require(after["fingerprint"] as? String, "\(after)") == fingerprint)
+        let served = try #require((after["served"] as? [[String: Any]])?.first, "\(after)")
+        #expect(served["fingerprint"] as? String == fingerprint && served["matches"] as? Bool == true, "\(served)")
 
         // A hook that does not make nginx load it: the old leaf is still served, so the new files
         // are undone and the run fails saying what is served.
         try estate.editEntry(Estate.app) { $0["post_renewal_command"] = "true" }
-        let installed = estate.file("/certs/app.crt")
+        let installed = try #require(estate.file("/certs/app.crt"))
         let stale = try estate.json(["sync", "certs", "--force", Estate.app], status: 1)
         let failed = ((stale["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []).first { ($0["resource"] as? String) == "cert:\(Estate.app)" }
         let error = failed?["error"] as? String ?? ""
-        #expect(error.contains("verify_at 127.0.0.1:\(port) serves \(fingerprint ?? "?")"), "\(error)")
+        #expect(error.contains("verify_at 127.0.0.1:\(port) serves \(fingerprint), not the new "), "\(error)")
         #expect(error.contains("the previous certificate and key are back"), "\(error)")
         #expect(estate.file("/certs/app.crt") == installed)
         #expect(try String(contentsOfFile: guest + "/etc/nginx/ssl/app.crt", encoding: .utf8) == installed)
@@ -342,7 +354,7 @@ struct CertTests {
 
     @Test("a crash at every failpoint of sync certs: the next run converges, then nothing is left to do")
     func crashes() throws {
-        guard let estate = try Estate.make("phoenix-certs-crash") else { return }
+        let estate = try Estate.make("phoenix-certs-crash")
         defer { estate.ca.stop() }
         _ = try estate.json(["sync", "certs"], status: 0)
         var round = 0
@@ -354,8 +366,16 @@ struct CertTests {
                     let kept = (entry["sans"] as? [String] ?? []).filter { !$0.hasPrefix("round") }
                     entry["sans"] = kept + ["round\(round).lab.test"]
                 }
+                let path = name == Estate.app ? "/certs/app.crt" : "/certs/ip.crt"
+                let old = try #require(estate.file(path))
                 let crashed = try estate.phoenix(["sync", "certs"], environment: ["PHOENIX_FAILPOINT": "cert:\(name):\(phase):crash"])
                 #expect(crashed.status == 86, "\(name) \(phase): \(crashed.stdout)\(crashed.stderr)")
+                // What the crash left: before, the old certificate; installed and after, the new one (with this round's SAN).
+                let left = try #require(try estate.status()[name])
+                let holdsNew = (left["dns_sans"] as? [String] ?? []).contains("round\(round).lab.test")
+                #expect(holdsNew == (phase != "before"), "\(name) \(phase): \(left)")
+                #expect(
+                    (estate.file(path) == old) == (phase == "before"), "\(name) \(phase): \(path) holds the \(phase == "before" ? "old" : "new") certificate")
                 let next = try estate.json(["sync", "certs"], status: 0)
                 // before: nothing was done, so it is issued now; installed: the files are in place but
                 // were never reloaded and checked; after: reloaded but never read back. Both are
@@ -375,7 +395,7 @@ struct CertTests {
 
     @Test("drift finds a certificate replaced by hand and a key whose mode was changed; sync repairs both")
     func drift() throws {
-        guard let estate = try Estate.make("phoenix-certs-drift") else { return }
+        let estate = try Estate.make("phoenix-certs-drift")
         defer { estate.ca.stop() }
         _ = try estate.json(["sync", "certs"], status: 0)
         let clean = try estate.phoenix(["drift", "certs"])
@@ -402,11 +422,14 @@ struct CertTests {
     @Test("an expired certificate is signed afresh (renew needs a valid one)")
     func expired() throws {
         let entry: [String: Any] = ["common_name": "short.lab.test", "cert_path": "/certs/short.crt", "key_path": "/certs/short.key", "lifetime": "3s"]
-        guard let estate = try Estate.make("phoenix-certs-expired", entries: [entry]) else { return }
+        let estate = try Estate.make("phoenix-certs-expired", entries: [entry])
         defer { estate.ca.stop() }
         _ = try estate.json(["sync", "certs"], status: 0)
-        Thread.sleep(forTimeInterval: 4)
-        #expect(try estate.status()["short.lab.test"]?["state"] as? String == "expired")
+        var state: String?
+        try waitFor("the 3 s certificate to expire", timeout: 15, interval: 0.5, detail: { "state \(state ?? "-")" }) {
+            state = try estate.status()["short.lab.test"]?["state"] as? String
+            return state == "expired"
+        }
         let again = try estate.json(["sync", "certs"], status: 0)
         #expect(estate.outcomes(again)["short.lab.test"] == "issued")
         #expect(estate.ca.requests("/1.0/sign") == 2)

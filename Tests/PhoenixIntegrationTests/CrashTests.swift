@@ -6,13 +6,13 @@ import Testing
 
 /// A dns + gateway sync killed at every failpoint (PHOENIX_FAILPOINT, honoured only when set), with
 /// the real dnsmasq and nginx of a SyncLab.
-@Suite("Crashes during a sync", .serialized)
+@Suite("Crashes during a sync", .serialized, .needs(.syncLab))
 struct CrashTests {
     static let failpoints = ["dns:records", "dns:settings", "gateway:site", "gateway:stream"].flatMap { ["\($0):before", "\($0):after"] }
 
     @Test("after a crash at any failpoint nothing is half-written, the old configuration serves, and the next run converges")
     func crashAtEveryFailpoint() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         let version1 = try lab.configCopy("etc-v1")
         let version2 = try lab.configCopy("etc-v2")
         let newStream = FreePort.allocate()
@@ -52,6 +52,13 @@ struct CrashTests {
             for (index, file) in now.enumerated() {
                 #expect(file == installed1[index] || file == installed2[index], "\(failpoint): \(files[index]) is neither version")
             }
+            // The crashed unit's files (dns: records and settings; gateway: site and stream), all
+            // staged before any goes live: a crash before leaves the old ones, after the new ones.
+            let unitFiles = failpoint.hasPrefix("dns:") ? [0, 1] : [2, 3]
+            let expected = failpoint.hasSuffix(":before") ? installed1 : installed2
+            for index in unitFiles {
+                #expect(now[index] == expected[index], "\(failpoint): \(files[index]) holds the \(failpoint.hasSuffix(":before") ? "old" : "new") version")
+            }
             // The crashed unit's service was not reloaded onto its unverified files: its old configuration still
             // serves. (The other unit runs concurrently and may have converged before the crash.)
             if failpoint.hasPrefix("dns:") {
@@ -79,7 +86,7 @@ struct CrashTests {
 
     @Test("a firewall change phoenix never confirms is reverted by the host itself, and a confirmed one stays")
     func firewallRevertsByItself() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         let reloaded = lab.directory.file("run/firewall-reloaded")
         try lab.edit("phoenix_hypervisor_config.json") { root in
             var phoenix = root["phoenix"] as! [String: Any]
@@ -102,7 +109,10 @@ struct CrashTests {
         // Confirmed: after the revert delay has passed, the new rules are still there.
         try changeRules("confirmed")
         #expect(try lab.phoenix(["sync", "firewall", "--firewall-revert", "2"]).status == 0)
-        usleep(3_000_000)
+        // The revert armed for this change (`sh -c … phoenix-firewall-revert <marker> 2 …`, detached)
+        // has slept its 2 s and found the marker gone.
+        let marker = lab.host + "/run/phoenix-firewall-revert"
+        try waitFor("the armed revert to finish", detail: { "still running: \(Processes.matching(marker))" }) { Processes.matching(marker).isEmpty }
         let version2 = try String(contentsOfFile: cluster, encoding: .utf8)
         #expect(version2.contains("# confirmed"))
         #expect(!FileManager.default.fileExists(atPath: cluster + ".phoenix-prev"))
@@ -124,11 +134,11 @@ struct CrashTests {
     }
 }
 
-@Suite("Verifications that cannot run are failures (real dnsmasq resolving the management endpoint)")
+@Suite("Verifications that cannot run are failures (real dnsmasq resolving the management endpoint)", .needs(.syncLab))
 struct SilentCheckTests {
     @Test("the management endpoint given by name is resolved through the estate's dnsmasq and probed; one that does not answer restores the rules")
     func managementEndpointByName() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         #expect(try lab.phoenix(["sync", "dns"]).status == 0)
         #expect(lab.resolve("traefik-internal.lab.example.net") == [IPv4Address("127.0.0.1")!], "the name the endpoint uses is served by the lab's dnsmasq")
         func endpoint(_ value: String, comment: String) throws {
@@ -168,7 +178,7 @@ struct SilentCheckTests {
 
     @Test("a gateway with no address to probe fails its verification unless verify is turned off, which plan and sync warn about")
     func noAddressToProbe() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         // The gateway guest gets its address from DHCP (no second interface) and its listen addresses lose
         // their host: nothing to probe. nginx is never reloaded here, so it never binds those ports on
         // every interface, and nothing is sent anywhere but loopback.

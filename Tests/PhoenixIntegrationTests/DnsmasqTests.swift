@@ -4,11 +4,12 @@ import PhoenixTesting
 import Testing
 
 /// The rendered DNS view, served by the real dnsmasq (Debian's package) on 127.0.0.1 and a free port.
-@Suite("The DNS view in a real dnsmasq", .serialized)
+@Suite("The DNS view in a real dnsmasq", .serialized, .needs(.dnsmasq, .dig))
 struct DnsmasqTests {
     @Test("passes dnsmasq --test, answers every record, and picks up a record change on SIGHUP without a restart")
     func serves() throws {
-        guard let dnsmasq = try realProgram("dnsmasq"), let dig = try realProgram("dig") else { return }
+        let dnsmasq = try realProgram("dnsmasq")
+        let dig = try realProgram("dig")
         let work = try TemporaryDirectory("phoenix-dns")
         let port = FreePort.allocate()
         let estate = try PatchedEstate(hypervisor: { root in

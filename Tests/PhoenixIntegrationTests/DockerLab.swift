@@ -15,6 +15,8 @@ final class DockerLab: @unchecked Sendable {
         let namespace: String
         let address: String
         let folder: String
+        /// How the daemon was started (nsenter … dockerd …), for a restart by lab-service.
+        let argv: [String]
         let process: RunningProcess
         var socket: String { "\(folder)/docker.sock" }
         var endpoint: String { "unix://\(socket)" }
@@ -78,7 +80,7 @@ final class DockerLab: @unchecked Sendable {
             // namespace only; unshare gives the daemon its own host name (the Swarm node's name).
             let argv = [nsenter, "--net=/run/netns/\(namespaces[index])", unshare, "--uts", "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"", name] + daemon
             let process = try RunningProcess(argv[0], Array(argv.dropFirst()), logFile: "\(folder)/dockerd.log")
-            nodes.append(Node(name: name, namespace: namespaces[index], address: addresses[index], folder: folder, process: process))
+            nodes.append(Node(name: name, namespace: namespaces[index], address: addresses[index], folder: folder, argv: argv, process: process))
         }
         for node in nodes {
             let ready = waitUntil(timeout: 30) { (try? Command.run(docker, ["-H", node.endpoint, "version"], timeout: 5))?.status == 0 }
@@ -149,6 +151,48 @@ final class DockerLab: @unchecked Sendable {
         return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
     }
 
+    /// What `/run/secrets/<target>` holds in each running container of Swarm service `service` on
+    /// node `index`, read inside the container (`docker exec … cat`): the values read, and the
+    /// containers that could not be read (one that stops between the listing and the read).
+    func secretInTasks(_ index: Int, service: String, target: String) throws -> (values: [String], unread: [String]) {
+        let listed = try docker(index, ["ps", "-q", "--filter", "label=com.docker.swarm.service.name=\(service)", "--filter", "status=running"])
+        try #require(listed.status == 0, "docker ps: \(listed.stderr)")
+        var values: [String] = []
+        var unread: [String] = []
+        for id in listed.stdout.split(separator: "\n").map(String.init) {
+            let read = try docker(index, ["exec", id, "cat", "/run/secrets/\(target)"])
+            if read.status == 0 { values.append(read.stdout) } else { unread.append("\(id): \(read.stderr)") }
+        }
+        return (values, unread)
+    }
+
+    /// Waits until every running container of `service` holds `expected` at /run/secrets/`target`
+    /// (a service update replaces its tasks one after the other).
+    func waitForSecret(_ index: Int, service: String, target: String, _ expected: String, what: String, timeout: TimeInterval = 60) throws {
+        var seen: (values: [String], unread: [String]) = ([], [])
+        try waitFor(
+            what, timeout: timeout, interval: 0.5,
+            detail: { "\(seen.values.count) read (\(seen.values.filter { $0 == expected }.count) as expected), unread \(seen.unread)" }
+        ) {
+            seen = try secretInTasks(index, service: service, target: target)
+            return !seen.values.isEmpty && seen.unread.isEmpty && seen.values.allSatisfy { $0 == expected }
+        }
+    }
+
+    /// A folder in which Examples/lab/bin/lab-service (the tests' stand-in for systemctl) knows node
+    /// `index`'s daemon as `dockerd`: its argv in dockerd.cmd, its pid in dockerd.pid. `lab-service
+    /// FOLDER dockerd restart` stops it by that pid and starts it again on the same data root.
+    func serviceFolder(_ index: Int) throws -> String {
+        let node = nodes[index]
+        let run = "\(node.folder)/service"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        try (node.argv.joined(separator: "\n") + "\n").write(toFile: "\(run)/dockerd.cmd", atomically: true, encoding: .utf8)
+        if !FileManager.default.fileExists(atPath: "\(run)/dockerd.pid") {
+            try "\(node.process.pid)\n".write(toFile: "\(run)/dockerd.pid", atomically: true, encoding: .utf8)
+        }
+        return run
+    }
+
     /// Runs `argv` inside node `index`'s network namespace (phoenix reaching a TCP daemon there).
     func inNamespace(_ index: Int, _ argv: [String], timeout: TimeInterval = 180) throws -> CommandResult {
         let nsenter = try #require(TestPaths.program("nsenter"))
@@ -162,6 +206,14 @@ final class DockerLab: @unchecked Sendable {
         for node in nodes {
             // dockerd stops its containers and containerd first: give it the time it takes.
             if !waitUntil(timeout: 30, { !node.process.isRunning }) { node.process.stop() }
+            // A daemon a test restarted through lab-service runs under another pid: stopped the same way.
+            let restarted = (try? String(contentsOfFile: "\(node.folder)/service/dockerd.pid", encoding: .utf8)).flatMap {
+                pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            if let pid = restarted, pid != node.process.pid, kill(pid, SIGTERM) == 0 {
+                // Gone, or a zombie (no command line) its parent has not reaped.
+                _ = waitUntil(timeout: 30, interval: 0.2) { FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")?.isEmpty ?? true }
+            }
         }
         // Whatever still holds our folders (a shim after a hard stop) goes by its own pid.
         let mine = directory.path

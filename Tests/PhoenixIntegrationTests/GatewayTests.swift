@@ -29,11 +29,12 @@ func startHTTPSBackend(port: Int, certificates: TestCertificates, name: String, 
 
 /// The rendered gateway in a real nginx (Debian's nginx with libnginx-mod-stream) on loopback ports.
 /// A Python HTTPS server stands in for Traefik behind it.
-@Suite("The gateway in a real nginx", .serialized)
+@Suite("The gateway in a real nginx", .serialized, .needs(.nginx, .curl, .python3, .openssl))
 struct GatewayTests {
     @Test("passes nginx -t, redirects HTTP, serves the ACME webroot, proxies HTTPS with verification and streams the mesh port")
     func routes() throws {
-        guard let nginx = try realProgram("nginx"), let curl = try realProgram("curl") else { return }
+        let nginx = try realProgram("nginx")
+        let curl = try realProgram("curl")
         let work = try TemporaryDirectory("phoenix-nginx")
         let certificates = try TestCertificates(in: work)
         let ports = (

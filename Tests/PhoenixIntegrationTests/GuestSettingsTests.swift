@@ -6,7 +6,7 @@ import Testing
 
 /// fakepve stands in for the Proxmox API (see FakeProxmox): guests are created and converged
 /// through it and their configuration read back from it.
-@Suite("Guests as the original's files declare them (fakepve)", .serialized)
+@Suite("Guests as the original's files declare them (fakepve)", .serialized, .needs(.fakepve))
 struct GuestSettingsTests {
     /// The example estate with what the original's files use: a VM that leaves cores and memory to
     /// vm_defaults, a container whose MAC comes from mac_address, one with a second interface.
@@ -25,7 +25,7 @@ struct GuestSettingsTests {
 
     @Test("vm_defaults, mac_address and secondary_network_config reach Proxmox at create, read back as converge leaves them")
     func createdAsDeclared() async throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [])
         let estate = try Self.estate()
         let config = estate.file("etc")
         let created = try pve.phoenix(["create", "--stats"], config: config)
@@ -62,7 +62,7 @@ struct GuestSettingsTests {
 
     @Test("every API command takes --stats; letsgo counts all its steps")
     func statsEverywhere() throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [])
         let estate = try Self.estate()
         let config = estate.file("etc")
         for arguments in [["create", "103"], ["start", "103"], ["restart", "103"], ["stop", "103"], ["status"], ["delete", "103"]] {
@@ -83,7 +83,7 @@ struct GuestSettingsTests {
 
     @Test("a container with neither clone_from_ctid nor template: validate says create cannot make it, create refuses without sending anything")
     func nothingToCreateFrom() throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [])
         let estate = try Self.estate()
         let config = estate.file("etc")
         try PatchedEstate.editContainer(110, in: config) { entry in entry["clone_from_ctid"] = nil }

@@ -7,7 +7,7 @@ import Testing
 
 /// Every kind in one plan and one run: the guests' settings and the firewall's rule sets through
 /// fakepve (standing in for the Proxmox API), the files through the lab's real dnsmasq and nginx.
-@Suite("One run for every kind (fakepve and the lab's real servers)", .serialized)
+@Suite("One run for every kind (fakepve and the lab's real servers)", .serialized, .needs(.fakepve))
 struct OneRunTests {
     static var labGuests: [[String: Any]] {
         [
@@ -30,7 +30,7 @@ struct OneRunTests {
 
     @Test("sync guests converges the guests' settings in a run of its own, journalled; without the API the stage is planned as not applied")
     func guestsStage() async throws {
-        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms)
         let estate = try PatchedEstate.exampleCopy("phoenix-guests-stage")
         let config = estate.file("etc")
         let without = try pve.phoenix(["plan", "guests"], config: config, environment: ["PHOENIX_API": ""])
@@ -73,7 +73,7 @@ struct OneRunTests {
         // fakepve writes 110's configuration without its memory (see not_taking in the launcher):
         // a change Proxmox takes only in part.
         let containers = Self.labGuests.map { guest in guest.merging(["config": ["cores": 1, "memory": 512]]) { first, _ in first } }
-        guard let pve = try FakeProxmox.make(containers: containers, vms: [], extra: ["not_taking": ["110": ["memory"]]]) else { return }
+        let pve = try FakeProxmox.make(containers: containers, vms: [], extra: ["not_taking": ["110": ["memory"]]])
         let lab = try PatchedEstate.exampleCopy("phoenix-guest-restore")
         let config = lab.file("etc")
         try PatchedEstate.editContainer(110, in: config) { entry in
@@ -104,7 +104,7 @@ struct OneRunTests {
 
     @Test("an API firewall change that fails after it was made is undone: phoenix's previous rules are back, exit 1")
     func failedFirewallChangeRestores() async throws {
-        guard let pve = try FakeProxmox.make(containers: Self.labGuests, vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: Self.labGuests, vms: [])
         let estate = try PatchedEstate.exampleCopy("phoenix-firewall-restore")
         let config = estate.file("etc")
         #expect(try pve.phoenix(["firewall"], config: config).status == 0)
@@ -140,11 +140,13 @@ struct OneRunTests {
         ["\($0):before", "\($0):after"]
     }
 
-    @Test("a sync all of files, two guests' settings and API firewall rules killed at every failpoint: the next run converges, then nothing is left to do")
+    @Test(
+        "a sync all of files, two guests' settings and API firewall rules killed at every failpoint: the next run converges, then nothing is left to do",
+        .needs(.syncLab))
     func crashAtEveryFailpoint() async throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         let containers = Self.labGuests.map { guest in guest.merging(["config": ["cores": 1, "memory": 512]]) { first, _ in first } }
-        guard let pve = try FakeProxmox.make(containers: containers, vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: containers, vms: [])
         let environment = Self.environment(pve)
         let version1 = try lab.configCopy("etc-v1")
         let version2 = try lab.configCopy("etc-v2")

@@ -16,10 +16,10 @@ final class StandInContainer {
     var lxcPath: String { directory.path }
     var rootfs: String { directory.file("ct\(id)/rootfs") }
 
-    /// nil when LXC is missing or cannot start a container here (the test then skips, or fails
-    /// under scripts/test.sh).
-    static func make(id: Int) throws -> StandInContainer? {
-        for program in ["lxc-create", "lxc-start", "lxc-attach", "lxc-stop", "lxc-destroy"] { guard try realProgram(program) != nil else { return nil } }
+    /// A started container (the tests name `.lxc` in their traits): missing LXC, or a container
+    /// that cannot start here, fails the test.
+    static func make(id: Int) throws -> StandInContainer {
+        for program in ["lxc-create", "lxc-start", "lxc-attach", "lxc-stop", "lxc-destroy"] { _ = try realProgram(program) }
         return try StandInContainer(id: id)
     }
 
@@ -70,11 +70,11 @@ struct StandInNode: Machine {
 
 extension StandInContainer: @unchecked Sendable {}
 
-@Suite("Commands in containers through pct (a real LXC container stands in for a Proxmox CT)", .serialized)
+@Suite("Commands in containers through pct (a real LXC container stands in for a Proxmox CT)", .serialized, .needs(.lxc))
 struct PctTests {
     @Test("files written, read, renamed and removed in a real container through pct push/exec; odd names stay one argument")
     func machineContract() async throws {
-        guard let container = try StandInContainer.make(id: 101) else { return }
+        let container = try StandInContainer.make(id: 101)
         let guest = PctGuestMachine(id: 101, host: StandInNode(container: container))
 
         let path = "/etc/phoenix/it's a \"test\" $(touch /tmp/owned).conf"
@@ -110,7 +110,7 @@ struct PctTests {
 
     @Test("phoenix plan reads the gateway guest through pct (no --guest-root): a file edited in the container is found")
     func planThroughPct() async throws {
-        guard let container = try StandInContainer.make(id: 101) else { return }
+        let container = try StandInContainer.make(id: 101)
         let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
         let work = try TemporaryDirectory("phoenix-pct-plan")

@@ -16,19 +16,12 @@ final class FakeProxmox: @unchecked Sendable {
     private let server: RunningProcess
     static let token = "root@pam!phoenix=tok-4f1d-secret"
 
-    static func make(containers: [[String: Any]], vms: [[String: Any]], extra: [String: Any] = [:]) throws -> FakeProxmox? {
-        guard let python = try realProgram("python3") else { return nil }
+    /// A started fakepve (the tests name `.fakepve` in their traits): missing, it fails the test.
+    static func make(containers: [[String: Any]], vms: [[String: Any]], extra: [String: Any] = [:]) throws -> FakeProxmox {
         let venvPython = "\(TestPaths.packageRoot)/.venv-it/bin/python"
-        let interpreter = FileManager.default.isExecutableFile(atPath: venvPython) ? venvPython : python
+        let interpreter = FileManager.default.isExecutableFile(atPath: venvPython) ? venvPython : try realProgram("python3")
         let probe = try Command.run(interpreter, ["-c", "import fakepve"])
-        guard probe.status == 0 else {
-            if TestPaths.realComponentsRequired {
-                Issue.record("fakepve is not installed; scripts/test.sh installs it")
-            } else {
-                print("skipping: fakepve is not installed (run scripts/test.sh)")
-            }
-            return nil
-        }
+        try #require(probe.status == 0, "fakepve is not installed for \(interpreter); scripts/test.sh installs it: \(probe.stderr)")
         return try FakeProxmox(interpreter: interpreter, containers: containers, vms: vms, extra: extra)
     }
 
@@ -101,11 +94,11 @@ var exampleCluster: (containers: [[String: Any]], vms: [[String: Any]]) {
     )
 }
 
-@Suite("The Proxmox API (fakepve)", .serialized)
+@Suite("The Proxmox API (fakepve)", .serialized, .needs(.fakepve))
 struct ProxmoxTests {
     @Test("status joins the configuration with one bulk read of the cluster")
     func status() throws {
-        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms)
         let result = try pve.phoenix(["status", "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -121,7 +114,7 @@ struct ProxmoxTests {
 
     @Test("start walks dependencies first and never starts a template; stop walks back, dependents first")
     func power() async throws {
-        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms)
         let started = try pve.phoenix(["start", "110"])
         #expect(started.status == 0, "\(started.stdout)\(started.stderr)")
         let order = started.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) ?? "" }
@@ -166,7 +159,7 @@ struct ProxmoxTests {
 
     @Test("create makes the example estate from nothing, templates before their clones, each tagged and configured; delete only takes phoenix's own")
     func createAndDelete() async throws {
-        guard let pve = try FakeProxmox.make(containers: [["vmid": 555, "name": "someone-else"]], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [["vmid": 555, "name": "someone-else"]], vms: [])
         // The plan: templates in the first wave, clones of one template in one lane (one at a time),
         // unrelated lanes side by side.
         let planned = try pve.phoenix(["create", "--dry-run"])
@@ -217,16 +210,16 @@ struct ProxmoxTests {
         await client.shutdown()
     }
 
-    @Test("letsgo ends with sync all when a guest asks for it (real dnsmasq, nginx and Traefik in the lab); --no-sync leaves it")
+    @Test("letsgo ends with sync all when a guest asks for it (real dnsmasq, nginx and Traefik in the lab); --no-sync leaves it", .needs(.syncLab, .traefik))
     func letsgoSyncs() throws {
         // fakepve stands in for the node's API; the lab's folders stand in for the host and the
         // guests (PHOENIX_HOST_ROOT, PHOENIX_GUEST_ROOT), its real servers for their services.
-        guard let lab = try SyncLab.make(traefik: true) else { return }
+        let lab = try SyncLab.make(traefik: true)
         let labGuests: [[String: Any]] = [
             ["vmid": 101, "name": "Nginx-Phoenix"], ["vmid": 102, "name": "Traefik-Internal"], ["vmid": 103, "name": "Step-CA"],
             ["vmid": 110, "name": "grafana-ct"],
         ]
-        guard let pve = try FakeProxmox.make(containers: labGuests, vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: labGuests, vms: [])
         let config = try lab.configCopy("etc-letsgo")
         try PatchedEstate.editContainer(110, in: config) { entry in entry["trigger_sync_on_completion"] = true }
         let environment = ["PHOENIX_HOST_ROOT": lab.host, "PHOENIX_GUEST_ROOT": lab.directory.file("guests")]
@@ -247,7 +240,7 @@ struct ProxmoxTests {
 
     @Test("converge shows the plan, applies only what differs, and is then a no-op")
     func converge() async throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [])
         let estate = try PatchedEstate.exampleCopy("phoenix-converge")
         #expect(try pve.phoenix(["letsgo"], config: estate.file("etc")).status == 0)
         #expect(try pve.phoenix(["converge", "--format", "json"], config: estate.file("etc")).stdout.contains(#""guests": []"#), "as configured after letsgo")
@@ -280,7 +273,7 @@ struct ProxmoxTests {
 
     @Test("converge reads only guests that may have changed: one bulk read, plus one per guest changed in the configuration or on the cluster")
     func convergeRoundTrips() async throws {
-        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms)
         let estate = try PatchedEstate.exampleCopy("phoenix-converge-reads")
         let etc = estate.file("etc")
         let present = ["101", "102", "103", "110", "900", "1001", "9000"]  // configured guests on the fake cluster (1002 is absent)
@@ -331,7 +324,7 @@ struct ProxmoxTests {
 
     @Test("a setting waiting for a reboot is remembered: later runs say so without reading the guest, and --reboot reboots for it then")
     func pendingReboot() async throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [])
         let estate = try PatchedEstate.exampleCopy("phoenix-pending")
         let etc = estate.file("etc")
         #expect(try pve.phoenix(["letsgo"], config: etc).status == 0)
@@ -363,7 +356,7 @@ struct ProxmoxTests {
 
     @Test("drift with the API names each drifted guest and which side moved: the cluster, the configuration, or a guest never converged")
     func guestDrift() async throws {
-        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms)
         let estate = try PatchedEstate.exampleCopy("phoenix-guest-drift")
         let etc = estate.file("etc")
         try PatchedEstate.withoutSwarm(etc)
@@ -395,7 +388,7 @@ struct ProxmoxTests {
 
     @Test("a wrong token, an untrusted certificate and an unreachable API are clear errors naming the call")
     func badInput() throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [])
         let wrongToken = try pve.phoenix(["status"], environment: ["PHOENIX_API_TOKEN_FILE": "", "PHOENIX_API_TOKEN": "root@pam!phoenix=wrong"])
         #expect(wrongToken.status == 1)
         #expect(wrongToken.stderr.contains("GET /cluster/resources: authentication failure"), "\(wrongToken.stderr)")
@@ -425,11 +418,12 @@ struct ProxmoxTests {
         let refused = try pve.phoenix(["status", "--api-user", "root@pam"], environment: ["PHOENIX_API_PASSWORD_FILE": wrongPassword])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("POST /access/ticket: authentication failure"), "\(refused.stderr)")
+        #expect(!(refused.stdout + refused.stderr).contains("not-it"), "the password is never printed")
     }
 
     @Test("Proxmox's parameter errors name the parameter; a failed task is a failure with its exit status")
     func apiErrors() async throws {
-        guard let pve = try FakeProxmox.make(containers: [], vms: [["vmid": 200, "name": "vm"]]) else { return }
+        let pve = try FakeProxmox.make(containers: [], vms: [["vmid": 200, "name": "vm"]])
         let client = try pve.client()
         do {
             _ = try await client.put("/nodes/pve1/qemu/200/config", [("net0", "bogus_model,bridge=vmbr0")])
@@ -458,10 +452,8 @@ struct ProxmoxTests {
                 "sleep 3600": ["exited": false],
             ]
         ]
-        guard
-            let pve = try FakeProxmox.make(
-                containers: [], vms: [["vmid": 1001, "name": "swarm-manager", "status": "running", "config": ["agent": "1"], "agent": agent]])
-        else { return }
+        let pve = try FakeProxmox.make(
+            containers: [], vms: [["vmid": 1001, "name": "swarm-manager", "status": "running", "config": ["agent": "1"], "agent": agent]])
         try await pve.withClient { client in
             let vm = try #require(try await client.guests().first)
             #expect(try await client.agentExec(vm, ["cat", "/etc/hostname"], timeout: 10) == AgentResult(exitCode: 0, stdout: "swarm-manager\n", stderr: ""))
@@ -478,18 +470,22 @@ struct ProxmoxTests {
             let large = [UInt8](repeating: UInt8(ascii: "x"), count: ProxmoxClient.agentChunkSize * 2 + 10)
             try await client.agentWriteFile(vm, path: "/srv/big.bin", contents: large, timeout: 10)
         }
-        usleep(300_000)  // fakepve writes its request log every 0.1 s
+        // fakepve writes its request log every 0.1 s: the last request is the one that puts the parts together.
+        try waitFor("fakepve to log the request that joins the parts", detail: { "\(pve.requests())" }) {
+            pve.requests().contains { $0.hasPrefix("exec sh -c") && $0.contains("phoenix-join /srv/big.bin ") }
+        }
         // What the agent was asked, as fakepve recorded it: the key only ever in a file-write body.
         let log = pve.requests()
         #expect(log.contains { $0.hasPrefix("file-write /etc/docker/tls/key.pem") })
         #expect(log.filter { $0.hasPrefix("file-write /srv/big.bin.phoenix-part-") }.count == 3, "\(log)")
-        #expect(log.contains { $0.hasPrefix("exec sh -c") && $0.contains("/srv/big.bin") })
+        #expect(log.contains { $0.hasPrefix("exec sh -c") && $0.contains("phoenix-prepare /srv/big.bin.phoenix-part-0") })
+        #expect(log.contains { $0.hasPrefix("exec sh -c") && $0.contains("phoenix-join /srv/big.bin /srv/big.bin.phoenix-part-0") })
         #expect(!log.contains { $0.hasPrefix("exec") && $0.contains("not-a-real-key") })
     }
 
     @Test("the firewall through the API: phoenix's rules in order, a hand-made rule kept, a change is the smallest edit")
     func firewall() async throws {
-        guard let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms) else { return }
+        let pve = try FakeProxmox.make(containers: exampleCluster.containers, vms: exampleCluster.vms)
         try await pve.withClient { client in
             _ = try await client.post(
                 "/cluster/firewall/rules",
@@ -532,7 +528,7 @@ struct ProxmoxTests {
 
     @Test("a guest that vanished mid-run and an unknown node are errors naming the guest and the call")
     func vanished() async throws {
-        guard let pve = try FakeProxmox.make(containers: [["vmid": 110, "name": "grafana"]], vms: []) else { return }
+        let pve = try FakeProxmox.make(containers: [["vmid": 110, "name": "grafana"]], vms: [])
         try await pve.withClient { client in
             let guest = try #require(try await client.guests().first)
             // Someone deletes it between phoenix's bulk read and its next call.

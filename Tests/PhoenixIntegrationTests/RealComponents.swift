@@ -4,16 +4,23 @@ import PhoenixCore
 import PhoenixTesting
 import Testing
 
-/// Finds a real program, or explains why the test cannot run. When the README's test command runs
-/// the suite (PHOENIX_REQUIRE_REAL_COMPONENTS=1) a missing program is a failure, not a skip.
-func realProgram(_ name: String) throws -> String? {
-    if let path = TestPaths.program(name) { return path }
-    if TestPaths.realComponentsRequired {
-        Issue.record("\(name) is not installed; scripts/test.sh installs it")
-    } else {
-        print("skipping: \(name) is not installed (run scripts/test.sh to install the real components)")
+extension Trait where Self == ConditionTrait {
+    /// Skips the test or suite, with the reason, when one of `components` is missing; under the
+    /// README's test command (PHOENIX_REQUIRE_REAL_COMPONENTS=1) it runs and fails on it instead.
+    static func needs(_ components: Component...) -> Self {
+        .enabled(if: Components.available(components), Comment(rawValue: Components.reason(components)))
     }
-    return nil
+}
+
+extension Component {
+    /// What a SyncLab starts: dnsmasq, nginx, Python's HTTP server for the API; openssl makes its certificates.
+    static let syncLab = Component.all("a SyncLab (dnsmasq, nginx with the stream module, python3, openssl)", [.dnsmasq, .nginx, .python3, .openssl])
+}
+
+/// The path of a real program the test's traits say it needs. Missing, it fails the test: the
+/// traits skipped it already unless the README's test command requires every real component.
+func realProgram(_ name: String) throws -> String {
+    try #require(TestPaths.program(name), "\(name) is not on PATH; scripts/test.sh installs it")
 }
 
 /// Copies the example estate into a temporary directory and edits its hypervisor and LXC files, so

@@ -17,8 +17,9 @@ final class TestSSHServer {
         ["-p", String(port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
     }
 
-    static func make() throws -> TestSSHServer? {
-        for program in ["sshd", "ssh", "ssh-keygen", "rsync"] { guard try realProgram(program) != nil else { return nil } }
+    /// A started server (the tests name `.openSSH` and `.rsync` in their traits): a missing program fails the test.
+    static func make() throws -> TestSSHServer {
+        for program in ["sshd", "ssh", "ssh-keygen", "rsync"] { _ = try realProgram(program) }
         return try TestSSHServer()
     }
 
@@ -62,11 +63,11 @@ final class TestSSHServer {
     }
 }
 
-@Suite("A node reached with ssh (a real sshd on loopback)", .serialized)
+@Suite("A node reached with ssh (a real sshd on loopback)", .serialized, .needs(.openSSH, .rsync))
 struct SSHMachineTests {
     @Test("files written, read, renamed and removed over ssh; odd names stay one argument; contents on stdin; rsync through the same connection")
     func machineContract() async throws {
-        guard let server = try TestSSHServer.make() else { return }
+        let server = try TestSSHServer.make()
         let node = SSHMachine(destination: "root@127.0.0.1", options: server.options)
         let work = try TemporaryDirectory("phoenix-ssh-files")
 
@@ -101,7 +102,7 @@ struct SSHMachineTests {
 
     @Test("phoenix sync files --ssh: the stack files reach the node over ssh and rsync; a second run changes nothing")
     func syncOverSSH() async throws {
-        guard let server = try TestSSHServer.make() else { return }
+        let server = try TestSSHServer.make()
         let work = try PatchedEstate.exampleCopy("phoenix-ssh-sync")
         // The node is this machine: its stacks path is a folder of this test.
         try PatchedEstate.edit(work.file("etc/phoenix_hypervisor_config.json")) { root in
@@ -135,7 +136,7 @@ struct SSHMachineTests {
 
     @Test("an unreachable node is a clear error naming the host and saying ssh could not connect")
     func unreachable() async throws {
-        guard let server = try TestSSHServer.make() else { return }
+        let server = try TestSSHServer.make()
         var options = server.options
         options[1] = String(FreePort.allocate())  // nothing listens there
         let node = SSHMachine(destination: "root@127.0.0.1", options: options)

@@ -5,19 +5,18 @@ import Testing
 /// A certificate that feeds Swarm secrets (the original's Portainer TLS hook) against a real step-ca
 /// and a real dockerd: the secret takes the certificate as its value, a new certificate is a new
 /// versioned secret, the service is repointed and the old version pruned; never rm + create.
-@Suite("Certificates feeding Swarm secrets (real step-ca, real dockerd)", .serialized)
+@Suite("Certificates feeding Swarm secrets (real step-ca, real dockerd)", .serialized, .needs(.docker, .stepCA))
 struct SwarmCertTests {
     static let hook =
         "qm guest exec 1001 -- /bin/bash -c 'SECRET_CERT=\"portainer_tls_cert.pem\"; if docker secret inspect $SECRET_CERT >/dev/null 2>&1; then docker secret rm $SECRET_CERT; fi; docker secret create $SECRET_CERT /tmp/cert.pem; docker secret create portainer_tls_key.pem /tmp/key.pem'"
 
     @Test("the feed: issued → a versioned secret mounted by the stack; renewed → a new version, the service repointed, the old one pruned")
     func feed() throws {
-        guard try realProgram("dockerd") != nil, try realProgram("docker") != nil else { return }
         let lab = try DockerLab(names: ["swarm-certs"])
         let estate = try SwarmEstate(lab: lab)
         let host = estate.directory.file("host")
         try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
-        guard let ca = try StepCALab.start(in: host + "/ca") else { return }
+        let ca = try StepCALab.start(in: host + "/ca")
         defer { ca.stop() }
         try estate.editHypervisor { root in
             var phoenix = root["phoenix"] as! [String: Any]
@@ -61,6 +60,17 @@ struct SwarmCertTests {
         let firstCert = try #require(names.first { $0.hasPrefix("portainer_tls_cert.pem_") }, "\(names)")
         #expect(names.contains { $0.hasPrefix("portainer_tls_key.pem_") })
         #expect(try mounted().contains(firstCert))
+        // The values, read inside the running task: the installed certificate and key.
+        func installed(_ path: String) throws -> String { try String(contentsOfFile: host + path, encoding: .utf8) }
+        func fed(_ what: String) throws {
+            let (cert, key) = (try installed("/certs/portainer.crt"), try installed("/certs/portainer.key"))
+            #expect(cert.contains("BEGIN CERTIFICATE") && key.contains("PRIVATE KEY"), "\(what): the installed files")
+            for (target, value) in [("portainer_tls_cert.pem", cert), ("portainer_tls_key.pem", key)] {
+                try lab.waitForSecret(0, service: "production_whoami_whoami", target: target, value, what: "\(what): the task to read \(target) as installed")
+            }
+        }
+        try fed("issued")
+        let issuedCert = try installed("/certs/portainer.crt")
 
         // Nothing due: no sign, no new version, no deploy.
         let quiet = try estate.json(["sync", "certs", "swarm", "stacks"] + roots, expectStatus: 0)
@@ -76,5 +86,7 @@ struct SwarmCertTests {
         #expect(versions.count == 1 && versions != [firstCert], "\(versions)")
         let now = try mounted()
         #expect(now.contains(versions.first ?? "?") && !now.contains(firstCert), "\(now)")
+        #expect(try installed("/certs/portainer.crt") != issuedCert, "a renewal installs a new certificate")
+        try fed("renewed")
     }
 }

@@ -18,9 +18,10 @@ extension SwarmTests {
         return (cert, key)
     }
 
-    @Test("TCP with TLS: the client certificate from the configuration is accepted; one from another CA is a clear TLS error naming the call")
+    @Test(
+        "TCP with TLS: the client certificate from the configuration is accepted; one from another CA is a clear TLS error naming the call",
+        .needs(.openssl))
     func tls() throws {
-        guard try realProgram("dockerd") != nil, try realProgram("openssl") != nil else { return }
         let pki = try TemporaryDirectory("phoenix-docker-pki")
         let server = try TestCertificates(in: pki)
         let good = try Self.clientCertificate(ca: server.ca, caKey: pki.file("ca.key"), in: pki, name: "phoenix")
@@ -52,11 +53,39 @@ extension SwarmTests {
         #expect(!error.contains("BEGIN"), "no key material in an error")
     }
 
-    @Test("a crash at every failpoint of sync swarm stacks: the next run converges, then nothing is left to do")
+    /// What the daemon holds of the resources the crash rounds change (nothing before the Swarm exists).
+    struct Held: Equatable {
+        var replicas: Int?
+        var networks: [String] = []
+        var roundLabel: String?
+        var secrets: [String] = []
+        var services: [String] = []
+    }
+
+    func held(_ lab: DockerLab) throws -> Held {
+        let info = try #require(try lab.api(0, "/info") as? [String: Any])
+        guard (info["Swarm"] as? [String: Any])?["LocalNodeState"] as? String == "active" else { return Held() }
+        let running = try services(lab)
+        let networks = try #require(try lab.api(0, "/networks") as? [[String: Any]])
+        let node = try #require(try nodes(lab).first)
+        let secrets = try #require(try lab.api(0, "/secrets") as? [[String: Any]])
+        return Held(
+            replicas: replicas(running["production_whoami_whoami"]),
+            networks: networks.filter { $0["Scope"] as? String == "swarm" }.compactMap { $0["Name"] as? String }.sorted(),
+            roundLabel: ((node["Spec"] as? [String: Any])?["Labels"] as? [String: String])?["round"],
+            secrets: secrets.compactMap { ($0["Spec"] as? [String: Any])?["Name"] as? String }.sorted(),
+            services: running.keys.sorted())
+    }
+
+    @Test(
+        "a crash at every failpoint of sync swarm stacks: the crashed resource is as before or as after its change, the next run converges, then nothing is left to do"
+    )
     func crashes() throws {
-        guard let lab = try Self.lab(["swarm-manager"]) else { return }
+        let lab = try Self.lab(["swarm-manager"])
         let estate = try SwarmEstate(lab: lab)
         var round = 0
+        var replicasWanted = 0
+        var password = "example-Secret-do-not-use-9f3b"
         // Each round changes what the crashing resource converges, so that it has work to crash in.
         let changes: [String: () throws -> Void] = [
             "swarm:node/swarm-manager": { try estate.editVM(1001) { vm in vm["node_labels"] = ["role=manager", "round=\(round)"] } },
@@ -64,35 +93,79 @@ extension SwarmTests {
                 let networks = try #require(try lab.api(0, "/networks") as? [[String: Any]])
                 if let id = networks.first(where: { $0["Name"] as? String == "traefik-public" })?["Id"] as? String {
                     // Only possible with no stack attached: the stacks go first, then the network.
-                    _ = try lab.docker(0, ["stack", "rm", "production_whoami"])
-                    _ = try lab.docker(0, ["stack", "rm", "production_notes"])
-                    _ = waitUntil(timeout: 30) { (try? lab.docker(0, ["network", "rm", id]))?.status == 0 }
-                    let gone = waitUntil(timeout: 30) {
+                    for stack in ["production_whoami", "production_notes"] {
+                        let removed = try lab.docker(0, ["stack", "rm", stack])
+                        try #require(removed.status == 0, "docker stack rm \(stack): \(removed.stderr)")
+                    }
+                    var last = ""
+                    try waitFor("the network to be removable once its stacks are gone", timeout: 30, interval: 0.5, detail: { last }) {
+                        let result = try lab.docker(0, ["network", "rm", id])
+                        last = result.stderr
+                        return result.status == 0
+                    }
+                    try waitFor("the network to be gone", timeout: 30, interval: 0.5) {
                         let names = ((try? lab.api(0, "/networks")) as? [[String: Any]] ?? []).compactMap { $0["Name"] as? String }
                         return !names.isEmpty && !names.contains("traefik-public")
                     }
-                    try #require(gone, "the network is removed before the round starts")
                 }
             },
             "swarm:secret/portainer_admin_password": {
+                password = "round-\(round)-secret"
                 try estate.editHypervisor { root in
                     var api = root["portainer_api"] as! [String: Any]
-                    api["admin_password"] = "round-\(round)-secret"
+                    api["admin_password"] = password
                     root["portainer_api"] = api
                 }
             },
-            "stack:production/whoami": { try estate.setVariable("whoami", "REPLICAS", String(1 + round % 2)) },
+            "stack:production/whoami": {
+                replicasWanted = 1 + round % 2
+                try estate.setVariable("whoami", "REPLICAS", String(replicasWanted))
+            },
         ]
+        let versioned = "portainer_admin_password_"
         for resource in changes.keys.sorted() {
             for phase in ["before", "after"] {
                 round += 1
+                let label = "\(resource) \(phase)"
                 try changes[resource]!()
+                let old = try held(lab)
                 let crashed = try estate.phoenix(["sync", "swarm", "stacks"], environment: ["PHOENIX_FAILPOINT": "\(resource):\(phase):crash"])
-                #expect(crashed.status == 86, "\(resource) \(phase): \(crashed.stdout)\(crashed.stderr)")
+                #expect(crashed.status == 86, "\(label): \(crashed.stdout)\(crashed.stderr)")
+
+                // What the crash left on the daemon: before, the resource as it was; after, as changed.
+                let left = try held(lab)
+                switch resource {
+                case "stack:production/whoami":
+                    #expect(left.replicas == (phase == "before" ? old.replicas : replicasWanted), "\(label): \(left)")
+                case "swarm:network/traefik-public":
+                    #expect(!old.networks.contains("traefik-public"), "\(label): removed for the round: \(old)")
+                    #expect(left.networks.contains("traefik-public") == (phase == "after"), "\(label): \(left)")
+                case "swarm:node/swarm-manager":
+                    #expect(left.roundLabel == (phase == "before" ? old.roundLabel : String(round)), "\(label): \(left) (was \(old))")
+                    #expect(old.roundLabel != String(round))
+                default:
+                    let added = Set(left.secrets).subtracting(old.secrets)
+                    #expect(Set(old.secrets).isSubset(of: left.secrets), "\(label): nothing is removed before the stack moves off it: \(left)")
+                    #expect(added.count == (phase == "before" ? 0 : 1), "\(label): a new version only once the step ran: \(added)")
+                    #expect(added.filter { !$0.hasPrefix(versioned) }.isEmpty, "\(label): \(added)")
+                }
+
                 let next = try estate.phoenix(["sync", "swarm", "stacks"])
-                #expect(next.status == 0, "\(resource) \(phase): the next run converges: \(next.stdout)\(next.stderr)")
+                #expect(next.status == 0, "\(label): the next run converges: \(next.stdout)\(next.stderr)")
                 let plan = try estate.phoenix(["plan", "swarm", "stacks", "--detailed-exitcode"])
-                #expect(plan.status == 0, "\(resource) \(phase): nothing left: \(plan.stdout)")
+                #expect(plan.status == 0, "\(label): nothing left: \(plan.stdout)")
+
+                // What the daemon holds then: one version of the secret, no orphan network or stack,
+                // the changes of every round so far, and the task reading the configured password.
+                let now = try held(lab)
+                #expect(now.secrets.filter { $0.hasPrefix(versioned) }.count == 1 && now.secrets.count == 1, "\(label): \(now.secrets)")
+                #expect(now.networks == ["ingress", "production_notes_notes", "traefik-public"], "\(label): \(now.networks)")
+                #expect(now.services == ["production_notes_app", "production_whoami_whoami"], "\(label): \(now.services)")
+                #expect(now.replicas == replicasWanted, "\(label): \(now)")
+                if round >= 5 { #expect(now.roundLabel == String(min(round, 6)), "\(label): \(now)") }
+                try lab.waitForSecret(
+                    0, service: "production_whoami_whoami", target: "portainer_admin_password", password,
+                    what: "\(label): the whoami tasks to read the configured password")
             }
         }
         let history = try estate.phoenix(["history"])

@@ -25,18 +25,11 @@ final class SyncLab {
     var siteFile: String { guest(101) + "/etc/nginx/conf.d/phoenix-gateway.conf" }
     var streamFile: String { guest(101) + "/etc/nginx/stream.d/phoenix-gateway.conf" }
 
-    /// nil when a real program is missing (the test then skips, or fails under scripts/test.sh).
-    static func make(traefik: Bool = false) throws -> SyncLab? {
-        for program in ["dnsmasq", "nginx", "python3", "openssl"] { guard try realProgram(program) != nil else { return nil } }
-        var traefikBinary: String?
-        if traefik {
-            traefikBinary = TestPaths.program("traefik")
-            if traefikBinary == nil {
-                if TestPaths.realComponentsRequired { Issue.record("traefik is not installed; scripts/test.sh installs it") }
-                return nil
-            }
-        }
-        return try SyncLab(traefik: traefikBinary)
+    /// A lab with its servers' programs (the tests name `.syncLab`, and `.traefik` with `traefik`,
+    /// in their traits): a missing one fails the test.
+    static func make(traefik: Bool = false) throws -> SyncLab {
+        for program in ["dnsmasq", "nginx", "python3", "openssl"] { _ = try realProgram(program) }
+        return try SyncLab(traefik: traefik ? try realProgram("traefik") : nil)
     }
 
     private init(traefik: String?) throws {

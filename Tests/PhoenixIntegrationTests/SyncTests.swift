@@ -7,11 +7,11 @@ import Testing
 
 /// `phoenix sync` against the real dnsmasq, nginx and Traefik of a SyncLab (see there for what
 /// stands in for the Proxmox host, the guests and systemctl).
-@Suite("Sync against real servers", .serialized)
+@Suite("Sync against real servers", .serialized, .needs(.syncLab))
 struct SyncTests {
-    @Test("sync converges dns, firewall, services and gateway; a second sync writes nothing and reloads nothing")
+    @Test("sync converges dns, firewall, services and gateway; a second sync writes nothing and reloads nothing", .needs(.traefik))
     func convergeThenNoOp() throws {
-        guard let lab = try SyncLab.make(traefik: true) else { return }
+        let lab = try SyncLab.make(traefik: true)
         let first = try lab.phoenix(["sync", "all"])
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("Converged: "), "\(first.stdout)")
@@ -37,9 +37,9 @@ struct SyncTests {
         #expect(plan.status == 0, "\(plan.stdout)")
     }
 
-    @Test("--target limits plan and sync to one guest's own resources; host-wide ones wait for an untargeted run")
+    @Test("--target limits plan and sync to one guest's own resources; host-wide ones wait for an untargeted run", .needs(.traefik))
     func target() throws {
-        guard let lab = try SyncLab.make(traefik: true) else { return }
+        let lab = try SyncLab.make(traefik: true)
         #expect(try lab.phoenix(["sync", "all"]).status == 0)
         // A new service changes the DNS records (the host), Traefik's routes (guest 102) and the gateway's site (101).
         try lab.edit("phoenix_lxc_configs.json") { root in
@@ -78,7 +78,7 @@ struct SyncTests {
 
     @Test("a dry run prints the plan and changes nothing at all: no file, no state, no process")
     func dryRun() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         let before = try lab.phoenix(["sync", "--dry-run", "dns", "gateway"])
         #expect(before.status == 0)
         #expect(before.stdout.contains("Dry run: nothing was changed."))
@@ -107,7 +107,7 @@ struct SyncTests {
 
     @Test("drift tells a hand edit from a configuration change, and sync repairs both")
     func drift() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         #expect(try lab.phoenix(["sync", "dns", "gateway"]).status == 0)
         #expect(try lab.phoenix(["drift"]).status == 2, "firewall and services were never applied")
         #expect(
@@ -143,7 +143,7 @@ struct SyncTests {
 
     @Test("a gateway change nginx -t refuses is never activated: the old gateway keeps serving")
     func brokenGateway() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         #expect(try lab.phoenix(["sync", "gateway"]).status == 0)
         let site = try String(contentsOfFile: lab.siteFile, encoding: .utf8)
         let newPort = FreePort.allocate()
@@ -166,7 +166,7 @@ struct SyncTests {
 
     @Test("a change that fails verification is undone: the previous files come back and are served")
     func verificationFailure() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         #expect(try lab.phoenix(["sync", "gateway"]).status == 0)
         let site = try String(contentsOfFile: lab.siteFile, encoding: .utf8)
         // Another program holds the port the new site wants: nginx -t passes (it does not bind),
@@ -192,7 +192,7 @@ struct SyncTests {
 
     @Test("the resource graph orders the walk: Traefik failing blocks the gateway that proxies to it, dns still converges")
     func blockedByDependency() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         try lab.edit("phoenix_hypervisor_config.json") { root in
             var phoenix = root["phoenix"] as! [String: Any]
             var services = phoenix["services"] as! [String: Any]
@@ -218,7 +218,7 @@ struct SyncTests {
 
     @Test("rollback re-applies what an earlier run left installed")
     func rollback() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         #expect(try lab.phoenix(["sync", "dns"]).status == 0)
         let first = try String(contentsOfFile: lab.recordsFile, encoding: .utf8)
         try lab.edit("phoenix_lxc_configs.json") { root in
@@ -238,7 +238,7 @@ struct SyncTests {
 
     @Test("a second sync is refused while one holds the lock, naming its pid, host and start time")
     func lock() throws {
-        guard let lab = try SyncLab.make() else { return }
+        let lab = try SyncLab.make()
         let store = try StateStore(path: lab.state)
         let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
         let refused = try lab.phoenix(["sync", "dns"])
@@ -251,11 +251,12 @@ struct SyncTests {
 }
 
 /// The files and trust stages: real rsync, real openssl; the host is a folder.
-@Suite("Sync of stack files and the CA root", .serialized)
+@Suite("Sync of stack files and the CA root", .serialized, .needs(.syncLab, .rsync))
 struct FilesAndTrustTests {
     @Test("stack files are mirrored with rsync: never writable by group or others, foreign files kept, only phoenix's own deleted")
     func stackFiles() throws {
-        guard let lab = try SyncLab.make(), try realProgram("rsync") != nil else { return }
+        let lab = try SyncLab.make()
+        _ = try realProgram("rsync")
         let source = lab.directory.file("stacks/app")
         try FileManager.default.createDirectory(atPath: source + "/conf", withIntermediateDirectories: true)
         try "services:\n  app:\n    image: busybox\n".write(toFile: source + "/docker-compose.yml", atomically: true, encoding: .utf8)
@@ -317,7 +318,8 @@ struct FilesAndTrustTests {
 
     @Test("the CA root goes into the host's trust store once, checked by openssl first")
     func trust() throws {
-        guard let lab = try SyncLab.make(), try realProgram("openssl") != nil else { return }
+        let lab = try SyncLab.make()
+        _ = try realProgram("openssl")
         let export = lab.host + "/mnt/pve/quickOS/lxc-persistent-data/103/ssl/phoenix_root_ca.crt"
         let installed = lab.host + "/usr/local/share/ca-certificates/phoenix_internal_root_ca.crt"
         let missing = try lab.phoenix(["plan", "trust"])

