@@ -72,8 +72,8 @@ extension SyncOptions {
             var certs = CertConvergence(estate: estate, machines: machines(for: estate, stats: stats, vms: certVMs))
             certs.feed = feed
             certs.force = Set(force)
-            certs.failpoints = Failpoints.fromEnvironment()
-            service.runners.append(CertsRunner(certs: certs))
+            service.runners.append(
+                certs.runner(executor: Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: Failpoints.fromEnvironment())))
         }
         let connections = swarmRunners(estate: estate, stages: stages, feed: feed, into: &service)
         do {

@@ -1,5 +1,6 @@
 import Foundation
 import PhoenixCore
+import Synchronization
 
 /// What one kind's plan or sync found and did: the plan, every resource's result, and what each
 /// applied step left (for the kind's own report).
@@ -122,7 +123,7 @@ public struct Executor: Sendable {
         }
         // What needs nothing settles at once; what is in the graph but not in this plan (a guest
         // outside --target, a disabled one) holds nothing up.
-        let planned = Set(plan.steps.flatMap(\.resources))
+        let planned = Set(plan.steps.flatMap { $0.resources + $0.companions })
         for id in plan.unchanged { await waiter.settle(id, nil) }
         for (id, failure) in plan.failed { await waiter.settle(id, ResourceError(failure)) }
         for node in context.graph.nodes where node.kind == kind.name && !planned.contains(node.id) && plan.failed[node.id] == nil {
@@ -183,13 +184,36 @@ public struct Executor: Sendable {
         if let (dependency, error) = failedNeeds.min(by: { $0.key < $1.key }) {
             let blocked = ResourceError(.blocked(dependency: dependency, reason: error.description))
             for id in step.resources { await waiter.settle(id, blocked) }
+            for id in step.companions { await waiter.settle(id, step.companionsKeptOnFailure ? nil : blocked) }
             return StepOutcome(error: blocked)
         }
         guard await slots.acquire(step.target) else { return StepOutcome(abandoned: true) }
         let started = Date()
         let stats = RunStats()
-        let stepContext = StepContext(kind: context, store: store, run: run, stats: stats) { id in await waiter.errors(waitingFor: [id])[id] }
+        let crashed = CrashFlag()
+        let failpoints = self.failpoints
+        let stepContext = StepContext(
+            kind: context, store: store, run: run, stats: stats,
+            waitFor: { id in
+                // The slot is given up while waiting: what this step waits for may need one.
+                await slots.release(step.target)
+                let error = await waiter.errors(waitingFor: [id])[id]
+                _ = await slots.acquire(step.target)
+                return error
+            },
+            settle: { id, error in if step.companions.contains(id) { await waiter.settle(id, error) } },
+            checkpoint: { phase throws(ResourceFailure) in
+                guard let phase = Failpoints.Phase(rawValue: phase) else { throw .bug("no failpoint phase \(phase)") }
+                switch step.resources.lazy.compactMap({ failpoints.check($0, phase) }).first {
+                case .crash?:
+                    crashed.set()
+                    throw .other("the run was abandoned at a failpoint crash")
+                case let .error(name)?: throw .injected(failpoint: name)
+                case nil: return
+                }
+            })
         var outcome = await converge(step, of: kind, in: stepContext)
+        if crashed.isSet { outcome = StepOutcome(abandoned: true) }
         await slots.release(step.target)
         outcome.seconds = Date().timeIntervalSince(started)
         outcome.calls = stats.roundTrips
@@ -197,9 +221,11 @@ public struct Executor: Sendable {
         if outcome.abandoned {
             // A crash in-process: nothing more starts, and what waits on this step stops waiting.
             await slots.abandon()
-            for id in step.resources { await waiter.settle(id, ResourceError(.other("the run was abandoned at a failpoint crash"))) }
+            let abandoned = ResourceError(.other("the run was abandoned at a failpoint crash"))
+            for id in step.resources + step.companions { await waiter.settle(id, abandoned) }
         } else {
             for id in step.resources { await waiter.settle(id, outcome.error) }
+            for id in step.companions { await waiter.settle(id, step.companionsKeptOnFailure ? nil : outcome.error) }
         }
         return outcome
     }
@@ -207,11 +233,12 @@ public struct Executor: Sendable {
     /// The journalled life of one step: intent, before, apply, applied, after, verify, record,
     /// verified; a failure after apply began is restored by the kind.
     private func converge<K: ConvergentKind>(_ step: Step<K.Change>, of kind: K, in context: StepContext) async -> StepOutcome<K.Applied> {
-        func journal(_ phase: JournalPhase, _ detail: String) -> StateError? {
+        func journal(_ phase: JournalPhase, _ detail: String, digest: String? = nil) -> StateError? {
             for id in step.resources {
                 do throws(StateError) {
                     try context.store.journal(
-                        run: context.run, resource: id, phase: phase, previousDigest: step.previousDigest, newDigest: step.newDigest, detail: detail)
+                        run: context.run, resource: id, phase: phase, previousDigest: step.previousDigest, newDigest: digest ?? step.newDigest,
+                        detail: detail)
                 } catch {
                     return error
                 }
@@ -245,7 +272,8 @@ public struct Executor: Sendable {
         }
         let applied: K.Applied
         do { applied = try await kind.apply(step, in: context) } catch { return await failed(error, applied: nil) }
-        _ = journal(.applied, "")
+        let digest = kind.journalDigest(step, applied: applied)
+        _ = journal(.applied, "", digest: digest)
         switch stop(at: .after) {
         case .crash?: return StepOutcome(applied: applied, abandoned: true)
         case let .error(name)?: return await failed(.injected(failpoint: name), applied: applied)
@@ -257,7 +285,7 @@ public struct Executor: Sendable {
             _ = journal(.failed, error.description)
             return StepOutcome(error: error, applied: applied)
         }
-        _ = journal(.verified, "")
+        _ = journal(.verified, "", digest: digest)
         return StepOutcome(applied: applied)
     }
 
@@ -272,6 +300,13 @@ public struct Executor: Sendable {
             result($0.id, of: kind, in: context, action: .unchanged, outcome: .failed(ResourceError(failure)))
         }
     }
+}
+
+/// Set when a step's own checkpoint crashed in-process.
+final class CrashFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// The executor's limits as a gate: at most `parallelism` steps at once, at most `perTarget` on one

@@ -42,6 +42,10 @@ public protocol ConvergentKind: ResourceKind {
     /// undoing it: the change itself was verified.
     func record(_ step: Step<Change>, applied: Applied, in context: StepContext) async throws(ResourceFailure)
 
+    /// The fingerprint the journal keeps for a step once applied and verified (the step's planned
+    /// `newDigest` unless the kind learns it only when it applies: a new certificate's).
+    func journalDigest(_ step: Step<Change>, applied: Applied) -> String?
+
     /// After every step of a sync ended: what spans the kind's resources (records written at once,
     /// a last bulk read). Returns lines for people, kept as the plan's notes. A failure is the
     /// kind's, not one resource's.
@@ -52,6 +56,8 @@ public protocol ConvergentKind: ResourceKind {
 }
 
 extension ConvergentKind {
+    public func journalDigest(_ step: Step<Change>, applied: Applied) -> String? { step.newDigest }
+
     public func finish(
         _ observation: Observation, results: [ResourceResult], applied: [String: Applied], in context: KindContext
     ) async throws(ResourceFailure) -> [String] { [] }
@@ -113,18 +119,28 @@ public struct StepContext: Sendable {
     public let run: Int64
     /// This step's own counts (its calls, writes, reloads); the executor adds them to the run's.
     public let stats: RunStats
-    /// Waits until `id` is done in this run: nil when it converged (or is not in the run), else why not.
+    /// Waits until `id` is done in this run: nil when it converged (or is not in the run), else why
+    /// not. The step gives up its slot while it waits, so what it waits for can run.
     public let waitFor: @Sendable (String) async -> ResourceError?
+    /// Settles one of the step's companions now (a certificate's files, in place before its reload).
+    public let settle: @Sendable (String, ResourceError?) async -> Void
+    /// A point of the kind's own between apply's parts where a failpoint may stop the step
+    /// (`installed`): it throws the injected failure, or ends the run here for a crash.
+    public let checkpoint: @Sendable (String) throws(ResourceFailure) -> Void
 
     public init(
         kind: KindContext, store: any StateBackend, run: Int64, stats: RunStats = RunStats(),
-        waitFor: @escaping @Sendable (String) async -> ResourceError? = { _ in nil }
+        waitFor: @escaping @Sendable (String) async -> ResourceError? = { _ in nil },
+        settle: @escaping @Sendable (String, ResourceError?) async -> Void = { _, _ in },
+        checkpoint: @escaping @Sendable (String) throws(ResourceFailure) -> Void = { _ in }
     ) {
         self.kind = kind
         self.store = store
         self.run = run
         self.stats = stats
         self.waitFor = waitFor
+        self.settle = settle
+        self.checkpoint = checkpoint
     }
 
     public var estate: Estate { kind.estate }
@@ -146,6 +162,12 @@ public struct Step<Change: Sendable>: Sendable {
     /// The journal's words for the intent.
     public let detail: String
     public let change: Change
+    /// Resources of the kind this step settles itself (`StepContext.settle`), not journalled: a
+    /// certificate's files, which a service configuration waits for before the step reloads it.
+    /// Any not settled when the step ends take its outcome — or none, when `companionsKeptOnFailure`
+    /// (they were in place before the step and still are after a failure).
+    public var companions: [String] = []
+    public var companionsKeptOnFailure = false
 
     public init(
         resources: [String], target: String, action: ChangeAction, reasons: [ChangeReason], previousDigest: String? = nil, newDigest: String? = nil,

@@ -23,7 +23,13 @@ public actor CAConnection {
     let estate: Estate
     let host: any Machine
     let makeClient: MakeClient
-    var pinned: Result<PinnedRoot, CertConfigError>?
+    // Each of these is read or made once a run, whoever asks first; callers that come while it is
+    // under way wait for the same one (the actor is re-entered at every await: without the task two
+    // certificates converging side by side would each open a client, and one would never be shut down).
+    var pinned: Task<Result<PinnedRoot, CertConfigError>, Never>?
+    var rootText: Task<Result<String?, CertConfigError>, Never>?
+    var connected: Task<Result<StepCAClient, CertConfigError>, Never>?
+    var provisioner: Task<Result<ProvisionerKey, CertConfigError>, Never>?
 
     init(estate: Estate, host: any Machine, makeClient: @escaping MakeClient) {
         self.estate = estate
@@ -34,25 +40,26 @@ public actor CAConnection {
     var settings: StepCASettings { estate.settings.stepCA }
 
     public func root() async -> Result<PinnedRoot, CertConfigError> {
-        if let pinned { return pinned }
-        let result = await readRoot()
-        pinned = result
-        return result
+        if let pinned { return await pinned.value }
+        let task = Task { await self.readRoot() }
+        pinned = task
+        return await task.value
     }
-
-    var rootText: Result<String?, CertConfigError>?
 
     /// The root file as read from the host (once a run); nil when it is not there.
     public func rootFile() async -> Result<String?, CertConfigError> {
-        if let rootText { return rootText }
-        let result: Result<String?, CertConfigError>
+        if let rootText { return await rootText.value }
+        let task = Task { await self.readRootFile() }
+        rootText = task
+        return await task.value
+    }
+
+    func readRootFile() async -> Result<String?, CertConfigError> {
         do throws(MachineError) {
-            result = .success(try await host.read(settings.rootFile ?? estate.settings.trustSource))
+            return .success(try await host.read(settings.rootFile ?? estate.settings.trustSource))
         } catch {
-            result = .failure(CertConfigError(message: error.description))
+            return .failure(CertConfigError(message: error.description))
         }
-        rootText = result
-        return result
     }
 
     func readRoot() async -> Result<PinnedRoot, CertConfigError> {
@@ -79,16 +86,13 @@ public actor CAConnection {
         return .success(PinnedRoot(pem: text, certificate: certificate, fingerprint: fingerprint))
     }
 
-    var connected: Result<StepCAClient, CertConfigError>?
-    var provisioner: Result<ProvisionerKey, CertConfigError>?
-
     /// The client, its CA checked to serve the pinned root: enough for a renewal (mTLS with the
     /// current certificate), or why the CA cannot be used this run.
     func client() async -> Result<StepCAClient, CertConfigError> {
-        if let connected { return connected }
-        let result = await connect()
-        connected = result
-        return result
+        if let connected { return await connected.value }
+        let task = Task { await self.connect() }
+        connected = task
+        return await task.value
     }
 
     /// The client and the provisioner key a new sign needs (the password file read only then).
@@ -98,8 +102,9 @@ public actor CAConnection {
         case let .failure(error): return .failure(error)
         case let .success(connected): client = connected
         }
-        if provisioner == nil { provisioner = await loadKey(client) }
-        switch provisioner! {
+        let task = provisioner ?? Task { await self.loadKey(client) }
+        provisioner = task
+        switch await task.value {
         case let .failure(error): return .failure(error)
         case let .success(key): return .success((client, key))
         }
@@ -162,11 +167,11 @@ public actor CAConnection {
 
     /// Step-CA calls so far, by name.
     func calls() async -> [String: Int] {
-        guard case let .success(client)? = connected else { return [:] }
+        guard case let .success(client)? = await connected?.value else { return [:] }
         return await client.counts
     }
 
     public func shutdown() async {
-        if case let .success(client)? = connected { await client.shutdown() }
+        if case let .success(client)? = await connected?.value { await client.shutdown() }
     }
 }

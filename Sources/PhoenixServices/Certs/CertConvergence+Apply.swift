@@ -8,121 +8,12 @@ extension CertConvergence {
         let description: String
     }
 
-    /// Converges every certificate, one after the other: each is journalled (intent, applied,
-    /// verified or failed) and settled. A certificate that fails leaves the others converging.
-    public func apply(_ hooks: SwarmConvergence.RunHooks) async -> Report {
-        if let reason = await notReady() {
-            for request in estate.certificates {
-                await hooks.settle(request.resourceID, reason)
-                await hooks.settle(CertKind.filesID(request.commonName), reason)
-            }
-            return Report(notReady: reason)
-        }
-        let items: [Item]
-        switch await observe() {
-        case let .failure(error):
-            for request in estate.certificates {
-                await hooks.settle(request.resourceID, error.message)
-                await hooks.settle(CertKind.filesID(request.commonName), error.message)
-            }
-            return Report(error: error.message)
-        case let .success(observed): items = observed
-        }
-        // Two passes: every certificate's files first (a service configuration of this run that
-        // names them waits for those), then each one's reload, served check and read-back (which
-        // wait for that configuration). One pass would have a certificate wait for a service whose
-        // files wait for the next certificate.
-        var installed: [(item: Item, material: Material?)] = []
-        for item in items { installed.append(await install(item, hooks: hooks)) }
-        var done: [Item] = []
-        for (item, material) in installed { done.append(await finish(item, material: material, hooks: hooks)) }
-        return Report(items: done, calls: await connection.calls())
-    }
-
-    public func shutdown() async { await connection.shutdown() }
-
-    /// The first pass: the new material made and installed; `cert:<name>/files` settled. Returns
-    /// the material when there is a change to finish.
-    func install(_ planned: Item, hooks: SwarmConvergence.RunHooks) async -> (item: Item, material: Material?) {
-        var item = planned
-        let filesID = CertKind.filesID(item.request.commonName)
-        // Files already in place serve a configuration that names them whatever happens next.
-        let present = item.copies.allSatisfy { $0.found != nil }
-        if let blocked = await hooks.needs(item.id) {
-            item.failure = blocked
-            await hooks.settle(filesID, present ? nil : blocked)
-            return (item, nil)
-        }
-        // Installed by a run that stopped before its reload and check: those are done now.
-        let resumed = !item.needsChange && hooks.unfinished.contains(item.id)
-        guard item.needsChange || resumed else {
-            await hooks.settle(filesID, nil)
-            return (item, nil)
-        }
-        if resumed { item.resumed = true }
-        // Known before anything changes: a reload that cannot be checked is refused, not done blind.
-        if let problem = item.servingProblem {
-            item.failure = problem
-            await hooks.settle(filesID, present ? nil : problem)
-            return (item, nil)
-        }
-        var material: Material?
-        do {
-            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .intent, detail: item.lines.joined(separator: "; "))
-            try failpoints.hit(item.id, .before)
-            let made = try await self.material(for: item)
-            material = made
-            item.newFingerprint = made.fingerprint
-            try await install(made, item: item)
-            await hooks.settle(filesID, nil)
-            try failpoints.hit(item.id, .installed)
-            return (item, made)
-        } catch {
-            item.failure = "\(error)"
-            if material != nil {
-                // No hook ran yet: the services still hold the old files; putting them back is enough.
-                item.failure! += await restore(item, hooksRan: false)
-                item.outcome = .restored
-            }
-            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
-            await hooks.settle(filesID, present ? nil : item.failure)
-            return (item, nil)
-        }
-    }
-
-    /// The second pass: the services the hooks reload configured first, the hooks, the served
-    /// check, the read-back; any failure puts the previous files back. Settles the certificate.
-    func finish(_ installed: Item, material: Material?, hooks: SwarmConvergence.RunHooks) async -> Item {
-        var item = installed
-        guard let material, item.failure == nil else {
-            await hooks.settle(item.id, item.failure)
-            return item
-        }
-        do {
-            for id in serviceFiles(of: item, in: hooks.graph) { _ = await hooks.waitFor(id) }
-            for hook in item.hooks { try await run(hook, for: item) }
-            try await checkServed(material, item: item)
-            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .applied, newDigest: material.fingerprint)
-            try failpoints.hit(item.id, .after)
-            try await verify(material, item: item)
-            try hooks.store.journal(run: hooks.run, resource: item.id, phase: .verified, newDigest: material.fingerprint)
-            feedSecrets(material, item: item)
-            item.outcome = item.assessment.action == .sign ? .issued : item.assessment.action == .renew ? .renewed : .reinstalled
-        } catch {
-            item.failure = "\(error)" + (await restore(item, hooksRan: true))
-            item.outcome = .restored
-            try? hooks.store.journal(run: hooks.run, resource: item.id, phase: .failed, detail: item.failure!)
-        }
-        await hooks.settle(item.id, item.failure)
-        return item
-    }
-
     /// The certificate chain and key to install: a fresh sign, a renewal, or what is there.
-    struct Material {
+    public struct Material: Sendable {
         let chainPEM: String
         let keyPEM: String
         let caPEM: String
-        let fingerprint: String
+        public let fingerprint: String
     }
 
     func material(for item: Item) async throws -> Material {
@@ -222,8 +113,7 @@ extension CertConvergence {
     }
 
     /// The file resources of this run on the machines the item's hooks reload services on.
-    func serviceFiles(of item: Item, in graph: ResourceGraph?) -> [String] {
-        guard let graph else { return [] }
+    func serviceFiles(of item: Item, in graph: ResourceGraph) -> [String] {
         var targets = Set<RenderedFile.Target>()
         for hook in item.hooks {
             if case let .service(_, _, guest) = hook { targets.insert(guest.map(RenderedFile.Target.guest) ?? .host) }

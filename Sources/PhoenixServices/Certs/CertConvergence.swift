@@ -8,11 +8,11 @@ import X509
 /// (one bulk read per machine), issued or renewed only when needed, installed with their owner and
 /// mode on the host and in the guest, the hook's reload run, and read back.
 public struct CertConvergence: Sendable {
+    // A kind on the executor: CertConvergence+Kind.swift.
     public let estate: Estate
     public let machines: Machines
     /// Common names renewed whatever their state (`--force NAME`).
     public var force: Set<String> = []
-    public var failpoints = Failpoints.none
     public var now: @Sendable () -> Date = { Date() }
     /// Where the Swarm secrets fed by certificates get their new values (the swarm stage reads it).
     public var feed: CertificateFeed?

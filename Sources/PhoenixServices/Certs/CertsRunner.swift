@@ -3,31 +3,12 @@ import PhoenixCerts
 import PhoenixCore
 import PhoenixEngine
 
-/// The certificates (`certs`).
-public struct CertsRunner: KindRunner {
-    public let kind: any ResourceKind = CertKind()
-    public var certs: CertConvergence
-
-    public init(certs: CertConvergence) { self.certs = certs }
-
-    public func plan(_ context: KindContext) async throws -> any KindReport {
-        let store = context.store
-        let report = await certs.plan()
-        await certs.shutdown()
-        return CertsReport(report: report, applied: false)
-    }
-
-    public func sync(_ context: RunContext) async throws -> any KindReport {
-        let report = await certs.apply(SwarmConvergence.RunHooks(context))
-        await certs.shutdown()
-        return CertsReport(report: report, applied: true)
-    }
-}
-
+/// The certificates, for the printers.
 public struct CertsReport: KindReport {
     public let kind = CertKind().name
     public let report: CertConvergence.Report
     public let applied: Bool
+    public var results: [ResourceResult] = []
 
     public var error: String? { report.error }
     public var failures: [String: String] { report.failures }
