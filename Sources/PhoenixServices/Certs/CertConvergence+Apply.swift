@@ -11,12 +11,17 @@ extension CertConvergence {
     /// Converges every certificate, one after the other: each is journalled (intent, applied,
     /// verified or failed) and settled. A certificate that fails leaves the others converging.
     public func apply(_ hooks: SwarmConvergence.RunHooks) async -> Report {
+        // An entry left out for its own errors fails first: nothing of it is touched.
+        for entry in estate.refusedCertificates {
+            await hooks.settle(entry.resourceID, entry.reason)
+            await hooks.settle(CertKind.filesID(entry.commonName), entry.reason)
+        }
         if let reason = await notReady() {
             for request in estate.certificates {
                 await hooks.settle(request.resourceID, reason)
                 await hooks.settle(CertKind.filesID(request.commonName), reason)
             }
-            return Report(notReady: reason)
+            return Report(refused: estate.refusedCertificates, notReady: reason)
         }
         let items: [Item]
         switch await observe() {
@@ -25,7 +30,7 @@ extension CertConvergence {
                 await hooks.settle(request.resourceID, error.message)
                 await hooks.settle(CertKind.filesID(request.commonName), error.message)
             }
-            return Report(error: error.message)
+            return Report(refused: estate.refusedCertificates, error: error.message)
         case let .success(observed): items = observed
         }
         // Two passes: every certificate's files first (a service configuration of this run that
@@ -36,7 +41,7 @@ extension CertConvergence {
         for item in items { installed.append(await install(item, hooks: hooks)) }
         var done: [Item] = []
         for (item, material) in installed { done.append(await finish(item, material: material, hooks: hooks)) }
-        return Report(items: done, calls: await connection.calls())
+        return Report(items: done, refused: estate.refusedCertificates, calls: await connection.calls())
     }
 
     public func shutdown() async { await connection.shutdown() }
@@ -157,10 +162,11 @@ extension CertConvergence {
             let (client, provisioner) = try await open()
             let request = item.request
             let dns = request.dnsNames.map(\.text)
-            let ips = request.ipAddresses.map(\.description)
-            let csr = try SigningRequest(commonName: request.commonName, dnsNames: dns, ipAddresses: ips)
+            let csr = try SigningRequest(commonName: request.commonName, dnsNames: dns, ipAddresses: request.ipAddresses)
+            // The token's sans are the CSR's, IPs in their canonical text (step-ca parses both families).
             let token = provisioner.token(
-                subject: request.commonName, sans: dns + ips, audience: client.url + "/1.0/sign", rootFingerprint: root.fingerprint, now: now())
+                subject: request.commonName, sans: dns + request.ipAddresses.map(\.description), audience: client.url + "/1.0/sign",
+                rootFingerprint: root.fingerprint, now: now())
             do throws(StepCAError) {
                 chain = try await client.sign(csrPEM: csr.csrPEM, token: token, lifetime: request.lifetime ?? settings.lifetime).chainPEM
             } catch {
