@@ -21,7 +21,7 @@ public actor SwarmConnections {
 
     /// The endpoint of a member, with the client TLS files for a TCP daemon.
     public nonisolated func endpoint(_ member: SwarmDesired.Member) throws(DockerError) -> DockerEndpoint {
-        let tls = settings.tls.map { DockerEndpoint.TLS(caFile: $0.caFile, certFile: $0.certFile, keyFile: $0.keyFile) }
+        let tls = settings.tls.map { DockerEndpoint.TLS(caFile: $0.caFile, certFile: $0.certFile, keyFile: $0.keyFile, settings: settings.tlsSettings) }
         guard let endpoint = DockerEndpoint(member.endpoint, tls: tls) else {
             throw DockerError(endpoint: member.endpoint, call: "connect", kind: .unreachable, message: "not a Docker endpoint")
         }
