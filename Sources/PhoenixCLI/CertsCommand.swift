@@ -49,7 +49,8 @@ struct CertsStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        for name in names where !estate.certificates.contains(where: { $0.commonName == name }) {
+        for name in names
+        where !estate.certificates.contains(where: { $0.commonName == name }) && !estate.refusedCertificates.contains(where: { $0.commonName == name }) {
             throw fail("\(name): no certificate of the manifest has that common name", code: 64)
         }
         let stats = MachineStats()

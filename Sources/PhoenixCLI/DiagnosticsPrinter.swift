@@ -9,10 +9,23 @@ enum DiagnosticsPrinter {
             let pointer = diagnostic.pointer.description.isEmpty ? "" : "#\(diagnostic.pointer)"
             out += "\(diagnostic.severity.rawValue): \(escaped(diagnostic.file))\(escaped(pointer)): \(escaped(diagnostic.message))\n"
             if let hint = diagnostic.hint { out += "  hint: \(escaped(hint))\n" }
+            if let resource = diagnostic.resource { out += "  left out: \(escaped(resource)) (the rest of the estate can still be planned and synced)\n" }
         }
         let verdict = report.isValid ? "valid" : "invalid"
         out +=
             "\(verdict): \(report.errors.count) error\(report.errors.count == 1 ? "" : "s"), \(report.warnings.count) warning\(report.warnings.count == 1 ? "" : "s")\n"
+        return out
+    }
+
+    /// The errors that leave out one resource each, for a command that goes on without them.
+    static func leftOut(_ report: ValidationReport) -> String {
+        var out = ""
+        for diagnostic in report.errors {
+            guard let resource = diagnostic.resource else { continue }
+            let pointer = diagnostic.pointer.description.isEmpty ? "" : "#\(diagnostic.pointer)"
+            out += "error: \(escaped(diagnostic.file))\(escaped(pointer)): \(escaped(diagnostic.message)) (\(escaped(resource)) is left out)\n"
+            if let hint = diagnostic.hint { out += "  hint: \(escaped(hint))\n" }
+        }
         return out
     }
 
@@ -27,10 +40,11 @@ enum DiagnosticsPrinter {
         func items(_ list: [Diagnostic]) -> JSONValue {
             .array(
                 list.map {
-                    .object([
-                        ("file", .string($0.file)), ("pointer", .string($0.pointer.description)), ("message", .string($0.message)),
-                        ("hint", $0.hint.map(JSONValue.string) ?? .null),
-                    ])
+                    .object(
+                        [
+                            ("file", .string($0.file)), ("pointer", .string($0.pointer.description)), ("message", .string($0.message)),
+                            ("hint", $0.hint.map(JSONValue.string) ?? .null),
+                        ] + ($0.resource.map { [("resource", JSONValue.string($0))] } ?? []))
                 })
         }
         return JSONOutput.string(

@@ -35,13 +35,16 @@ struct GlobalOptions: ParsableArguments {
         return EstateLoader().load(sources)
     }
 
-    /// Loads the estate, or prints the errors on stderr and exits 65.
+    /// Loads the estate, or prints the errors on stderr and exits 65. Errors that leave out one
+    /// resource only (a manifest entry with a problem of its own) are printed and the estate is
+    /// used: those resources fail where they come up, the others converge.
     func loadValidEstate() throws -> Estate {
         let result = load()
-        guard let estate = result.estate, result.report.isValid else {
+        guard let estate = result.estate, result.report.isUsable else {
             FileHandle.standardError.write(Data(DiagnosticsPrinter.text(result.report).utf8))
             throw ExitCode(65)
         }
+        if !result.report.isValid { FileHandle.standardError.write(Data(DiagnosticsPrinter.leftOut(result.report).utf8)) }
         return estate
     }
 }

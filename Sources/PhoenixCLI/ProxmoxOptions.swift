@@ -42,6 +42,7 @@ struct APIConnection: ParsableArguments {
             throw SetupError(description: "name the Proxmox API with --api https://host:8006 or $PHOENIX_API", code: 64)
         }
         let ca = apiCa ?? environment["PHOENIX_API_CA"]
+        let caSetting = apiCa != nil ? "--api-ca" : "$PHOENIX_API_CA"
         if let user = apiUser ?? environment["PHOENIX_API_USER"] {
             var password = environment["PHOENIX_API_PASSWORD"]
             if let file = environment["PHOENIX_API_PASSWORD_FILE"] {
@@ -49,7 +50,9 @@ struct APIConnection: ParsableArguments {
                 password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
             }
             guard let password else { throw SetupError(description: "no password for \(user): set $PHOENIX_API_PASSWORD_FILE", code: 64) }
-            do { return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca, counter: counter) } catch {
+            do {
+                return try ProxmoxClient(endpoint: endpoint, auth: .ticket(user: user, password: password), caFile: ca, caSetting: caSetting, counter: counter)
+            } catch {
                 throw SetupError(description: error.description)
             }
         }
@@ -62,7 +65,7 @@ struct APIConnection: ParsableArguments {
             throw SetupError(
                 description: "no API token: put user@realm!tokenid=secret in a file named by --api-token-file or $PHOENIX_API_TOKEN_FILE", code: 64)
         }
-        do { return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca, counter: counter) } catch {
+        do { return try ProxmoxClient(endpoint: endpoint, auth: .token(token), caFile: ca, caSetting: caSetting, counter: counter) } catch {
             throw SetupError(description: error.description)
         }
     }

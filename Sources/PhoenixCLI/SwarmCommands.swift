@@ -53,6 +53,8 @@ struct SwarmStatusCommand: AsyncParsableCommand {
             var line = "secret \(secret["name"]?.stringValue ?? "")  "
             if let reason = secret["no_source"]?.stringValue {
                 line += "no source: \(reason)"
+            } else if let note = secret["current_unnamed"]?.stringValue {
+                line += note
             } else {
                 line += "\(secret["current"]?.stringValue ?? "")  \(secret["exists"]?.boolValue == true ? "present" : "missing")"
             }

@@ -47,12 +47,12 @@ public enum CertificateReader {
         let chain = try certificates(certificatePEM)
         let leaf = chain[0]
         var dnsNames = Set<String>()
-        var addresses = Set<String>()
+        var addresses = Set<IPAddress>()
         if let names = try? leaf.extensions.subjectAlternativeNames {
             for name in names {
                 switch name {
                 case let .dnsName(text): dnsNames.insert(text.lowercased())
-                case let .ipAddress(bytes): if let text = addressText(Array(bytes.bytes)) { addresses.insert(text) }
+                case let .ipAddress(bytes): if let address = IPAddress(bytes: bytes.bytes) { addresses.insert(address) }
                 default: break
                 }
             }
@@ -79,16 +79,6 @@ public enum CertificateReader {
             }
         }
         return nil
-    }
-
-    static func addressText(_ bytes: [UInt8]) -> String? {
-        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-        guard bytes.count == 16 else { return nil }
-        var buffer = [CChar](repeating: 0, count: 64)
-        var address = in6_addr()
-        withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
-        guard inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil else { return nil }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {

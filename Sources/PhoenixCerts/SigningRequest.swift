@@ -11,15 +11,13 @@ public struct SigningRequest: Sendable {
     public let keyPEM: String
     public let csrPEM: String
 
-    public init(commonName: String, dnsNames: [String], ipAddresses: [String]) throws(CertificateReader.Failure) {
+    public init(commonName: String, dnsNames: [String], ipAddresses: [IPAddress]) throws(CertificateReader.Failure) {
         let key = P256.Signing.PrivateKey()
         do {
             let subject = try DistinguishedName { CommonName(commonName) }
-            var names: [GeneralName] = dnsNames.map { .dnsName($0) }
-            for address in ipAddresses {
-                guard let bytes = Self.addressBytes(address) else { throw CertificateReader.Failure(description: "\(address) is not an IP address") }
-                names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
-            }
+            // IP SANs as X.509 encodes them: 4 bytes for IPv4, 16 for IPv6.
+            let names: [GeneralName] =
+                dnsNames.map { .dnsName($0) } + ipAddresses.map { .ipAddress(ASN1OctetString(contentBytes: ArraySlice($0.bytes))) }
             let extensions = try Certificate.Extensions { SubjectAlternativeNames(names) }
             let attributes = try CertificateSigningRequest.Attributes([.init(ExtensionRequest(extensions: extensions))])
             let csr = try CertificateSigningRequest(
@@ -33,11 +31,4 @@ public struct SigningRequest: Sendable {
         keyPEM = key.pemRepresentation + "\n"
     }
 
-    static func addressBytes(_ text: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
-        return nil
-    }
 }

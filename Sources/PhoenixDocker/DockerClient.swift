@@ -36,13 +36,12 @@ public actor DockerClient {
             base = "http+unix://" + (path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path)
         case let .tcp(host, port):
             if let files = endpoint.tls {
-                do throws(HTTPTransportError) {
-                    tls = try TLSFiles.configuration(caFile: files.caFile, client: (files.certFile, files.keyFile))
+                do throws(TLSFileError) {
+                    tls = try TLSFiles.configuration(
+                        caFile: TLSFile(files.caFile, setting: files.caSetting),
+                        client: (TLSFile(files.certFile, setting: files.certSetting), TLSFile(files.keyFile, setting: files.keySetting)))
                 } catch {
-                    guard case let .tls(reason) = error else {
-                        throw DockerError(endpoint: endpoint.description, call: "connect", kind: .tls, message: "\(error)")
-                    }
-                    throw DockerError(endpoint: endpoint.description, call: "reading the TLS files", kind: .tls, message: reason)
+                    throw DockerError(endpoint: endpoint.description, call: "reading the client's TLS files", kind: .localFile, message: "\(error)")
                 }
             }
             base = "\(tls == nil ? "http" : "https")://\(host):\(port)"

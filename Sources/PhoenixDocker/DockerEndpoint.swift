@@ -14,11 +14,18 @@ public struct DockerEndpoint: Sendable, Hashable, CustomStringConvertible {
         public var caFile: String
         public var certFile: String
         public var keyFile: String
+        /// The settings that named each file (`phoenix.docker.tls.ca_file`), for messages.
+        public var caSetting: String?
+        public var certSetting: String?
+        public var keySetting: String?
 
-        public init(caFile: String, certFile: String, keyFile: String) {
+        public init(caFile: String, certFile: String, keyFile: String, settings: (ca: String, cert: String, key: String)? = nil) {
             self.caFile = caFile
             self.certFile = certFile
             self.keyFile = keyFile
+            caSetting = settings?.ca
+            certSetting = settings?.cert
+            keySetting = settings?.key
         }
     }
 

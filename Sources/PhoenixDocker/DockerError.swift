@@ -9,6 +9,8 @@ public struct DockerError: Error, CustomStringConvertible, Sendable, Equatable {
         case api(status: Int)
         case malformed
         case timeout
+        /// A file phoenix needs on this machine (the client's TLS files) is missing, unreadable or not PEM.
+        case localFile
     }
 
     public let endpoint: String
@@ -30,6 +32,7 @@ public struct DockerError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .api(status): return "\(call) on \(endpoint): Docker answered \(status): \(message)"
         case .malformed: return "\(call) on \(endpoint): an answer phoenix cannot read: \(message)"
         case .timeout: return "\(call) on \(endpoint): no answer in time: \(message)"
+        case .localFile: return "\(call) for \(endpoint): \(message)"
         }
     }
 

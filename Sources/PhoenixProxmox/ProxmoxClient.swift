@@ -29,6 +29,8 @@ public struct ProxmoxError: Error, CustomStringConvertible, Sendable {
         case malformed
         /// Phoenix itself will not do it (the guest is missing, or not phoenix's).
         case refused
+        /// A file phoenix needs on this machine (the API's CA) is missing, unreadable or not PEM.
+        case localFile
     }
 
     public let call: String
@@ -54,6 +56,7 @@ public struct ProxmoxError: Error, CustomStringConvertible, Sendable {
         case .timeout: return "\(call): no result in time: \(message)"
         case .malformed: return "\(call): an answer phoenix cannot read: \(message)"
         case .refused: return "\(call): \(message)"
+        case .localFile: return "\(call): \(message)"
         }
     }
 }
@@ -75,18 +78,19 @@ public final class ProxmoxClient: Sendable {
     let injectedLatency: TimeInterval
 
     /// - Parameters: `endpoint` as `https://host:8006`; `caFile` the PEM the API's certificate
-    ///   chains to; `counter` counts the calls (shared by the clients of one command's steps).
+    ///   chains to, `caSetting` the option that named it (for messages); `counter` counts the
+    ///   calls (shared by the clients of one command's steps).
     public convenience init(
-        endpoint: String, auth: ProxmoxAuth, caFile: String?, counter: CallCounter = CallCounter(),
+        endpoint: String, auth: ProxmoxAuth, caFile: String?, caSetting: String? = nil, counter: CallCounter = CallCounter(),
         injectedLatency: TimeInterval = InjectedLatency.fromEnvironment()
     ) throws(ProxmoxError) {
         let transport: LiveHTTPTransport
         do {
             // pveproxy closes idle connections after 5 s: phoenix drops its own at 3.
-            transport = LiveHTTPTransport(tls: try TLSFiles.configuration(caFile: caFile), idleTimeout: .seconds(3), readTimeout: .seconds(60))
+            let tls = try TLSFiles.configuration(caFile: caFile.map { TLSFile($0, setting: caSetting) })
+            transport = LiveHTTPTransport(tls: tls, idleTimeout: .seconds(3), readTimeout: .seconds(60))
         } catch {
-            guard case let .tls(reason) = error else { throw ProxmoxError(call: "reading \(caFile ?? "the CA")", kind: .tls, message: "\(error)") }
-            throw ProxmoxError(call: "reading \(caFile ?? "the CA")", kind: .tls, message: reason)
+            throw ProxmoxError(call: "reading the API's CA", kind: .localFile, message: "\(error)")
         }
         self.init(endpoint: endpoint, auth: auth, transport: transport, counter: counter, injectedLatency: injectedLatency)
     }

@@ -12,13 +12,16 @@ import _CryptoExtras
 struct CertificateTests {
     @Test("a signing request carries the common name, DNS and IP names, and its key matches")
     func signingRequest() throws {
-        let request = try SigningRequest(commonName: "app.lab.test", dnsNames: ["app.lab.test", "*.lab.test"], ipAddresses: ["10.0.0.7", "::1"])
+        let addresses = try ["10.0.0.7", "::1", "FD00::A:5"].map { try #require(IPAddress($0)) }
+        let request = try SigningRequest(commonName: "app.lab.test", dnsNames: ["app.lab.test", "*.lab.test"], ipAddresses: addresses)
         let csr = try CertificateSigningRequest(pemEncoded: request.csrPEM)
         #expect(CertificateReader.commonName(csr.subject) == "app.lab.test")
         let extensions = try #require(try csr.attributes.extensionRequest).extensions
         let names = try #require(try extensions.subjectAlternativeNames)
         #expect(names.contains(.dnsName("*.lab.test")))
         #expect(names.contains(.ipAddress(ASN1OctetString(contentBytes: [10, 0, 0, 7]))))
+        #expect(names.contains(.ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1])))), "IPv6 as 16 bytes")
+        #expect(names.contains(.ipAddress(ASN1OctetString(contentBytes: [0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0A, 0, 5]))))
         #expect(csr.publicKey.isValidSignature(csr.signature, for: csr))
         let key = try CertificateReader.privateKey(request.keyPEM)
         #expect(key.publicKey == csr.publicKey)
@@ -33,12 +36,18 @@ struct CertificateTests {
         let root = try Self.certificate(subject: "Lab Root", issuer: "Lab Root", key: caKey.publicKey, signer: caKey, names: [])
         let leaf = try Self.certificate(
             subject: "app.lab.test", issuer: "Lab Root", key: leafKey.publicKey, signer: caKey,
-            names: [.dnsName("App.Lab.Test"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+            names: [
+                .dnsName("App.Lab.Test"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                .ipAddress(ASN1OctetString(contentBytes: [0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5])),
+                .ipAddress(ASN1OctetString(contentBytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 9])),
+            ])
         let pem = try leaf.serializeAsPEM().pemString
         let facts = try CertificateReader.facts(certificatePEM: pem, keyPEM: leafKey.pemRepresentation, root: root)
         #expect(facts.commonName == "app.lab.test")
         #expect(facts.dnsNames == ["app.lab.test"])
-        #expect(facts.ipAddresses == ["127.0.0.1"])
+        // IPv4 and IPv6 in one typed set; the IPv4-mapped address is its IPv4 address.
+        #expect(facts.ipAddresses == Set(["127.0.0.1", "fd00::5", "10.0.0.9"].compactMap { IPAddress($0) }))
+        #expect(facts.ipAddresses.count == 3)
         #expect(facts.keyMatches == true)
         #expect(facts.chainsToRoot == true)
         #expect(facts.fingerprint.count == 64)

@@ -8,14 +8,15 @@ import Testing
 struct CertDecisionTests {
     static func request(dns: [String] = ["app.lab.test"], ips: [String] = []) -> CertificateRequest {
         CertificateRequest(
-            commonName: "app.lab.test", dnsNames: dns.compactMap { DNSName($0, allowWildcard: true) }, ipAddresses: ips.compactMap(IPv4Address.init),
+            commonName: "app.lab.test", dnsNames: dns.compactMap { DNSName($0, allowWildcard: true) }, ipAddresses: ips.compactMap { IPAddress($0) },
             guestID: nil, guestKind: nil, certPath: "/c.crt", keyPath: "/c.key", owner: "root", group: "root", certMode: "0644", keyMode: "0600",
             includeCA: false, certType: "server", hooks: [], location: SourceLocation(file: "m.json", pointer: .root))
     }
 
     static func facts(dns: Set<String> = ["app.lab.test"], ips: Set<String> = [], from: Date, to: Date, key: Bool? = true) -> CertificateFacts {
         CertificateFacts(
-            commonName: "app.lab.test", dnsNames: dns, ipAddresses: ips, serial: "01", notBefore: from, notAfter: to, issuer: "CN=Lab",
+            commonName: "app.lab.test", dnsNames: dns, ipAddresses: Set(ips.compactMap { IPAddress($0) }), serial: "01", notBefore: from, notAfter: to,
+            issuer: "CN=Lab",
             fingerprint: "ab", keyMatches: key, chainsToRoot: true)
     }
 
@@ -42,6 +43,21 @@ struct CertDecisionTests {
         #expect(assessed.state == .renewDue && assessed.action == .renew)
         #expect(CertAssessment.assess(ipRequest, facts: due, window: .duration(3600), now: now).action == .none)
         #expect(CertAssessment.assess(ipRequest, facts: fresh, window: window, now: now, force: true).action == .renew)
+    }
+
+    @Test("IPv4 and IPv6 SANs compare as one normalised set: another spelling of an address is no change, another address is")
+    func ipSANs() {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        let window = RenewalWindow.fraction(1.0 / 3.0)
+        let installed = Self.facts(ips: ["10.0.0.7", "fd00::5", "::1"], from: now - 3600, to: now + 86400)
+        let same = Self.request(ips: ["0:0::1", "FD00:0:0::0005", "10.0.0.7", "::ffff:10.0.0.7"])
+        #expect(CertAssessment.assess(same, facts: installed, window: window, now: now).action == .none)
+        let moved = CertAssessment.assess(Self.request(ips: ["10.0.0.7", "fd00::6", "::1"]), facts: installed, window: window, now: now)
+        #expect(moved.action == .sign)
+        #expect(moved.reasons == ["IP addresses +fd00::6 -fd00::5"])
+        let mixed = CertAssessment.assess(
+            Self.request(ips: ["::1"]), facts: Self.facts(ips: ["127.0.0.1"], from: now - 3600, to: now + 86400), window: window, now: now)
+        #expect(mixed.reasons == ["IP addresses +::1 -127.0.0.1"], "::1 is not 127.0.0.1")
     }
 
     @Test("renewal windows and durations parse as people write them")

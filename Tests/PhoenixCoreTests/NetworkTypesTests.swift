@@ -25,6 +25,48 @@ struct NetworkTypesTests {
         #expect(IPv4Address(text) == nil)
     }
 
+    @Test(
+        "IPv6 addresses: every RFC 4291 text form, written back in the one RFC 5952 form",
+        arguments: [
+            ("::1", "::1"), ("0:0::1", "::1"), ("0:0:0:0:0:0:0:1", "::1"), ("::", "::"), ("0::0", "::"),
+            ("FD00::A:5", "fd00::a:5"), ("fd00:0000:0000:0000:0000:0000:0000:0005", "fd00::5"), ("2001:DB8::0:1", "2001:db8::1"),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"), ("1::", "1::"),
+            ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"), ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"), ("fe80::1:2:3:4", "fe80::1:2:3:4"),
+            ("::ffff:10.0.0.1", "::ffff:10.0.0.1"), ("::FFFF:a00:1", "::ffff:10.0.0.1"), ("64:ff9b::192.0.2.33", "64:ff9b::c000:221"),
+        ])
+    func validIPv6(text: String, canonical: String) throws {
+        let address = try #require(IPv6Address(text))
+        #expect(address.description == canonical)
+        #expect(IPv6Address(canonical) == address, "the canonical form reads back as the same address")
+        #expect(IPv6Address(bytes: address.bytes) == address)
+    }
+
+    @Test(
+        "IPv6 addresses that are not",
+        arguments: [
+            "", ":", ":::", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3", ":1::2", "1::2:", "1:2:3:4:5:6:7:8::", "::1:2:3:4:5:6:7:8",
+            "12345::1", "g::1", "fe80::1%eth0", "[::1]", "::1 ", " ::1", "1.2.3.4::", "::1.2.3", "::256.0.0.1", "::1.2.3.4:5", "1:2:3:4:5:6:7:1.2.3.4",
+            "::-1", "app.lab.test",
+        ])
+    func invalidIPv6(text: String) {
+        #expect(IPv6Address(text) == nil)
+    }
+
+    @Test("IP addresses of either family: one set, IPv4-mapped IPv6 as its IPv4 address, bytes as X.509 has them")
+    func eitherFamily() throws {
+        #expect(IPAddress("10.0.0.1") == .v4(try #require(IPv4Address("10.0.0.1"))))
+        #expect(IPAddress("::ffff:10.0.0.1") == IPAddress("10.0.0.1"), "X.509 encoders write a mapped address as four bytes")
+        #expect(Set([IPAddress("0:0::1"), IPAddress("::1"), IPAddress("0000::0001")]).count == 1)
+        #expect(IPAddress("::1") != IPAddress("127.0.0.1"))
+        #expect(IPAddress("10.0.0.1")?.bytes == [10, 0, 0, 1])
+        #expect(IPAddress("::1")?.bytes == [UInt8](repeating: 0, count: 15) + [1])
+        #expect(IPAddress(bytes: [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF, 10, 0, 0, 1]) == IPAddress("10.0.0.1"))
+        #expect(IPAddress(bytes: [1, 2, 3]) == nil)
+        let sorted = ["fd00::1", "10.0.0.2", "::1", "10.0.0.10"].compactMap(IPAddress.init).sorted().map(\.description)
+        #expect(sorted == ["10.0.0.2", "10.0.0.10", "::1", "fd00::1"], "IPv4 first, each by value")
+        #expect(IPAddress("fd00::zz") == nil && IPAddress("10.0.0") == nil)
+    }
+
     @Test("CIDR networks")
     func networks() {
         #expect(IPv4Network("10.0.0.0/24")?.description == "10.0.0.0/24")

@@ -157,20 +157,75 @@ struct SwarmPieceTests {
         #expect(throws: StackCompose.Failure.self) { try StackCompose("- a\n") }
     }
 
-    @Test("secret versions: a keyed hash of the value, stable for one key, new for a new value, unlike under another key")
+    @Test("secret versions: a keyed hash of the value, stable for one key, new for a new value, unlike under another key; no key names none")
     func secretVersions() throws {
         let estate = try SwarmFixtures.estate()
         let desired = SwarmDesired(estate: estate)
         let versions = SecretVersions(estate: estate, desired: desired)
         let key = ContentDigests(key: Array(repeating: 7, count: 32))
-        let name = try #require(versions.versioned("portainer_admin_password", digests: key))
+        let name = try #require(versions.version("portainer_admin_password", digests: key)?.name)
         #expect(name.hasPrefix("portainer_admin_password_") && name.count == "portainer_admin_password_".count + 12)
-        #expect(versions.versioned("portainer_admin_password", digests: key) == name)
-        #expect(versions.versioned("portainer_admin_password", digests: ContentDigests(key: Array(repeating: 8, count: 32))) != name)
+        #expect(versions.version("portainer_admin_password", digests: key) == .named(name))
+        #expect(versions.version("portainer_admin_password", digests: ContentDigests(key: Array(repeating: 8, count: 32)))?.name != name)
         var changed = estate
         changed.portainerAdminPassword = Secret("another")
-        #expect(SecretVersions(estate: changed, desired: desired).versioned("portainer_admin_password", digests: key) != name)
+        #expect(SecretVersions(estate: changed, desired: desired).version("portainer_admin_password", digests: key)?.name != name)
         #expect(!name.contains(estate.portainerAdminPassword!.revealed))
+        // Before the state store exists there is no key: the version is new, and it has no name yet.
+        #expect(versions.version("portainer_admin_password", digests: ContentDigests(key: nil)) == .unnamed)
+    }
+
+    /// A daemon's answers for the plan (the scripted transport stands in for dockerd; the Swarm
+    /// tests run the same plan against a real one): a manager not in a Swarm yet, or an active one
+    /// holding an earlier version of the admin password secret.
+    static func swarmPlan(active: Bool, digests: ContentDigests) async throws -> SwarmConvergence.Item {
+        let estate = try SwarmFixtures.estate()
+        let transport = ScriptedHTTPTransport { request, _ throws(HTTPTransportError) in
+            let path = request.url.split(separator: "?").first.map(String.init) ?? request.url
+            switch path {
+            case "/version": return DockerClientTests.answer(#"{"ApiVersion":"1.43"}"#)
+            case "/v1.43/info":
+                return DockerClientTests.answer(
+                    active
+                        ? #"{"Name":"m","Swarm":{"LocalNodeState":"active","NodeID":"n1","ControlAvailable":true}}"#
+                        : #"{"Name":"m","Swarm":{"LocalNodeState":"inactive","NodeID":""}}"#)
+            case "/v1.43/secrets":
+                return DockerClientTests.answer(
+                    #"[{"ID":"s1","Spec":{"Name":"portainer_admin_password_0123456789ab","Labels":{"io.phoenix.secret":"portainer_admin_password"}}}]"#)
+            default: return DockerClientTests.answer("[]")
+            }
+        }
+        let connections = SwarmConnections(settings: estate.settings.docker) { endpoint throws(DockerError) in
+            DockerClient(endpoint: endpoint, transport: transport)
+        }
+        let report = await SwarmConvergence(estate: estate, connections: connections).plan(digests: digests)
+        #expect(report.error == nil, "\(report.error ?? "")")
+        return try #require(report.items.first { $0.id == SwarmKind.secretID("portainer_admin_password") }, "\(report.items.map(\.id))")
+    }
+
+    @Test("a plan without a state store key names no version suffix; with the key it names the one sync creates")
+    func planWithoutKey() async throws {
+        let fresh = try await Self.swarmPlan(active: false, digests: ContentDigests(key: nil))
+        let line = try #require(fresh.lines.first)
+        #expect(line.hasPrefix("create portainer_admin_password, a new version (its name is fixed when sync creates the state store)"), "\(line)")
+        #expect(!line.contains("portainer_admin_password_"), "no suffix sync would not use: \(line)")
+        #expect(fresh.steps == [.createSecret(name: "portainer_admin_password", versioned: nil)])
+
+        // An earlier version on the Swarm and still no key: a new version, unnamed; the old one
+        // (no service uses it) is pruned after sync, by its real name.
+        let again = try await Self.swarmPlan(active: true, digests: ContentDigests(key: nil))
+        #expect(
+            again.lines.first?.hasPrefix("new version of portainer_admin_password (its name is fixed when sync creates the state store)") == true,
+            "\(again.lines)")
+        #expect(again.lines.contains("prune portainer_admin_password_0123456789ab (no service uses it)"), "\(again.lines)")
+
+        let key = ContentDigests(key: Array(repeating: 7, count: 32))
+        let named = try await Self.swarmPlan(active: false, digests: key)
+        let versioned = try #require(
+            SecretVersions(estate: try SwarmFixtures.estate(), desired: SwarmDesired(estate: try SwarmFixtures.estate())).version(
+                "portainer_admin_password", digests: key)?.name)
+        #expect(named.lines.first?.hasPrefix("create \(versioned)") == true, "\(named.lines)")
+        #expect(named.steps == [.createSecret(name: "portainer_admin_password", versioned: versioned)])
     }
 
     @Test("service summaries: environment names and a keyed hash of the values, never a value; differences in words")

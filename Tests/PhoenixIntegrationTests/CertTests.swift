@@ -157,6 +157,96 @@ struct CertTests {
         #expect(!outputs.contains { $0.contains("PRIVATE KEY") || $0.contains(keyBody) })
     }
 
+    @Test("IPv6 SANs beside IPv4 and DNS names: issued as such, then a no-op (0 sign calls), also when the manifest writes the addresses differently")
+    func ipv6() throws {
+        let name = "v6.lab.test"
+        let entry: [String: Any] = [
+            "common_name": name, "sans": [name, "10.0.0.111", "::1", "FD00::5"], "cert_path": "/certs/v6.crt", "key_path": "/certs/v6.key",
+        ]
+        let estate = try Estate.make("phoenix-certs-ipv6", entries: [entry])
+        defer { estate.ca.stop() }
+        let first = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(first) == [name: "issued"])
+        #expect(estate.ca.requests("/1.0/sign") == 1)
+
+        // What step-ca signed, read by openssl (not by phoenix): both families as IP SANs.
+        let openssl = try #require(TestPaths.program("openssl"))
+        let sans = try Command.run(openssl, ["x509", "-noout", "-ext", "subjectAltName", "-in", estate.host + "/certs/v6.crt"])
+        try #require(sans.status == 0, "openssl: \(sans.stderr)")
+        for expected in ["DNS:\(name)", "IP Address:10.0.0.111", "IP Address:0:0:0:0:0:0:0:1", "IP Address:FD00:0:0:0:0:0:0:5"] {
+            #expect(sans.stdout.contains(expected), "\(expected) in \(sans.stdout)")
+        }
+        let status = try estate.status()[name]
+        #expect(status?["ip_sans"] as? [String] == ["10.0.0.111", "::1", "fd00::5"], "\(status ?? [:])")
+        #expect(status?["state"] as? String == "valid")
+
+        // Nothing to do: not now, and not when the same addresses are written another way.
+        let certificate = estate.file("/certs/v6.crt")
+        let second = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(second) == [name: "unchanged"])
+        #expect(estate.ca.requests("/1.0/sign") == 1)
+        try estate.editEntry(name) { $0["sans"] = [name, "10.0.0.111", "0:0::1", "fd00:0000:0:0:0:0:0:0005", "::ffff:10.0.0.111"] }
+        let plan = try estate.phoenix(["plan", "certs", "--detailed-exitcode"])
+        #expect(plan.status == 0, "another spelling is no change: \(plan.stdout) \(plan.stderr)")
+        let third = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(third) == [name: "unchanged"])
+        #expect(estate.ca.requests("/1.0/sign") == 1)
+        #expect(estate.file("/certs/v6.crt") == certificate)
+
+        // Another address is a change, said as one: the old one dropped, the new one added.
+        try estate.editEntry(name) { $0["sans"] = [name, "10.0.0.111", "::1", "fd00::6"] }
+        let changed = try estate.phoenix(["plan", "certs"])
+        #expect(changed.stdout.contains("IP addresses +fd00::6 -fd00::5"), "\(changed.stdout) \(changed.stderr)")
+        let fourth = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(fourth) == [name: "issued"])
+        #expect(estate.ca.requests("/1.0/sign") == 2)
+        #expect(try estate.status()[name]?["ip_sans"] as? [String] == ["10.0.0.111", "::1", "fd00::6"])
+    }
+
+    @Test("one bad SAN fails its own certificate only, named by its JSON pointer: the others are issued and stay valid")
+    func oneBadSAN() throws {
+        var entries = Estate.entries
+        entries.append(["common_name": "bad.lab.test", "sans": ["bad.lab.test", "fd00::zz"], "cert_path": "/certs/bad.crt", "key_path": "/certs/bad.key"])
+        let estate = try Estate.make("phoenix-certs-bad-san", entries: entries)
+        defer { estate.ca.stop() }
+
+        let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
+        let validate = try Command.run(binary, ["validate", "--config-dir", estate.etc, "--format", "json"])
+        #expect(validate.status == 65, "validate still says the manifest has an error: \(validate.stdout)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(validate.stdout.utf8)) as? [String: Any])
+        let errors = report["errors"] as? [[String: Any]] ?? []
+        #expect(errors.count == 1, "\(errors)")
+        #expect(errors.first?["pointer"] as? String == "/3/sans/1" && errors.first?["resource"] as? String == "cert:bad.lab.test", "\(errors)")
+
+        let plan = try estate.phoenix(["plan", "certs"])
+        #expect(plan.status == 0, "\(plan.stdout) \(plan.stderr)")
+        #expect(plan.stdout.contains("certs: cert:bad.lab.test: cannot converge: its manifest entry "), "\(plan.stdout)")
+        #expect(plan.stdout.contains("certs: cert:\(Estate.app): ~ issue (missing)"), "\(plan.stdout)")
+
+        let run = try estate.phoenix(["sync", "certs", "--format", "json"])
+        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
+        #expect(
+            run.stderr.contains(#"certificate-manifest.json#/3/sans/1: "fd00::zz" is neither a DNS name nor an IP address (cert:bad.lab.test is left out)"#),
+            "\(run.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(estate.outcomes(document) == [Estate.app: "issued", Estate.ip: "issued", Estate.client: "issued", "bad.lab.test": "failed"])
+        let resources = (document["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
+        let error = resources.first { ($0["resource"] as? String) == "cert:bad.lab.test" }?["error"] as? String ?? ""
+        #expect(error.contains("certificate-manifest.json#/3/sans/1"), "\(error)")
+        #expect(estate.ca.requests("/1.0/sign") == 3)
+        #expect(estate.file("/certs/bad.crt") == nil)
+        let status = try estate.status()
+        #expect(status.keys.sorted() == ["app.lab.test", "bad.lab.test", "client.lab.test", "ip.lab.test"])
+        for name in [Estate.app, Estate.ip, Estate.client] { #expect(status[name]?["state"] as? String == "valid", "\(name): \(status[name] ?? [:])") }
+        #expect(status["bad.lab.test"]?["state"] as? String == "invalid")
+
+        // Fixed: only that one is issued now.
+        try estate.editEntry("bad.lab.test") { $0["sans"] = ["bad.lab.test", "fd00::2"] }
+        let fixed = try estate.json(["sync", "certs"], status: 0)
+        #expect(estate.outcomes(fixed) == [Estate.app: "unchanged", Estate.ip: "unchanged", Estate.client: "unchanged", "bad.lab.test": "issued"])
+        #expect(estate.ca.requests("/1.0/sign") == 4)
+    }
+
     @Test("renewal inside the window goes through /1.0/renew (same key, new serial); a SAN added is a fresh sign; a hand-changed mode is put back")
     func renewAndChange() throws {
         let estate = try Estate.make("phoenix-certs-renew")

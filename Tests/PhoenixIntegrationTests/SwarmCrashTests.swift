@@ -51,6 +51,25 @@ extension SwarmTests {
         let error = try #require(document["swarm_error"] as? String, "\(document)")
         #expect(error.hasPrefix("GET /version on tcp://127.0.0.1:2376: TLS failed:"), "\(error)")
         #expect(!error.contains("BEGIN"), "no key material in an error")
+
+        // A CA file that is not there: said so, with the path phoenix looked at and the setting
+        // that named it (not "not a PEM certificate file").
+        let gone = pki.file("gone/ca.pem")
+        try estate.editHypervisor { root in
+            var phoenix = root["phoenix"] as! [String: Any]
+            var docker = phoenix["docker"] as! [String: Any]
+            docker["tls"] = ["ca_file": gone, "cert_file": good.cert, "key_file": good.key]
+            phoenix["docker"] = docker
+            root["phoenix"] = phoenix
+        }
+        let missing = try estate.phoenix(["plan", "swarm", "--format", "json"], namespace: 0)
+        let missingDocument = try #require(
+            try JSONSerialization.jsonObject(with: Data(missing.stdout.utf8)) as? [String: Any], "\(missing.stdout)\(missing.stderr)")
+        let missingError = try #require(missingDocument["swarm_error"] as? String, "\(missingDocument)")
+        #expect(
+            missingError
+                == "reading the client's TLS files for tcp://127.0.0.1:2376: the CA certificate \(gone) does not exist on this machine (named by phoenix.docker.tls.ca_file)",
+            "\(missingError)")
     }
 
     /// What the daemon holds of the resources the crash rounds change (nothing before the Swarm exists).

@@ -32,9 +32,19 @@ struct SwarmTests {
         #expect(plan.stdout.contains("swarm:node/swarm-manager: ~ init the Swarm on swarm-manager (advertise 10.211.0.1)"), "\(plan.stdout)")
         #expect(plan.stdout.contains("swarm:network/traefik-public: ~ create the overlay network traefik-public"), "\(plan.stdout)")
         #expect(plan.stdout.contains("stack:production/whoami (production_whoami): ~ deploy: never deployed"), "\(plan.stdout)")
+        // No state store, so no key to name the secret's version by: the plan says it is new and
+        // names no suffix (sync's name is keyed by the key it creates with the store).
+        let unnamed = "its name is fixed when sync creates the state store"
+        #expect(
+            plan.stdout.contains("swarm:secret/portainer_admin_password: ~ create portainer_admin_password, a new version (\(unnamed))"),
+            "\(plan.stdout)")
+        let planJSON = try estate.json(["plan", "swarm", "stacks"], expectStatus: 0)
+        let planText = String(decoding: try JSONSerialization.data(withJSONObject: planJSON.document), as: UTF8.self)
+        #expect(planText.contains(unnamed), "\(planText)")
         // Neither the plan nor a dry run touched anything: the daemon is not in a Swarm, no state store.
         let dry = try estate.phoenix(["sync", "--dry-run", "swarm", "stacks"])
         #expect(dry.status == 0 && dry.stdout.contains("Dry run: nothing was changed."), "\(dry.stdout)\(dry.stderr)")
+        for output in [plan.stdout, planText, dry.stdout] { #expect(!output.contains("portainer_admin_password_"), "no suffix sync would not use: \(output)") }
         let info = try #require(try lab.api(0, "/info") as? [String: Any])
         #expect((info["Swarm"] as? [String: Any])?["LocalNodeState"] as? String == "inactive")
         #expect(!FileManager.default.fileExists(atPath: estate.state))
@@ -56,6 +66,9 @@ struct SwarmTests {
         #expect(replicas(whoami) == 2)
         let mounted = (container(whoami)["Secrets"] as? [[String: Any]] ?? []).compactMap { $0["SecretName"] as? String }
         #expect(mounted == [versioned], "the compose's external secret points at the versioned name")
+        let swarmStatus = try estate.json(["swarm", "status"], expectStatus: 0).document
+        let current = (swarmStatus["secrets"] as? [[String: Any]])?.first { $0["name"] as? String == "portainer_admin_password" }
+        #expect(current?["current"] as? String == versioned && current?["exists"] as? Bool == true, "status names the real version: \(current ?? [:])")
         #expect((spec(whoami)["Labels"] as? [String: String])?["io.phoenix.spec"] != nil, "every service carries the spec hash")
         #expect(running["production_notes_app"] != nil)
 
@@ -155,7 +168,10 @@ extension SwarmTests {
         }
         let rotatePlan = try estate.phoenix(["plan", "swarm", "stacks"])
         #expect(rotatePlan.status == 0, "\(rotatePlan.stdout)\(rotatePlan.stderr)")
-        #expect(rotatePlan.stdout.contains("swarm:secret/portainer_admin_password: ~ new version portainer_admin_password_"), "\(rotatePlan.stdout)")
+        let announced = "swarm:secret/portainer_admin_password: ~ new version "
+        #expect(rotatePlan.stdout.contains(announced + "portainer_admin_password_"), "\(rotatePlan.stdout)")
+        // With the store's key the plan names the version, and it is the one sync creates.
+        let planned = rotatePlan.stdout.components(separatedBy: announced).dropFirst().first?.split(separator: " ").first.map(String.init)
         #expect(
             rotatePlan.stdout.contains(
                 "stack:production/whoami (production_whoami): ~ deploy: configuration changed: secret portainer_admin_password: new version"),
@@ -166,6 +182,7 @@ extension SwarmTests {
         #expect(!names.contains(before), "the old version is pruned once no service uses it: \(names)")
         let mounted = (container(try services(lab)["production_whoami_whoami"])["Secrets"] as? [[String: Any]] ?? []).compactMap { $0["SecretName"] as? String }
         #expect(mounted.count == 1 && mounted != [before] && names.contains(mounted[0]), "\(mounted) \(names)")
+        #expect(planned != nil && mounted == [planned ?? ""], "the plan named what sync created: \(planned ?? "-") \(mounted)")
         #expect((rotated["stacks"] as? [String: Any])?["pruned_secrets"] as? [String] == [before])
         let rotationHistory = try estate.phoenix(["history"])
         #expect(rotationHistory.status == 0 && rotationHistory.stdout.contains("sync swarm stacks"), "\(rotationHistory.stdout)\(rotationHistory.stderr)")

@@ -51,6 +51,26 @@ struct ProxmoxClientTests {
         #expect(!requests.dropFirst().contains { $0.url.contains("s3cret") || $0.headers.contains { $0.value.contains("s3cret") } })
     }
 
+    @Test("an API CA file that is not there is said to be missing, with the option that named it, not to be untrusted or not PEM")
+    func missingCAFile() throws {
+        let directory = try TemporaryDirectory("phoenix-api-ca")
+        let path = directory.file("pve-root-ca.pem")
+        do throws(ProxmoxError) {
+            _ = try ProxmoxClient(endpoint: "https://pve:8006", auth: .token("u@pam!t=s"), caFile: path, caSetting: "--api-ca", injectedLatency: 0)
+            Issue.record("a CA file that does not exist was accepted")
+        } catch {
+            #expect(error.kind == .localFile)
+            #expect(error.description == "reading the API's CA: the CA certificate \(path) does not exist on this machine (named by --api-ca)", "\(error)")
+        }
+        try "not PEM\n".write(toFile: path, atomically: true, encoding: .utf8)
+        do throws(ProxmoxError) {
+            _ = try ProxmoxClient(endpoint: "https://pve:8006", auth: .token("u@pam!t=s"), caFile: path, caSetting: "$PHOENIX_API_CA", injectedLatency: 0)
+            Issue.record("a CA file that is not PEM was accepted")
+        } catch {
+            #expect(error.description.contains("the CA certificate \(path) is not a PEM certificate file (named by $PHOENIX_API_CA)"), "\(error)")
+        }
+    }
+
     @Test("a transport failure and a parameter error name the call; Proxmox's message is kept")
     func errors() async throws {
         let untrusted = ScriptedHTTPTransport { _, _ throws(HTTPTransportError) in throw .tls("certificate verify failed") }

@@ -14,12 +14,15 @@ public struct CertKind: ResourceKind {
 
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         guard context.stages.contains(.certs) else { return [] }
-        return context.estate.certificates.flatMap { request in
-            var needs = [Self.trustID]
-            if let guest = request.guestID { needs.append(GuestSettingsKind.id(guest)) }
-            return [
-                ResourceNode(id: Self.id(request.commonName), kind: name, stage: .certs, target: .host, dependsOn: needs),
-                ResourceNode(id: Self.filesID(request.commonName), kind: name, stage: .certs, target: .host, dependsOn: needs),
+        let requests = context.estate.certificates.map { request in
+            (request.commonName, [Self.trustID] + (request.guestID.map { [GuestSettingsKind.id($0)] } ?? []))
+        }
+        // An entry left out for its own errors is still a resource: it fails, and what needs it waits for that.
+        let refused = context.estate.refusedCertificates.map { ($0.commonName, [Self.trustID]) }
+        return (requests + refused).flatMap { commonName, needs in
+            [
+                ResourceNode(id: Self.id(commonName), kind: name, stage: .certs, target: .host, dependsOn: needs),
+                ResourceNode(id: Self.filesID(commonName), kind: name, stage: .certs, target: .host, dependsOn: needs),
             ]
         }
     }

@@ -6,8 +6,9 @@ public struct CertificateFacts: Sendable, Equatable {
     public var commonName: String?
     /// Lowercased DNS names of the subject alternative names.
     public var dnsNames: Set<String>
-    /// IP addresses of the subject alternative names, in their usual text form.
-    public var ipAddresses: Set<String>
+    /// IP addresses of the subject alternative names, IPv4 and IPv6 in one set (an IPv4-mapped
+    /// IPv6 address is its IPv4 address).
+    public var ipAddresses: Set<IPAddress>
     /// Hex, as `openssl x509 -serial` shows it (lowercase).
     public var serial: String
     public var notBefore: Date
@@ -23,7 +24,7 @@ public struct CertificateFacts: Sendable, Equatable {
     public var chainsToRoot: Bool?
 
     public init(
-        commonName: String?, dnsNames: Set<String>, ipAddresses: Set<String>, serial: String, notBefore: Date, notAfter: Date, issuer: String,
+        commonName: String?, dnsNames: Set<String>, ipAddresses: Set<IPAddress>, serial: String, notBefore: Date, notAfter: Date, issuer: String,
         fingerprint: String, keyMatches: Bool? = nil, chainsToRoot: Bool? = nil
     ) {
         self.commonName = commonName
@@ -68,7 +69,8 @@ public struct CertAssessment: Sendable, Equatable {
         if facts.keyMatches == false { mismatches.append("the key at \(request.keyPath) is not the certificate's key") }
         if facts.keyMatches == nil { mismatches.append("no private key at \(request.keyPath)") }
         let wantDNS = Set(request.dnsNames.map { $0.text.lowercased() })
-        let wantIP = Set(request.ipAddresses.map(\.description))
+        // Typed and normalised on both sides: "0:0::1" in the manifest is the "::1" a certificate holds.
+        let wantIP = Set(request.ipAddresses)
         if facts.dnsNames != wantDNS { mismatches.append("DNS names " + Self.difference(have: facts.dnsNames, want: wantDNS)) }
         if facts.ipAddresses != wantIP { mismatches.append("IP addresses " + Self.difference(have: facts.ipAddresses, want: wantIP)) }
         if let name = facts.commonName, name.lowercased() != request.commonName.lowercased() {
@@ -89,7 +91,7 @@ public struct CertAssessment: Sendable, Equatable {
     }
 
     /// `+a.example -b.example`: what the configuration adds and drops, in order.
-    static func difference(have: Set<String>, want: Set<String>) -> String {
+    static func difference<Name: Comparable & Hashable & CustomStringConvertible>(have: Set<Name>, want: Set<Name>) -> String {
         let added = want.subtracting(have).sorted().map { "+\($0)" }
         let removed = have.subtracting(want).sorted().map { "-\($0)" }
         return (added + removed).joined(separator: " ")

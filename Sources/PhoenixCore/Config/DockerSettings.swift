@@ -7,9 +7,22 @@ public struct DockerSettings: Sendable {
     public var port = 2376
     /// The client's TLS material on the host for TCP endpoints (the original's `/etc/docker/tls`
     /// layout); nil with `"tls": false` (plain TCP, for a daemon on loopback only).
-    public var tls: (caFile: String, certFile: String, keyFile: String)? = (
-        "/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem"
-    )
+    public var tls: (caFile: String, certFile: String, keyFile: String)? = DockerSettings.defaultTLS
+
+    /// The original's `/etc/docker/tls` layout: the files when `phoenix.docker.tls` names none.
+    public static let defaultTLS = (caFile: "/etc/docker/tls/ca.pem", certFile: "/etc/docker/tls/cert.pem", keyFile: "/etc/docker/tls/key.pem")
+
+    /// The settings that name the client's TLS files, each saying when its value is the default
+    /// (for messages about a file that is not there).
+    public var tlsSettings: (ca: String, cert: String, key: String) {
+        func named(_ key: String, _ path: String?, _ fallback: String) -> String {
+            "phoenix.docker.tls.\(key)" + (path == fallback ? ", not set: the original's default" : "")
+        }
+        return (
+            named("ca_file", tls?.caFile, Self.defaultTLS.caFile), named("cert_file", tls?.certFile, Self.defaultTLS.certFile),
+            named("key_file", tls?.keyFile, Self.defaultTLS.keyFile)
+        )
+    }
     /// The address each node advertises to the Swarm, by VMID (default: its static address).
     public var advertise: [Int: String] = [:]
     /// The docker CLI `docker stack deploy` runs with (on the host, pointed at the manager).

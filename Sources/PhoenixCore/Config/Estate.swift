@@ -30,6 +30,9 @@ public struct Estate: Sendable {
     public var dns: DNSSettings
     public var stacks: [Stack]
     public var certificates: [CertificateRequest]
+    /// Manifest entries left out for problems of their own: plan and sync fail their certificates
+    /// and leave their files alone.
+    public var refusedCertificates: [RefusedCertificate] = []
     public var settings: PhoenixSettings
     public var portainerAdminPassword: Secret?
     /// The hypervisor configuration document, for `when.setting` conditions.

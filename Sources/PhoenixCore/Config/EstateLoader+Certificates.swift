@@ -1,10 +1,32 @@
 import Foundation
 
 extension EstateLoader {
-    /// `certificate-manifest.json`: an array of certificate entries.
-    func loadCertificateManifest(_ root: JSONCursor) -> [CertificateRequest] {
-        guard let entries = root.expectArray("the certificate manifest") else { return [] }
-        return entries.compactMap(loadCertificate)
+    /// `certificate-manifest.json`: an array of certificate entries. An entry with a problem of its
+    /// own (a SAN that is no name, a bad owner, …) is left out alone: its errors are tied to its
+    /// certificate's resource, which plan and sync report as failed, and the other certificates
+    /// (and the rest of the estate) still converge. An entry without a usable common name has no
+    /// resource to fail: its errors concern the whole configuration.
+    func loadCertificateManifest(_ root: JSONCursor) -> (requests: [CertificateRequest], refused: [RefusedCertificate]) {
+        guard let entries = root.expectArray("the certificate manifest") else { return ([], []) }
+        var requests: [CertificateRequest] = []
+        var refused: [RefusedCertificate] = []
+        for entry in entries {
+            let own = DiagnosticSink()
+            let request = loadCertificate(JSONCursor(file: entry.file, pointer: entry.pointer, value: entry.value, sink: own))
+            let errors = own.errors
+            // Any error of its own leaves the entry out (a bad verify_at too, though the rest of it read).
+            guard !errors.isEmpty, case let .string(text)? = entry.value["common_name"], DNSName(text, allowWildcard: true) != nil else {
+                if let request, errors.isEmpty { requests.append(request) }
+                own.forward(to: entry.sink, resource: nil)
+                continue
+            }
+            let name = text.lowercased()
+            own.forward(to: entry.sink, resource: CertKind.id(name))
+            refused.append(
+                RefusedCertificate(
+                    commonName: name, location: entry.location, problems: errors.map { "\($0.file)#\($0.pointer): \($0.message)" }))
+        }
+        return (requests, refused)
     }
 
     private func loadCertificate(_ entry: JSONCursor) -> CertificateRequest? {
@@ -29,19 +51,24 @@ extension EstateLoader {
             valid = false
         }
         var dnsNames: [DNSName] = []
-        var ipAddresses: [IPv4Address] = []
+        var ipAddresses: [IPAddress] = []
         if let sans = entry.child("sans")?.expectArray("sans") {
             for san in sans {
                 guard let text = san.stringValue else {
                     valid = false
                     continue
                 }
-                if let address = IPv4Address(text) {
+                // IPv4 and IPv6 in one list, each once however it is written ("0:0::1" is "::1").
+                if let address = IPAddress(text) {
                     if !ipAddresses.contains(address) { ipAddresses.append(address) }
                 } else if let name = DNSName(text, allowWildcard: true) {
                     if !dnsNames.contains(name) { dnsNames.append(name) }
                 } else {
-                    san.error("\(san.describe) is neither a DNS name nor an IPv4 address")
+                    san.error(
+                        "\(san.describe) is neither a DNS name nor an IP address",
+                        hint:
+                            "write a DNS name (app.example, *.app.example), an IPv4 address (10.0.0.5) or an IPv6 address (fd00::5), without brackets or a zone"
+                    )
                     valid = false
                 }
             }

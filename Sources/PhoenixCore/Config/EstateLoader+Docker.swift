@@ -38,7 +38,7 @@ extension EstateLoader {
             case .bool(false): docker.tls = nil
             case .object:
                 tls.warnUnknownKeys(["ca_file", "cert_file", "key_file"], in: "phoenix.docker.tls")
-                var files = docker.tls ?? ("/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
+                var files = docker.tls ?? DockerSettings.defaultTLS
                 if let path = absolutePath(tls.child("ca_file")) { files.caFile = path }
                 if let path = absolutePath(tls.child("cert_file")) { files.certFile = path }
                 if let path = absolutePath(tls.child("key_file")) { files.keyFile = path }

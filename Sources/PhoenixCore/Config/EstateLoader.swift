@@ -49,8 +49,9 @@ public struct EstateLoader: Sendable {
         stacks = mergeStackDirectories(sources.stackDirectories, into: stacks, configNames: stackConfigNames, sink: sink)
 
         var certificates: [CertificateRequest] = []
+        var refusedCertificates: [RefusedCertificate] = []
         if let root = manifestRoot {
-            certificates = loadCertificateManifest(root)
+            (certificates, refusedCertificates) = loadCertificateManifest(root)
         }
 
         let estate = Estate(
@@ -62,6 +63,7 @@ public struct EstateLoader: Sendable {
             dns: hypervisor.dns,
             stacks: stacks.sorted { $0.name < $1.name },
             certificates: certificates,
+            refusedCertificates: refusedCertificates,
             settings: hypervisor.settings,
             portainerAdminPassword: hypervisor.portainerAdminPassword,
             hypervisorDocument: Self.redacted(hypervisorRoot.value),

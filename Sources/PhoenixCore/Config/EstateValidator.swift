@@ -218,6 +218,17 @@ struct EstateValidator: Sendable {
                     "certificate \(request.commonName) says guest \(id) is a \(kind.rawValue), but it is a \(guest.kind.rawValue)")
             }
         }
+        // An entry left out for its own errors still names its resource: a second one is ambiguous.
+        for refused in estate.refusedCertificates {
+            if let first = seen[refused.commonName] {
+                sink.error(
+                    refused.location.file, refused.location.pointer / "common_name",
+                    "certificate \(refused.commonName) is listed twice (first at \(first.pointer)): its resource cert:\(refused.commonName) would be two",
+                    hint: "one entry per certificate")
+            } else {
+                seen[refused.commonName] = refused.location
+            }
+        }
     }
 
     private func checkSwarm() {

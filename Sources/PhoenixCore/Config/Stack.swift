@@ -55,7 +55,8 @@ public struct TraefikLabel: Sendable {
 public struct CertificateRequest: Sendable {
     public var commonName: String
     public var dnsNames: [DNSName]
-    public var ipAddresses: [IPv4Address]
+    /// IPv4 and IPv6, each once (normalised).
+    public var ipAddresses: [IPAddress]
     public var guestID: Int?
     public var guestKind: GuestKind?
     public var certPath: String

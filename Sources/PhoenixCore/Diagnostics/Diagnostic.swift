@@ -13,13 +13,22 @@ public struct Diagnostic: Sendable, Hashable, Comparable {
     public let pointer: JSONPointer
     public let message: String
     public let hint: String?
+    /// The one resource an error leaves out (`cert:app.example`: a manifest entry with a problem of
+    /// its own); nil when it concerns the whole configuration.
+    public let resource: String?
 
-    public init(_ severity: Severity, file: String, pointer: JSONPointer, message: String, hint: String? = nil) {
+    public init(_ severity: Severity, file: String, pointer: JSONPointer, message: String, hint: String? = nil, resource: String? = nil) {
         self.severity = severity
         self.file = file
         self.pointer = pointer
         self.message = message
         self.hint = hint
+        self.resource = resource
+    }
+
+    /// This diagnostic, an error tied to `resource`.
+    func tied(to resource: String?) -> Diagnostic {
+        Diagnostic(severity, file: file, pointer: pointer, message: message, hint: hint, resource: severity == .error ? resource : nil)
     }
 
     public static func < (lhs: Diagnostic, rhs: Diagnostic) -> Bool {
@@ -66,6 +75,19 @@ public final class DiagnosticSink: @unchecked Sendable {
         lock.withLock { diagnostics.append(diagnostic) }
     }
 
+    /// The errors collected so far, in the order they came.
+    var errors: [Diagnostic] { lock.withLock { diagnostics.filter { $0.severity == .error } } }
+
+    /// Moves what this sink collected into `other`, the errors tied to `resource` (nil: to the
+    /// whole configuration).
+    func forward(to other: DiagnosticSink, resource: String?) {
+        let moved = lock.withLock {
+            defer { diagnostics = [] }
+            return diagnostics
+        }
+        for diagnostic in moved { other.append(diagnostic.tied(to: resource)) }
+    }
+
     /// Sorted and de-duplicated, errors and warnings apart.
     public func report() -> ValidationReport {
         let unique = Diagnostic.sorted(Array(Set(lock.withLock { diagnostics })))
@@ -80,5 +102,9 @@ public final class DiagnosticSink: @unchecked Sendable {
 public struct ValidationReport: Sendable, Equatable {
     public let errors: [Diagnostic]
     public let warnings: [Diagnostic]
+    /// No errors at all: what `validate` says.
     public var isValid: Bool { errors.isEmpty }
+    /// Every error, if any, leaves out one resource only: the rest of the estate can be planned
+    /// and synced (the resources left out fail there, named).
+    public var isUsable: Bool { !errors.contains { $0.resource == nil } }
 }

@@ -48,10 +48,11 @@ extension CertConvergence {
             let (client, provisioner) = try await open()
             let request = item.request
             let dns = request.dnsNames.map(\.text)
-            let ips = request.ipAddresses.map(\.description)
-            let csr = try SigningRequest(commonName: request.commonName, dnsNames: dns, ipAddresses: ips)
+            let csr = try SigningRequest(commonName: request.commonName, dnsNames: dns, ipAddresses: request.ipAddresses)
+            // The token's sans are the CSR's, IPs in their canonical text (step-ca parses both families).
             let token = provisioner.token(
-                subject: request.commonName, sans: dns + ips, audience: client.url + "/1.0/sign", rootFingerprint: root.fingerprint, now: now())
+                subject: request.commonName, sans: dns + request.ipAddresses.map(\.description), audience: client.url + "/1.0/sign",
+                rootFingerprint: root.fingerprint, now: now())
             do throws(StepCAError) {
                 chain = try await client.sign(csrPEM: csr.csrPEM, token: token, lifetime: request.lifetime ?? settings.lifetime).chainPEM
             } catch {

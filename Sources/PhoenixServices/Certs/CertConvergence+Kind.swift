@@ -36,6 +36,11 @@ extension CertConvergence: ConvergentKind {
 
     public func plan(_ observation: Observation, in context: KindContext) -> KindPlan<Change> {
         var plan = KindPlan<Change>()
+        // An entry left out for its own errors fails first: nothing of it is touched.
+        for entry in estate.refusedCertificates {
+            plan.failed[entry.resourceID] = .invalid(reason: entry.reason)
+            plan.failed[CertKind.filesID(entry.commonName)] = .invalid(reason: entry.reason)
+        }
         if let reason = observation.notReady {
             for request in estate.certificates {
                 plan.failed[request.resourceID] = .cannotCheck(reason: reason)
@@ -132,11 +137,15 @@ extension CertConvergence: ConvergentKind {
     public func journalDigest(_ step: Step<Change>, applied material: Material) -> String? { material.fingerprint }
 
     /// The execution as the certificates' printers show it.
-    public static func report(_ execution: KindExecution<CertConvergence>, synced: Bool, calls: [String: Int]) -> CertsReport {
+    public func report(_ execution: KindExecution<CertConvergence>, synced: Bool, calls: [String: Int]) -> CertsReport {
         guard let observation = execution.observation else {
-            return CertsReport(report: Report(error: execution.failure?.description, calls: calls), applied: synced, results: execution.results)
+            return CertsReport(
+                report: Report(refused: estate.refusedCertificates, error: execution.failure?.description, calls: calls), applied: synced,
+                results: execution.results)
         }
-        if let reason = observation.notReady { return CertsReport(report: Report(notReady: reason), applied: synced, results: execution.results) }
+        if let reason = observation.notReady {
+            return CertsReport(report: Report(refused: estate.refusedCertificates, notReady: reason), applied: synced, results: execution.results)
+        }
         let results = Dictionary(uniqueKeysWithValues: execution.results.map { ($0.id, $0) })
         let stepped = Set(execution.plan?.steps.map(\.id) ?? [])
         let items = observation.items.map { planned in
@@ -153,7 +162,7 @@ extension CertConvergence: ConvergentKind {
             }
             return item
         }
-        return CertsReport(report: Report(items: items, calls: calls), applied: synced, results: execution.results)
+        return CertsReport(report: Report(items: items, refused: estate.refusedCertificates, calls: calls), applied: synced, results: execution.results)
     }
 
     /// Ends the CA's connection (once the kind is done).
@@ -166,7 +175,7 @@ extension CertConvergence: ConvergentKind {
         return ExecutedRunner(self, executor: executor) { execution, synced in
             let calls = await connection.calls()
             await connection.shutdown()
-            return CertConvergence.report(execution, synced: synced, calls: calls)
+            return self.report(execution, synced: synced, calls: calls)
         }
     }
 }

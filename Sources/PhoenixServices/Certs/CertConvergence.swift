@@ -115,6 +115,8 @@ public struct CertConvergence: Sendable {
 
     public struct Report: Sendable {
         public var items: [Item] = []
+        /// Manifest entries left out for their own errors: failed, their files untouched.
+        public var refused: [RefusedCertificate] = []
         public var error: String?
         /// Why nothing could be looked at yet, when that is not a failure: the CA's root is not
         /// exported on the host yet (a new estate, before the CA guest runs), as the trust stage says.
@@ -125,6 +127,7 @@ public struct CertConvergence: Sendable {
         public var failures: [String: String] {
             var failures: [String: String] = [:]
             for item in items { if let failure = item.failure { failures[item.id] = failure } }
+            for entry in refused { failures[entry.resourceID] = entry.reason }
             return failures
         }
     }
@@ -133,11 +136,17 @@ public struct CertConvergence: Sendable {
 
     /// Every certificate as installed, with what the stage would do. Changes nothing.
     public func plan() async -> Report {
-        if let reason = await notReady() { return Report(notReady: reason) }
-        switch await observe() {
-        case let .failure(error): return Report(error: error.message)
-        case let .success(items): return Report(items: items)
+        var report: Report
+        if let reason = await notReady() {
+            report = Report(notReady: reason)
+        } else {
+            switch await observe() {
+            case let .failure(error): report = Report(error: error.message)
+            case let .success(items): report = Report(items: items)
+            }
         }
+        report.refused = estate.refusedCertificates
+        return report
     }
 
     /// Reads the installed files that feed Swarm secrets into `feed` (before a run's kinds start, so
@@ -164,7 +173,7 @@ public struct CertConvergence: Sendable {
 
     /// The root file is not on the host at all: nothing can be checked or issued yet.
     func notReady() async -> String? {
-        guard !estate.certificates.isEmpty else { return "the certificate manifest lists no certificates" }
+        guard !estate.certificates.isEmpty || !estate.refusedCertificates.isEmpty else { return "the certificate manifest lists no certificates" }
         let path = settings.rootFile ?? estate.settings.trustSource
         guard case .success(.none) = await connection.rootFile() else { return nil }
         return "the Step-CA root \(path) is not on the host yet (the Step-CA guest exports it); no certificate is checked or issued"

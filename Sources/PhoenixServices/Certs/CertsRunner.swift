@@ -12,7 +12,7 @@ public struct CertsReport: KindReport {
 
     public var error: String? { report.error }
     public var failures: [String: String] { report.failures }
-    public var hasChanges: Bool { report.items.contains { $0.needsChange } || report.error != nil }
+    public var hasChanges: Bool { report.items.contains { $0.needsChange } || report.error != nil || !report.refused.isEmpty }
 
     public var summary: String? {
         if let error { return "certs: \(error)" }
@@ -21,9 +21,27 @@ public struct CertsReport: KindReport {
         return "certs: \(changed.count) changed, \(failures.count) failed"
     }
 
+    /// A manifest entry left out for its own errors, as a failed resource.
+    func refusedJSON(_ entry: RefusedCertificate) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("resource", .string(entry.resourceID)), ("kind", .string(kind)), ("state", .string("invalid")), ("action", .string("none")),
+            ("changes", .array([])),
+        ]
+        if applied { members.append(("status", .string("failed"))) }
+        members.append(("error", .string(entry.reason)))
+        return .object(members)
+    }
+
     public var json: (key: String, value: JSONValue)? {
-        if let error { return ("certs_error", .string(error)) }
-        if let reason = report.notReady { return ("certs", .object([("not_applied", .string(reason))])) }
+        let refused = report.refused.map(refusedJSON)
+        if let error {
+            return refused.isEmpty ? ("certs_error", .string(error)) : ("certs", .object([("error", .string(error)), ("resources", .array(refused))]))
+        }
+        if let reason = report.notReady {
+            var members: [(key: String, value: JSONValue)] = [("not_applied", .string(reason))]
+            if !refused.isEmpty { members.append(("resources", .array(refused))) }
+            return ("certs", .object(members))
+        }
         let items: [JSONValue] = report.items.map { item in
             var members: [(key: String, value: JSONValue)] = [
                 ("resource", .string(item.id)), ("kind", .string(kind)), ("state", .string(item.assessment.state.rawValue)),
@@ -35,12 +53,15 @@ public struct CertsReport: KindReport {
             return .object(members)
         }
         let calls = report.calls.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.number(Double($0.value))) }
-        return ("certs", .object([("calls", .object(calls)), ("resources", .array(items))]))
+        return ("certs", .object([("calls", .object(calls)), ("resources", .array(items + refused))]))
     }
 
     public func lines(verbose: Bool) -> [String] {
-        if let error { return ["certs: failed: \(TextRules.printable(error, limit: 1200))"] }
-        if let reason = report.notReady { return ["certs: not applied: \(reason)"] }
+        let refused = report.refused.map { entry in
+            "certs: \(entry.resourceID): \(applied ? "failed" : "cannot converge"): \(TextRules.printable(entry.reason, limit: 800))"
+        }
+        if let error { return refused + ["certs: failed: \(TextRules.printable(error, limit: 1200))"] }
+        if let reason = report.notReady { return refused + ["certs: not applied: \(reason)"] }
         var lines: [String] = []
         for item in report.items {
             if let failure = item.failure {
@@ -56,7 +77,7 @@ public struct CertsReport: KindReport {
             let signs = report.calls["sign", default: 0] + report.calls["renew", default: 0]
             lines.append("certs: \(report.items.count) certificates as configured (\(signs) issued)")
         }
-        return lines
+        return refused + lines
     }
 }
 
@@ -96,7 +117,7 @@ public enum CertsStatus {
             if let facts = item.facts {
                 members += [
                     ("dns_sans", .array(facts.dnsNames.sorted().map(JSONValue.string))),
-                    ("ip_sans", .array(facts.ipAddresses.sorted().map(JSONValue.string))), ("serial", .string(facts.serial)),
+                    ("ip_sans", .array(facts.ipAddresses.sorted().map { .string($0.description) })), ("serial", .string(facts.serial)),
                     ("not_before", .string(dates.string(from: facts.notBefore))),
                     ("not_after", .string(dates.string(from: facts.notAfter))),
                     ("seconds_left", .number(Double(Int(facts.notAfter.timeIntervalSince(now))))), ("issuer", .string(facts.issuer)),
@@ -130,6 +151,15 @@ public enum CertsStatus {
                 members.append(("served", item.endpoints.isEmpty ? .null : .array(served[item.id] ?? [])))
             }
             certificates.append(.object(members))
+        }
+        // Entries left out for their own errors: what is wrong with them, nothing read.
+        for entry in report.refused where names.isEmpty || names.contains(entry.commonName) {
+            certificates.append(
+                .object([
+                    ("name", .string(entry.resourceID)), ("common_name", .string(entry.commonName)), ("dns_sans", .array([])),
+                    ("ip_sans", .array([])), ("serial", .null), ("not_after", .null), ("seconds_left", .null), ("state", .string("invalid")),
+                    ("reasons", .array(entry.problems.map(JSONValue.string))), ("installed", .array([])), ("served", .null),
+                ]))
         }
         return .object([("version", .number(1)), ("certificates", .array(certificates))])
     }

@@ -124,8 +124,13 @@ public struct StackDeployments: Sendable {
         return items
     }
 
+    /// A stack's compose as deployed and its spec hash. `unnamed`: the secrets whose versions a plan
+    /// without a state store key cannot name (their plain names stand in; the hash is not the one
+    /// sync deploys then).
+    typealias DeployForm = (compose: String, hash: String, unnamed: Set<String>)
+
     /// The deploy form of a stack: secrets at their versions, every service labelled with the spec hash.
-    func deployForm(_ stack: SwarmDesired.Stack, digests: ContentDigests) -> Result<(compose: String, hash: String), StackCompose.Failure> {
+    func deployForm(_ stack: SwarmDesired.Stack, digests: ContentDigests) -> Result<DeployForm, StackCompose.Failure> {
         let rendered: String
         switch stack.rendered {
         case let .success(text): rendered = text
@@ -134,15 +139,17 @@ public struct StackDeployments: Sendable {
         do throws(StackCompose.Failure) {
             let compose = try StackCompose(rendered)
             var versions: [String: String] = [:]
+            var unnamed = Set<String>()
             for name in stack.externalSecrets {
-                guard let versioned = secrets.versioned(name, digests: digests) else {
-                    return .failure(StackCompose.Failure(message: "waits for secret \(name): \(secrets.reason(name) ?? "no source")"))
+                switch secrets.version(name, digests: digests) {
+                case nil: return .failure(StackCompose.Failure(message: "waits for secret \(name): \(secrets.reason(name) ?? "no source")"))
+                case let .named(versioned)?: versions[name] = versioned
+                case .unnamed?: unnamed.insert(name)
                 }
-                versions[name] = versioned
             }
             let unlabelled = try compose.deployForm(versions: versions, spec: nil)
             let hash = String(Digest.sha256Hex(unlabelled).prefix(16))
-            return .success((try compose.deployForm(versions: versions, spec: hash), hash))
+            return .success((try compose.deployForm(versions: versions, spec: hash), hash, unnamed))
         } catch {
             return .failure(error)
         }
@@ -150,7 +157,7 @@ public struct StackDeployments: Sendable {
 
     func item(for stack: SwarmDesired.Stack, observation: Observation, record: StackRecord?, digests: ContentDigests) -> Item {
         var item = Item(id: stack.resourceID, namespace: stack.namespace, action: .none, reasons: [])
-        let form: (compose: String, hash: String)
+        let form: DeployForm
         switch deployForm(stack, digests: digests) {
         case let .success(value): form = value
         case let .failure(failure):
@@ -158,7 +165,8 @@ public struct StackDeployments: Sendable {
             item.outcome = failure.message.hasPrefix("waits for") ? .blocked : .failed
             return item
         }
-        item.specHash = form.hash
+        // A hash over stand-in secret names is not what sync deploys: not shown.
+        item.specHash = form.unnamed.isEmpty ? form.hash : nil
         item.compose = form.compose
         let running = observation.services.filter { $0.stack == stack.namespace }
         guard let record else {
@@ -188,7 +196,8 @@ public struct StackDeployments: Sendable {
                 }
                 let before = Dictionary(old.externalSecrets.map { ($0.key, $0.name) }, uniquingKeysWith: { first, _ in first })
                 for (key, name) in new.externalSecrets where before[key] != nil && before[key] != name {
-                    reasons.append("secret \(key): new version \(name)")
+                    reasons.append(
+                        form.unnamed.contains(name) ? "secret \(key): a new version (\(SecretVersions.unnamedNote))" : "secret \(key): new version \(name)")
                 }
                 if reasons.isEmpty { reasons.append("networks, volumes or secrets") }
             }

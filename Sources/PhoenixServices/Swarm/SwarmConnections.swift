@@ -21,7 +21,7 @@ public actor SwarmConnections {
 
     /// The endpoint of a member, with the client TLS files for a TCP daemon.
     public nonisolated func endpoint(_ member: SwarmDesired.Member) throws(DockerError) -> DockerEndpoint {
-        let tls = settings.tls.map { DockerEndpoint.TLS(caFile: $0.caFile, certFile: $0.certFile, keyFile: $0.keyFile) }
+        let tls = settings.tls.map { DockerEndpoint.TLS(caFile: $0.caFile, certFile: $0.certFile, keyFile: $0.keyFile, settings: settings.tlsSettings) }
         guard let endpoint = DockerEndpoint(member.endpoint, tls: tls) else {
             throw DockerError(endpoint: member.endpoint, call: "connect", kind: .unreachable, message: "not a Docker endpoint")
         }
@@ -102,11 +102,31 @@ public struct SecretVersions: Sendable {
 
     public static func readFile(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
-    /// The versioned name of `name`'s current value (nil when it has no source).
-    public func versioned(_ name: String, digests: ContentDigests) -> String? {
+    /// The version of a secret's current value.
+    public enum Version: Sendable, Equatable {
+        /// `<name>_<12 hex>`: the name sync creates it under.
+        case named(String)
+        /// There is no state store key yet (plan before the first sync): the name is keyed by the
+        /// key sync creates with the store, so nothing can name it now.
+        case unnamed
+
+        /// The name, when it can be known.
+        public var name: String? {
+            if case let .named(name) = self { return name }
+            return nil
+        }
+    }
+
+    /// Said in plan and status where the name of a new version cannot be known yet.
+    public static let unnamedNote = "its name is fixed when sync creates the state store"
+
+    /// The version of `name`'s current value (nil when it has no source).
+    public func version(_ name: String, digests: ContentDigests) -> Version? {
         guard case let .value(secret)? = feed.values()[name].map(Source.value) ?? base[name] else { return nil }
+        // A keyed hash under no key is not the name sync will use: never announce it.
+        guard digests.key != nil else { return .unnamed }
         let hash = digests.digest(name + "\u{0}" + secret.revealed, sensitive: true).split(separator: ":").last.map(String.init) ?? ""
-        return "\(name)_\(hash.prefix(12))"
+        return .named("\(name)_\(hash.prefix(12))")
     }
 
     public func reason(_ name: String) -> String? {

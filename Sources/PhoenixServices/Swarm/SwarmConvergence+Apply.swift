@@ -127,6 +127,8 @@ extension SwarmConvergence {
             try await manager.createOverlayNetwork(name, labels: ["io.phoenix.managed": "true"])
         case let .createSecret(name, versioned):
             guard case let .value(value)? = secrets.sources[name] else { throw StepFailure(description: "no value for \(name)") }
+            // A run always has its store's key: an unnamed version comes from a plan only.
+            guard let versioned else { throw StepFailure(description: "no state store key to name the new version of \(name) with") }
             try await manager.createSecret(versioned, value: value, labels: [SecretVersions.label: name])
         case let .pruneSecrets(ids):
             for id in ids {
@@ -199,9 +201,9 @@ extension SwarmConvergence {
                 guard try await manager.networks().contains(where: { $0.name == name && $0.scope == "swarm" }) else {
                     throw StepFailure(description: "network \(name) is not there after create")
                 }
-            case let .createSecret(_, versioned):
-                guard try await manager.secrets().contains(where: { $0.name == versioned }) else {
-                    throw StepFailure(description: "secret \(versioned) is not there after create")
+            case let .createSecret(name, versioned):
+                guard let versioned, try await manager.secrets().contains(where: { $0.name == versioned }) else {
+                    throw StepFailure(description: "secret \(versioned ?? name) is not there after create")
                 }
             case .pruneSecrets:
                 break
@@ -215,7 +217,7 @@ extension SwarmConvergence {
         guard let client = try? await managerClient(), let all = try? await client.secrets(), let services = try? await client.services() else { return [] }
         var removed: [String] = []
         for name in desired.secrets.keys.sorted() {
-            guard let current = secrets.versioned(name, digests: digests) else { continue }
+            guard let current = secrets.version(name, digests: digests)?.name else { continue }
             for secret in Self.unusedVersions(of: name, keeping: current, secrets: all, services: services) {
                 if (try? await client.removeSecret(secret.id)) != nil { removed.append(secret.name) }
             }

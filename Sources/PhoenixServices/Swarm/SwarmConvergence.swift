@@ -35,7 +35,8 @@ public struct SwarmConvergence: ConvergentKind {
             case removeStale([String])
             case labels(add: [String: String], remove: [String])
             case createNetwork(String)
-            case createSecret(name: String, versioned: String)
+            /// `versioned` nil: a plan without a state store key, which cannot name the version yet.
+            case createSecret(name: String, versioned: String?)
             case pruneSecrets([String])
         }
 
@@ -94,6 +95,18 @@ public struct SwarmConvergence: ConvergentKind {
             return results
         }
         return observation
+    }
+
+    /// Every resource's change as read now, fingerprinted with `digests` (a store's, or none yet).
+    /// Changes nothing.
+    public func plan(digests: ContentDigests) async -> Report {
+        guard desired.manager != nil else { return Report() }
+        do throws(DockerError) {
+            let daemons = try await observe()
+            return Report(items: items(daemons, digests: digests), calls: await connections.calls())
+        } catch {
+            return Report(error: error.description, calls: await connections.calls())
+        }
     }
 
     func items(_ observation: Daemons, digests: ContentDigests) -> [Item] {
@@ -178,17 +191,24 @@ public struct SwarmConvergence: ConvergentKind {
             var item = Item(id: SwarmKind.secretID(name), steps: [], lines: [])
             let users = desired.secrets[name]!
             let usedBy = users.isEmpty ? "" : " (needed by \(users.joined(separator: ", ")))"
-            guard let versioned = secrets.versioned(name, digests: digests) else {
+            guard let version = secrets.version(name, digests: digests) else {
                 item.failure = "secret \(name)\(usedBy) has no source: \(secrets.reason(name) ?? "unknown")"
                 items.append(item)
                 continue
             }
-            if !observation.secrets.contains(where: { $0.name == versioned }) {
-                item.steps.append(.createSecret(name: name, versioned: versioned))
-                let previous = observation.secrets.contains { $0.labels[SecretVersions.label] == name }
-                item.lines.append("\(previous ? "new version" : "create") \(versioned)\(usedBy)")
+            let previous = observation.secrets.contains { $0.labels[SecretVersions.label] == name }
+            switch version {
+            case let .named(versioned):
+                if !observation.secrets.contains(where: { $0.name == versioned }) {
+                    item.steps.append(.createSecret(name: name, versioned: versioned))
+                    item.lines.append("\(previous ? "new version" : "create") \(versioned)\(usedBy)")
+                }
+            case .unnamed:
+                // No store key yet: sync makes one, and every version is new under it.
+                item.steps.append(.createSecret(name: name, versioned: nil))
+                item.lines.append("\(previous ? "new version of \(name)" : "create \(name), a new version") (\(SecretVersions.unnamedNote))\(usedBy)")
             }
-            let unused = Self.unusedVersions(of: name, keeping: versioned, secrets: observation.secrets, services: observation.services)
+            let unused = Self.unusedVersions(of: name, keeping: version.name, secrets: observation.secrets, services: observation.services)
             if !unused.isEmpty {
                 item.steps.append(.pruneSecrets(unused.map(\.id)))
                 item.lines.append("prune \(unused.map(\.name).joined(separator: ", ")) (no service uses it)")
@@ -210,7 +230,7 @@ public struct SwarmConvergence: ConvergentKind {
     }
 
     /// Versions of `name` phoenix made that are not `keeping` and that no service mounts.
-    static func unusedVersions(of name: String, keeping: String, secrets: [SwarmSecret], services: [SwarmService]) -> [SwarmSecret] {
+    static func unusedVersions(of name: String, keeping: String?, secrets: [SwarmSecret], services: [SwarmService]) -> [SwarmSecret] {
         let used = Set(
             services.flatMap { service in
                 (service.spec["TaskTemplate"]?["ContainerSpec"]?["Secrets"]?.arrayItems ?? []).compactMap { $0["SecretID"]?.stringValue }

@@ -47,13 +47,15 @@ public enum SwarmStatus {
             ])
         }
         let secrets: [JSONValue] = desired.secrets.keys.sorted().map { name in
-            let current = convergence.secrets.versioned(name, digests: digests)
+            let version = convergence.secrets.version(name, digests: digests)
+            let current = version?.name
             let versions = observation.secrets.filter { $0.labels[SecretVersions.label] == name || $0.name == name }.map(\.name).sorted()
             var members: [(key: String, value: JSONValue)] = [
                 ("name", .string(name)), ("current", current.map(JSONValue.string) ?? .null),
                 ("exists", .bool(current.map { versions.contains($0) } ?? false)), ("versions", .array(versions.map(JSONValue.string))),
                 ("used_by", .array(desired.secrets[name]!.map(JSONValue.string))),
             ]
+            if version == .unnamed { members.append(("current_unnamed", .string("not named yet: \(SecretVersions.unnamedNote)"))) }
             if let reason = convergence.secrets.reason(name) { members.append(("no_source", .string(reason))) }
             return .object(members)
         }
