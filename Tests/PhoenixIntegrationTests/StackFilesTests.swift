@@ -3,8 +3,9 @@ import PhoenixTesting
 import Testing
 
 /// The files stage against real rsync, from stack directories checked out the way an agent does it
-/// (every commit afresh, so every file has the checkout's time). The host is a folder.
-@Suite("Stack files from fresh checkouts", .serialized, .needs(.syncLab, .rsync))
+/// (every commit afresh, so every file has the checkout's time), and `rollback RUN` of those files.
+/// The host is a folder.
+@Suite("Stack files from fresh checkouts, and their rollback", .serialized, .needs(.syncLab, .rsync))
 struct StackFilesTests {
     @Test("a second checkout: a file whose time alone differs is left as installed, only the changed file is written, then a no-op")
     func twoCheckouts() throws {
@@ -63,6 +64,62 @@ struct StackFilesTests {
         #expect(three.stdout.contains("No changes"), "\(three.stdout)")
         #expect(lab.treeChecksumExcludingState() == tree)
         #expect(Stamp(of: "\(installed)/web/docker-compose.yml") == written)
+    }
+
+    @Test("rollback RUN puts back the stack files the run left; one kept only as a keyed hash and changed since refuses it, nothing changed")
+    func rollback() throws {
+        let lab = try SyncLab.make()
+        _ = try realProgram("rsync")
+        let source = lab.directory.file("stacks")
+        let installed = lab.host + "/quickOS/portainer_stacks"
+        func read(_ path: String) throws -> String { try String(contentsOfFile: "\(installed)/\(path)", encoding: .utf8) }
+        let web = "services:\n  web:\n    image: nginx:1.25\n"
+        let composes = (1...3).map { "services:\n  app:\n    image: busybox:1.3\($0)\n" }
+        let tokens = ["APP_TOKEN=first-token-5d1c\n", "APP_TOKEN=second-token-9e2a\n"]
+        try write(composes[0], to: "\(source)/app/docker-compose.yml")
+        try write(web, to: "\(source)/web/docker-compose.yml")
+        try write(tokens[0], to: "\(source)/app/app.env")
+        #expect(try lab.phoenix(["sync", "files"]).status == 0, "run 1 creates the three files")
+        try write(composes[1], to: "\(source)/app/docker-compose.yml")
+        #expect(try lab.phoenix(["sync", "files"]).status == 0, "run 2 updates one")
+        #expect(try read("app/docker-compose.yml") == composes[1])
+
+        let back = try lab.phoenix(["rollback", "1"])
+        #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+        #expect(back.stdout.contains("update /quickOS/portainer_stacks/app/docker-compose.yml"), "\(back.stdout)")
+        #expect(try read("app/docker-compose.yml") == composes[0])
+        #expect(try read("web/docker-compose.yml") == web)
+        #expect(try read("app/app.env") == tokens[0], "as run 1 left it: nothing to put back")
+        #expect(try lab.phoenix(["plan", "files", "--detailed-exitcode"]).status == 2, "the stacks directory still asks for run 2's file")
+
+        // Run 4 goes forward again; run 5 changes the env file (kept only as a keyed hash) and the compose file.
+        #expect(try lab.phoenix(["sync", "files"]).status == 0)
+        try write(composes[2], to: "\(source)/app/docker-compose.yml")
+        try write(tokens[1], to: "\(source)/app/app.env")
+        #expect(try lab.phoenix(["sync", "files"]).status == 0)
+        let refused = try lab.phoenix(["rollback", "4"])
+        #expect(refused.status == 1, "\(refused.stdout)")
+        #expect(
+            refused.stderr.contains("rollback to run 4 refused, nothing was changed: files:app/app.env (changed since) may hold secrets"),
+            "\(refused.stderr)")
+        #expect(!(refused.stdout + refused.stderr).contains("token-"), "never a secret in the output")
+        #expect(try read("app/docker-compose.yml") == composes[2], "not even the file it could put back: all or nothing")
+        #expect(try read("app/app.env") == tokens[1])
+        let history = try lab.phoenix(["history"])
+        #expect(history.status == 0)
+        #expect(history.stdout.contains("rollback 4  failed: rollback to run 4 refused"), "\(history.stdout)")
+
+        // One deleted by hand since the run: refused too, naming it.
+        try FileManager.default.removeItem(atPath: "\(installed)/app/app.env")
+        let deleted = try lab.phoenix(["rollback", "5"])
+        #expect(deleted.status == 1, "\(deleted.stdout)")
+        #expect(deleted.stderr.contains("files:app/app.env (deleted since)"), "\(deleted.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(installed)/app/app.env"))
+
+        // --target limits a rollback to the guests' own files: the host-wide stack files are left alone, not refused.
+        let targeted = try lab.phoenix(["rollback", "4", "--target", "101"])
+        #expect(targeted.status == 0, "\(targeted.stdout)\(targeted.stderr)")
+        #expect(try read("app/docker-compose.yml") == composes[2])
     }
 
     private func write(_ contents: String, to path: String) throws {
