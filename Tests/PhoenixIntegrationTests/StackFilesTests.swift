@@ -1,4 +1,6 @@
 import Foundation
+import PhoenixCore
+import PhoenixState
 import PhoenixTesting
 import Testing
 
@@ -120,6 +122,42 @@ struct StackFilesTests {
         let targeted = try lab.phoenix(["rollback", "4", "--target", "101"])
         #expect(targeted.status == 0, "\(targeted.stdout)\(targeted.stderr)")
         #expect(try read("app/docker-compose.yml") == composes[2])
+    }
+
+    @Test("a compose file an earlier version recorded only as a keyed hash is recorded with its contents by the next run, which a rollback can then restore")
+    func keyedHashRecordedAgain() throws {
+        let lab = try SyncLab.make()
+        _ = try realProgram("rsync")
+        let compose = lab.directory.file("stacks/app/docker-compose.yml")
+        let installed = lab.host + "/quickOS/portainer_stacks/app/docker-compose.yml"
+        let versions = ["services:\n  app:\n    image: busybox:1.35\n", "services:\n  app:\n    image: busybox:1.36\n"]
+        try write(versions[0], to: compose)
+        #expect(try lab.phoenix(["sync", "files"]).status == 0)
+        // Run 2 is what an earlier version left: every stack file recorded only as a keyed hash.
+        let store = try StateStore(path: lab.state)
+        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
+        try store.recordApplied(
+            run: run,
+            Resource(
+                id: "files:app/docker-compose.yml", unit: .stackFiles, path: "/quickOS/portainer_stacks/app/docker-compose.yml", contents: versions[0],
+                mode: "0644", activation: .none, origin: "stacks/app/docker-compose.yml", sensitive: true))
+        try store.snapshot(run: run)
+        try store.finishRun(run, outcome: .succeeded, summary: "")
+        #expect(try store.snapshot(of: run).withoutContents.map(\.id) == ["files:app/docker-compose.yml"])
+
+        let noOp = try lab.phoenix(["sync", "files"])
+        #expect(noOp.status == 0, "\(noOp.stdout)\(noOp.stderr)")
+        #expect(noOp.stdout.contains("No changes"), "run 3 writes nothing to the host")
+        #expect(try store.snapshot(of: 3).resources.map(\.contents) == [versions[0]], "but records the contents")
+        try write(versions[1], to: compose)
+        #expect(try lab.phoenix(["sync", "files"]).status == 0)
+        let refused = try lab.phoenix(["rollback", "2"])
+        #expect(refused.status == 1, "\(refused.stdout)")
+        #expect(refused.stderr.contains("files:app/docker-compose.yml (changed since)"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: installed, encoding: .utf8) == versions[1])
+        let back = try lab.phoenix(["rollback", "3"])
+        #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+        #expect(try String(contentsOfFile: installed, encoding: .utf8) == versions[0])
     }
 
     private func write(_ contents: String, to path: String) throws {
