@@ -33,6 +33,13 @@ struct TrustDriver: UnitDriver {
 /// sent (each lands atomically: rsync writes a temporary and renames it), modes never group- or
 /// world-writable, and only files phoenix installed are ever deleted. Verified with a dry-run rsync
 /// that must find nothing left to send.
+///
+/// Files are compared by their contents alone (`--checksum`), never by their times, and times are
+/// not copied (`--no-times`): a checkout's modification times say when it was checked out, not
+/// when a file changed, so a fresh checkout of the same commit has nothing to send. A file left as
+/// it was keeps its installed time (nothing written, nothing touched); a file written gets the time
+/// it was installed, as every other file phoenix installs does, so tools that go by times (a backup
+/// that compares size and time) see every change and nothing else.
 struct StackFilesDriver: UnitDriver {
     func test(staged: [(resource: Resource, path: String)], in context: UnitContext) async throws(UnitFailure) {
         for file in staged where file.resource.path.hasSuffix(".yml") || file.resource.path.hasSuffix(".yaml") {
@@ -63,8 +70,7 @@ struct StackFilesDriver: UnitDriver {
         defer { try? FileManager.default.removeItem(atPath: list) }
         if target.options.isEmpty { try? FileManager.default.createDirectory(atPath: target.destination, withIntermediateDirectories: true) }
         let argv =
-            // Directory times are left alone: deleting one of phoenix's files changes them anyway.
-            ["rsync", "--archive", "--omit-dir-times", "--checksum", "--itemize-changes", "--chmod=D0755,Fgo-w", "--files-from=\(list)"]
+            ["rsync", "--archive", "--no-times", "--checksum", "--itemize-changes", "--chmod=D0755,Fgo-w", "--files-from=\(list)"]
             + (dryRun ? ["--dry-run"] : [])
             + target.options + ["--", source.hasSuffix("/") ? source : source + "/", target.destination + "/"]
         let result: CommandResult
@@ -72,7 +78,13 @@ struct StackFilesDriver: UnitDriver {
             throw UnitFailure(check: "rsync", output: error.description)
         }
         guard result.status == 0 else { throw UnitFailure(check: "rsync (exit \(result.status))", output: result.excerpt) }
-        // Itemized files only (`>f…`, `.f…`, `cf…`): a directory line is about its attributes, not a file to send.
-        return result.stdout.split(separator: "\n").filter { $0.dropFirst().first == "f" }.joined(separator: "\n")
+        return Self.contentsToSend(itemized: result.stdout).joined(separator: "\n")
+    }
+
+    /// The files whose contents rsync's `--itemize-changes` says it sends (`<f…`, `>f…`): a line
+    /// starting with `.` changes attributes only (a mode, an owner) of a file whose contents are
+    /// already as they should be, and a directory line is about the directory.
+    static func contentsToSend(itemized: String) -> [String] {
+        itemized.split(separator: "\n").filter { $0.dropFirst().first == "f" && $0.first != "." }.map(String.init)
     }
 }

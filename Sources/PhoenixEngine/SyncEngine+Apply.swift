@@ -34,18 +34,34 @@ extension SyncEngine {
     }
 
     /// Re-applies what a successful earlier run left installed: its files come back, files phoenix
-    /// created since are removed.
+    /// created since are removed. A file the state store kept only as a keyed hash (a stack file
+    /// that may hold secrets) cannot come back: when one is no longer as the run left it, the
+    /// rollback is refused before anything changes (`EngineError.notRestorable`), never reported as
+    /// a success that left it.
     public func rollback(to target: Int64, store: any StateBackend, command: String) async throws(EngineError) -> SyncOutcome {
-        let (resources, withoutContents) = try stateCall { () throws(StateError) in try store.snapshot(of: target) }
+        var (resources, withoutContents) = try stateCall { () throws(StateError) in try store.snapshot(of: target) }
+        // `--target`: only the guests' own resources, as in sync.
+        if let scope {
+            resources.removeAll { !scope.contains(id: $0.id, target: $0.target) }
+            withoutContents.removeAll { !scope.contains(id: $0.id, target: $0.unit.target) }
+        }
         let (run, interrupted) = try begin(store, command: command)
-        do {
+        do throws(EngineError) {
             let stages = Set(SyncStage.allCases.filter(\.isApplied))
             let applied = try applied(store)
-            let actual = try await observe(desired: resources, applied: applied, stages: stages)
+            let actual = try await observe(desired: resources, also: withoutContents, applied: applied, stages: stages)
+            let changed = withoutContents.filter { record in (actual[record.id] ?? nil).map { !store.digests.matches($0, record.digest) } ?? false }
+            let deleted = withoutContents.filter { (actual[$0.id] ?? nil) == nil }
+            if !changed.isEmpty || !deleted.isEmpty {
+                throw EngineError.notRestorable(run: target, changed: changed.map(\.id), deleted: deleted.map(\.id))
+            }
             let plan = Plan(
-                resources: resources, stages: stages, actual: actual, applied: applied, preserve: Set(withoutContents),
+                resources: resources, stages: stages, actual: actual, applied: applied, preserve: Set(withoutContents.map(\.id)),
                 notes: withoutContents.isEmpty
-                    ? [] : ["\(withoutContents.count) files may hold secrets and were kept only as keyed hashes: rollback leaves them as they are"],
+                    ? []
+                    : [
+                        "\(withoutContents.count) files that may hold secrets (kept only as keyed hashes) are as run \(target) left them: nothing to put back"
+                    ],
                 digests: store.digests)
             var engine = self
             engine.mirrorFromSource = false
@@ -80,7 +96,9 @@ extension SyncEngine {
         }
         // Resources already as desired but not yet on record (a first run, a state store moved away).
         for change in plan.changes where change.action == .unchanged {
-            if let resource = change.resource, !(applied[resource.id].map { store.digests.matches(resource.contents, $0.digest) } ?? false) {
+            // Compared as the store would record it now: a record in another form (a keyed hash of a
+            // file whose contents are now kept for rollback) is written again.
+            if let resource = change.resource, applied[resource.id]?.digest != store.digests.digest(resource.contents, sensitive: resource.sensitive) {
                 try stateCall { () throws(StateError) in try store.recordApplied(run: run, resource) }
             }
         }
@@ -189,7 +207,8 @@ extension SyncEngine {
         }
         func journal(_ change: Change, _ phase: JournalPhase, _ detail: String = "") {
             // Fingerprints of files that may hold secrets are keyed hashes, here as in the applied state.
-            let sensitive = change.resource?.sensitive ?? (change.unit == .stackFiles)
+            let sensitive =
+                change.resource?.sensitive ?? (change.unit == .stackFiles && StackFile.mayHoldSecrets(path: String(change.id.dropFirst("files:".count))))
             let previous = (actual[change.id] ?? nil).map { store.digests.digest($0, sensitive: sensitive) }
             let new = change.resource.map { store.digests.digest($0.contents, sensitive: sensitive) }
             try? store.journal(run: run, resource: change.id, phase: phase, previousDigest: previous, newDigest: new, detail: detail)

@@ -5,11 +5,19 @@ import PhoenixCore
 public enum EngineError: Error, CustomStringConvertible {
     case state(StateError)
     case observe(resource: String, MachineError)
+    /// A rollback refused before any change: these files were kept only as keyed hashes (they may
+    /// hold secrets) and are no longer as `run` left them, so phoenix cannot put them back.
+    case notRestorable(run: Int64, changed: [String], deleted: [String])
 
     public var description: String {
         switch self {
         case let .state(error): return error.description
         case let .observe(resource, error): return "cannot read the installed \(resource): \(error)"
+        case let .notRestorable(run, changed, deleted):
+            let which = [(changed, "changed"), (deleted, "deleted")].filter { !$0.0.isEmpty }.map { "\($0.0.joined(separator: ", ")) (\($0.1) since)" }
+            return "rollback to run \(run) refused, nothing was changed: \(which.joined(separator: "; ")) may hold secrets, so the state store kept "
+                + "only a keyed hash of what run \(run) installed, not the contents to put back; check the stack files out as they were at run "
+                + "\(run) and run phoenix sync files"
         }
     }
 }
@@ -153,11 +161,15 @@ public struct SyncEngine: Sendable {
         return actual
     }
 
-    func observe(desired resources: [Resource], applied: [String: AppliedRecord], stages: Set<SyncStage>) async throws(EngineError) -> [String: String?] {
-        let desiredIDs = Set(resources.map(\.id))
+    /// - Parameter also: records read besides (what a rollback's run left without contents).
+    func observe(
+        desired resources: [Resource], also records: [AppliedRecord] = [], applied: [String: AppliedRecord], stages: Set<SyncStage>
+    ) async throws(EngineError) -> [String: String?] {
+        let extra = records + applied.values.filter { stages.contains($0.unit.stage) }
+        var seen = Set(resources.map(\.id))
         let wanted =
             resources.map { ($0.id, $0.target, $0.path) }
-            + applied.values.filter { !desiredIDs.contains($0.id) && stages.contains($0.unit.stage) }.map { ($0.id, $0.unit.target, $0.path) }
+            + extra.filter { seen.insert($0.id).inserted }.map { ($0.id, $0.unit.target, $0.path) }
         return try await observe(wanted)
     }
 

@@ -46,8 +46,8 @@ extension StateStore {
     }
 
     /// The resources a successful run left behind, with their contents; `withoutContents` are those
-    /// recorded only as keyed hashes (a rollback leaves them as they are).
-    public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String]) {
+    /// recorded only as keyed hashes (a rollback cannot put them back).
+    public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [AppliedRecord]) {
         guard let record = try self.run(run) else { throw StateError.unknownRun(run) }
         guard [RunOutcome.succeeded, .noChanges].map(\.rawValue).contains(record.outcome) else {
             throw StateError.runNotRestorable(run, outcome: record.outcome)
@@ -55,8 +55,15 @@ extension StateStore {
         // Only sync and rollback runs leave a snapshot of the files; any other would read as "no files".
         guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else { throw StateError.runChangedNoFiles(run, command: record.command) }
         return try read { db in
-            let withoutContents = try String.fetchAll(
-                db, sql: "SELECT resource FROM run_resources WHERE run_id = ? AND digest NOT IN (SELECT digest FROM blobs)", arguments: [run])
+            let withoutContents: [AppliedRecord] = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT resource, unit, path, mode, digest FROM run_resources WHERE run_id = ? AND digest NOT IN (SELECT digest FROM blobs) ORDER BY resource",
+                arguments: [run]
+            ).compactMap { row in
+                guard let unit = ServiceUnit(key: row["unit"]) else { return nil }
+                return AppliedRecord(id: row["resource"], unit: unit, path: row["path"], mode: row["mode"], digest: row["digest"])
+            }
             let resources: [Resource] = try Row.fetchAll(
                 db,
                 sql: "SELECT r.resource, r.unit, r.path, r.mode, b.content FROM run_resources r JOIN blobs b ON b.digest = r.digest WHERE r.run_id = ?",

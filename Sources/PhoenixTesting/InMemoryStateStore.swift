@@ -114,7 +114,7 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
 
     public func snapshot(run: Int64) throws(StateError) { locked { runResources[run] = Array(appliedRecords.values) } }
 
-    public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String]) {
+    public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [AppliedRecord]) {
         try locked { () throws(StateError) in
             guard let record = runList.first(where: { $0.id == run }) else { throw StateError.unknownRun(run) }
             guard [RunOutcome.succeeded, .noChanges].map(\.rawValue).contains(record.outcome) else {
@@ -132,7 +132,7 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
                         origin: "the state run \(run) left")
                 }
             }
-            return (resources.sorted { $0.id < $1.id }, kept.filter { blobs[$0.digest] == nil }.map(\.id).sorted())
+            return (resources.sorted { $0.id < $1.id }, kept.filter { blobs[$0.digest] == nil }.sorted { $0.id < $1.id })
         }
     }
 

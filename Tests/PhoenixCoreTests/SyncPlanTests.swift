@@ -152,6 +152,8 @@ struct DesiredStateTests {
         let byID = Dictionary(uniqueKeysWithValues: withInputs.resources.map { ($0.id, $0) })
         #expect(byID["files:app/docker-compose.yml"]?.path == "/quickOS/portainer_stacks/app/docker-compose.yml")
         #expect(byID["files:app/run.sh"]?.mode == "0755")
+        #expect(byID["files:app/docker-compose.yml"]?.sensitive == false, "a stack's compose file is kept whole, for rollback")
+        #expect(byID["files:app/run.sh"]?.sensitive == true, "any other stack file may hold secrets")
         #expect(byID["files:app/bad name;x"] == nil)
         #expect(withInputs.notes.contains { $0.contains("bad name;x") })
         #expect(byID["trust:ca-root"]?.path == "/usr/local/share/ca-certificates/phoenix_internal_root_ca.crt")
@@ -160,6 +162,17 @@ struct DesiredStateTests {
         #expect(desired.resources.first { $0.id == "dns:settings" }?.activation == .restart)
         #expect(desired.resources.first { $0.id == "dns:records" }?.activation == .reload)
         #expect(DesiredState(estate: estate, stages: [.gateway], nodeName: "x").resources.map(\.id) == ["gateway:site", "gateway:stream"])
+    }
+
+    @Test(
+        "a stack's own compose file and phoenix.json are kept whole; every other stack file may hold secrets",
+        arguments: [
+            ("app/docker-compose.yml", false), ("app/phoenix.json", false), ("app/app.env", true), ("app/.env", true),
+            ("app/conf/docker-compose.yml", true), ("app/docker-compose.yaml", true), ("app/secrets/db.key", true), ("docker-compose.yml", true),
+        ])
+    func stackFileSecrets(path: String, mayHoldSecrets: Bool) {
+        #expect(StackFile.mayHoldSecrets(path: path) == mayHoldSecrets)
+        #expect(StackFile(path: path, contents: "", executable: false).mayHoldSecrets == mayHoldSecrets)
     }
 
     @Test("service commands can be overridden as argv arrays, and a shell string is refused")

@@ -209,7 +209,9 @@ struct StateContractTests {
         #expect(try store.content(digest: recorded) == nil, "the contents are not kept")
         #expect(try store.content(digest: Digest.sha256Hex(secret)) == nil)
         let snapshot = try store.snapshot(of: run)
-        #expect(snapshot.resources.isEmpty && snapshot.withoutContents == [envFile.id])
+        #expect(snapshot.resources.isEmpty && snapshot.withoutContents.map(\.id) == [envFile.id])
+        // What a rollback needs to check the installed file against the run: where it is and its keyed hash.
+        #expect(snapshot.withoutContents.first.map { [$0.path, $0.digest, $0.unit.key] } == [envFile.path, recorded, "rsync"])
     }
 
     @Test("the journal keeps every phase in order; an intent without a final phase is unfinished", arguments: StateBackendKind.allCases)

@@ -306,7 +306,9 @@ struct FilesAndTrustTests {
         let secretPlan = try lab.phoenix(["plan", "files"])
         #expect(secretPlan.status == 0, "\(secretPlan.stderr)")
         #expect(secretPlan.stdout.contains("contents not shown: the file may hold secrets"), "\(secretPlan.stdout)")
-        #expect(!secretPlan.stdout.contains("changed-by-hand") && !secretPlan.stdout.contains("stack-secret-7f3e9"), "a plan never prints a stack file's lines")
+        #expect(
+            !secretPlan.stdout.contains("changed-by-hand") && !secretPlan.stdout.contains("stack-secret-7f3e9"),
+            "a plan never prints the lines of a file that may hold secrets")
 
         // A stack file that is not YAML is refused before anything is sent.
         try "services: [unclosed\n".write(toFile: source + "/docker-compose.yml", atomically: true, encoding: .utf8)

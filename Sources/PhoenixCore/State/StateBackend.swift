@@ -41,8 +41,9 @@ public protocol StateBackend: Sendable {
     /// Keeps the whole applied state as the one `run` leaves behind.
     func snapshot(run: Int64) throws(StateError)
     /// The resources a successful sync or rollback run left, with their contents; `withoutContents`
-    /// are those kept only as keyed hashes.
-    func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [String])
+    /// are those kept only as keyed hashes (a rollback can check that what is installed is still
+    /// what the run left, never put it back).
+    func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [AppliedRecord])
     /// The contents phoenix installed for a digest, when it kept them.
     func content(digest: String) throws(StateError) -> String?
 

@@ -10,6 +10,20 @@ public struct StackFile: Sendable, Hashable {
         self.contents = contents
         self.executable = executable
     }
+
+    /// Whether the file may hold secrets: the state store then keeps only a keyed hash of it, so a
+    /// rollback can tell whether it is as a run left it but cannot put it back. A stack's own
+    /// compose file and `phoenix.json` hold configuration committed in git (secret values belong in
+    /// Swarm secrets, and the stacks stage keeps the rendered compose in the state store already),
+    /// so their contents are kept for rollback; any other file of a stack (an env file, a key, a
+    /// service's own settings) may hold secrets.
+    public var mayHoldSecrets: Bool { Self.mayHoldSecrets(path: path) }
+
+    /// Whether the stack file at `path` (relative to the stacks directory) may hold secrets.
+    public static func mayHoldSecrets(path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return !(parts.count == 2 && [ConfigSources.FileName.compose, ConfigSources.FileName.stackManifest].contains(String(parts[1])))
+    }
 }
 
 /// What desired state needs besides the configuration: read by the caller (the core does no I/O).
@@ -57,7 +71,7 @@ public struct DesiredState: Sendable {
                 resources.append(
                     Resource(
                         id: "files:\(file.path)", unit: .stackFiles, path: "\(estate.settings.stacksPath)/\(file.path)", contents: file.contents,
-                        mode: file.executable ? "0755" : "0644", activation: .none, origin: "stacks/\(file.path)", sensitive: true))
+                        mode: file.executable ? "0755" : "0644", activation: .none, origin: "stacks/\(file.path)", sensitive: file.mayHoldSecrets))
             }
         }
         if stages.contains(.trust) {
