@@ -11,5 +11,9 @@ bin=.build/release/phoenix
 $bin validate --config-dir Examples/estate/etc
 $bin graph --config-dir Examples/estate/etc --verb start
 $bin render all --config-dir Examples/estate/etc --out out/example
-# What a first sync of the example estate would do (nothing is changed: plan only reads).
-$bin plan --config-dir Examples/estate/etc --host-root out/example-host --guest-root out/example-guests --state out/example-state.sqlite
+# What a first sync of the example estate would do (nothing is changed: plan only reads). The
+# stages phoenix can plan here, offline: the Swarm's (swarm, services' Portainer, stacks) need the
+# example's Docker daemons, which this machine does not run (scripts/lab.sh starts real ones), and a
+# plan that cannot read them exits 1 rather than saying "no changes".
+$bin plan files trust dns firewall gateway certs --config-dir Examples/estate/etc --host-root out/example-host --guest-root out/example-guests \
+    --state out/example-state.sqlite

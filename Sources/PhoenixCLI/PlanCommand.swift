@@ -34,7 +34,14 @@ struct PlanCommand: AsyncParsableCommand {
             format == .json
             ? JSONOutput.string(SyncPrinter.json(outcome)) : SyncPrinter.text(outcome, verbose: verbose, paint: Paint(enabled: global.colored))
         FileHandle.standardOutput.write(Data(output.utf8))
-        target.printStats(stats, started: started, apiCalls: calls)
+        target.printStats(stats, run: outcome.stats, started: started, apiCalls: calls)
+        // A plan that could not be computed is a failure, whatever else it found.
+        if !outcome.unplanned.isEmpty { throw fail(Self.incomplete(outcome)) }
         if detailedExitcode && outcome.hasChanges { throw ExitCode(2) }
+    }
+
+    /// Why a plan is incomplete, for stderr.
+    static func incomplete(_ outcome: SyncService.Outcome) -> String {
+        "the plan is incomplete: \(outcome.unplanned.joined(separator: ", ")) could not be planned (see above); what sync would do there is unknown"
     }
 }

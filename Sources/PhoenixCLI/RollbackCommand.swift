@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import PhoenixServices
 import PhoenixState
 
 /// `phoenix rollback RUN`: re-apply the state an earlier successful run left.
@@ -52,16 +53,26 @@ struct RollbackCommand: AsyncParsableCommand {
         let estate = try global.loadValidEstate()
         let store = try target.writableStore()
         let runID = self.runID
-        let outcome = try await target.withEngine(for: estate, stacksDirectory: global.resolvedStacksDirectory) { engine in
-            do throws(EngineError) { return try await engine.rollback(to: runID, store: store, command: "rollback \(runID)") } catch {
-                throw fail(error.description)
-            }
+        // A run that left nothing to return to is refused before a run of its own begins.
+        do { _ = try store.snapshot(of: runID) } catch { throw fail(error.description) }
+        let stages = SyncStage.allCases.filter { $0.isApplied && ![.guests, .certs, .swarm, .stacks].contains($0) }
+        let (outcome, _) = try await target.withService(
+            estate: estate, stages: stages, firewallThroughAPI: false, stats: MachineStats(), stacksDirectory: global.resolvedStacksDirectory, store: store
+        ) { service in
+            // The files put back; the other kinds say below what they leave.
+            var files = service
+            files.runners = service.runners.filter { $0.kind.name == FileKind().name }
+            return try await files.rollback(to: runID, store: store, command: "rollback \(runID)")
         }
+        let report = outcome.reports.lazy.compactMap { $0 as? FilesReport }.first
+        if let error = report?.error { throw fail(error) }
+        guard case let .synced(files)? = report?.result else { throw fail("rollback to run \(runID): the files kind did not run") }
+        let synced = SyncOutcome(run: outcome.run, plan: files.plan, units: files.units, interrupted: outcome.interrupted)
         let kept = Self.notRestored(since: runID, store: store)
         let output =
             format == .json
-            ? JSONOutput.string(PlanPrinter.outcomeJSON(outcome).adding("not_restored", .array(kept.map(JSONValue.string))))
-            : PlanPrinter.outcomeText(outcome, paint: Paint(enabled: global.colored)) + kept.map { "note: not restored: \($0)\n" }.joined()
+            ? JSONOutput.string(PlanPrinter.outcomeJSON(synced).adding("not_restored", .array(kept.map(JSONValue.string))))
+            : PlanPrinter.outcomeText(synced, paint: Paint(enabled: global.colored)) + kept.map { "note: not restored: \($0)\n" }.joined()
         FileHandle.standardOutput.write(Data(output.utf8))
         if !outcome.succeeded { throw ExitCode.failure }
     }

@@ -67,9 +67,8 @@ struct SyncCommand: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data(text.utf8))
         }
-        var units: [UnitOutcome] = []
-        if case let .synced(files) = outcome.files { units = files.units }
-        target.printStats(stats, started: started, units: units, apiCalls: calls)
+        target.printStats(stats, run: outcome.stats, started: started, apiCalls: calls)
+        if dryRun && !outcome.unplanned.isEmpty { throw fail(PlanCommand.incomplete(outcome)) }
         if !dryRun && !outcome.succeeded { throw ExitCode.failure }
     }
 }

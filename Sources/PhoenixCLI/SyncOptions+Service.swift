@@ -38,19 +38,10 @@ extension SyncOptions {
             }
         }
         let fileStages = stages.filter { ![.guests, .certs, .swarm, .stacks].contains($0) && !($0 == .firewall && useAPIFirewall) }
+        let vms = VMDirectory { [connection] in try connection.makeClient() }
         if !fileStages.isEmpty {
-            service.runners.append(
-                FilesRunner(stages: fileStages) { stages, run, upstream in
-                    try await withEngine(for: estate, stats: stats, stacksDirectory: stacksDirectory) { engine throws -> SyncService.FileResult in
-                        do throws(EngineError) {
-                            guard let run else { return .planned(try await engine.plan(stages, store: store)) }
-                            guard let store else { return .none }
-                            return .synced(try await engine.sync(stages, store: store, run: run.id, interrupted: run.interrupted, upstream: upstream))
-                        } catch {
-                            throw fail(error.description)
-                        }
-                    }
-                })
+            let engine = engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms)
+            service.runners.append(FilesKind(engine: engine, stages: fileStages).runner(failpoints: Failpoints.fromEnvironment()))
         }
         if let client, useAPIFirewall {
             var rules = FirewallRules(estate: estate, client: client)
@@ -72,20 +63,23 @@ extension SyncOptions {
             var certs = CertConvergence(estate: estate, machines: machines(for: estate, stats: stats, vms: certVMs))
             certs.feed = feed
             certs.force = Set(force)
-            service.runners.append(
-                certs.runner(executor: Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: Failpoints.fromEnvironment())))
+            let executor = Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: Failpoints.fromEnvironment())
+            service.runners.append(certs.runner(executor: executor, stats: service.stats))
         }
         let connections = swarmRunners(estate: estate, stages: stages, feed: feed, into: &service)
         do {
             let result = try await body(service)
+            service.stats.count(.engineCalls, await connections?.calls() ?? 0)
             await client?.shutdown()
             await connections?.shutdown()
             await certVMs?.shutdown()
+            await vms.shutdown()
             return (result, client?.counter.total)
         } catch {
             await client?.shutdown()
             await connections?.shutdown()
             await certVMs?.shutdown()
+            await vms.shutdown()
             throw error
         }
     }
@@ -141,10 +135,13 @@ enum SyncPrinter {
         for (stage, reason) in outcome.notApplied { out += "\(stage.rawValue): not applied: \(reason)\n" }
         for report in outcome.reports {
             if let files = report as? FilesReport {
+                if let error = files.error { out += "files: failed: \(TextRules.printable(error, limit: 1200))\n" }
                 switch files.result {
                 case .none: break
                 case let .planned(plan): out += PlanPrinter.text(plan, verbose: verbose, paint: paint)
-                case let .synced(synced): out += PlanPrinter.outcomeText(synced, paint: paint)
+                case let .synced(synced):
+                    out += PlanPrinter.outcomeText(
+                        SyncOutcome(run: outcome.run, plan: synced.plan, units: synced.units, interrupted: outcome.interrupted), paint: paint)
                 }
             } else {
                 out += report.lines(verbose: verbose || (allFirewallLines && report is FirewallReport)).map { $0 + "\n" }.joined()
@@ -158,7 +155,8 @@ enum SyncPrinter {
         switch outcome.files {
         case .none: document = .object([("version", .number(1))])
         case let .planned(plan): document = PlanPrinter.planJSON(plan)
-        case let .synced(files): document = PlanPrinter.outcomeJSON(files)
+        case let .synced(files):
+            document = PlanPrinter.outcomeJSON(SyncOutcome(run: outcome.run, plan: files.plan, units: files.units, interrupted: outcome.interrupted))
         }
         if !outcome.notApplied.isEmpty {
             let files: [JSONValue]

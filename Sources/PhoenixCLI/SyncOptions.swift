@@ -82,13 +82,17 @@ struct SyncOptions: ParsableArguments {
         }
     }
 
-    /// The `--stats` line.
-    func printStats(_ machineStats: MachineStats, started: Date, units: [UnitOutcome] = [], apiCalls: Int? = nil) {
+    /// The `--stats` line: round trips per system, writes (rsync's files among them), reloads and
+    /// restarts (certificate hooks among them), deploys and signs — every kind's, one line.
+    func printStats(_ machineStats: MachineStats, run: RunStats = RunStats(), started: Date, apiCalls: Int? = nil) {
         guard stats else { return }
-        let reloads = units.map(\.activations).reduce(0, +)
+        let api = apiCalls ?? 0
+        let roundTrips = machineStats.roundTrips + api + run[.engineCalls] + run[.caCalls]
         var line = String(
-            format: "stats: %.3f s, %d round trips (%d reads, %d commands), %d writes (writes, renames, removals), %d reloads or restarts",
-            Date().timeIntervalSince(started), machineStats.roundTrips, machineStats["read"], machineStats["command"], machineStats.mutations, reloads)
+            format:
+                "stats: %.3f s, %d round trips (%d reads, %d commands; %d Proxmox API, %d Engine API, %d Step-CA), %d writes (writes, renames, removals, files sent), %d reloads or restarts, %d deploys, %d signs",
+            Date().timeIntervalSince(started), roundTrips, machineStats["read"], machineStats["command"], api, run[.engineCalls], run[.caCalls],
+            machineStats.mutations + run[.writes], run[.reloads], run[.deploys], run[.signs])
         line += apiCalls.map { ", \($0) API calls\n" } ?? "\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
@@ -111,7 +115,7 @@ struct SyncOptions: ParsableArguments {
         }
     }
 
-    private func engine(for estate: Estate, stats: MachineStats, stacksDirectory: String?, vms: VMDirectory) -> SyncEngine {
+    func engine(for estate: Estate, stats: MachineStats, stacksDirectory: String?, vms: VMDirectory) -> SyncEngine {
         let nodeName = nodeName(for: estate)
         var engine = SyncEngine(estate: estate, machines: machines(for: estate, stats: stats, vms: vms), nodeName: nodeName)
         engine.parallelism = max(1, parallelism)

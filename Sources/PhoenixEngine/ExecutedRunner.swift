@@ -42,7 +42,10 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
     }
 
     private func rollback<R: RollbackKind>(_ kind: R, to run: Int64, _ context: RunContext) async -> any KindReport {
-        ExecutionReport(await executor.rollback(kind, to: run, in: context.kind, waiter: context.resources), synced: true)
+        let execution = await executor.rollback(kind, to: run, in: context.kind, waiter: context.resources)
+        // The same kind, seen through the protocol it was opened as: its own report renders it.
+        guard let same = execution as? KindExecution<K> else { return ExecutionReport(execution, synced: true) }
+        return await report(same, true)
     }
 }
 

@@ -88,7 +88,7 @@ public struct Executor: Sendable {
     ) async -> KindExecution<K> {
         let planned: KindExecution<K>
         do throws(ResourceFailure) {
-            let observation = try await kind.observe(in: context)
+            let observation = try await kind.observeRollback(to: run, in: context)
             var execution = executionOf(try kind.rollback(to: run, observation, in: context), of: kind, in: context)
             execution.observation = observation
             planned = execution
@@ -235,10 +235,11 @@ public struct Executor: Sendable {
     private func converge<K: ConvergentKind>(_ step: Step<K.Change>, of kind: K, in context: StepContext) async -> StepOutcome<K.Applied> {
         func journal(_ phase: JournalPhase, _ detail: String, digest: String? = nil) -> StateError? {
             for id in step.resources {
+                let note = step.journalNotes[id]
                 do throws(StateError) {
                     try context.store.journal(
-                        run: context.run, resource: id, phase: phase, previousDigest: step.previousDigest, newDigest: digest ?? step.newDigest,
-                        detail: detail)
+                        run: context.run, resource: id, phase: phase, previousDigest: note?.previousDigest ?? step.previousDigest,
+                        newDigest: digest ?? note?.newDigest ?? step.newDigest, detail: phase == .intent ? note?.detail ?? detail : detail)
                 } catch {
                     return error
                 }
@@ -262,6 +263,13 @@ public struct Executor: Sendable {
         if let error = journal(.intent, step.detail) {
             return StepOutcome(error: ResourceError(.other("the state store cannot journal it: \(error)"), restore: .nothingChanged))
         }
+        // Made ready without touching what is live: a failure here changed nothing.
+        let prepared: K.Prepared
+        do { prepared = try await kind.prepare(step, in: context) } catch {
+            let error = ResourceError(error, restore: .nothingChanged)
+            _ = journal(.failed, error.description)
+            return StepOutcome(error: error)
+        }
         switch stop(at: .before) {
         case .crash?: return StepOutcome(abandoned: true)
         case let .error(name)?:
@@ -271,7 +279,7 @@ public struct Executor: Sendable {
         case nil: break
         }
         let applied: K.Applied
-        do { applied = try await kind.apply(step, in: context) } catch { return await failed(error, applied: nil) }
+        do { applied = try await kind.apply(step, prepared: prepared, in: context) } catch { return await failed(error, applied: nil) }
         let digest = kind.journalDigest(step, applied: applied)
         _ = journal(.applied, "", digest: digest)
         switch stop(at: .after) {

@@ -40,6 +40,14 @@ public struct UnitOutcome: Sendable {
     public var activations = 0
     /// The calls its machine took while it converged.
     public var calls = 0
+
+    public init(unit: ServiceUnit, status: Status, resources: [String], message: String, seconds: Double) {
+        self.unit = unit
+        self.status = status
+        self.resources = resources
+        self.message = message
+        self.seconds = seconds
+    }
 }
 
 /// The result of `sync` or `rollback`.
@@ -101,9 +109,6 @@ public struct SyncEngine: Sendable {
     public var stacksDirectory: String?
     /// `--target`: only these guests' own resources are planned, applied or compared (nil: all).
     public var scope: GuestScope?
-    /// Stack files go out with rsync from the stacks directory; a rollback writes the recorded
-    /// contents instead, because the directory holds the newer files.
-    var mirrorFromSource = true
 
     public init(estate: Estate, machines: Machines, nodeName: String) {
         self.estate = estate
@@ -171,14 +176,6 @@ public struct SyncEngine: Sendable {
             resources.map { ($0.id, $0.target, $0.path) }
             + extra.filter { seen.insert($0.id).inserted }.map { ($0.id, $0.unit.target, $0.path) }
         return try await observe(wanted)
-    }
-
-    /// What `sync` would do. Never writes: not the machines, not the state store.
-    public func plan(_ stages: [SyncStage], store: (any StateBackend)?) async throws(EngineError) -> Plan {
-        let desired = try await desired(stages)
-        let applied = try applied(store)
-        let actual = try await observe(desired: desired.resources, applied: applied, stages: Set(stages))
-        return Plan(desired: desired, stages: Set(stages), actual: actual, applied: applied, digests: store?.digests ?? ContentDigests(key: nil))
     }
 
     /// Installed vs last applied vs desired, for every resource of the applied stages.

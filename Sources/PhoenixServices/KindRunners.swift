@@ -69,45 +69,67 @@ extension GuestSettings.GuestChange {
     }
 }
 
-/// The files of the host-side stages, through the engine: the stages whose files need resources
-/// of other kinds (a guest's settings) wait for them, the others go at once.
-public struct FilesRunner: KindRunner {
-    public let kind: any ResourceKind = FileKind()
-    public let stages: [SyncStage]
-    public let files: SyncService.FileStages
-
-    public init(stages: [SyncStage], files: @escaping SyncService.FileStages) {
-        self.stages = stages
-        self.files = files
-    }
-
-    public func plan(_ context: KindContext) async throws -> any KindReport {
-        FilesReport(result: stages.isEmpty ? .none : try await files(stages, nil, [:]))
-    }
-
-    public func sync(_ context: RunContext) async throws -> any KindReport {
-        let nodes = context.graph.nodes.filter { $0.kind == kind.name }
-        let waits = Set(nodes.filter { node in node.dependsOn.contains { context.graph.node($0)?.kind != kind.name } }.map(\.stage))
-        let later = stages.filter(waits.contains)
-        let now = stages.filter { !waits.contains($0) }
-        let run = (id: context.run, interrupted: context.interrupted)
-        async let first: SyncService.FileResult = now.isEmpty ? .none : try await files(now, run, [:])
-        async let second: SyncService.FileResult = {
-            guard !later.isEmpty else { return .none }
-            let failed = await context.failedDependencies(of: nodes.filter { later.contains($0.stage) }.map(\.id))
-            return try await files(later, run, failed)
-        }()
-        let report = FilesReport(result: SyncService.merge(try await first, try await second))
-        let failures = report.failures
-        for node in nodes { await context.resources.settle(node.id, failure: failures[node.id]) }
-        return report
+extension FilesKind {
+    /// The files on the executor (one unit at a time per machine), rendered as the engine's printer
+    /// shows them.
+    public func runner(failpoints: Failpoints) -> ExecutedRunner<FilesKind> {
+        ExecutedRunner(self, executor: Executor(limits: limits, failpoints: failpoints)) { execution, synced in
+            FilesReport(execution, synced: synced)
+        }
     }
 }
 
+/// The files, for the printers: the engine's plan, and after a sync each unit's outcome.
 public struct FilesReport: KindReport {
     public let kind = FileKind().name
     public let result: SyncService.FileResult
-    public var error: String? { nil }
+    public var error: String?
+    public var results: [ResourceResult] = []
+
+    public init(result: SyncService.FileResult, error: String? = nil, results: [ResourceResult] = []) {
+        self.result = result
+        self.error = error
+        self.results = results
+    }
+
+    /// A plan (`synced` false) or a sync of the files kind: each step a unit with its outcome.
+    public init(_ execution: KindExecution<FilesKind>, synced: Bool) {
+        guard let observation = execution.observation, let planned = execution.plan else {
+            self.init(result: .none, error: execution.failure?.description, results: execution.results)
+            return
+        }
+        guard synced else {
+            self.init(result: .planned(observation.plan), results: execution.results)
+            return
+        }
+        let results = Dictionary(uniqueKeysWithValues: execution.results.map { ($0.id, $0) })
+        let unitOf = Dictionary(observation.plan.changes.map { ($0.id, $0.unit) }, uniquingKeysWith: { first, _ in first })
+        let units = planned.steps.map { step -> UnitOutcome in
+            let result = results[step.id]
+            let unit = step.change.unit
+            let ids = step.resources
+            guard let result, let error = result.failure else {
+                var outcome = UnitOutcome(
+                    unit: unit, status: .converged, resources: ids,
+                    message: step.change.changes.map { "\($0.action.rawValue) \($0.path)" }.joined(separator: ", "),
+                    seconds: result?.seconds ?? 0)
+                outcome.activations = (execution.applied[step.id] ?? Activation.none) == .none ? 0 : 1
+                outcome.calls = result?.calls ?? 0
+                return outcome
+            }
+            if case let .blocked(dependency, _) = error.failure {
+                // A unit waits for a unit of its own kind by its service's name, as people know it.
+                let message = unitOf[dependency].map { "not attempted: \($0) did not converge" } ?? error.description
+                return UnitOutcome(unit: unit, status: .blocked, resources: [], message: message, seconds: 0)
+            }
+            var outcome = UnitOutcome(unit: unit, status: .failed, resources: ids, message: error.description, seconds: result.seconds)
+            outcome.calls = result.calls
+            return outcome
+        }
+        self.init(
+            result: .synced(SyncOutcome(run: nil, plan: observation.plan, units: units.sorted { $0.unit < $1.unit }, interrupted: [])),
+            results: execution.results)
+    }
 
     public var failures: [String: String] {
         guard case let .synced(outcome) = result else { return [:] }
@@ -128,6 +150,7 @@ public struct FilesReport: KindReport {
     }
 
     public var summary: String? {
+        if let error { return error }
         guard case let .synced(outcome) = result, outcome.plan.hasChanges else { return nil }
         return outcome.summary
     }

@@ -29,12 +29,7 @@ public struct SyncService: Sendable {
         self.stages = stages
     }
 
-    /// The engine's part: plans (run nil) or converges the file stages in the given run, with the
-    /// resources that failed before it (guests), for the files that need them.
-    public typealias FileStages =
-        @Sendable (_ stages: [SyncStage], _ run: (id: Int64, interrupted: [RunRecord])?, _ upstream: [String: String]) async throws ->
-        FileResult
-
+    /// The files' part of a plan or a sync: nothing, the engine's plan, or each unit's outcome.
     public enum FileResult: Sendable {
         case none
         case planned(Plan)
@@ -48,6 +43,8 @@ public struct SyncService: Sendable {
         /// One report per runner, in the runners' order.
         public var reports: [any KindReport] = []
         public var notApplied: [(stage: SyncStage, reason: String)] = []
+        /// What the run asked of every system.
+        public var stats = RunStats()
 
         /// The files' result: the document the output is built on.
         public var files: FileResult { reports.lazy.compactMap { ($0 as? FilesReport)?.result }.first ?? .none }
@@ -56,6 +53,12 @@ public struct SyncService: Sendable {
             let filesFine: Bool
             if case let .synced(outcome) = files { filesFine = outcome.succeeded } else { filesFine = true }
             return filesFine && reports.allSatisfy { $0.error == nil && $0.failures.isEmpty }
+        }
+
+        /// The kinds whose plan could not be computed (a system that cannot be read, a resource
+        /// that cannot be decided): a plan with any is incomplete, never "no changes".
+        public var unplanned: [String] {
+            reports.filter { $0.error != nil || !$0.failures.isEmpty }.map(\.kind)
         }
 
         /// Whether anything differs from the configuration (a plan) or was changed (a sync).
@@ -92,6 +95,7 @@ public struct SyncService: Sendable {
     /// What sync would do. Writes nothing: not the cluster, not the machines, not the state store.
     public func plan(store: (any StateBackend)?) async throws -> Outcome {
         var outcome = Outcome(notApplied: notApplied)
+        outcome.stats = stats
         let context = context(graph: graph(), store: store)
         outcome.reports = try await withThrowingTaskGroup(of: (Int, any KindReport).self) { group in
             for (index, runner) in runners.enumerated() { group.addTask { (index, try await runner.plan(context)) } }
@@ -107,6 +111,7 @@ public struct SyncService: Sendable {
     public func sync(store: any StateBackend, command: String) async throws -> Outcome {
         let (run, interrupted) = try store.beginRun(command: command)
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
+        outcome.stats = stats
         do {
             let graph = graph()
             let waiter = ResourceWaiter(graph: graph)
@@ -156,6 +161,7 @@ public struct SyncService: Sendable {
     public func rollback(to target: Int64, store: any StateBackend, command: String) async throws -> Outcome {
         let (run, interrupted) = try store.beginRun(command: command)
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
+        outcome.stats = stats
         do {
             let graph = graph()
             let waiter = ResourceWaiter(graph: graph)
@@ -198,13 +204,4 @@ public struct SyncService: Sendable {
         public var description: String { "run \(run) was abandoned at a failpoint crash" }
     }
 
-    /// The engine's passes of one run, as one result.
-    static func merge(_ first: FileResult, _ second: FileResult) -> FileResult {
-        switch (first, second) {
-        case (.none, let other), (let other, .none): return other
-        case let (.synced(a), .synced(b)): return .synced(SyncOutcome(merging: [a, b]))
-        case let (.planned(a), .planned(b)): return .planned(Plan(merging: [a, b]))
-        default: return first
-        }
-    }
 }

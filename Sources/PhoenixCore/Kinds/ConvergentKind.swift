@@ -11,6 +11,8 @@ public protocol ConvergentKind: ResourceKind {
     associatedtype Observation: Sendable
     /// What a step changes: the kind's own description of it.
     associatedtype Change: Sendable
+    /// What `prepare` makes ready for apply without touching what is live (Void when nothing).
+    associatedtype Prepared: Sendable = Void
     /// What an apply leaves for verify, restore and record (Void when nothing).
     associatedtype Applied: Sendable = Void
 
@@ -26,8 +28,13 @@ public protocol ConvergentKind: ResourceKind {
     /// the steps to take, and every resource that needs none or cannot be decided.
     func plan(_ observation: Observation, in context: KindContext) -> KindPlan<Change>
 
+    /// Gets one step's change ready without touching what is live: stages and tests new files,
+    /// signs a certificate, notes the tasks a stack has before its deploy. A failure here changed
+    /// nothing: there is nothing to restore. The `before` failpoint comes after it.
+    func prepare(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> Prepared
+
     /// Makes the change of one step live.
-    func apply(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> Applied
+    func apply(_ step: Step<Change>, prepared: Prepared, in context: StepContext) async throws(ResourceFailure) -> Applied
 
     /// Checks that the change took: reads it back, probes the service.
     func verify(_ step: Step<Change>, applied: Applied, in context: StepContext) async throws(ResourceFailure)
@@ -61,6 +68,10 @@ extension ConvergentKind {
     public func finish(
         _ observation: Observation, results: [ResourceResult], applied: [String: Applied], in context: KindContext
     ) async throws(ResourceFailure) -> [String] { [] }
+}
+
+extension ConvergentKind where Prepared == Void {
+    public func prepare(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) {}
 }
 
 extension ConvergentKind where Applied == Void {
@@ -168,6 +179,9 @@ public struct Step<Change: Sendable>: Sendable {
     /// (they were in place before the step and still are after a failure).
     public var companions: [String] = []
     public var companionsKeptOnFailure = false
+    /// A resource's own journal words and fingerprints, where they are not the step's (each file
+    /// of a unit has its own).
+    public var journalNotes: [String: JournalNote] = [:]
 
     public init(
         resources: [String], target: String, action: ChangeAction, reasons: [ChangeReason], previousDigest: String? = nil, newDigest: String? = nil,
@@ -185,6 +199,19 @@ public struct Step<Change: Sendable>: Sendable {
     }
 
     public var id: String { resources[0] }
+}
+
+/// One resource's journal words and fingerprints within a step.
+public struct JournalNote: Sendable, Equatable {
+    public let previousDigest: String?
+    public let newDigest: String?
+    public let detail: String
+
+    public init(previousDigest: String?, newDigest: String?, detail: String) {
+        self.previousDigest = previousDigest
+        self.newDigest = newDigest
+        self.detail = detail
+    }
 }
 
 /// A kind's plan: the steps, and every other resource with why it needs none.

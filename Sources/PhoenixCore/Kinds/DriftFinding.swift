@@ -23,7 +23,16 @@ public protocol DriftingKind: ConvergentKind {
 
 /// A kind that `phoenix rollback RUN` can take back: the steps that put back what a run left.
 public protocol RollbackKind: ConvergentKind {
+    /// What is there for the resources run `run` left (read as `observe` reads: a rollback may
+    /// touch resources the configuration no longer asks for).
+    func observeRollback(to run: Int64, in context: KindContext) async throws(ResourceFailure) -> Observation
     /// The steps that make what is there what run `run` left (from the kind's records as of that
     /// run); a failure when it cannot (what it would need was never kept), naming why.
     func rollback(to run: Int64, _ observation: Observation, in context: KindContext) throws(ResourceFailure) -> KindPlan<Change>
+}
+
+extension RollbackKind {
+    public func observeRollback(to run: Int64, in context: KindContext) async throws(ResourceFailure) -> Observation {
+        try await observe(in: context)
+    }
 }

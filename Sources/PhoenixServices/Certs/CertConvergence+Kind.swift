@@ -78,12 +78,22 @@ extension CertConvergence: ConvergentKind {
         return plan
     }
 
-    /// The new material (signed, renewed, or what is there), every copy installed, the files settled.
-    public func apply(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> Material {
+    /// The new material: signed, renewed, or what is there. Nothing is installed yet.
+    public func prepare(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> Material {
         let item = step.change.item
         do {
             let made = try await material(for: item)
             if item.assessment.action != .none { context.stats.count(.signs) }
+            return made
+        } catch {
+            throw .other("\(error)")
+        }
+    }
+
+    /// Every copy installed, the files settled, the `installed` checkpoint passed.
+    public func apply(_ step: Step<Change>, prepared made: Material, in context: StepContext) async throws(ResourceFailure) -> Material {
+        let item = step.change.item
+        do {
             context.say("certs: \(item.id): installing")
             try await install(made, item: item)
             await context.settle(CertKind.filesID(item.request.commonName), nil)
@@ -170,10 +180,11 @@ extension CertConvergence: ConvergentKind {
 
     /// The certificates on the executor, rendered as their printers show them; the CA's connection
     /// is shut down once the kind is done.
-    public func runner(executor: Executor) -> ExecutedRunner<CertConvergence> {
+    public func runner(executor: Executor, stats: RunStats? = nil) -> ExecutedRunner<CertConvergence> {
         let connection = self.connection
         return ExecutedRunner(self, executor: executor) { execution, synced in
             let calls = await connection.calls()
+            stats?.count(.caCalls, calls.values.reduce(0, +))
             await connection.shutdown()
             return self.report(execution, synced: synced, calls: calls)
         }

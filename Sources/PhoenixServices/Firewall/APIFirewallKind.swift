@@ -48,7 +48,7 @@ public struct APIFirewallKind: ConvergentKind {
         return plan
     }
 
-    public func apply(_ step: Step<FirewallRules.Scope>, in context: StepContext) async throws(ResourceFailure) {
+    public func apply(_ step: Step<FirewallRules.Scope>, prepared: Void, in context: StepContext) async throws(ResourceFailure) {
         let scope = step.change
         context.say("firewall: \(scope.id): \(scope.plan.edits.count) rule edits, \(scope.plan.options.count) options")
         do throws(ProxmoxError) { try await client(context).apply(scope.plan) } catch { throw Self.failure(error) }

@@ -173,7 +173,7 @@ public struct GuestSettings: ConvergentKind {
     // MARK: Apply, verify, restore, record
 
     /// Returns the settings waiting for a reboot.
-    public func apply(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> [String] {
+    public func apply(_ step: Step<Change>, prepared: Void, in context: StepContext) async throws(ResourceFailure) -> [String] {
         let plan = step.change.plan
         context.say("guests: \(step.id): setting \(plan.changes.map(\.key).joined(separator: ", "))")
         do throws(ProxmoxError) { return try await client(context).apply(plan) } catch { throw Self.failure(error) }

@@ -78,9 +78,14 @@ public struct PortainerServices: ConvergentKind {
         return plan
     }
 
-    public func apply(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
+    public func prepare(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
+        guard case let .server(change) = step.change else { return [] }
+        return try await server.prepareStack(step.with(change))
+    }
+
+    public func apply(_ step: Step<Change>, prepared before: Set<String>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
         switch step.change {
-        case let .server(change): return try await server.applyStack(step.with(change), in: context)
+        case let .server(change): return try await server.applyStack(step.with(change), before: before, in: context)
         case let .agent(_, existing):
             guard let manager = agent.desired.manager else { throw .bug("no Swarm manager for the Portainer agent") }
             let (spec, _) = agent.spec()

@@ -76,9 +76,21 @@ extension StackDeployments {
         return plan
     }
 
-    /// Deploys the stack (returning the tasks it had before: the new ones are the deploy's), or
-    /// removes its services and the networks it made.
-    func applyStack(_ step: Step<StackChange>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
+    /// The tasks the stack has before its deploy: the new ones are the deploy's.
+    func prepareStack(_ step: Step<StackChange>) async throws(ResourceFailure) -> Set<String> {
+        let item = step.change.item
+        guard item.action == .deploy else { return [] }
+        do {
+            let client = try await managerClient()
+            return Set(try await client.tasks(services: try await client.services(label: "com.docker.stack.namespace=\(item.namespace)").map(\.id)).map(\.id))
+        } catch {
+            throw SwarmConvergence.failure(error)
+        }
+    }
+
+    /// Deploys the stack (returning the tasks it had before), or removes its services and the
+    /// networks it made.
+    func applyStack(_ step: Step<StackChange>, before: Set<String>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
         let item = step.change.item
         do {
             let client = try await managerClient()
@@ -89,7 +101,6 @@ extension StackDeployments {
                 return []
             }
             guard let compose = item.compose else { throw ResourceFailure.bug("no compose file to deploy \(item.id)") }
-            let before = Set(try await client.tasks(services: try await client.services(label: label).map(\.id)).map(\.id))
             context.say("stacks: \(item.id): docker stack deploy \(item.namespace)")
             context.stats.count(.deploys)
             let result = await deployer.deploy(namespace: item.namespace, compose: compose, prune: prune)
@@ -243,8 +254,14 @@ public struct StacksKind: ConvergentKind {
         deployments.planStacks(observed)
     }
 
-    public func apply(_ step: Step<StackDeployments.StackChange>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
-        try await deployments.applyStack(step, in: context)
+    public func prepare(_ step: Step<StackDeployments.StackChange>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
+        try await deployments.prepareStack(step)
+    }
+
+    public func apply(
+        _ step: Step<StackDeployments.StackChange>, prepared before: Set<String>, in context: StepContext
+    ) async throws(ResourceFailure) -> Set<String> {
+        try await deployments.applyStack(step, before: before, in: context)
     }
 
     public func verify(_ step: Step<StackDeployments.StackChange>, applied: Set<String>, in context: StepContext) async throws(ResourceFailure) {

@@ -43,7 +43,7 @@ extension SwarmConvergence {
         return plan
     }
 
-    public func apply(_ step: PhoenixCore.Step<Item>, in context: StepContext) async throws(ResourceFailure) {
+    public func apply(_ step: PhoenixCore.Step<Item>, prepared: Void, in context: StepContext) async throws(ResourceFailure) {
         let member = self.member(step.id)
         do {
             for change in step.change.steps { try await execute(change, member: member, item: step.id) }

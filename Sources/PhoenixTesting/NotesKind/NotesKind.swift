@@ -96,7 +96,7 @@ public struct NotesKind: DriftingKind, RollbackKind {
 
     // MARK: Apply, verify, restore, record
 
-    public func apply(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) {
+    public func apply(_ step: Step<Change>, prepared: Void, in context: StepContext) async throws(ResourceFailure) {
         context.stats.count(.machineCalls)
         do throws(NoteBoard.Failure) { try board.write(step.change.name, step.change.after) } catch {
             throw .refused(system: "the note board", call: error.call, message: error.description)
