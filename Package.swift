@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "PhoenixTesting", dependencies: ["PhoenixCore", "PhoenixEngine"]),
         .testTarget(
             name: "PhoenixCoreTests",
-            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixTesting"],
+            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixServices", "PhoenixTesting"],
             exclude: ["Golden"]
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixServices
 
 /// `phoenix graph`: the guest dependency graph and the order a verb walks it, or with
 /// `--resources` every resource sync converges and what it depends on.
@@ -34,7 +35,8 @@ struct GraphCommand: ParsableCommand {
             let inputs = SyncInputs(stackFiles: StackFilesReader.read(global.resolvedStacksDirectory).files, caRoot: "")
             let desired = DesiredState(estate: estate, stages: stages, nodeName: node ?? ProcessInfo.processInfo.hostName, inputs: inputs)
             let graph = ResourceGraph(
-                context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: firewallThrough == .api))
+                context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: firewallThrough == .api),
+                kinds: KindRegistry.standard.kinds)
             let output: String
             switch format {
             case .json: output = ResourceGraphPrinter.json(graph)

@@ -1,3 +1,4 @@
+import PhoenixServices
 import Testing
 
 @testable import PhoenixCore
@@ -19,7 +20,9 @@ struct ResourceGraphTests {
 
     static func graph(_ estate: Estate, _ stages: [SyncStage], api: Bool = false) -> ResourceGraph {
         let desired = DesiredState(estate: estate, stages: stages, nodeName: "pve9")
-        return ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: api))
+        return ResourceGraph(
+            context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: api),
+            kinds: KindRegistry.standard.kinds)
     }
 
     @Test("the gateway's files need the Traefik resources of the ingress they proxy to, a guest's files need its settings")

@@ -18,17 +18,26 @@ struct NotesKindTests {
 
     static let three: [String: NotesKind.Note] = ["a": .init("alpha"), "b": .init("beta", needs: ["note:a"]), "c": .init("gamma")]
 
-    /// The sync service with only the notes kind registered.
+    /// The notes kind's one registration: all it takes to join the kinds phoenix runs.
+    static func registration(_ board: NoteBoard, _ desired: [String: NotesKind.Note]) -> KindRegistration {
+        let kind = NotesKind(board: board, desired: desired)
+        return KindRegistration(kind: kind) { environment in
+            guard environment.asks(kind.stage) else { return .none }
+            return KindSetup(runner: ExecutedRunner(kind, executor: environment.executor()))
+        }
+    }
+
+    /// The sync service assembled from the standard kinds plus the notes kind, for the `services`
+    /// stage with no system named: the standard kinds stand aside, the notes kind runs.
     static func service(
         _ board: NoteBoard, _ desired: [String: NotesKind.Note] = three, failpoints: String? = nil, parallelism: Int = 4
-    ) -> SyncService {
-        var failpoints = Failpoints(failpoints)
-        failpoints.crashInProcess = true
-        var service = SyncService(estate: estate, stages: [.services])
-        service.runners = [
-            ExecutedRunner(
-                NotesKind(board: board, desired: desired), executor: Executor(limits: ExecutionLimits(parallelism: parallelism), failpoints: failpoints))
-        ]
+    ) async -> SyncService {
+        var environment = KindEnvironment(estate: estate, stages: [.services], stats: RunStats())
+        environment.failpoints = Failpoints(failpoints)
+        environment.failpoints.crashInProcess = true
+        environment.parallelism = parallelism
+        let service = await SyncService.assemble(environment, registry: KindRegistry.standard.adding(registration(board, desired)))
+        #expect(service.runners.map(\.kind.name) == ["note"], "only the registered test kind takes part")
         return service
     }
 
@@ -55,7 +64,7 @@ struct NotesKindTests {
     func syncThenNoOp() async throws {
         let board = NoteBoard()
         let store = InMemoryStateStore()
-        let service = Self.service(board)
+        let service = await Self.service(board)
         let first = try await service.sync(store: store, command: "sync services")
         #expect(first.succeeded)
         #expect(board.notes == ["a": "alpha", "b": "beta", "c": "gamma"])
@@ -180,7 +189,7 @@ struct NotesKindTests {
 
     @Test("a kind without a rollback is said to leave its resources, never a silent success")
     func noRollback() async throws {
-        var service = Self.service(NoteBoard())
+        var service = await Self.service(NoteBoard())
         service.runners = [PlainRunner()]
         let outcome = try await service.rollback(to: 1, store: InMemoryStateStore(), command: "rollback 1")
         #expect(outcome.notApplied.contains { $0.reason.contains("has no rollback") }, "\(outcome.notApplied)")

@@ -59,10 +59,8 @@ public struct ResourceGraph: Sendable {
     public let nodes: [ResourceNode]
     private let index: [String: Int]
 
-    /// The kinds phoenix knows today, in the order their nodes are declared.
-    public static let kinds: [any ResourceKind] = [GuestSettingsKind(), FileKind(), FirewallRulesKind(), CertKind(), SwarmKind(), StackKind(), PortainerKind()]
-
-    public init(context: ResourceGraphContext, kinds: [any ResourceKind] = ResourceGraph.kinds) {
+    /// The resources `kinds` declare for `context` (the registered kinds: PhoenixServices' `KindRegistry`).
+    public init(context: ResourceGraphContext, kinds: [any ResourceKind]) {
         self.init(nodes: kinds.flatMap { $0.nodes(in: context) })
     }
 
