@@ -13,8 +13,8 @@ extension SyncOptions {
     /// daemons); every adapter is shut down however `body` ends. Returns the API calls it made (nil
     /// without an API client).
     func withService<T: Sendable>(
-        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool, stats: MachineStats, stacksDirectory: String?, store: StateStore?,
-        _ body: (SyncService) async throws -> T
+        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, stats: MachineStats = MachineStats(), stacksDirectory: String?,
+        store: StateStore?, refresh: Bool = false, _ body: (SyncService) async throws -> T
     ) async throws -> (result: T, apiCalls: Int?) {
         for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }
         for name in force
@@ -32,6 +32,7 @@ extension SyncOptions {
         environment.force = Set(force)
         environment.prune = prune
         environment.firewallThroughAPI = useAPIFirewall
+        environment.refresh = refresh
         environment.proxmox = client
         environment.swarm = swarm
         let machines = machines(for: estate, stats: stats, vms: vms)

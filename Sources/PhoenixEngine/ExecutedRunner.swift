@@ -30,10 +30,7 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
 
     public func drift(_ context: KindContext) async throws -> KindDrift? {
         guard let drifting = convergent as? any DriftingKind else { return nil }
-        switch await executor.drift(drifting, in: context) {
-        case let .success(findings): return KindDrift(kind: convergent.name, findings: findings)
-        case let .failure(failure): return KindDrift(kind: convergent.name, failure: failure)
-        }
+        return await executor.drift(drifting, in: context)
     }
 
     public func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)? {

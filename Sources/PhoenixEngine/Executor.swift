@@ -100,12 +100,12 @@ public struct Executor: Sendable {
 
     /// Every resource of the kind beside what phoenix recorded and what the configuration asks;
     /// nil findings with the reason when the kind cannot be observed.
-    public func drift<K: DriftingKind>(_ kind: K, in context: KindContext) async -> Result<[DriftFinding], ResourceFailure> {
+    public func drift<K: DriftingKind>(_ kind: K, in context: KindContext) async -> KindDrift? {
         do throws(ResourceFailure) {
             let observation = try await kind.observe(in: context)
-            return .success(kind.drift(observation, in: context).sorted { $0.id < $1.id })
+            return kind.drift(observation, in: context)
         } catch {
-            return .failure(error)
+            return KindDrift(kind: kind.name, failure: error)
         }
     }
 

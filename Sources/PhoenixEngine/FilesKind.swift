@@ -267,24 +267,37 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
 
     // MARK: Drift and rollback
 
-    public func drift(_ observation: Observation, in context: KindContext) -> [DriftFinding] {
-        // Every side fingerprinted the way the store recorded it (a keyed hash for possible secrets).
+    /// Installed vs last applied vs desired, every side fingerprinted the way the store recorded it
+    /// (a keyed hash for possible secrets).
+    public func drift(_ observation: Observation, in context: KindContext) -> KindDrift? {
         let digests = context.digests
         let desired = observation.plan.changes.compactMap(\.resource)
-        var findings: [DriftFinding] = desired.map { resource in
+        var items: [(id: String, unit: ServiceUnit, path: String, state: Drift)] = desired.map { resource in
             let installed = observation.actual[resource.id] ?? nil
             let recorded = observation.applied[resource.id]?.digest
             let fingerprint = { (contents: String) in recorded.map { digests.digest(contents, like: $0) } ?? Digest.sha256Hex(contents) }
-            let state = Drift(actual: installed.map(fingerprint), applied: recorded, desired: fingerprint(resource.contents))
-            return DriftFinding(id: resource.id, kind: name, state: state, detail: "\(resource.path) (\(resource.unit))")
+            return (
+                resource.id, resource.unit, resource.path, Drift(actual: installed.map(fingerprint), applied: recorded, desired: fingerprint(resource.contents))
+            )
         }
         let desiredIDs = Set(desired.map(\.id))
         for record in observation.applied.values where !desiredIDs.contains(record.id) && stages.contains(record.unit.stage) {
             let installed = observation.actual[record.id] ?? nil
-            let state = Drift(actual: installed.map { digests.digest($0, like: record.digest) }, applied: record.digest, desired: nil)
-            findings.append(DriftFinding(id: record.id, kind: name, state: state, detail: "\(record.path) (\(record.unit))"))
+            items.append(
+                (
+                    record.id, record.unit, record.path,
+                    Drift(actual: installed.map { digests.digest($0, like: record.digest) }, applied: record.digest, desired: nil)
+                ))
         }
-        return findings
+        items.sort { $0.id < $1.id }
+        let drifted = items.filter(\.state.isDrift)
+        return KindDrift(
+            kind: name, findings: items.map { DriftFinding(id: $0.id, kind: name, state: $0.state, detail: "\($0.path) (\($0.unit))") }, member: "resources",
+            entries: items.map {
+                .object([("id", .string($0.id)), ("unit", .string($0.unit.key)), ("path", .string($0.path)), ("drift", .string($0.state.rawValue))])
+            },
+            lines: drifted.map { "\($0.state.rawValue): \($0.id)  \($0.path) (\($0.unit))" }
+                + [drifted.isEmpty ? "No drift: \(items.count) resources as phoenix applied them." : "\(drifted.count) of \(items.count) resources drifted."])
     }
 
     /// What run `run` left installed, beside what is there now. A file kept only as a keyed hash

@@ -24,22 +24,6 @@ extension KindRunner {
     public func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)? { nil }
 }
 
-/// One kind's drift: every resource's state, or why none could be read.
-public struct KindDrift: Sendable {
-    public let kind: String
-    public var findings: [DriftFinding]
-    /// Why the kind could not be checked at all (a failure: a check that cannot run is no "in sync").
-    public var failure: ResourceFailure?
-
-    public init(kind: String, findings: [DriftFinding] = [], failure: ResourceFailure? = nil) {
-        self.kind = kind
-        self.findings = findings
-        self.failure = failure
-    }
-
-    public var drifted: [DriftFinding] { findings.filter(\.state.isDrift) }
-}
-
 /// What one kind found or did, in the terms the service and the printers share.
 public protocol KindReport: Sendable {
     var kind: String { get }

@@ -14,11 +14,42 @@ public struct DriftFinding: Sendable, Equatable {
     }
 }
 
+/// One kind's drift: every resource's state, how the kind shows it (its member of the JSON document
+/// and its lines for people), or why it could not be checked.
+public struct KindDrift: Sendable {
+    public let kind: String
+    /// Every resource checked, in sync included.
+    public var findings: [DriftFinding]
+    /// Why the kind could not be checked at all: a failure (a check that cannot run is no "in sync").
+    public var failure: ResourceFailure?
+    /// Its member of `drift --format json` and that member's entries.
+    public var member: String
+    public var entries: [JSONValue]
+    /// Its lines for people: what drifted, notes, and a closing line.
+    public var lines: [String]
+
+    public init(
+        kind: String, findings: [DriftFinding] = [], failure: ResourceFailure? = nil, member: String = "", entries: [JSONValue] = [], lines: [String] = []
+    ) {
+        self.kind = kind
+        self.findings = findings
+        self.failure = failure
+        self.member = member
+        self.entries = entries
+        self.lines = lines
+    }
+
+    public var drifted: [DriftFinding] { findings.filter(\.state.isDrift) }
+    /// Resources whose state cannot be read: the check failed for them.
+    public var uncheckable: [DriftFinding] { findings.filter { $0.state == .cannotCheck } }
+}
+
 /// A kind whose drift phoenix can check: what is there beside what phoenix last recorded and what
 /// the configuration asks for.
 public protocol DriftingKind: ConvergentKind {
-    /// Every resource of the kind with its drift state (in sync included), from one observation.
-    func drift(_ observation: Observation, in context: KindContext) -> [DriftFinding]
+    /// Every resource of the kind with its drift state (in sync included), from one observation,
+    /// and how the kind shows it; nil when the kind has nothing to check in this estate.
+    func drift(_ observation: Observation, in context: KindContext) -> KindDrift?
 }
 
 /// A kind that `phoenix rollback RUN` can take back: the steps that put back what a run left.

@@ -190,3 +190,29 @@ extension CertConvergence: ConvergentKind {
         }
     }
 }
+
+extension CertConvergence: DriftingKind {
+    /// Each certificate beside what phoenix last installed (the fingerprint its journal verified) and
+    /// the manifest. No root exported yet is said, not failed (as the trust stage).
+    public func drift(_ observation: Observation, in context: KindContext) -> KindDrift? {
+        if let reason = observation.notReady {
+            return KindDrift(
+                kind: name, member: "certificates", entries: [.object([("not_checked", .string(reason))])], lines: ["Certificates not checked: \(reason)"])
+        }
+        let verified: [String: String]
+        do { verified = try context.store?.verifiedDigests(prefix: "cert:") ?? [:] } catch {
+            return KindDrift(kind: name, failure: .cannotCheck(reason: "the state store: \(error)"))
+        }
+        let items = CertDrift.check(Report(items: observation.items), verified: verified)
+        let drifted = items.filter { $0.drift != nil }
+        let findings = items.map { DriftFinding(id: $0.id, kind: name, state: $0.state, detail: $0.detail) }
+        var lines = drifted.map { "\($0.drift!): \($0.id): \($0.detail)" }
+        lines += items.filter { $0.drift == nil && !$0.detail.isEmpty }.map { "note: \($0.id): \($0.detail)" }
+        lines.append(
+            drifted.isEmpty
+                ? "No certificate drift: \(items.count) certificates as phoenix installed them." : "\(drifted.count) of \(items.count) certificates drifted.")
+        return KindDrift(
+            kind: name, findings: findings, member: "certificates",
+            entries: items.map { .object([("id", .string($0.id)), ("drift", .string($0.drift ?? "in sync")), ("detail", .string($0.detail))]) }, lines: lines)
+    }
+}

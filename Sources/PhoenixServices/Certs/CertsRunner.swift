@@ -196,29 +196,37 @@ public enum CertsStatus {
 public enum CertDrift {
     public struct Item: Sendable {
         public let id: String
-        /// nil: as phoenix installed it and as configured.
-        public let drift: String?
+        public let state: Drift
         public let detail: String
+
+        /// The word `drift` says (a certificate never installed is "not installed"); nil in sync.
+        public var drift: String? {
+            switch state {
+            case .inSync: return nil
+            case .neverApplied: return "not installed"
+            default: return state.rawValue
+            }
+        }
     }
 
     public static func check(_ report: CertConvergence.Report, verified: [String: String]) -> [Item] {
         report.items.map { item in
             if let facts = item.facts, let installed = verified[item.id], installed != facts.fingerprint {
                 return Item(
-                    id: item.id, drift: "changed by hand",
+                    id: item.id, state: .changedByHand,
                     detail: "\(item.request.certPath) holds serial \(facts.serial), not the certificate phoenix installed")
             }
-            if !item.handChanges.isEmpty { return Item(id: item.id, drift: "changed by hand", detail: item.handChanges.joined(separator: "; ")) }
+            if !item.handChanges.isEmpty { return Item(id: item.id, state: .changedByHand, detail: item.handChanges.joined(separator: "; ")) }
             switch item.assessment.state {
             case .missing:
                 return Item(
-                    id: item.id, drift: verified[item.id] == nil ? "not installed" : "changed by hand", detail: item.assessment.reasons.joined(separator: "; "))
+                    id: item.id, state: verified[item.id] == nil ? .neverApplied : .changedByHand, detail: item.assessment.reasons.joined(separator: "; "))
             case .mismatch:
-                return Item(id: item.id, drift: "configuration changed", detail: item.assessment.reasons.joined(separator: "; "))
+                return Item(id: item.id, state: .configurationChanged, detail: item.assessment.reasons.joined(separator: "; "))
             case .expired, .renewDue:
-                return Item(id: item.id, drift: nil, detail: "renewal due: " + item.assessment.reasons.joined(separator: "; "))
+                return Item(id: item.id, state: .inSync, detail: "renewal due: " + item.assessment.reasons.joined(separator: "; "))
             case .valid:
-                return Item(id: item.id, drift: nil, detail: "")
+                return Item(id: item.id, state: .inSync, detail: "")
             }
         }
     }

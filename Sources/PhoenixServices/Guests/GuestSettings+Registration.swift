@@ -8,6 +8,9 @@ extension GuestSettings {
         guard environment.asks(.guests) else { return .none }
         guard let client = environment.proxmox else { return KindSetup(notApplied: [(.guests, environment.withoutAPI)]) }
         let wanted = environment.estate.guests.filter { $0.enabled && (environment.scope?.guests.contains($0.id) ?? true) }
-        return KindSetup(runner: GuestSettings(estate: environment.estate, client: client, wanted: wanted).runner(executor: environment.executor()))
+        var guests = GuestSettings(estate: environment.estate, client: client, wanted: wanted)
+        guests.refresh = environment.refresh
+        guests.reboot = environment.reboot
+        return KindSetup(runner: guests.runner(executor: environment.executor()))
     }
 }

@@ -90,8 +90,9 @@ public struct GuestSettings: ConvergentKind {
         /// The guests read, with their plans, in the configuration's order.
         let read: [(guest: Guest, plan: GuestConfigPlan, reason: String)]
         let notRead: Int
-        /// Guests not on the cluster: a line each, and those phoenix recorded (to forget).
+        /// Guests not on the cluster: a line each, their ids, and those phoenix recorded (to forget).
         let absent: [String]
+        let absentIDs: [Int]
         let forgotten: [Int]
     }
 
@@ -113,11 +114,13 @@ public struct GuestSettings: ConvergentKind {
             var toRead: [(Guest, ProxmoxGuest)] = []
             var reasons: [Int: String] = [:]
             var absent: [String] = []
+            var absentIDs: [Int] = []
             var forgotten: [Int] = []
             var notRead = 0
             for guest in wanted {
                 guard let actual = cluster[guest.id] else {
                     absent.append("\(guest.id) \(guest.name): absent (phoenix create \(guest.id) first)")
+                    absentIDs.append(guest.id)
                     if records[guest.id] != nil { forgotten.append(guest.id) }
                     continue
                 }
@@ -133,7 +136,8 @@ public struct GuestSettings: ConvergentKind {
             }
             let plans = try await client.configPlans(for: toRead)
             let read = zip(toRead, plans).map { ($0.0, $1, reasons[$0.0.id] ?? "asked") }
-            return Observation(cluster: cluster, records: records, read: read, notRead: notRead, absent: absent, forgotten: forgotten)
+            return Observation(
+                cluster: cluster, records: records, read: read, notRead: notRead, absent: absent, absentIDs: absentIDs, forgotten: forgotten)
         } catch {
             throw Self.failure(error)
         }

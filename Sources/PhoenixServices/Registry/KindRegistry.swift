@@ -20,6 +20,10 @@ public struct KindEnvironment: Sendable {
     public var prune = false
     /// The firewall converges through the Proxmox API instead of its .fw files.
     public var firewallThroughAPI = false
+    /// Read every resource afresh, even what the state store says is unchanged (drift, `--refresh`).
+    public var refresh = false
+    /// Reboot running guests whose changes wait for a reboot (`--reboot`).
+    public var reboot = false
     /// The Proxmox API, when the command names one.
     public var proxmox: ProxmoxClient?
     /// Why the kinds that need the API cannot run without it.

@@ -304,3 +304,23 @@ public struct StacksKind: ConvergentKind {
         return StacksReport(report: report, applied: synced, results: execution.results)
     }
 }
+
+extension StacksKind: DriftingKind {
+    /// Each stack beside what phoenix last deployed: services changed on the cluster by hand, a
+    /// configuration changed since, never deployed, no longer configured; a stack that cannot be
+    /// compared (its compose does not render, a secret has no source) is "cannot check", a failure.
+    public func drift(_ observed: StackDeployments.Observed, in context: KindContext) -> KindDrift? {
+        guard !observed.items.isEmpty else { return nil }
+        func word(_ drift: Drift) -> String { drift == .neverApplied ? "not deployed" : drift.rawValue }
+        let drifted = observed.items.filter(\.drift.isDrift)
+        return KindDrift(
+            kind: name, findings: observed.items.map { DriftFinding(id: $0.id, kind: name, state: $0.drift, detail: $0.driftDetail) }, member: "stacks",
+            entries: observed.items.map { .object([("id", .string($0.id)), ("drift", .string(word($0.drift))), ("detail", .string($0.driftDetail))]) },
+            lines: drifted.map { "\(word($0.drift)): \($0.id): \($0.driftDetail)" }
+                + [
+                    drifted.isEmpty
+                        ? "No stack drift: \(observed.items.count) stacks as phoenix deployed them."
+                        : "\(drifted.count) of \(observed.items.count) stacks drifted."
+                ])
+    }
+}

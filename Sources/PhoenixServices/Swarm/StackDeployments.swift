@@ -49,6 +49,9 @@ public struct StackDeployments: Sendable {
         public var action: Action
         /// Why it deploys: `never deployed`, `configuration changed: …`, `changed on the cluster by hand: …`.
         public var reasons: [String]
+        /// Which side moved, as `drift` says it, and what shows it.
+        public var drift: Drift = .inSync
+        public var driftDetail = ""
         public var specHash: String?
         public var outcome: Outcome = .planned
         public var failure: String?
@@ -119,6 +122,8 @@ public struct StackDeployments: Sendable {
         for record in records.values.sorted(by: { $0.id < $1.id }) where stage == .stacks && record.id.hasPrefix("stack:") && !wanted.contains(record.id) {
             var item = Item(id: record.id, namespace: record.namespace, action: prune ? .remove : .none, reasons: [])
             item.reasons = ["phoenix deployed it and the configuration no longer lists it" + (prune ? "" : ": removed only with --prune")]
+            item.drift = .noLongerConfigured
+            item.driftDetail = prune ? item.reasons[0] : "removed only with --prune"
             items.append(item)
         }
         return items
@@ -163,6 +168,8 @@ public struct StackDeployments: Sendable {
         case let .failure(failure):
             item.failure = failure.message
             item.outcome = failure.message.hasPrefix("waits for") ? .blocked : .failed
+            item.drift = .cannotCheck
+            item.driftDetail = failure.message
             return item
         }
         // A hash over stand-in secret names is not what sync deploys: not shown.
@@ -172,6 +179,8 @@ public struct StackDeployments: Sendable {
         guard let record else {
             item.action = .deploy
             item.reasons = [running.isEmpty ? "never deployed" : "deployed outside phoenix (no record of a deploy): deployed from the configuration"]
+            item.drift = .neverApplied
+            item.driftDetail = item.reasons[0]
             return item
         }
         if record.specHash != form.hash {
@@ -203,6 +212,8 @@ public struct StackDeployments: Sendable {
             }
             item.action = .deploy
             item.reasons = ["configuration changed: " + reasons.joined(separator: "; ")]
+            item.drift = .configurationChanged
+            item.driftDetail = reasons.joined(separator: "; ")
             return item
         }
         var drift: [String] = []
@@ -221,6 +232,8 @@ public struct StackDeployments: Sendable {
         if !drift.isEmpty {
             item.action = .deploy
             item.reasons = ["changed on the cluster by hand: " + drift.joined(separator: "; ")]
+            item.drift = .changedByHand
+            item.driftDetail = drift.joined(separator: "; ")
         }
         return item
     }

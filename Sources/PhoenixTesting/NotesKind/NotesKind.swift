@@ -131,7 +131,15 @@ public struct NotesKind: DriftingKind, RollbackKind {
 
     // MARK: Drift and rollback
 
-    public func drift(_ observation: Observation, in context: KindContext) -> [DriftFinding] {
+    public func drift(_ observation: Observation, in context: KindContext) -> KindDrift? {
+        let findings = driftFindings(observation)
+        return KindDrift(
+            kind: name, findings: findings, member: "notes",
+            entries: findings.map { .object([("id", .string($0.id)), ("drift", .string($0.state.rawValue))]) },
+            lines: findings.filter(\.state.isDrift).map { "\($0.state.rawValue): \($0.id) \($0.detail)" })
+    }
+
+    func driftFindings(_ observation: Observation) -> [DriftFinding] {
         var findings: [DriftFinding] = []
         let ids = Set(desired.keys.map(Self.id)).union(observation.recorded.keys)
         for id in ids.sorted() {
