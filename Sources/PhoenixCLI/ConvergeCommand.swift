@@ -36,21 +36,18 @@ struct ConvergeCommand: AsyncParsableCommand {
     func run(counter: CallCounter) async throws {
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
-        let wanted = estate.guests.filter { $0.enabled && (ids.isEmpty || ids.contains($0.id)) }
-        let location = StateLocation(option: proxmox.state)
         // A dry run never creates the store; a real one records a run and holds the lock.
-        let store = dryRun ? try location.existing() : try location.writable()
-        let (refresh, reboot, dryRun) = (self.refresh, self.reboot, self.dryRun)
-        let command = (["converge"] + ids.map(String.init)).joined(separator: " ")
+        let store = dryRun ? try StateLocation(option: proxmox.state).existing() : try StateLocation(option: proxmox.state).writable()
+        let (ids, refresh, reboot, dryRun) = (self.ids, self.refresh, self.reboot, self.dryRun)
         let outcome = try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
-            var guests = GuestSettings(estate: estate, client: client, wanted: wanted)
-            guests.refresh = refresh
-            guests.reboot = reboot
-            var service = SyncService(estate: estate, stages: [.guests])
-            service.runners = [guests.runner(executor: Executor(failpoints: Failpoints.fromEnvironment()))]
+            var environment = KindEnvironment(estate: estate, stages: [.guests], stats: RunStats())
+            (environment.proxmox, environment.refresh, environment.reboot) = (client, refresh, reboot)
+            environment.scope = ids.isEmpty ? nil : GuestScope(Set(ids))
+            environment.failpoints = Failpoints.fromEnvironment()
+            let service = await SyncService.assemble(environment)
             do {
                 guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
-                return .success(try await service.sync(store: store, command: command))
+                return .success(try await service.sync(store: store, command: (["converge"] + ids.map(String.init)).joined(separator: " ")))
             } catch {
                 return .failure(error)
             }
@@ -58,24 +55,30 @@ struct ConvergeCommand: AsyncParsableCommand {
         let guests = outcome.reports.lazy.compactMap { $0 as? GuestsReport }.first
         if let error = guests?.error { throw fail(error) }
         let report = guests?.report ?? GuestSettings.Report()
-        let failed = report.changed.filter { $0.failure != nil }
-        if format == .json {
-            let document = JSONValue.object([
-                ("version", .number(1)), ("dry_run", .bool(dryRun)), ("read", .number(Double(report.read))), ("not_read", .number(Double(report.notRead))),
-                ("guests", .array(report.changed.map(\.json))),
-            ])
-            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
-        } else {
-            let changed = report.changed.count
-            var lines = report.lines
-            if report.notRead > 0 { lines.append("\(report.notRead) guests unchanged since phoenix converged them were not read (--refresh reads them).") }
-            lines.append(
-                dryRun
-                    ? "Dry run: \(changed) guests would change; nothing was changed."
-                    : "\(changed - failed.count) guests changed\(failed.isEmpty ? "" : ", \(failed.count) failed (their previous settings are back)")."
-            )
-            FileHandle.standardOutput.write(Data((lines.map { TextRules.printable($0, limit: 400) }.joined(separator: "\n") + "\n").utf8))
-        }
-        if !failed.isEmpty { throw ExitCode.failure }
+        FileHandle.standardOutput.write(
+            Data((format == .json ? JSONOutput.string(report.convergeJSON(dryRun: dryRun)) : report.convergeText(dryRun: dryRun)).utf8))
+        if report.changed.contains(where: { $0.failure != nil }) { throw ExitCode.failure }
+    }
+}
+
+/// `converge` for scripts and for people.
+extension GuestSettings.Report {
+    func convergeJSON(dryRun: Bool) -> JSONValue {
+        .object([
+            ("version", .number(1)), ("dry_run", .bool(dryRun)), ("read", .number(Double(read))), ("not_read", .number(Double(notRead))),
+            ("guests", .array(changed.map(\.json))),
+        ])
+    }
+
+    func convergeText(dryRun: Bool) -> String {
+        let failed = changed.filter { $0.failure != nil }.count
+        var lines = self.lines
+        if notRead > 0 { lines.append("\(notRead) guests unchanged since phoenix converged them were not read (--refresh reads them).") }
+        lines.append(
+            dryRun
+                ? "Dry run: \(changed.count) guests would change; nothing was changed."
+                : "\(changed.count - failed) guests changed\(failed == 0 ? "" : ", \(failed) failed (their previous settings are back)")."
+        )
+        return lines.map { TextRules.printable($0, limit: 400) }.joined(separator: "\n") + "\n"
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixProxmox
+import PhoenixServices
 import PhoenixState
 
 /// `phoenix delete ID...`: deletes guests phoenix created (dependents first); others only with --force.
@@ -20,43 +21,19 @@ struct DeleteCommand: AsyncParsableCommand {
         if ids.isEmpty { throw ValidationError("name the guests to delete") }
     }
 
-    /// Clones before the templates they come from, dependents before what they need: the create
-    /// order reversed. Guests the configuration does not know come last, as given.
-    static func order(_ ids: [Int], estate: Estate) -> [Int] {
-        let known = ids.filter { estate.guest($0) != nil }
-        let graph = GuestGraph(estate: estate, verb: .create, targets: known)
-        let ordered = graph.order.reversed().filter(known.contains)
-        return ordered + ids.filter { !ordered.contains($0) }
-    }
-
     func run() async throws {
         let estate = try global.loadValidEstate()
-        var unique: [Int] = []
-        for id in self.ids where !unique.contains(id) { unique.append(id) }
-        let ids = Self.order(unique, estate: estate)
-        // converge's records of deleted guests go with them (a new guest with the VMID is read afresh).
         let location = StateLocation(option: proxmox.state)
         let store = FileManager.default.fileExists(atPath: location.path) ? try location.writable() : nil
-        let force = self.force, taskTimeout = self.taskTimeout
+        let (force, taskTimeout, ids) = (self.force, self.taskTimeout, self.ids)
         try await proxmox.withClient { client async throws(ProxmoxError) in
-            let cluster = try await client.guestsByID()
-            // Every guest is checked before any is deleted: a refusal leaves everything as it was.
-            let foreign = ids.compactMap { cluster[$0] }.filter { !$0.tags.contains(ProxmoxGuestConfig.ownershipTag) }
-            if !force, let first = foreign.first {
-                throw ProxmoxError(
-                    call: "guest \(first.vmid) (\(first.name))", kind: .refused,
-                    message:
-                        "it does not carry the \(ProxmoxGuestConfig.ownershipTag) tag, so phoenix did not create it; nothing was deleted (delete it by hand, or pass --force)"
-                )
-            }
-            for id in ids {
-                guard let guest = cluster[id] else {
-                    FileHandle.standardOutput.write(Data("\(id): not on the cluster, nothing to delete\n".utf8))
-                    continue
-                }
-                try await client.destroy(guest, timeout: taskTimeout)
-                do throws(StateError) { try store?.forgetGuests([id]) } catch { FileHandle.standardError.write(Data("warning: \(error.description)\n".utf8)) }
-                FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): deleted\n".utf8))
+            var deletion = GuestDeletion(estate: estate, client: client)
+            deletion.force = force
+            deletion.taskTimeout = taskTimeout
+            try await deletion.delete(ids, store: store) { guest, forgotten in
+                if let forgotten { FileHandle.standardError.write(Data("warning: \(forgotten.description)\n".utf8)) }
+                let line = guest.name.map { "\(guest.id) \(TextRules.printable($0)): deleted" } ?? "\(guest.id): not on the cluster, nothing to delete"
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
     }

@@ -29,38 +29,31 @@ struct GraphCommand: ParsableCommand {
 
     func run() throws {
         let estate = try global.loadValidEstate()
+        let output: String
         if resources {
-            let stages = try parseStages(ids)
-            // The stack files as the files stage mirrors them; the CA root stands for the one the host exports.
-            let inputs = SyncInputs(stackFiles: StackFilesReader.read(global.resolvedStacksDirectory).files, caRoot: "")
-            let desired = DesiredState(estate: estate, stages: stages, nodeName: node ?? ProcessInfo.processInfo.hostName, inputs: inputs)
-            let graph = ResourceGraph(
-                context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: firewallThrough == .api),
-                kinds: KindRegistry.standard.kinds)
-            let output: String
+            let graph = KindRegistry.standard.graph(
+                estate: estate, stages: try parseStages(ids), stackFiles: StackFilesReader.read(global.resolvedStacksDirectory).files,
+                nodeName: node ?? ProcessInfo.processInfo.hostName, firewallThroughAPI: firewallThrough == .api)
             switch format {
             case .json: output = ResourceGraphPrinter.json(graph)
             case .mermaid: output = ResourceGraphPrinter.mermaid(graph)
             case .dot: throw ValidationError("--resources prints text, json or mermaid")
             case .text: output = ResourceGraphPrinter.text(graph)
             }
-            FileHandle.standardOutput.write(Data(output.utf8))
-            return
-        }
-        let ids = try self.ids.map { text in
-            guard let id = Int(text) else { throw ValidationError("\"\(TextRules.printable(text))\" is not a guest id") }
-            return id
-        }
-        for id in ids where estate.guest(id) == nil {
-            throw ValidationError("guest \(id) is not defined in the configuration")
-        }
-        let graph = GuestGraph(estate: estate, verb: verb, targets: ids.isEmpty ? nil : ids)
-        let output: String
-        switch format {
-        case .json: output = GraphPrinter.json(graph)
-        case .mermaid: output = GraphPrinter.mermaid(graph, estate: estate)
-        case .dot: output = GraphPrinter.dot(graph, estate: estate)
-        case .text: output = GraphPrinter.text(graph, estate: estate)
+        } else {
+            let ids = try self.ids.map { text in
+                guard let id = Int(text), estate.guest(id) != nil else {
+                    throw ValidationError("\"\(TextRules.printable(text))\" is not a guest of the configuration")
+                }
+                return id
+            }
+            let graph = GuestGraph(estate: estate, verb: verb, targets: ids.isEmpty ? nil : ids)
+            switch format {
+            case .json: output = GraphPrinter.json(graph)
+            case .mermaid: output = GraphPrinter.mermaid(graph, estate: estate)
+            case .dot: output = GraphPrinter.dot(graph, estate: estate)
+            case .text: output = GraphPrinter.text(graph, estate: estate)
+            }
         }
         FileHandle.standardOutput.write(Data(output.utf8))
     }

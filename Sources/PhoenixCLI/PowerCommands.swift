@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixProxmox
+import PhoenixServices
 
 /// `phoenix start|stop|restart [ID...]`: walks the dependency graph (dependencies first; stop in
 /// reverse), never starts a template, skips a guest already in the wanted state.
@@ -15,33 +16,25 @@ struct PowerOptions: ParsableArguments {
     @discardableResult
     func walk(_ verb: GraphVerb, state: String, only: [Int]? = nil, counter: CallCounter = CallCounter()) async throws -> [Int] {
         let estate = try global.loadValidEstate()
-        for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
-        let targets = only ?? (ids.isEmpty ? nil : ids)
-        let graph = GuestGraph(estate: estate, verb: verb, targets: targets)
-        if !graph.cycles.isEmpty { throw fail("dependency cycle: \(graph.cycles[0].map(String.init).joined(separator: " → "))", code: 65) }
+        let order: [Int]
+        switch GuestPower.order(verb, targets: only ?? (ids.isEmpty ? nil : ids), in: estate) {
+        case let .failure(refusal): throw fail(refusal.description, code: { if case .cycle = refusal { return 65 } else { return 64 } }())
+        case let .success(walk): order = walk
+        }
         let taskTimeout = self.taskTimeout
-        return try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) -> [Int] in
-            var changed: [Int] = []
-            let cluster = try await client.guestsByID()
-            for id in graph.order {
-                guard let guest = cluster[id] else {
-                    if verb == .stop {
-                        FileHandle.standardOutput.write(Data("\(id): not on the cluster, nothing to stop\n".utf8))
-                        continue
-                    }
-                    throw ProxmoxError(call: "guest \(id)", kind: .refused, message: "it does not exist on the cluster (phoenix create \(id) first)")
-                }
-                if guest.status == state {
-                    FileHandle.standardOutput.write(Data("\(id) \(TextRules.printable(guest.name)): already \(state)\n".utf8))
-                    continue
-                }
-                let started = Date()
-                try await client.setPower(guest, to: verb == .stop ? "stop" : "start", timeout: taskTimeout)
-                changed.append(id)
-                FileHandle.standardOutput.write(
-                    Data(String(format: "%d %@: %@ (%.1f s)\n", id, TextRules.printable(guest.name), state, Date().timeIntervalSince(started)).utf8))
-            }
-            return changed
+        let steps = try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) in
+            var power = GuestPower(estate: estate, client: client)
+            power.taskTimeout = taskTimeout
+            return try await power.walk(order, to: state) { FileHandle.standardOutput.write(Data((Self.line($0) + "\n").utf8)) }
+        }
+        return steps.compactMap { if case .changed = $0.outcome { return $0.id } else { return nil } }
+    }
+
+    static func line(_ step: GuestPower.Step) -> String {
+        switch step.outcome {
+        case .absent: return "\(step.id): not on the cluster, nothing to stop"
+        case .already: return "\(step.id) \(TextRules.printable(step.name)): already \(step.state)"
+        case let .changed(seconds): return String(format: "%d %@: %@ (%.1f s)", step.id, TextRules.printable(step.name), step.state, seconds)
         }
     }
 }

@@ -113,6 +113,16 @@ public struct KindRegistry: Sendable {
     /// The kinds' resources, data only.
     public var kinds: [any ResourceKind] { registrations.map(\.kind) }
 
+    /// Every resource the registered kinds declare for `stages`, and what each needs (`graph
+    /// --resources`): the files as the files kind would install them (the CA root a placeholder for
+    /// the one the host exports).
+    public func graph(estate: Estate, stages: [SyncStage], stackFiles: [StackFile], nodeName: String, firewallThroughAPI: Bool) -> ResourceGraph {
+        let desired = DesiredState(estate: estate, stages: stages, nodeName: nodeName, inputs: SyncInputs(stackFiles: stackFiles, caRoot: ""))
+        return ResourceGraph(
+            context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: firewallThroughAPI),
+            kinds: kinds)
+    }
+
     /// Adds a kind (a test's, or a plug-in's).
     public func adding(_ registration: KindRegistration) -> KindRegistry { KindRegistry(registrations + [registration]) }
 }
