@@ -67,13 +67,3 @@ enum ColorMode: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// ANSI colours for text output; `enabled` false leaves the text as it is.
-struct Paint {
-    let enabled: Bool
-
-    func green(_ text: String) -> String { wrap(text, "32") }
-    func yellow(_ text: String) -> String { wrap(text, "33") }
-    func red(_ text: String) -> String { wrap(text, "31") }
-    func bold(_ text: String) -> String { wrap(text, "1") }
-
-    private func wrap(_ text: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
-}

@@ -56,17 +56,8 @@ struct SyncCommand: AsyncParsableCommand {
             guard !dryRun, let store else { return try await service.plan(store: store) }
             return try await service.sync(store: store, command: command)
         }
-        if format == .json {
-            FileHandle.standardOutput.write(Data(JSONOutput.string(SyncPrinter.json(outcome)).utf8))
-        } else {
-            var text = SyncPrinter.text(outcome, paint: paint, allFirewallLines: true)
-            if dryRun {
-                text += "Dry run: nothing was changed.\n"
-            } else if let firewall = outcome.reports.lazy.compactMap({ $0 as? FirewallReport }).first, let plan = firewall.plan {
-                text += plan.hasChanges ? (plan.failures.isEmpty ? "Firewall converged through the API.\n" : "") : "Firewall through the API: as configured.\n"
-            }
-            FileHandle.standardOutput.write(Data(text.utf8))
-        }
+        let text = SyncPrinter.text(outcome, paint: paint) + (dryRun ? "Dry run: nothing was changed.\n" : "")
+        FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(SyncPrinter.json(outcome)) : text).utf8))
         target.printStats(stats, run: outcome.stats, started: started, apiCalls: calls)
         if dryRun && !outcome.unplanned.isEmpty { throw fail(PlanCommand.incomplete(outcome)) }
         if !dryRun && !outcome.succeeded { throw ExitCode.failure }

@@ -64,49 +64,23 @@ extension SyncOptions {
     }
 }
 
-/// Plans and sync outcomes of every kind, as text or JSON: the guests first, the files as the
-/// engine's printer renders them, the firewall through the API last.
+/// Plans and sync outcomes of every kind, as text or JSON: each kind's part, in the registry's
+/// order; the stages not applied first.
 enum SyncPrinter {
-    /// `allFirewallLines`: the API firewall's scopes that are as configured too (sync lists them all).
-    static func text(_ outcome: SyncService.Outcome, verbose: Bool = false, paint: Paint, allFirewallLines: Bool = false) -> String {
-        var out = ""
-        for (stage, reason) in outcome.notApplied { out += "\(stage.rawValue): not applied: \(reason)\n" }
-        for report in outcome.reports {
-            if let files = report as? FilesReport {
-                if let error = files.error { out += "files: failed: \(TextRules.printable(error, limit: 1200))\n" }
-                switch files.result {
-                case .none: break
-                case let .planned(plan): out += PlanPrinter.text(plan, verbose: verbose, paint: paint)
-                case let .synced(synced):
-                    out += PlanPrinter.outcomeText(
-                        SyncOutcome(run: outcome.run, plan: synced.plan, units: synced.units, interrupted: outcome.interrupted), paint: paint)
-                }
-            } else {
-                out += report.lines(verbose: verbose || (allFirewallLines && report is FirewallReport)).map { $0 + "\n" }.joined()
-            }
-        }
-        return out
+    static func text(_ outcome: SyncService.Outcome, verbose: Bool = false, paint: Paint) -> String {
+        let context = ReportContext(run: outcome.run, interrupted: outcome.interrupted, paint: paint)
+        return outcome.notApplied.map { "\($0.stage.rawValue): not applied: \($0.reason)\n" }.joined()
+            + outcome.reports.map { $0.text(verbose: verbose, context: context) }.joined()
     }
 
     static func json(_ outcome: SyncService.Outcome) -> JSONValue {
-        var document: JSONValue
-        switch outcome.files {
-        case .none: document = .object([("version", .number(1))])
-        case let .planned(plan): document = PlanPrinter.planJSON(plan)
-        case let .synced(files):
-            document = PlanPrinter.outcomeJSON(SyncOutcome(run: outcome.run, plan: files.plan, units: files.units, interrupted: outcome.interrupted))
-        }
+        let context = ReportContext(run: outcome.run, interrupted: outcome.interrupted, paint: Paint(enabled: false))
+        var document = outcome.reports.reduce(JSONValue.object([("version", .number(1))])) { $1.merge(into: $0, context: context) }
         if !outcome.notApplied.isEmpty {
-            let files: [JSONValue]
-            if case let .object(members) = document, case let .array(items)? = members.first(where: { $0.key == "not_applied" })?.value {
-                files = items
-            } else {
-                files = []
-            }
+            let listed = document["not_applied"]?.arrayItems ?? []
             let more = outcome.notApplied.map { JSONValue.object([("stage", .string($0.stage.rawValue)), ("reason", .string($0.reason))]) }
-            document = document.setting("not_applied", .array(more + files))
+            document = document.setting("not_applied", .array(more + listed))
         }
-        for report in outcome.reports { if let member = report.json { document = document.adding(member.key, member.value) } }
         if outcome.run != nil { document = document.setting("succeeded", .bool(outcome.succeeded)) }
         return document
     }

@@ -42,11 +42,38 @@ public protocol KindReport: Sendable {
     var results: [ResourceResult] { get }
     /// A failpoint crash abandoned the run in this kind (in-process tests only).
     var abandoned: Bool { get }
+    /// Its part of the output for people (by default its lines).
+    func text(verbose: Bool, context: ReportContext) -> String
+    /// The JSON document with its part (by default its member added).
+    func merge(into document: JSONValue, context: ReportContext) -> JSONValue
+}
+
+/// What every kind's part of a plan's or a run's output is rendered with.
+public struct ReportContext: Sendable {
+    /// The run (nil: a plan), and the interrupted runs it finishes.
+    public let run: Int64?
+    public let interrupted: [RunRecord]
+    public let paint: Paint
+
+    public init(run: Int64?, interrupted: [RunRecord], paint: Paint) {
+        self.run = run
+        self.interrupted = interrupted
+        self.paint = paint
+    }
 }
 
 extension KindReport {
     public var results: [ResourceResult] { [] }
     public var abandoned: Bool { false }
+
+    /// Its part of the output for people: its lines.
+    public func text(verbose: Bool, context: ReportContext) -> String { lines(verbose: verbose).map { $0 + "\n" }.joined() }
+
+    /// The JSON document with its part: its member added.
+    public func merge(into document: JSONValue, context: ReportContext) -> JSONValue {
+        guard let member = json, case let .object(members) = document else { return document }
+        return .object(members + [member])
+    }
 }
 
 /// The run every kind converges in, and how they meet: the kinds' context of the run (its store,

@@ -104,6 +104,6 @@ public struct APIFirewallKind: ConvergentKind {
             plan.scopes[index].calls = result.calls
             plan.scopes[index].seconds = result.seconds
         }
-        return FirewallReport(plan: plan, results: execution.results)
+        return FirewallReport(plan: plan, results: execution.results, synced: synced)
     }
 }

@@ -6,6 +6,8 @@ public struct FirewallReport: KindReport {
     public let plan: FirewallRules.Plan?
     public var error: String?
     public var results: [ResourceResult] = []
+    /// After a sync every scope is listed, and a closing line says how it ended.
+    public var synced = false
 
     public var failures: [String: String] { plan?.failures ?? [:] }
     public var hasChanges: Bool { plan?.hasChanges ?? false }
@@ -24,6 +26,14 @@ public struct FirewallReport: KindReport {
 
     public func lines(verbose: Bool) -> [String] {
         if let error { return ["firewall (API): failed: \(TextRules.printable(error, limit: 1200))"] }
-        return (plan?.lines ?? []).filter { verbose || !$0.hasSuffix(": as configured") }.map { "firewall (API) \($0)" }
+        var lines = (plan?.lines ?? []).filter { verbose || synced || !$0.hasSuffix(": as configured") }.map { "firewall (API) \($0)" }
+        if synced, let plan {
+            if !plan.hasChanges {
+                lines.append("Firewall through the API: as configured.")
+            } else if plan.failures.isEmpty {
+                lines.append("Firewall converged through the API.")
+            }
+        }
+        return lines
     }
 }

@@ -3,7 +3,7 @@ import PhoenixCore
 import PhoenixEngine
 
 /// Renders plans, sync outcomes and drift as text for people or as versioned JSON.
-enum PlanPrinter {
+public enum PlanPrinter {
     static let symbols: [ChangeAction: String] = [.create: "+", .update: "~", .delete: "-", .unchanged: "="]
 
     static func painted(_ action: ChangeAction, _ paint: Paint) -> String {
@@ -20,7 +20,7 @@ enum PlanPrinter {
         Dictionary(grouping: plan.changes, by: \.action).mapValues(\.count)
     }
 
-    static func text(_ plan: Plan, verbose: Bool = false, paint: Paint = Paint(enabled: false)) -> String {
+    public static func text(_ plan: Plan, verbose: Bool = false, paint: Paint = Paint(enabled: false)) -> String {
         let counts = counts(plan)
         var out = ""
         for stage in SyncStage.allCases {
@@ -46,7 +46,7 @@ enum PlanPrinter {
         return out
     }
 
-    static func planJSON(_ plan: Plan) -> JSONValue {
+    public static func planJSON(_ plan: Plan) -> JSONValue {
         let counts = counts(plan)
         return .object([
             ("version", .number(1)),
@@ -57,7 +57,7 @@ enum PlanPrinter {
         ])
     }
 
-    static func changeJSON(_ change: Change) -> JSONValue {
+    public static func changeJSON(_ change: Change) -> JSONValue {
         .object([
             ("id", .string(change.id)), ("kind", .string(FileKind().name)), ("stage", .string(change.stage.rawValue)), ("unit", .string(change.unit.key)),
             ("path", .string(change.path)),
@@ -66,7 +66,7 @@ enum PlanPrinter {
         ])
     }
 
-    static func outcomeText(_ outcome: SyncOutcome, paint: Paint = Paint(enabled: false)) -> String {
+    public static func outcomeText(_ outcome: SyncOutcome, paint: Paint = Paint(enabled: false)) -> String {
         var out = ""
         for run in outcome.interrupted {
             out +=
@@ -89,7 +89,7 @@ enum PlanPrinter {
         return out
     }
 
-    static func outcomeJSON(_ outcome: SyncOutcome) -> JSONValue {
+    public static func outcomeJSON(_ outcome: SyncOutcome) -> JSONValue {
         .object([
             ("version", .number(1)),
             ("run", outcome.run.map { .number(Double($0)) } ?? .null),
