@@ -57,13 +57,8 @@ struct CertsStatusCommand: AsyncParsableCommand {
         let started = Date()
         let report = await target.readCertificates(estate, stats: stats)
         if let error = report.error ?? report.notReady { throw fail(error, code: 1) }
-        let served = await CertsStatus.served(report, names: Set(names), timeout: min(5, estate.settings.stepCA.timeout))
-        let document = CertsStatus.document(report, names: Set(names), now: Date(), served: served)
-        if format == .json {
-            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
-        } else {
-            FileHandle.standardOutput.write(Data(CertsStatus.text(document).utf8))
-        }
+        let status = await CertsStatus.read(report, names: Set(names), now: Date(), timeout: min(5, estate.settings.stepCA.timeout))
+        FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(status.json) : status.text).utf8))
         target.printStats(stats, started: started)
     }
 }

@@ -55,7 +55,7 @@ struct RollbackCommand: AsyncParsableCommand {
         let runID = self.runID
         // A run that left nothing to return to is refused before a run of its own begins.
         do { _ = try store.snapshot(of: runID) } catch { throw fail(error.description) }
-        let stages = SyncStage.allCases.filter { $0.isApplied && ![.guests, .certs, .swarm, .stacks].contains($0) }
+        let stages = FilesKind.fileStages
         let (outcome, _) = try await target.withService(
             estate: estate, stages: stages, firewallThroughAPI: false, stats: MachineStats(), stacksDirectory: global.resolvedStacksDirectory, store: store
         ) { service in

@@ -180,7 +180,7 @@ public struct SyncEngine: Sendable {
 
     /// Installed vs last applied vs desired, for every resource of the applied stages.
     public func drift(store: (any StateBackend)?, stages wanted: [SyncStage]? = nil) async throws(EngineError) -> [DriftItem] {
-        let stages = SyncStage.allCases.filter { $0.isApplied && (wanted?.contains($0) ?? true) }
+        let stages = SyncStage.allCases.filter { wanted?.contains($0) ?? true }
         let desired = try await desired(stages).resources
         let applied = try applied(store)
         let actual = try await observe(desired: desired, applied: applied, stages: Set(stages))

@@ -58,9 +58,7 @@ public struct DesiredState: Sendable {
             if let resource = Self.resource(for: file, estate: estate) { resources.append(resource) }
         }
         var notes = output.notes
-        var notApplied = stages.filter { !$0.isApplied }.map { stage in
-            (stage, "this version does not converge it; nothing is changed")
-        }
+        var notApplied: [(stage: SyncStage, reason: String)] = []
         if stages.contains(.files) {
             for file in inputs.stackFiles {
                 // Paths reach rsync's file list and the host: the same characters as every path setting.

@@ -5,13 +5,6 @@ public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
     case guests
     case files, trust, dns, firewall, certs, swarm, services, gateway, stacks
 
-    /// The stages this version converges; the others are planned and reported, never applied.
-    public var isApplied: Bool {
-        switch self {
-        case .guests, .files, .trust, .dns, .firewall, .certs, .services, .gateway, .swarm, .stacks: return true
-        }
-    }
-
     public static func < (lhs: SyncStage, rhs: SyncStage) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }

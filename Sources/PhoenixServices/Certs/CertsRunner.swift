@@ -81,113 +81,96 @@ public struct CertsReport: KindReport {
     }
 }
 
-/// `phoenix certs status`: every entry of the manifest as installed. Issues nothing.
-public enum CertsStatus {
-    /// What each endpoint serves now, by certificate id: one handshake per endpoint, side by side.
-    public static func served(_ report: CertConvergence.Report, names: Set<String>, timeout: Double) async -> [String: [JSONValue]] {
-        await withTaskGroup(of: (String, Int, JSONValue).self) { group in
-            for item in report.items where names.isEmpty || names.contains(item.request.commonName) {
+/// `phoenix certs status`: every entry of the manifest as installed, where it is served, and its
+/// state. Issues nothing.
+public struct CertsStatus: Sendable {
+    /// What one endpoint serves now.
+    public struct Served: Sendable {
+        public var at: String
+        public var what: String
+        public var fingerprint: String?
+        public var matches: Bool?
+        public var error: String?
+    }
+
+    /// One installed copy: where, and its owner and mode as read beside those configured.
+    public struct Copy: Sendable {
+        public var machine: String
+        public var path: String
+        public var role: String
+        public var present: Bool
+        public var owner: String?
+        public var group: String?
+        public var mode: String?
+        public var configured: String
+        public var error: String?
+    }
+
+    public struct Certificate: Sendable {
+        public var name: String
+        public var commonName: String
+        public var dnsNames: [String]
+        public var ipAddresses: [String]
+        /// Nil when nothing is installed (or the entry is refused).
+        public var facts: CertificateFacts?
+        public var secondsLeft: Int?
+        /// `valid`, `renew due`, `expired`, `missing`, `mismatch`, or `invalid` (a refused entry).
+        public var state: String
+        public var reasons: [String]
+        public var installed: [Copy]
+        /// Why phoenix cannot tell where it is served, when it cannot.
+        public var servingProblem: String?
+        /// The endpoints that present it, as read now (nil: none known; a refused entry).
+        public var served: [Served]?
+    }
+
+    public var certificates: [Certificate]
+
+    /// `report`'s certificates named in `names` (all when empty), each endpoint read now (one
+    /// handshake each, side by side).
+    public static func read(_ report: CertConvergence.Report, names: Set<String>, now: Date, timeout: Double) async -> CertsStatus {
+        let wanted = report.items.filter { names.isEmpty || names.contains($0.request.commonName) }
+        let served = await withTaskGroup(of: (String, Int, Served).self) { group -> [String: [Served]] in
+            for item in wanted {
                 for (index, endpoint) in item.endpoints.enumerated() {
                     let installed = item.facts?.fingerprint
                     group.addTask {
-                        var entry: [(key: String, value: JSONValue)] = [("at", .string("\(endpoint.host):\(endpoint.port)")), ("what", .string(endpoint.what))]
+                        var entry = Served(at: "\(endpoint.host):\(endpoint.port)", what: endpoint.what)
                         switch await ServedFingerprint.read(endpoint, timeout: timeout) {
                         case let .success(fingerprint):
-                            entry += [("fingerprint", .string(fingerprint)), ("matches", .bool(fingerprint == installed))]
-                        case let .failure(error):
-                            entry.append(("error", .string(error.message)))
+                            entry.fingerprint = fingerprint
+                            entry.matches = fingerprint == installed
+                        case let .failure(error): entry.error = error.message
                         }
-                        return (item.id, index, .object(entry))
+                        return (item.id, index, entry)
                     }
                 }
             }
-            var served: [String: [(Int, JSONValue)]] = [:]
+            var served: [String: [(Int, Served)]] = [:]
             for await (id, index, entry) in group { served[id, default: []].append((index, entry)) }
             return served.mapValues { $0.sorted { $0.0 < $1.0 }.map(\.1) }
         }
-    }
-
-    public static func document(_ report: CertConvergence.Report, names: Set<String>, now: Date, served: [String: [JSONValue]] = [:]) -> JSONValue {
-        var certificates: [JSONValue] = []
-        let dates = ISO8601DateFormatter()
-        for item in report.items where names.isEmpty || names.contains(item.request.commonName) {
-            var members: [(key: String, value: JSONValue)] = [
-                ("name", .string(item.id)), ("common_name", .string(item.request.commonName)),
-            ]
-            if let facts = item.facts {
-                members += [
-                    ("dns_sans", .array(facts.dnsNames.sorted().map(JSONValue.string))),
-                    ("ip_sans", .array(facts.ipAddresses.sorted().map { .string($0.description) })), ("serial", .string(facts.serial)),
-                    ("not_before", .string(dates.string(from: facts.notBefore))),
-                    ("not_after", .string(dates.string(from: facts.notAfter))),
-                    ("seconds_left", .number(Double(Int(facts.notAfter.timeIntervalSince(now))))), ("issuer", .string(facts.issuer)),
-                    ("fingerprint", .string(facts.fingerprint)), ("key_matches", facts.keyMatches.map(JSONValue.bool) ?? .null),
-                ]
-            } else {
-                members += [
-                    ("dns_sans", .array(item.request.dnsNames.map { .string($0.text) })),
-                    ("ip_sans", .array(item.request.ipAddresses.map { .string($0.description) })), ("serial", .null), ("not_after", .null),
-                    ("seconds_left", .null),
-                ]
-            }
-            members.append(("state", .string(item.assessment.state.rawValue)))
-            members.append(("reasons", .array((item.assessment.reasons + item.handChanges).map(JSONValue.string))))
-            let installed: [JSONValue] = item.copies.map { copy in
-                var entry: [(key: String, value: JSONValue)] = [
-                    ("machine", .string(copy.machine)), ("path", .string(copy.path)), ("role", .string(copy.role.rawValue)),
-                    ("present", .bool(copy.found != nil)),
-                ]
-                if let found = copy.found {
-                    entry += [("owner", .string(found.owner)), ("group", .string(found.group)), ("mode", .string(found.mode))]
-                }
-                entry.append(("configured", .string("\(copy.owner):\(copy.group) \(copy.mode)")))
-                if let error = copy.error { entry.append(("error", .string(error))) }
-                return .object(entry)
-            }
-            members.append(("installed", .array(installed)))
-            if let problem = item.servingProblem {
-                members.append(("served", .object([("error", .string(problem))])))
-            } else {
-                members.append(("served", item.endpoints.isEmpty ? .null : .array(served[item.id] ?? [])))
-            }
-            certificates.append(.object(members))
+        var certificates = wanted.map { item in
+            Certificate(
+                name: item.id, commonName: item.request.commonName,
+                dnsNames: item.facts.map { $0.dnsNames.sorted() } ?? item.request.dnsNames.map(\.text),
+                ipAddresses: item.facts.map { $0.ipAddresses.sorted().map(\.description) } ?? item.request.ipAddresses.map(\.description), facts: item.facts,
+                secondsLeft: item.facts.map { Int($0.notAfter.timeIntervalSince(now)) }, state: item.assessment.state.rawValue,
+                reasons: item.assessment.reasons + item.handChanges,
+                installed: item.copies.map { copy in
+                    Copy(
+                        machine: copy.machine, path: copy.path, role: copy.role.rawValue, present: copy.found != nil, owner: copy.found?.owner,
+                        group: copy.found?.group, mode: copy.found?.mode, configured: "\(copy.owner):\(copy.group) \(copy.mode)", error: copy.error)
+                }, servingProblem: item.servingProblem, served: item.endpoints.isEmpty ? nil : served[item.id] ?? [])
         }
         // Entries left out for their own errors: what is wrong with them, nothing read.
         for entry in report.refused where names.isEmpty || names.contains(entry.commonName) {
             certificates.append(
-                .object([
-                    ("name", .string(entry.resourceID)), ("common_name", .string(entry.commonName)), ("dns_sans", .array([])),
-                    ("ip_sans", .array([])), ("serial", .null), ("not_after", .null), ("seconds_left", .null), ("state", .string("invalid")),
-                    ("reasons", .array(entry.problems.map(JSONValue.string))), ("installed", .array([])), ("served", .null),
-                ]))
+                Certificate(
+                    name: entry.resourceID, commonName: entry.commonName, dnsNames: [], ipAddresses: [], state: "invalid", reasons: entry.problems,
+                    installed: []))
         }
-        return .object([("version", .number(1)), ("certificates", .array(certificates))])
-    }
-
-    public static func text(_ document: JSONValue) -> String {
-        var out = ""
-        for cert in document["certificates"]?.arrayItems ?? [] {
-            let left = cert["seconds_left"]?.intValue.map { Durations.text(TimeInterval(max(0, $0))) + " left" } ?? "-"
-            out += "\(cert["common_name"]?.stringValue ?? "")  \(cert["state"]?.stringValue ?? "")  \(left)"
-            out += "  serial \(cert["serial"]?.stringValue ?? "-")\n"
-            let dns = cert["dns_sans"]?.arrayItems.compactMap(\.stringValue).joined(separator: ",") ?? ""
-            let ips = cert["ip_sans"]?.arrayItems.compactMap(\.stringValue).joined(separator: ",") ?? ""
-            out += "  dns \(dns.isEmpty ? "-" : dns)  ip \(ips.isEmpty ? "-" : ips)  not after \(cert["not_after"]?.stringValue ?? "-")\n"
-            for reason in cert["reasons"]?.arrayItems.compactMap(\.stringValue) ?? [] { out += "  ! \(TextRules.printable(reason, limit: 600))\n" }
-            for endpoint in cert["served"]?.arrayItems ?? [] {
-                let what =
-                    endpoint["error"]?.stringValue.map { TextRules.printable($0, limit: 300) }
-                    ?? (endpoint["matches"]?.boolValue == true ? "serves it" : "serves another certificate")
-                out += "  served at \(endpoint["at"]?.stringValue ?? "") (\(endpoint["what"]?.stringValue ?? "")): \(what)\n"
-            }
-            for copy in cert["installed"]?.arrayItems ?? [] {
-                let present = copy["present"]?.boolValue == true
-                let ownership =
-                    present ? "\(copy["owner"]?.stringValue ?? ""):\(copy["group"]?.stringValue ?? "") \(copy["mode"]?.stringValue ?? "")" : "missing"
-                out += "  \(copy["machine"]?.stringValue ?? "") \(copy["path"]?.stringValue ?? "")  \(ownership)\n"
-            }
-        }
-        return out
+        return CertsStatus(certificates: certificates)
     }
 }
 
