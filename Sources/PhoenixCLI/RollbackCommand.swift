@@ -55,24 +55,17 @@ struct RollbackCommand: AsyncParsableCommand {
         let runID = self.runID
         // A run that left nothing to return to is refused before a run of its own begins.
         do { _ = try store.snapshot(of: runID) } catch { throw fail(error.description) }
-        let stages = FilesKind.fileStages
+        // The stages whose resources a rollback can put back; every kind there rolls back or says it cannot.
         let (outcome, _) = try await target.withService(
-            estate: estate, stages: stages, firewallThroughAPI: false, stats: MachineStats(), stacksDirectory: global.resolvedStacksDirectory, store: store
-        ) { service in
-            // The files put back; the other kinds say below what they leave.
-            var files = service
-            files.runners = service.runners.filter { $0.kind.name == FileKind().name }
-            return try await files.rollback(to: runID, store: store, command: "rollback \(runID)")
-        }
-        let report = outcome.reports.lazy.compactMap { $0 as? FilesReport }.first
-        if let error = report?.error { throw fail(error) }
-        guard case let .synced(files)? = report?.result else { throw fail("rollback to run \(runID): the files kind did not run") }
-        let synced = SyncOutcome(run: outcome.run, plan: files.plan, units: files.units, interrupted: outcome.interrupted)
+            estate: estate, stages: FilesKind.fileStages, stacksDirectory: global.resolvedStacksDirectory, store: store
+        ) { service in try await service.rollback(to: runID, store: store, command: "rollback \(runID)") }
+        // A rollback refused before anything changed (what it needs was never kept) is the command's error.
+        if let refusal = outcome.reports.lazy.compactMap(\.error).first { throw fail(refusal) }
         let kept = Self.notRestored(since: runID, store: store)
         let output =
             format == .json
-            ? JSONOutput.string(PlanPrinter.outcomeJSON(synced).adding("not_restored", .array(kept.map(JSONValue.string))))
-            : PlanPrinter.outcomeText(synced, paint: Paint(enabled: global.colored)) + kept.map { "note: not restored: \($0)\n" }.joined()
+            ? JSONOutput.string(SyncPrinter.json(outcome).adding("not_restored", .array(kept.map(JSONValue.string))))
+            : SyncPrinter.text(outcome, paint: Paint(enabled: global.colored)) + kept.map { "note: not restored: \($0)\n" }.joined()
         FileHandle.standardOutput.write(Data(output.utf8))
         if !outcome.succeeded { throw ExitCode.failure }
     }
