@@ -48,7 +48,6 @@ extension SyncOptions {
             service.progress = { reporter.report($0) }
         }
         func shutdown() async {
-            environment.stats.count(.engineCalls, await swarm?.calls() ?? 0)
             await client?.shutdown()
             await swarm?.shutdown()
             await vms.shutdown()

@@ -2,33 +2,11 @@ import Foundation
 import PhoenixCore
 import PhoenixHTTP
 
-/// A failed call to Step-CA: the call, the CA and why, in words (never a token or a key).
-public struct StepCAError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
-        case unreachable, tls
-        case api(status: Int)
-        case malformed
-    }
-
-    public let kind: Kind
-    public let call: String
-    public let url: String
-    public let reason: String
-
-    public var description: String { "Step-CA \(url): \(call) failed: \(reason)" }
-}
-
-/// What Step-CA issued: the leaf first, then its issuers (the file phoenix installs), and the
-/// issuing CA's certificate.
-public struct IssuedCertificate: Sendable {
-    public let chainPEM: String
-    public let caPEM: String
-}
-
-/// The Step-CA API phoenix needs: roots, provisioners, `/1.0/sign` with a one-time token and
-/// `/1.0/renew` over mTLS with the current certificate. TLS trusts only the pinned root, so a
-/// proxy's certificate in front of the CA fails the handshake.
-public actor StepCAClient {
+/// The Step-CA API phoenix needs, the live adapter of the `CertificateAuthority` port: roots,
+/// provisioners, `/1.0/sign` with a one-time token and `/1.0/renew` over mTLS with the current
+/// certificate. TLS trusts only the pinned root, so a proxy's certificate in front of the CA fails
+/// the handshake.
+public actor StepCAClient: CertificateAuthority {
     /// Makes the transport for a call: without a client certificate (sign, reads) or with one
     /// (renew).
     public typealias TransportFactory = @Sendable ((chainPEM: String, keyPEM: String)?) throws(HTTPTransportError) -> any HTTPTransport

@@ -1,100 +1,6 @@
 import Foundation
 import PhoenixCore
 
-/// What `/info` says of the daemon and its place in a Swarm.
-public struct DockerInfo: Sendable, Equatable {
-    /// The daemon's host name (the Swarm node's name).
-    public let name: String
-    /// `inactive`, `pending`, `active`, `error`, `locked`.
-    public let swarmState: String
-    public let nodeID: String
-    /// This daemon is a manager.
-    public let isManager: Bool
-    public let clusterID: String?
-    /// The managers' addresses this node knows (`RemoteManagers`).
-    public let managerAddresses: [String]
-}
-
-/// A node as the manager lists it.
-public struct SwarmNode: Sendable, Equatable {
-    public let id: String
-    public let version: Int
-    public let hostname: String
-    public let role: String
-    public let availability: String
-    /// `ready`, `down`, `unknown`, `disconnected`.
-    public let state: String
-    public let address: String
-    public let labels: [String: String]
-    /// The node's spec as Docker holds it (updated whole).
-    public let spec: JSONValue
-    public let isLeader: Bool
-}
-
-public struct DockerNetwork: Sendable, Equatable {
-    public let id: String
-    public let name: String
-    public let driver: String
-    public let scope: String
-    public let attachable: Bool
-    public let labels: [String: String]
-}
-
-public struct SwarmSecret: Sendable, Equatable {
-    public let id: String
-    public let name: String
-    public let labels: [String: String]
-}
-
-/// A service as the manager lists it: its spec (the parts plan compares), labels and update state.
-public struct SwarmService: Sendable, Equatable {
-    public let id: String
-    public let name: String
-    public let version: Int
-    public let spec: JSONValue
-    public let previousSpec: JSONValue?
-    /// `updating`, `paused`, `completed`, `rollback_started`, `rollback_paused`, `rollback_completed` (nil: never updated).
-    public let updateState: String?
-    public let updateMessage: String?
-    public let updatedAt: String
-
-    public init(
-        id: String, name: String, version: Int, spec: JSONValue, previousSpec: JSONValue?, updateState: String?, updateMessage: String?, updatedAt: String
-    ) {
-        self.id = id
-        self.name = name
-        self.version = version
-        self.spec = spec
-        self.previousSpec = previousSpec
-        self.updateState = updateState
-        self.updateMessage = updateMessage
-        self.updatedAt = updatedAt
-    }
-
-    public var labels: [String: String] { spec["Labels"]?.stringMap ?? [:] }
-    /// `com.docker.stack.namespace`: the stack the service belongs to.
-    public var stack: String? { labels["com.docker.stack.namespace"] }
-    /// Desired replicas (nil for a global service).
-    public var replicas: Int? { spec["Mode"]?["Replicated"]?["Replicas"]?.intValue ?? (spec["Mode"]?["Global"] == nil ? 1 : nil) }
-}
-
-/// A task: one replica's attempt, with its state and error.
-public struct SwarmTask: Sendable, Equatable {
-    public let id: String
-    public let serviceID: String
-    public let nodeID: String
-    public let slot: Int?
-    public let desiredState: String
-    /// `new` … `starting`, `running`, `complete`, `failed`, `shutdown`, `rejected`, `orphaned`.
-    public let state: String
-    public let error: String?
-    public let message: String
-    public let exitCode: Int?
-    public let timestamp: String
-    /// The task template it was made from (compared with the service's to tell old tasks from new).
-    public let spec: JSONValue
-}
-
 extension DockerClient {
     public func info() async throws(DockerError) -> DockerInfo {
         let info = try await get("/info")
@@ -108,7 +14,7 @@ extension DockerClient {
 
     /// `POST /swarm/init`: a new single-manager Swarm advertising `advertise` (never with
     /// `ForceNewCluster`: that is for recovering a broken cluster, by hand). Returns the node id.
-    public func initSwarm(advertise: String, listen: String = "0.0.0.0:2377") async throws(DockerError) -> String {
+    public func initSwarm(advertise: String, listen: String) async throws(DockerError) -> String {
         let answer = try await post("/swarm/init", body: .object([("ListenAddr", .string(listen)), ("AdvertiseAddr", .string(advertise))]))
         return answer.stringValue ?? ""
     }
@@ -123,7 +29,7 @@ extension DockerClient {
     }
 
     /// `POST /swarm/join` on this daemon, with the token (sent in the body only).
-    public func joinSwarm(manager: String, token: Secret, advertise: String, listen: String = "0.0.0.0:2377") async throws(DockerError) {
+    public func joinSwarm(manager: String, token: Secret, advertise: String, listen: String) async throws(DockerError) {
         _ = try await post(
             "/swarm/join",
             body: .object([
@@ -154,7 +60,7 @@ extension DockerClient {
         _ = try await post("/nodes/\(node.id)/update", query: [("version", String(node.version))], body: spec)
     }
 
-    public func removeNode(_ id: String, force: Bool = false) async throws(DockerError) {
+    public func removeNode(_ id: String, force: Bool) async throws(DockerError) {
         _ = try await delete("/nodes/\(id)", query: [("force", force ? "true" : "false")])
     }
 
@@ -200,7 +106,7 @@ extension DockerClient {
     }
 
     /// Every service, or those with `label` (`key=value`): one call.
-    public func services(label: String? = nil) async throws(DockerError) -> [SwarmService] {
+    public func services(label: String?) async throws(DockerError) -> [SwarmService] {
         let query = label.map { [DockerClient.filters(["label": [$0]])] } ?? []
         return try await get("/services", query: query).arrayItems.map(Self.service)
     }
@@ -236,7 +142,7 @@ extension DockerClient {
     }
 
     /// The tasks of some services (all services when empty): one call.
-    public func tasks(services: [String] = []) async throws(DockerError) -> [SwarmTask] {
+    public func tasks(services: [String]) async throws(DockerError) -> [SwarmTask] {
         let query = services.isEmpty ? [] : [DockerClient.filters(["service": services])]
         return try await get("/tasks", query: query).arrayItems.map { task in
             let status = task["Status"] ?? .null

@@ -2,11 +2,13 @@ import Foundation
 import NIOSSL
 import PhoenixCore
 import PhoenixHTTP
+import Synchronization
 
-/// A Docker Engine API client for one daemon: the API version negotiated on first use (the
-/// daemon's, capped at the newest phoenix speaks), the `Host` header on every request, JSON in and
-/// out, and every error naming the call and Docker's message. Counts its calls.
-public actor DockerClient {
+/// A Docker Engine API client for one daemon, the live adapter of the `DockerEngine` port: the API
+/// version negotiated on first use (the daemon's, capped at the newest phoenix speaks), the `Host`
+/// header on every request, JSON in and out, and every error naming the call and Docker's message.
+/// Counts its calls.
+public actor DockerClient: DockerEngine {
     /// The newest Engine API version phoenix is written against (Docker 20.10 speaks 1.41).
     public static let newestVersion = (major: 1, minor: 43)
     /// The oldest it accepts (Docker 20.10).
@@ -15,15 +17,40 @@ public actor DockerClient {
     public nonisolated let endpoint: DockerEndpoint
     let transport: any HTTPTransport
     let timeout: Double
-    private var version: String?
-    /// Engine API calls made (the version negotiation included).
-    public private(set) var calls = 0
+    /// What a client and its counting views share: the negotiated version and the calls made.
+    let shared: Shared
+    /// Another counter that sees this view's calls too (a view made by `counting(into:)`).
+    let alsoCounting: CallCounter?
+
+    final class Shared: Sendable {
+        let version = Mutex<String?>(nil)
+        let calls = Mutex(0)
+    }
 
     public init(endpoint: DockerEndpoint, transport: any HTTPTransport, timeout: Double = 30) {
         self.endpoint = endpoint
         self.transport = transport
         self.timeout = timeout
+        shared = Shared()
+        alsoCounting = nil
     }
+
+    private init(viewOf base: DockerClient, alsoCounting: CallCounter) {
+        endpoint = base.endpoint
+        transport = base.transport
+        timeout = base.timeout
+        shared = base.shared
+        self.alsoCounting = alsoCounting
+    }
+
+    public nonisolated var endpointDescription: String { endpoint.description }
+
+    /// Engine API calls made by this client and its views (the version negotiation included).
+    public var calls: Int { shared.calls.withLock { $0 } }
+
+    /// This client, its calls also counted in `counter`; it shares the connections and the
+    /// negotiated version, and leaves the shutdown to this one.
+    public nonisolated func counting(into counter: CallCounter) -> any DockerEngine { DockerClient(viewOf: self, alsoCounting: counter) }
 
     /// A client over the live transport for `endpoint`: its unix socket, or TCP with the client's
     /// TLS files (URLs are paths only; the transport puts the socket or the host in front).
@@ -50,11 +77,14 @@ public actor DockerClient {
         return DockerClient(endpoint: endpoint, transport: transport)
     }
 
-    public func shutdown() async { await transport.shutdown() }
+    public func shutdown() async {
+        guard alsoCounting == nil else { return }
+        await transport.shutdown()
+    }
 
     /// The API version used for every call: `GET /version` once.
     public func apiVersion() async throws(DockerError) -> String {
-        if let version { return version }
+        if let version = shared.version.withLock({ $0 }) { return version }
         let answer = try await raw("GET", "/version", body: nil, call: "GET /version")
         guard let text = answer["ApiVersion"]?.stringValue, let theirs = Self.parse(text) else {
             throw DockerError(endpoint: endpoint.description, call: "GET /version", kind: .malformed, message: "no ApiVersion")
@@ -65,8 +95,9 @@ public actor DockerClient {
                 message: "the daemon speaks API \(text); phoenix needs \(Self.oldestVersion.major).\(Self.oldestVersion.minor) (Docker 20.10) or newer")
         }
         let chosen = theirs < Self.newestVersion ? theirs : Self.newestVersion
-        version = "\(chosen.major).\(chosen.minor)"
-        return version!
+        let version = "\(chosen.major).\(chosen.minor)"
+        shared.version.withLock { $0 = version }
+        return version
     }
 
     static func parse(_ text: String) -> (major: Int, minor: Int)? {
@@ -104,7 +135,8 @@ public actor DockerClient {
             headers.append(("Content-Type", "application/json"))
             bytes = Array(JSONWriter(sortedKeys: false, pretty: false).string(body).utf8)
         }
-        calls += 1
+        shared.calls.withLock { $0 += 1 }
+        alsoCounting?.count()
         let response: HTTPResponseMessage
         do {
             response = try await transport.send(HTTPRequestMessage(method: method, url: url, headers: headers, body: bytes), timeout: timeout)

@@ -5,19 +5,19 @@ import PhoenixEngine
 /// Where VMs are on the cluster: one bulk read, made the first time a VM is reached, shared by
 /// every VM machine of a run. Creates its API client on first use; `shutdown()` ends it.
 public actor VMDirectory {
-    private let makeClient: @Sendable () throws -> ProxmoxClient
-    private var client: ProxmoxClient?
+    private let makeClient: @Sendable () throws -> any ProxmoxAPI
+    private var client: (any ProxmoxAPI)?
     private var guests: Task<Result<[Int: ProxmoxGuest], ProxmoxError>, Never>?
 
     /// `makeClient` throws (with the reason as its description) when no API is configured.
-    public init(makeClient: @escaping @Sendable () throws -> ProxmoxClient) {
+    public init(makeClient: @escaping @Sendable () throws -> any ProxmoxAPI) {
         self.makeClient = makeClient
     }
 
     /// The client and the VM `id` as the cluster lists it.
-    func locate(_ id: Int) async throws(MachineError) -> (ProxmoxClient, ProxmoxGuest) {
+    func locate(_ id: Int) async throws(MachineError) -> (any ProxmoxAPI, ProxmoxGuest) {
         let machine = "VM \(id)"
-        let client: ProxmoxClient
+        let client: any ProxmoxAPI
         if let existing = self.client {
             client = existing
         } else {

@@ -1,19 +1,6 @@
 import Foundation
 import PhoenixCore
 
-/// What a command run through the QEMU guest agent ended with.
-public struct AgentResult: Sendable, Equatable {
-    public let exitCode: Int
-    public let stdout: String
-    public let stderr: String
-
-    public init(exitCode: Int, stdout: String, stderr: String) {
-        self.exitCode = exitCode
-        self.stdout = stdout
-        self.stderr = stderr
-    }
-}
-
 extension ProxmoxClient {
     /// Runs argv in a VM through the guest agent (`agent/exec`, then `agent/exec-status` until it
     /// exits). A command still running at `timeout` is a failure, never a success.

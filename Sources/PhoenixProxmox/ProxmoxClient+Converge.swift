@@ -1,12 +1,6 @@
 import Foundation
 import PhoenixCore
 
-/// What `converge` would change on one guest.
-public struct GuestConfigPlan: Sendable {
-    public let guest: ProxmoxGuest
-    public let changes: [ConfigChange]
-}
-
 extension ProxmoxClient {
     /// Reads these guests' configurations in parallel and compares each it with what the configuration asks for.
     public func configPlans(for guests: [(Guest, ProxmoxGuest)]) async throws(ProxmoxError) -> [GuestConfigPlan] {
@@ -23,9 +17,7 @@ extension ProxmoxClient {
                     }
                 }
             }
-            var changes = ProxmoxGuestConfig.differences(desired: ProxmoxGuestConfig.settings(for: guest), actual: current)
-            if let tags = ProxmoxGuestConfig.tagChange(desired: guest.hardware.tags, actual: current["tags"]) { changes.append(tags) }
-            return GuestConfigPlan(guest: actual, changes: changes)
+            return GuestConfigPlan(guest, actual: actual, config: current)
         }
     }
 

@@ -1,32 +1,6 @@
 import Foundation
 import PhoenixCore
 
-/// A guest as `/cluster/resources` reports it.
-public struct ProxmoxGuest: Sendable, Equatable {
-    public enum Kind: String, Sendable { case lxc, qemu }
-
-    public let vmid: Int
-    public let kind: Kind
-    public let node: String
-    public let name: String
-    public let status: String
-    public let template: Bool
-    public let tags: [String]
-    /// What /cluster/resources says of its configuration: cores (`maxcpu`) and memory (`maxmem`).
-    public var maxCPU: Int = 0
-    public var maxMemory: Int = 0
-
-    /// What the bulk read shows of the guest's configuration, as one string (power state left out).
-    /// When it is what it was right after the last converge, only settings the bulk read does not
-    /// show (network, start at boot) could have been changed by hand.
-    public var observed: String {
-        "\(kind.rawValue) node=\(node) name=\(name) template=\(template) tags=\(tags.sorted().joined(separator: ";")) maxcpu=\(maxCPU) maxmem=\(maxMemory)"
-    }
-
-    /// The API path of this guest: `/nodes/pve1/lxc/101`.
-    public var path: String { "/nodes/\(node)/\(kind.rawValue)/\(vmid)" }
-}
-
 extension ProxmoxClient {
     /// Every guest of the cluster in one call.
     public func guests() async throws(ProxmoxError) -> [ProxmoxGuest] {
@@ -50,11 +24,6 @@ extension ProxmoxClient {
             if case let .number(bytes)? = item["maxmem"] { guest.maxMemory = Int(bytes) }
             return guest
         }.sorted { $0.vmid < $1.vmid }
-    }
-
-    /// Every guest of the cluster in one call, by VMID.
-    public func guestsByID() async throws(ProxmoxError) -> [Int: ProxmoxGuest] {
-        Dictionary(try await guests().map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Waits for a task to end; a task that ends in anything but `OK` is a failure with its exit status.

@@ -16,55 +16,11 @@ public enum ProxmoxAuth: Sendable {
     case ticket(user: String, password: String)
 }
 
-/// A failed API call, naming the call, and the parameter when Proxmox named one.
-public struct ProxmoxError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
-        case unreachable
-        case tls
-        case unauthorized
-        case invalidParameters([String: String])
-        case server(status: Int)
-        case taskFailed(String)
-        case timeout
-        case malformed
-        /// Phoenix itself will not do it (the guest is missing, or not phoenix's).
-        case refused
-        /// A file phoenix needs on this machine (the API's CA) is missing, unreadable or not PEM.
-        case localFile
-    }
-
-    public let call: String
-    public let kind: Kind
-    public let message: String
-
-    public init(call: String, kind: Kind, message: String) {
-        self.call = call
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String {
-        switch kind {
-        case .unreachable: return "\(call): the Proxmox API cannot be reached: \(message) (check --api and the network)"
-        case .tls: return "\(call): the API's TLS certificate is not trusted: \(message) (check --api-ca: the cluster's pve-root-ca.pem)"
-        case .unauthorized: return "\(call): authentication failure (check the API token: user@realm!tokenid=secret, and its privileges)"
-        case let .invalidParameters(errors):
-            let details = errors.keys.sorted().map { "\($0): \(errors[$0]!)" }.joined(separator: "; ")
-            return "\(call): Proxmox refused the parameters: \(details)"
-        case let .server(status): return "\(call): Proxmox answered \(status): \(message)"
-        case let .taskFailed(status): return "\(call): the task failed: \(status)"
-        case .timeout: return "\(call): no result in time: \(message)"
-        case .malformed: return "\(call): an answer phoenix cannot read: \(message)"
-        case .refused: return "\(call): \(message)"
-        case .localFile: return "\(call): \(message)"
-        }
-    }
-}
-
-/// A Proxmox VE API client: token or ticket auth, TLS verified against the cluster CA, form-encoded
-/// writes, task (UPID) polling, and retries only for what is transient (5xx lock timeouts and
-/// dropped connections), with backoff and a cap. Call `shutdown()` before the process ends.
-public final class ProxmoxClient: Sendable {
+/// A Proxmox VE API client, the live adapter of the `ProxmoxAPI` port: token or ticket auth, TLS
+/// verified against the cluster CA, form-encoded writes, task (UPID) polling, and retries only for
+/// what is transient (5xx lock timeouts and dropped connections), with backoff and a cap. Call
+/// `shutdown()` before the process ends.
+public final class ProxmoxClient: ProxmoxAPI {
     public let endpoint: String
     let transport: any HTTPTransport
     let auth: ProxmoxAuth
@@ -122,7 +78,7 @@ public final class ProxmoxClient: Sendable {
     }
 
     /// This client, its calls also counted in `counter` (one guest's change, one firewall scope).
-    public func counting(into counter: CallCounter) -> ProxmoxClient { ProxmoxClient(viewOf: self, alsoCounting: counter) }
+    public func counting(into counter: CallCounter) -> any ProxmoxAPI { ProxmoxClient(viewOf: self, alsoCounting: counter) }
 
     public func shutdown() async {
         guard ownsConnections else { return }
@@ -270,35 +226,4 @@ actor Session {
     }
     private(set) var current: Ticket?
     func set(_ ticket: Ticket) { current = ticket }
-}
-
-/// Counts API round trips, for `--stats` and the benchmark; each also counted in `stats` when given
-/// (a step's own counters on the executor).
-public final class CallCounter: Sendable {
-    private let calls = Mutex(0)
-    private let stats: RunStats?
-    public init(into stats: RunStats? = nil) { self.stats = stats }
-    func count() {
-        calls.withLock { $0 += 1 }
-        stats?.count(.proxmoxCalls)
-    }
-    public var total: Int { calls.withLock { $0 } }
-}
-
-/// Runs `body` on every item at once (reads: Proxmox serves them in parallel) and returns the
-/// results in the items' order; the first failure, in that order, is thrown once all have ended.
-public func inParallel<Item: Sendable, Output: Sendable>(
-    _ items: [Item], _ body: @escaping @Sendable (Item) async throws(ProxmoxError) -> Output
-) async throws(ProxmoxError) -> [Output] {
-    let results = await withTaskGroup(of: (Int, Result<Output, ProxmoxError>).self) { group in
-        for (index, item) in items.enumerated() {
-            group.addTask {
-                do throws(ProxmoxError) { return (index, .success(try await body(item))) } catch { return (index, .failure(error)) }
-            }
-        }
-        var collected: [(Int, Result<Output, ProxmoxError>)] = []
-        for await result in group { collected.append(result) }
-        return collected.sorted { $0.0 < $1.0 }.map(\.1)
-    }
-    return try results.map { result throws(ProxmoxError) in try result.get() }
 }

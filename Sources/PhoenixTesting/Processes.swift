@@ -1,11 +1,12 @@
 import Foundation
+import PhoenixCore
 import PhoenixEngine
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-public typealias CommandResult = PhoenixEngine.CommandResult
+public typealias CommandResult = PhoenixCore.CommandResult
 
 public enum Command {
     /// Runs `executable` with `arguments`, killing it after `timeout` seconds.

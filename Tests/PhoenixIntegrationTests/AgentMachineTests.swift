@@ -1,4 +1,5 @@
 import Foundation
+import PhoenixCore
 import PhoenixEngine
 import PhoenixProxmox
 import PhoenixTesting

@@ -16,7 +16,7 @@ public struct PinnedRoot: Sendable {
 /// provisioner key (decrypted with the password file). A failure is kept too: every certificate
 /// that needs the CA fails with the same reason, the others are untouched.
 public actor CAConnection {
-    public typealias MakeClient = @Sendable (_ url: String, _ rootPEM: String, _ timeout: TimeInterval) -> StepCAClient
+    public typealias MakeClient = @Sendable (_ url: String, _ rootPEM: String, _ timeout: TimeInterval) -> any CertificateAuthority
 
     public static let live: MakeClient = { url, rootPEM, timeout in StepCAClient.live(url: url, rootPEM: rootPEM, timeout: timeout) }
 
@@ -28,7 +28,7 @@ public actor CAConnection {
     // certificates converging side by side would each open a client, and one would never be shut down).
     var pinned: Task<Result<PinnedRoot, CertConfigError>, Never>?
     var rootText: Task<Result<String?, CertConfigError>, Never>?
-    var connected: Task<Result<StepCAClient, CertConfigError>, Never>?
+    var connected: Task<Result<any CertificateAuthority, CertConfigError>, Never>?
     var provisioner: Task<Result<ProvisionerKey, CertConfigError>, Never>?
 
     init(estate: Estate, host: any Machine, makeClient: @escaping MakeClient) {
@@ -88,7 +88,7 @@ public actor CAConnection {
 
     /// The client, its CA checked to serve the pinned root: enough for a renewal (mTLS with the
     /// current certificate), or why the CA cannot be used this run.
-    func client() async -> Result<StepCAClient, CertConfigError> {
+    func client() async -> Result<any CertificateAuthority, CertConfigError> {
         if let connected { return await connected.value }
         let task = Task { await self.connect() }
         connected = task
@@ -96,8 +96,8 @@ public actor CAConnection {
     }
 
     /// The client and the provisioner key a new sign needs (the password file read only then).
-    func open() async -> Result<(client: StepCAClient, key: ProvisionerKey), CertConfigError> {
-        let client: StepCAClient
+    func open() async -> Result<(client: any CertificateAuthority, key: ProvisionerKey), CertConfigError> {
+        let client: any CertificateAuthority
         switch await self.client() {
         case let .failure(error): return .failure(error)
         case let .success(connected): client = connected
@@ -110,7 +110,7 @@ public actor CAConnection {
         }
     }
 
-    func connect() async -> Result<StepCAClient, CertConfigError> {
+    func connect() async -> Result<any CertificateAuthority, CertConfigError> {
         let root: PinnedRoot
         switch await self.root() {
         case let .failure(error): return .failure(error)
@@ -136,7 +136,7 @@ public actor CAConnection {
         }
     }
 
-    func loadKey(_ client: StepCAClient) async -> Result<ProvisionerKey, CertConfigError> {
+    func loadKey(_ client: any CertificateAuthority) async -> Result<ProvisionerKey, CertConfigError> {
         let password: String?
         do throws(MachineError) {
             password = try await host.read(settings.passwordFile)

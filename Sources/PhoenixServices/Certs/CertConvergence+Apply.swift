@@ -33,7 +33,7 @@ extension CertConvergence {
         case .renew:
             guard let existing = current.chain, let existingKey = current.key else { throw StepFailure(description: "nothing installed to renew") }
             // A renewal authenticates with the current certificate: no provisioner key needed.
-            let client: StepCAClient
+            let client: any CertificateAuthority
             switch await connection.client() {
             case let .failure(error): throw StepFailure(description: error.message)
             case let .success(connected): client = connected
@@ -64,7 +64,7 @@ extension CertConvergence {
         return Material(chainPEM: chain, keyPEM: key, caPEM: root.pem, fingerprint: CertificateReader.fingerprint(leaf))
     }
 
-    func open() async throws -> (StepCAClient, ProvisionerKey) {
+    func open() async throws -> (any CertificateAuthority, ProvisionerKey) {
         switch await connection.open() {
         case let .failure(error): throw StepFailure(description: error.message)
         case let .success(opened): return (opened.client, opened.key)

@@ -1,7 +1,6 @@
 import Foundation
 import PhoenixCore
 import PhoenixEngine
-import PhoenixProxmox
 
 /// The firewall's rule sets through the Proxmox API (`--firewall-through api`) as a kind on the
 /// executor: one resource per scope (`firewall:cluster`, `firewall:guest/<id>`), observed in one
@@ -19,7 +18,7 @@ public struct APIFirewallKind: ConvergentKind {
 
     public func observe(in context: KindContext) async throws(ResourceFailure) -> FirewallRules.Plan {
         var rules = self.rules
-        rules.client = rules.client.counting(into: CallCounter(into: context.stats))
+        rules.client = rules.client.counting(into: CallCounter(into: context.stats, as: .proxmoxCalls))
         do throws(ProxmoxError) { return try await rules.plan() } catch { throw Self.failure(error) }
     }
 
@@ -86,7 +85,7 @@ public struct APIFirewallKind: ConvergentKind {
     }
 
     /// The client, counting this step's calls into its stats.
-    func client(_ context: StepContext) -> ProxmoxClient { rules.client.counting(into: CallCounter(into: context.stats)) }
+    func client(_ context: StepContext) -> any ProxmoxAPI { rules.client.counting(into: CallCounter(into: context.stats, as: .proxmoxCalls)) }
 
     static func failure(_ error: ProxmoxError) -> ResourceFailure { .refused(system: "Proxmox API", call: error.call, message: error.description) }
 

@@ -1,7 +1,6 @@
 import Foundation
 import PhoenixCore
 import PhoenixEngine
-import PhoenixProxmox
 import PhoenixState
 
 /// The firewall through the Proxmox API (`--firewall-through api`): one resource per scope —
@@ -13,11 +12,11 @@ import PhoenixState
 /// (phoenix's previous rules and options put back) when a call fails or the check does not hold.
 public struct FirewallRules: Sendable {
     public var estate: Estate
-    public var client: ProxmoxClient
+    public var client: any ProxmoxAPI
     /// Only these guests' scopes (`--target`); the cluster's waits for an untargeted run.
     public var scope: GuestScope?
 
-    public init(estate: Estate, client: ProxmoxClient) {
+    public init(estate: Estate, client: any ProxmoxAPI) {
         self.estate = estate
         self.client = client
     }

@@ -1,7 +1,6 @@
 import Foundation
 import PhoenixCore
 import PhoenixEngine
-import PhoenixProxmox
 
 /// `create`: makes the guests that are missing, templates before their clones.
 ///
@@ -12,14 +11,14 @@ import PhoenixProxmox
 /// `/cluster/nextid`, so parallel creates cannot race for one.
 public struct GuestCreation: Sendable {
     public var estate: Estate
-    public var client: ProxmoxClient
+    public var client: any ProxmoxAPI
     /// The node for guests that are not clones (nil: phoenix.node_name, else the first online node).
     public var node: String?
     public var taskTimeout: TimeInterval = 600
     /// How many lanes create at once.
     public var parallelism = 4
 
-    public init(estate: Estate, client: ProxmoxClient) {
+    public init(estate: Estate, client: any ProxmoxAPI) {
         self.estate = estate
         self.client = client
     }

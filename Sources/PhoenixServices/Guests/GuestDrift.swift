@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixProxmox
 
 /// How a guest on the cluster differs from what the configuration asks for, and which side moved.
 public struct GuestDrift: Sendable {

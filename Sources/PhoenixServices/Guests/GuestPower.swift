@@ -1,15 +1,14 @@
 import Foundation
 import PhoenixCore
-import PhoenixProxmox
 
 /// `phoenix start|stop|restart`: walks the guests' dependency graph (dependencies first; stop in
 /// reverse), never starts a template, skips a guest already in the wanted state.
 public struct GuestPower: Sendable {
     public let estate: Estate
-    public let client: ProxmoxClient
+    public let client: any ProxmoxAPI
     public var taskTimeout: Double = 120
 
-    public init(estate: Estate, client: ProxmoxClient) {
+    public init(estate: Estate, client: any ProxmoxAPI) {
         self.estate = estate
         self.client = client
     }
@@ -82,12 +81,12 @@ public struct GuestPower: Sendable {
 /// is refused unless forced, before anything is deleted.
 public struct GuestDeletion: Sendable {
     public let estate: Estate
-    public let client: ProxmoxClient
+    public let client: any ProxmoxAPI
     public var taskTimeout: Double = 300
     /// Delete even a guest phoenix did not create.
     public var force = false
 
-    public init(estate: Estate, client: ProxmoxClient) {
+    public init(estate: Estate, client: any ProxmoxAPI) {
         self.estate = estate
         self.client = client
     }

@@ -1,5 +1,4 @@
 import PhoenixCore
-import PhoenixProxmox
 
 extension GuestSettings: DriftingKind {
     /// Every enabled guest beside the configuration and what phoenix recorded: absent ones, and each

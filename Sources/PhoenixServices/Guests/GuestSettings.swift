@@ -1,7 +1,6 @@
 import Foundation
 import PhoenixCore
 import PhoenixEngine
-import PhoenixProxmox
 
 /// The `guests` stage: each guest's settings (cores, memory, network, start at boot and order,
 /// tags) converged through the Proxmox API, one resource `guest:<id>` per guest, as a kind on the
@@ -17,7 +16,7 @@ import PhoenixProxmox
 /// its failpoints (`guest:<id>:before|after:crash|error`).
 public struct GuestSettings: ConvergentKind {
     public var estate: Estate
-    public var client: ProxmoxClient
+    public var client: any ProxmoxAPI
     /// The guests this run converges (enabled, within --target).
     public var wanted: [Guest]
     /// Read every guest, even those unchanged since phoenix converged them.
@@ -25,7 +24,7 @@ public struct GuestSettings: ConvergentKind {
     /// Reboot running guests whose changes wait for a reboot.
     public var reboot = false
 
-    public init(estate: Estate, client: ProxmoxClient, wanted: [Guest]) {
+    public init(estate: Estate, client: any ProxmoxAPI, wanted: [Guest]) {
         self.estate = estate
         self.client = client
         self.wanted = wanted
@@ -106,7 +105,7 @@ public struct GuestSettings: ConvergentKind {
     }
 
     public func observe(in context: KindContext) async throws(ResourceFailure) -> Observation {
-        let client = self.client.counting(into: CallCounter(into: context.stats))
+        let client = self.client.counting(into: CallCounter(into: context.stats, as: .proxmoxCalls))
         let records: [Int: GuestRecord]
         do { records = try context.store?.guestRecords() ?? [:] } catch { throw .cannotCheck(reason: "the state store: \(error)") }
         do throws(ProxmoxError) {
@@ -224,7 +223,7 @@ public struct GuestSettings: ConvergentKind {
         _ observation: Observation, results: [ResourceResult], applied: [String: [String]], in context: KindContext
     ) async throws(ResourceFailure) -> [String] {
         guard let store = context.store, let run = context.run else { return [] }
-        let client = self.client.counting(into: CallCounter(into: context.stats))
+        let client = self.client.counting(into: CallCounter(into: context.stats, as: .proxmoxCalls))
         let outcome = Dictionary(uniqueKeysWithValues: results.map { ($0.id, $0) })
         var lines: [String] = []
         var converged: [GuestRecord] = []
@@ -292,7 +291,7 @@ public struct GuestSettings: ConvergentKind {
     }
 
     /// The client, counting this step's calls into its stats.
-    func client(_ context: StepContext) -> ProxmoxClient { client.counting(into: CallCounter(into: context.stats)) }
+    func client(_ context: StepContext) -> any ProxmoxAPI { client.counting(into: CallCounter(into: context.stats, as: .proxmoxCalls)) }
 
     static func failure(_ error: ProxmoxError) -> ResourceFailure { .refused(system: "Proxmox API", call: error.call, message: error.description) }
 

@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixProxmox
 
 /// `phoenix status`: every configured guest beside what the cluster reports (one bulk read), and
 /// what the state store says converge would look at without reading the guest.
@@ -18,7 +17,7 @@ public struct GuestStatus: Sendable {
 
     public var rows: [Row]
 
-    public static func read(estate: Estate, client: ProxmoxClient, records: [Int: GuestRecord]) async throws(ProxmoxError) -> GuestStatus {
+    public static func read(estate: Estate, client: any ProxmoxAPI, records: [Int: GuestRecord]) async throws(ProxmoxError) -> GuestStatus {
         let cluster = try await client.guests()
         let byID = Dictionary(cluster.map { ($0.vmid, $0) }, uniquingKeysWith: { first, _ in first })
         let configured = Set(estate.guests.map(\.id))

@@ -1,7 +1,6 @@
 import Foundation
 import PhoenixCore
 import PhoenixEngine
-import PhoenixProxmox
 
 /// What a kind's registration gets to set itself up for a run: the configuration, the options of
 /// the command, and the adapters to the real systems (made by the caller, shut down by it).
@@ -25,7 +24,7 @@ public struct KindEnvironment: Sendable {
     /// Reboot running guests whose changes wait for a reboot (`--reboot`).
     public var reboot = false
     /// The Proxmox API, when the command names one.
-    public var proxmox: ProxmoxClient?
+    public var proxmox: (any ProxmoxAPI)?
     /// Why the kinds that need the API cannot run without it.
     public var withoutAPI = "needs the Proxmox API: name it with --api https://host:8006 (or $PHOENIX_API) and a token file"
     /// The file engine over the command's machines (its stack files read from the stacks directory).

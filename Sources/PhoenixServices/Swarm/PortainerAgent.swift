@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixEngine
 
 /// The Portainer agent (`portainer:agent`): one global Swarm service, `portainer_agent`, placed on
@@ -10,7 +9,7 @@ import PhoenixEngine
 public struct PortainerAgent: Sendable {
     public let desired: SwarmDesired
     public let settings: DockerSettings
-    public let connections: SwarmConnections
+    public var connections: SwarmConnections
     public var timeout: Double
 
     public static let serviceName = "portainer_agent"
@@ -85,7 +84,7 @@ public struct PortainerAgent: Sendable {
     }
 
     /// nil once a task of the current spec runs on every agent node; else why not, at the timeout.
-    func waitRunning(_ client: DockerClient) async -> String? {
+    func waitRunning(_ client: any DockerEngine) async -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         var status = "not created"
         while Date() < deadline {

@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixEngine
 
 /// Portainer (`services`) as a kind on the executor: the server as the stack the primary VM lists
@@ -9,7 +8,7 @@ import PhoenixEngine
 /// rollback when an update does not converge).
 public struct PortainerServices: ConvergentKind {
     public var server: StackDeployments
-    public let agent: PortainerAgent
+    public var agent: PortainerAgent
 
     public init(server: StackDeployments, agent: PortainerAgent) {
         self.server = server
@@ -34,18 +33,19 @@ public struct PortainerServices: ConvergentKind {
     }
 
     public func observe(in context: KindContext) async throws(ResourceFailure) -> Observation {
-        guard let manager = server.desired.manager else {
+        let counted = counting(into: context.stats)
+        guard let manager = counted.server.desired.manager else {
             return Observation(server: .init(items: [], records: [:], blocked: nil), agent: nil, agentService: nil)
         }
-        let observed = try await server.observeStacks(in: context)
-        guard !agent.desired.agentVMs.isEmpty else { return Observation(server: observed, agent: nil, agentService: nil) }
+        let observed = try await counted.server.observeStacks(in: context)
+        guard !counted.agent.desired.agentVMs.isEmpty else { return Observation(server: observed, agent: nil, agentService: nil) }
         do throws(DockerError) {
-            let client = try await agent.connections.client(manager)
+            let client = try await counted.agent.connections.client(manager)
             let info = try await client.info()
-            guard info.swarmState == "active" else { return Observation(server: observed, agent: agent.item(services: []), agentService: nil) }
+            guard info.swarmState == "active" else { return Observation(server: observed, agent: counted.agent.item(services: []), agentService: nil) }
             let services = try await client.services()
             return Observation(
-                server: observed, agent: agent.item(services: services), agentService: services.first { $0.name == PortainerAgent.serviceName })
+                server: observed, agent: counted.agent.item(services: services), agentService: services.first { $0.name == PortainerAgent.serviceName })
         } catch {
             var item = StackDeployments.Item(id: PortainerKind.agentID, namespace: PortainerAgent.serviceName, action: .none, reasons: [])
             item.failure = error.description
@@ -80,18 +80,19 @@ public struct PortainerServices: ConvergentKind {
 
     public func prepare(_ step: Step<Change>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
         guard case let .server(change) = step.change else { return [] }
-        return try await server.prepareStack(step.with(change))
+        return try await counting(into: context.stats).server.prepareStack(step.with(change))
     }
 
     public func apply(_ step: Step<Change>, prepared before: Set<String>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
+        let counted = counting(into: context.stats)
         switch step.change {
-        case let .server(change): return try await server.applyStack(step.with(change), before: before, in: context)
+        case let .server(change): return try await counted.server.applyStack(step.with(change), before: before, in: context)
         case let .agent(_, existing):
-            guard let manager = agent.desired.manager else { throw .bug("no Swarm manager for the Portainer agent") }
-            let (spec, _) = agent.spec()
+            guard let manager = counted.agent.desired.manager else { throw .bug("no Swarm manager for the Portainer agent") }
+            let (spec, _) = counted.agent.spec()
             context.stats.count(.deploys)
             do throws(DockerError) {
-                let client = try await agent.connections.client(manager)
+                let client = try await counted.agent.connections.client(manager)
                 if let existing { try await client.updateService(existing, spec: spec) } else { try await client.createService(spec: spec) }
             } catch {
                 throw SwarmConvergence.failure(error)
@@ -101,24 +102,26 @@ public struct PortainerServices: ConvergentKind {
     }
 
     public func verify(_ step: Step<Change>, applied: Set<String>, in context: StepContext) async throws(ResourceFailure) {
+        let counted = counting(into: context.stats)
         switch step.change {
-        case let .server(change): try await server.verifyStack(step.with(change), known: applied)
+        case let .server(change): try await counted.server.verifyStack(step.with(change), known: applied)
         case .agent:
-            guard let manager = agent.desired.manager else { return }
-            let client: DockerClient
-            do throws(DockerError) { client = try await agent.connections.client(manager) } catch { throw SwarmConvergence.failure(error) }
-            if let reason = await agent.waitRunning(client) { throw .verificationFailed(check: reason, seen: "") }
+            guard let manager = counted.agent.desired.manager else { return }
+            let client: any DockerEngine
+            do throws(DockerError) { client = try await counted.agent.connections.client(manager) } catch { throw SwarmConvergence.failure(error) }
+            if let reason = await counted.agent.waitRunning(client) { throw .verificationFailed(check: reason, seen: "") }
         }
     }
 
     public func restore(_ step: Step<Change>, applied: Set<String>?, after failure: ResourceFailure, in context: StepContext) async -> RestoreOutcome? {
+        let counted = counting(into: context.stats)
         switch step.change {
-        case let .server(change): return await server.restoreStack(step.with(change), known: applied, in: context)
+        case let .server(change): return await counted.server.restoreStack(step.with(change), known: applied, in: context)
         case let .agent(_, existing):
             // Docker keeps the previous spec of an updated service; a new one has none.
-            guard existing != nil, applied != nil, let manager = agent.desired.manager else { return nil }
+            guard existing != nil, applied != nil, let manager = counted.agent.desired.manager else { return nil }
             do throws(DockerError) {
-                let client = try await agent.connections.client(manager)
+                let client = try await counted.agent.connections.client(manager)
                 guard let now = try await client.services().first(where: { $0.name == PortainerAgent.serviceName }) else { return nil }
                 try await client.rollbackService(now)
                 return .restored("rolled back to its previous spec")
@@ -129,7 +132,16 @@ public struct PortainerServices: ConvergentKind {
     }
 
     public func record(_ step: Step<Change>, applied: Set<String>, in context: StepContext) async throws(ResourceFailure) {
-        if case let .server(change) = step.change { try await server.recordStack(step.with(change), in: context) }
+        let counted = counting(into: context.stats)
+        if case let .server(change) = step.change { try await counted.server.recordStack(step.with(change), in: context) }
+    }
+
+    /// This kind with its Engine API calls also counted in `stats` (the run's, or a step's).
+    func counting(into stats: RunStats) -> PortainerServices {
+        var counted = self
+        counted.server = server.counting(into: stats)
+        counted.agent.connections = agent.connections.counting(into: stats)
+        return counted
     }
 
     /// The execution as Portainer's printers show it: the server's stack and the agent.

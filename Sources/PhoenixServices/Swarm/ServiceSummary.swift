@@ -1,5 +1,4 @@
 import PhoenixCore
-import PhoenixDocker
 
 /// The parts of a service's spec plan and drift compare, as Docker reports them: image, replicas,
 /// environment names (the values only as a keyed hash), labels, placement, published ports,

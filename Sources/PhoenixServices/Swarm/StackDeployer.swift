@@ -3,13 +3,6 @@ import PhoenixCore
 import PhoenixDocker
 import PhoenixEngine
 
-/// How a stack is deployed: `docker stack deploy` (the CLI does the compose-to-services
-/// translation). A seam so the deploy can be counted and, where no CLI runs, stood in for.
-public protocol StackDeployer: Sendable {
-    /// Deploys `compose` (text) as stack `namespace`; `prune` removes services the file no longer has.
-    func deploy(namespace: String, compose: String, prune: Bool) async -> CommandResult
-}
-
 /// The docker CLI on this host, pointed at the manager's daemon (`--host`, and the TLS files for a
 /// TCP endpoint). The compose file is written 0600 into a private folder and passed by path; no
 /// secret is on its command line or in its environment (the rendered file names secrets, it never

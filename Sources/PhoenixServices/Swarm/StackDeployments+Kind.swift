@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixEngine
 
 /// The parts of a stack's life on the executor, shared by the stacks kind and Portainer's server:
@@ -174,8 +173,15 @@ extension StackDeployments {
         }
     }
 
+    /// These deployments with their Engine API calls also counted in `stats` (the run's, or a step's).
+    func counting(into stats: RunStats) -> StackDeployments {
+        var counted = self
+        counted.connections = connections.counting(into: stats)
+        return counted
+    }
+
     /// The networks a removed stack made (Docker frees a network a moment after its last task).
-    func removeNetworks(of namespace: String, client: DockerClient) async throws {
+    func removeNetworks(of namespace: String, client: any DockerEngine) async throws {
         for network in try await client.networks() where network.labels["com.docker.stack.namespace"] == namespace {
             var attempts = 0
             while true {
@@ -233,12 +239,24 @@ extension StackDeployments {
 /// The application stacks (`stacks`) as a kind on the executor.
 public struct StacksKind: ConvergentKind {
     public let deployments: StackDeployments
-    /// Prunes the Swarm's secret versions no service uses once the stacks moved off them.
-    public var pruneSecrets: (@Sendable (ContentDigests) async -> [String])?
+    /// Prunes the Swarm's secret versions no service uses once the stacks moved off them (its Engine
+    /// API calls counted in the run's stats).
+    public var pruneSecrets: (@Sendable (ContentDigests, RunStats) async -> [String])?
 
+    /// `pruneSecrets`: its calls are not in the run's stats (`init(deployments:pruningWith:)` counts them).
     public init(deployments: StackDeployments, pruneSecrets: (@Sendable (ContentDigests) async -> [String])? = nil) {
         self.deployments = deployments
-        self.pruneSecrets = pruneSecrets
+        if let pruneSecrets {
+            self.pruneSecrets = { digests, _ in await pruneSecrets(digests) }
+        } else {
+            self.pruneSecrets = nil
+        }
+    }
+
+    /// The stacks, pruning `swarm`'s unused secret versions once they moved off them.
+    public init(deployments: StackDeployments, pruningWith swarm: SwarmConvergence) {
+        self.deployments = deployments
+        pruneSecrets = { digests, stats in await swarm.counting(into: stats).pruneUnusedVersions(digests: digests) }
     }
 
     public var name: String { StackKind().name }
@@ -247,7 +265,7 @@ public struct StacksKind: ConvergentKind {
 
     public func observe(in context: KindContext) async throws(ResourceFailure) -> StackDeployments.Observed {
         guard deployments.desired.manager != nil else { return StackDeployments.Observed(items: [], records: [:], blocked: nil) }
-        return try await deployments.observeStacks(in: context)
+        return try await deployments.counting(into: context.stats).observeStacks(in: context)
     }
 
     public func plan(_ observed: StackDeployments.Observed, in context: KindContext) -> KindPlan<StackDeployments.StackChange> {
@@ -255,27 +273,27 @@ public struct StacksKind: ConvergentKind {
     }
 
     public func prepare(_ step: Step<StackDeployments.StackChange>, in context: StepContext) async throws(ResourceFailure) -> Set<String> {
-        try await deployments.prepareStack(step)
+        try await deployments.counting(into: context.stats).prepareStack(step)
     }
 
     public func apply(
         _ step: Step<StackDeployments.StackChange>, prepared before: Set<String>, in context: StepContext
     ) async throws(ResourceFailure) -> Set<String> {
-        try await deployments.applyStack(step, before: before, in: context)
+        try await deployments.counting(into: context.stats).applyStack(step, before: before, in: context)
     }
 
     public func verify(_ step: Step<StackDeployments.StackChange>, applied: Set<String>, in context: StepContext) async throws(ResourceFailure) {
-        try await deployments.verifyStack(step, known: applied)
+        try await deployments.counting(into: context.stats).verifyStack(step, known: applied)
     }
 
     public func restore(
         _ step: Step<StackDeployments.StackChange>, applied: Set<String>?, after failure: ResourceFailure, in context: StepContext
     ) async -> RestoreOutcome? {
-        await deployments.restoreStack(step, known: applied, in: context)
+        await deployments.counting(into: context.stats).restoreStack(step, known: applied, in: context)
     }
 
     public func record(_ step: Step<StackDeployments.StackChange>, applied: Set<String>, in context: StepContext) async throws(ResourceFailure) {
-        try await deployments.recordStack(step, in: context)
+        try await deployments.counting(into: context.stats).recordStack(step, in: context)
     }
 
     /// Once the stacks moved to new secret versions, the old ones no service uses are pruned.
@@ -287,7 +305,7 @@ public struct StacksKind: ConvergentKind {
                 && (result.outcome == .converged || { if case .restored? = result.failure?.restore { return true } else { return false } }())
         }
         guard deployedOrRolledBack, let pruneSecrets else { return [] }
-        return await pruneSecrets(context.digests).map { Self.prunedNote + $0 }
+        return await pruneSecrets(context.digests, context.stats).map { Self.prunedNote + $0 }
     }
 
     static let prunedNote = "pruned the secret version "

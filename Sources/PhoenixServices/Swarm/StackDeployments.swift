@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixEngine
 
 /// The `stacks` stage: each stack the VMs list, deployed as `<env>_<stack>` with `docker stack
@@ -12,7 +11,7 @@ import PhoenixEngine
 public struct StackDeployments: Sendable {
     public let estate: Estate
     public let desired: SwarmDesired
-    public let connections: SwarmConnections
+    public var connections: SwarmConnections
     public let secrets: SecretVersions
     public let deployer: any StackDeployer
     /// `--prune`: stale services of a stack, and stacks no longer configured, are removed.
@@ -81,7 +80,7 @@ public struct StackDeployments: Sendable {
         var networkNames: [String: String]
     }
 
-    func managerClient() async throws(DockerError) -> DockerClient {
+    func managerClient() async throws(DockerError) -> any DockerEngine {
         guard let manager = desired.manager else { throw DockerError(endpoint: "-", call: "stacks", kind: .malformed, message: "no Swarm manager") }
         return try await connections.client(manager)
     }
@@ -94,7 +93,7 @@ public struct StackDeployments: Sendable {
         if planning && info.swarmState == "inactive" { return Observation(services: [], networkNames: [:]) }
         guard info.swarmState == "active", info.isManager else {
             throw DockerError(
-                endpoint: client.endpoint.description, call: "GET /info", kind: .api(status: 503),
+                endpoint: client.endpointDescription, call: "GET /info", kind: .api(status: 503),
                 message: "\(desired.manager?.name ?? "the manager") is not a Swarm manager (\(info.swarmState)): sync swarm first")
         }
         let services = try await client.services()

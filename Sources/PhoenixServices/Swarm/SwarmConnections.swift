@@ -3,20 +3,43 @@ import PhoenixCore
 import PhoenixDocker
 
 /// One Engine API client per Swarm member's daemon, made when first needed and shut down together.
+/// A view made by `counting(into:)` hands out the same clients, their calls also counted.
 public actor SwarmConnections {
     let settings: DockerSettings
     /// Builds a client for an endpoint (the live transport; tests may stand another in).
-    let make: @Sendable (DockerEndpoint) throws(DockerError) -> DockerClient
-    private var clients: [String: DockerClient] = [:]
+    let make: @Sendable (DockerEndpoint) throws(DockerError) -> any DockerEngine
+    private var clients: [String: any DockerEngine] = [:]
+    /// The connections a view hands out, and what it counts their calls in.
+    private let base: SwarmConnections?
+    private let counter: CallCounter?
 
     public init(
         settings: DockerSettings,
-        make: @escaping @Sendable (DockerEndpoint) throws(DockerError) -> DockerClient = { endpoint throws(DockerError) in
+        make: @escaping @Sendable (DockerEndpoint) throws(DockerError) -> any DockerEngine = { endpoint throws(DockerError) in
             try DockerClient.live(endpoint)
         }
     ) {
         self.settings = settings
         self.make = make
+        base = nil
+        counter = nil
+    }
+
+    private init(viewOf base: SwarmConnections, counting counter: CallCounter) {
+        settings = base.settings
+        make = base.make
+        self.base = base
+        self.counter = counter
+    }
+
+    /// These connections, every call of their clients also counted in `counter` (one step's).
+    public nonisolated func counting(into counter: CallCounter) -> SwarmConnections {
+        SwarmConnections(viewOf: base ?? self, counting: counter)
+    }
+
+    /// These connections, the Engine API calls also counted in `stats` (a kind's or a step's).
+    public nonisolated func counting(into stats: RunStats) -> SwarmConnections {
+        counting(into: CallCounter(into: stats, as: .engineCalls))
     }
 
     /// The endpoint of a member, with the client TLS files for a TCP daemon.
@@ -28,7 +51,8 @@ public actor SwarmConnections {
         return endpoint
     }
 
-    public func client(_ member: SwarmDesired.Member) throws(DockerError) -> DockerClient {
+    public func client(_ member: SwarmDesired.Member) async throws(DockerError) -> any DockerEngine {
+        if let base, let counter { return try await base.client(member).counting(into: counter) }
         if let client = clients[member.endpoint] { return client }
         let client = try make(try endpoint(member))
         clients[member.endpoint] = client
@@ -37,12 +61,15 @@ public actor SwarmConnections {
 
     /// Engine API calls made so far, over every daemon.
     public func calls() async -> Int {
+        if let base { return await base.calls() }
         var total = 0
         for client in clients.values { total += await client.calls }
         return total
     }
 
+    /// Ends every client's connections (a view leaves them to the connections it was made from).
     public func shutdown() async {
+        guard base == nil else { return }
         for client in clients.values { await client.shutdown() }
         clients = [:]
     }

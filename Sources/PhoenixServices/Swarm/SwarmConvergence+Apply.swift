@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixEngine
 
 extension SwarmConvergence {
@@ -19,7 +18,7 @@ extension SwarmConvergence {
     public func observe(in context: KindContext) async throws(ResourceFailure) -> Observation {
         if let waitFor = context.waitFor { for id in secrets.feedingCertificates { _ = await waitFor(id) } }
         do throws(DockerError) {
-            let daemons = try await observe()
+            let daemons = try await counting(into: context.stats).observe()
             return Observation(daemons: daemons, items: items(daemons, digests: context.digests))
         } catch {
             throw Self.failure(error)
@@ -45,15 +44,16 @@ extension SwarmConvergence {
 
     public func apply(_ step: PhoenixCore.Step<Item>, prepared: Void, in context: StepContext) async throws(ResourceFailure) {
         let member = self.member(step.id)
+        let kind = counting(into: context.stats)
         do {
-            for change in step.change.steps { try await execute(change, member: member, item: step.id) }
+            for change in step.change.steps { try await kind.execute(change, member: member, item: step.id) }
         } catch {
             throw Self.failure(error)
         }
     }
 
     public func verify(_ step: PhoenixCore.Step<Item>, applied: Void, in context: StepContext) async throws(ResourceFailure) {
-        do { try await verify(step.change, member: member(step.id)) } catch {
+        do { try await counting(into: context.stats).verify(step.change, member: member(step.id)) } catch {
             if let failure = error as? StepFailure { throw .verificationFailed(check: "", seen: failure.description) }
             throw Self.failure(error)
         }
@@ -63,6 +63,13 @@ extension SwarmConvergence {
     public func restore(
         _ step: PhoenixCore.Step<Item>, applied: Void?, after failure: ResourceFailure, in context: StepContext
     ) async -> RestoreOutcome? { nil }
+
+    /// This kind with its Engine API calls also counted in `stats` (the run's, or a step's).
+    func counting(into stats: RunStats) -> SwarmConvergence {
+        var counted = self
+        counted.connections = connections.counting(into: stats)
+        return counted
+    }
 
     /// The member a `swarm:node/<name>` resource is (nil for networks and secrets).
     func member(_ id: String) -> SwarmDesired.Member? {
@@ -94,7 +101,7 @@ extension SwarmConvergence {
         let description: String
     }
 
-    func managerClient() async throws -> DockerClient {
+    func managerClient() async throws -> any DockerEngine {
         guard let manager = desired.manager else { throw StepFailure(description: "no manager") }
         return try await connections.client(manager)
     }
@@ -145,11 +152,25 @@ extension SwarmConvergence {
 
     /// The member's node as the manager lists it: by its own node id, else the Ready one of its name.
     func node(of member: SwarmDesired.Member) async throws -> SwarmNode {
-        let nodes = try await managerClient().nodes()
-        let info = try await connections.client(member).info()
-        if let node = nodes.first(where: { $0.id == info.nodeID }) { return node }
-        if let node = nodes.first(where: { $0.hostname == member.name && $0.state == "ready" }) { return node }
-        throw StepFailure(description: "\(member.name) is not on the manager's node list")
+        guard let manager = desired.manager else { throw StepFailure(description: "no manager") }
+        switch await listedNode(of: member, manager: manager) {
+        case let .success(node?): return node
+        case .success(nil): throw StepFailure(description: "\(member.name) is not on the manager's node list")
+        case let .failure(error): throw error
+        }
+    }
+
+    /// The member's node, nil when the manager does not list it. (Typed throws only, the result
+    /// returned: the release optimiser of Swift 6.3.1 crashes splitting an untyped-throws async
+    /// function around typed-throws calls on the Engine's port.)
+    func listedNode(of member: SwarmDesired.Member, manager: SwarmDesired.Member) async -> Result<SwarmNode?, DockerError> {
+        do throws(DockerError) {
+            let nodes = try await connections.client(manager).nodes()
+            let info = try await connections.client(member).info()
+            return .success(nodes.first { $0.id == info.nodeID } ?? nodes.first { $0.hostname == member.name && $0.state == "ready" })
+        } catch {
+            return .failure(error)
+        }
     }
 
     func waitReady(_ member: SwarmDesired.Member) async throws {

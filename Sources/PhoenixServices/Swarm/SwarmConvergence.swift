@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixEngine
 
 /// The `swarm` stage: the manager initialised when it is not one yet (never with
@@ -12,7 +11,7 @@ import PhoenixEngine
 public struct SwarmConvergence: ConvergentKind {
     public let estate: Estate
     public let desired: SwarmDesired
-    public let connections: SwarmConnections
+    public var connections: SwarmConnections
     public let secrets: SecretVersions
     /// How long a joined worker may take to show Ready on the manager.
     public var joinTimeout: Double = 30

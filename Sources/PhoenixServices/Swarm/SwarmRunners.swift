@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixEngine
 
 extension SwarmConvergence {

@@ -74,8 +74,7 @@ extension StacksKind {
         switch setup.stacks {
         case let .failure(error): return KindSetup(notApplied: [(.stacks, error.description)])
         case let .success(deployments):
-            let swarm = setup.swarm
-            let kind = StacksKind(deployments: deployments) { digests in await swarm.pruneUnusedVersions(digests: digests) }
+            let kind = StacksKind(deployments: deployments, pruningWith: setup.swarm)
             return KindSetup(runner: kind.runner(executor: environment.executor(), connections: setup.connections))
         }
     }

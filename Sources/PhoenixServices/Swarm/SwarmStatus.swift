@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 
 /// `phoenix swarm status`: the Swarm's members, the stacks' networks and their secrets (names only)
 /// as the daemons report them, beside what the configuration asks for. Reads only.

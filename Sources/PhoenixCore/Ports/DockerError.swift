@@ -1,5 +1,3 @@
-import PhoenixCore
-
 /// A failed Engine API call: the call, what went wrong, and Docker's own message.
 public struct DockerError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
