@@ -25,7 +25,10 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
     }
 
     public func sync(_ context: RunContext) async throws -> any KindReport {
-        await report(await executor.sync(convergent, in: context.kind, waiter: context.resources), true)
+        let execution = await executor.sync(convergent, in: context.kind, waiter: context.resources)
+        let rendered = await report(execution, true)
+        // A kind's own report may not carry the crash: the run must still end abandoned.
+        return execution.abandoned && !rendered.abandoned ? AbandonedReport(rendered) : rendered
     }
 
     public func drift(_ context: KindContext) async throws -> KindDrift? {
@@ -44,6 +47,21 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
         guard let same = execution as? KindExecution<K> else { return ExecutionReport(execution, synced: true) }
         return await report(same, true)
     }
+}
+
+/// A kind's report of a run a failpoint crash abandoned in it (in-process tests only).
+struct AbandonedReport: KindReport {
+    let base: any KindReport
+    init(_ base: any KindReport) { self.base = base }
+    var kind: String { base.kind }
+    var failures: [String: String] { base.failures }
+    var error: String? { base.error }
+    var hasChanges: Bool { base.hasChanges }
+    var summary: String? { base.summary }
+    var json: (key: String, value: JSONValue)? { base.json }
+    func lines(verbose: Bool) -> [String] { base.lines(verbose: verbose) }
+    var results: [ResourceResult] { base.results }
+    var abandoned: Bool { true }
 }
 
 /// Any kind's execution for people and for JSON: one line per resource that is not as configured

@@ -212,7 +212,7 @@ public struct Executor: Sendable {
                 case nil: return
                 }
             })
-        var outcome = await converge(step, of: kind, in: stepContext)
+        var outcome = await converge(step, of: kind, in: stepContext, crashed: crashed)
         if crashed.isSet { outcome = StepOutcome(abandoned: true) }
         await slots.release(step.target)
         outcome.seconds = Date().timeIntervalSince(started)
@@ -231,8 +231,11 @@ public struct Executor: Sendable {
     }
 
     /// The journalled life of one step: intent, before, apply, applied, after, verify, record,
-    /// verified; a failure after apply began is restored by the kind.
-    private func converge<K: ConvergentKind>(_ step: Step<K.Change>, of kind: K, in context: StepContext) async -> StepOutcome<K.Applied> {
+    /// verified; a failure after apply began is restored by the kind — unless it is the step's own
+    /// checkpoint crashing (`crashed`), which stops the step as it is, as a dead process would.
+    private func converge<K: ConvergentKind>(
+        _ step: Step<K.Change>, of kind: K, in context: StepContext, crashed: CrashFlag
+    ) async -> StepOutcome<K.Applied> {
         func journal(_ phase: JournalPhase, _ detail: String, digest: String? = nil) -> StateError? {
             for id in step.resources {
                 let note = step.journalNotes[id]
@@ -250,6 +253,7 @@ public struct Executor: Sendable {
             step.resources.lazy.compactMap { failpoints.check($0, phase) }.first
         }
         func failed(_ failure: ResourceFailure, applied: K.Applied?) async -> StepOutcome<K.Applied> {
+            if crashed.isSet { return StepOutcome(applied: applied, abandoned: true) }
             let restore = await kind.restore(step, applied: applied, after: failure, in: context)
             let error = ResourceError(failure, restore: restore)
             if case .restored? = restore {
