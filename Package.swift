@@ -55,7 +55,15 @@ let package = Package(
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "PhoenixTesting", dependencies: ["PhoenixCore", "PhoenixEngine"]),
+        // Fakes of the ports (Proxmox, Docker Engine, CA, machines) and helpers that start real components for tests.
+        .target(
+            name: "PhoenixTesting",
+            dependencies: [
+                "PhoenixCore", "PhoenixEngine", .product(name: "Yams", package: "Yams"), .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         .testTarget(
             name: "PhoenixCoreTests",
             dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixServices", "PhoenixTesting"],

@@ -1,0 +1,78 @@
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+import PhoenixServices
+import PhoenixTesting
+import Testing
+
+/// Every kind that has a fake port in one run of the sync service: the guests' settings and the
+/// firewall's rule sets (`FakeProxmox`), the Swarm and the stacks (`FakeDockerEngine`), and the
+/// certificates (`FakeCertificateAuthority`, `FakeMachine`). No real component: each fake says
+/// what it stands in for.
+@Suite("One run over every fake port", .timeLimit(.minutes(1)))
+struct OneRunOverFakesTests {
+    static func machines(_ ca: FakeCertificateAuthority) -> (host: FakeMachine, guest: FakeMachine) {
+        let host = FakeMachine(
+            name: "the host",
+            files: [
+                FakeEstate.rootFile: FileFacts(contents: ca.rootPEM, owner: "root", group: "root", mode: "0644"),
+                FakeEstate.passwordFile: FileFacts(contents: ca.password, owner: "root", group: "root", mode: "0600"),
+            ])
+        return (host, FakeMachine(name: "guest 101") { _ in CommandResult(status: 0, stdout: "", stderr: "") })
+    }
+
+    @Test("every kind converges in one run; the run's stats hold each system's calls, the deploy and the sign")
+    func everything() async throws {
+        let estate = try FakeEstate().load()
+        let proxmox = FakeEstate.cluster(estate, differing: [101: ["cores": "1"]])
+        let docker = FakeDockerEngine(hostname: "swarm-manager")
+        let ca = try FakeCertificateAuthority()
+        let (host, guest) = Self.machines(ca)
+        let service = FakeRun(estate: estate, proxmox: proxmox, docker: docker, ca: ca, host: host, guest: guest).service()
+        let store = InMemoryStateStore()
+        let outcome = try await service.sync(store: store, command: "sync all")
+        #expect(outcome.succeeded, "\(outcome.reports.flatMap(\.failures))")
+        let results = FakeRun.results(outcome)
+        for id in ["guest:101", "firewall:guest/101", "swarm:node/swarm-manager", "stack:production/whoami", "cert:\(FakeEstate.certificate)"] {
+            #expect(results[id]?.outcome == .converged, "\(id): \(results[id].map { "\($0.outcome)" } ?? "not in the run")")
+        }
+        #expect(service.stats[.proxmoxCalls] == proxmox.calls && proxmox.calls > 0)
+        #expect(service.stats[.engineCalls] == docker.calls && docker.calls > 0)
+        #expect(service.stats[.deploys] == 1 && docker.deploys == 1)
+        #expect(service.stats[.signs] == 1 && ca.counts["sign"] == 1)
+        #expect(service.stats[.reloads] == 1)
+
+        let again = FakeRun(estate: estate, proxmox: proxmox, docker: docker, ca: ca, host: host, guest: guest).service()
+        let noOp = try await again.sync(store: store, command: "sync all")
+        #expect(noOp.succeeded && !noOp.hasChanges)
+        #expect(again.stats[.deploys] == 0 && again.stats[.signs] == 0 && again.stats[.writes] == 0)
+        #expect(try store.runs().first?.outcome == "no changes")
+    }
+
+    @Test("the Swarm manager's VM whose change Proxmox refuses blocks the Swarm and its stack; the containers and their rules go on")
+    func blockedAcrossKinds() async throws {
+        var configuration = FakeEstate()
+        configuration.managerCores = 4
+        let estate = try configuration.load()
+        let proxmox = FakeEstate.cluster(estate, differing: [101: ["cores": "1"], 1001: ["cores": "2"]])
+        proxmox.refuse(1001, parameter: "cores", message: "only 2 cores on node pve")
+        let docker = FakeDockerEngine(hostname: "swarm-manager")
+        let outcome = try await FakeRun(estate: estate, proxmox: proxmox, docker: docker).service().sync(store: InMemoryStateStore(), command: "sync all")
+        #expect(!outcome.succeeded)
+        let results = FakeRun.results(outcome)
+        let vm = try #require(results["guest:1001"]?.failure)
+        #expect(vm.description.contains("only 2 cores"), "\(vm)")
+        let manager = try #require(results["swarm:node/swarm-manager"]?.failure)
+        #expect(manager.failure == .blocked(dependency: "guest:1001", reason: vm.description))
+        for id in ["swarm:network/traefik-public", "swarm:secret/portainer_admin_password", "stack:production/whoami"] {
+            guard case let .blocked(dependency, _)? = results[id]?.failure?.failure else {
+                Issue.record("\(id) is not blocked: \(results[id].map { "\($0.outcome)" } ?? "not in the run")")
+                continue
+            }
+            #expect(dependency == "swarm:node/swarm-manager", "\(id)")
+        }
+        #expect(docker.changes.isEmpty, "nothing reached the daemon: \(docker.changes)")
+        #expect(results["guest:101"]?.outcome == .converged && results["firewall:guest/101"]?.outcome == .converged)
+        #expect(results["firewall:guest/102"]?.outcome == .converged && results["firewall:cluster"]?.outcome == .converged)
+    }
+}
