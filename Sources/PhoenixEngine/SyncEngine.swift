@@ -87,14 +87,6 @@ public struct SyncOutcome: Sendable {
     }
 }
 
-/// One resource in `phoenix drift`.
-public struct DriftItem: Sendable {
-    public let id: String
-    public let unit: ServiceUnit
-    public let path: String
-    public let drift: Drift
-}
-
 /// Plans and applies the host-side stages against real machines, recording everything in the state store.
 public struct SyncEngine: Sendable {
     public let estate: Estate
@@ -176,33 +168,6 @@ public struct SyncEngine: Sendable {
             resources.map { ($0.id, $0.target, $0.path) }
             + extra.filter { seen.insert($0.id).inserted }.map { ($0.id, $0.unit.target, $0.path) }
         return try await observe(wanted)
-    }
-
-    /// Installed vs last applied vs desired, for every resource of the applied stages.
-    public func drift(store: (any StateBackend)?, stages wanted: [SyncStage]? = nil) async throws(EngineError) -> [DriftItem] {
-        let stages = SyncStage.allCases.filter { wanted?.contains($0) ?? true }
-        let desired = try await desired(stages).resources
-        let applied = try applied(store)
-        let actual = try await observe(desired: desired, applied: applied, stages: Set(stages))
-        // Every side fingerprinted the way the store recorded it (a keyed hash for possible secrets).
-        let digests = store?.digests ?? ContentDigests(key: nil)
-        var items: [DriftItem] = desired.map { resource in
-            let installed = actual[resource.id] ?? nil
-            let recorded = applied[resource.id]?.digest
-            let fingerprint = { (contents: String) in recorded.map { digests.digest(contents, like: $0) } ?? Digest.sha256Hex(contents) }
-            return DriftItem(
-                id: resource.id, unit: resource.unit, path: resource.path,
-                drift: Drift(actual: installed.map(fingerprint), applied: recorded, desired: fingerprint(resource.contents)))
-        }
-        let desiredIDs = Set(desired.map(\.id))
-        for record in applied.values where !desiredIDs.contains(record.id) {
-            let installed = actual[record.id] ?? nil
-            items.append(
-                DriftItem(
-                    id: record.id, unit: record.unit, path: record.path,
-                    drift: Drift(actual: installed.map { digests.digest($0, like: record.digest) }, applied: record.digest, desired: nil)))
-        }
-        return items.sorted { $0.id < $1.id }
     }
 
     /// What phoenix last applied, within `scope`: outside it nothing is compared, so nothing is deleted.

@@ -243,14 +243,8 @@ public struct StacksKind: ConvergentKind {
     /// API calls counted in the run's stats).
     public var pruneSecrets: (@Sendable (ContentDigests, RunStats) async -> [String])?
 
-    /// `pruneSecrets`: its calls are not in the run's stats (`init(deployments:pruningWith:)` counts them).
-    public init(deployments: StackDeployments, pruneSecrets: (@Sendable (ContentDigests) async -> [String])? = nil) {
+    public init(deployments: StackDeployments) {
         self.deployments = deployments
-        if let pruneSecrets {
-            self.pruneSecrets = { digests, _ in await pruneSecrets(digests) }
-        } else {
-            self.pruneSecrets = nil
-        }
     }
 
     /// The stacks, pruning `swarm`'s unused secret versions once they moved off them.

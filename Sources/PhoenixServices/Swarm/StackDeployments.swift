@@ -101,19 +101,6 @@ public struct StackDeployments: Sendable {
         return Observation(services: services, networkNames: Dictionary(networks.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
     }
 
-    /// What sync would do; changes nothing.
-    public func plan(store: (any StateBackend)?) async -> Report {
-        guard desired.manager != nil else { return Report() }
-        let digests = store?.digests ?? ContentDigests(key: nil)
-        do throws(DockerError) {
-            let observation = try await observe(planning: true)
-            let records = (try? store?.stackRecords()) ?? [:]
-            return Report(items: items(observation, records: records, digests: digests), calls: await connections.calls())
-        } catch {
-            return Report(error: error.description, calls: await connections.calls())
-        }
-    }
-
     func items(_ observation: Observation, records: [String: StackRecord], digests: ContentDigests) -> [Item] {
         let mine = desired.stacks.filter { $0.stage == stage }
         var items: [Item] = mine.map { item(for: $0, observation: observation, record: records[$0.resourceID], digests: digests) }
