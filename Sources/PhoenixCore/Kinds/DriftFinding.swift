@@ -67,3 +67,19 @@ extension RollbackKind {
         try await observe(in: context)
     }
 }
+
+/// A kind whose state phoenix shows (`status`, `swarm status`, `stacks status`, `certs status`): a
+/// typed value, read now, that every output renders.
+public protocol StatusKind: ResourceKind {
+    associatedtype Status: Sendable
+    /// What is there for every resource of the kind, beside what the configuration and the state
+    /// store say; reads only.
+    func status(in context: KindContext) async throws(ResourceFailure) -> Status
+}
+
+extension KindContext {
+    /// The context of a read that converges nothing (a status): no run, no graph.
+    public static func reading(_ estate: Estate, store: (any StateBackend)?) -> KindContext {
+        KindContext(estate: estate, stages: [], graph: ResourceGraph(nodes: []), store: store)
+    }
+}
