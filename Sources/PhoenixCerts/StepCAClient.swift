@@ -33,9 +33,12 @@ public actor StepCAClient: CertificateAuthority {
 
     public var signCalls: Int { counts["sign", default: 0] + counts["renew", default: 0] }
 
+    /// Shuts the shared transport down (its owner calls this once it is done; a later call opens a
+    /// new one). Taken out first: a call that comes in while it shuts down opens its own.
     public func shutdown() async {
-        await shared?.shutdown()
+        let transport = shared
         shared = nil
+        await transport?.shutdown()
     }
 
     public func health() async throws(StepCAError) {
@@ -86,8 +89,15 @@ public actor StepCAClient: CertificateAuthority {
         } catch {
             throw translate(error, "POST /1.0/renew")
         }
-        defer { Task { await transport.shutdown() } }
-        return try issued(try await call("renew", "POST", "/1.0/renew", body: .object([]), over: transport), call: "POST /1.0/renew")
+        // The dedicated transport is shut down before the answer is looked at, whatever it was.
+        let answer: Result<JSONValue, StepCAError>
+        do throws(StepCAError) {
+            answer = .success(try await call("renew", "POST", "/1.0/renew", body: .object([]), over: transport))
+        } catch {
+            answer = .failure(error)
+        }
+        await transport.shutdown()
+        return try issued(try answer.get(), call: "POST /1.0/renew")
     }
 
     func issued(_ body: JSONValue, call: String) throws(StepCAError) -> IssuedCertificate {

@@ -171,7 +171,11 @@ public actor CAConnection {
         return await client.counts
     }
 
+    /// Shuts the client down, once it is open (or waits for it to open, then shuts it down); a need
+    /// after this opens a new one instead of reaching for a client that is shut down.
     public func shutdown() async {
-        if case let .success(client)? = await connected?.value { await client.shutdown() }
+        let opened = connected
+        connected = nil
+        if case let .success(client)? = await opened?.value { await client.shutdown() }
     }
 }
