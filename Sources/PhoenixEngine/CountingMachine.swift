@@ -1,20 +1,20 @@
 import Foundation
 import PhoenixCore
+import Synchronization
 
 /// Counts what phoenix asks of its machines, for `--stats` and the benchmark: every call is one
 /// round trip on a remote machine (one ssh or pct invocation).
-public final class MachineStats: @unchecked Sendable {
-    private let lock = NSLock()
-    private var counts: [String: Int] = [:]
+public final class MachineStats: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
 
     public init() {}
 
-    func count(_ operation: String) { lock.withLock { counts[operation, default: 0] += 1 } }
+    func count(_ operation: String) { counts.withLock { $0[operation, default: 0] += 1 } }
 
-    public subscript(operation: String) -> Int { lock.withLock { counts[operation] ?? 0 } }
+    public subscript(operation: String) -> Int { counts.withLock { $0[operation] ?? 0 } }
 
     /// Every call: reads, writes, renames, removals and commands.
-    public var roundTrips: Int { lock.withLock { counts.values.reduce(0, +) } }
+    public var roundTrips: Int { counts.withLock { $0.values.reduce(0, +) } }
     /// Calls that change a file: writes, renames, removals.
     public var mutations: Int { self["write"] + self["rename"] + self["remove"] }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A directory under /tmp, readable by every user (dnsmasq and nginx workers run as nobody).
-public final class TemporaryDirectory: @unchecked Sendable {
+public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(_ label: String = "phoenix") throws {

@@ -1,129 +1,131 @@
 import Foundation
 import PhoenixCore
+import Synchronization
 
 /// A state store in memory: the test double of the state port, held to the same contract as the
 /// SQLite store (StateContractTests). Its lock and runs live only as long as the value.
-public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
+public final class InMemoryStateStore: StateBackend, Sendable {
     public let digests: ContentDigests
-    private let lock = NSLock()
-    private var runList: [RunRecord] = []
-    private var holder: (pid: Int32, host: String, startedAt: Date, run: Int64)?
-    private var entries: [(run: Int64, entry: JournalEntry)] = []
-    private var verified: [String: String] = [:]
-    private var appliedRecords: [String: AppliedRecord] = [:]
-    private var blobs: [String: String] = [:]
-    private var runResources: [Int64: [AppliedRecord]] = [:]
-    private var guests: [Int: GuestRecord] = [:]
-    private var stacks: [String: StackRecord] = [:]
-    /// Every kind record ever written, oldest first: (kind, resource, value or nil for a removal, run).
-    private var kindHistory: [(kind: String, resource: String, value: String?, run: Int64)] = []
+    private let state = Mutex(Contents())
+
+    /// Everything the store holds, behind its one lock.
+    private struct Contents {
+        var runList: [RunRecord] = []
+        var holder: (pid: Int32, host: String, startedAt: Date, run: Int64)?
+        var entries: [(run: Int64, entry: JournalEntry)] = []
+        var verified: [String: String] = [:]
+        var appliedRecords: [String: AppliedRecord] = [:]
+        var blobs: [String: String] = [:]
+        var runResources: [Int64: [AppliedRecord]] = [:]
+        var guests: [Int: GuestRecord] = [:]
+        var stacks: [String: StackRecord] = [:]
+        /// Every kind record ever written, oldest first: (kind, resource, value or nil for a removal, run).
+        var kindHistory: [(kind: String, resource: String, value: String?, run: Int64)] = []
+    }
 
     public init() {
         var generator = SystemRandomNumberGenerator()
         digests = ContentDigests(key: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
-    private func locked<T>(_ body: () throws(StateError) -> T) throws(StateError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
+    private func locked<T: Sendable>(_ body: (inout Contents) throws(StateError) -> T) throws(StateError) -> T {
+        try state.withLock { (contents: inout Contents) throws(StateError) -> T in try body(&contents) }
     }
 
-    private func locked<T>(_ body: () -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body()
+    private func locked<T: Sendable>(_ body: (inout Contents) -> T) -> T {
+        state.withLock { body(&$0) }
     }
 
     public func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
-        try locked { () throws(StateError) in
-            if let holder {
+        try locked { (data: inout Contents) throws(StateError) in
+            if let holder = data.holder {
                 let alive = holder.host != host || kill(holder.pid, 0) == 0 || errno == EPERM
                 if alive { throw StateError.locked(pid: holder.pid, host: holder.host, since: holder.startedAt) }
-                self.holder = nil
+                data.holder = nil
             }
             var interrupted: [RunRecord] = []
-            for (index, run) in runList.enumerated() where run.outcome == "running" || (run.outcome == "interrupted" && run.summary.isEmpty) {
+            for (index, run) in data.runList.enumerated() where run.outcome == "running" || (run.outcome == "interrupted" && run.summary.isEmpty) {
                 let marked = RunRecord(
                     id: run.id, startedAt: run.startedAt, finishedAt: run.finishedAt ?? run.startedAt, user: run.user, host: run.host, pid: run.pid,
                     command: run.command, outcome: "interrupted", summary: "")
                 interrupted.append(marked)
-                runList[index] = RunRecord(
+                data.runList[index] = RunRecord(
                     id: run.id, startedAt: run.startedAt, finishedAt: marked.finishedAt, user: run.user, host: run.host, pid: run.pid, command: run.command,
                     outcome: "interrupted", summary: "interrupted before it finished")
             }
             let now = Date()
-            let id = (runList.last?.id ?? 0) + 1
-            runList.append(
+            let id = (data.runList.last?.id ?? 0) + 1
+            data.runList.append(
                 RunRecord(id: id, startedAt: now, finishedAt: nil, user: user, host: host, pid: pid, command: command, outcome: "running", summary: ""))
-            holder = (pid, host, now, id)
+            data.holder = (pid, host, now, id)
             return (id, interrupted)
         }
     }
 
     public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
-        locked {
-            if let index = runList.firstIndex(where: { $0.id == run }) {
-                let old = runList[index]
-                runList[index] = RunRecord(
+        locked { data in
+            if let index = data.runList.firstIndex(where: { $0.id == run }) {
+                let old = data.runList[index]
+                data.runList[index] = RunRecord(
                     id: old.id, startedAt: old.startedAt, finishedAt: Date(), user: old.user, host: old.host, pid: old.pid, command: old.command,
                     outcome: outcome.rawValue, summary: summary)
             }
-            if holder?.run == run { holder = nil }
+            if data.holder?.run == run { data.holder = nil }
         }
     }
 
-    public func runs(limit: Int) throws(StateError) -> [RunRecord] { locked { Array(runList.reversed().prefix(max(1, limit))) } }
+    public func runs(limit: Int) throws(StateError) -> [RunRecord] { locked { Array($0.runList.reversed().prefix(max(1, limit))) } }
 
-    public func run(_ id: Int64) throws(StateError) -> RunRecord? { locked { runList.first { $0.id == id } } }
+    public func run(_ id: Int64) throws(StateError) -> RunRecord? { locked { $0.runList.first { $0.id == id } } }
 
     public func journal(
         run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
     ) throws(StateError) {
-        locked {
-            entries.append((run, JournalEntry(runID: run, resource: resource, phase: phase, detail: detail)))
-            if phase == .verified, let newDigest { verified[resource] = newDigest }
+        locked { data in
+            data.entries.append((run, JournalEntry(runID: run, resource: resource, phase: phase, detail: detail)))
+            if phase == .verified, let newDigest { data.verified[resource] = newDigest }
         }
     }
 
-    public func verifiedDigests(prefix: String) throws(StateError) -> [String: String] { locked { verified.filter { $0.key.hasPrefix(prefix) } } }
+    public func verifiedDigests(prefix: String) throws(StateError) -> [String: String] { locked { $0.verified.filter { $0.key.hasPrefix(prefix) } } }
 
-    public func journal(run: Int64) throws(StateError) -> [JournalEntry] { locked { entries.filter { $0.run == run }.map(\.entry) } }
+    public func journal(run: Int64) throws(StateError) -> [JournalEntry] { locked { $0.entries.filter { $0.run == run }.map(\.entry) } }
 
     public func unfinishedResources(in runs: [Int64]) throws(StateError) -> Set<String> {
-        locked {
+        locked { data in
             var open = Set<String>()
-            for (_, entry) in entries where runs.contains(entry.runID) {
+            for (_, entry) in data.entries where runs.contains(entry.runID) {
                 if entry.phase == .intent { open.insert(entry.resource) } else if entry.phase.isFinal { open.remove(entry.resource) }
             }
             return open
         }
     }
 
-    public func applied() throws(StateError) -> [String: AppliedRecord] { locked { appliedRecords } }
+    public func applied() throws(StateError) -> [String: AppliedRecord] { locked { $0.appliedRecords } }
 
     public func recordApplied(run: Int64, _ resource: Resource) throws(StateError) {
         let digest = digests.digest(resource.contents, sensitive: resource.sensitive)
-        locked {
-            if !resource.sensitive { blobs[digest] = resource.contents }
-            appliedRecords[resource.id] = AppliedRecord(id: resource.id, unit: resource.unit, path: resource.path, mode: resource.mode, digest: digest)
+        locked { data in
+            if !resource.sensitive { data.blobs[digest] = resource.contents }
+            data.appliedRecords[resource.id] = AppliedRecord(id: resource.id, unit: resource.unit, path: resource.path, mode: resource.mode, digest: digest)
         }
     }
 
-    public func recordDeleted(id: String) throws(StateError) { locked { appliedRecords[id] = nil } }
+    public func recordDeleted(id: String) throws(StateError) { locked { $0.appliedRecords[id] = nil } }
 
-    public func snapshot(run: Int64) throws(StateError) { locked { runResources[run] = Array(appliedRecords.values) } }
+    public func snapshot(run: Int64) throws(StateError) { locked { $0.runResources[run] = Array($0.appliedRecords.values) } }
 
     public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [AppliedRecord]) {
-        try locked { () throws(StateError) in
-            guard let record = runList.first(where: { $0.id == run }) else { throw StateError.unknownRun(run) }
+        try locked { (data: inout Contents) throws(StateError) in
+            guard let record = data.runList.first(where: { $0.id == run }) else { throw StateError.unknownRun(run) }
             guard [RunOutcome.succeeded, .noChanges].map(\.rawValue).contains(record.outcome) else {
                 throw StateError.runNotRestorable(run, outcome: record.outcome)
             }
             guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else {
                 throw StateError.runChangedNoFiles(run, command: record.command)
             }
-            let kept = runResources[run] ?? []
+            let kept = data.runResources[run] ?? []
+            let blobs = data.blobs
             let resources = kept.compactMap { applied in
                 blobs[applied.digest].map {
                     Resource(
@@ -136,24 +138,24 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
         }
     }
 
-    public func content(digest: String) throws(StateError) -> String? { locked { blobs[digest] } }
+    public func content(digest: String) throws(StateError) -> String? { locked { $0.blobs[digest] } }
 
-    public func guestRecords() throws(StateError) -> [Int: GuestRecord] { locked { guests } }
+    public func guestRecords() throws(StateError) -> [Int: GuestRecord] { locked { $0.guests } }
 
-    public func recordGuests(_ records: [GuestRecord]) throws(StateError) { locked { for record in records { guests[record.vmid] = record } } }
+    public func recordGuests(_ records: [GuestRecord]) throws(StateError) { locked { data in for record in records { data.guests[record.vmid] = record } } }
 
-    public func forgetGuests(_ vmids: [Int]) throws(StateError) { locked { for vmid in vmids { guests[vmid] = nil } } }
+    public func forgetGuests(_ vmids: [Int]) throws(StateError) { locked { data in for vmid in vmids { data.guests[vmid] = nil } } }
 
-    public func stackRecords() throws(StateError) -> [String: StackRecord] { locked { stacks } }
+    public func stackRecords() throws(StateError) -> [String: StackRecord] { locked { $0.stacks } }
 
-    public func recordStack(_ record: StackRecord) throws(StateError) { locked { stacks[record.id] = record } }
+    public func recordStack(_ record: StackRecord) throws(StateError) { locked { $0.stacks[record.id] = record } }
 
-    public func forgetStack(_ id: String) throws(StateError) { locked { stacks[id] = nil } }
+    public func forgetStack(_ id: String) throws(StateError) { locked { $0.stacks[id] = nil } }
 
     public func kindRecords(_ kind: String, asOf run: Int64?) throws(StateError) -> [String: KindRecord] {
-        locked {
+        locked { data in
             var newest: [String: (value: String?, run: Int64)] = [:]
-            for entry in kindHistory where entry.kind == kind && entry.run <= (run ?? .max) {
+            for entry in data.kindHistory where entry.kind == kind && entry.run <= (run ?? .max) {
                 if let previous = newest[entry.resource], previous.run > entry.run { continue }
                 newest[entry.resource] = (entry.value, entry.run)
             }
@@ -164,17 +166,20 @@ public final class InMemoryStateStore: StateBackend, @unchecked Sendable {
     }
 
     public func recordKind(_ kind: String, resource: String, value: String?, run: Int64) throws(StateError) {
-        locked {
-            kindHistory.removeAll { $0.kind == kind && $0.resource == resource && $0.run == run }
-            kindHistory.append((kind, resource, value, run))
+        locked { data in
+            data.kindHistory.removeAll { $0.kind == kind && $0.resource == resource && $0.run == run }
+            data.kindHistory.append((kind, resource, value, run))
         }
     }
 
     /// Ends the lock holder as a crash would (the process is gone): the next run finds its run
     /// interrupted. For in-process tests of a crash.
     public func abandonHolder() {
-        locked {
-            holder = (pid: Int32.max, host: holder?.host ?? ProcessInfo.processInfo.hostName, startedAt: holder?.startedAt ?? Date(), run: holder?.run ?? 0)
+        locked { data in
+            data.holder = (
+                pid: Int32.max, host: data.holder?.host ?? ProcessInfo.processInfo.hostName, startedAt: data.holder?.startedAt ?? Date(),
+                run: data.holder?.run ?? 0
+            )
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -17,20 +18,25 @@ public enum Command {
 }
 
 /// A long-running server started by a test, stopped by its own pid.
-public final class RunningProcess: @unchecked Sendable {
+public final class RunningProcess: Sendable {
     public let pid: pid_t
     public let logFile: String
-    private var exitStatus: Int32?
+    /// Its exit status once it has been reaped. Held while it is reaped, so only one caller reaps it.
+    private let exitStatus = Mutex<Int32?>(nil)
 
     public init(_ executable: String, _ arguments: [String], logFile: String) throws {
         self.logFile = logFile
         pid = try Spawner.spawn([executable] + arguments, stdout: logFile, stderr: logFile)
     }
 
-    public var isRunning: Bool {
-        if exitStatus != nil { return false }
-        exitStatus = Spawner.wait(pid, timeout: 0)
-        return exitStatus == nil
+    public var isRunning: Bool { status == nil }
+
+    /// Its exit status (128 + the signal that ended it), once it has ended; nil while it runs.
+    public var status: Int32? {
+        exitStatus.withLock { status in
+            if status == nil { status = Spawner.wait(pid, timeout: 0) }
+            return status
+        }
     }
 
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
@@ -39,12 +45,15 @@ public final class RunningProcess: @unchecked Sendable {
 
     /// SIGTERM, then SIGKILL after three seconds.
     public func stop() {
-        guard isRunning else { return }
-        kill(pid, SIGTERM)
-        exitStatus = Spawner.wait(pid, timeout: 3)
-        if exitStatus == nil {
-            kill(pid, SIGKILL)
-            exitStatus = Spawner.wait(pid, timeout: 3) ?? -1
+        exitStatus.withLock { status in
+            if status == nil { status = Spawner.wait(pid, timeout: 0) }
+            guard status == nil else { return }
+            kill(pid, SIGTERM)
+            status = Spawner.wait(pid, timeout: 3)
+            if status == nil {
+                kill(pid, SIGKILL)
+                status = Spawner.wait(pid, timeout: 3) ?? -1
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PhoenixTesting
+import Synchronization
 import Testing
 
 /// Real Docker daemons (Debian's docker.io, `dockerd` 20.10) for the Swarm tests, each in a network
@@ -9,8 +10,8 @@ import Testing
 /// ../shared/reference/real-components.md §3; one node gets a dummy interface at 10.211.0.1 to
 /// advertise (on one end of a veth pair kept inside). The image is busybox-static imported locally on every node: no registry traffic.
 /// Stopped by pid; the namespaces and folders are removed.
-final class DockerLab: @unchecked Sendable {
-    struct Node {
+final class DockerLab: Sendable {
+    struct Node: Sendable {
         let name: String
         let namespace: String
         let address: String
@@ -26,8 +27,11 @@ final class DockerLab: @unchecked Sendable {
     /// Images that play Portainer's server and agent in the tests (busybox sleeping): say so where used.
     static let standIns = ["lab/portainer:1", "lab/portainer-agent:1", "lab/portainer-agent:2"]
     let directory: TemporaryDirectory
-    private(set) var nodes: [Node] = []
-    private var namespaces: [String] = []
+    /// What the lab made so far, recorded as it goes: an init that fails half-way is cleaned up by
+    /// `deinit` from here.
+    private let made = Mutex<(nodes: [Node], namespaces: [String])>(([], []))
+    var nodes: [Node] { made.withLock { $0.nodes } }
+    private var namespaces: [String] { made.withLock { $0.namespaces } }
     let docker: String
 
     /// `tls`: the first node also listens on tcp://127.0.0.1:2376 inside its namespace, with these
@@ -39,13 +43,14 @@ final class DockerLab: @unchecked Sendable {
         let ip = try #require(TestPaths.program("ip"))
         let nsenter = try #require(TestPaths.program("nsenter"))
         let unshare = try #require(TestPaths.program("unshare"))
-        let tag = "pxd\(getpid() % 100_000)\(Self.counter.next())"
+        let tag = "pxd\(getpid() % 100_000)\(Self.counter.wrappingAdd(1, ordering: .relaxed).newValue)"
         for index in names.indices {
             let namespace = "\(tag)n\(index + 1)"
             try Self.must(ip, ["netns", "add", namespace])
-            namespaces.append(namespace)
+            made.withLock { $0.namespaces.append(namespace) }
             try Self.must(ip, ["-n", namespace, "link", "set", "lo", "up"])
         }
+        let namespaces = self.namespaces
         var addresses: [String] = []
         if names.count == 1 {
             // This kernel has no dummy interfaces: a veth pair, both ends in the namespace.
@@ -80,7 +85,8 @@ final class DockerLab: @unchecked Sendable {
             // namespace only; unshare gives the daemon its own host name (the Swarm node's name).
             let argv = [nsenter, "--net=/run/netns/\(namespaces[index])", unshare, "--uts", "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"", name] + daemon
             let process = try RunningProcess(argv[0], Array(argv.dropFirst()), logFile: "\(folder)/dockerd.log")
-            nodes.append(Node(name: name, namespace: namespaces[index], address: addresses[index], folder: folder, argv: argv, process: process))
+            let node = Node(name: name, namespace: namespaces[index], address: addresses[index], folder: folder, argv: argv, process: process)
+            made.withLock { $0.nodes.append(node) }
         }
         for node in nodes {
             let ready = waitUntil(timeout: 30) { (try? Command.run(docker, ["-H", node.endpoint, "version"], timeout: 5))?.status == 0 }
@@ -105,16 +111,7 @@ final class DockerLab: @unchecked Sendable {
         }
     }
 
-    private static let counter = Counter()
-    final class Counter: @unchecked Sendable {
-        private var value = 0
-        private let lock = NSLock()
-        func next() -> Int {
-            lock.withLock {
-                value += 1; return value
-            }
-        }
-    }
+    private static let counter = Atomic<Int>(0)
 
     /// busybox-static as a root file system tarball (sh, sleep, true, false, nc, cat …).
     static func busyboxTar(in directory: TemporaryDirectory) throws -> String {

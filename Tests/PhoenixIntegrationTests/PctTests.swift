@@ -8,7 +8,7 @@ import Testing
 /// A real LXC container (LXC 5, busybox template, no network) under a temporary LXC path. It plays
 /// a Proxmox container: `Fixtures/pct-standin/pct` turns `pct exec`/`pct push` into `lxc-attach`,
 /// since `pct` exists only on a Proxmox node.
-final class StandInContainer {
+final class StandInContainer: Sendable {
     let directory: TemporaryDirectory
     let id: Int
     static let standIn = "\(TestPaths.packageRoot)/Tests/PhoenixIntegrationTests/Fixtures/pct-standin"
@@ -67,8 +67,6 @@ struct StandInNode: Machine {
         return try await local.run(["env", "PCT_LXC_PATH=\(container.lxcPath)", "\(StandInContainer.standIn)/pct"] + argv.dropFirst(), timeout: timeout)
     }
 }
-
-extension StandInContainer: @unchecked Sendable {}
 
 @Suite("Commands in containers through pct (a real LXC container stands in for a Proxmox CT)", .serialized, .needs(.lxc))
 struct PctTests {

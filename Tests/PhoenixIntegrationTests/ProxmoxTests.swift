@@ -8,7 +8,7 @@ import Testing
 /// fakepve (PyPI: a third-party fake Proxmox VE 9 API, used as a test tool, never vendored) on a
 /// free loopback port, with a TLS certificate signed by a CA the test makes, as pve-root-ca.pem
 /// signs a node's certificate. It stands in for the Proxmox API of a real node.
-final class FakeProxmox: @unchecked Sendable {
+final class FakeProxmox: Sendable {
     let directory: TemporaryDirectory
     let port = FreePort.allocate()
     let certificates: TestCertificates

@@ -6,7 +6,7 @@ import Testing
 /// loopback port, with a CA the lab makes: an openssl root and intermediate, and a JWK provisioner
 /// `phoenix` whose key is encrypted under `password.txt` by an independent JOSE implementation
 /// (joserfc). Stopped by its pid.
-final class StepCALab: @unchecked Sendable {
+final class StepCALab: Sendable {
     let directory: String
     let port: Int
     let process: Process

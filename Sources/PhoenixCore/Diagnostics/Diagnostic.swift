@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One problem found in the configuration: where it is, what is wrong, and what to do.
 public struct Diagnostic: Sendable, Hashable, Comparable {
@@ -55,13 +56,12 @@ public struct Diagnostic: Sendable, Hashable, Comparable {
 
 /// Collects diagnostics while configuration is loaded; nothing is printed by the core. Loading runs
 /// on several threads, so appends are locked; the report is sorted, so their order does not matter.
-public final class DiagnosticSink: @unchecked Sendable {
-    private var diagnostics: [Diagnostic] = []
-    private let lock = NSLock()
+public final class DiagnosticSink: Sendable {
+    private let diagnostics = Mutex<[Diagnostic]>([])
 
     public init() {}
 
-    public var hasErrors: Bool { lock.withLock { diagnostics.contains { $0.severity == .error } } }
+    public var hasErrors: Bool { diagnostics.withLock { $0.contains { $0.severity == .error } } }
 
     public func error(_ file: String, _ pointer: JSONPointer, _ message: String, hint: String? = nil) {
         append(Diagnostic(.error, file: file, pointer: pointer, message: message, hint: hint))
@@ -72,25 +72,26 @@ public final class DiagnosticSink: @unchecked Sendable {
     }
 
     private func append(_ diagnostic: Diagnostic) {
-        lock.withLock { diagnostics.append(diagnostic) }
+        diagnostics.withLock { $0.append(diagnostic) }
     }
 
     /// The errors collected so far, in the order they came.
-    var errors: [Diagnostic] { lock.withLock { diagnostics.filter { $0.severity == .error } } }
+    var errors: [Diagnostic] { diagnostics.withLock { $0.filter { $0.severity == .error } } }
 
     /// Moves what this sink collected into `other`, the errors tied to `resource` (nil: to the
     /// whole configuration).
     func forward(to other: DiagnosticSink, resource: String?) {
-        let moved = lock.withLock {
-            defer { diagnostics = [] }
-            return diagnostics
+        let moved = diagnostics.withLock { collected in
+            defer { collected = [] }
+            return collected
         }
-        for diagnostic in moved { other.append(diagnostic.tied(to: resource)) }
+        let tied = moved.map { $0.tied(to: resource) }
+        other.diagnostics.withLock { $0.append(contentsOf: tied) }
     }
 
     /// Sorted and de-duplicated, errors and warnings apart.
     public func report() -> ValidationReport {
-        let unique = Diagnostic.sorted(Array(Set(lock.withLock { diagnostics })))
+        let unique = Diagnostic.sorted(Array(Set(diagnostics.withLock { $0 })))
         return ValidationReport(
             errors: unique.filter { $0.severity == .error },
             warnings: unique.filter { $0.severity == .warning }

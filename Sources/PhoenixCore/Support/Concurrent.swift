@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Data-parallel helpers for pure work on large estates. Results keep the input order, so output
 /// never depends on scheduling.
@@ -6,9 +7,14 @@ public enum Concurrent {
     /// `body(0) ..< body(count - 1)` on every core.
     public static func map<Value: Sendable>(_ count: Int, _ body: @Sendable (Int) -> Value) -> [Value] {
         guard count > 1 else { return (0..<count).map(body) }
-        let slots = ResultSlots<Value>(count: count)
-        DispatchQueue.concurrentPerform(iterations: count) { slots[$0] = body($0) }
-        return (0..<count).map { slots[$0] }
+        // One slot per index: each iteration fills only its own, and all are read once
+        // `concurrentPerform` has returned.
+        let slots = Mutex<[Value?]>(Array(repeating: nil, count: count))
+        DispatchQueue.concurrentPerform(iterations: count) { index in
+            let value = body(index)
+            slots.withLock { $0[index] = value }
+        }
+        return slots.withLock { $0.map { $0! } }
     }
 
     /// `items.compactMap(transform)`, in chunks on every core once there are enough items to be worth it.
@@ -21,19 +27,5 @@ public enum Concurrent {
         return map(chunks) { chunk in
             items[(chunk * size)..<min(items.count, (chunk + 1) * size)].compactMap(transform)
         }.flatMap { $0 }
-    }
-}
-
-/// One slot per concurrent task: each task writes only its own index, and the slots are read after
-/// `concurrentPerform` returns; the lock guards the array's storage.
-final class ResultSlots<Value: Sendable>: @unchecked Sendable {
-    private var values: [Value?]
-    private let lock = NSLock()
-
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-
-    subscript(index: Int) -> Value {
-        get { lock.withLock { values[index]! } }
-        set { lock.withLock { values[index] = newValue } }
     }
 }

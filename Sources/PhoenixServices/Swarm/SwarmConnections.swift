@@ -1,6 +1,7 @@
 import Foundation
 import PhoenixCore
 import PhoenixDocker
+import Synchronization
 
 /// One Engine API client per Swarm member's daemon, made when first needed and shut down together.
 /// A view made by `counting(into:)` hands out the same clients, their calls also counted.
@@ -169,13 +170,12 @@ public struct SecretVersions: Sendable {
 /// The certificate-fed secret values of one run: read from the installed files before the run and
 /// replaced by the certs stage when it installs a new certificate, so the swarm stage versions the
 /// secret from what is installed now. Shared by reference between the kinds of a run.
-public final class CertificateFeed: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: [String: Secret] = [:]
+public final class CertificateFeed: Sendable {
+    private let current = Mutex<[String: Secret]>([:])
 
     public init() {}
 
-    public func values() -> [String: Secret] { lock.withLock { current } }
+    public func values() -> [String: Secret] { current.withLock { $0 } }
 
-    public func set(_ name: String, _ value: Secret) { lock.withLock { current[name] = value } }
+    public func set(_ name: String, _ value: Secret) { current.withLock { $0[name] = value } }
 }
