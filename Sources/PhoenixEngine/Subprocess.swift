@@ -10,7 +10,9 @@ public enum Spawner {
     /// Starts `argv` with stdin from `stdin` (a file, default /dev/null) and output to files. The child
     /// starts with a clean signal mask: a child of a libdispatch thread would otherwise inherit blocked
     /// signals, and a server that cannot see SIGHUP or SIGTERM cannot be reloaded or stopped.
-    public static func spawn(_ argv: [String], stdin: String = "/dev/null", stdout: String, stderr: String) throws -> pid_t {
+    /// `ownGroup`: the child leads a process group of its own (its pid is the group's id), so what it
+    /// starts in turn (`sh -c 'a; b'`) is signalled with it by `kill(-pid, …)`.
+    public static func spawn(_ argv: [String], stdin: String = "/dev/null", stdout: String, stderr: String, ownGroup: Bool = false) throws -> pid_t {
         precondition(!argv.isEmpty, "an empty command")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -30,7 +32,12 @@ public enum Spawner {
         sigemptyset(&defaults)
         for signal in [SIGHUP, SIGTERM, SIGINT, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         var pid: pid_t = 0
         let status = posix_spawnp(&pid, argv[0], &actions, &attributes, pointers, environ)
         guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EIO) }
@@ -49,28 +56,88 @@ public enum Spawner {
         return result < 0 ? -1 : nil
     }
 
-    /// Waits for `pid`; nil when it is still running after `timeout` seconds.
+    /// Waits for `pid`; nil when it is still running after `timeout` seconds. Where the system gives
+    /// a process a descriptor (Linux's pidfd) the thread sleeps on it until the child exits or the
+    /// time is up; elsewhere `waitpid` is polled between short sleeps.
     public static func wait(_ pid: pid_t, timeout: TimeInterval) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
+        if let status = reap(pid) { return status }
+        guard timeout > 0 else { return nil }
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        if ExitDescriptor.sleep(until: deadline, for: pid) { return reap(pid) }
         var pause: useconds_t = 1_000
         while true {
             if let status = reap(pid) { return status }
-            if Date() >= deadline { return nil }
+            if ContinuousClock.now >= deadline { return nil }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
     }
 
-    /// Waits for `pid` without holding a thread: `waitpid` polled between sleeps of the task.
+    /// Waits for `pid` without holding a thread of the cooperative pool: with a process descriptor,
+    /// the wait above on a thread of its own; without, `waitpid` polled between sleeps of the task.
     public static func wait(_ pid: pid_t, timeout: TimeInterval) async -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
+        if let status = reap(pid) { return status }
+        guard timeout > 0 else { return nil }
+        if ExitDescriptor.available { return await onOwnThread { wait(pid, timeout: timeout) } }
+        let deadline = ContinuousClock.now + .seconds(timeout)
         var pause: UInt64 = 1_000_000
         while true {
             if let status = reap(pid) { return status }
-            if Date() >= deadline { return nil }
+            if ContinuousClock.now >= deadline { return nil }
             try? await Task.sleep(nanoseconds: pause)
             pause = min(pause * 2, 20_000_000)
         }
+    }
+
+    /// Runs `body`, which blocks, on a thread of its own (never one of the cooperative pool's few, which
+    /// the other tasks of the run need meanwhile) and resumes the caller with its result.
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: body()) }
+            thread.stackSize = 256 << 10
+            thread.start()
+        }
+    }
+}
+
+/// A process's descriptor that becomes readable when it exits (Linux 5.3's `pidfd_open`): a wait
+/// for a child that sleeps instead of polling, and ends the moment the child does.
+enum ExitDescriptor {
+    #if os(Linux)
+        /// `pidfd_open(2)`, looked up in the C library once (glibc 2.36 has it; Swift's Glibc module
+        /// does not declare it): nil where it is missing.
+        static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = {
+            guard let program = dlopen(nil, RTLD_NOW), let symbol = dlsym(program, "pidfd_open") else { return nil }
+            return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> Int32).self)
+        }()
+    #else
+        static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = nil
+    #endif
+
+    /// Whether waits can sleep on a descriptor here (the kernel may still refuse one: then they poll).
+    static var available: Bool { pidfdOpen != nil }
+
+    /// Sleeps until `pid` (a child not yet reaped) exits or `deadline` passes; false when no
+    /// descriptor could be had or watched, and the caller must poll instead.
+    static func sleep(until deadline: ContinuousClock.Instant, for pid: pid_t) -> Bool {
+        guard let pidfdOpen else { return false }
+        let descriptor = pidfdOpen(pid, 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        while true {
+            let left = milliseconds(ContinuousClock.now.duration(to: deadline))
+            var watched = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&watched, 1, left)
+            if ready > 0 || (ready == 0 && left == 0) { return true }
+            if ready < 0 && errno != EINTR { return false }
+        }
+    }
+
+    /// `duration` in whole milliseconds, rounded up (poll's timeout: never shorter than asked).
+    static func milliseconds(_ duration: Duration) -> Int32 {
+        guard duration > .zero else { return 0 }
+        let (seconds, attoseconds) = duration.components
+        return Int32(clamping: min(seconds, Int64(Int32.max)) * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 }
 
@@ -82,10 +149,17 @@ public enum ProcessRunner {
         public var description: String { "cannot run \(command): \(reason)" }
     }
 
-    /// A started program: its pid and the private folder holding its input and output.
+    /// A started program: its pid (also its process group's id) and the private folder holding its
+    /// input and output.
     struct Started {
         let pid: pid_t
         let scratch: String
+
+        /// Kills the program and everything it started that is still in its process group (a shell's
+        /// children, a pipeline): nothing of it runs on past its timeout.
+        func killGroup() {
+            if kill(-pid, SIGKILL) != 0 { _ = kill(pid, SIGKILL) }
+        }
 
         /// The program's result once it has exited with `status` (nil: killed at the timeout).
         func result(_ status: Int32?) -> CommandResult {
@@ -110,30 +184,33 @@ public enum ProcessRunner {
             }
         }
         do {
-            return Started(pid: try Spawner.spawn(argv, stdin: stdin, stdout: scratch + "/stdout", stderr: scratch + "/stderr"), scratch: scratch)
+            let pid = try Spawner.spawn(argv, stdin: stdin, stdout: scratch + "/stdout", stderr: scratch + "/stderr", ownGroup: true)
+            return Started(pid: pid, scratch: scratch)
         } catch {
             try? FileManager.default.removeItem(atPath: scratch)
             throw Failure(command: argv.first ?? "", reason: "\(error)")
         }
     }
 
-    /// Runs `argv`, feeding `input` on stdin; the program is killed after `timeout` seconds (status 124).
+    /// Runs `argv`, feeding `input` on stdin; after `timeout` seconds the program, and whatever it
+    /// started in its process group, is killed (status 124).
     public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) throws(Failure) -> CommandResult {
         let started = try start(argv, input: input)
         let status = Spawner.wait(started.pid, timeout: timeout)
         if status == nil {
-            kill(started.pid, SIGKILL)
+            started.killGroup()
             _ = Spawner.wait(started.pid, timeout: 5)
         }
         return started.result(status)
     }
 
-    /// The same, without holding a thread while the program runs (the engine's way).
+    /// The same, without holding a thread of the cooperative pool while the program runs (the
+    /// engine's way).
     public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) async throws(Failure) -> CommandResult {
         let started = try start(argv, input: input)
         let status = await Spawner.wait(started.pid, timeout: timeout)
         if status == nil {
-            kill(started.pid, SIGKILL)
+            started.killGroup()
             _ = await Spawner.wait(started.pid, timeout: 5)
         }
         return started.result(status)

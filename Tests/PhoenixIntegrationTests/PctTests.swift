@@ -106,6 +106,27 @@ struct PctTests {
         #expect(container.calls.contains("push 101") && container.calls.contains("exec 101"), "\(container.calls)")
     }
 
+    @Test("a command through pct past its timeout leaves nothing of it running in the container")
+    func timeoutInContainer() async throws {
+        let container = try StandInContainer.make(id: 101)
+        let guest = PctGuestMachine(id: 101, host: StandInNode(container: container))
+        // The shell's child notes its pid (as the container numbers it) in the container's /tmp.
+        let result = try await guest.run(["sh", "-c", "sleep 30 & echo $! > /tmp/sleep.pid; wait; echo x"], timeout: 1)
+        #expect(result.status == 124, "killed at the timeout: \(result.excerpt)")
+        #expect(result.stdout.isEmpty)
+        let noted = try String(contentsOfFile: container.rootfs + "/tmp/sleep.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try #require(Int(noted), "the pid the shell noted: \(noted)")
+        // Asked inside the container: the sleep is gone (or a zombie, dead, that init reaps).
+        let env = try #require(TestPaths.program("env"))
+        var seen = ""
+        try waitFor("the command's sleep to be gone from the container", detail: { seen }) {
+            let stat = try Command.run(
+                env, ["PCT_LXC_PATH=\(container.lxcPath)", "\(StandInContainer.standIn)/pct", "exec", "101", "--", "cat", "/proc/\(pid)/stat"], timeout: 30)
+            seen = stat.status == 0 ? stat.stdout : "gone"
+            return stat.status != 0 || ProcessStat(stat: stat.stdout).map { $0.state == "Z" || $0.state == "X" } == true
+        }
+    }
+
     @Test("phoenix plan reads the gateway guest through pct (no --guest-root): a file edited in the container is found")
     func planThroughPct() async throws {
         let container = try StandInContainer.make(id: 101)
