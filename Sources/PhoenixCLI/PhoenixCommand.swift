@@ -1,4 +1,5 @@
 import ArgumentParser
+import PhoenixEngine
 
 /// The root command: `phoenix`.
 public struct PhoenixCommand: AsyncParsableCommand {
@@ -21,9 +22,12 @@ public struct PhoenixCommand: AsyncParsableCommand {
     public init() {}
 
     /// The entry point: ArgumentParser's asynchronous `main` (a plain `PhoenixCommand.main()` would pick
-    /// the synchronous overload, which cannot run the API commands).
+    /// the synchronous overload, which cannot run the API commands). Ctrl-C reaches the programs
+    /// phoenix runs too (they run in process groups of their own).
     public static func start() async {
+        let forwarding = TerminalSignals.forwardToChildren()
         let command: any AsyncParsableCommand.Type = PhoenixCommand.self
         await command.main()
+        withExtendedLifetime(forwarding) {}
     }
 }

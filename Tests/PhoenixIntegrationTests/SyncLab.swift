@@ -104,6 +104,12 @@ final class SyncLab {
 
     /// Runs the built phoenix binary against this lab.
     func phoenix(_ arguments: [String], config: String? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+        let argv = try phoenixArgv(arguments, config: config, environment: environment)
+        return try Command.run(argv[0], Array(argv.dropFirst()), timeout: 120)
+    }
+
+    /// The command line that runs the built phoenix binary against this lab (through `env`).
+    func phoenixArgv(_ arguments: [String], config: String? = nil, environment: [String: String] = [:]) throws -> [String] {
         let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
         let flags = ["--config-dir", config ?? self.config, "--host-root", host, "--guest-root", directory.file("guests"), "--state", state]
@@ -112,7 +118,7 @@ final class SyncLab {
         try FileManager.default.createDirectory(atPath: directory.file("tmp"), withIntermediateDirectories: true)
         let variables = environment.merging(["TMPDIR": directory.file("tmp")]) { first, _ in first }
         let env = try #require(TestPaths.program("env"))
-        return try Command.run(env, variables.map { "\($0.key)=\($0.value)" } + [binary] + arguments + global, timeout: 120)
+        return [env] + variables.map { "\($0.key)=\($0.value)" } + [binary] + arguments + global
     }
 
     /// Edits the lab's configuration (or a copy of it) as JSON.
