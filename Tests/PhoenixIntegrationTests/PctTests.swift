@@ -111,7 +111,7 @@ struct PctTests {
         let container = try StandInContainer.make(id: 101)
         let guest = PctGuestMachine(id: 101, host: StandInNode(container: container))
         // The shell's child notes its pid (as the container numbers it) in the container's /tmp.
-        let result = try await guest.run(["sh", "-c", "sleep 30 & echo $! > /tmp/sleep.pid; wait; echo x"], timeout: 1)
+        let result = try await guest.run(["sh", "-c", "sleep 600 & echo $! > /tmp/sleep.pid; wait; echo x"], timeout: 1)
         #expect(result.status == 124, "killed at the timeout: \(result.excerpt)")
         #expect(result.stdout.isEmpty)
         let noted = try String(contentsOfFile: container.rootfs + "/tmp/sleep.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
