@@ -80,21 +80,15 @@ public struct LocalMachine: Machine {
 
     public func setOwnership(_ path: String, owner: String, group: String, mode: String) async throws(MachineError) {
         let local = commandPath(path)
-        guard let user = getpwnam(owner) else { throw failure("chown", path, "no user \(owner) on \(name)") }
-        guard let entry = getgrnam(group) else { throw failure("chown", path, "no group \(group) on \(name)") }
-        guard chown(local, user.pointee.pw_uid, entry.pointee.gr_gid) == 0 else { throw failure("chown", path) }
+        guard let uid = Accounts.userID(owner) else { throw failure("chown", path, "no user \(owner) on \(name)") }
+        guard let gid = Accounts.groupID(group) else { throw failure("chown", path, "no group \(group) on \(name)") }
+        guard chown(local, uid, gid) == 0 else { throw failure("chown", path) }
         guard let bits = mode_t(mode, radix: 8), chmod(local, bits) == 0 else { throw failure("chmod", path) }
     }
 
-    static func userName(_ uid: uid_t) -> String {
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return String(uid) }
-        return String(cString: name)
-    }
+    static func userName(_ uid: uid_t) -> String { Accounts.userName(uid) ?? String(uid) }
 
-    static func groupName(_ gid: gid_t) -> String {
-        guard let entry = getgrgid(gid), let name = entry.pointee.gr_name else { return String(gid) }
-        return String(cString: name)
-    }
+    static func groupName(_ gid: gid_t) -> String { Accounts.groupName(gid) ?? String(gid) }
 
     public func rename(_ from: String, to: String) async throws(MachineError) {
         guard POSIX.rename(commandPath(from), commandPath(to)) == 0 else { throw failure("rename \(from) to", to) }

@@ -4,7 +4,7 @@ import PhoenixCore
 extension StateBackend {
     /// Opens a run for the user running phoenix (the one behind sudo, when it was) on this host.
     public func beginRun(command: String) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
-        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        let account = Accounts.userName(getuid())
         let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? account ?? "uid \(getuid())"
         return try beginRun(command: command, user: user, host: ProcessInfo.processInfo.hostName, pid: getpid())
     }

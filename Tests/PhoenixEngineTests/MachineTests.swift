@@ -114,6 +114,41 @@ struct MachineTests {
         try await machine.remove("/etc/pve/firewall/moved.fw")
         #expect(try await machine.read("/etc/pve/firewall/moved.fw") == nil)
     }
+
+    /// Certificates install and verify in parallel: one task's user or group lookup must not see
+    /// another's. With the static-buffer `getgrgid`, a key's group once read back as root while
+    /// another certificate's root-owned key was being checked.
+    @Test(
+        "ownership set and read back from many tasks at once: each file has its own group, by name",
+        .enabled(if: getuid() == 0, "chown to another user needs root"))
+    func parallelOwnership() async throws {
+        let directory = try TemporaryDirectory("phoenix-ownership")
+        let machine = LocalMachine(name: "the host", root: directory.path)
+        let groups = ["www-data", "root", "nogroup", "daemon"]
+        let asked = (0..<2000).map { ("/keys/\($0).key", groups[$0 % groups.count]) }
+        for (path, _) in asked { try await machine.write(path, "key", mode: "0600") }
+        try await withThrowingTaskGroup { group in
+            for (path, name) in asked {
+                group.addTask { try await machine.setOwnership(path, owner: "root", group: name, mode: "640") }
+            }
+            try await group.waitForAll()
+        }
+        let seen = try await withThrowingTaskGroup(of: (String, FileFacts?).self) { group in
+            for (path, _) in asked {
+                group.addTask { (path, try await machine.inspect(all: [path])[path] ?? nil) }
+            }
+            return try await group.reduce(into: [String: FileFacts?]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(seen.count == asked.count)
+        var wrong: [String] = []
+        for (path, name) in asked {
+            let fact = try #require(seen[path] ?? nil, "\(path) was written")
+            if fact.group != name || fact.owner != "root" || fact.mode != "0640" {
+                wrong.append("\(path): \(fact.owner):\(fact.group) \(fact.mode), asked root:\(name) 0640")
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) wrong, first: \(wrong.prefix(3))")
+    }
 }
 
 @Suite("Probes and failpoints")
