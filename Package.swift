@@ -55,6 +55,14 @@ let package = Package(
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The agent's parts that need no server: the system git, webhook signatures, access tokens,
+        // the newest-commit-wins scheduler, commit statuses and notifications.
+        .target(
+            name: "PhoenixAgent",
+            dependencies: [
+                "PhoenixCore", "PhoenixEngine", "PhoenixServices", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Fakes of the ports (Proxmox, Docker Engine, CA, machines) and helpers that start real components for tests.
         .target(
             name: "PhoenixTesting",
@@ -74,6 +82,7 @@ let package = Package(
             dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
         ),
         .testTarget(name: "PhoenixServicesTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixServices", "PhoenixTesting"]),
+        .testTarget(name: "PhoenixAgentTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixAgent", "PhoenixTesting"]),
         .testTarget(name: "PhoenixProxmoxTests", dependencies: ["PhoenixCore", "PhoenixProxmox", "PhoenixTesting"]),
         .testTarget(name: "PhoenixDockerTests", dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixDocker", "PhoenixServices", "PhoenixTesting"]),
         .testTarget(
