@@ -7,19 +7,7 @@ extension StateStore {
     /// stale: it is cleared and the run it belonged to is marked interrupted.
     public func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
         try write { db in
-            if let holder = try Row.fetchOne(db, sql: "SELECT pid, host, started_at, run_id FROM lock WHERE id = 1") {
-                let holderPID = Int32(holder["pid"] as Int64)
-                let holderHost: String = holder["host"]
-                let alive = holderHost != host || (kill(holderPID, 0) == 0 || errno == EPERM)
-                if alive {
-                    throw StateError.locked(pid: holderPID, host: holderHost, since: Date(timeIntervalSince1970: holder["started_at"]))
-                }
-                try db.execute(sql: "DELETE FROM lock WHERE id = 1")
-            }
-            // Runs still "running" without a live lock were interrupted (a crash, a kill, a power cut).
-            try db.execute(sql: "UPDATE runs SET outcome = 'interrupted', finished_at = COALESCE(finished_at, started_at) WHERE outcome = 'running'")
-            let interrupted = try Self.runs(db, sql: "SELECT * FROM runs WHERE outcome = 'interrupted' AND summary = ''")
-            try db.execute(sql: "UPDATE runs SET summary = 'interrupted before it finished' WHERE outcome = 'interrupted' AND summary = ''")
+            let interrupted = try Self.takeLock(db, host: host)
             let now = Date().timeIntervalSince1970
             try db.execute(
                 sql: "INSERT INTO runs (started_at, user, host, pid, command, outcome) VALUES (?, ?, ?, ?, ?, 'running')",
@@ -28,6 +16,49 @@ extension StateStore {
             try db.execute(sql: "INSERT INTO lock (id, pid, host, started_at, run_id) VALUES (1, ?, ?, ?, ?)", arguments: [pid, host, now, run])
             return (run, interrupted)
         }
+    }
+
+    public func queueRun(command: String, user: String, host: String, pid: Int32, trigger: RunTrigger) throws(StateError) -> Int64 {
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO runs (started_at, user, host, pid, command, outcome, trigger) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                arguments: [Date().timeIntervalSince1970, user, host, pid, command, Self.encode(trigger)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func beginRun(queued run: Int64, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
+        try write { db in
+            // Only a run still waiting starts: one superseded or cancelled meanwhile stays as it ended.
+            guard let row = try Row.fetchOne(db, sql: "SELECT host, outcome FROM runs WHERE id = ?", arguments: [run]),
+                row["outcome"] as String == "queued"
+            else { throw StateError.unknownRun(run) }
+            let host: String = row["host"]
+            let interrupted = try Self.takeLock(db, host: host)
+            let now = Date().timeIntervalSince1970
+            try db.execute(sql: "UPDATE runs SET started_at = ?, pid = ?, outcome = 'running' WHERE id = ?", arguments: [now, pid, run])
+            try db.execute(sql: "INSERT INTO lock (id, pid, host, started_at, run_id) VALUES (1, ?, ?, ?, ?)", arguments: [pid, host, now, run])
+            return (run, interrupted)
+        }
+    }
+
+    /// Clears a stale lock (or throws `locked` naming a live holder) and marks the runs that were
+    /// going without a live lock as interrupted; returns those not reported before.
+    private static func takeLock(_ db: Database, host: String) throws -> [RunRecord] {
+        if let holder = try Row.fetchOne(db, sql: "SELECT pid, host, started_at, run_id FROM lock WHERE id = 1") {
+            let holderPID = Int32(holder["pid"] as Int64)
+            let holderHost: String = holder["host"]
+            let alive = holderHost != host || (kill(holderPID, 0) == 0 || errno == EPERM)
+            if alive {
+                throw StateError.locked(pid: holderPID, host: holderHost, since: Date(timeIntervalSince1970: holder["started_at"]))
+            }
+            try db.execute(sql: "DELETE FROM lock WHERE id = 1")
+        }
+        // Runs still "running" without a live lock were interrupted (a crash, a kill, a power cut).
+        try db.execute(sql: "UPDATE runs SET outcome = 'interrupted', finished_at = COALESCE(finished_at, started_at) WHERE outcome = 'running'")
+        let interrupted = try runs(db, sql: "SELECT * FROM runs WHERE outcome = 'interrupted' AND summary = ''")
+        try db.execute(sql: "UPDATE runs SET summary = 'interrupted before it finished' WHERE outcome = 'interrupted' AND summary = ''")
+        return interrupted
     }
 
     /// Closes a run and releases the lock.
@@ -40,8 +71,33 @@ extension StateStore {
         }
     }
 
-    public func runs(limit: Int) throws(StateError) -> [RunRecord] {
-        try read { db in try Self.runs(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT \(max(1, limit))") }
+    public func annotateRun(_ run: Int64, commit: String?, previousCommit: String?, details: String?) throws(StateError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    UPDATE runs SET commit_sha = COALESCE(?, commit_sha), previous_commit = COALESCE(?, previous_commit),
+                    details = COALESCE(?, details) WHERE id = ?
+                    """,
+                arguments: [commit, previousCommit, details, run])
+        }
+    }
+
+    public func runDetails(_ run: Int64) throws(StateError) -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT details FROM runs WHERE id = ?", arguments: [run]) }
+    }
+
+    public func lastAppliedCommit() throws(StateError) -> RunRecord? {
+        try read { db in
+            try Self.runs(
+                db, sql: "SELECT * FROM runs WHERE commit_sha IS NOT NULL AND outcome IN ('succeeded', 'no changes') ORDER BY id DESC LIMIT 1"
+            ).first
+        }
+    }
+
+    public func runs(limit: Int, before: Int64?) throws(StateError) -> [RunRecord] {
+        try read { db in
+            try Self.runs(db, sql: "SELECT * FROM runs WHERE id < \(before ?? Int64.max) ORDER BY id DESC LIMIT \(max(1, limit))")
+        }
     }
 
     public func run(_ id: Int64) throws(StateError) -> RunRecord? {
@@ -53,9 +109,16 @@ extension StateStore {
             RunRecord(
                 id: row["id"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
                 finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), user: row["user"], host: row["host"],
-                pid: Int32(row["pid"] as Int64), command: row["command"], outcome: row["outcome"], summary: row["summary"])
+                pid: Int32(row["pid"] as Int64), command: row["command"], outcome: row["outcome"], summary: row["summary"],
+                trigger: (row["trigger"] as String?).flatMap(decode), commit: row["commit_sha"], previousCommit: row["previous_commit"])
         }
     }
+
+    static func encode(_ trigger: RunTrigger) -> String {
+        (try? JSONEncoder().encode(trigger)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func decode(_ text: String) -> RunTrigger? { try? JSONDecoder().decode(RunTrigger.self, from: Data(text.utf8)) }
 
     // MARK: The journal
 

@@ -139,6 +139,17 @@ public final class StateStore: StateBackend {
                 table.primaryKey(["kind", "resource", "run_id"])
             }
         }
+        // Why a run ran and what it converged to: the agent's runs name their trigger and commit,
+        // and keep their plan and each resource's outcome as a JSON document.
+        migrator.registerMigration("v5") { db in
+            try db.alter(table: "runs") { table in
+                table.add(column: "trigger", .text)
+                table.add(column: "commit_sha", .text)
+                table.add(column: "previous_commit", .text)
+                table.add(column: "details", .text)
+            }
+            try db.create(index: "runs_by_commit", on: "runs", columns: ["commit_sha"])
+        }
         return migrator
     }
 

@@ -11,6 +11,7 @@ public final class InMemoryStateStore: StateBackend, Sendable {
     /// Everything the store holds, behind its one lock.
     private struct Contents {
         var runList: [RunRecord] = []
+        var details: [Int64: String] = [:]
         var holder: (pid: Int32, host: String, startedAt: Date, run: Int64)?
         var entries: [(run: Int64, entry: JournalEntry)] = []
         var verified: [String: String] = [:]
@@ -38,21 +39,7 @@ public final class InMemoryStateStore: StateBackend, Sendable {
 
     public func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
         try locked { (data: inout Contents) throws(StateError) in
-            if let holder = data.holder {
-                let alive = holder.host != host || kill(holder.pid, 0) == 0 || errno == EPERM
-                if alive { throw StateError.locked(pid: holder.pid, host: holder.host, since: holder.startedAt) }
-                data.holder = nil
-            }
-            var interrupted: [RunRecord] = []
-            for (index, run) in data.runList.enumerated() where run.outcome == "running" || (run.outcome == "interrupted" && run.summary.isEmpty) {
-                let marked = RunRecord(
-                    id: run.id, startedAt: run.startedAt, finishedAt: run.finishedAt ?? run.startedAt, user: run.user, host: run.host, pid: run.pid,
-                    command: run.command, outcome: "interrupted", summary: "")
-                interrupted.append(marked)
-                data.runList[index] = RunRecord(
-                    id: run.id, startedAt: run.startedAt, finishedAt: marked.finishedAt, user: run.user, host: run.host, pid: run.pid, command: run.command,
-                    outcome: "interrupted", summary: "interrupted before it finished")
-            }
+            let interrupted = try Self.takeLock(&data, host: host)
             let now = Date()
             let id = (data.runList.last?.id ?? 0) + 1
             data.runList.append(
@@ -62,19 +49,79 @@ public final class InMemoryStateStore: StateBackend, Sendable {
         }
     }
 
+    public func queueRun(command: String, user: String, host: String, pid: Int32, trigger: RunTrigger) throws(StateError) -> Int64 {
+        locked { data in
+            let id = (data.runList.last?.id ?? 0) + 1
+            data.runList.append(
+                RunRecord(
+                    id: id, startedAt: Date(), finishedAt: nil, user: user, host: host, pid: pid, command: command, outcome: "queued", summary: "",
+                    trigger: trigger))
+            return id
+        }
+    }
+
+    public func beginRun(queued run: Int64, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord]) {
+        try locked { (data: inout Contents) throws(StateError) in
+            guard let index = data.runList.firstIndex(where: { $0.id == run }), data.runList[index].outcome == "queued" else {
+                throw StateError.unknownRun(run)
+            }
+            let queued = data.runList[index]
+            let interrupted = try Self.takeLock(&data, host: queued.host)
+            let now = Date()
+            data.runList[index] = RunRecord(
+                id: run, startedAt: now, finishedAt: nil, user: queued.user, host: queued.host, pid: pid, command: queued.command, outcome: "running",
+                summary: "", trigger: queued.trigger, commit: queued.commit, previousCommit: queued.previousCommit)
+            data.holder = (pid, queued.host, now, run)
+            return (run, interrupted)
+        }
+    }
+
+    /// Clears a stale lock (or throws `locked` naming a live holder) and marks the runs that were
+    /// going without a live lock as interrupted; returns those not reported before.
+    private static func takeLock(_ data: inout Contents, host: String) throws(StateError) -> [RunRecord] {
+        if let holder = data.holder {
+            let alive = holder.host != host || kill(holder.pid, 0) == 0 || errno == EPERM
+            if alive { throw StateError.locked(pid: holder.pid, host: holder.host, since: holder.startedAt) }
+            data.holder = nil
+        }
+        var interrupted: [RunRecord] = []
+        for (index, run) in data.runList.enumerated() where run.outcome == "running" || (run.outcome == "interrupted" && run.summary.isEmpty) {
+            let marked = run.ended("interrupted", summary: "", at: run.finishedAt ?? run.startedAt)
+            interrupted.append(marked)
+            data.runList[index] = marked.ended("interrupted", summary: "interrupted before it finished", at: marked.finishedAt)
+        }
+        return interrupted
+    }
+
     public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
         locked { data in
             if let index = data.runList.firstIndex(where: { $0.id == run }) {
-                let old = data.runList[index]
-                data.runList[index] = RunRecord(
-                    id: old.id, startedAt: old.startedAt, finishedAt: Date(), user: old.user, host: old.host, pid: old.pid, command: old.command,
-                    outcome: outcome.rawValue, summary: summary)
+                data.runList[index] = data.runList[index].ended(outcome.rawValue, summary: summary)
             }
             if data.holder?.run == run { data.holder = nil }
         }
     }
 
-    public func runs(limit: Int) throws(StateError) -> [RunRecord] { locked { Array($0.runList.reversed().prefix(max(1, limit))) } }
+    public func annotateRun(_ run: Int64, commit: String?, previousCommit: String?, details: String?) throws(StateError) {
+        locked { data in
+            guard let index = data.runList.firstIndex(where: { $0.id == run }) else { return }
+            if let commit { data.runList[index].commit = commit }
+            if let previousCommit { data.runList[index].previousCommit = previousCommit }
+            if let details { data.details[run] = details }
+        }
+    }
+
+    public func runDetails(_ run: Int64) throws(StateError) -> String? { locked { $0.details[run] } }
+
+    public func lastAppliedCommit() throws(StateError) -> RunRecord? {
+        locked { data in
+            data.runList.last { $0.commit != nil && [RunOutcome.succeeded.rawValue, RunOutcome.noChanges.rawValue].contains($0.outcome) }
+        }
+    }
+
+    public func runs(limit: Int, before: Int64?) throws(StateError) -> [RunRecord] {
+        locked { data in Array(data.runList.reversed().filter { $0.id < before ?? Int64.max }.prefix(max(1, limit))) }
+    }
 
     public func run(_ id: Int64) throws(StateError) -> RunRecord? { locked { $0.runList.first { $0.id == id } } }
 

@@ -60,6 +60,47 @@ struct StateContractTests {
         #expect(interrupted.isEmpty)
     }
 
+    @Test(
+        "the agent's runs: queued without the lock, started under it, with trigger, commits and details; pages; the last applied commit",
+        arguments: StateBackendKind.allCases)
+    func agentRuns(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
+        defer { _ = directory }
+        #expect(try store.lastAppliedCommit() == nil)
+        let webhook = RunTrigger(.webhook, provider: "gitea", delivery: "d-1")
+        let first = try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: webhook)
+        // Queued is not holding the lock: a person's sync still goes, and the queued run waits for it.
+        let (person, _) = try store.beginRun(command: "sync all", user: "ops", host: "node1")
+        #expect(throws: StateError.self) { try store.beginRun(queued: first, pid: getpid()) }
+        try store.finishRun(person, outcome: .noChanges, summary: "")
+        let (started, interrupted) = try store.beginRun(queued: first, pid: getpid())
+        #expect(started == first && interrupted.isEmpty)
+        #expect(throws: StateError.self) { try store.beginRun(command: "sync all", user: "ops", host: "node1") }
+        try store.annotateRun(first, commit: "c1", previousCommit: "c0", details: #"{"plan":[]}"#)
+        try store.annotateRun(first, commit: nil, previousCommit: nil, details: nil)
+        try store.finishRun(first, outcome: .succeeded, summary: "1 changed")
+        let record = try #require(try store.run(first))
+        #expect(record.trigger == webhook && record.commit == "c1" && record.previousCommit == "c0" && record.outcome == "succeeded")
+        #expect(try store.runDetails(first) == #"{"plan":[]}"#)
+        #expect(try store.run(person)?.trigger == nil)
+        // A run superseded before it started is never started; a failed commit is not the applied one.
+        let second = try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.poll))
+        try store.annotateRun(second, commit: "c2", previousCommit: "c1", details: nil)
+        try store.finishRun(second, outcome: .superseded, summary: "c3 came")
+        #expect(throws: StateError.self) { try store.beginRun(queued: second, pid: getpid()) }
+        let third = try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.poll))
+        _ = try store.beginRun(queued: third, pid: getpid())
+        try store.annotateRun(third, commit: "c3", previousCommit: "c1", details: nil)
+        try store.finishRun(third, outcome: .rolledBack, summary: "")
+        #expect(try store.lastAppliedCommit()?.commit == "c1")
+        #expect(try store.run(second)?.outcome == "superseded")
+        // Newest first, a page at a time.
+        #expect(try store.runs(limit: 2, before: nil).map(\.id) == [third, second])
+        // Ids are in the order runs were recorded: the queued one before the person's.
+        #expect(try store.runs(limit: 2, before: second).map(\.id) == [person, first])
+        #expect(try store.runs(limit: 2, before: first).isEmpty)
+    }
+
     @Test("a lock held by a dead process is stale: cleared, and its run reported as interrupted", arguments: StateBackendKind.allCases)
     func staleLock(_ backend: StateBackendKind) throws {
         let (store, directory) = try backend.make()

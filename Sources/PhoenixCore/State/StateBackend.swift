@@ -13,9 +13,25 @@ public protocol StateBackend: Sendable {
     func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord])
     /// Closes a run and releases the lock.
     func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError)
-    /// The newest runs first.
-    func runs(limit: Int) throws(StateError) -> [RunRecord]
+    /// The newest runs first; with `before`, only runs older than that one (the next page).
+    func runs(limit: Int, before: Int64?) throws(StateError) -> [RunRecord]
     func run(_ id: Int64) throws(StateError) -> RunRecord?
+
+    // MARK: The agent's runs
+
+    /// Records a run the agent has accepted and not started (`queued`): a webhook's answer names it
+    /// before any git work. It holds no lock.
+    func queueRun(command: String, user: String, host: String, pid: Int32, trigger: RunTrigger) throws(StateError) -> Int64
+    /// Starts a queued run under the sync lock, as `beginRun(command:…)` starts a new one.
+    func beginRun(queued run: Int64, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord])
+    /// What an agent's run is about: its commit, the one applied before it, and its details (a JSON
+    /// document: the plan, each resource's outcome, the diagnostics of an invalid commit). A nil
+    /// argument leaves that field as it is.
+    func annotateRun(_ run: Int64, commit: String?, previousCommit: String?, details: String?) throws(StateError)
+    /// The details `annotateRun` recorded.
+    func runDetails(_ run: Int64) throws(StateError) -> String?
+    /// The newest run that converged the estate to a commit (succeeded, or found nothing to change).
+    func lastAppliedCommit() throws(StateError) -> RunRecord?
 
     // MARK: The journal
 
@@ -74,7 +90,9 @@ public protocol StateBackend: Sendable {
 }
 
 extension StateBackend {
-    public func runs() throws(StateError) -> [RunRecord] { try runs(limit: 50) }
+    public func runs() throws(StateError) -> [RunRecord] { try runs(limit: 50, before: nil) }
+
+    public func runs(limit: Int) throws(StateError) -> [RunRecord] { try runs(limit: limit, before: nil) }
 
     /// What a kind recorded of each of its resources, now.
     public func kindRecords(_ kind: String) throws(StateError) -> [String: KindRecord] { try kindRecords(kind, asOf: nil) }

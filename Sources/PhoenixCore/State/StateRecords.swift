@@ -1,10 +1,51 @@
 import Foundation
 
-/// How a run ended, as `phoenix history` shows it (a run still going is `running`; one found
-/// without its process, `interrupted`: the store writes those itself).
+/// How a run ended, as `phoenix history` shows it (a run still going is `running`, one the agent
+/// has accepted and not started `queued`; one found without its process, `interrupted`: the store
+/// writes those itself).
 public enum RunOutcome: String, Sendable, CaseIterable {
     case succeeded, failed
     case noChanges = "no changes"
+    /// A change failed and was undone: what ran before serves again.
+    case rolledBack = "rolled back"
+    /// Its plan holds changes to stages a person approves; nothing was applied.
+    case waitingForApproval = "waiting for approval"
+    /// Abandoned for a newer commit before it applied anything.
+    case superseded
+    /// Stopped before it finished (the agent was asked to stop); the journal resumes it.
+    case interrupted
+}
+
+/// Why a run ran: what `phoenix history`, the agent's API and the dashboard show first.
+public struct RunTrigger: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// The agent's poll found a new commit.
+        case poll
+        /// A git server's webhook (`provider`, `delivery`).
+        case webhook
+        /// The agent's drift check repairing stages it may heal by itself.
+        case drift
+        /// A person approved a run that waited (`actor`).
+        case approval
+        /// `POST /api/v1/sync` (`actor`: the token's name).
+        case api
+        /// A person at the command line.
+        case cli
+        /// The agent's own timers: the hourly certificate check.
+        case schedule
+    }
+
+    public var kind: Kind
+    public var provider: String?
+    public var delivery: String?
+    public var actor: String?
+
+    public init(_ kind: Kind, provider: String? = nil, delivery: String? = nil, actor: String? = nil) {
+        self.kind = kind
+        self.provider = provider
+        self.delivery = delivery
+        self.actor = actor
+    }
 }
 
 /// One run as `phoenix history` shows it.
@@ -18,9 +59,16 @@ public struct RunRecord: Sendable, Equatable {
     public let command: String
     public let outcome: String
     public let summary: String
+    /// Why it ran; nil for runs a person started at the command line.
+    public var trigger: RunTrigger?
+    /// The commit of the estate's repository it converged to, and the one applied before it (runs
+    /// of the agent).
+    public var commit: String?
+    public var previousCommit: String?
 
     public init(
-        id: Int64, startedAt: Date, finishedAt: Date?, user: String, host: String, pid: Int32, command: String, outcome: String, summary: String
+        id: Int64, startedAt: Date, finishedAt: Date?, user: String, host: String, pid: Int32, command: String, outcome: String, summary: String,
+        trigger: RunTrigger? = nil, commit: String? = nil, previousCommit: String? = nil
     ) {
         self.id = id
         self.startedAt = startedAt
@@ -31,6 +79,16 @@ public struct RunRecord: Sendable, Equatable {
         self.command = command
         self.outcome = outcome
         self.summary = summary
+        self.trigger = trigger
+        self.commit = commit
+        self.previousCommit = previousCommit
+    }
+
+    /// The same run, ended now (or at `finishedAt`) with `outcome`.
+    public func ended(_ outcome: String, summary: String, at finishedAt: Date? = Date()) -> RunRecord {
+        RunRecord(
+            id: id, startedAt: startedAt, finishedAt: finishedAt, user: user, host: host, pid: pid, command: command, outcome: outcome, summary: summary,
+            trigger: trigger, commit: commit, previousCommit: previousCommit)
     }
 }
 
