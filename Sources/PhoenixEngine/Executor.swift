@@ -188,6 +188,13 @@ public struct Executor: Sendable {
             return StepOutcome(error: blocked)
         }
         guard await slots.acquire(step.target) else { return StepOutcome(abandoned: true) }
+        // 2. The boundary a stopping run stops at: nothing of this step has begun.
+        if let reason = context.control?.stopReason {
+            await slots.release(step.target)
+            let stopped = ResourceError(.stopped(reason: reason.description))
+            for id in step.resources + step.companions { await waiter.settle(id, stopped) }
+            return StepOutcome(error: stopped)
+        }
         let started = Date()
         let stats = RunStats()
         let crashed = CrashFlag()

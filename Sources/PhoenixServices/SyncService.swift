@@ -23,6 +23,8 @@ public struct SyncService: Sendable {
     public var stats = RunStats()
     /// Progress lines for people.
     public var progress: @Sendable (String) -> Void = { _ in }
+    /// Stops a run at the next boundary between resources (the agent: a newer commit, a shutdown).
+    public var control: RunControl?
 
     public init(estate: Estate, stages: [SyncStage]) {
         self.estate = estate
@@ -45,6 +47,8 @@ public struct SyncService: Sendable {
         public var notApplied: [(stage: SyncStage, reason: String)] = []
         /// What the run asked of every system.
         public var stats = RunStats()
+        /// Why the run stopped before it finished, when it was asked to.
+        public var stopped: RunControl.Reason?
 
         /// The files' result: the document the output is built on.
         public var files: FileResult { reports.lazy.compactMap { ($0 as? FilesReport)?.result }.first ?? .none }
@@ -64,7 +68,13 @@ public struct SyncService: Sendable {
         /// Whether anything differs from the configuration (a plan) or was changed (a sync).
         public var hasChanges: Bool { reports.contains { $0.hasChanges } }
 
-        var runOutcome: RunOutcome { !succeeded ? .failed : hasChanges ? .succeeded : .noChanges }
+        var runOutcome: RunOutcome {
+            switch stopped {
+            case .superseded?: return .superseded
+            case .shutdown?: return .interrupted
+            case nil: return !succeeded ? .failed : hasChanges ? .succeeded : .noChanges
+            }
+        }
 
         var summary: String {
             let parts = reports.compactMap(\.summary)
@@ -89,7 +99,7 @@ public struct SyncService: Sendable {
         if let waiter { waitFor = { id in await waiter.errors(waitingFor: [id])[id] } }
         return KindContext(
             estate: estate, stages: Set(stages), graph: graph, store: store, run: run, unfinished: unfinished, scope: scope, stats: stats,
-            progress: progress, waitFor: waitFor)
+            progress: progress, waitFor: waitFor, control: run == nil ? nil : control)
     }
 
     /// What sync would do. Writes nothing: not the cluster, not the machines, not the state store.
@@ -108,8 +118,9 @@ public struct SyncService: Sendable {
 
     /// Converges every kind in one run under the sync lock; the run is finished here. Every runner
     /// starts at once; each resource waits for what it needs of other kinds (the graph's edges).
-    public func sync(store: any StateBackend, command: String) async throws -> Outcome {
-        let (run, interrupted) = try store.beginRun(command: command)
+    /// `queued`: a run the agent recorded before it started (its id was already given out).
+    public func sync(store: any StateBackend, command: String, queued: Int64? = nil) async throws -> Outcome {
+        let (run, interrupted) = try queued.map { try store.beginRun(queued: $0, pid: getpid()) } ?? store.beginRun(command: command)
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
         outcome.stats = stats
         do {
@@ -134,6 +145,7 @@ public struct SyncService: Sendable {
             }
             // A failpoint crash in-process: the run stays open, as a dead process leaves it.
             if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }
+            outcome.stopped = control?.stopReason
             try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
             return outcome
         } catch let abandoned as RunAbandoned {

@@ -187,6 +187,33 @@ struct NotesKindTests {
         #expect(try store.runs().first?.command == "rollback 1")
     }
 
+    @Test("a run asked to stop finishes the resource it started, starts no other, ends superseded; the next run converges the rest")
+    func stopAtBoundary() async throws {
+        let board = NoteBoard()
+        let store = InMemoryStateStore()
+        let control = RunControl()
+        // One at a time, so there is a boundary after the first write; the stop comes mid-run.
+        board.afterWrite { _ in control.stop(.superseded(by: "c2")) }
+        var service = await Self.service(board, parallelism: 1)
+        service.control = control
+        let stopped = try await service.sync(store: store, command: "agent")
+        #expect(stopped.stopped == .superseded(by: "c2"))
+        #expect(board.writes == 1 && board.notes.count == 1, "only the resource that had started: \(board.notes)")
+        let results = Self.results(stopped)
+        #expect(results.values.filter { $0.outcome.word == "converged" }.count == 1)
+        let notStarted = results.values.compactMap { $0.failure?.failure }.filter { $0.category == "stopped" }
+        #expect(notStarted.count == 2, "\(results)")
+        let run = try #require(stopped.run)
+        #expect(try store.run(run)?.outcome == "superseded")
+        // What did not start was never announced: nothing is left unfinished for the next run.
+        #expect(try store.unfinishedResources(in: [run]).isEmpty)
+
+        board.afterWrite { _ in }
+        let next = try await Self.service(board).sync(store: store, command: "agent")
+        #expect(next.succeeded && board.notes == ["a": "alpha", "b": "beta", "c": "gamma"])
+        #expect(board.writes == 3)
+    }
+
     @Test("a kind without a rollback is said to leave its resources, never a silent success")
     func noRollback() async throws {
         var service = await Self.service(NoteBoard())

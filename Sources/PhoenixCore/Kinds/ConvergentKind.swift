@@ -99,12 +99,15 @@ public struct KindContext: Sendable {
     /// the run, else why not), for a kind whose observation needs it (the Swarm's secrets fed by a
     /// certificate this run renews). Nil when planning: nothing converges then.
     public let waitFor: (@Sendable (String) async -> ResourceError?)?
+    /// In a run: asks it to stop before the next resource starts (nil: it runs to the end).
+    public let control: RunControl?
 
     public init(
         estate: Estate, stages: Set<SyncStage>, graph: ResourceGraph, store: (any StateBackend)?, run: Int64? = nil, unfinished: Set<String> = [],
         scope: GuestScope? = nil, stats: RunStats = RunStats(), progress: @escaping @Sendable (String) -> Void = { _ in },
-        waitFor: (@Sendable (String) async -> ResourceError?)? = nil
+        waitFor: (@Sendable (String) async -> ResourceError?)? = nil, control: RunControl? = nil
     ) {
+        self.control = control
         self.estate = estate
         self.stages = stages
         self.graph = graph

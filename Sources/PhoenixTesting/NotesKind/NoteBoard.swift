@@ -12,6 +12,7 @@ public final class NoteBoard: Sendable {
         var unreadable = false
         var calls = 0
         var writes = 0
+        var afterWrite: (@Sendable (String) -> Void)?
     }
 
     /// Why a call to the board failed.
@@ -43,9 +44,9 @@ public final class NoteBoard: Sendable {
             if state.refusing.contains(key) { throw Failure(call: "PUT /notes/\(key)", message: "the board refuses this note") }
             state.writes += 1
             // A note the board does not keep reads back as it was.
-            if state.notKeeping.contains(key) { return }
-            state.notes[key] = value
-        }
+            if !state.notKeeping.contains(key) { state.notes[key] = value }
+            return state.afterWrite
+        }.map { $0(key) }
     }
 
     // MARK: What tests do to it
@@ -64,4 +65,6 @@ public final class NoteBoard: Sendable {
         state.withLock { if dropping { $0.notKeeping.insert(key) } else { $0.notKeeping.remove(key) } }
     }
     public func setUnreadable(_ unreadable: Bool) { state.withLock { $0.unreadable = unreadable } }
+    /// Calls `body` with the key after every write (outside the board's lock).
+    public func afterWrite(_ body: @escaping @Sendable (String) -> Void) { state.withLock { $0.afterWrite = body } }
 }
