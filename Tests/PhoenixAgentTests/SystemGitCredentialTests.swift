@@ -94,11 +94,14 @@ struct SystemGitCredentialTests {
         try work.write("token", token + "\n")
         // While git runs, no process on this machine has the token in its argv.
         let seen = Mutex<[pid_t]>([])
+        let gitSeen = Mutex(false)
         let done = Mutex(false)
+        let url = server.url
         let watcher = Thread {
             while !done.withLock({ $0 }) {
                 let found = Processes.matching(token)
                 if !found.isEmpty { seen.withLock { $0 += found } }
+                if !Processes.matching(url).isEmpty { gitSeen.withLock { $0 = true } }
             }
         }
         watcher.start()
@@ -108,6 +111,7 @@ struct SystemGitCredentialTests {
         #expect(head == commit)
         #expect(FileManager.default.fileExists(atPath: "\(tree.path)/etc/a.json"))
         #expect(seen.withLock { $0 }.isEmpty, "the token was in a process's argv")
+        #expect(gitSeen.withLock { $0 }, "the watcher saw git run (it looked while it mattered)")
         #expect(log.subcommands.contains("fetch"))
         for call in log.all {
             #expect(!call.arguments.joined().contains(token) && !call.environment.values.joined().contains(token), "\(call)")
