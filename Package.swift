@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
-        .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI"]),
+        .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI", "PhoenixAgent"]),
         .executableTarget(name: "phoenix-bench", dependencies: ["PhoenixCore", "PhoenixTesting"]),
         .target(
             name: "PhoenixCLI",
