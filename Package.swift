@@ -82,7 +82,7 @@ let package = Package(
             dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
         ),
         .testTarget(name: "PhoenixServicesTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixServices", "PhoenixTesting"]),
-        .testTarget(name: "PhoenixAgentTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixAgent", "PhoenixTesting"]),
+        .testTarget(name: "PhoenixAgentTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixServices", "PhoenixAgent", "PhoenixTesting"]),
         .testTarget(name: "PhoenixProxmoxTests", dependencies: ["PhoenixCore", "PhoenixProxmox", "PhoenixTesting"]),
         .testTarget(name: "PhoenixDockerTests", dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixDocker", "PhoenixServices", "PhoenixTesting"]),
         .testTarget(

@@ -25,11 +25,3 @@ struct FirewallModeOptions: ParsableArguments {
         return (stages.filter { $0 != .firewall }, true)
     }
 }
-
-extension JSONValue {
-    /// This object with one more member.
-    func adding(_ key: String, _ value: JSONValue) -> JSONValue {
-        guard case let .object(members) = self else { return self }
-        return .object(members + [(key: key, value: value)])
-    }
-}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixServices
 
 /// Options every command shares.
 struct GlobalOptions: ParsableArguments {

@@ -72,24 +72,5 @@ enum SyncPrinter {
             + outcome.reports.map { $0.text(verbose: verbose, context: context) }.joined()
     }
 
-    static func json(_ outcome: SyncService.Outcome) -> JSONValue {
-        let context = ReportContext(run: outcome.run, interrupted: outcome.interrupted, paint: Paint(enabled: false))
-        var document = outcome.reports.reduce(JSONValue.object([("version", .number(1))])) { $1.merge(into: $0, context: context) }
-        if !outcome.notApplied.isEmpty {
-            let listed = document["not_applied"]?.arrayItems ?? []
-            let more = outcome.notApplied.map { JSONValue.object([("stage", .string($0.stage.rawValue)), ("reason", .string($0.reason))]) }
-            document = document.setting("not_applied", .array(more + listed))
-        }
-        if outcome.run != nil { document = document.setting("succeeded", .bool(outcome.succeeded)) }
-        return document
-    }
-}
-
-extension JSONValue {
-    /// This object with `key` set to `value` (replaced where it is, else added).
-    func setting(_ key: String, _ value: JSONValue) -> JSONValue {
-        guard case let .object(members) = self else { return self }
-        guard members.contains(where: { $0.key == key }) else { return adding(key, value) }
-        return .object(members.map { $0.key == key ? (key: key, value: value) : $0 })
-    }
+    static func json(_ outcome: SyncService.Outcome) -> JSONValue { outcome.json() }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixServices
 import PhoenixEngine
 import PhoenixProxmox
 import PhoenixState

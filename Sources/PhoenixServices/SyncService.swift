@@ -217,3 +217,19 @@ public struct SyncService: Sendable {
     }
 
 }
+
+extension SyncService.Outcome {
+    /// The plan or the run as `plan --format json` and `sync --format json` print it, and as the
+    /// agent records it: each kind's part in the registry's order, the stages not applied first.
+    public func json() -> JSONValue {
+        let context = ReportContext(run: run, interrupted: interrupted, paint: Paint(enabled: false))
+        var document = reports.reduce(JSONValue.object([("version", .number(1))])) { $1.merge(into: $0, context: context) }
+        if !notApplied.isEmpty {
+            let listed = document["not_applied"]?.arrayItems ?? []
+            let more = notApplied.map { JSONValue.object([("stage", .string($0.stage.rawValue)), ("reason", .string($0.reason))]) }
+            document = document.setting("not_applied", .array(more + listed))
+        }
+        if run != nil { document = document.setting("succeeded", .bool(succeeded)) }
+        return document
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import PhoenixCLI
+import PhoenixServices
 import PhoenixTesting
 import Testing
 

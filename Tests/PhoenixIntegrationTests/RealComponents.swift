@@ -1,5 +1,6 @@
 import Foundation
 import PhoenixCLI
+import PhoenixServices
 import PhoenixCore
 import PhoenixTesting
 import Testing

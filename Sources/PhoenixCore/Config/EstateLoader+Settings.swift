@@ -40,7 +40,7 @@ extension EstateLoader {
         block.warnUnknownKeys(
             [
                 "ingress_guest", "gateway_guest", "node_name", "stack_environment", "stacks_path", "traefik", "gateway", "services", "management_endpoint",
-                "trust", "docker", "step_ca",
+                "trust", "docker", "step_ca", "agent",
             ],
             in: "phoenix")
         settings.ingressGuest = block.child("ingress_guest")?.idValue
@@ -111,6 +111,11 @@ extension EstateLoader {
                 }
             }
         }
+        if let agent = block.child("agent"), agent.expectObject("phoenix.agent") {
+            agent.warnUnknownKeys(["approve", "self_heal"], in: "phoenix.agent")
+            settings.agent.approve = stages(agent.child("approve"))
+            settings.agent.selfHeal = stages(agent.child("self_heal"))
+        }
         if let services = block.child("services"), services.expectObject("phoenix.services") {
             services.warnUnknownKeys(Set(ServiceCommands.serviceNames), in: "phoenix.services")
             for name in ServiceCommands.serviceNames {
@@ -167,5 +172,20 @@ extension EstateLoader {
             return nil
         }
         return address
+    }
+
+    /// A list of stage names (`["guests", "firewall"]`); an unknown name is an error naming it.
+    private func stages(_ cursor: JSONCursor?) -> Set<SyncStage> {
+        guard let cursor, let items = cursor.expectArray("a list of stage names") else { return [] }
+        var stages = Set<SyncStage>()
+        for item in items {
+            guard let name = item.stringValue else { continue }
+            if let stage = SyncStage(rawValue: name) {
+                stages.insert(stage)
+            } else {
+                item.error("\(item.describe) is not a stage", hint: "the stages are \(SyncStage.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        return stages
     }
 }

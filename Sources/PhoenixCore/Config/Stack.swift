@@ -114,8 +114,22 @@ public struct PhoenixSettings: Sendable {
     /// Where the Proxmox management API listens (`host:port`); a firewall change is kept only if phoenix
     /// can still reach it. Default: the host address, port 8006.
     public var managementEndpoint: String?
+    /// What the agent may do by itself (`phoenix.agent`).
+    public var agent = AgentPolicy()
 
     public func commands(for service: String) -> ServiceCommands { services[service] ?? ServiceCommands.defaults(for: service) }
+}
+
+/// `phoenix.agent`: which stages' changes wait for a person (`approve`), and which stages the
+/// agent repairs by itself when its drift check finds them changed (`self_heal`; default none).
+public struct AgentPolicy: Sendable, Equatable {
+    public var approve: Set<SyncStage> = []
+    public var selfHeal: Set<SyncStage> = []
+
+    public init(approve: Set<SyncStage> = [], selfHeal: Set<SyncStage> = []) {
+        self.approve = approve
+        self.selfHeal = selfHeal
+    }
 }
 
 public struct TraefikSettings: Sendable {

@@ -39,3 +39,23 @@ extension JSONValue {
         return .object(members.map { $0.key == key ? (key: key, value: value) : $0 })
     }
 }
+
+extension JSONValue {
+    /// This object with one more member.
+    public func adding(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case let .object(members) = self else { return self }
+        return .object(members + [(key: key, value: value)])
+    }
+
+    /// This object with `key` set to `value` (replaced where it is, else added).
+    public func setting(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case let .object(members) = self else { return self }
+        guard members.contains(where: { $0.key == key }) else { return adding(key, value) }
+        return .object(members.map { $0.key == key ? (key: key, value: value) : $0 })
+    }
+
+    public var numberValue: Double? {
+        if case let .number(number) = self { return number }
+        return nil
+    }
+}

@@ -52,8 +52,8 @@ public struct ConfigReader {
 
 /// Reads every file of every stack directory for the files stage: regular files only (links are not
 /// followed), text only (the state store keeps contents as text).
-enum StackFilesReader {
-    static func read(_ stacksDirectory: String) -> (files: [StackFile], skipped: [String]) {
+public enum StackFilesReader {
+    public static func read(_ stacksDirectory: String) -> (files: [StackFile], skipped: [String]) {
         var files: [StackFile] = []
         var skipped: [String] = []
         let manager = FileManager.default

@@ -1,0 +1,226 @@
+import Foundation
+import PhoenixCore
+import PhoenixServices
+
+/// What the agent needs to converge a commit: the same services the CLI calls, over the adapters
+/// its command built.
+public struct AgentServices: Sendable {
+    /// Loads and validates the estate of a checked-out tree.
+    public var load: @Sendable (_ configDirectory: String, _ stacksDirectory: String) -> EstateLoader.Result
+    /// Runs `body` with the sync service for an estate and stages, the adapters shut down after.
+    public var withService:
+        @Sendable (
+            _ estate: Estate, _ stages: [SyncStage], _ stacksDirectory: String, _ body: @Sendable (SyncService) async throws -> SyncService.Outcome
+        ) async throws -> SyncService.Outcome
+
+    public init(
+        load: @escaping @Sendable (String, String) -> EstateLoader.Result,
+        withService:
+            @escaping @Sendable (Estate, [SyncStage], String, @Sendable (SyncService) async throws -> SyncService.Outcome) async throws ->
+            SyncService.Outcome
+    ) {
+        self.load = load
+        self.withService = withService
+    }
+}
+
+/// How one of the agent's runs ended: what the reports (commit status, notifications, metrics,
+/// the API) are made from.
+public struct CommitRun: Sendable, Equatable {
+    public let run: Int64
+    public let trigger: RunTrigger
+    public var commit: String?
+    public var previousCommit: String?
+    public var outcome: RunOutcome = .failed
+    public var summary = ""
+    /// The failed resources by id, with their failure's category: a notification's cause.
+    public var failures: [String: String] = [:]
+    /// The errors of an invalid commit, as `validate` prints them.
+    public var diagnostics: [String] = []
+    public var seconds = 0.0
+}
+
+/// Converges the estate to the head of the watched branch, one queued run at a time: a clean tree
+/// of exactly that commit, validated, planned (the plan recorded with the run), then applied
+/// through the sync service; stages listed in `phoenix.agent.approve` wait for a person.
+public struct CommitRunner: Sendable {
+    public struct Settings: Sendable {
+        public var branch: String
+        /// Where the configuration and the stacks are inside the repository.
+        public var configPath: String
+        public var stacksPath: String
+        /// Check every new commit's signature (`--verify-commits`).
+        public var verifySignatures: Bool
+        /// How long to wait between tries while a person's run holds the lock.
+        public var lockRetry: Double
+
+        public init(branch: String, configPath: String = "etc", stacksPath: String = "stacks", verifySignatures: Bool = false, lockRetry: Double = 2) {
+            self.branch = branch
+            self.configPath = configPath
+            self.stacksPath = stacksPath
+            self.verifySignatures = verifySignatures
+            self.lockRetry = lockRetry
+        }
+    }
+
+    public let settings: Settings
+    public let git: any GitRemote
+    public let store: any StateBackend
+    public let services: AgentServices
+    /// Told when a run has its commit and starts planning (a commit status goes pending).
+    public var started: @Sendable (_ run: Int64, _ commit: String) async -> Void = { _, _ in }
+    /// Log lines.
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    public init(settings: Settings, git: any GitRemote, store: any StateBackend, services: AgentServices) {
+        self.settings = settings
+        self.git = git
+        self.store = store
+        self.services = services
+    }
+
+    public func perform(_ job: RunQueue.Job) async -> CommitRun {
+        let clock = Date()
+        var result = CommitRun(run: job.run, trigger: job.request.trigger)
+        await converge(job, into: &result)
+        result.seconds = Date().timeIntervalSince(clock)
+        // Runs that ended before the sync service took them over are finished here.
+        if (try? store.run(job.run))?.outcome == "queued" || (try? store.run(job.run))?.finishedAt == nil {
+            try? store.finishRun(job.run, outcome: result.outcome, summary: result.summary)
+        }
+        return result
+    }
+
+    private func converge(_ job: RunQueue.Job, into result: inout CommitRun) async {
+        func end(_ outcome: RunOutcome, _ summary: String) {
+            result.outcome = outcome
+            result.summary = summary
+        }
+        let previous = (try? store.lastAppliedCommit())?.commit
+        result.previousCommit = previous
+        // 1. The commit: the branch's head now (a webhook only says "look"), or the approved run's.
+        let commit: String
+        do {
+            if let approved = job.request.approving, let waiting = try store.run(approved), let waitingCommit = waiting.commit {
+                commit = waitingCommit
+            } else {
+                commit = try await git.head(branch: settings.branch)
+            }
+        } catch {
+            return end(.failed, "\(error)")
+        }
+        result.commit = commit
+        try? store.annotateRun(job.run, commit: commit, previousCommit: previous, details: nil)
+        let kind = job.request.trigger.kind
+        if commit == previous, job.request.stages == nil, kind == .poll || kind == .webhook {
+            return end(.noChanges, "\(Self.short(commit)) is applied already")
+        }
+        await started(job.run, commit)
+        // A newer request while this run goes: a newer commit on the branch stops it at its next boundary.
+        let watcher = Task { [git, branch = settings.branch] in
+            for await _ in job.newerRequests {
+                if let head = try? await git.head(branch: branch), head != commit {
+                    job.control.stop(.superseded(by: head))
+                    return
+                }
+            }
+        }
+        defer { watcher.cancel() }
+
+        // 2. Signatures, from the last applied commit to this one.
+        if settings.verifySignatures {
+            do { try await git.verifySignatures(from: previous, to: commit) } catch { return end(.failed, "refused: \(error)") }
+        }
+        // 3. A clean tree of exactly this commit, validated.
+        let tree: GitTree
+        do { tree = try await git.checkout(commit, branch: settings.branch) } catch { return end(.failed, "\(error)") }
+        let stacksDirectory = "\(tree.path)/\(settings.stacksPath)"
+        let loaded = services.load("\(tree.path)/\(settings.configPath)", stacksDirectory)
+        guard let estate = loaded.estate, loaded.report.isUsable else {
+            // Named as in the repository: the file's path inside it, then the JSON pointer.
+            result.diagnostics = loaded.report.errors.map { diagnostic in
+                let file = diagnostic.file.hasPrefix(tree.path + "/") ? String(diagnostic.file.dropFirst(tree.path.count + 1)) : diagnostic.file
+                let pointer = diagnostic.pointer.description.isEmpty ? "" : "#\(diagnostic.pointer)"
+                return "\(file)\(pointer): \(diagnostic.message)" + (diagnostic.hint.map { " (hint: \($0))" } ?? "")
+            }
+            record(job.run, details: RunDetails(tree: tree, diagnostics: result.diagnostics))
+            return end(.failed, "commit \(Self.short(commit)) is not a valid configuration: \(result.diagnostics.count) error(s)")
+        }
+        // 4. The plan, recorded with the run.
+        let stages = job.request.stages ?? SyncStage.allCases
+        let plan: SyncService.Outcome
+        do {
+            plan = try await services.withService(estate, stages, stacksDirectory) { try await $0.plan(store: store) }
+        } catch {
+            return end(.failed, "the plan failed: \(error)")
+        }
+        var details = RunDetails(tree: tree, plan: plan.json())
+        record(job.run, details: details)
+        if let stop = job.control.stopReason { return end(stop.outcome, stop.description) }
+        guard plan.unplanned.isEmpty else { return end(.failed, "the plan is incomplete: \(plan.unplanned.joined(separator: ", ")) could not be planned") }
+        guard plan.hasChanges else { return end(.noChanges, "no changes") }
+        // Changes to stages a person approves wait for them; an approval applies only the plan it saw.
+        let gated = Self.stagesWithChanges(plan).intersection(estate.settings.agent.approve)
+        if !gated.isEmpty {
+            let digest = Self.digest(plan)
+            details.planDigest = digest
+            record(job.run, details: details)
+            let approvedDigest = job.request.approving.flatMap { try? store.runDetails($0) }.flatMap(RunDetails.decode)?.planDigest
+            if approvedDigest != digest {
+                let stageList = gated.map(\.rawValue).sorted().joined(separator: ", ")
+                let why = job.request.approving == nil ? "" : "the plan changed since run \(job.request.approving!) was approved; "
+                return end(.waitingForApproval, "\(why)changes to \(stageList) wait for approval: phoenix agent approve \(job.run)")
+            }
+        }
+        // 5. Apply, under the lock: a person's run is waited for.
+        while true {
+            do {
+                let outcome = try await services.withService(estate, stages, stacksDirectory) { service in
+                    var service = service
+                    service.control = job.control
+                    return try await service.sync(store: store, command: "agent", queued: job.run)
+                }
+                details.resources = outcome.reports.flatMap(\.results).map(RunDetails.Resource.init)
+                record(job.run, details: details)
+                result.failures = Dictionary(
+                    outcome.reports.flatMap(\.results).compactMap { result in result.failure.map { (result.id, $0.failure.category) } },
+                    uniquingKeysWith: { first, _ in first })
+                let recorded = (try? store.run(job.run))?.outcome
+                return end(recorded.flatMap(RunOutcome.init(rawValue:)) ?? (outcome.succeeded ? .succeeded : .failed), (try? store.run(job.run))?.summary ?? "")
+            } catch let StateError.locked(pid, host, _) {
+                log("run \(job.run) waits for the run holding the lock (pid \(pid) on \(host))")
+                if let stop = job.control.stopReason { return end(stop.outcome, stop.description) }
+                try? await Task.sleep(for: .seconds(settings.lockRetry))
+            } catch {
+                return end(.failed, "\(error)")
+            }
+        }
+    }
+
+    private func record(_ run: Int64, details: RunDetails) {
+        try? store.annotateRun(run, commit: nil, previousCommit: nil, details: details.encoded())
+    }
+
+    static func stagesWithChanges(_ plan: SyncService.Outcome) -> Set<SyncStage> {
+        Set(plan.reports.flatMap(\.results).filter { $0.outcome == .planned }.map(\.stage))
+    }
+
+    /// What a plan would change, as a fingerprint: an approval applies only the plan it was shown.
+    static func digest(_ plan: SyncService.Outcome) -> String {
+        let lines = plan.reports.flatMap(\.results).filter { $0.outcome == .planned }
+            .map { "\($0.id) \($0.action) \($0.reasons.map(\.text).joined(separator: "; "))" }.sorted()
+        return ContentDigests(key: nil).digest(lines.joined(separator: "\n"), sensitive: false)
+    }
+
+    static func short(_ commit: String) -> String { String(commit.prefix(12)) }
+}
+
+extension RunControl.Reason {
+    /// The run outcome a stop leaves.
+    public var outcome: RunOutcome {
+        switch self {
+        case .superseded: return .superseded
+        case .shutdown: return .interrupted
+        }
+    }
+}
