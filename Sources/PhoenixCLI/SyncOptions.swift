@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
-import PhoenixServices
 import PhoenixEngine
 import PhoenixProxmox
+import PhoenixServices
 import PhoenixState
 
 enum ProgressMode: String, ExpressibleByArgument, CaseIterable {

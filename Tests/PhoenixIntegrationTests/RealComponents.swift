@@ -1,7 +1,7 @@
 import Foundation
 import PhoenixCLI
-import PhoenixServices
 import PhoenixCore
+import PhoenixServices
 import PhoenixTesting
 import Testing
 
