@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI", "PhoenixAgent"]),
@@ -61,6 +62,7 @@ let package = Package(
             name: "PhoenixAgent",
             dependencies: [
                 "PhoenixCore", "PhoenixEngine", "PhoenixServices", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Fakes of the ports (Proxmox, Docker Engine, CA, machines) and helpers that start real components for tests.

@@ -68,11 +68,25 @@ public struct SyncService: Sendable {
         /// Whether anything differs from the configuration (a plan) or was changed (a sync).
         public var hasChanges: Bool { reports.contains { $0.hasChanges } }
 
-        var runOutcome: RunOutcome {
+        public var runOutcome: RunOutcome {
             switch stopped {
             case .superseded?: return .superseded
             case .shutdown?: return .interrupted
-            case nil: return !succeeded ? .failed : hasChanges ? .succeeded : .noChanges
+            case nil: return succeeded ? (hasChanges ? .succeeded : .noChanges) : rolledBack ? .rolledBack : .failed
+            }
+        }
+
+        /// Every change that failed was undone (a whole-stack rollback, a restore after a failed
+        /// check), and what failed otherwise was only blocked or never started: what ran before
+        /// serves again.
+        public var rolledBack: Bool {
+            let failures = reports.flatMap(\.results).compactMap(\.failure)
+            guard reports.allSatisfy({ $0.error == nil }), failures.contains(where: { $0.restore?.isRestored == true }) else { return false }
+            return failures.allSatisfy { failure in
+                switch failure.failure {
+                case .blocked, .stopped: return true
+                default: return failure.restore?.isRestored == true
+                }
             }
         }
 

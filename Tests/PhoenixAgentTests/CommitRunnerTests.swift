@@ -27,7 +27,7 @@ struct CommitRunnerTests {
             let board = board
             let services = AgentServices(
                 load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
-                withService: { estate, _, stacks, body in
+                lease: { estate, _, stacks in
                     // The notes the commit asks for, beside its stacks directory.
                     let data = FileManager.default.contents(atPath: "\(stacks)/../notes.json") ?? Data("{}".utf8)
                     let texts = (try? JSONSerialization.jsonObject(with: data) as? [String: String]) ?? [:]
@@ -37,7 +37,8 @@ struct CommitRunnerTests {
                     let registration = KindRegistration(kind: kind) { environment in
                         KindSetup(runner: ExecutedRunner(kind, executor: environment.executor()))
                     }
-                    return try await body(await SyncService.assemble(environment, registry: KindRegistry([registration])))
+                    let service = await SyncService.assemble(environment, registry: KindRegistry([registration]))
+                    return AgentServices.Lease(service: service, release: {})
                 })
             runner = CommitRunner(settings: .init(branch: "main"), git: git, store: store, services: services)
             queue = RunQueue(store: store)

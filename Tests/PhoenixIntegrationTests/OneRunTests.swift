@@ -91,7 +91,7 @@ struct OneRunTests {
         #expect(after["memory"] == .number(512))
         let store = try #require(try StateStore.existing(path: pve.directory.file("state.sqlite")))
         let run = try #require(try store.runs().first { $0.command == "sync guests" })
-        #expect(run.outcome == "failed")
+        #expect(run.outcome == "rolled back", "the failed change was undone")
         #expect(try store.journal(run: run.id).filter { $0.resource == "guest:110" }.map(\.phase) == [.intent, .applied, .restored])
         #expect(try store.guestRecords()[110] == nil, "a failed guest is read again next time")
 

@@ -103,7 +103,7 @@ struct NotesKindTests {
         #expect(journal.filter { $0.resource == "note:a" }.map(\.phase) == [.intent, .applied, .restored])
         #expect(journal.filter { $0.resource == "note:b" }.isEmpty, "a blocked note is never attempted")
         #expect(try store.kindRecords("note")["note:a"] == nil, "nothing unverified is recorded")
-        #expect(try store.runs().first?.outcome == "failed")
+        #expect(try store.runs().first?.outcome == "rolled back", "every failed change was undone")
     }
 
     @Test("a write the system refuses is a typed refusal naming the call; the previous note is put back")

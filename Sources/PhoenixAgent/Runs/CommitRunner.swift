@@ -5,22 +5,43 @@ import PhoenixServices
 /// What the agent needs to converge a commit: the same services the CLI calls, over the adapters
 /// its command built.
 public struct AgentServices: Sendable {
+    /// A sync service lent for one plan, run or drift check, and how to give its adapters back.
+    public struct Lease: Sendable {
+        public let service: SyncService
+        public let release: @Sendable () async -> Void
+
+        public init(service: SyncService, release: @escaping @Sendable () async -> Void) {
+            self.service = service
+            self.release = release
+        }
+    }
+
     /// Loads and validates the estate of a checked-out tree.
     public var load: @Sendable (_ configDirectory: String, _ stacksDirectory: String) -> EstateLoader.Result
-    /// Runs `body` with the sync service for an estate and stages, the adapters shut down after.
-    public var withService:
-        @Sendable (
-            _ estate: Estate, _ stages: [SyncStage], _ stacksDirectory: String, _ body: @Sendable (SyncService) async throws -> SyncService.Outcome
-        ) async throws -> SyncService.Outcome
+    /// The sync service for an estate and stages, over the live adapters.
+    public var lease: @Sendable (_ estate: Estate, _ stages: [SyncStage], _ stacksDirectory: String) async throws -> Lease
 
     public init(
         load: @escaping @Sendable (String, String) -> EstateLoader.Result,
-        withService:
-            @escaping @Sendable (Estate, [SyncStage], String, @Sendable (SyncService) async throws -> SyncService.Outcome) async throws ->
-            SyncService.Outcome
+        lease: @escaping @Sendable (Estate, [SyncStage], String) async throws -> Lease
     ) {
         self.load = load
-        self.withService = withService
+        self.lease = lease
+    }
+
+    /// Runs `body` with a leased service; the adapters are given back however it ends.
+    public func with<T: Sendable>(
+        _ estate: Estate, _ stages: [SyncStage], _ stacksDirectory: String, _ body: (SyncService) async throws -> T
+    ) async throws -> T {
+        let lease = try await lease(estate, stages, stacksDirectory)
+        do {
+            let result = try await body(lease.service)
+            await lease.release()
+            return result
+        } catch {
+            await lease.release()
+            throw error
+        }
     }
 }
 
@@ -150,7 +171,7 @@ public struct CommitRunner: Sendable {
         let stages = job.request.stages ?? SyncStage.allCases
         let plan: SyncService.Outcome
         do {
-            plan = try await services.withService(estate, stages, stacksDirectory) { try await $0.plan(store: store) }
+            plan = try await services.with(estate, stages, stacksDirectory) { try await $0.plan(store: store) }
         } catch {
             return end(.failed, "the plan failed: \(error)")
         }
@@ -175,7 +196,7 @@ public struct CommitRunner: Sendable {
         // 5. Apply, under the lock: a person's run is waited for.
         while true {
             do {
-                let outcome = try await services.withService(estate, stages, stacksDirectory) { service in
+                let outcome = try await services.with(estate, stages, stacksDirectory) { service in
                     var service = service
                     service.control = job.control
                     return try await service.sync(store: store, command: "agent", queued: job.run)
@@ -222,5 +243,33 @@ extension RunControl.Reason {
         case .superseded: return .superseded
         case .shutdown: return .interrupted
         }
+    }
+}
+
+extension CommitRunner {
+    /// The estate as the last applied commit declares it (its tree is checked out again when it
+    /// was pruned), or nil when no commit was applied yet.
+    public func appliedEstate() async throws -> (estate: Estate, stacksDirectory: String, commit: String)? {
+        guard let commit = try store.lastAppliedCommit()?.commit else { return nil }
+        let tree = try await git.checkout(commit, branch: settings.branch)
+        let stacks = "\(tree.path)/\(settings.stacksPath)"
+        let loaded = services.load("\(tree.path)/\(settings.configPath)", stacks)
+        guard let estate = loaded.estate, loaded.report.isUsable else { return nil }
+        return (estate, stacks, commit)
+    }
+
+    /// Every stage's drift from what the last applied commit declares: nil when nothing was
+    /// applied yet.
+    public func drift() async throws -> (findings: [DriftFinding], commit: String)? {
+        guard let applied = try await appliedEstate() else { return nil }
+        let drifts = try await services.with(applied.estate, SyncStage.allCases, applied.stacksDirectory) { try await $0.drift(store: store) }
+        return (drifts.flatMap(\.findings).filter { $0.state != .inSync }, applied.commit)
+    }
+
+    /// Whether a certificate of the applied estate is due (missing, changed or inside its renewal
+    /// window): a plan of the certs stage alone, which signs nothing.
+    public func certificatesDue() async throws -> Bool {
+        guard let applied = try await appliedEstate() else { return false }
+        return try await services.with(applied.estate, [.certs], applied.stacksDirectory) { try await $0.plan(store: store) }.hasChanges
     }
 }

@@ -6,7 +6,8 @@ import Foundation
 public enum RunOutcome: String, Sendable, CaseIterable {
     case succeeded, failed
     case noChanges = "no changes"
-    /// A change failed and was undone: what ran before serves again.
+    /// Changes failed and every one of them was undone (what else failed was only blocked or never
+    /// started): each resource is as before or as configured, nothing half-changed.
     case rolledBack = "rolled back"
     /// Its plan holds changes to stages a person approves; nothing was applied.
     case waitingForApproval = "waiting for approval"

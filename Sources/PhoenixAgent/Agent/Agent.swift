@@ -1,0 +1,270 @@
+import Foundation
+import PhoenixCore
+
+/// The long-running agent: a poll of the branch's head (once at start, then every interval with
+/// jitter), webhooks, the drift check and the hourly certificate check all feed one `RunQueue`; one
+/// worker performs its runs through the `CommitRunner`, and each ended run is reported (commit
+/// status, notifications, metrics, log).
+///
+/// A commit whose run failed is not tried again at every poll: the next try waits twice as long
+/// each time (from one interval up to an hour); a new commit is tried at once.
+public actor Agent {
+    public struct Settings: Sendable {
+        /// The estate's name in statuses and notifications.
+        public var estateName: String
+        public var interval: Double
+        /// Each wait between polls is the interval, plus or minus this fraction of it.
+        public var jitter: Double
+        public var driftInterval: Double
+        public var certificateInterval: Double
+        /// The link to a run, for statuses and notifications (nil: none).
+        public var runLink: @Sendable (Int64) -> String?
+
+        public init(
+            estateName: String, interval: Double = 60, jitter: Double = 0.1, driftInterval: Double = 600, certificateInterval: Double = 3600,
+            runLink: @escaping @Sendable (Int64) -> String? = { _ in nil }
+        ) {
+            self.estateName = estateName
+            self.interval = interval
+            self.jitter = jitter
+            self.driftInterval = driftInterval
+            self.certificateInterval = certificateInterval
+            self.runLink = runLink
+        }
+    }
+
+    /// Where ended runs are told.
+    public struct Reports: Sendable {
+        public var status: CommitStatusReporter?
+        public var notifier: Notifier?
+
+        public init(status: CommitStatusReporter? = nil, notifier: Notifier? = nil) {
+            self.status = status
+            self.notifier = notifier
+        }
+    }
+
+    /// One line of the agent's log.
+    public enum Level: String, Sendable { case info, warning, error }
+
+    /// Whether the watcher is alive: the last successful poll is younger than three intervals.
+    public struct Health: Sendable, Equatable {
+        public let healthy: Bool
+        public let reason: String
+        public let lastSuccessfulPoll: Date?
+    }
+
+    public let settings: Settings
+    public let queue: RunQueue
+    public let metrics: AgentMetrics
+    private let runner: CommitRunner
+    private let reports: Reports
+    private let log: @Sendable (Level, String) -> Void
+
+    private var lastSuccessfulPoll: Date?
+    private var lastPollFailure: String?
+    private var currentCommit: String?
+    private var pendingStatus: Set<Int64> = []
+    private var failedCommit: (commit: String, tries: Int, retryAt: Date)?
+    private var lastDrift: [DriftFinding]?
+
+    public init(
+        settings: Settings, runner: CommitRunner, store: any StateBackend, metrics: AgentMetrics = AgentMetrics(), reports: Reports = Reports(),
+        log: @escaping @Sendable (Level, String) -> Void = { _, _ in }
+    ) {
+        self.settings = settings
+        self.queue = RunQueue(store: store)
+        self.metrics = metrics
+        self.reports = reports
+        self.log = log
+        self.runner = runner
+    }
+
+    // MARK: Running
+
+    /// Polls, checks and performs runs until `shutdown()`; returns once the running job has
+    /// stopped at its boundary.
+    public func run() async {
+        log(
+            .info,
+            "watching \(runner.settings.branch) every \(AgentDuration.text(settings.interval)), drift every \(AgentDuration.text(settings.driftInterval))")
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.work() }
+            group.addTask { await self.repeatedly(every: self.settings.interval, jitter: self.settings.jitter, first: 0) { await $0.poll() } }
+            group.addTask { await self.repeatedly(every: self.settings.driftInterval, jitter: 0.05) { await $0.checkDrift() } }
+            group.addTask { await self.repeatedly(every: self.settings.certificateInterval, jitter: 0.05) { await $0.checkCertificates() } }
+            // The worker ends when the queue is closed; the timers end with it.
+            await group.next()
+            group.cancelAll()
+        }
+        log(.info, "stopped")
+    }
+
+    /// Takes no new work; the running job stops at its next boundary and is recorded interrupted.
+    public func shutdown() async {
+        log(.info, "shutting down: the running job stops at its next boundary")
+        await queue.close()
+    }
+
+    /// Queues a run (a webhook, the API, an approval).
+    public func submit(_ request: RunQueue.Request) async throws(RunQueue.Refusal) -> RunQueue.Ticket {
+        let ticket = try await queue.submit(request)
+        metrics.pendingRun(await queue.state.pending != nil)
+        return ticket
+    }
+
+    public func health(now: Date = Date()) -> Health {
+        guard let last = lastSuccessfulPoll else {
+            return Health(
+                healthy: false, reason: "no poll of the repository has succeeded yet" + (lastPollFailure.map { ": \($0)" } ?? ""), lastSuccessfulPoll: nil)
+        }
+        let age = now.timeIntervalSince(last)
+        guard age < 3 * settings.interval else {
+            return Health(
+                healthy: false,
+                reason: "the last successful poll was \(Int(age)) s ago (more than three intervals of \(AgentDuration.text(settings.interval)))"
+                    + (lastPollFailure.map { "; the last poll failed: \($0)" } ?? ""),
+                lastSuccessfulPoll: last)
+        }
+        return Health(healthy: true, reason: "the last successful poll was \(Int(age)) s ago", lastSuccessfulPoll: last)
+    }
+
+    private func repeatedly(every interval: Double, jitter: Double, first: Double? = nil, _ body: @Sendable (isolated Agent) async -> Void) async {
+        var wait = first ?? interval
+        while true {
+            do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+            await body(self)
+            wait = interval * (1 + Double.random(in: -jitter...jitter))
+        }
+    }
+
+    private func work() async {
+        var runner = self.runner
+        runner.started = { run, commit in await self.started(run, commit) }
+        while let job = await queue.next() {
+            metrics.pendingRun(await queue.state.pending != nil)
+            log(.info, "run \(job.run) starts (\(job.request.trigger.kind.rawValue))")
+            let result = await runner.perform(job)
+            await queue.finished(job.run)
+            metrics.pendingRun(await queue.state.pending != nil)
+            await ended(result)
+        }
+    }
+
+    // MARK: Triggers
+
+    /// One `ls-remote`; a new head (not applied, and not a failed commit waiting for its retry)
+    /// queues a run.
+    func poll() async {
+        let head: String
+        do {
+            head = try await runner.git.head(branch: runner.settings.branch)
+        } catch {
+            lastPollFailure = "\(error)"
+            metrics.poll(succeeded: false)
+            log(.warning, "poll failed: \(error)")
+            return
+        }
+        lastSuccessfulPoll = Date()
+        lastPollFailure = nil
+        metrics.poll(succeeded: true)
+        let applied = (try? runner.store.lastAppliedCommit())?.commit
+        guard head != applied, head != currentCommit else { return }
+        if let failed = failedCommit, failed.commit == head, Date() < failed.retryAt { return }
+        guard await queue.state.pending == nil else { return }
+        do {
+            let ticket = try await submit(RunQueue.Request(RunTrigger(.poll)))
+            log(.info, "new commit \(head.prefix(12)) on \(runner.settings.branch): run \(ticket.run)")
+        } catch {
+            log(.error, "cannot queue a run: \(error)")
+        }
+    }
+
+    func checkDrift() async {
+        do {
+            guard let (findings, commit) = try await runner.drift() else { return }
+            lastDrift = findings
+            metrics.driftedResources(findings.count)
+            guard !findings.isEmpty else { return }
+            let listed = findings.prefix(5).map { "\($0.id) (\($0.state.rawValue))" }.joined(separator: ", ")
+            log(.warning, "drift from \(commit.prefix(12)): \(findings.count) resource(s): \(listed)\(findings.count > 5 ? ", …" : "")")
+            let heal = try await runner.appliedEstate()?.estate.settings.agent.selfHeal ?? []
+            guard !heal.isEmpty else { return }
+            let ticket = try await submit(RunQueue.Request(RunTrigger(.drift), stages: heal.sorted()))
+            log(.info, "self-heal of \(heal.map(\.rawValue).sorted().joined(separator: ", ")): run \(ticket.run)")
+        } catch {
+            log(.warning, "the drift check failed: \(error)")
+        }
+    }
+
+    func checkCertificates() async {
+        do {
+            guard try await runner.certificatesDue() else { return }
+            let ticket = try await submit(RunQueue.Request(RunTrigger(.schedule), stages: [.certs]))
+            log(.info, "certificates are due: run \(ticket.run)")
+        } catch {
+            log(.warning, "the certificate check failed: \(error)")
+        }
+    }
+
+    /// The drift the last check found (nil before the first).
+    public var drift: [DriftFinding]? { lastDrift }
+
+    // MARK: Reports
+
+    private func started(_ run: Int64, _ commit: String) async {
+        currentCommit = commit
+        pendingStatus.insert(run)
+        await reports.status?.report(commit: commit, state: .pending, description: "phoenix is planning run \(run)", targetURL: settings.runLink(run))
+    }
+
+    private func ended(_ result: CommitRun) async {
+        currentCommit = nil
+        metrics.run(trigger: result.trigger.kind.rawValue, outcome: result.outcome.rawValue, seconds: result.seconds)
+        let level: Level = [.failed, .rolledBack].contains(result.outcome) ? .error : .info
+        log(level, "run \(result.run) \(result.outcome.rawValue)\(result.commit.map { " at \($0.prefix(12))" } ?? ""): \(result.summary)")
+        if let commit = result.commit {
+            if [.failed, .rolledBack].contains(result.outcome) {
+                let tries = failedCommit?.commit == commit ? failedCommit!.tries + 1 : 1
+                let wait = min(3600, settings.interval * pow(2, Double(tries - 1)))
+                failedCommit = (commit, tries, Date().addingTimeInterval(wait))
+            } else if [.succeeded, .noChanges].contains(result.outcome) {
+                failedCommit = nil
+            }
+        }
+        guard pendingStatus.remove(result.run) != nil, let commit = result.commit else { return }
+        let link = settings.runLink(result.run)
+        if let state = Self.statusState(result.outcome) {
+            await reports.status?.report(
+                commit: commit, state: state, description: "run \(result.run) \(result.outcome.rawValue): \(result.summary)", targetURL: link)
+        }
+        guard let notifier = reports.notifier else { return }
+        switch result.outcome {
+        case .succeeded, .noChanges:
+            await notifier.runEnded(
+                estate: settings.estateName, commit: commit, run: String(result.run), outcome: result.outcome.rawValue, url: link, failure: nil)
+        case .failed, .rolledBack:
+            let cause =
+                !result.diagnostics.isEmpty
+                ? NotificationCause.invalidCommit(diagnostics: result.diagnostics)
+                : result.failures.isEmpty
+                    ? NotificationCause(key: "run failed: \(result.summary)", summary: result.summary)
+                    : NotificationCause.failedResources(result.failures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            await notifier.runEnded(
+                estate: settings.estateName, commit: commit, run: String(result.run), outcome: result.outcome.rawValue, url: link, failure: cause)
+        case .waitingForApproval, .superseded, .interrupted:
+            return
+        }
+    }
+
+    /// The commit status a run's outcome leaves (nil: the status stays pending — a run that waits
+    /// for approval, or was interrupted and resumes).
+    static func statusState(_ outcome: RunOutcome) -> CommitState? {
+        switch outcome {
+        case .succeeded, .noChanges: return .success
+        case .failed, .rolledBack: return .failure
+        case .superseded: return .canceled
+        case .waitingForApproval, .interrupted: return nil
+        }
+    }
+}
