@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI", "PhoenixAgent"]),
@@ -25,7 +28,8 @@ let package = Package(
             name: "PhoenixCLI",
             dependencies: [
                 "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker", "PhoenixCerts", "PhoenixServices",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PhoenixAgent", "PhoenixAgentServer", "PhoenixHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Executes plans against real machines: targets, service units, the graph walk, verification.
@@ -47,6 +51,15 @@ let package = Package(
                 "PhoenixCore", "PhoenixHTTP", .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        // The agent as a process: its HTTP API on Hummingbird, the loops and signals under swift-service-lifecycle.
+        .target(
+            name: "PhoenixAgentServer",
+            dependencies: [
+                "PhoenixAgent", "PhoenixCore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // What the commands do, for the CLI and any long-running caller: plan, sync, converge.

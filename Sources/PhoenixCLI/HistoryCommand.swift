@@ -29,7 +29,9 @@ struct HistoryCommand: ParsableCommand {
                                 ("id", .number(Double(run.id))), ("started_at", .string(formatter.string(from: run.startedAt))),
                                 ("finished_at", run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null), ("user", .string(run.user)),
                                 ("host", .string(run.host)), ("command", .string(run.command)), ("outcome", .string(run.outcome)),
-                                ("summary", .string(run.summary)),
+                                ("summary", .string(run.summary)), ("trigger", .string(run.trigger?.kind.rawValue ?? "cli")),
+                                ("commit", run.commit.map(JSONValue.string) ?? .null),
+                                ("previous_commit", run.previousCommit.map(JSONValue.string) ?? .null),
                             ])
                         })
                 ),
@@ -39,7 +41,13 @@ struct HistoryCommand: ParsableCommand {
         }
         var out = runs.isEmpty ? "No runs recorded in \(target.statePath).\n" : ""
         for run in runs {
-            out += "\(run.id)  \(formatter.string(from: run.startedAt))  \(run.user)@\(run.host)  \(run.command)  \(run.outcome): \(run.summary)\n"
+            // An agent's run says why it ran and which commit it converged to.
+            let why =
+                run.trigger.map { trigger in
+                    " (\([trigger.kind.rawValue, trigger.provider, trigger.delivery, trigger.actor].compactMap { $0 }.joined(separator: " "))"
+                        + (run.commit.map { " \($0.prefix(12))" } ?? "") + ")"
+                } ?? ""
+            out += "\(run.id)  \(formatter.string(from: run.startedAt))  \(run.user)@\(run.host)  \(run.command)\(why)  \(run.outcome): \(run.summary)\n"
         }
         FileHandle.standardOutput.write(Data(out.utf8))
     }

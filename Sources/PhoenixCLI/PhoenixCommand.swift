@@ -15,7 +15,7 @@ public struct PhoenixCommand: AsyncParsableCommand {
             ValidateCommand.self, GraphCommand.self, RenderCommand.self, PlanCommand.self, SyncCommand.self, DriftCommand.self, HistoryCommand.self,
             RollbackCommand.self, StatusCommand.self, StartCommand.self, StopCommand.self,
             RestartCommand.self, CreateCommand.self, DeleteCommand.self, ConvergeCommand.self, LetsGoCommand.self,
-            FirewallCommand.self, SwarmCommand.self, StacksCommand.self, CertsCommand.self,
+            FirewallCommand.self, SwarmCommand.self, StacksCommand.self, CertsCommand.self, AgentCommand.self,
         ]
     )
 
@@ -25,7 +25,8 @@ public struct PhoenixCommand: AsyncParsableCommand {
     /// the synchronous overload, which cannot run the API commands). Ctrl-C reaches the programs
     /// phoenix runs too (they run in process groups of their own).
     public static func start() async {
-        let forwarding = TerminalSignals.forwardToChildren()
+        // The agent handles its own signals: SIGTERM and SIGINT stop it gracefully, SIGHUP reloads.
+        let forwarding = CommandLine.arguments.dropFirst().first == "agent" ? [] : TerminalSignals.forwardToChildren()
         let command: any AsyncParsableCommand.Type = PhoenixCommand.self
         await command.main()
         withExtendedLifetime(forwarding) {}

@@ -16,6 +16,24 @@ extension SyncOptions {
         estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, stats: MachineStats = MachineStats(), stacksDirectory: String?,
         store: StateStore?, refresh: Bool = false, _ body: (SyncService) async throws -> T
     ) async throws -> (result: T, apiCalls: Int?) {
+        let lease = try await service(
+            estate: estate, stages: stages, firewallThroughAPI: firewallThroughAPI, stats: stats, stacksDirectory: stacksDirectory, refresh: refresh)
+        do {
+            let result = try await body(lease.service)
+            await lease.release()
+            return (result, lease.apiCalls())
+        } catch {
+            await lease.release()
+            throw error
+        }
+    }
+
+    /// The sync service for `stages` over the live adapters this command names, and how to shut
+    /// them down: what `withService` wraps, and what the agent leases for each of its runs.
+    func service(
+        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, stats: MachineStats = MachineStats(), stacksDirectory: String?,
+        refresh: Bool = false, quiet: Bool = false
+    ) async throws -> (service: SyncService, release: @Sendable () async -> Void, apiCalls: @Sendable () -> Int?) {
         for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }
         for name in force
         where !estate.certificates.contains(where: { $0.commonName == name }) && !estate.refusedCertificates.contains(where: { $0.commonName == name }) {
@@ -38,28 +56,24 @@ extension SyncOptions {
         let machines = machines(for: estate, stats: stats, vms: vms)
         environment.machines = { machines }
         if stages.contains(where: FilesKind.fileStages.contains) {
-            let engine = engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms)
+            let engine = engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms, quiet: quiet)
             environment.engine = { engine }
         }
         var service = await SyncService.assemble(environment)
         service.nodeName = nodeName(for: estate)
-        if progress != .none {
+        if progress != .none && !quiet {
             let reporter = StderrProgress()
             service.progress = { reporter.report($0) }
         }
-        func shutdown() async {
-            await client?.shutdown()
-            await swarm?.shutdown()
-            await vms.shutdown()
-        }
-        do {
-            let result = try await body(service)
-            await shutdown()
-            return (result, client?.counter.total)
-        } catch {
-            await shutdown()
-            throw error
-        }
+        return (
+            service,
+            {
+                await client?.shutdown()
+                await swarm?.shutdown()
+                await vms.shutdown()
+            },
+            { client?.counter.total }
+        )
     }
 }
 

@@ -116,7 +116,7 @@ struct SyncOptions: ParsableArguments {
         }
     }
 
-    func engine(for estate: Estate, stats: MachineStats, stacksDirectory: String?, vms: VMDirectory) -> SyncEngine {
+    func engine(for estate: Estate, stats: MachineStats, stacksDirectory: String?, vms: VMDirectory, quiet: Bool = false) -> SyncEngine {
         let nodeName = nodeName(for: estate)
         var engine = SyncEngine(estate: estate, machines: machines(for: estate, stats: stats, vms: vms), nodeName: nodeName)
         engine.parallelism = max(1, parallelism)
@@ -125,12 +125,12 @@ struct SyncOptions: ParsableArguments {
         engine.timeouts.firewallConfirm = min(engine.timeouts.firewallConfirm, engine.timeouts.firewallRevert / 2)
         engine.failpoints = Failpoints.fromEnvironment()
         engine.scope = target.isEmpty ? nil : GuestScope(Set(target))
-        engine.reporter = progress == .none ? SilentProgress() : StderrProgress()
+        engine.reporter = progress == .none || quiet ? SilentProgress() : StderrProgress()
         if let stacksDirectory {
             let (files, skipped) = StackFilesReader.read(stacksDirectory)
             engine.stackFiles = files
             engine.stacksDirectory = stacksDirectory
-            for name in skipped {
+            for name in skipped where !quiet {
                 FileHandle.standardError.write(Data("note: files: stacks/\(TextRules.printable(name)) is not text; it is not mirrored\n".utf8))
             }
         }

@@ -85,6 +85,10 @@ public actor Agent {
     /// Polls, checks and performs runs until `shutdown()`; returns once the running job has
     /// stopped at its boundary.
     public func run() async {
+        // Runs an earlier agent queued and never started: they end here, the poll plans afresh.
+        for run in (try? runner.store.runs(limit: 200, before: nil)) ?? [] where run.outcome == "queued" {
+            try? runner.store.finishRun(run.id, outcome: .interrupted, summary: "the agent stopped before this run started")
+        }
         log(
             .info,
             "watching \(runner.settings.branch) every \(AgentDuration.text(settings.interval)), drift every \(AgentDuration.text(settings.driftInterval))")

@@ -178,7 +178,10 @@ public struct CommitRunner: Sendable {
         var details = RunDetails(tree: tree, plan: plan.json())
         record(job.run, details: details)
         if let stop = job.control.stopReason { return end(stop.outcome, stop.description) }
-        guard plan.unplanned.isEmpty else { return end(.failed, "the plan is incomplete: \(plan.unplanned.joined(separator: ", ")) could not be planned") }
+        guard plan.unplanned.isEmpty else {
+            let why = plan.reports.compactMap { report in report.error.map { "\(report.kind): \($0)" } }.prefix(3).joined(separator: "; ")
+            return end(.failed, "the plan is incomplete: \(plan.unplanned.joined(separator: ", ")) could not be planned" + (why.isEmpty ? "" : " (\(why))"))
+        }
         guard plan.hasChanges else { return end(.noChanges, "no changes") }
         // Changes to stages a person approves wait for them; an approval applies only the plan it saw.
         let gated = Self.stagesWithChanges(plan).intersection(estate.settings.agent.approve)
