@@ -33,6 +33,7 @@ struct AgentRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The branch to converge.") var branch = "main"
     @Option(name: .long, help: "The configuration directory inside the repository.") var configPath = "etc"
     @Option(name: .long, help: "The stacks directory inside the repository.") var stacksPath = "stacks"
+    @Option(name: .long, help: "The stages to converge, comma-separated (default: all).") var stages = "all"
     @Option(name: .long, help: "The agent's own work directory (default: agent/ beside the state store).") var workDir: String?
     @Option(name: .long, help: "How often to poll the branch (with jitter).") var interval = "60s"
     @Option(name: .long, help: "How often to check drift.") var driftInterval = "10m"

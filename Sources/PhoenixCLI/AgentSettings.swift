@@ -22,6 +22,7 @@ struct AgentSettingsReader {
         let port: Int
         let tls: (certificate: String, key: String)?
         let logFormat: LineLogHandler.Format
+        let stages: [SyncStage]
         let interval: Double
         let driftInterval: Double
         let certificateInterval: Double
@@ -49,7 +50,8 @@ struct AgentSettingsReader {
                 })
             let runner = CommitRunner(
                 settings: .init(
-                    branch: options.branch, configPath: options.configPath, stacksPath: options.stacksPath, verifySignatures: options.verifyCommits != nil),
+                    branch: options.branch, configPath: options.configPath, stacksPath: options.stacksPath, verifySignatures: options.verifyCommits != nil,
+                    stages: stages),
                 git: git, store: store, services: services)
             let transport =
                 statusAPI == nil && notifications.isEmpty ? nil : LiveHTTPTransport(tls: nil, idleTimeout: .seconds(30), readTimeout: .seconds(30))
@@ -86,6 +88,10 @@ struct AgentSettingsReader {
         let driftInterval = try duration(options.driftInterval, "--drift-interval")
         let certificateInterval = try duration(options.certificateInterval, "--certificate-interval")
         guard let format = LineLogHandler.Format(rawValue: options.logFormat) else { throw fail("--log-format: text or json", code: 64) }
+        let stages: [SyncStage]
+        do { stages = try parseStages(options.stages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) } catch {
+            throw fail("--stages: \(error)", code: 64)
+        }
         let (host, port) = try Self.address(options.listen)
         guard (options.tlsCert == nil) == (options.tlsKey == nil) else { throw fail("--tls-cert and --tls-key go together", code: 64) }
         let credentials: GitCredentials
@@ -125,7 +131,8 @@ struct AgentSettingsReader {
         }
         let name = options.estateName ?? URL(fileURLWithPath: options.repo).deletingPathExtension().lastPathComponent
         return Settings(
-            git: git, access: access, host: host, port: port, tls: options.tlsCert.map { ($0, options.tlsKey!) }, logFormat: format, interval: interval,
+            git: git, access: access, host: host, port: port, tls: options.tlsCert.map { ($0, options.tlsKey!) }, logFormat: format, stages: stages,
+            interval: interval,
             driftInterval: driftInterval, certificateInterval: certificateInterval, estateName: name, statusAPI: statusAPI, notifications: targets,
             options: options)
     }

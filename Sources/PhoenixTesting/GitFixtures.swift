@@ -62,16 +62,18 @@ public final class GitFixture: Sendable {
 
 /// `git daemon` serving a fixture's repositories anonymously (git://) on a free loopback port.
 public final class GitDaemonServer: Sendable {
-    public let port = FreePort.allocate()
+    public let port: Int
     private let server: RunningProcess
 
-    public init(_ fixture: GitFixture) throws {
+    /// `port`: a given one (a server started again where the agent looks), else a free one.
+    public init(_ fixture: GitFixture, port given: Int? = nil) throws {
+        let port = given ?? FreePort.allocate()
+        self.port = port
         server = try RunningProcess(
             GitServers.daemon,
             [
                 "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all", "--informative-errors", "--base-path=\(fixture.root)", fixture.root,
             ], logFile: fixture.directory.file("git-daemon.log"))
-        let port = self.port
         let server = self.server
         try waitFor("git daemon on port \(port)", detail: { server.log }) { Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 0.5) }
     }

@@ -74,8 +74,14 @@ public struct CommitRunner: Sendable {
         public var verifySignatures: Bool
         /// How long to wait between tries while a person's run holds the lock.
         public var lockRetry: Double
+        /// The stages the agent converges (every stage unless narrowed, `--stages`).
+        public var stages: [SyncStage]
 
-        public init(branch: String, configPath: String = "etc", stacksPath: String = "stacks", verifySignatures: Bool = false, lockRetry: Double = 2) {
+        public init(
+            branch: String, configPath: String = "etc", stacksPath: String = "stacks", verifySignatures: Bool = false, lockRetry: Double = 2,
+            stages: [SyncStage] = SyncStage.allCases
+        ) {
+            self.stages = stages
             self.branch = branch
             self.configPath = configPath
             self.stacksPath = stacksPath
@@ -168,7 +174,7 @@ public struct CommitRunner: Sendable {
             return end(.failed, "commit \(Self.short(commit)) is not a valid configuration: \(result.diagnostics.count) error(s)")
         }
         // 4. The plan, recorded with the run.
-        let stages = job.request.stages ?? SyncStage.allCases
+        let stages = job.request.stages.map { asked in settings.stages.filter(asked.contains) } ?? settings.stages
         let plan: SyncService.Outcome
         do {
             plan = try await services.with(estate, stages, stacksDirectory) { try await $0.plan(store: store) }
@@ -265,14 +271,14 @@ extension CommitRunner {
     /// applied yet.
     public func drift() async throws -> (findings: [DriftFinding], commit: String)? {
         guard let applied = try await appliedEstate() else { return nil }
-        let drifts = try await services.with(applied.estate, SyncStage.allCases, applied.stacksDirectory) { try await $0.drift(store: store) }
+        let drifts = try await services.with(applied.estate, settings.stages, applied.stacksDirectory) { try await $0.drift(store: store) }
         return (drifts.flatMap(\.findings).filter { $0.state != .inSync }, applied.commit)
     }
 
     /// Whether a certificate of the applied estate is due (missing, changed or inside its renewal
     /// window): a plan of the certs stage alone, which signs nothing.
     public func certificatesDue() async throws -> Bool {
-        guard let applied = try await appliedEstate() else { return false }
+        guard settings.stages.contains(.certs), let applied = try await appliedEstate() else { return false }
         return try await services.with(applied.estate, [.certs], applied.stacksDirectory) { try await $0.plan(store: store) }.hasChanges
     }
 }
