@@ -63,7 +63,9 @@ public enum Spawner {
         if let status = reap(pid) { return status }
         guard timeout > 0 else { return nil }
         let deadline = ContinuousClock.now + .seconds(timeout)
-        if ExitDescriptor.sleep(until: deadline, for: pid) { return reap(pid) }
+        // The descriptor can turn readable a moment before the child can be reaped (seen under
+        // load): then the polling below finishes the wait, up to the same deadline.
+        if ExitDescriptor.sleep(until: deadline, for: pid), let status = reap(pid) { return status }
         var pause: useconds_t = 1_000
         while true {
             if let status = reap(pid) { return status }
