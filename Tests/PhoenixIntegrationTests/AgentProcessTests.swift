@@ -17,26 +17,33 @@ struct AgentProcessTests {
         let daemon: GitDaemonServer
         let directory: TemporaryDirectory
         let port = FreePort.allocate()
+        let arguments: [String]
         let process: RunningProcess
 
-        init(interval: String = "1s") throws {
+        init(interval: String = "1s", extra: [String] = [], environment: [String] = [], commit: Bool = true) throws {
             fixture = try GitFixture()
             directory = try TemporaryDirectory("phoenix-agent-process")
             try directory.write("secret", AgentProcessTests.secret + "\n")
             try directory.write("tokens", "operate ops \(WebhookSigning.sha256Hex(AgentProcessTests.token))\n")
-            try Self.commitExample(fixture, "the example estate")
+            if commit { try Self.commitExample(fixture, "the example estate") }
             daemon = try GitDaemonServer(fixture)
             let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
             try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
-            process = try RunningProcess(
-                binary,
-                [
-                    "agent", "--repo", daemon.url, "--stages", "files", "--interval", interval, "--listen", "127.0.0.1:\(port)",
+            arguments =
+                environment + [
+                    binary, "agent", "--repo", daemon.url, "--stages", "files", "--interval", interval, "--listen", "127.0.0.1:\(port)",
                     "--state", directory.file("state/state.sqlite"), "--host-root", directory.file("host"), "--guest-root", directory.file("guests"),
                     "--webhook-secret-file", directory.file("secret"), "--tokens-file", directory.file("tokens"), "--log-format", "json",
-                ],
-                logFile: directory.file("agent.log"))
+                ] + extra
+            process = try RunningProcess(try #require(TestPaths.program("env")), arguments, logFile: directory.file("agent.log"))
         }
+
+        /// The agent started again on the same state and work directory.
+        func restart() throws -> RunningProcess {
+            try RunningProcess(try #require(TestPaths.program("env")), arguments, logFile: directory.file("agent-again.log"))
+        }
+
+        func head() throws -> String { try fixture.run(["-C", fixture.work, "rev-parse", "HEAD"]) }
 
         static func commitExample(_ fixture: GitFixture, _ message: String, whoami: String? = nil, broken: Bool = false) throws {
             var files: [String: String] = [:]
@@ -70,11 +77,16 @@ struct AgentProcessTests {
             return document?["runs"] as? [[String: Any]] ?? []
         }
 
-        /// Waits for a finished run at `commit`; returns it.
-        func finishedRun(at commit: String, timeout: TimeInterval = 60) throws -> [String: Any] {
+        /// Waits for a finished run at `commit` (with `outcome`, when given) and returns the oldest
+        /// such: the run that did the work, not a later one that found it done (a poll and a
+        /// webhook can both look at a new commit).
+        func finishedRun(at commit: String, outcome: String? = nil, timeout: TimeInterval = 60) throws -> [String: Any] {
             var found: [String: Any]?
-            _ = try waitUntil(timeout: timeout, interval: 0.2) {
-                found = try runs().first { $0["commit"] as? String == commit && !["queued", "running"].contains($0["outcome"] as? String ?? "") }
+            _ = waitUntil(timeout: timeout, interval: 0.2) {
+                found = ((try? runs()) ?? []).last { run in
+                    let state = run["outcome"] as? String ?? ""
+                    return run["commit"] as? String == commit && !["queued", "running"].contains(state) && (outcome == nil || state == outcome)
+                }
                 return found != nil
             }
             let seen = (try? runs()) ?? []
@@ -162,5 +174,107 @@ struct AgentProcessTests {
         let restarted = try GitDaemonServer(lab.fixture, port: lab.daemon.port)
         defer { restarted.stop() }
         #expect(try waitUntil(timeout: 20, interval: 0.25) { try lab.request("GET", "/healthz").status == 200 })
+    }
+
+    @Test(
+        "statuses and notifications reach their servers (a stand-in records them): pending then the outcome per commit; a failing commit tried again notifies once; the fix once more"
+    )
+    func reports() throws {
+        let recorder = try RecordingHTTPServer()
+        defer { recorder.stop() }
+        let tokenDirectory = try TemporaryDirectory("phoenix-agent-status-token")
+        let statusToken = "status-token-\(UUID().uuidString)"
+        try tokenDirectory.write("status-token", statusToken + "\n")
+        let lab = try Lab(
+            interval: "1s",
+            extra: [
+                "--status-api", "gitea+\(recorder.url)/api/v1/repos/ops/estate", "--status-token-file", tokenDirectory.file("status-token"),
+                "--notify", "\(recorder.url)/notify", "--estate-name", "lab",
+            ])
+        defer { lab.process.stop() }
+        let first = try lab.head()
+        #expect(try lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
+        func statuses(_ commit: String) -> [String] {
+            recorder.requests.filter { ($0["path"] as? String)?.hasSuffix("/statuses/\(commit)") == true }.compactMap { request in
+                (try? JSONSerialization.jsonObject(with: Data((request["body"] as? String ?? "").utf8)) as? [String: Any])?["state"] as? String
+            }
+        }
+        #expect(waitUntil(timeout: 10) { statuses(first) == ["pending", "success"] }, "\(statuses(first))")
+        let status = try #require(recorder.requests.first { ($0["path"] as? String)?.contains("/statuses/") == true })
+        #expect((status["headers"] as? [String: String])?["Authorization"] == "token \(statusToken)")
+        #expect(status["path"] as? String == "/api/v1/repos/ops/estate/statuses/\(first)")
+
+        // A broken commit: failed, tried again with backoff, and told once.
+        try Lab.commitExample(lab.fixture, "broken", broken: true)
+        let broken = try lab.head()
+        _ = try lab.finishedRun(at: broken)
+        #expect(waitUntil(timeout: 20, interval: 0.25) { ((try? lab.runs()) ?? []).filter { $0["commit"] as? String == broken }.count >= 3 }, "tried again")
+        let notifications = { recorder.requests.filter { $0["path"] as? String == "/notify" } }
+        #expect(notifications().count == 1, "\(notifications())")
+        let told = try #require(try JSONSerialization.jsonObject(with: Data((notifications().first?["body"] as? String ?? "").utf8)) as? [String: Any])
+        #expect(told["event"] as? String == "failure" && told["commit"] as? String == broken && told["estate"] as? String == "lab", "\(told)")
+        #expect(statuses(broken).first == "pending" && statuses(broken).contains("failure"))
+
+        // The fix: one recovery.
+        try Lab.commitExample(lab.fixture, "fixed", whoami: "services:\n  whoami:\n    image: traefik/whoami:v1.10.4\n")
+        let fixed = try lab.head()
+        #expect(try lab.finishedRun(at: fixed)["outcome"] as? String == "succeeded")
+        #expect(waitUntil(timeout: 10) { notifications().count == 2 })
+        let recovery = try JSONSerialization.jsonObject(with: Data((notifications().last?["body"] as? String ?? "").utf8)) as? [String: Any]
+        #expect(recovery?["event"] as? String == "recovery")
+        let log = lab.process.log
+        #expect(!log.contains(statusToken))
+        let state = try Data(contentsOf: URL(fileURLWithPath: lab.directory.file("state/state.sqlite")))
+        #expect(state.range(of: Data(statusToken.utf8)) == nil)
+    }
+
+    @Test("newest commit wins: pushes during a slow run all join one waiting run, for the newest commit; SIGKILL mid-run, and the restarted agent converges")
+    func coalescingAndKill() throws {
+        // 400 ms on every machine call: a run lasts long enough to push and knock during it.
+        let lab = try Lab(interval: "1h", environment: ["PHOENIX_TEST_LATENCY_MS=400"])
+        defer { lab.process.stop() }
+        let first = try lab.head()
+        #expect(try lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
+
+        try Lab.commitExample(lab.fixture, "x", whoami: "services:\n  whoami:\n    image: traefik/whoami:x\n")
+        let x = try lab.head()
+        let opened = try lab.webhook(delivery: "x-1")
+        let running = try #require(try JSONSerialization.jsonObject(with: Data(opened.body.utf8)) as? [String: Any])["run"] as? Int
+        #expect(
+            waitUntil(timeout: 10, interval: 0.05) {
+                ((try? lab.runs()) ?? []).contains { $0["id"] as? Int == running && $0["outcome"] as? String == "running" }
+            })
+        try Lab.commitExample(lab.fixture, "y", whoami: "services:\n  whoami:\n    image: traefik/whoami:y\n")
+        let y = try lab.head()
+        var joined: Set<Int> = []
+        for index in 0..<10 {
+            let answer = try lab.webhook(delivery: "y-\(index)")
+            if let run = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["run"] as? Int { joined.insert(run) }
+        }
+        #expect(joined.count == 1 && !joined.contains(running ?? -1), "ten pushes, one waiting run: \(joined)")
+        let newest = try lab.finishedRun(at: y)
+        #expect(newest["outcome"] as? String == "succeeded" && joined.contains(newest["id"] as? Int ?? -1), "\(newest)")
+        let atX = try lab.runs().filter { $0["commit"] as? String == x }
+        #expect(atX.count == 1 && ["superseded", "succeeded"].contains(atX.first?["outcome"] as? String ?? ""), "\(atX)")
+        #expect(lab.mirrored?.contains("whoami:y") == true)
+
+        // SIGKILL while a run applies; the agent started again finds it interrupted and converges.
+        try Lab.commitExample(lab.fixture, "z", whoami: "services:\n  whoami:\n    image: traefik/whoami:z\n")
+        let z = try lab.head()
+        let started = try lab.webhook(delivery: "z-1")
+        let killed = try #require(try JSONSerialization.jsonObject(with: Data(started.body.utf8)) as? [String: Any])["run"] as? Int
+        #expect(
+            waitUntil(timeout: 10, interval: 0.05) {
+                ((try? lab.runs()) ?? []).contains { $0["id"] as? Int == killed && $0["outcome"] as? String == "running" }
+            })
+        lab.process.signal(SIGKILL)
+        #expect(waitUntil(timeout: 10) { !lab.process.isRunning })
+        let again = try lab.restart()
+        defer { again.stop() }
+        let resumed = try lab.finishedRun(at: z, outcome: "succeeded")
+        let all = try lab.runs()
+        #expect(all.first { $0["id"] as? Int == killed }?["outcome"] as? String == "interrupted", "\(all)")
+        #expect(resumed["outcome"] as? String == "succeeded" && resumed["id"] as? Int != killed, "\(resumed) \(again.log.suffix(1500))")
+        #expect(lab.mirrored?.contains("whoami:z") == true)
     }
 }
