@@ -20,10 +20,10 @@ struct CommitRunnerTests {
         let runner: CommitRunner
         let queue: RunQueue
 
-        init() throws {
+        init(signatures: SignatureCheck? = nil) throws {
             fixture = try GitFixture()
             work = try TemporaryDirectory("phoenix-agent-runs")
-            let git = try makeGit(fixture.served, work: work)
+            let git = try makeGit(fixture.served, work: work, signatures: signatures)
             let board = board
             let services = AgentServices(
                 load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
@@ -40,12 +40,14 @@ struct CommitRunnerTests {
                     let service = await SyncService.assemble(environment, registry: KindRegistry([registration]))
                     return AgentServices.Lease(service: service, release: {})
                 })
-            runner = CommitRunner(settings: .init(branch: "main"), git: git, store: store, services: services)
+            runner = CommitRunner(settings: .init(branch: "main", verifySignatures: signatures != nil), git: git, store: store, services: services)
             queue = RunQueue(store: store)
         }
 
         /// The example estate's files, with `hypervisor` edits, and the notes.
-        func commit(_ message: String, notes: [String: String], edit: (inout [String: Any]) -> Void = { _ in }, broken: Bool = false) throws -> String {
+        func commit(
+            _ message: String, notes: [String: String], edit: (inout [String: Any]) -> Void = { _ in }, broken: Bool = false, signing: [String]? = nil
+        ) throws -> String {
             var files: [String: String] = [:]
             let example = TestPaths.exampleEstate
             for directory in ["etc", "stacks"] {
@@ -62,7 +64,7 @@ struct CommitRunnerTests {
             files[hypervisorPath] = String(decoding: try JSONSerialization.data(withJSONObject: hypervisor, options: [.sortedKeys]), as: UTF8.self)
             if broken { files[hypervisorPath] = "{\"version\": 1,, }" }
             files["notes.json"] = String(decoding: try JSONSerialization.data(withJSONObject: notes, options: [.sortedKeys]), as: UTF8.self)
-            return try fixture.commit(message, files: files)
+            return try fixture.commit(message, files: files, signing: signing)
         }
 
         /// Queues a request and performs it, as the agent's loop does.
@@ -147,5 +149,24 @@ struct CommitRunnerTests {
         #expect(approved.outcome == .succeeded, "\(approved.summary)")
         #expect(lab.board.notes == ["a": "alpha"])
         #expect(try lab.store.run(approved.run)?.trigger == RunTrigger(.approval, actor: "ops"))
+    }
+
+    @Test(
+        "--verify-commits: every commit since the last applied one must be signed by an allowed signer; an unsigned one is refused by name",
+        .needs(.openSSH))
+    func signedCommits() async throws {
+        let keys = try TemporaryDirectory("phoenix-agent-signers")
+        let signer = try SystemGitSignatureTests.SSHSigner(keys, name: "release", allowed: true)
+        let lab = try Lab(signatures: .ssh(allowedSigners: keys.file("allowed_signers")))
+        let signed = try lab.commit("signed", notes: ["a": "alpha"], signing: signer.signing)
+        let applied = try await lab.run(.init(RunTrigger(.poll)))
+        #expect(applied.outcome == .succeeded && applied.commit == signed, "\(applied.summary)")
+
+        // An unsigned commit, then a signed one on top: the range holds the unsigned one.
+        let unsigned = try lab.commit("unsigned", notes: ["a": "changed"])
+        _ = try lab.commit("signed again", notes: ["a": "changed twice"], signing: signer.signing)
+        let refused = try await lab.run(.init(RunTrigger(.poll)))
+        #expect(refused.outcome == .failed && refused.summary.contains("refused") && refused.summary.contains(unsigned), "\(refused.summary)")
+        #expect(lab.board.notes == ["a": "alpha"], "nothing of a refused range is applied")
     }
 }

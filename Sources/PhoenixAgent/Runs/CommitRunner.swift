@@ -154,13 +154,14 @@ public struct CommitRunner: Sendable {
         }
         defer { watcher.cancel() }
 
-        // 2. Signatures, from the last applied commit to this one.
+        // 2. A clean tree of exactly this commit (the fetch brings the range the signatures are
+        //    checked over), then the signatures from the last applied commit to this one, then
+        //    the configuration it holds, validated. Nothing is applied before all three pass.
+        let tree: GitTree
+        do { tree = try await git.checkout(commit, branch: settings.branch) } catch { return end(.failed, "\(error)") }
         if settings.verifySignatures {
             do { try await git.verifySignatures(from: previous, to: commit) } catch { return end(.failed, "refused: \(error)") }
         }
-        // 3. A clean tree of exactly this commit, validated.
-        let tree: GitTree
-        do { tree = try await git.checkout(commit, branch: settings.branch) } catch { return end(.failed, "\(error)") }
         let stacksDirectory = "\(tree.path)/\(settings.stacksPath)"
         let loaded = services.load("\(tree.path)/\(settings.configPath)", stacksDirectory)
         guard let estate = loaded.estate, loaded.report.isUsable else {
@@ -173,7 +174,7 @@ public struct CommitRunner: Sendable {
             record(job.run, details: RunDetails(tree: tree, diagnostics: result.diagnostics))
             return end(.failed, "commit \(Self.short(commit)) is not a valid configuration: \(result.diagnostics.count) error(s)")
         }
-        // 4. The plan, recorded with the run.
+        // 3. The plan, recorded with the run.
         let stages = job.request.stages.map { asked in settings.stages.filter(asked.contains) } ?? settings.stages
         let plan: SyncService.Outcome
         do {
@@ -202,7 +203,7 @@ public struct CommitRunner: Sendable {
                 return end(.waitingForApproval, "\(why)changes to \(stageList) wait for approval: phoenix agent approve \(job.run)")
             }
         }
-        // 5. Apply, under the lock: a person's run is waited for.
+        // 4. Apply, under the lock: a person's run is waited for.
         while true {
             do {
                 let outcome = try await services.with(estate, stages, stacksDirectory) { service in
