@@ -50,7 +50,8 @@ extension StateStore {
             let holderHost: String = holder["host"]
             let alive = holderHost != host || (kill(holderPID, 0) == 0 || errno == EPERM)
             if alive {
-                throw StateError.locked(pid: holderPID, host: holderHost, since: Date(timeIntervalSince1970: holder["started_at"]))
+                throw StateError.locked(
+                    pid: holderPID, host: holderHost, since: Date(timeIntervalSince1970: holder["started_at"]), run: holder["run_id"] as Int64?)
             }
             try db.execute(sql: "DELETE FROM lock WHERE id = 1")
         }

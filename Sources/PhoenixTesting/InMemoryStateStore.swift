@@ -81,7 +81,7 @@ public final class InMemoryStateStore: StateBackend, Sendable {
     private static func takeLock(_ data: inout Contents, host: String) throws(StateError) -> [RunRecord] {
         if let holder = data.holder {
             let alive = holder.host != host || kill(holder.pid, 0) == 0 || errno == EPERM
-            if alive { throw StateError.locked(pid: holder.pid, host: holder.host, since: holder.startedAt) }
+            if alive { throw StateError.locked(pid: holder.pid, host: holder.host, since: holder.startedAt, run: holder.run) }
             data.holder = nil
         }
         var interrupted: [RunRecord] = []

@@ -50,9 +50,10 @@ struct StateContractTests {
         #expect(throws: StateError.self) { try store.beginRun(command: "sync dns", user: "ops", host: "node1") }
         do {
             _ = try store.beginRun(command: "sync dns", user: "ops", host: "node1")
-        } catch let StateError.locked(pid, host, _) {
+        } catch let StateError.locked(pid, host, _, holder) {
             #expect(pid == getpid())
             #expect(host == "node1")
+            #expect(holder == run, "the holder's run is named")
         }
         try store.finishRun(run, outcome: .succeeded, summary: "ok")
         let (next, interrupted) = try store.beginRun(command: "sync dns", user: "ops", host: "node1")

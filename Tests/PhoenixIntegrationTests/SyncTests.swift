@@ -236,14 +236,15 @@ struct SyncTests {
         #expect(try lab.phoenix(["rollback", "99"]).stderr.contains("there is no run 99"))
     }
 
-    @Test("a second sync is refused while one holds the lock, naming its pid, host and start time")
+    @Test("a second sync is refused while one holds the lock, naming its run, pid, host and start time")
     func lock() throws {
         let lab = try SyncLab.make()
         let store = try StateStore(path: lab.state)
         let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
         let refused = try lab.phoenix(["sync", "dns"])
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("another sync holds the lock: pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("another sync holds the lock: run \(run), pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: lab.recordsFile))
         try store.finishRun(run, outcome: .succeeded, summary: "")
         #expect(try lab.phoenix(["sync", "dns"]).status == 0)

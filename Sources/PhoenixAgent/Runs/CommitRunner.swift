@@ -218,8 +218,8 @@ public struct CommitRunner: Sendable {
                     uniquingKeysWith: { first, _ in first })
                 let recorded = (try? store.run(job.run))?.outcome
                 return end(recorded.flatMap(RunOutcome.init(rawValue:)) ?? (outcome.succeeded ? .succeeded : .failed), (try? store.run(job.run))?.summary ?? "")
-            } catch let StateError.locked(pid, host, _) {
-                log("run \(job.run) waits for the run holding the lock (pid \(pid) on \(host))")
+            } catch let StateError.locked(pid, host, _, holder) {
+                log("run \(job.run) waits for \(holder.map { "run \($0)" } ?? "the run") holding the lock (pid \(pid) on \(host))")
                 if let stop = job.control.stopReason { return end(stop.outcome, stop.description) }
                 try? await Task.sleep(for: .seconds(settings.lockRetry))
             } catch {

@@ -143,7 +143,9 @@ public struct KindRecord: Sendable, Equatable {
 /// What can go wrong with the state store, with what to do about it.
 public enum StateError: Error, CustomStringConvertible, Equatable {
     case unavailable(path: String, reason: String)
-    case locked(pid: Int32, host: String, since: Date)
+    /// Another run holds the sync lock: its process, host, start and run (`phoenix history` names
+    /// it: a person's sync, or the agent's run and its trigger).
+    case locked(pid: Int32, host: String, since: Date, run: Int64?)
     case unknownRun(Int64)
     case runNotRestorable(Int64, outcome: String)
     /// A run that changed no files (`converge` changes guests): there is nothing of it to restore.
@@ -153,8 +155,9 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .unavailable(path, reason):
             return "the state store \(path) cannot be used: \(reason) (check the path and its permissions, or pass --state)"
-        case let .locked(pid, host, since):
-            return "another sync holds the lock: pid \(pid) on \(host), started \(ISO8601DateFormatter().string(from: since)); wait for it to finish"
+        case let .locked(pid, host, since, run):
+            return "another sync holds the lock: \(run.map { "run \($0), " } ?? "")pid \(pid) on \(host), started "
+                + "\(ISO8601DateFormatter().string(from: since)); wait for it to finish"
         case let .unknownRun(id):
             return "there is no run \(id) (phoenix history lists the runs)"
         case let .runNotRestorable(id, outcome):
