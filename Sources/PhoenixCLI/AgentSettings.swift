@@ -42,12 +42,17 @@ struct AgentSettingsReader {
         /// The agent over the live adapters `target` names, and the HTTP transport of its reports
         /// (nil without statuses or notifications) to shut down when it ends.
         func makeAgent(store: StateStore, options target: SyncOptions, logger: Logger) throws -> (Agent, LiveHTTPTransport?) {
-            let services = AgentServices(
+            var services = AgentServices(
                 load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
                 lease: { estate, stages, stacks in
                     let lease = try await target.service(estate: estate, stages: stages, stacksDirectory: stacks, quiet: true)
                     return AgentServices.Lease(service: lease.service, release: lease.release)
                 })
+            services.expiries = { estate in
+                let report = await target.readCertificates(estate)
+                let status = await CertsStatus.read(report, names: [], now: Date(), timeout: min(5, estate.settings.stepCA.timeout))
+                return Dictionary(status.certificates.compactMap { certificate in certificate.facts.map { (certificate.name, $0.notAfter) } }) { first, _ in first }
+            }
             let runner = CommitRunner(
                 settings: .init(
                     branch: options.branch, configPath: options.configPath, stacksPath: options.stacksPath, verifySignatures: options.verifyCommits != nil,

@@ -96,7 +96,12 @@ public actor Agent {
             group.addTask { await self.work() }
             group.addTask { await self.repeatedly(every: self.settings.interval, jitter: self.settings.jitter, first: 0) { await $0.poll() } }
             group.addTask { await self.repeatedly(every: self.settings.driftInterval, jitter: 0.05) { await $0.checkDrift() } }
-            group.addTask { await self.repeatedly(every: self.settings.certificateInterval, jitter: 0.05) { await $0.checkCertificates() } }
+            // The certificates are looked at soon after start (the expiry metric), then every interval.
+            group.addTask {
+                await self.repeatedly(every: self.settings.certificateInterval, jitter: 0.05, first: min(60, self.settings.certificateInterval)) {
+                    await $0.checkCertificates()
+                }
+            }
             // The worker ends when the queue is closed; the timers end with it.
             await group.next()
             group.cancelAll()
@@ -203,6 +208,7 @@ public actor Agent {
 
     func checkCertificates() async {
         do {
+            for (name, expiry) in try await runner.certificateExpiries() { metrics.certificateExpiry(name, at: expiry) }
             guard try await runner.certificatesDue() else { return }
             let ticket = try await submit(RunQueue.Request(RunTrigger(.schedule), stages: [.certs]))
             log(.info, "certificates are due: run \(ticket.run)")

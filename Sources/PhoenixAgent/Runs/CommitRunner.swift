@@ -20,6 +20,9 @@ public struct AgentServices: Sendable {
     public var load: @Sendable (_ configDirectory: String, _ stacksDirectory: String) -> EstateLoader.Result
     /// The sync service for an estate and stages, over the live adapters.
     public var lease: @Sendable (_ estate: Estate, _ stages: [SyncStage], _ stacksDirectory: String) async throws -> Lease
+    /// When each installed certificate of an estate expires, by name (one bulk read per machine;
+    /// nil: the agent does not look).
+    public var expiries: (@Sendable (_ estate: Estate) async -> [String: Date])?
 
     public init(
         load: @escaping @Sendable (String, String) -> EstateLoader.Result,
@@ -274,6 +277,13 @@ extension CommitRunner {
         guard let applied = try await appliedEstate() else { return nil }
         let drifts = try await services.with(applied.estate, settings.stages, applied.stacksDirectory) { try await $0.drift(store: store) }
         return (drifts.flatMap(\.findings).filter { $0.state != .inSync }, applied.commit)
+    }
+
+    /// When the applied estate's certificates expire, by name (empty when nothing is applied or the
+    /// agent does not look).
+    public func certificateExpiries() async throws -> [String: Date] {
+        guard settings.stages.contains(.certs), let expiries = services.expiries, let applied = try await appliedEstate() else { return [:] }
+        return await expiries(applied.estate)
     }
 
     /// Whether a certificate of the applied estate is due (missing, changed or inside its renewal
