@@ -51,7 +51,9 @@ struct AgentSettingsReader {
             services.expiries = { estate in
                 let report = await target.readCertificates(estate)
                 let status = await CertsStatus.read(report, names: [], now: Date(), timeout: min(5, estate.settings.stepCA.timeout))
-                return Dictionary(status.certificates.compactMap { certificate in certificate.facts.map { (certificate.name, $0.notAfter) } }) { first, _ in first }
+                return Dictionary(status.certificates.compactMap { certificate in certificate.facts.map { (certificate.name, $0.notAfter) } }) { first, _ in
+                    first
+                }
             }
             let runner = CommitRunner(
                 settings: .init(
