@@ -92,7 +92,9 @@ public struct SyncService: Sendable {
 
         var summary: String {
             let parts = reports.compactMap(\.summary)
-            return parts.isEmpty ? "no changes" : parts.joined(separator: "; ")
+            let done = parts.isEmpty ? "no changes" : parts.joined(separator: "; ")
+            // A run asked to stop says so first: what did not start is for the next run.
+            return stopped.map { "\($0): \(done)" } ?? done
         }
     }
 

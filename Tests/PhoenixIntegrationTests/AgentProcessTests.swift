@@ -277,4 +277,41 @@ struct AgentProcessTests {
         #expect(resumed["outcome"] as? String == "succeeded" && resumed["id"] as? Int != killed, "\(resumed) \(again.log.suffix(1500))")
         #expect(lab.mirrored?.contains("whoami:z") == true)
     }
+
+    @Test("a hand edit is reported by the drift check (log and metric); SIGHUP reads the tokens again; SIGTERM mid-run records it interrupted and exits")
+    func driftReloadAndStop() throws {
+        let lab = try Lab(interval: "1h", extra: ["--drift-interval", "1s"], environment: ["PHOENIX_TEST_LATENCY_MS=300"])
+        defer { lab.process.stop() }
+        _ = try lab.finishedRun(at: try lab.head(), outcome: "succeeded")
+        let mirrored = lab.directory.file("host/tank/stacks/whoami/docker-compose.yml")
+        try "services: {}  # edited by hand\n".write(toFile: mirrored, atomically: true, encoding: .utf8)
+        let metric = { (try? lab.request("GET", "/metrics", headers: ["Authorization: Bearer \(AgentProcessTests.token)"]).body) ?? "" }
+        #expect(waitUntil(timeout: 30, interval: 0.25) { metric().contains("phoenix_drifted_resources 1.0") }, "\(metric())")
+        #expect(lab.process.log.contains("files:whoami/docker-compose.yml (changed by hand)"), "\(lab.process.log.suffix(1500))")
+        #expect(!lab.process.log.contains("edited by hand"), "drift names the resource, never its contents")
+
+        // SIGHUP: a token added to the file works without a restart.
+        let newToken = "rotated-token-\(UUID().uuidString)"
+        try lab.directory.write(
+            "tokens", "operate ops \(WebhookSigning.sha256Hex(AgentProcessTests.token))\nread dashboard \(WebhookSigning.sha256Hex(newToken))\n")
+        #expect(try lab.request("GET", "/api/v1/runs", headers: ["Authorization: Bearer \(newToken)"]).status == 401)
+        lab.process.signal(SIGHUP)
+        #expect(
+            try waitUntil(timeout: 10, interval: 0.1) { try lab.request("GET", "/api/v1/runs", headers: ["Authorization: Bearer \(newToken)"]).status == 200 })
+        #expect(lab.process.isRunning, "SIGHUP reloads, it does not end the agent")
+
+        // SIGTERM while a run applies (each call takes 300 ms): the run ends interrupted, the process exits 0.
+        try Lab.commitExample(lab.fixture, "slow", whoami: "services:\n  whoami:\n    image: traefik/whoami:slow\n")
+        let answer = try lab.webhook(delivery: "slow-1")
+        let run = try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])["run"] as? Int
+        #expect(
+            waitUntil(timeout: 10, interval: 0.05) { ((try? lab.runs()) ?? []).contains { $0["id"] as? Int == run && $0["outcome"] as? String == "running" } })
+        lab.process.signal(SIGTERM)
+        #expect(waitUntil(timeout: 30) { !lab.process.isRunning }, "\(lab.process.log.suffix(1000))")
+        #expect(lab.process.status == 0)
+        let store = try #require(try StateStore.existing(path: lab.directory.file("state/state.sqlite")))
+        let record = try #require(try store.run(Int64(run ?? 0)))
+        #expect(["interrupted", "succeeded"].contains(record.outcome), "\(record)")
+        if record.outcome == "interrupted" { #expect(record.summary.contains("shut down"), "\(record.summary)") }
+    }
 }
