@@ -40,7 +40,8 @@ struct CommitRunnerTests {
                     let service = await SyncService.assemble(environment, registry: KindRegistry([registration]))
                     return AgentServices.Lease(service: service, release: {})
                 })
-            runner = CommitRunner(settings: .init(branch: "main", verifySignatures: signatures != nil), git: git, store: store, services: services)
+            runner = CommitRunner(
+                settings: .init(branch: "main", verifySignatures: signatures != nil, lockRetry: 0.1), git: git, store: store, services: services)
             queue = RunQueue(store: store)
         }
 
@@ -168,5 +169,26 @@ struct CommitRunnerTests {
         let refused = try await lab.run(.init(RunTrigger(.poll)))
         #expect(refused.outcome == .failed && refused.summary.contains("refused") && refused.summary.contains(unsigned), "\(refused.summary)")
         #expect(lab.board.notes == ["a": "alpha"], "nothing of a refused range is applied")
+    }
+
+    @Test("a person's run holding the lock is waited for: the agent's run applies once it ends")
+    func waitsForAPerson() async throws {
+        let lab = try Lab()
+        let commit = try lab.commit("one note", notes: ["a": "alpha"])
+        let (person, _) = try lab.store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
+        let ticket = try await lab.queue.submit(.init(RunTrigger(.poll)))
+        let job = try #require(await lab.queue.next())
+        let runner = lab.runner
+        let performing = Task { await runner.perform(job) }
+        // While the person's run holds the lock, the agent's run has planned and waits, applying nothing.
+        let waited = waitUntil(timeout: 10) { (try? lab.store.runDetails(ticket.run)) != nil }
+        #expect(waited)
+        try await Task.sleep(for: .milliseconds(300))
+        let outcome = try lab.store.run(ticket.run)?.outcome
+        #expect(lab.board.writes == 0 && outcome == "queued")
+        try lab.store.finishRun(person, outcome: .noChanges, summary: "")
+        let result = await performing.value
+        #expect(result.outcome == .succeeded && result.commit == commit, "\(result.summary)")
+        #expect(lab.board.notes == ["a": "alpha"])
     }
 }
