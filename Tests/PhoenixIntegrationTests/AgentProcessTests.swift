@@ -314,4 +314,28 @@ struct AgentProcessTests {
         #expect(["interrupted", "succeeded"].contains(record.outcome), "\(record)")
         if record.outcome == "interrupted" { #expect(record.summary.contains("shut down"), "\(record.summary)") }
     }
+
+    @Test("the API over TLS from --tls-cert and --tls-key: the certificate served is the one given", .needs(.openssl))
+    func tls() throws {
+        let keys = try TemporaryDirectory("phoenix-agent-tls")
+        let openssl = try #require(TestPaths.program("openssl"))
+        let made = try Command.run(
+            openssl,
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=phoenix-agent.test",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keys.file("key.pem"), "-out", keys.file("cert.pem"),
+            ])
+        try #require(made.status == 0, "\(made.stderr)")
+        let lab = try Lab(interval: "1h", extra: ["--tls-cert", keys.file("cert.pem"), "--tls-key", keys.file("key.pem")])
+        defer { lab.process.stop() }
+        let curl = try #require(TestPaths.program("curl"))
+        var answer = CommandResult(status: 1, stdout: "", stderr: "")
+        _ = try waitUntil(timeout: 20, interval: 0.2) {
+            answer = try Command.run(curl, ["-s", "--cacert", keys.file("cert.pem"), "https://127.0.0.1:\(lab.port)/healthz"])
+            return answer.status == 0 && answer.stdout.contains("healthy")
+        }
+        #expect(answer.stdout.contains(#""healthy":true"#), "\(answer.stdout) \(answer.stderr) \(lab.process.log.suffix(800))")
+        let plain = try Command.run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(lab.port)/healthz"])
+        #expect(plain.stdout != "200", "plain HTTP is not served beside TLS")
+    }
 }
