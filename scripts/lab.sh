@@ -35,6 +35,8 @@ phoenix=("${PHOENIX_BIN:-$repo/.build/debug/phoenix}")
 target=(--host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite"
     --api https://127.0.0.1:18006 --api-ca "$lab/pki/ca.crt" --api-token-file "$lab/pve/token")
 flags=(--config-dir "$estate/etc" --stacks-dir "$estate/stacks" "${target[@]}")
+# What swarm status and stacks status read: the estate and the state store.
+status_flags=(--config-dir "$estate/etc" --stacks-dir "$estate/stacks" --state "$lab/state.sqlite")
 docker_dir=$lab/docker
 swarm_ns=phoenix-lab-docker
 # shellcheck source=lib/dockerd.sh
@@ -116,7 +118,9 @@ spec = {"port": 18006, "directory": lab + "/pve", "cert": lab + "/pki/node.crt",
         "tokens": {"root@pam!phoenix": "lab-pve-token-secret"},
         "containers": [{"vmid": int(ctid), "name": entry["name"], "node": "pve-lab", "status": "running", "config": {"hostname": entry["name"]}}
                        for ctid, entry in sorted(lxc.items())],
-        "vms": [{"vmid": vm["vmid"], "name": vm["name"], "node": "pve-lab", "status": "running"} for vm in vms]}
+        # The VM runs with the network it was created with (a running VM's network changes wait for a reboot).
+        "vms": [{"vmid": vm["vmid"], "name": vm["name"], "node": "pve-lab", "status": "running",
+                 "config": {"net0": "virtio", "ipconfig0": "ip=" + vm["network_config"]["ip"]}} for vm in vms]}
 json.dump(spec, open(lab + "/pve/spec.json", "w"), indent=1)
 PY
     printf '%s\n' "$repo/.venv-it/bin/python" "$repo/Tests/PhoenixIntegrationTests/Fixtures/fakepve_server.py" "$lab/pve/spec.json" > "$run/pveproxy.cmd"
@@ -236,8 +240,8 @@ PY
 # The stack on the real Swarm: a change that converges, a broken change rolled back, a hand change.
 swarm_demo() {
     say "the Swarm and the stack phoenix deployed"
-    "${phoenix[@]}" swarm status "${flags[@]}"
-    "${phoenix[@]}" stacks status "${flags[@]}"
+    "${phoenix[@]}" swarm status "${status_flags[@]}"
+    "${phoenix[@]}" stacks status "${status_flags[@]}"
     say "a change to the stack (REPLICAS 2 -> 3): plan names it, sync deploys exactly that"
     sed -i 's/"value": "2"/"value": "3"/' "$estate/etc/phoenix_stacks_config.json"
     "${phoenix[@]}" plan stacks "${flags[@]}" || true
@@ -245,7 +249,7 @@ swarm_demo() {
     say "a broken change (a health check that never passes): the whole stack goes back to the last good compose, exit 1"
     sed -i 's/test: \["CMD", "true"\]/test: ["CMD", "false"]/' "$estate/stacks/hello/docker-compose.yml"
     "${phoenix[@]}" sync stacks "${flags[@]}" --progress none || echo "(sync exited $?: rolled back is never a success)"
-    "${phoenix[@]}" stacks status "${flags[@]}"
+    "${phoenix[@]}" stacks status "${status_flags[@]}"
     say "the fix converges; then someone scales it by hand: drift says so, sync repairs it"
     sed -i 's/test: \["CMD", "false"\]/test: ["CMD", "true"]/' "$estate/stacks/hello/docker-compose.yml"
     "${phoenix[@]}" sync stacks "${flags[@]}" --progress none
@@ -270,7 +274,8 @@ demo() {
     say "history"
     "${phoenix[@]}" history --state "$lab/state.sqlite"
     echo
-    echo "The lab keeps running: try ${phoenix[*]} plan|drift|sync|swarm status|stacks status ${flags[*]}"
+    echo "The lab keeps running: try ${phoenix[*]} plan|drift|sync ${flags[*]}"
+    echo "and ${phoenix[*]} swarm status|stacks status ${status_flags[*]}"
     echo "Stop it with scripts/lab.sh down."
 }
 
