@@ -24,11 +24,12 @@ push() {
     git_work rev-parse HEAD
 }
 
-# The push event a Gitea would send for the branch's head, signed with the webhook secret.
+# The push event a Gitea would send for a push of COMMIT (default: the work tree's head) to main,
+# signed with the webhook secret.
 webhook() {
     local delivery body
     delivery=$(python3 -c 'import uuid; print(uuid.uuid4())')
-    body=$(printf '{"ref":"refs/heads/main","after":"%s","repository":{"full_name":"lab/estate"}}' "$(git_work rev-parse HEAD)")
+    body=$(printf '{"ref":"refs/heads/main","after":"%s","repository":{"full_name":"lab/estate"}}' "${1:-$(git_work rev-parse HEAD)}")
     # The signature from the secret file (never on a command line).
     python3 - "$agent_dir/webhook-secret" "$body" > "$agent_dir/webhook.header" <<'PY'
 import hashlib, hmac, sys
@@ -42,50 +43,94 @@ PY
 
 api() { curl -sf -H "@$agent_dir/auth.header" "$agent_url$1"; }
 
-# Prints "ID|OUTCOME|TRIGGER" of the newest run at COMMIT that is finished (WHICH=finished) or in any
-# state (WHICH=any); fails when there is none.
+# Prints "ID|OUTCOME|TRIGGER" of the newest run at COMMIT in any state (WHICH=any), or of the newest
+# finished one that applied it (WHICH=finished); fails when there is none.
 run_at() {
     api "/api/v1/runs?limit=100" | python3 -c '
 import json, sys
 commit, which = sys.argv[1], sys.argv[2]
-for r in json.load(sys.stdin)["runs"]:
-    if r.get("commit") == commit and (which == "any" or r["outcome"] not in ("queued", "running")):
-        print("%s|%s|%s" % (r["id"], r["outcome"], r["trigger"]["kind"]))
-        sys.exit(0)
-sys.exit(1)' "$1" "$2"
+runs = [r for r in json.load(sys.stdin)["runs"] if r.get("commit") == commit]
+if which == "finished":
+    runs = [r for r in runs if r["outcome"] not in ("queued", "running")]
+    # The run that applied it, rather than a later one that found it applied already.
+    runs = [r for r in runs if r["outcome"] != "no changes"] or runs
+if not runs:
+    sys.exit(1)
+print("%s|%s|%s" % (runs[0]["id"], runs[0]["outcome"], runs[0]["trigger"]["kind"]))' "$1" "$2"
 }
 
 # Waits for a finished run at COMMIT (at most SECONDS), then prints it and its changes.
 show_run() {
-    local commit=$1 seconds=${2:-120} found id outcome trigger
+    local commit=$1 seconds=${2:-120} id
     wait_for "$seconds" run_at "$commit" finished || {
         echo "no finished run at ${commit:0:12} after ${seconds}s; the agent's log:"
         tail -20 "$run/agent.log"
         exit 1
     }
-    found=$(run_at "$commit" finished)
-    IFS='|' read -r id outcome trigger <<< "$found"
-    note "run $id at ${commit:0:12} (trigger: $trigger): $outcome"
-    api "/api/v1/runs/$id" | python3 -c '
+    id=$(run_at "$commit" finished | cut -d'|' -f1)
+    show_run_id "$id"
+}
+
+# Prints run ID: its trigger, commit and outcome, and what changed.
+show_run_id() {
+    api "/api/v1/runs/$1" | python3 -c '
 import json, sys
 run = json.load(sys.stdin)
+print("   run %s at %s (trigger: %s): %s" % (run["id"], (run.get("commit") or "")[:12], run["trigger"]["kind"], run["outcome"]))
 for line in run.get("diagnostics", []):
     print("     invalid:", line)
 changed = [r for r in run.get("resources", []) if r["outcome"] not in ("unchanged", "in sync", "no change")]
-for r in changed[:12]:
-    print("     %-34s %s%s" % (r["id"], r["outcome"], (": " + "; ".join(r["reasons"])[:150]) if r["reasons"] else ""))
-if len(changed) > 12:
-    print("     … and %d more" % (len(changed) - 12))
+if len(changed) > 6:
+    kinds = {}
+    for r in changed:
+        kinds.setdefault(r["outcome"], {}).setdefault(r["id"].split(":")[0], 0)
+        kinds[r["outcome"]][r["id"].split(":")[0]] += 1
+    for outcome, counts in kinds.items():
+        print("     %d %s: %s" % (sum(counts.values()), outcome, ", ".join("%s x%d" % item for item in sorted(counts.items()))))
+    sys.exit(0)
+ids = [r["id"] for r in run.get("resources", [])]
+for r in changed:
+    # A unit lists the reasons of all its files: keep this resource'"'"'s, drop where each comes from.
+    reasons = []
+    for reason in r["reasons"]:
+        owner = next((i for i in ids if reason.startswith(i + ": ")), None)
+        if owner is not None and owner != r["id"]:
+            continue
+        reason = reason[len(r["id"]) + 2:] if owner == r["id"] else reason
+        if not reason.startswith("from "):
+            reasons.append(reason)
+    print("     %-32s %s%s" % (r["id"], r["outcome"], (": " + "; ".join(reasons))[:170] if reasons else ""))
 '
-    last_outcome=$outcome
 }
 
-notification_count() { [ -f "$notifications" ] && wc -l < "$notifications" || echo 0; }
+# One line about COMMIT's runs: none, superseded, or how it ended.
+describe_run() {
+    local found id outcome trigger
+    if ! found=$(run_at "$1" any); then
+        note "$2 ${1:0:12}: no run of its own (the newest commit took its place in the pending slot)"
+        return
+    fi
+    found=$(run_at "$1" finished || echo "$found")
+    IFS='|' read -r id outcome trigger <<< "$found"
+    case "$outcome" in
+        superseded) note "$2 ${1:0:12}: run $id ($trigger) superseded: a newer commit arrived, it stopped at its next boundary" ;;
+        *) note "$2 ${1:0:12}: run $id ($trigger) $outcome" ;;
+    esac
+}
+
+replicas_settled() { docker_lab service ls --format '{{.Replicas}}' | awk -F/ '$1 != $2 { bad = 1 } END { exit bad }'; }
+
+run_is() { [ "$(run_at "$1" any | cut -d'|' -f2)" = "$2" ]; }
+run_finished() { api "/api/v1/runs/$1" | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["outcome"] in ("queued", "running"))'; }
+drift_is_zero() { api /metrics | grep -Eq '^phoenix_drifted_resources 0(\.0*)?$'; }
+
+notification_count() { if [ -f "$notifications" ]; then wc -l < "$notifications"; else echo 0; fi; }
+have_notifications() { [ "$(notification_count)" -ge "$1" ]; }
 
 # Waits until COUNT notifications arrived (at most 15 s), then prints the last one.
 show_notification() {
     local count=$1
-    wait_for 15 test "$(notification_count)" -ge "$count" || true
+    wait_for 15 have_notifications "$count" || true
     note "notifications received so far: $(notification_count)"
     [ "$(notification_count)" -gt 0 ] && tail -1 "$notifications" | python3 -c '
 import json, sys
@@ -173,24 +218,33 @@ agent_demo() {
     show_notification 2
     note "notification events, in order: $(python3 -c 'import json,sys; print(", ".join(json.loads(l)["body"]["event"] for l in open(sys.argv[1])))' "$notifications")"
 
-    say "d. two quick commits while a run is busy: the pending slot keeps the newest, the one in between never runs"
-    set_replicas 2
+    say "d. two quick commits while a run is busy: the newest wins, the one in between gets no run of its own (or is superseded)"
+    # Three commits made first: one to keep a run busy (two more replicas to start and wait for), then
+    # the two quick ones, pushed one right after the other while it runs.
     local busy second third
-    busy=$(push "hello: two replicas")
-    webhook
-    wait_for 30 run_at "$busy" any || true
-    note "run for ${busy:0:12}: $(run_at "$busy" any || echo none yet)"
+    set_replicas 5
+    git_work commit -q -am "hello: five replicas"
+    busy=$(git_work rev-parse HEAD)
     set_replicas 4
-    second=$(push "hello: four replicas")
-    webhook
+    git_work commit -q -am "hello: four replicas"
+    second=$(git_work rev-parse HEAD)
     set_replicas 3
-    third=$(push "hello: three replicas, the newest")
-    webhook
+    git_work commit -q -am "hello: three replicas"
+    third=$(git_work rev-parse HEAD)
+    git_work push -q origin "$busy:main"
+    webhook "$busy"
+    wait_for 30 run_is "$busy" running || true
+    note "${busy:0:12} is being applied: run $(run_at "$busy" any | cut -d'|' -f1,2 | tr '|' ' ')"
+    git_work push -q origin "$second:main"
+    git_work push -q origin "$third:main"
+    webhook "$second"
+    webhook "$third"
     show_run "$third"
-    note "${busy:0:12} (busy):   $(run_at "$busy" finished || echo 'no run')"
-    note "${second:0:12} (quick 1): $(run_at "$second" any || echo 'no run of its own: the newest commit took its place')"
-    note "${third:0:12} (quick 2): $(run_at "$third" finished)"
+    wait_for 20 replicas_settled || true
     note "swarm: $(docker_lab service ls --format '{{.Name}} {{.Replicas}}' | tr '\n' ' ')"
+    describe_run "$busy" "busy    "
+    describe_run "$second" "quick 1 "
+    describe_run "$third" "quick 2 "
 
     say "e. a hand change: someone edits the DNS records under the host root; the drift check (every 5s) reports it"
     echo "10.99.0.1 intruder.lab.example.net" >> "$lab/host/etc/phoenix/dnsmasq/phoenix.hosts"
@@ -198,12 +252,14 @@ agent_demo() {
     note "log: $(grep 'drift from.*dns' "$run/agent.log" | tail -1 | cut -c1-220)"
     note "metric: $(api /metrics | grep '^phoenix_drifted_resources')"
     say "   an operator asks for a sync (POST /api/v1/sync with the operate token): the records are put back"
-    note "$(curl -s -X POST -H "@$agent_dir/auth.header" "$agent_url/api/v1/sync")"
-    local repaired=""
-    wait_for 60 sh -c "curl -sf -H @$agent_dir/auth.header $agent_url/api/v1/runs | grep -q '\"kind\":\"api\"[^}]*}[^}]*\"outcome\":\"succeeded\"'" || true
-    api "/api/v1/runs?limit=1" | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"][0]; print("   run %s (trigger: %s): %s" % (r["id"], r["trigger"]["kind"], r["outcome"]))'
-    wait_for 30 sh -c "curl -sf -H @$agent_dir/auth.header $agent_url/metrics | grep -qx 'phoenix_drifted_resources 0.0*'" && repaired=yes
-    note "metric after the next drift check: $(api /metrics | grep '^phoenix_drifted_resources')${repaired:+ (in sync again)}"
+    local answer sync_run
+    answer=$(curl -s -X POST -H "@$agent_dir/auth.header" "$agent_url/api/v1/sync")
+    note "POST /api/v1/sync: $answer"
+    sync_run=$(printf '%s' "$answer" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["run"]))')
+    wait_for 60 run_finished "$sync_run" || true
+    show_run_id "$sync_run"
+    note "dns: intruder.lab.example.net -> '$(dig +short @127.0.0.1 -p 15353 intruder.lab.example.net)' (gone)"
+    wait_for 30 drift_is_zero && note "metric after the next drift check: $(api /metrics | grep '^phoenix_drifted_resources') (in sync again)"
 
     say "the runs (phoenix history reads the same records)"
     "${phoenix[@]}" history --state "$lab/state.sqlite" | head -20
