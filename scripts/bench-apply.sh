@@ -41,8 +41,17 @@ trap cleanup EXIT
 cp -r Examples/lab/etc "$work/etc"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 - "$work" "$guests" "$lab" "$port" <<'PY'
-import json, sys
+import json, os, sys
 work, count, lab, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+# The lab's Step-CA, Swarm manager and stack are not part of this benchmark.
+hypervisor = json.load(open(work + "/etc/phoenix_hypervisor_config.json"))
+hypervisor.pop("step_ca", None)
+hypervisor["phoenix"].pop("step_ca", None)
+hypervisor["phoenix"].pop("docker", None)
+json.dump(hypervisor, open(work + "/etc/phoenix_hypervisor_config.json", "w"), indent=2)
+json.dump({"vms": []}, open(work + "/etc/phoenix_vm_configs.json", "w"))
+for name in ("phoenix_stacks_config.json", "certificate-manifest.json"):
+    os.remove(work + "/etc/" + name)
 path = work + "/etc/phoenix_lxc_configs.json"
 config = json.load(open(path))
 for index in range(count):
@@ -56,7 +65,7 @@ for index in range(count):
         del config["lxc_configs"][str(300 + index)]["clone_from_ctid"]
 json.dump(config, open(path, "w"), indent=2)
 guests = [{"vmid": int(key), "name": value.get("name", key)} for key, value in config["lxc_configs"].items()]
-spec = {"port": port, "directory": work, "cert": lab + "/pki/server.crt", "key": lab + "/pki/server.key",
+spec = {"port": port, "directory": work, "cert": lab + "/pki/node.crt", "key": lab + "/pki/node.key",
         "tokens": {"root@pam!bench": "bench-token-secret"}, "containers": guests, "vms": []}
 json.dump(spec, open(work + "/spec.json", "w"))
 open(work + "/token", "w").write("root@pam!bench=bench-token-secret\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks for the sync engine (release build):
-#  1. the no-op `sync all` on the lab (scripts/lab.sh up first): wall time, round trips to the
-#     machines, commands, writes and reloads (writes and reloads must be 0);
+#  1. the no-op `sync all` on the lab's one estate (scripts/lab.sh up first): wall time, round trips to
+#     the machines and APIs, commands, writes, reloads, deploys and signs (all four must be 0);
 #  2. `plan` on a synthetic estate of 1,000 guests, 10,000 rules, 200 stacks, 500 certificates
 #     against empty host and guest folders (every resource is a create).
 set -euo pipefail
@@ -13,7 +13,9 @@ phoenix=.build-release/release/phoenix
 
 scripts/lab.sh up >/dev/null 2>&1
 lab=/tmp/phoenix-lab
-flags=(--config-dir Examples/lab/etc --host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite")
+# The lab's estate and its target options (the guests on fakepve, the Step-CA, the Swarm): one no-op sync all.
+flags=(--config-dir Examples/lab/etc --stacks-dir Examples/lab/stacks --host-root "$lab/host" --guest-root "$lab/guests" --state "$lab/state.sqlite"
+    --api https://127.0.0.1:18006 --api-ca "$lab/pki/ca.crt" --api-token-file "$lab/pve/token")
 echo "no-op sync all on the lab ($runs runs):"
 for _ in $(seq "$runs"); do
     /usr/bin/time -f "  process: %e s wall, %M KB peak" "$phoenix" sync all "${flags[@]}" --stats --progress none 2>&1 >/dev/null | sed 's/^stats/  stats/'

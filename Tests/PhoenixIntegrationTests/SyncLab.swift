@@ -49,10 +49,7 @@ final class SyncLab {
         try fileManager.createDirectory(atPath: directory.file("etc"), withIntermediateDirectories: true)
         for name in ["phoenix_hypervisor_config.json", "phoenix_lxc_configs.json", "phoenix_vm_configs.json"] {
             var text = try String(contentsOfFile: "\(TestPaths.packageRoot)/Examples/lab/etc/\(name)", encoding: .utf8)
-            text = text.replacingOccurrences(of: "/tmp/phoenix-lab/pki/server.crt", with: certificates.cert)
-                .replacingOccurrences(of: "/tmp/phoenix-lab/pki/server.key", with: certificates.key)
-                .replacingOccurrences(of: "/tmp/phoenix-lab/pki/ca.crt", with: certificates.ca)
-                .replacingOccurrences(of: "/tmp/phoenix-lab", with: directory.path)
+            text = text.replacingOccurrences(of: "/tmp/phoenix-lab", with: directory.path)
             for (fixed, name) in [
                 (15353, "dns"), (18080, "http"), (18443, "https"), (18444, "stream"), (19080, "web"), (19443, "websecure"), (19444, "mesh"),
                 (19081, "dashboard"), (18006, "management"),
@@ -61,6 +58,7 @@ final class SyncLab {
             }
             try text.write(toFile: directory.file("etc/\(name)"), atomically: true, encoding: .utf8)
         }
+        try Self.withoutCAAndSwarm(directory.file("etc"), certificates: certificates)
 
         let guest = directory.file("guests/101")
         let run = directory.file("run")
@@ -95,6 +93,28 @@ final class SyncLab {
         let python = try #require(TestPaths.program("python3"))
         management = try RunningProcess(
             python, ["-m", "http.server", String(ports["management"]!), "--bind", "127.0.0.1", "--directory", run], logFile: directory.file("management.log"))
+    }
+
+    /// The lab's estate (Examples/lab) declares a Step-CA, a Swarm manager and its stack too: the
+    /// tests here are about the files' servers, so the gateway and Traefik serve the test's own
+    /// certificates (made with openssl) instead of ones the CA issues, and the VMs go (the stacks
+    /// file and the certificate manifest are not copied).
+    private static func withoutCAAndSwarm(_ etc: String, certificates: TestCertificates) throws {
+        try PatchedEstate.edit("\(etc)/phoenix_hypervisor_config.json") { root in
+            root["step_ca"] = nil
+            var phoenix = root["phoenix"] as! [String: Any]
+            phoenix["step_ca"] = nil
+            phoenix["docker"] = nil
+            for server in ["gateway", "traefik"] {
+                var settings = phoenix[server] as! [String: Any]
+                settings["cert_file"] = certificates.cert
+                settings["key_file"] = certificates.key
+                settings["ca_file"] = certificates.ca
+                phoenix[server] = settings
+            }
+            root["phoenix"] = phoenix
+        }
+        try PatchedEstate.edit("\(etc)/phoenix_vm_configs.json") { root in root["vms"] = [] }
     }
 
     deinit {
