@@ -181,8 +181,13 @@ struct CommitRunnerTests {
         let runner = lab.runner
         let performing = Task { await runner.perform(job) }
         // While the person's run holds the lock, the agent's run has planned and waits, applying nothing.
-        let waited = waitUntil(timeout: 10) { (try? lab.store.runDetails(ticket.run)) != nil }
-        #expect(waited)
+        // Waited for without blocking a thread: the run being waited on needs one.
+        var planned = false
+        for _ in 0..<200 where !planned {
+            planned = (try? lab.store.runDetails(ticket.run)) != nil
+            if !planned { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(planned, "the run planned while the lock was held")
         try await Task.sleep(for: .milliseconds(300))
         let outcome = try lab.store.run(ticket.run)?.outcome
         #expect(lab.board.writes == 0 && outcome == "queued")
