@@ -91,7 +91,7 @@ SH
 chmod +x "$work/bin/git"
 
 # The Engine's own record of service changes.
-"${docker[@]}" events --filter type=service --format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}}' > "$work/events.log" 2>/dev/null &
+"${docker[@]}" events --filter type=service --format '{{.TimeNano}} {{.Action}} {{.Actor.Attributes.name}} {{json .Actor.Attributes}}' > "$work/events.log" 2>/dev/null &
 echo $! > "$work/events.pid"
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/secret"
@@ -109,12 +109,18 @@ first=$(python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"][-1]; print(r
 printf 'the agent converges the first commit (%d stacks, from its start): %.1f s, run %s\n' "$stacks" \
     "$(echo "$(date +%s.%N) $started" | awk '{print $1 - $2}')" "$first"
 
+# Every service's spec as the Engine holds it, one line each: a deploy changes a spec.
+specs() { "${docker[@]}" service ls -q | xargs "${docker[@]}" service inspect --format '{{.Spec.Name}} {{json .Spec}}' | sort > "$1"; }
+changed_specs() { printf '  services whose spec the Engine changed: %s\n' "$(diff "$1" "$2" | grep -c '^>' || true) ($(diff "$1" "$2" | sed -n 's/^> \([^ ]*\) .*/\1/p' | paste -sd' ' -))"; }
+load() { printf '  (load average before: %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 change() {
     local name=$1
     sed -i "s/STACK=$name]/STACK=$name-changed]/" "$work/checkout/stacks/$name/docker-compose.yml"
     commit "bench: $name changed"
 }
 pick=$(printf 's%02d' $(( (stacks + 1) / 2 )))
+specs "$work/specs-0"
+loaded=$(load)
 after=$(change "$pick")
 pushed=$(date +%s.%N)
 python3 "$measure" hooks "$port" "$work/secret" 1 "$work/hook-1.jsonl" "$after"
@@ -122,8 +128,12 @@ run=$(python3 -c 'import json; print(json.loads(open("'"$work/hook-1.jsonl"'").r
 python3 "$measure" wait "$url" "$run" 300
 echo "one stack ($pick) changed by a commit, one signed webhook:"
 python3 "$measure" change "$work/state/state.sqlite" "$work/hook-1.jsonl" "$work/git-calls.log" "$agent" "$work/events.log" "$pushed"
+specs "$work/specs-1"
+changed_specs "$work/specs-0" "$work/specs-1"
+echo "$loaded"
 
 pick=$(printf 's%02d' $(( (stacks + 1) / 2 + 1 )))
+loaded=$(load)
 after=$(change "$pick")
 pushed=$(date +%s.%N)
 python3 "$measure" hooks "$port" "$work/secret" "$deliveries" "$work/hook-burst.jsonl" "$after"
@@ -131,7 +141,12 @@ run=$(python3 -c 'import json; print(json.loads(open("'"$work/hook-burst.jsonl"'
 python3 "$measure" wait "$url" "$run" 300
 echo "another stack ($pick) changed by a commit, $deliveries signed deliveries back to back:"
 python3 "$measure" change "$work/state/state.sqlite" "$work/hook-burst.jsonl" "$work/git-calls.log" "$agent" "$work/events.log" "$pushed"
+specs "$work/specs-2"
+changed_specs "$work/specs-1" "$work/specs-2"
+echo "$loaded"
 
 sleep "$interval"
 echo "the idle agent:"
+loaded=$(load)
 python3 "$measure" idle "$agent" "$idle" "$url" "$work/git-calls.log" "$work/git-daemon.log" "$interval"
+echo "$loaded"

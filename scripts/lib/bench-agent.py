@@ -115,8 +115,11 @@ def change(state, hooks_file, gitlog, agent_pid, events, pushed):
     first_call = calls[0] if calls else None
     fetch = next((c for c in calls if c[2] == "fetch"), None)
     tree = next((c for c in calls if c[2] == "read-tree"), None)
-    engine = [line.split() for line in open(events)] if os.path.exists(events) else []
-    engine = [e for e in engine if len(e) >= 3 and sent <= int(e[0]) / 1e9 <= (runs[-1][2] or time.time()) + 1]
+    engine = [line.split(" ", 3) for line in open(events)] if os.path.exists(events) else []
+    engine = [e for e in engine if len(e) == 4 and sent <= int(e[0]) / 1e9 <= (runs[-1][2] or time.time()) + 1]
+    # An update of a service's spec, and the Engine's own rollout records (updatestate.new: updating, completed).
+    rollout = [e for e in engine if "updatestate.new" in json.loads(e[3])]
+    engine = [e for e in engine if e not in rollout]
     print(f"  webhook answered: p50 {quantile(millis, 0.5):.1f} ms, p99 {quantile(millis, 0.99):.1f} ms, max {max(millis):.1f} ms "
           f"over {len(answers)} deliveries ({', '.join(f'{n}x {s}' for s, n in sorted(statuses.items()))}; {joined} joined a waiting run)")
     if first_call:
@@ -127,7 +130,8 @@ def change(state, hooks_file, gitlog, agent_pid, events, pushed):
     print(f"  commit pushed -> stack converged (run {run_id} {outcome}): {(finished - pushed):.2f} s")
     print(f"  runs: {len(runs)} ({', '.join(f'{r[0]} {r[3]}' for r in runs)})")
     print(f"  deploys: {len(changed)} resource(s) not unchanged in run {run_id} ({', '.join(r['id'] + ' ' + r['outcome'] for r in changed) or 'none'}); "
-          f"Engine API service events: {len(engine)} ({', '.join(e[1] + ' ' + e[2] for e in engine) or 'none'})")
+          f"Engine service events: {len(engine)} ({', '.join(e[1] + ' ' + e[2] for e in engine) or 'none'}) "
+          f"and {len(rollout)} rollout state event(s)")
     kinds = {}
     for c in calls:
         kinds[c[2]] = kinds.get(c[2], 0) + 1
@@ -141,6 +145,7 @@ def proc(pid):
     io = dict(line.split(": ") for line in open(f"/proc/{pid}/io").read().splitlines())
     return {
         "rss": int(status["VmRSS"].split()[0]), "hwm": int(status["VmHWM"].split()[0]), "threads": int(status["Threads"]),
+        "anon": int(status["RssAnon"].split()[0]), "file": int(status["RssFile"].split()[0]),
         "cpu": (int(fields[11]) + int(fields[12])) / tick, "children_cpu": (int(fields[13]) + int(fields[14])) / tick,
         "write_bytes": int(io["write_bytes"]), "syscw": int(io["syscw"]),
     }
@@ -177,12 +182,15 @@ def idle(pid, seconds, url, gitlog, daemonlog, interval):
     print(f"  window: {window:.0f} s, --interval {interval}s (about {window / float(interval):.0f} polls expected)")
     print(f"  resident: {before['rss'] / 1024:.1f} MB at the start, {after['rss'] / 1024:.1f} MB at the end, {peak / 1024:.1f} MB the most sampled; "
           f"VmHWM {after['hwm'] / 1024:.1f} MB (the peak since start, the first sync included); {after['threads']} threads")
+    print(f"  of which anonymous (heap, stacks): {after['anon'] / 1024:.1f} MB; file-backed (the executable's and the Swift "
+          f"runtime's and Foundation's code pages, clean, shared): {after['file'] / 1024:.1f} MB")
     print(f"  CPU: {after['cpu'] - before['cpu']:.2f} s of the agent ({(after['cpu'] - before['cpu']) / window * 100:.3f} %), "
           f"{after['children_cpu'] - before['children_cpu']:.2f} s of its children (git, through the logging wrapper)")
     print(f"  git calls by the agent: {len(calls)} ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items())) or 'none'}); "
           f"git daemon connections: {connections_after - connections_before}; "
           f"phoenix_agent_polls_total: +{polls_after - polls_before:.0f}")
-    print(f"  disk writes: {after['write_bytes'] - before['write_bytes']} bytes, {after['syscw'] - before['syscw']} write calls")
+    print(f"  storage writes of the agent (/proc/PID/io write_bytes): {after['write_bytes'] - before['write_bytes']} bytes; "
+          f"write calls: {after['syscw'] - before['syscw']} (eventfd wake-ups included)")
 
 
 if __name__ == "__main__":
