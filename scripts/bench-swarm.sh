@@ -17,45 +17,18 @@ for program in dockerd docker busybox python3 nsenter; do
 done
 # shellcheck source=lib/dockerd.sh
 . scripts/lib/dockerd.sh
+# shellcheck source=lib/swarm-estate.sh
+. scripts/lib/swarm-estate.sh
 swift build -c release --scratch-path .build-release --product phoenix >/dev/null
 phoenix=$PWD/.build-release/release/phoenix
 
 dockerd_down "$work/docker" "$ns"
 rm -rf "$work"
-mkdir -p "$work/docker" "$work/etc" "$work/stacks"
+mkdir -p "$work/docker"
 trap 'dockerd_down "$work/docker" "$ns"; rm -rf "$work"' EXIT
 dockerd_up "$work/docker" "$ns" bench-manager 10.211.0.1
 
-names=$(seq -f 's%02g' 1 "$stacks" | sed 's/.*/"&"/' | paste -sd, -)
-cat > "$work/etc/phoenix_hypervisor_config.json" <<JSON
-{"domain_name": "bench.example.net", "network": {"interfaces": {"address": "10.211.0.254/24"}},
- "portainer_api": {"admin_password": "bench-only-password"},
- "phoenix": {"docker": {"endpoints": {"1001": "unix://$work/docker/docker.sock"}, "tls": false, "resolve_image": "never",
-                        "converge_timeout_seconds": 120}}}
-JSON
-echo '{"lxc_configs": {}}' > "$work/etc/phoenix_lxc_configs.json"
-cat > "$work/etc/phoenix_vm_configs.json" <<JSON
-{"vms": [{"vmid": 1001, "name": "bench-manager", "network_config": {"ip": "10.211.0.1/24"}, "swarm_role": "manager",
-          "node_labels": ["role=manager"], "docker_stacks": [$names]}]}
-JSON
-for name in $(seq -f 's%02g' 1 "$stacks"); do
-    mkdir -p "$work/stacks/$name"
-    cat > "$work/stacks/$name/docker-compose.yml" <<YAML
-services:
-  app:
-    image: lab/busybox:1
-    command: ["sleep", "100000"]
-    stop_grace_period: 1s
-    environment: [STACK=$name]
-    networks: [traefik-public]
-    deploy:
-      replicas: 1
-      endpoint_mode: dnsrr
-      update_config: {parallelism: 0, monitor: 1s}
-networks:
-  traefik-public: {external: true}
-YAML
-done
+swarm_estate "$work" "$stacks" "$work/docker/docker.sock"
 flags=(--config-dir "$work/etc" --stacks-dir "$work/stacks" --state "$work/state.sqlite" --parallelism 8 --progress none)
 figures() { python3 -c 'import json,sys; d=json.load(sys.stdin); s=d.get("stacks",{}); print("deploys", s.get("deploys"), "engine_api_calls", s.get("calls"), "succeeded", d.get("succeeded"))'; }
 

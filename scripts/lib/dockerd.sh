@@ -37,7 +37,7 @@ dockerd_down() {
     fi
     # What still holds the folder (a shim after a hard stop) goes by its own pid.
     for proc in /proc/[0-9]*; do
-        if tr '\0' ' ' < "$proc/cmdline" 2>/dev/null | grep -q -- "$dir/"; then kill -9 "${proc#/proc/}" 2>/dev/null || true; fi
+        if { tr '\0' ' ' < "$proc/cmdline"; } 2>/dev/null | grep -q -- "$dir/"; then kill -9 "${proc#/proc/}" 2>/dev/null || true; fi
     done
     { grep -o " $dir/[^ ]*" /proc/self/mounts 2>/dev/null || true; } | sort -r | while read -r point; do umount -l "$point" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
