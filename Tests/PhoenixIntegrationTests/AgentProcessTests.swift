@@ -45,7 +45,7 @@ struct AgentProcessTests {
 
         func head() throws -> String { try fixture.run(["-C", fixture.work, "rev-parse", "HEAD"]) }
 
-        static func commitExample(_ fixture: GitFixture, _ message: String, whoami: String? = nil, broken: Bool = false) throws {
+        static func commitExample(_ fixture: GitFixture, _ message: String, whoami: String? = nil, broken: Bool = false, approve: [String]? = nil) throws {
             var files: [String: String] = [:]
             for directory in ["etc", "stacks"] {
                 let base = "\(TestPaths.exampleEstate)/\(directory)"
@@ -56,6 +56,14 @@ struct AgentProcessTests {
                 }
             }
             if let whoami { files["stacks/whoami/docker-compose.yml"] = whoami }
+            if let approve {
+                let path = "etc/phoenix_hypervisor_config.json"
+                var root = try #require(try JSONSerialization.jsonObject(with: Data(files[path, default: ""].utf8)) as? [String: Any])
+                var phoenix = root["phoenix"] as? [String: Any] ?? [:]
+                phoenix["agent"] = ["approve": approve]
+                root["phoenix"] = phoenix
+                files[path] = String(decoding: try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys]), as: UTF8.self)
+            }
             if broken { files["etc/phoenix_hypervisor_config.json"] = "{ not json" }
             try fixture.commit(message, files: files)
         }
@@ -337,5 +345,32 @@ struct AgentProcessTests {
         #expect(answer.stdout.contains(#""healthy":true"#), "\(answer.stdout) \(answer.stderr) \(lab.process.log.suffix(800))")
         let plain = try Command.run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(lab.port)/healthz"])
         #expect(plain.stdout != "200", "plain HTTP is not served beside TLS")
+    }
+
+    @Test("a stage in phoenix.agent.approve waits for a person: nothing applied until `phoenix agent approve RUN`, then that run's plan is applied")
+    func approvalThroughTheCLI() throws {
+        let lab = try Lab(interval: "1s", commit: false)
+        defer { lab.process.stop() }
+        try Lab.commitExample(lab.fixture, "gated", approve: ["files"])
+        let commit = try lab.head()
+        let waiting = try lab.finishedRun(at: commit)
+        #expect(waiting["outcome"] as? String == "waiting for approval", "\(waiting)")
+        let run = try #require(waiting["id"] as? Int)
+        #expect(lab.mirrored == nil, "nothing applied before the approval")
+
+        let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
+        try lab.directory.write("operate-token", Self.token + "\n")
+        let approved = try Command.run(
+            binary, ["agent", "approve", String(run), "--url", "http://127.0.0.1:\(lab.port)", "--token-file", lab.directory.file("operate-token")])
+        #expect(approved.status == 0 && approved.stdout.contains("approved"), "\(approved.stdout) \(approved.stderr)")
+        #expect(!approved.stdout.contains(Self.token) && !approved.stderr.contains(Self.token))
+        let applied = try lab.finishedRun(at: commit, outcome: "succeeded")
+        let trigger = applied["trigger"] as? [String: Any]
+        #expect(trigger?["kind"] as? String == "approval" && trigger?["actor"] as? String == "ops", "\(applied)")
+        #expect(lab.mirrored?.contains("whoami") == true)
+        // A run that does not wait cannot be approved.
+        let again = try Command.run(
+            binary, ["agent", "approve", String(run), "--url", "http://127.0.0.1:\(lab.port)", "--token-file", lab.directory.file("operate-token")])
+        #expect(again.status != 0 && again.stderr.contains("not waiting for approval"), "\(again.stderr)")
     }
 }

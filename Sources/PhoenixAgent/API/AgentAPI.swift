@@ -218,8 +218,13 @@ public struct AgentAPI: Sendable {
         guard record.outcome == RunOutcome.waitingForApproval.rawValue else {
             return .error(409, "run \(id) is \(record.outcome), not waiting for approval")
         }
+        // One approval a run: the approving run applies it, or plans again and is the one to approve.
+        if let approval = ((try? store.runs(limit: 500, before: nil)) ?? []).last(where: { $0.trigger?.approves == id }) {
+            return .error(409, "run \(id) was approved already: run \(approval.id) took it up (\(approval.outcome)), not waiting for approval")
+        }
         do {
-            let ticket = try await agent.submit(RunQueue.Request(RunTrigger(.approval, actor: identity(request)), approving: id))
+            let ticket = try await agent.submit(
+                RunQueue.Request(RunTrigger(.approval, actor: identity(request), approves: id), approving: id))
             return .json(202, .object([("run", .number(Double(ticket.run))), ("approves", .number(Double(id)))]))
         } catch {
             return .error(409, error.description)
@@ -233,6 +238,7 @@ public struct AgentAPI: Sendable {
         if let provider = run.trigger?.provider { trigger.append(("provider", .string(provider))) }
         if let delivery = run.trigger?.delivery { trigger.append(("delivery", .string(delivery))) }
         if let actor = run.trigger?.actor { trigger.append(("actor", .string(actor))) }
+        if let approves = run.trigger?.approves { trigger.append(("approves", .number(Double(approves)))) }
         return .object([
             ("id", .number(Double(run.id))), ("trigger", .object(trigger)), ("commit", run.commit.map(JSONValue.string) ?? .null),
             ("previous_commit", run.previousCommit.map(JSONValue.string) ?? .null), ("outcome", .string(run.outcome)),

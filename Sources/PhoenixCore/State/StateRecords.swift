@@ -40,12 +40,15 @@ public struct RunTrigger: Sendable, Equatable, Codable {
     public var provider: String?
     public var delivery: String?
     public var actor: String?
+    /// An approval: the run that waited for it.
+    public var approves: Int64?
 
-    public init(_ kind: Kind, provider: String? = nil, delivery: String? = nil, actor: String? = nil) {
+    public init(_ kind: Kind, provider: String? = nil, delivery: String? = nil, actor: String? = nil, approves: Int64? = nil) {
         self.kind = kind
         self.provider = provider
         self.delivery = delivery
         self.actor = actor
+        self.approves = approves
     }
 }
 
