@@ -166,7 +166,7 @@ public final class GitSSHServer: Sendable {
 
     public init(_ fixture: GitFixture) throws {
         directory = try TemporaryDirectory("phoenix-git-ssh")
-        guard let keygen = TestPaths.program("ssh-keygen"), let sshd = TestPaths.program("sshd") else {
+        guard let keygen = TestPaths.program("ssh-keygen"), TestPaths.program("sshd") != nil else {
             throw WaitTimedOut(description: "OpenSSH is not on PATH")
         }
         for name in ["host_key", "deploy_key", "other_host_key"] {
@@ -179,23 +179,7 @@ public final class GitSSHServer: Sendable {
         let otherKey = try String(contentsOfFile: directory.file("other_host_key.pub"), encoding: .utf8)
         try directory.write("known_hosts", "[127.0.0.1]:\(port) \(hostKey)")
         try directory.write("wrong_known_hosts", "[127.0.0.1]:\(port) \(otherKey)")
-        try directory.write(
-            "sshd_config",
-            """
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(directory.file("host_key"))
-            AuthorizedKeysFile \(directory.file("authorized_keys"))
-            PidFile \(directory.file("sshd.pid"))
-            PermitRootLogin prohibit-password
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            UsePAM no
-            # The keys live under /tmp, which is world-writable (sticky): StrictModes would refuse them.
-            StrictModes no
-            """)
-        try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        let server = try RunningProcess(sshd, ["-D", "-e", "-f", directory.file("sshd_config")], logFile: directory.file("sshd.log"))
+        let server = try LoopbackSSHD.start(port: port, directory: directory)
         self.server = server
         user = String(cString: getpwuid(getuid()).pointee.pw_name)
         self.fixture = fixture.served

@@ -101,6 +101,18 @@ struct AgentProcessTests {
             return try #require(found, "no finished run at \(commit): \(seen) \(process.log.suffix(2000))")
         }
 
+        /// Sends a push's webhook and waits until the run it answered with is applying; returns it.
+        func runningRun(delivery: String) throws -> Int {
+            let answer = try webhook(delivery: delivery)
+            let document = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
+            let run = try #require(document?["run"] as? Int, "\(answer)")
+            let applying = waitUntil(timeout: 10, interval: 0.05) {
+                ((try? runs()) ?? []).contains { $0["id"] as? Int == run && $0["outcome"] as? String == "running" }
+            }
+            #expect(applying, "run \(run) never started applying")
+            return run
+        }
+
         func webhook(delivery: String) throws -> (status: Int, body: String) {
             let body = #"{"ref":"refs/heads/main"}"#
             let signature = WebhookSigning.hmacSHA256Hex(secret: AgentProcessTests.secret, body: Array(body.utf8))
@@ -246,12 +258,7 @@ struct AgentProcessTests {
 
         try Lab.commitExample(lab.fixture, "x", whoami: "services:\n  whoami:\n    image: traefik/whoami:x\n")
         let x = try lab.head()
-        let opened = try lab.webhook(delivery: "x-1")
-        let running = try #require(try JSONSerialization.jsonObject(with: Data(opened.body.utf8)) as? [String: Any])["run"] as? Int
-        #expect(
-            waitUntil(timeout: 10, interval: 0.05) {
-                ((try? lab.runs()) ?? []).contains { $0["id"] as? Int == running && $0["outcome"] as? String == "running" }
-            })
+        let running = try lab.runningRun(delivery: "x-1")
         try Lab.commitExample(lab.fixture, "y", whoami: "services:\n  whoami:\n    image: traefik/whoami:y\n")
         let y = try lab.head()
         var joined: Set<Int> = []
@@ -259,7 +266,7 @@ struct AgentProcessTests {
             let answer = try lab.webhook(delivery: "y-\(index)")
             if let run = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["run"] as? Int { joined.insert(run) }
         }
-        #expect(joined.count == 1 && !joined.contains(running ?? -1), "ten pushes, one waiting run: \(joined)")
+        #expect(joined.count == 1 && !joined.contains(running), "ten pushes, one waiting run: \(joined)")
         let newest = try lab.finishedRun(at: y)
         #expect(newest["outcome"] as? String == "succeeded" && joined.contains(newest["id"] as? Int ?? -1), "\(newest)")
         let atX = try lab.runs().filter { $0["commit"] as? String == x }
@@ -269,12 +276,7 @@ struct AgentProcessTests {
         // SIGKILL while a run applies; the agent started again finds it interrupted and converges.
         try Lab.commitExample(lab.fixture, "z", whoami: "services:\n  whoami:\n    image: traefik/whoami:z\n")
         let z = try lab.head()
-        let started = try lab.webhook(delivery: "z-1")
-        let killed = try #require(try JSONSerialization.jsonObject(with: Data(started.body.utf8)) as? [String: Any])["run"] as? Int
-        #expect(
-            waitUntil(timeout: 10, interval: 0.05) {
-                ((try? lab.runs()) ?? []).contains { $0["id"] as? Int == killed && $0["outcome"] as? String == "running" }
-            })
+        let killed = try lab.runningRun(delivery: "z-1")
         lab.process.signal(SIGKILL)
         #expect(waitUntil(timeout: 10) { !lab.process.isRunning })
         let again = try lab.restart()
@@ -310,15 +312,12 @@ struct AgentProcessTests {
 
         // SIGTERM while a run applies (each call takes 300 ms): the run ends interrupted, the process exits 0.
         try Lab.commitExample(lab.fixture, "slow", whoami: "services:\n  whoami:\n    image: traefik/whoami:slow\n")
-        let answer = try lab.webhook(delivery: "slow-1")
-        let run = try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])["run"] as? Int
-        #expect(
-            waitUntil(timeout: 10, interval: 0.05) { ((try? lab.runs()) ?? []).contains { $0["id"] as? Int == run && $0["outcome"] as? String == "running" } })
+        let run = try lab.runningRun(delivery: "slow-1")
         lab.process.signal(SIGTERM)
         #expect(waitUntil(timeout: 30) { !lab.process.isRunning }, "\(lab.process.log.suffix(1000))")
         #expect(lab.process.status == 0)
         let store = try #require(try StateStore.existing(path: lab.directory.file("state/state.sqlite")))
-        let record = try #require(try store.run(Int64(run ?? 0)))
+        let record = try #require(try store.run(Int64(run)))
         #expect(["interrupted", "succeeded"].contains(record.outcome), "\(record)")
         if record.outcome == "interrupted" { #expect(record.summary.contains("shut down"), "\(record.summary)") }
     }

@@ -32,24 +32,7 @@ final class TestSSHServer {
         }
         try FileManager.default.copyItem(atPath: directory.file("client_key.pub"), toPath: directory.file("authorized_keys"))
         chmod(directory.file("authorized_keys"), 0o600)
-        try directory.write(
-            "sshd_config",
-            """
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(directory.file("host_key"))
-            AuthorizedKeysFile \(directory.file("authorized_keys"))
-            PidFile \(directory.file("sshd.pid"))
-            PermitRootLogin prohibit-password
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            UsePAM no
-            # The keys live under /tmp, which is world-writable (sticky): StrictModes would refuse them.
-            StrictModes no
-            """)
-        try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        server = try RunningProcess(
-            try #require(TestPaths.program("sshd")), ["-D", "-e", "-f", directory.file("sshd_config")], logFile: directory.file("sshd.log"))
+        server = try LoopbackSSHD.start(port: port, directory: directory)
         let port = self.port
         #expect(waitUntil(timeout: 10) { Probe.connects(to: IPv4Address("127.0.0.1")!, port: port, timeout: 0.5) }, "sshd did not start: \(server.log)")
     }
