@@ -70,6 +70,17 @@ public func waitUntil(timeout: TimeInterval = 10, interval: TimeInterval = 0.05,
     return try condition()
 }
 
+/// `waitUntil` for async tests: sleeps between polls without holding a thread of the cooperative
+/// pool, which the suites running beside it need (a blocking wait there starves them).
+public func eventually(timeout: TimeInterval = 10, interval: TimeInterval = 0.05, _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .seconds(interval))
+    }
+    return try condition()
+}
+
 /// A condition a test waited for that did not come in time.
 public struct WaitTimedOut: Error, CustomStringConvertible {
     public let description: String

@@ -88,9 +88,9 @@ struct AgentProcessTests {
         /// Waits for a finished run at `commit` (with `outcome`, when given) and returns the oldest
         /// such: the run that did the work, not a later one that found it done (a poll and a
         /// webhook can both look at a new commit).
-        func finishedRun(at commit: String, outcome: String? = nil, timeout: TimeInterval = 60) throws -> [String: Any] {
+        func finishedRun(at commit: String, outcome: String? = nil, timeout: TimeInterval = 60) async throws -> [String: Any] {
             var found: [String: Any]?
-            _ = waitUntil(timeout: timeout, interval: 0.2) {
+            _ = await eventually(timeout: timeout, interval: 0.2) {
                 found = ((try? runs()) ?? []).last { run in
                     let state = run["outcome"] as? String ?? ""
                     return run["commit"] as? String == commit && !["queued", "running"].contains(state) && (outcome == nil || state == outcome)
@@ -102,11 +102,11 @@ struct AgentProcessTests {
         }
 
         /// Sends a push's webhook and waits until the run it answered with is applying; returns it.
-        func runningRun(delivery: String) throws -> Int {
+        func runningRun(delivery: String) async throws -> Int {
             let answer = try webhook(delivery: delivery)
             let document = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
             let run = try #require(document?["run"] as? Int, "\(answer)")
-            let applying = waitUntil(timeout: 10, interval: 0.05) {
+            let applying = await eventually(timeout: 10, interval: 0.05) {
                 ((try? runs()) ?? []).contains { $0["id"] as? Int == run && $0["outcome"] as? String == "running" }
             }
             #expect(applying, "run \(run) never started applying")
@@ -126,11 +126,11 @@ struct AgentProcessTests {
     }
 
     @Test("a commit converges by itself; a webhook's push is applied; an invalid commit applies nothing and the fix recovers; SIGTERM ends it")
-    func gitToProduction() throws {
+    func gitToProduction() async throws {
         let lab = try Lab()
         defer { lab.process.stop() }
         let first = try lab.fixture.run(["-C", lab.fixture.work, "rev-parse", "HEAD"])
-        let run = try lab.finishedRun(at: first)
+        let run = try await lab.finishedRun(at: first)
         #expect(run["outcome"] as? String == "succeeded", "\(run)")
         #expect((run["trigger"] as? [String: Any])?["kind"] as? String == "poll")
         #expect(lab.mirrored?.contains("whoami") == true, "the stack file is on the host")
@@ -140,7 +140,7 @@ struct AgentProcessTests {
         let second = try lab.fixture.run(["-C", lab.fixture.work, "rev-parse", "HEAD"])
         let hook = try lab.webhook(delivery: "delivery-1")
         #expect(hook.status == 202 || hook.status == 200, "\(hook)")
-        let applied = try lab.finishedRun(at: second)
+        let applied = try await lab.finishedRun(at: second)
         #expect(applied["outcome"] as? String == "succeeded" && applied["previous_commit"] as? String == first, "\(applied)")
         #expect(lab.mirrored?.contains("v1.10.2") == true)
         let detail = try lab.request("GET", "/api/v1/runs/\(applied["id"] as? Int ?? 0)", headers: ["Authorization: Bearer \(Self.token)"])
@@ -149,7 +149,7 @@ struct AgentProcessTests {
         // An invalid commit: failed with its diagnostics, nothing applied.
         try Lab.commitExample(lab.fixture, "broken", whoami: "services: {}\n", broken: true)
         let broken = try lab.fixture.run(["-C", lab.fixture.work, "rev-parse", "HEAD"])
-        let refused = try lab.finishedRun(at: broken)
+        let refused = try await lab.finishedRun(at: broken)
         #expect(refused["outcome"] as? String == "failed", "\(refused)")
         let refusedDetail = try lab.request("GET", "/api/v1/runs/\(refused["id"] as? Int ?? 0)", headers: ["Authorization: Bearer \(Self.token)"])
         #expect(refusedDetail.body.contains("etc/phoenix_hypervisor_config.json"), "\(refusedDetail.body)")
@@ -158,13 +158,13 @@ struct AgentProcessTests {
         // The fix converges.
         try Lab.commitExample(lab.fixture, "fixed", whoami: "services:\n  whoami:\n    image: traefik/whoami:v1.10.3\n")
         let fixed = try lab.fixture.run(["-C", lab.fixture.work, "rev-parse", "HEAD"])
-        #expect(try lab.finishedRun(at: fixed)["outcome"] as? String == "succeeded")
+        #expect(try await lab.finishedRun(at: fixed)["outcome"] as? String == "succeeded")
         #expect(lab.mirrored?.contains("v1.10.3") == true)
 
         // SIGTERM: the process ends well within 30 s.
         let started = Date()
         lab.process.signal(SIGTERM)
-        #expect(waitUntil(timeout: 30) { !lab.process.isRunning }, "still running: \(lab.process.log.suffix(1000))")
+        #expect(await eventually(timeout: 30) { !lab.process.isRunning }, "still running: \(lab.process.log.suffix(1000))")
         #expect(Date().timeIntervalSince(started) < 30)
         #expect(lab.process.status == 0, "a graceful stop exits 0: \(lab.process.log.suffix(1000))")
         // No secret in the log or the state store.
@@ -178,14 +178,14 @@ struct AgentProcessTests {
     }
 
     @Test("the git server down: health turns 503 after three intervals and the metric keeps the last success; back when it returns")
-    func serverDown() throws {
+    func serverDown() async throws {
         let lab = try Lab(interval: "1s")
         defer { lab.process.stop() }
         let first = try lab.fixture.run(["-C", lab.fixture.work, "rev-parse", "HEAD"])
-        _ = try lab.finishedRun(at: first)
+        _ = try await lab.finishedRun(at: first)
         #expect(try lab.request("GET", "/healthz").status == 200)
         lab.daemon.stop()
-        #expect(try waitUntil(timeout: 20, interval: 0.25) { try lab.request("GET", "/healthz").status == 503 }, "\(lab.process.log.suffix(1000))")
+        #expect(try await eventually(timeout: 20, interval: 0.25) { try lab.request("GET", "/healthz").status == 503 }, "\(lab.process.log.suffix(1000))")
         let health = try lab.request("GET", "/healthz")
         #expect(health.body.contains("more than three intervals"), "\(health.body)")
         let metrics = try lab.request("GET", "/metrics", headers: ["Authorization: Bearer \(Self.token)"]).body
@@ -193,13 +193,13 @@ struct AgentProcessTests {
         #expect(metrics.contains(#"phoenix_agent_polls_total{result="failure"}"#))
         let restarted = try GitDaemonServer(lab.fixture, port: lab.daemon.port)
         defer { restarted.stop() }
-        #expect(try waitUntil(timeout: 20, interval: 0.25) { try lab.request("GET", "/healthz").status == 200 })
+        #expect(try await eventually(timeout: 20, interval: 0.25) { try lab.request("GET", "/healthz").status == 200 })
     }
 
     @Test(
         "statuses and notifications reach their servers (a stand-in records them): pending then the outcome per commit; a failing commit tried again notifies once; the fix once more"
     )
-    func reports() throws {
+    func reports() async throws {
         let recorder = try RecordingHTTPServer()
         defer { recorder.stop() }
         let tokenDirectory = try TemporaryDirectory("phoenix-agent-status-token")
@@ -213,13 +213,13 @@ struct AgentProcessTests {
             ])
         defer { lab.process.stop() }
         let first = try lab.head()
-        #expect(try lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
+        #expect(try await lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
         func statuses(_ commit: String) -> [String] {
             recorder.requests.filter { ($0["path"] as? String)?.hasSuffix("/statuses/\(commit)") == true }.compactMap { request in
                 (try? JSONSerialization.jsonObject(with: Data((request["body"] as? String ?? "").utf8)) as? [String: Any])?["state"] as? String
             }
         }
-        #expect(waitUntil(timeout: 10) { statuses(first) == ["pending", "success"] }, "\(statuses(first))")
+        #expect(await eventually(timeout: 10) { statuses(first) == ["pending", "success"] }, "\(statuses(first))")
         let status = try #require(recorder.requests.first { ($0["path"] as? String)?.contains("/statuses/") == true })
         #expect((status["headers"] as? [String: String])?["Authorization"] == "token \(statusToken)")
         #expect(status["path"] as? String == "/api/v1/repos/ops/estate/statuses/\(first)")
@@ -227,8 +227,9 @@ struct AgentProcessTests {
         // A broken commit: failed, tried again with backoff, and told once.
         try Lab.commitExample(lab.fixture, "broken", broken: true)
         let broken = try lab.head()
-        _ = try lab.finishedRun(at: broken)
-        #expect(waitUntil(timeout: 20, interval: 0.25) { ((try? lab.runs()) ?? []).filter { $0["commit"] as? String == broken }.count >= 3 }, "tried again")
+        _ = try await lab.finishedRun(at: broken)
+        #expect(
+            await eventually(timeout: 20, interval: 0.25) { ((try? lab.runs()) ?? []).filter { $0["commit"] as? String == broken }.count >= 3 }, "tried again")
         let notifications = { recorder.requests.filter { $0["path"] as? String == "/notify" } }
         #expect(notifications().count == 1, "\(notifications())")
         let told = try #require(try JSONSerialization.jsonObject(with: Data((notifications().first?["body"] as? String ?? "").utf8)) as? [String: Any])
@@ -238,8 +239,8 @@ struct AgentProcessTests {
         // The fix: one recovery.
         try Lab.commitExample(lab.fixture, "fixed", whoami: "services:\n  whoami:\n    image: traefik/whoami:v1.10.4\n")
         let fixed = try lab.head()
-        #expect(try lab.finishedRun(at: fixed)["outcome"] as? String == "succeeded")
-        #expect(waitUntil(timeout: 10) { notifications().count == 2 })
+        #expect(try await lab.finishedRun(at: fixed)["outcome"] as? String == "succeeded")
+        #expect(await eventually(timeout: 10) { notifications().count == 2 })
         let recovery = try JSONSerialization.jsonObject(with: Data((notifications().last?["body"] as? String ?? "").utf8)) as? [String: Any]
         #expect(recovery?["event"] as? String == "recovery")
         let log = lab.process.log
@@ -249,16 +250,16 @@ struct AgentProcessTests {
     }
 
     @Test("newest commit wins: pushes during a slow run all join one waiting run, for the newest commit; SIGKILL mid-run, and the restarted agent converges")
-    func coalescingAndKill() throws {
+    func coalescingAndKill() async throws {
         // 400 ms on every machine call: a run lasts long enough to push and knock during it.
         let lab = try Lab(interval: "1h", environment: ["PHOENIX_TEST_LATENCY_MS=400"])
         defer { lab.process.stop() }
         let first = try lab.head()
-        #expect(try lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
+        #expect(try await lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
 
         try Lab.commitExample(lab.fixture, "x", whoami: "services:\n  whoami:\n    image: traefik/whoami:x\n")
         let x = try lab.head()
-        let running = try lab.runningRun(delivery: "x-1")
+        let running = try await lab.runningRun(delivery: "x-1")
         try Lab.commitExample(lab.fixture, "y", whoami: "services:\n  whoami:\n    image: traefik/whoami:y\n")
         let y = try lab.head()
         var joined: Set<Int> = []
@@ -267,7 +268,7 @@ struct AgentProcessTests {
             if let run = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["run"] as? Int { joined.insert(run) }
         }
         #expect(joined.count == 1 && !joined.contains(running), "ten pushes, one waiting run: \(joined)")
-        let newest = try lab.finishedRun(at: y)
+        let newest = try await lab.finishedRun(at: y)
         #expect(newest["outcome"] as? String == "succeeded" && joined.contains(newest["id"] as? Int ?? -1), "\(newest)")
         let atX = try lab.runs().filter { $0["commit"] as? String == x }
         #expect(atX.count == 1 && ["superseded", "succeeded"].contains(atX.first?["outcome"] as? String ?? ""), "\(atX)")
@@ -276,12 +277,12 @@ struct AgentProcessTests {
         // SIGKILL while a run applies; the agent started again finds it interrupted and converges.
         try Lab.commitExample(lab.fixture, "z", whoami: "services:\n  whoami:\n    image: traefik/whoami:z\n")
         let z = try lab.head()
-        let killed = try lab.runningRun(delivery: "z-1")
+        let killed = try await lab.runningRun(delivery: "z-1")
         lab.process.signal(SIGKILL)
-        #expect(waitUntil(timeout: 10) { !lab.process.isRunning })
+        #expect(await eventually(timeout: 10) { !lab.process.isRunning })
         let again = try lab.restart()
         defer { again.stop() }
-        let resumed = try lab.finishedRun(at: z, outcome: "succeeded")
+        let resumed = try await lab.finishedRun(at: z, outcome: "succeeded")
         let all = try lab.runs()
         #expect(all.first { $0["id"] as? Int == killed }?["outcome"] as? String == "interrupted", "\(all)")
         #expect(resumed["outcome"] as? String == "succeeded" && resumed["id"] as? Int != killed, "\(resumed) \(again.log.suffix(1500))")
@@ -289,14 +290,14 @@ struct AgentProcessTests {
     }
 
     @Test("a hand edit is reported by the drift check (log and metric); SIGHUP reads the tokens again; SIGTERM mid-run records it interrupted and exits")
-    func driftReloadAndStop() throws {
+    func driftReloadAndStop() async throws {
         let lab = try Lab(interval: "1h", extra: ["--drift-interval", "1s"], environment: ["PHOENIX_TEST_LATENCY_MS=300"])
         defer { lab.process.stop() }
-        _ = try lab.finishedRun(at: try lab.head(), outcome: "succeeded")
+        _ = try await lab.finishedRun(at: try lab.head(), outcome: "succeeded")
         let mirrored = lab.directory.file("host/tank/stacks/whoami/docker-compose.yml")
         try "services: {}  # edited by hand\n".write(toFile: mirrored, atomically: true, encoding: .utf8)
         let metric = { (try? lab.request("GET", "/metrics", headers: ["Authorization: Bearer \(AgentProcessTests.token)"]).body) ?? "" }
-        #expect(waitUntil(timeout: 30, interval: 0.25) { metric().contains("phoenix_drifted_resources 1.0") }, "\(metric())")
+        #expect(await eventually(timeout: 30, interval: 0.25) { metric().contains("phoenix_drifted_resources 1.0") }, "\(metric())")
         #expect(lab.process.log.contains("files:whoami/docker-compose.yml (changed by hand)"), "\(lab.process.log.suffix(1500))")
         #expect(!lab.process.log.contains("edited by hand"), "drift names the resource, never its contents")
 
@@ -307,14 +308,16 @@ struct AgentProcessTests {
         #expect(try lab.request("GET", "/api/v1/runs", headers: ["Authorization: Bearer \(newToken)"]).status == 401)
         lab.process.signal(SIGHUP)
         #expect(
-            try waitUntil(timeout: 10, interval: 0.1) { try lab.request("GET", "/api/v1/runs", headers: ["Authorization: Bearer \(newToken)"]).status == 200 })
+            try await eventually(timeout: 10, interval: 0.1) {
+                try lab.request("GET", "/api/v1/runs", headers: ["Authorization: Bearer \(newToken)"]).status == 200
+            })
         #expect(lab.process.isRunning, "SIGHUP reloads, it does not end the agent")
 
         // SIGTERM while a run applies (each call takes 300 ms): the run ends interrupted, the process exits 0.
         try Lab.commitExample(lab.fixture, "slow", whoami: "services:\n  whoami:\n    image: traefik/whoami:slow\n")
-        let run = try lab.runningRun(delivery: "slow-1")
+        let run = try await lab.runningRun(delivery: "slow-1")
         lab.process.signal(SIGTERM)
-        #expect(waitUntil(timeout: 30) { !lab.process.isRunning }, "\(lab.process.log.suffix(1000))")
+        #expect(await eventually(timeout: 30) { !lab.process.isRunning }, "\(lab.process.log.suffix(1000))")
         #expect(lab.process.status == 0)
         let store = try #require(try StateStore.existing(path: lab.directory.file("state/state.sqlite")))
         let record = try #require(try store.run(Int64(run)))
@@ -323,7 +326,7 @@ struct AgentProcessTests {
     }
 
     @Test("the API over TLS from --tls-cert and --tls-key: the certificate served is the one given", .needs(.openssl))
-    func tls() throws {
+    func tls() async throws {
         let keys = try TemporaryDirectory("phoenix-agent-tls")
         let openssl = try #require(TestPaths.program("openssl"))
         let made = try Command.run(
@@ -337,7 +340,7 @@ struct AgentProcessTests {
         defer { lab.process.stop() }
         let curl = try #require(TestPaths.program("curl"))
         var answer = CommandResult(status: 1, stdout: "", stderr: "")
-        _ = try waitUntil(timeout: 20, interval: 0.2) {
+        _ = try await eventually(timeout: 20, interval: 0.2) {
             answer = try Command.run(curl, ["-s", "--cacert", keys.file("cert.pem"), "https://127.0.0.1:\(lab.port)/healthz"])
             return answer.status == 0 && answer.stdout.contains("healthy")
         }
@@ -347,12 +350,12 @@ struct AgentProcessTests {
     }
 
     @Test("a stage in phoenix.agent.approve waits for a person: nothing applied until `phoenix agent approve RUN`, then that run's plan is applied")
-    func approvalThroughTheCLI() throws {
+    func approvalThroughTheCLI() async throws {
         let lab = try Lab(interval: "1s", commit: false)
         defer { lab.process.stop() }
         try Lab.commitExample(lab.fixture, "gated", approve: ["files"])
         let commit = try lab.head()
-        let waiting = try lab.finishedRun(at: commit)
+        let waiting = try await lab.finishedRun(at: commit)
         #expect(waiting["outcome"] as? String == "waiting for approval", "\(waiting)")
         let run = try #require(waiting["id"] as? Int)
         #expect(lab.mirrored == nil, "nothing applied before the approval")
@@ -363,7 +366,7 @@ struct AgentProcessTests {
             binary, ["agent", "approve", String(run), "--url", "http://127.0.0.1:\(lab.port)", "--token-file", lab.directory.file("operate-token")])
         #expect(approved.status == 0 && approved.stdout.contains("approved"), "\(approved.stdout) \(approved.stderr)")
         #expect(!approved.stdout.contains(Self.token) && !approved.stderr.contains(Self.token))
-        let applied = try lab.finishedRun(at: commit, outcome: "succeeded")
+        let applied = try await lab.finishedRun(at: commit, outcome: "succeeded")
         let trigger = applied["trigger"] as? [String: Any]
         #expect(trigger?["kind"] as? String == "approval" && trigger?["actor"] as? String == "ops", "\(applied)")
         #expect(lab.mirrored?.contains("whoami") == true)

@@ -9,7 +9,9 @@ import Testing
 /// `FakeCertificateAuthority` (real X.509 certificates, signed in memory; the integration suite
 /// CertTests runs a real step-ca) and `FakeMachine`s for the host and guest 101 (no root, no
 /// container here: owners and modes are the fake's). The state store is the in-memory double.
-@Suite("Certificates over the fake CA and fake machines", .timeLimit(.minutes(1)))
+// The limit catches a hang; it is minutes, not seconds, because under the whole suite on two cores
+// these share the pool with the integration tests that block while they wait for real servers.
+@Suite("Certificates over the fake CA and fake machines", .timeLimit(.minutes(3)))
 struct CertsOverFakeCATests {
     static let id = "cert:\(FakeEstate.certificate)"
     static let hostCert = "/tank/certs/web.crt"

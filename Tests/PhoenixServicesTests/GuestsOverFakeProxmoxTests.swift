@@ -8,7 +8,9 @@ import Testing
 /// The guests' settings and the firewall's rule sets through the API, driven by the sync service
 /// and the executor over `FakeProxmox` (no Proxmox runs here: the fake stands in for its API; the
 /// integration suites run the same kinds against fakepve). The state store is the in-memory double.
-@Suite("Guests and the API firewall over the fake Proxmox API", .timeLimit(.minutes(1)))
+// The limit catches a hang; it is minutes, not seconds, because under the whole suite on two cores
+// these share the pool with the integration tests that block while they wait for real servers.
+@Suite("Guests and the API firewall over the fake Proxmox API", .timeLimit(.minutes(3)))
 struct GuestsOverFakeProxmoxTests {
     static let web = "/nodes/pve/lxc/101"
     static let db = "/nodes/pve/lxc/102"

@@ -9,7 +9,9 @@ import Testing
 /// executor over `FakeDockerEngine`, a single-node Swarm in memory that also takes the stacks'
 /// deploys (no dockerd in seconds: the integration suites SwarmTests and SwarmCrashTests run the
 /// same kinds against real daemons). The state store is the in-memory double.
-@Suite("The Swarm and the stacks over the fake Docker Engine", .timeLimit(.minutes(1)))
+// The limit catches a hang; it is minutes, not seconds, because under the whole suite on two cores
+// these share the pool with the integration tests that block while they wait for real servers.
+@Suite("The Swarm and the stacks over the fake Docker Engine", .timeLimit(.minutes(3)))
 struct SwarmOverFakeEngineTests {
     static let manager = "swarm:node/swarm-manager"
     static let network = "swarm:network/traefik-public"
