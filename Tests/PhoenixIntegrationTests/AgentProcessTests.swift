@@ -251,8 +251,9 @@ struct AgentProcessTests {
 
     @Test("newest commit wins: pushes during a slow run all join one waiting run, for the newest commit; SIGKILL mid-run, and the restarted agent converges")
     func coalescingAndKill() async throws {
-        // 400 ms on every machine call: a run lasts long enough to push and knock during it.
-        let lab = try Lab(interval: "1h", environment: ["PHOENIX_TEST_LATENCY_MS=400"])
+        // A second on every machine call: a run lasts long enough to push and knock during it, even
+        // when the whole suite loads the machine.
+        let lab = try Lab(interval: "1h", environment: ["PHOENIX_TEST_LATENCY_MS=1000"])
         defer { lab.process.stop() }
         let first = try lab.head()
         #expect(try await lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
