@@ -17,7 +17,8 @@ struct AgentProcessTests {
         let daemon: GitDaemonServer
         let directory: TemporaryDirectory
         let port = FreePort.allocate()
-        let arguments: [String]
+        /// The agent's command line, without the environment it was started with.
+        let command: [String]
         let process: RunningProcess
 
         init(interval: String = "1s", extra: [String] = [], environment: [String] = [], commit: Bool = true) throws {
@@ -29,18 +30,18 @@ struct AgentProcessTests {
             daemon = try GitDaemonServer(fixture)
             let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
             try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
-            arguments =
-                environment + [
+            command =
+                [
                     binary, "agent", "--repo", daemon.url, "--stages", "files", "--interval", interval, "--listen", "127.0.0.1:\(port)",
                     "--state", directory.file("state/state.sqlite"), "--host-root", directory.file("host"), "--guest-root", directory.file("guests"),
                     "--webhook-secret-file", directory.file("secret"), "--tokens-file", directory.file("tokens"), "--log-format", "json",
                 ] + extra
-            process = try RunningProcess(try #require(TestPaths.program("env")), arguments, logFile: directory.file("agent.log"))
+            process = try RunningProcess(try #require(TestPaths.program("env")), environment + command, logFile: directory.file("agent.log"))
         }
 
-        /// The agent started again on the same state and work directory.
-        func restart() throws -> RunningProcess {
-            try RunningProcess(try #require(TestPaths.program("env")), arguments, logFile: directory.file("agent-again.log"))
+        /// The agent started again on the same state and work directory, with `environment`.
+        func restart(environment: [String] = []) throws -> RunningProcess {
+            try RunningProcess(try #require(TestPaths.program("env")), environment + command, logFile: directory.file("agent-again.log"))
         }
 
         func head() throws -> String { try fixture.run(["-C", fixture.work, "rev-parse", "HEAD"]) }
@@ -101,15 +102,16 @@ struct AgentProcessTests {
             return try #require(found, "no finished run at \(commit): \(seen) \(process.log.suffix(2000))")
         }
 
-        /// Sends a push's webhook and waits until the run it answered with is applying; returns it.
+        /// Sends a push's webhook and waits until the run it answered with has taken its commit (the
+        /// branch's head then) and plans; returns it.
         func runningRun(delivery: String) async throws -> Int {
             let answer = try webhook(delivery: delivery)
             let document = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
             let run = try #require(document?["run"] as? Int, "\(answer)")
-            let applying = await eventually(timeout: 10, interval: 0.05) {
-                ((try? runs()) ?? []).contains { $0["id"] as? Int == run && $0["outcome"] as? String == "running" }
+            let started = await eventually(timeout: 20, interval: 0.05) {
+                ((try? runs()) ?? []).contains { $0["id"] as? Int == run && $0["commit"] is String }
             }
-            #expect(applying, "run \(run) never started applying")
+            #expect(started, "run \(run) never took its commit: \(process.log.suffix(1000))")
             return run
         }
 
@@ -249,7 +251,7 @@ struct AgentProcessTests {
         #expect(state.range(of: Data(statusToken.utf8)) == nil)
     }
 
-    @Test("newest commit wins: pushes during a slow run all join one waiting run, for the newest commit; SIGKILL mid-run, and the restarted agent converges")
+    @Test("newest commit wins: pushes during a slow run all join one waiting run, for the newest commit")
     func coalescingAndKill() async throws {
         // A second on every machine call: a run lasts long enough to push and knock during it, even
         // when the whole suite loads the machine.
@@ -274,20 +276,6 @@ struct AgentProcessTests {
         let atX = try lab.runs().filter { $0["commit"] as? String == x }
         #expect(atX.count == 1 && ["superseded", "succeeded"].contains(atX.first?["outcome"] as? String ?? ""), "\(atX)")
         #expect(lab.mirrored?.contains("whoami:y") == true)
-
-        // SIGKILL while a run applies; the agent started again finds it interrupted and converges.
-        try Lab.commitExample(lab.fixture, "z", whoami: "services:\n  whoami:\n    image: traefik/whoami:z\n")
-        let z = try lab.head()
-        let killed = try await lab.runningRun(delivery: "z-1")
-        lab.process.signal(SIGKILL)
-        #expect(await eventually(timeout: 10) { !lab.process.isRunning })
-        let again = try lab.restart()
-        defer { again.stop() }
-        let resumed = try await lab.finishedRun(at: z, outcome: "succeeded")
-        let all = try lab.runs()
-        #expect(all.first { $0["id"] as? Int == killed }?["outcome"] as? String == "interrupted", "\(all)")
-        #expect(resumed["outcome"] as? String == "succeeded" && resumed["id"] as? Int != killed, "\(resumed) \(again.log.suffix(1500))")
-        #expect(lab.mirrored?.contains("whoami:z") == true)
     }
 
     @Test("a hand edit is reported by the drift check (log and metric); SIGHUP reads the tokens again; SIGTERM mid-run records it interrupted and exits")
@@ -375,5 +363,26 @@ struct AgentProcessTests {
         let again = try Command.run(
             binary, ["agent", "approve", String(run), "--url", "http://127.0.0.1:\(lab.port)", "--token-file", lab.directory.file("operate-token")])
         #expect(again.status != 0 && again.stderr.contains("not waiting for approval"), "\(again.stderr)")
+    }
+
+    @Test("the agent killed in the middle of an apply (a crash failpoint after the file went live): started again, it resumes and converges")
+    func killedMidApply() async throws {
+        let lab = try Lab(interval: "1h", environment: ["PHOENIX_FAILPOINT=files:whoami/docker-compose.yml:after:crash"])
+        defer { lab.process.stop() }
+        #expect(await eventually(timeout: 60) { !lab.process.isRunning }, "the failpoint ends the process: \(lab.process.log.suffix(1000))")
+        let first = try lab.head()
+        let again = try lab.restart()
+        defer { again.stop() }
+        var resumed: [String: Any] = [:]
+        #expect(
+            await eventually(timeout: 60, interval: 0.2) {
+                resumed = ((try? lab.runs()) ?? []).first { ["succeeded", "no changes"].contains($0["outcome"] as? String ?? "") } ?? [:]
+                return !resumed.isEmpty
+            }, "\(again.log.suffix(1500))")
+        let all = try lab.runs()
+        let killed = all.filter { $0["commit"] as? String == first && $0["id"] as? Int != resumed["id"] as? Int }
+        #expect(killed.count == 1 && killed.first?["outcome"] as? String == "interrupted", "the killed run is recorded interrupted: \(all)")
+        #expect(lab.mirrored?.contains("whoami") == true)
+        #expect(resumed["commit"] as? String == first)
     }
 }

@@ -192,7 +192,10 @@ public struct CommitRunner: Sendable {
             let why = plan.reports.compactMap { report in report.error.map { "\(report.kind): \($0)" } }.prefix(3).joined(separator: "; ")
             return end(.failed, "the plan is incomplete: \(plan.unplanned.joined(separator: ", ")) could not be planned" + (why.isEmpty ? "" : " (\(why))"))
         }
-        guard plan.hasChanges else { return end(.noChanges, "no changes") }
+        // A run left unfinished (a crash, a kill) is resumed by the sync even when the plan is
+        // empty: its journal names what may not have been reloaded or verified.
+        let unfinished = ((try? store.runs(limit: 20, before: nil)) ?? []).contains { $0.id != job.run && $0.outcome == "running" }
+        guard plan.hasChanges || unfinished else { return end(.noChanges, "no changes") }
         // Changes to stages a person approves wait for them; an approval applies only the plan it saw.
         let gated = Self.stagesWithChanges(plan).intersection(estate.settings.agent.approve)
         if !gated.isEmpty {
