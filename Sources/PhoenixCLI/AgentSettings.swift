@@ -101,6 +101,9 @@ struct AgentSettingsReader {
         }
         let (host, port) = try Self.address(options.listen)
         guard (options.tlsCert == nil) == (options.tlsKey == nil) else { throw fail("--tls-cert and --tls-key go together", code: 64) }
+        for (option, path) in [("--tls-cert", options.tlsCert), ("--tls-key", options.tlsKey)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) { throw fail("\(option) \(path): cannot read the file", code: 64) }
+        }
         let credentials: GitCredentials
         switch (options.gitTokenFile, options.sshKey, options.knownHosts) {
         case (nil, nil, nil): credentials = .none

@@ -7,7 +7,7 @@ import Testing
 /// `phoenix agent` as a process, against a real git server (git daemon on loopback): the example
 /// estate's `files` stage (its stack files, mirrored with rsync under a folder standing in for the
 /// Proxmox host), so every run converges something real that can be read back.
-@Suite("phoenix agent: git to production (git daemon, rsync)", .needs(.git, .gitDaemon), .serialized)
+@Suite("phoenix agent: git to production (git daemon, rsync)", .needs(.git, .gitDaemon, .rsync, .curl, .python3), .serialized)
 struct AgentProcessTests {
     static let secret = "agent-webhook-secret-\(UUID().uuidString)"
     static let token = "agent-operate-token-\(UUID().uuidString)"
@@ -336,6 +336,14 @@ struct AgentProcessTests {
         #expect(answer.stdout.contains(#""healthy":true"#), "\(answer.stdout) \(answer.stderr) \(lab.process.log.suffix(800))")
         let plain = try Command.run(curl, ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(lab.port)/healthz"])
         #expect(plain.stdout != "200", "plain HTTP is not served beside TLS")
+        // A key file that cannot be read is named, before anything starts.
+        let missing = try Command.run(
+            "\(TestPaths.packageRoot)/.build/debug/phoenix",
+            [
+                "agent", "--check", "--repo", lab.daemon.url, "--state", keys.file("state.sqlite"), "--tls-cert", keys.file("cert.pem"),
+                "--tls-key", keys.file("absent.pem"),
+            ])
+        #expect(missing.status == 64 && missing.stderr.contains("--tls-key \(keys.file("absent.pem")): cannot read the file"), "\(missing.stderr)")
     }
 
     @Test("a stage in phoenix.agent.approve waits for a person: nothing applied until `phoenix agent approve RUN`, then that run's plan is applied")
