@@ -163,13 +163,25 @@ public enum ProcessRunner {
             if kill(-pid, SIGKILL) != 0 { _ = kill(pid, SIGKILL) }
         }
 
-        /// The program's result once it has exited with `status` (nil: killed at the timeout).
-        func result(_ status: Int32?) -> CommandResult {
+        /// The program's result once it has exited with `status`; `killed` (its status 124) says
+        /// what its process group was doing when the time ran out, as the last line of stderr.
+        func result(_ status: Int32?, killed: String? = nil) -> CommandResult {
             defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let stderr = (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? ""
             return CommandResult(
                 status: status ?? 124,
                 stdout: (try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "",
-                stderr: (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "")
+                stderr: killed.map { stderr + (stderr.isEmpty || stderr.hasSuffix("\n") ? "" : "\n") + $0 + "\n" } ?? stderr)
+        }
+
+        /// Kills the program's process group after `timeout` seconds without an exit, and says
+        /// what each of its processes was doing (a stopped one, one waiting on a pipe …).
+        func timedOut(after timeout: TimeInterval) -> String {
+            let members = ProcessStat.members(of: pid).map(\.summary)
+            killGroup()
+            let seconds = timeout == timeout.rounded() ? String(Int(timeout)) : String(timeout)
+            return "phoenix: no exit after \(seconds) s, killed"
+                + (members.isEmpty ? "" : " (its processes then: \(members.joined(separator: "; ")))")
         }
     }
 
@@ -199,11 +211,10 @@ public enum ProcessRunner {
     public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) throws(Failure) -> CommandResult {
         let started = try start(argv, input: input)
         let status = Spawner.wait(started.pid, timeout: timeout)
-        if status == nil {
-            started.killGroup()
-            _ = Spawner.wait(started.pid, timeout: 5)
-        }
-        return started.result(status)
+        guard status == nil else { return started.result(status) }
+        let killed = started.timedOut(after: timeout)
+        _ = Spawner.wait(started.pid, timeout: 5)
+        return started.result(nil, killed: killed)
     }
 
     /// The same, without holding a thread of the cooperative pool while the program runs (the
@@ -211,10 +222,9 @@ public enum ProcessRunner {
     public static func run(_ argv: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60) async throws(Failure) -> CommandResult {
         let started = try start(argv, input: input)
         let status = await Spawner.wait(started.pid, timeout: timeout)
-        if status == nil {
-            started.killGroup()
-            _ = await Spawner.wait(started.pid, timeout: 5)
-        }
-        return started.result(status)
+        guard status == nil else { return started.result(status) }
+        let killed = started.timedOut(after: timeout)
+        _ = await Spawner.wait(started.pid, timeout: 5)
+        return started.result(nil, killed: killed)
     }
 }

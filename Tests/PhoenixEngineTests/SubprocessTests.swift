@@ -82,6 +82,9 @@ struct SubprocessTests {
         #expect(result.status == 124)
         #expect(result.stdout == "before\n")
         let shell = try #require(ProcessStat(stat: try String(contentsOfFile: statFile, encoding: .utf8)))
+        // The error says it was a timeout, and what the group was doing: the shell waiting for its sleep.
+        #expect(result.stderr.hasPrefix("phoenix: no exit after 1 s, killed (its processes then: \(shell.pid) sh S"), "\(result.stderr)")
+        #expect(result.stderr.contains(" sleep S"), "\(result.stderr)")
         #expect(shell.group == shell.pid, "the program leads a process group of its own")
         // Its sleep was in that group: nothing of the group is left running (a zombie is dead).
         var left: [ProcessStat] = []
@@ -93,8 +96,7 @@ struct SubprocessTests {
 
     /// The live (not zombie) processes of process group `group`.
     static func members(ofGroup group: pid_t) -> [ProcessStat] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { pid_t($0).flatMap(ProcessStat.init(pid:)) }.filter { $0.group == group && $0.state != "Z" && $0.state != "X" }
+        ProcessStat.members(of: group).filter { $0.state != "Z" && $0.state != "X" }
     }
 
     @Test("a wait sleeps until the child ends: nil while it runs, then its status")
@@ -120,6 +122,7 @@ struct SubprocessTests {
     func statLine() {
         let stat = ProcessStat(stat: "42 (a (b) c) S 1 40 40 0 -1 4194560")
         #expect(stat?.pid == 42)
+        #expect(stat?.command == "a (b) c")
         #expect(stat?.state == "S")
         #expect(stat?.parent == 1)
         #expect(stat?.group == 40)

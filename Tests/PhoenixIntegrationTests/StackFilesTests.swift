@@ -98,7 +98,8 @@ struct StackFilesTests {
         #expect(try lab.phoenix(["sync", "files"]).status == 0)
         try write(composes[2], to: "\(source)/app/docker-compose.yml")
         try write(tokens[1], to: "\(source)/app/app.env")
-        #expect(try lab.phoenix(["sync", "files"]).status == 0)
+        let five = try lab.phoenix(["sync", "files"])
+        #expect(five.status == 0, "\(five.stdout)\(five.stderr)")
         let refused = try lab.phoenix(["rollback", "4"])
         #expect(refused.status == 1, "\(refused.stdout)")
         #expect(
