@@ -71,7 +71,10 @@ struct AgentRunCommand: AsyncParsableCommand {
         }
         let store = try target.writableStore()
         let (agent, transport) = try settings.makeAgent(store: store, options: target, logger: logger)
-        let api = AgentAPI(agent: agent, store: store, access: settings.access, anonymousRead: anonymousRead)
+        // A delivery redelivered across a restart starts nothing either: the recorded runs name theirs.
+        let deliveries = RecentDeliveries()
+        deliveries.recall(try store.runs(limit: deliveries.capacity))
+        let api = AgentAPI(agent: agent, store: store, access: settings.access, deliveries: deliveries, anonymousRead: anonymousRead)
         let server = AgentServer(host: settings.host, port: settings.port, tls: settings.tls, api: api, logger: logger)
         do {
             try await server.run { port in logger.info("listening on \(settings.host):\(port)") }

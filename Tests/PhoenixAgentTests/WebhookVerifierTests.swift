@@ -1,4 +1,6 @@
+import Foundation
 import PhoenixAgent
+import PhoenixCore
 import PhoenixTesting
 import Testing
 
@@ -188,6 +190,27 @@ struct WebhookVerifierTests {
         #expect(deliveries.claim("gh-1") == .new)
         #expect(deliveries.lookup("a") == nil)
         #expect(deliveries.lookup("b") == .duplicate(run: nil))
+    }
+
+    @Test("a restarted agent recalls the deliveries its recorded runs came from, the newest up to its capacity")
+    func recalledDeliveries() throws {
+        let store = InMemoryStateStore()
+        func queue(_ trigger: RunTrigger) throws -> Int64 {
+            try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: trigger)
+        }
+        let first = try queue(RunTrigger(.webhook, provider: "github", delivery: "gh-1"))
+        let second = try queue(RunTrigger(.webhook, provider: "gitea", delivery: "gt-2"))
+        _ = try queue(RunTrigger(.poll))
+        let third = try queue(RunTrigger(.webhook, provider: "gitlab", delivery: "gl-3"))
+        let all = RecentDeliveries()
+        all.recall(try store.runs(limit: 10))
+        #expect(all.lookup("gh-1") == .duplicate(run: String(first)))
+        #expect(all.lookup("gt-2") == .duplicate(run: String(second)))
+        #expect(all.lookup("gl-3") == .duplicate(run: String(third)))
+        #expect(all.count == 3)
+        let two = RecentDeliveries(capacity: 2)
+        two.recall(try store.runs(limit: 10))
+        #expect(two.lookup("gh-1") == nil && two.lookup("gl-3") == .duplicate(run: String(third)))
     }
 
     @Test("two copies of a delivery claimed at once: exactly one is new")

@@ -177,6 +177,20 @@ struct AgentProcessTests {
             #expect(state.range(of: Data(secret.utf8)) == nil)
         }
         #expect(log.contains(#""level":"info""#), "the log is one JSON object a line")
+
+        // Started again, the agent knows the delivery its recorded run came from: a redelivery starts nothing.
+        let hookRun = (try? JSONSerialization.jsonObject(with: Data(hook.body.utf8)) as? [String: Any])?["run"] as? Int
+        let again = try lab.restart()
+        defer { again.stop() }
+        var redelivered: (status: Int, body: String) = (0, "")
+        #expect(
+            await eventually(timeout: 30) {
+                redelivered = (try? lab.webhook(delivery: "delivery-1")) ?? (0, "")
+                return redelivered.status != 0
+            }, "\(again.log.suffix(1000))")
+        let answer = (try? JSONSerialization.jsonObject(with: Data(redelivered.body.utf8))) as? [String: Any]
+        #expect(redelivered.status == 200 && answer?["duplicate"] as? Bool == true, "\(redelivered)")
+        #expect(hookRun != nil && answer?["run"] as? Int == hookRun, "\(redelivered) \(hook)")
     }
 
     @Test("the git server down: health turns 503 after three intervals and the metric keeps the last success; back when it returns")

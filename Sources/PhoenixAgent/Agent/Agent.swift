@@ -67,6 +67,7 @@ public actor Agent {
     private var pendingStatus: Set<Int64> = []
     private var failedCommit: (commit: String, tries: Int, retryAt: Date)?
     private var lastDrift: [DriftFinding]?
+    private var settledSinceStart = false
 
     public init(
         settings: Settings, runner: CommitRunner, store: any StateBackend, metrics: AgentMetrics = AgentMetrics(), reports: Reports = Reports(),
@@ -94,12 +95,24 @@ public actor Agent {
             "watching \(runner.settings.branch) every \(AgentDuration.text(settings.interval)), drift every \(AgentDuration.text(settings.driftInterval))")
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.work() }
-            group.addTask { await self.repeatedly(every: self.settings.interval, jitter: self.settings.jitter, first: 0) { await $0.poll() } }
-            group.addTask { await self.repeatedly(every: self.settings.driftInterval, jitter: 0.05) { await $0.checkDrift() } }
+            group.addTask {
+                await self.repeatedly(every: self.settings.interval, jitter: self.settings.jitter, first: 0) { agent in
+                    await agent.poll()
+                    // What starting touched goes back once; a poll alone then touches the same pages each time.
+                    if !agent.settledSinceStart { await agent.settle() }
+                }
+            }
+            group.addTask {
+                await self.repeatedly(every: self.settings.driftInterval, jitter: 0.05) {
+                    await $0.checkDrift()
+                    await $0.settle()
+                }
+            }
             // The certificates are looked at soon after start (the expiry metric), then every interval.
             group.addTask {
                 await self.repeatedly(every: self.settings.certificateInterval, jitter: 0.05, first: min(60, self.settings.certificateInterval)) {
                     await $0.checkCertificates()
+                    await $0.settle()
                 }
             }
             // The worker ends when the queue is closed; the timers end with it.
@@ -157,7 +170,17 @@ public actor Agent {
             await queue.finished(job.run)
             metrics.pendingRun(await queue.state.pending != nil)
             await ended(result)
+            await settle()
         }
+    }
+
+    /// After a job or a check, when nothing runs or waits: the program code and free heap it
+    /// touched go back to the system (`IdleMemory`), so that an idle agent holds what polling needs.
+    func settle() async {
+        let state = await queue.state
+        guard state.running == nil, state.pending == nil else { return }
+        _ = IdleMemory.release()
+        settledSinceStart = true
     }
 
     // MARK: Triggers

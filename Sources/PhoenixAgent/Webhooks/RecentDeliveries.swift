@@ -1,8 +1,11 @@
+import PhoenixCore
 import Synchronization
 
 /// A bounded memory of recent webhook delivery ids and the run each started, so a redelivery
 /// starts nothing (the server answers it 200 `{"duplicate": true, "run": ID}`). Thread-safe; the
-/// oldest ids are forgotten first.
+/// oldest ids are forgotten first. A restarted agent recalls the ids its recorded runs carry
+/// (`recall`); a delivery that joined a waiting run is not recorded, and its redelivery after a
+/// restart asks for a run that finds its commit applied.
 public final class RecentDeliveries: Sendable {
     /// What `claim` found.
     public enum Claim: Sendable, Equatable {
@@ -48,6 +51,15 @@ public final class RecentDeliveries: Sendable {
     public func assign(run: String, to delivery: String) {
         state.withLock { state in
             if state.runs[delivery] != nil { state.runs[delivery] = .some(run) }
+        }
+    }
+
+    /// Remembers the deliveries that started `runs` (the state store's, newest first, as
+    /// `StateBackend.runs` lists them), up to the capacity.
+    public func recall(_ runs: [RunRecord]) {
+        for record in runs.prefix(capacity).reversed() {
+            guard let delivery = record.trigger?.delivery, claim(delivery) == .new else { continue }
+            assign(run: String(record.id), to: delivery)
         }
     }
 
