@@ -2,6 +2,7 @@ import Foundation
 import PhoenixAgent
 import PhoenixCore
 import PhoenixTesting
+import Synchronization
 import Testing
 
 @Suite("Notification de-duplication")
@@ -43,6 +44,26 @@ struct NotificationPolicyTests {
         #expect(policy.decide(failure: Self.web, at: start + 20) == .failure(Self.web, repeated: false))
         #expect(policy.decide(failure: Self.dns, at: start + 30) != nil)
         #expect(policy.decide(failure: Self.web, at: start + 40) == .failure(Self.web, repeated: false))
+    }
+
+    @Test("a notification that reached no target is owed: the same failure is told by the next run, a recovery by the next success")
+    func owed() {
+        var policy = NotificationPolicy()
+        let start = Date(timeIntervalSince1970: 0)
+        let first = policy.decide(failure: Self.web, at: start)
+        #expect(first == .failure(Self.web, repeated: false))
+        policy.notDelivered(first!)
+        #expect(policy.decide(failure: Self.web, at: start + 60) == .failure(Self.web, repeated: false), "not an hour later")
+        #expect(policy.decide(failure: Self.web, at: start + 120) == nil, "told now")
+        let recovery = policy.decide(failure: nil, at: start + 180)
+        #expect(recovery == .recovery)
+        policy.notDelivered(recovery!)
+        #expect(policy.decide(failure: nil, at: start + 240) == .recovery)
+        #expect(policy.decide(failure: nil, at: start + 300) == nil)
+        // A failure never told, then a success: nothing to recover from.
+        var quiet = NotificationPolicy()
+        quiet.notDelivered(quiet.decide(failure: Self.dns, at: start)!)
+        #expect(quiet.decide(failure: nil, at: start + 60) == nil)
     }
 
     @Test("causes compare by what failed, in any order")
@@ -93,5 +114,22 @@ struct NotificationPolicyTests {
         #expect(told == 1)
         #expect(transport.requests.count == 4)
         #expect(log.all == ["notification (failure) to webhook (broken.example.com) not sent after 3 attempt(s): HTTP 500"])
+    }
+
+    @Test("a failure no target took is told by the next run that fails the same way (the server was down, not quiet)")
+    func toldWhenBack() async throws {
+        let down = Mutex(true)
+        let transport = ScriptedHTTPTransport { _, _ in HTTPResponseMessage(status: down.withLock { $0 } ? 503 : 200) }
+        let log = LogLines()
+        let notifier = Notifier(
+            targets: [try NotificationTarget("https://hooks.example.com/a")], transport: transport, retryDelays: [], warn: log.closure)
+        let commit = "9fceb02d0ae598e95dc970b74767f19372d61af8"
+        #expect(await notifier.runEnded(estate: "lab", commit: commit, run: "1", outcome: "failed", url: nil, failure: Self.web) == nil)
+        down.withLock { $0 = false }
+        let again = await notifier.runEnded(estate: "lab", commit: commit, run: "2", outcome: "failed", url: nil, failure: Self.web)
+        #expect(again?.message == Self.web.summary)
+        #expect(await notifier.runEnded(estate: "lab", commit: commit, run: "3", outcome: "failed", url: nil, failure: Self.web) == nil)
+        #expect(transport.requests.count == 2)
+        #expect(log.all.count == 1)
     }
 }

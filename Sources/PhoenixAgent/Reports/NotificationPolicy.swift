@@ -29,7 +29,8 @@ public struct NotificationCause: Sendable, Hashable {
 
 /// When a run's end deserves a notification, deduplicated by cause: the first failure at once, the
 /// same cause again at most once per `repeatInterval`, a different cause at once, one recovery when a
-/// run succeeds after failures, nothing for other successes. Pure: the caller passes the time.
+/// run succeeds after failures, nothing for other successes. A notification that reached no target
+/// (`notDelivered`) is owed: the next run's decision tells it. Pure: the caller passes the time.
 public struct NotificationPolicy: Sendable {
     public enum Decision: Sendable, Equatable {
         /// Tell of this failure; `repeated` when the same cause was told before.
@@ -40,8 +41,11 @@ public struct NotificationPolicy: Sendable {
 
     /// The shortest time between two notifications of the same cause.
     public var repeatInterval: TimeInterval
-    /// The cause of the current failure and when it was last told, nil while runs succeed.
-    public private(set) var failing: (cause: NotificationCause, told: Date)?
+    /// The cause of the current failure and when it was last told (nil: never yet), nil while
+    /// runs succeed.
+    public private(set) var failing: (cause: NotificationCause, told: Date?)?
+    /// A recovery was decided and reached no one: the next success tells it again.
+    public private(set) var recoveryOwed = false
 
     public init(repeatInterval: TimeInterval = 3600) {
         self.repeatInterval = repeatInterval
@@ -50,16 +54,30 @@ public struct NotificationPolicy: Sendable {
     /// The decision for a run that ended at `now`, failed with `failure` or succeeded (nil).
     public mutating func decide(failure: NotificationCause?, at now: Date) -> Decision? {
         guard let failure else {
-            guard failing != nil else { return nil }
+            // A recovery from a failure nobody was told of is no news.
+            let tell = failing?.told != nil || recoveryOwed
             failing = nil
-            return .recovery
+            recoveryOwed = false
+            return tell ? .recovery : nil
         }
-        guard let current = failing, current.cause.key == failure.key else {
+        recoveryOwed = false
+        guard let current = failing, current.cause.key == failure.key, let told = current.told else {
             failing = (failure, now)
             return .failure(failure, repeated: false)
         }
-        guard now.timeIntervalSince(current.told) >= repeatInterval else { return nil }
+        guard now.timeIntervalSince(told) >= repeatInterval else { return nil }
         failing = (failure, now)
         return .failure(failure, repeated: true)
+    }
+
+    /// `decision` reached no target: a failure counts as never told (the next run with that cause
+    /// tells it at once); a recovery is owed to the next success.
+    public mutating func notDelivered(_ decision: Decision) {
+        switch decision {
+        case let .failure(cause, _):
+            if failing?.cause.key == cause.key { failing = (cause, nil) }
+        case .recovery:
+            recoveryOwed = true
+        }
     }
 }

@@ -78,7 +78,7 @@ public final class Notifier: Sendable {
     }
 
     /// Tells of a run that ended (`failure` nil: it succeeded), when the policy says so; returns
-    /// what was told, or nil.
+    /// what was told, or nil. When no target took it, the policy owes it to the next run.
     @discardableResult
     public func runEnded(
         estate: String, commit: String?, run: String?, outcome: String, url: String?, failure: NotificationCause?
@@ -94,7 +94,10 @@ public final class Notifier: Sendable {
             notification = AgentNotification(
                 event: .recovery, estate: estate, commit: commit, run: run, outcome: outcome, message: "runs succeed again", url: url)
         }
-        await send(notification)
+        if await send(notification) == 0, !targets.isEmpty {
+            policy.withLock { $0.notDelivered(decision) }
+            return nil
+        }
         return notification
     }
 
