@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -78,8 +79,11 @@ struct APIResponder: HTTPResponder {
             APIRequest(
                 method: request.method.rawValue, path: request.uri.path, query: query,
                 headers: request.headers.map { ($0.name.rawName, $0.value) }, body: body, bodyTooLarge: tooLarge))
-        return Response(
-            status: .init(code: answer.status), headers: [.contentType: answer.contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+        var headers: HTTPFields = [.contentType: answer.contentType]
+        for (name, value) in answer.headers.sorted(by: { $0.key < $1.key }) {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        return Response(status: .init(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 }
 

@@ -43,7 +43,8 @@ struct AgentRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "TLS private key for the API (PEM).") var tlsKey: String?
     @Option(name: .long, help: "The webhook secret (a file); webhooks are refused without it.") var webhookSecretFile: String?
     @Option(name: .long, help: "Access tokens: lines of ROLE NAME SHA256-HEX-OF-THE-TOKEN (roles read, operate).") var tokensFile: String?
-    @Flag(name: .long, help: "Let GET /metrics and GET /api/v1/... answer without a token.") var anonymousRead = false
+    @Flag(name: .long, help: "Let GET /metrics, GET /api/v1/... and the dashboard's pages answer without a token.") var anonymousRead = false
+    @Option(name: .long, help: "How long a dashboard sign-in lasts.") var sessionMaxAge = "12h"
     @Option(name: .long, help: "The repository's API for commit statuses (https://api.github.com/repos/OWNER/REPO, …/api/v1/repos/…, …/api/v4/projects/ID).")
     var statusAPI: String?
     @Option(name: .long, help: "The token for commit statuses (a file).") var statusTokenFile: String?
@@ -74,7 +75,11 @@ struct AgentRunCommand: AsyncParsableCommand {
         // A delivery redelivered across a restart starts nothing either: the recorded runs name theirs.
         let deliveries = RecentDeliveries()
         deliveries.recall(try store.runs(limit: deliveries.capacity))
-        let api = AgentAPI(agent: agent, store: store, access: settings.access, deliveries: deliveries, anonymousRead: anonymousRead)
+        let sessions = DashboardSessions(maxAge: settings.sessionMaxAge)
+        let dashboard = Dashboard(
+            agent: agent, store: store, access: settings.access, sessions: sessions, anonymousRead: anonymousRead, secureCookies: settings.tls != nil)
+        let api = AgentAPI(
+            agent: agent, store: store, access: settings.access, deliveries: deliveries, anonymousRead: anonymousRead, dashboard: dashboard)
         let server = AgentServer(host: settings.host, port: settings.port, tls: settings.tls, api: api, logger: logger)
         do {
             try await server.run { port in logger.info("listening on \(settings.host):\(port)") }

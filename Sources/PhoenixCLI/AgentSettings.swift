@@ -26,6 +26,7 @@ struct AgentSettingsReader {
         let interval: Double
         let driftInterval: Double
         let certificateInterval: Double
+        let sessionMaxAge: Double
         let estateName: String
         let statusAPI: CommitStatusAPI?
         let notifications: [NotificationTarget]
@@ -94,6 +95,7 @@ struct AgentSettingsReader {
         let interval = try duration(options.interval, "--interval")
         let driftInterval = try duration(options.driftInterval, "--drift-interval")
         let certificateInterval = try duration(options.certificateInterval, "--certificate-interval")
+        let sessionMaxAge = try duration(options.sessionMaxAge, "--session-max-age")
         guard let format = LineLogHandler.Format(rawValue: options.logFormat) else { throw fail("--log-format: text or json", code: 64) }
         let stages: [SyncStage]
         do { stages = try parseStages(options.stages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) } catch {
@@ -143,7 +145,8 @@ struct AgentSettingsReader {
         return Settings(
             git: git, access: access, host: host, port: port, tls: options.tlsCert.map { ($0, options.tlsKey!) }, logFormat: format, stages: stages,
             interval: interval,
-            driftInterval: driftInterval, certificateInterval: certificateInterval, estateName: name, statusAPI: statusAPI, notifications: targets,
+            driftInterval: driftInterval, certificateInterval: certificateInterval, sessionMaxAge: sessionMaxAge, estateName: name, statusAPI: statusAPI,
+            notifications: targets,
             options: options)
     }
 

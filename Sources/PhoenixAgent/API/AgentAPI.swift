@@ -31,11 +31,14 @@ public struct APIResponse: Sendable, Equatable {
     public var status: Int
     public var contentType: String
     public var body: [UInt8]
+    /// Headers beyond the content type (`Set-Cookie`, `Location`, `Cache-Control` …).
+    public var headers: [String: String]
 
-    public init(status: Int, contentType: String = "application/json", body: [UInt8]) {
+    public init(status: Int, contentType: String = "application/json", body: [UInt8], headers: [String: String] = [:]) {
         self.status = status
         self.contentType = contentType
         self.body = body
+        self.headers = headers
     }
 
     static func json(_ status: Int, _ value: JSONValue) -> APIResponse {
@@ -61,13 +64,19 @@ public struct AgentAPI: Sendable {
     public let access: AgentAccess
     public let deliveries: RecentDeliveries
     public let anonymousRead: Bool
+    /// The dashboard's pages, served beside the API (nil: none).
+    public let dashboard: Dashboard?
 
-    public init(agent: Agent, store: any StateBackend, access: AgentAccess, deliveries: RecentDeliveries = RecentDeliveries(), anonymousRead: Bool = false) {
+    public init(
+        agent: Agent, store: any StateBackend, access: AgentAccess, deliveries: RecentDeliveries = RecentDeliveries(), anonymousRead: Bool = false,
+        dashboard: Dashboard? = nil
+    ) {
         self.agent = agent
         self.store = store
         self.access = access
         self.deliveries = deliveries
         self.anonymousRead = anonymousRead
+        self.dashboard = dashboard
     }
 
     public func handle(_ request: APIRequest) async -> APIResponse {
@@ -92,9 +101,15 @@ public struct AgentAPI: Sendable {
         case ("POST", let path) where path.count == 5 && path.starts(with: ["api", "v1", "runs"]) && path[4] == "approve":
             if let refusal = authorize(request, .operate) { return refusal }
             return await approve(path[3], request)
+        case ("POST", let path) where path.count == 5 && path.starts(with: ["api", "v1", "runs"]) && path[4] == "discard":
+            if let refusal = authorize(request, .operate) { return refusal }
+            guard let id = Int64(path[3]) else { return .error(404, "no run \(path[3])") }
+            do { try await agent.discard(id, by: identity(request)) } catch { return .error(error.status, error.message) }
+            return .json(200, .object([("run", .number(Double(id))), ("outcome", .string(RunOutcome.discarded.rawValue))]))
         case (_, let path) where ["healthz", "metrics", "hooks", "api"].contains(path.first ?? ""):
             return .error(405, "\(request.method) is not allowed on \(request.path)")
         default:
+            if let dashboard, let answer = await dashboard.handle(request) { return answer }
             return .error(404, "no such resource: \(request.path)")
         }
     }
@@ -149,6 +164,7 @@ public struct AgentAPI: Sendable {
             let ticket = try await agent.submit(RunQueue.Request(RunTrigger(.webhook, provider: provider.rawValue, delivery: push.delivery)))
             if let delivery = push.delivery { deliveries.assign(run: String(ticket.run), to: delivery) }
             agent.metrics.webhook(provider: provider.rawValue, result: "accepted")
+            await agent.webhookAccepted()
             return .json(202, .object([("run", .number(Double(ticket.run))), ("joined", .bool(ticket.joined))]))
         } catch {
             agent.metrics.webhook(provider: provider.rawValue, result: "refused")
@@ -214,20 +230,12 @@ public struct AgentAPI: Sendable {
     }
 
     private func approve(_ text: String, _ request: APIRequest) async -> APIResponse {
-        guard let id = Int64(text), let record = try? store.run(id) else { return .error(404, "no run \(text)") }
-        guard record.outcome == RunOutcome.waitingForApproval.rawValue else {
-            return .error(409, "run \(id) is \(record.outcome), not waiting for approval")
-        }
-        // One approval a run: the approving run applies it, or plans again and is the one to approve.
-        if let approval = ((try? store.runs(limit: 500, before: nil)) ?? []).last(where: { $0.trigger?.approves == id }) {
-            return .error(409, "run \(id) was approved already: run \(approval.id) took it up (\(approval.outcome)), not waiting for approval")
-        }
+        guard let id = Int64(text) else { return .error(404, "no run \(text)") }
         do {
-            let ticket = try await agent.submit(
-                RunQueue.Request(RunTrigger(.approval, actor: identity(request), approves: id), approving: id))
+            let ticket = try await agent.approve(id, by: identity(request))
             return .json(202, .object([("run", .number(Double(ticket.run))), ("approves", .number(Double(id)))]))
         } catch {
-            return .error(409, error.description)
+            return .error(error.status, error.message)
         }
     }
 

@@ -29,6 +29,17 @@ public final class AgentAccess: Sendable {
         current.withLock { $0.tokens }?.authorize(authorization: authorization)
     }
 
+    /// Who a token belongs to (the dashboard's login form).
+    public func identity(token: String) -> Identity? {
+        current.withLock { $0.tokens }?.authorize(token: token)
+    }
+
+    /// Who the token with this SHA-256 belongs to now: nil once the tokens file no longer lists it
+    /// (read again on SIGHUP).
+    public func identity(digest: [UInt8]) -> Identity? {
+        current.withLock { $0.tokens }?.authorize(digest: digest)
+    }
+
     /// Nil when webhooks are off (no secret file): they are refused.
     public var verifier: WebhookVerifier? { current.withLock { $0.verifier } }
 }

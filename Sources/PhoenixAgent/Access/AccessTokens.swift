@@ -87,11 +87,18 @@ public struct AccessTokens: Sendable, CustomStringConvertible {
 
     /// Who `token` belongs to, or nil. Every entry is compared, whichever matches.
     public func authorize(token: String) -> Identity? {
-        let digest = Array(SHA256.hash(data: Array(token.utf8)))
+        authorize(digest: Self.digest(token))
+    }
+
+    /// Who the token with this SHA-256 belongs to, or nil (what a dashboard session keeps of it).
+    public func authorize(digest: [UInt8]) -> Identity? {
         var match: Identity?
         for entry in entries where ConstantTime.equalDigests(entry.digest, digest) {
             match = entry.identity
         }
         return match
     }
+
+    /// A token's SHA-256, as the tokens file lists it.
+    public static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Array(token.utf8))) }
 }

@@ -68,6 +68,21 @@ public actor Agent {
     private var failedCommit: (commit: String, tries: Int, retryAt: Date)?
     private var lastDrift: [DriftFinding]?
     private var settledSinceStart = false
+    private var lastRunFailures: [String: String] = [:]
+    private var lastWebhook: Date?
+
+    /// The estate stage by stage, as the last drift check found it and the runs since left it
+    /// (nil before the first check).
+    public private(set) var status: EstateStatus?
+    /// When each installed certificate expires, by name, as the last certificate check read them.
+    public private(set) var certificateExpiries: [String: Date] = [:]
+    /// The commit the running job works on.
+    public var runningCommit: String? { currentCommit }
+    /// When the last webhook was accepted.
+    public var lastWebhookAccepted: Date? { lastWebhook }
+
+    /// A webhook was accepted (for the overview).
+    public func webhookAccepted(at date: Date = Date()) { lastWebhook = date }
 
     public init(
         settings: Settings, runner: CommitRunner, store: any StateBackend, metrics: AgentMetrics = AgentMetrics(), reports: Reports = Reports(),
@@ -103,7 +118,8 @@ public actor Agent {
                 }
             }
             group.addTask {
-                await self.repeatedly(every: self.settings.driftInterval, jitter: 0.05) {
+                // The first check soon after start: the overview has the estate's state early.
+                await self.repeatedly(every: self.settings.driftInterval, jitter: 0.05, first: min(30, self.settings.driftInterval)) {
                     await $0.checkDrift()
                     await $0.settle()
                 }
@@ -214,7 +230,9 @@ public actor Agent {
 
     func checkDrift() async {
         do {
-            guard let (findings, commit) = try await runner.drift() else { return }
+            guard let checked = try await runner.drift() else { return }
+            status = checked.after(runFailures: lastRunFailures)
+            let (findings, commit) = (checked.findings, checked.commit)
             lastDrift = findings
             metrics.driftedResources(findings.count)
             guard !findings.isEmpty else { return }
@@ -231,7 +249,9 @@ public actor Agent {
 
     func checkCertificates() async {
         do {
-            for (name, expiry) in try await runner.certificateExpiries() { metrics.certificateExpiry(name, at: expiry) }
+            let expiries = try await runner.certificateExpiries()
+            certificateExpiries = expiries
+            for (name, expiry) in expiries { metrics.certificateExpiry(name, at: expiry) }
             guard try await runner.certificatesDue() else { return }
             let ticket = try await submit(RunQueue.Request(RunTrigger(.schedule), stages: [.certs]))
             log(.info, "certificates are due: run \(ticket.run)")
@@ -243,6 +263,41 @@ public actor Agent {
     /// The drift the last check found (nil before the first).
     public var drift: [DriftFinding]? { lastDrift }
 
+    /// A person approves the plan `run` waits with: a run with trigger `approval` applies that
+    /// plan, or plans again when something changed since. One approval a run.
+    public func approve(_ run: Int64, by actor: String?) async throws(AgentRefusal) -> RunQueue.Ticket {
+        guard let record = try? runner.store.run(run) else { throw AgentRefusal(status: 404, message: "no run \(run)") }
+        guard record.outcome == RunOutcome.waitingForApproval.rawValue else {
+            throw AgentRefusal(status: 409, message: "run \(run) is \(record.outcome), not waiting for approval")
+        }
+        if let approval = ((try? runner.store.runs(limit: 500, before: nil)) ?? []).last(where: { $0.trigger?.approves == run }) {
+            throw AgentRefusal(
+                status: 409, message: "run \(run) was approved already: run \(approval.id) took it up (\(approval.outcome)), not waiting for approval")
+        }
+        do {
+            return try await submit(RunQueue.Request(RunTrigger(.approval, actor: actor, approves: run), approving: run))
+        } catch {
+            throw AgentRefusal(status: 409, message: error.description)
+        }
+    }
+
+    /// A person discards the plan `run` waits with: the run is recorded discarded (nothing of it
+    /// is applied, and it can no longer be approved), and its commit's status says so.
+    public func discard(_ run: Int64, by actor: String?) async throws(AgentRefusal) {
+        guard let record = try? runner.store.run(run) else { throw AgentRefusal(status: 404, message: "no run \(run)") }
+        guard record.outcome == RunOutcome.waitingForApproval.rawValue else {
+            throw AgentRefusal(status: 409, message: "run \(run) is \(record.outcome), not waiting for approval")
+        }
+        let summary = "discarded by \(actor ?? "a person"): \(record.summary)"
+        do { try runner.store.finishRun(run, outcome: .discarded, summary: summary) } catch {
+            throw AgentRefusal(status: 500, message: "the state store: \(error)")
+        }
+        log(.info, "run \(run) \(summary)")
+        if let commit = record.commit {
+            await reports.status?.report(commit: commit, state: .canceled, description: "run \(run) \(summary)", targetURL: settings.runLink(run))
+        }
+    }
+
     // MARK: Reports
 
     private func started(_ run: Int64, _ commit: String) async {
@@ -253,6 +308,10 @@ public actor Agent {
 
     private func ended(_ result: CommitRun) async {
         currentCommit = nil
+        if [.succeeded, .noChanges, .failed, .rolledBack].contains(result.outcome), result.diagnostics.isEmpty {
+            lastRunFailures = result.failures
+            status = status?.after(runFailures: result.failures)
+        }
         metrics.run(trigger: result.trigger.kind.rawValue, outcome: result.outcome.rawValue, seconds: result.seconds)
         let level: Level = [.failed, .rolledBack].contains(result.outcome) ? .error : .info
         log(level, "run \(result.run) \(result.outcome.rawValue)\(result.commit.map { " at \($0.prefix(12))" } ?? ""): \(result.summary)")
@@ -285,7 +344,7 @@ public actor Agent {
                     : NotificationCause.failedResources(result.failures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
             await notifier.runEnded(
                 estate: settings.estateName, commit: commit, run: String(result.run), outcome: result.outcome.rawValue, url: link, failure: cause)
-        case .waitingForApproval, .superseded, .interrupted:
+        case .waitingForApproval, .superseded, .interrupted, .discarded:
             return
         }
     }
@@ -296,8 +355,15 @@ public actor Agent {
         switch outcome {
         case .succeeded, .noChanges: return .success
         case .failed, .rolledBack: return .failure
-        case .superseded: return .canceled
+        case .superseded, .discarded: return .canceled
         case .waitingForApproval, .interrupted: return nil
         }
     }
+}
+
+/// Why the agent refused a person's request, with the HTTP status that says it.
+public struct AgentRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    public let status: Int
+    public let message: String
+    public var description: String { message }
 }

@@ -9,7 +9,10 @@ import Synchronization
 /// was taken out of the tokens file (and SIGHUP sent) ends at its next request.
 public final class DashboardSessions: Sendable {
     public struct Session: Sendable, Equatable {
-        public let identity: Identity
+        /// Who signed in, as the tokens file names the token now.
+        public var identity: Identity
+        /// The SHA-256 of the token signed in with (never the token).
+        public let credential: [UInt8]
         /// The value each form of the session posts in its hidden `csrf` field.
         public let csrf: String
         public let expires: Date
@@ -33,10 +36,11 @@ public final class DashboardSessions: Sendable {
         self.clock = clock
     }
 
-    /// A new session for `identity`: the cookie's value and the session.
-    public func open(_ identity: Identity) -> (cookie: String, session: Session) {
+    /// A new session for `identity`, signed in with the token whose SHA-256 is `credential`: the
+    /// cookie's value and the session.
+    public func open(_ identity: Identity, credential: [UInt8]) -> (cookie: String, session: Session) {
         let id = Self.random()
-        let session = Session(identity: identity, csrf: Self.random(), expires: clock().addingTimeInterval(maxAge))
+        let session = Session(identity: identity, credential: credential, csrf: Self.random(), expires: clock().addingTimeInterval(maxAge))
         let now = clock()
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.expires > now }
@@ -48,17 +52,20 @@ public final class DashboardSessions: Sendable {
         return (id, session)
     }
 
-    /// The session a cookie's value names, while it lasts and its identity is still `current`.
-    public func session(_ cookie: String?, current: (Identity) -> Bool) -> Session? {
+    /// The session a cookie's value names, while it lasts and its token is still in the tokens
+    /// file (`current` says whose it is now: a changed role applies at once).
+    public func session(_ cookie: String?, current: ([UInt8]) -> Identity?) -> Session? {
         guard let cookie, !cookie.isEmpty else { return nil }
         let key = Self.key(cookie)
         let now = clock()
         return sessions.withLock { sessions in
-            guard let session = sessions[key] else { return nil }
-            guard session.expires > now, current(session.identity) else {
+            guard var session = sessions[key] else { return nil }
+            guard session.expires > now, let identity = current(session.credential) else {
                 sessions[key] = nil
                 return nil
             }
+            session.identity = identity
+            sessions[key] = session
             return session
         }
     }

@@ -276,10 +276,15 @@ extension CommitRunner {
 
     /// Every stage's drift from what the last applied commit declares: nil when nothing was
     /// applied yet.
-    public func drift() async throws -> (findings: [DriftFinding], commit: String)? {
+    public func drift() async throws -> EstateStatus? {
         guard let applied = try await appliedEstate() else { return nil }
-        let drifts = try await services.with(applied.estate, settings.stages, applied.stacksDirectory) { try await $0.drift(store: store) }
-        return (drifts.flatMap(\.findings).filter { $0.state != .inSync }, applied.commit)
+        return try await services.with(applied.estate, settings.stages, applied.stacksDirectory) { service in
+            let drifts = try await service.drift(store: store)
+            let nodes = service.graph().nodes
+            return EstateStatus(
+                commit: applied.commit, checked: Date(), stageOf: Dictionary(nodes.map { ($0.id, $0.stage) }, uniquingKeysWith: { first, _ in first }),
+                kindOf: Dictionary(nodes.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first }), drifts: drifts, notApplied: service.notApplied)
+        }
     }
 
     /// When the applied estate's certificates expire, by name (empty when nothing is applied or the

@@ -11,6 +11,8 @@ public enum RunOutcome: String, Sendable, CaseIterable {
     case rolledBack = "rolled back"
     /// Its plan holds changes to stages a person approves; nothing was applied.
     case waitingForApproval = "waiting for approval"
+    /// Its plan waited for approval and a person discarded it: nothing was applied.
+    case discarded
     /// Abandoned for a newer commit before it applied anything.
     case superseded
     /// Stopped before it finished (the agent was asked to stop); the journal resumes it.

@@ -1,0 +1,95 @@
+import Foundation
+import PhoenixCore
+
+/// What the agent last found of the estate, stage by stage: the drift check's findings placed in
+/// the stages of the resource graph, the kinds it could not check, the stages that cannot run here,
+/// and the resources the last run left failed. Kept in the agent's memory and replaced whole at each
+/// drift check and each ended run, so the overview reads it without touching any system.
+public struct EstateStatus: Sendable, Equatable {
+    public enum State: String, Sendable, CaseIterable {
+        case inSync = "in sync"
+        case drifted
+        case failed
+        case notApplied = "not applied"
+    }
+
+    public struct Stage: Sendable, Equatable {
+        public let stage: SyncStage
+        public var resources: Int
+        /// Drifted resources, by id.
+        public var drifted: [String] = []
+        /// Resources the last run left failed, or the reason the stage's kind could not be checked.
+        public var failed: [String] = []
+        /// Why the stage cannot be converged here (no Proxmox API options …).
+        public var notApplied: String?
+
+        public var state: State {
+            if notApplied != nil { return .notApplied }
+            if !failed.isEmpty { return .failed }
+            return drifted.isEmpty ? .inSync : .drifted
+        }
+    }
+
+    /// The commit whose estate was checked.
+    public let commit: String
+    public let checked: Date
+    /// Every stage that has resources in the estate, or cannot run here, in the stages' order.
+    public var stages: [Stage]
+    /// The drifted resources' findings.
+    public var findings: [DriftFinding]
+    /// The stage of each resource of the estate (the resource graph's).
+    public let stageOf: [String: SyncStage]
+
+    /// The drift check's result placed in stages: `stageOf` the resource graph's stage of each id;
+    /// a kind that could not be checked fails every stage holding one of its resources.
+    public init(
+        commit: String, checked: Date, stageOf: [String: SyncStage], kindOf: [String: String], drifts: [KindDrift],
+        notApplied: [(stage: SyncStage, reason: String)]
+    ) {
+        self.commit = commit
+        self.checked = checked
+        // What the drift check saw and the graph does not list (the stack files: the graph is built
+        // without reading them) is placed by its id's prefix.
+        var stageOf = stageOf
+        for finding in drifts.flatMap(\.findings) where stageOf[finding.id] == nil {
+            if let stage = Self.stage(ofResource: finding.id) { stageOf[finding.id] = stage }
+        }
+        self.stageOf = stageOf
+        var stages: [SyncStage: Stage] = [:]
+        for stage in stageOf.values { stages[stage, default: Stage(stage: stage, resources: 0)].resources += 1 }
+        var findings: [DriftFinding] = []
+        for drift in drifts {
+            if let failure = drift.failure {
+                for stage in Set(stageOf.filter { kindOf[$0.key] == drift.kind }.values) {
+                    stages[stage]?.failed.append("\(drift.kind) could not be checked: \(failure)")
+                }
+            }
+            for finding in drift.findings where finding.state != .inSync {
+                findings.append(finding)
+                if let stage = stageOf[finding.id] { stages[stage]?.drifted.append(finding.id) }
+            }
+        }
+        for (stage, reason) in notApplied { stages[stage, default: Stage(stage: stage, resources: 0)].notApplied = reason }
+        self.stages = stages.values.sorted { $0.stage < $1.stage }
+        self.findings = findings
+    }
+
+    /// A resource's stage by its id: a file's id starts with its stage (`files:`, `dns:` …), the
+    /// other kinds' with their own name (`guest:`, `cert:`, `stack:`, `swarm:`).
+    static func stage(ofResource id: String) -> SyncStage? {
+        let prefix = String(id.prefix { $0 != ":" })
+        return SyncStage(rawValue: prefix) ?? ["guest": .guests, "cert": .certs, "stack": .stacks][prefix]
+    }
+
+    /// The same, with what an ended run left failed (`failures`: resource id → category) in place
+    /// of what the run before left failed.
+    public func after(runFailures failures: [String: String]) -> EstateStatus {
+        var copy = self
+        for index in copy.stages.indices { copy.stages[index].failed.removeAll { !$0.contains(" could not be checked: ") } }
+        for (id, category) in failures.sorted(by: { $0.key < $1.key }) {
+            guard let stage = stageOf[id], let index = copy.stages.firstIndex(where: { $0.stage == stage }) else { continue }
+            copy.stages[index].failed.append("\(id) (\(category))")
+        }
+        return copy
+    }
+}
