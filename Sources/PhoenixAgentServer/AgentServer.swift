@@ -83,6 +83,16 @@ struct APIResponder: HTTPResponder {
         for (name, value) in answer.headers.sorted(by: { $0.key < $1.key }) {
             if let field = HTTPField.Name(name) { headers[field] = value }
         }
+        if let stream = answer.stream {
+            let first = answer.body
+            return Response(
+                status: .init(code: answer.status), headers: headers,
+                body: ResponseBody { writer in
+                    if !first.isEmpty { try await writer.write(ByteBuffer(bytes: first)) }
+                    for await chunk in stream { try await writer.write(ByteBuffer(bytes: chunk)) }
+                    try await writer.finish(nil)
+                })
+        }
         return Response(status: .init(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 }

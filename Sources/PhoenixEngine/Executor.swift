@@ -124,8 +124,14 @@ public struct Executor: Sendable {
         // What needs nothing settles at once; what is in the graph but not in this plan (a guest
         // outside --target, a disabled one) holds nothing up.
         let planned = Set(plan.steps.flatMap { $0.resources + $0.companions })
-        for id in plan.unchanged { await waiter.settle(id, nil) }
-        for (id, failure) in plan.failed { await waiter.settle(id, ResourceError(failure)) }
+        for id in plan.unchanged {
+            await waiter.settle(id, nil)
+            context.settled?(ResourceSettled(id: id, kind: kind.name, outcome: "unchanged"))
+        }
+        for (id, failure) in plan.failed {
+            await waiter.settle(id, ResourceError(failure))
+            context.settled?(ResourceSettled(id: id, kind: kind.name, outcome: "failed", reason: "\(failure)"))
+        }
         for node in context.graph.nodes where node.kind == kind.name && !planned.contains(node.id) && plan.failed[node.id] == nil {
             await waiter.settle(node.id, nil)
         }
@@ -133,7 +139,15 @@ public struct Executor: Sendable {
         let outcomes: [StepOutcome<K.Applied>] = await withTaskGroup(of: (Int, StepOutcome<K.Applied>).self) { group in
             for (index, step) in plan.steps.enumerated() {
                 group.addTask {
-                    (index, await self.perform(step, of: kind, in: context, store: store, run: run, waiter: waiter, slots: slots))
+                    let outcome = await self.perform(step, of: kind, in: context, store: store, run: run, waiter: waiter, slots: slots)
+                    if let settled = context.settled, !outcome.abandoned {
+                        for id in step.resources {
+                            settled(
+                                ResourceSettled(
+                                    id: id, kind: kind.name, outcome: outcome.error == nil ? "converged" : "failed", reason: outcome.error.map { "\($0)" }))
+                        }
+                    }
+                    return (index, outcome)
                 }
             }
             var collected: [(Int, StepOutcome<K.Applied>)] = []

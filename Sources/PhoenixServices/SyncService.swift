@@ -25,6 +25,8 @@ public struct SyncService: Sendable {
     public var progress: @Sendable (String) -> Void = { _ in }
     /// Stops a run at the next boundary between resources (the agent: a newer commit, a shutdown).
     public var control: RunControl?
+    /// Told as each resource of a run settles.
+    public var settled: (@Sendable (ResourceSettled) -> Void)?
 
     public init(estate: Estate, stages: [SyncStage]) {
         self.estate = estate
@@ -115,7 +117,7 @@ public struct SyncService: Sendable {
         if let waiter { waitFor = { id in await waiter.errors(waitingFor: [id])[id] } }
         return KindContext(
             estate: estate, stages: Set(stages), graph: graph, store: store, run: run, unfinished: unfinished, scope: scope, stats: stats,
-            progress: progress, waitFor: waitFor, control: run == nil ? nil : control)
+            progress: progress, waitFor: waitFor, control: run == nil ? nil : control, settled: run == nil ? nil : settled)
     }
 
     /// What sync would do. Writes nothing: not the cluster, not the machines, not the state store.

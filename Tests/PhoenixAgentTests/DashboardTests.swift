@@ -240,6 +240,46 @@ struct DashboardTests {
         #expect(built.text == "<p>&lt;b&gt;</p><br>")
     }
 
+    @Test("a run still going: its page watches the run's events, which stream each resource as it settles and then the end")
+    func liveRun() async throws {
+        let setup = try await Setup(anonymousRead: true)
+        let run = try setup.store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.api, actor: "ops"))
+        let page = await setup.get("/runs/\(run)")
+        #expect(page.text.contains("data-live-run=\"\(run)\"") && page.text.contains("<script src=\"/assets/live.js\" defer></script>"))
+        #expect(await setup.get("/assets/live.js").text.contains("new EventSource("))
+
+        let answer = await setup.get("/runs/\(run)/events")
+        #expect(answer.status == 200 && answer.contentType == "text/event-stream")
+        let stream = try #require(answer.stream, "a run still going streams")
+        setup.agent.events.publish(run, .resource(ResourceSettled(id: "files:web/docker-compose.yml", kind: "file", outcome: "converged")))
+        setup.agent.events.publish(run + 1, .resource(ResourceSettled(id: "files:other", kind: "file", outcome: "failed")))
+        setup.agent.events.publish(run, .resource(ResourceSettled(id: "stack:production/web", kind: "stack", outcome: "failed", reason: "health")))
+        setup.agent.events.publish(run, .ended(outcome: "failed", summary: "1 failed"))
+        var text = ""
+        for await chunk in stream { text += String(decoding: chunk, as: UTF8.self) }
+        #expect(
+            text == """
+                event: resource
+                data: {"id":"files:web/docker-compose.yml","kind":"file","outcome":"converged"}
+
+                event: resource
+                data: {"id":"stack:production/web","kind":"stack","outcome":"failed","reason":"health"}
+
+                event: ended
+                data: {"outcome":"failed","summary":"1 failed"}
+
+
+                """, "\(text)")
+        #expect(setup.agent.events.count == 0, "the watch ended with the run")
+
+        // A run that has ended answers its end at once.
+        _ = try setup.store.beginRun(queued: run, pid: getpid())
+        try setup.store.finishRun(run, outcome: .succeeded, summary: "done")
+        let ended = await setup.get("/runs/\(run)/events")
+        #expect(ended.stream == nil && ended.text.contains("event: ended\ndata: {\"outcome\":\"succeeded\""))
+        #expect(!(await setup.get("/runs/\(run)")).text.contains("data-live-run"))
+    }
+
     @Test("the overview: each stage with data-stage and data-state from the last drift check and the last run's failures")
     func overviewStages() {
         let status = EstateStatus(

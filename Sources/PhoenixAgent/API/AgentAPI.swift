@@ -33,6 +33,13 @@ public struct APIResponse: Sendable, Equatable {
     public var body: [UInt8]
     /// Headers beyond the content type (`Set-Cookie`, `Location`, `Cache-Control` …).
     public var headers: [String: String]
+    /// A body written as it comes (server-sent events) after `body`, until the stream ends.
+    public var stream: AsyncStream<[UInt8]>?
+
+    public static func == (lhs: APIResponse, rhs: APIResponse) -> Bool {
+        lhs.status == rhs.status && lhs.contentType == rhs.contentType && lhs.body == rhs.body && lhs.headers == rhs.headers
+            && (lhs.stream == nil) == (rhs.stream == nil)
+    }
 
     public init(status: Int, contentType: String = "application/json", body: [UInt8], headers: [String: String] = [:]) {
         self.status = status

@@ -57,6 +57,8 @@ public actor Agent {
     public let settings: Settings
     public let queue: RunQueue
     public let metrics: AgentMetrics
+    /// Each run's resources as they settle, and its end.
+    nonisolated public let events = RunEvents()
     private let runner: CommitRunner
     private let reports: Reports
     private let log: @Sendable (Level, String) -> Void
@@ -142,6 +144,7 @@ public actor Agent {
     public func shutdown() async {
         log(.info, "shutting down: the running job stops at its next boundary")
         await queue.close()
+        events.finishAll()
     }
 
     /// Queues a run (a webhook, the API, an approval).
@@ -179,11 +182,14 @@ public actor Agent {
     private func work() async {
         var runner = self.runner
         runner.started = { run, commit in await self.started(run, commit) }
+        let events = self.events
+        runner.settled = { run, resource in events.publish(run, .resource(resource)) }
         while let job = await queue.next() {
             metrics.pendingRun(await queue.state.pending != nil)
             log(.info, "run \(job.run) starts (\(job.request.trigger.kind.rawValue))")
             let result = await runner.perform(job)
             await queue.finished(job.run)
+            events.publish(job.run, .ended(outcome: result.outcome.rawValue, summary: result.summary))
             metrics.pendingRun(await queue.state.pending != nil)
             await ended(result)
             await settle()

@@ -34,6 +34,12 @@ public struct Dashboard: Sendable {
         case ("GET", ["assets", "phoenix.css"]):
             return APIResponse(
                 status: 200, contentType: "text/css; charset=utf-8", body: Array(Stylesheet.css.utf8), headers: ["Cache-Control": "public, max-age=3600"])
+        case ("GET", ["assets", "live.js"]):
+            return APIResponse(
+                status: 200, contentType: "text/javascript; charset=utf-8", body: Array(LiveScript.javascript.utf8),
+                headers: ["Cache-Control": "public, max-age=3600"])
+        case ("GET", let path) where path.count == 3 && path[0] == "runs" && path[2] == "events":
+            return await read(request) { _ in await events(path[1]) }
         case ("GET", ["login"]):
             return page(200, LoginPage.render(estate: agent.settings.estateName, error: nil, held: sessions.loginsHeld()))
         case ("POST", ["login"]):
@@ -187,6 +193,46 @@ public struct Dashboard: Sendable {
             Layout.page(
                 title: "Run \(id)", section: "/runs", viewer: viewer, estate: agent.settings.estateName,
                 main: RunPage.render(record, details: details, viewer: viewer)))
+    }
+
+    /// `GET /runs/{id}/events`: the run's resources as they settle and its end, as server-sent
+    /// events (`event: resource` and `event: ended`, JSON data). A run that has ended answers its
+    /// end at once.
+    private func events(_ text: String) async -> APIResponse {
+        guard let id = Int64(text) else { return failure(404, "no run \(text)") }
+        // Watch first, then look: a run that ends in between is still told.
+        let watched = agent.events.watch(id)
+        guard let record = try? store.run(id) else { return failure(404, "no run \(id)") }
+        let headers = ["Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"]
+        guard record.finishedAt == nil else {
+            let ended = Self.event("ended", .object([("outcome", .string(record.outcome)), ("summary", .string(record.summary))]))
+            return APIResponse(status: 200, contentType: "text/event-stream", body: ended, headers: headers)
+        }
+        let stream = AsyncStream<[UInt8]> { continuation in
+            let task = Task {
+                for await event in watched {
+                    switch event {
+                    case let .resource(resource):
+                        var members: [(key: String, value: JSONValue)] = [
+                            ("id", .string(resource.id)), ("kind", .string(resource.kind)), ("outcome", .string(resource.outcome)),
+                        ]
+                        if let reason = resource.reason { members.append(("reason", .string(reason))) }
+                        continuation.yield(Self.event("resource", .object(members)))
+                    case let .ended(outcome, summary):
+                        continuation.yield(Self.event("ended", .object([("outcome", .string(outcome)), ("summary", .string(summary))])))
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+        var response = APIResponse(status: 200, contentType: "text/event-stream", body: Array("retry: 3000\n\n".utf8), headers: headers)
+        response.stream = stream
+        return response
+    }
+
+    static func event(_ name: String, _ data: JSONValue) -> [UInt8] {
+        Array("event: \(name)\ndata: \(JSONWriter(sortedKeys: false, pretty: false).string(data))\n\n".utf8)
     }
 
     // MARK: Answers

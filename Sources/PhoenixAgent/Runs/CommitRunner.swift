@@ -99,6 +99,8 @@ public struct CommitRunner: Sendable {
     public let services: AgentServices
     /// Told when a run has its commit and starts planning (a commit status goes pending).
     public var started: @Sendable (_ run: Int64, _ commit: String) async -> Void = { _, _ in }
+    /// Told as each resource of an applying run settles.
+    public var settled: @Sendable (_ run: Int64, _ resource: ResourceSettled) -> Void = { _, _ in }
     /// Log lines.
     public var log: @Sendable (String) -> Void = { _ in }
 
@@ -215,6 +217,8 @@ public struct CommitRunner: Sendable {
                 let outcome = try await services.with(estate, stages, stacksDirectory) { service in
                     var service = service
                     service.control = job.control
+                    let settled = self.settled
+                    service.settled = { resource in settled(job.run, resource) }
                     return try await service.sync(store: store, command: "agent", queued: job.run)
                 }
                 details.resources = outcome.reports.flatMap(\.results).map(RunDetails.Resource.init)

@@ -78,6 +78,22 @@ extension ConvergentKind where Applied == Void {
     public func record(_ step: Step<Change>, applied: Void, in context: StepContext) async throws(ResourceFailure) {}
 }
 
+/// A resource of a run that has settled: converged, failed, or left unchanged (its outcome as
+/// the run records spell it), with why it failed.
+public struct ResourceSettled: Sendable, Equatable {
+    public let id: String
+    public let kind: String
+    public let outcome: String
+    public let reason: String?
+
+    public init(id: String, kind: String, outcome: String, reason: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.outcome = outcome
+        self.reason = reason
+    }
+}
+
 /// What the kinds see while they observe, plan and apply: the configuration, the run, the store.
 public struct KindContext: Sendable {
     public let estate: Estate
@@ -101,13 +117,16 @@ public struct KindContext: Sendable {
     public let waitFor: (@Sendable (String) async -> ResourceError?)?
     /// In a run: asks it to stop before the next resource starts (nil: it runs to the end).
     public let control: RunControl?
+    /// In a run: told as each resource settles (the dashboard's live run page).
+    public let settled: (@Sendable (ResourceSettled) -> Void)?
 
     public init(
         estate: Estate, stages: Set<SyncStage>, graph: ResourceGraph, store: (any StateBackend)?, run: Int64? = nil, unfinished: Set<String> = [],
         scope: GuestScope? = nil, stats: RunStats = RunStats(), progress: @escaping @Sendable (String) -> Void = { _ in },
-        waitFor: (@Sendable (String) async -> ResourceError?)? = nil, control: RunControl? = nil
+        waitFor: (@Sendable (String) async -> ResourceError?)? = nil, control: RunControl? = nil, settled: (@Sendable (ResourceSettled) -> Void)? = nil
     ) {
         self.control = control
+        self.settled = settled
         self.estate = estate
         self.stages = stages
         self.graph = graph

@@ -18,7 +18,21 @@ enum RunPage {
         <h2>The plan</h2>
         \(plan(details?.plan))
         <h2>Resources</h2>
-        \(resources(details?.resources ?? []))
+        \(run.finishedAt == nil ? live(run) : resources(details?.resources ?? []))
+        """
+    }
+
+    /// A run still going: its resources as they settle (the script fills the table from the run's
+    /// events; without it, a reload shows where the run is).
+    static func live(_ run: RunRecord) -> HTML {
+        """
+        <section data-live-run="\(run.id)">
+        <p role="status" aria-live="polite">The run is \(run.outcome == "queued" ? "waiting to start" : "going"): each resource shows as it settles.</p>
+        <div class="table"><table>
+        <thead><tr><th scope="col">Resource</th><th scope="col">Kind</th><th scope="col">Outcome</th><th scope="col">Reasons</th></tr></thead>
+        <tbody></tbody></table></div>
+        </section>
+        <script src="/assets/live.js" defer></script>
         """
     }
 

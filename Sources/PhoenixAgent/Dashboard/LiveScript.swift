@@ -1,0 +1,54 @@
+/// The dashboard's only script, embedded: a run page of a run still going watches the run's
+/// server-sent events and turns each resource's row to its outcome as it settles. Everything it
+/// writes goes in as text (never markup). Pages work without it: reloading shows the same.
+enum LiveScript {
+    static let javascript = """
+        (function () {
+          "use strict";
+          var section = document.querySelector("[data-live-run]");
+          if (!section || !window.EventSource) { return; }
+          var run = section.getAttribute("data-live-run");
+          var body = section.querySelector("tbody");
+          var status = section.querySelector("[role=status]");
+          var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events");
+          function cell(row, index) {
+            while (row.cells.length <= index) { row.insertCell(-1); }
+            return row.cells[index];
+          }
+          function badge(word) {
+            var span = document.createElement("span");
+            span.className = "badge " + word.replace(/ /g, "-");
+            span.textContent = word;
+            return span;
+          }
+          source.addEventListener("resource", function (message) {
+            var event = JSON.parse(message.data);
+            var row = null;
+            for (var index = 0; index < body.rows.length; index++) {
+              if (body.rows[index].getAttribute("data-resource") === event.id) { row = body.rows[index]; }
+            }
+            if (!row) {
+              row = body.insertRow(-1);
+              row.setAttribute("data-resource", event.id);
+              var code = document.createElement("code");
+              code.textContent = event.id;
+              cell(row, 0).appendChild(code);
+              cell(row, 1).textContent = event.kind;
+            }
+            row.setAttribute("data-outcome", event.outcome);
+            var outcome = cell(row, 2);
+            outcome.textContent = "";
+            outcome.appendChild(badge(event.outcome));
+            cell(row, 3).textContent = event.reason || "";
+            status.textContent = event.id + " " + event.outcome;
+          });
+          source.addEventListener("ended", function (message) {
+            var event = JSON.parse(message.data);
+            source.close();
+            section.setAttribute("data-ended", event.outcome);
+            status.textContent = "The run ended: " + event.outcome + ". " + event.summary;
+          });
+        })();
+
+        """
+}
