@@ -69,6 +69,15 @@ public struct Component: Sendable, CustomStringConvertible {
         for name in ["openssl", "curl"] where TestPaths.program(name) == nil { return "\(name) is not on PATH" }
         return PythonModules.venv.contains("joserfc") ? nil : "joserfc is not installed in .venv-it"
     }
+    /// Debian's headless Chromium and its driver, Selenium (PyPI) in .venv-it, and axe-core's
+    /// script (taken from the axe-selenium-python 3 wheel by scripts/test.sh).
+    public static let chromium = Component("Chromium and chromedriver (Debian), Selenium in .venv-it, axe-core") {
+        for path in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.isExecutableFile(atPath: path) {
+            return "\(path) is missing (Debian's chromium and chromium-driver)"
+        }
+        if !FileManager.default.fileExists(atPath: TestPaths.axeScript) { return "\(TestPaths.axeScript) is missing (scripts/test.sh fetches it)" }
+        return PythonModules.venv.contains("selenium") ? nil : "selenium is not installed in .venv-it"
+    }
     /// fakepve (PyPI), the fake Proxmox VE API, in .venv-it (or the system's python3).
     public static let fakepve = Component("fakepve (a fake Proxmox VE API) and openssl") {
         if TestPaths.program("openssl") == nil { return "openssl is not on PATH" }
@@ -78,7 +87,7 @@ public struct Component: Sendable, CustomStringConvertible {
 
 /// Which of the Python modules the tests use import, asked once per interpreter.
 enum PythonModules {
-    static let names = ["fakepve", "joserfc"]
+    static let names = ["fakepve", "joserfc", "selenium"]
     static let venv = importable(by: "\(TestPaths.packageRoot)/.venv-it/bin/python")
     static let system = TestPaths.program("python3").map(importable) ?? []
 

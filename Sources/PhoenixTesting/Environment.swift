@@ -54,6 +54,8 @@ public enum TestPaths {
     }()
 
     public static var exampleEstate: String { "\(packageRoot)/Examples/estate" }
+    /// axe-core's script, for the dashboard's accessibility check.
+    public static var axeScript: String { "\(packageRoot)/.venv-it/share/axe-core/axe.min.js" }
 
     /// Where the original's files (phoenix-original, from the reference material) are looked for:
     /// `$PHOENIX_REFERENCE`, else `../shared/reference/phoenix-original` beside the project.

@@ -11,6 +11,7 @@ import Testing
 struct AgentProcessTests {
     static let secret = "agent-webhook-secret-\(UUID().uuidString)"
     static let token = "agent-operate-token-\(UUID().uuidString)"
+    static let readToken = "agent-read-token-\(UUID().uuidString)"
 
     final class Lab: Sendable {
         let fixture: GitFixture
@@ -25,7 +26,9 @@ struct AgentProcessTests {
             fixture = try GitFixture()
             directory = try TemporaryDirectory("phoenix-agent-process")
             try directory.write("secret", AgentProcessTests.secret + "\n")
-            try directory.write("tokens", "operate ops \(WebhookSigning.sha256Hex(AgentProcessTests.token))\n")
+            try directory.write(
+                "tokens",
+                "operate ops \(WebhookSigning.sha256Hex(AgentProcessTests.token))\nread viewer \(WebhookSigning.sha256Hex(AgentProcessTests.readToken))\n")
             if commit { try Self.commitExample(fixture, "the example estate") }
             daemon = try GitDaemonServer(fixture)
             let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"

@@ -46,6 +46,12 @@ enum LiveScript {
             var event = JSON.parse(message.data);
             source.close();
             section.setAttribute("data-ended", event.outcome);
+            var outcome = document.querySelector("dd[data-outcome]");
+            if (outcome) {
+              outcome.setAttribute("data-outcome", event.outcome);
+              outcome.textContent = " " + event.summary;
+              outcome.insertBefore(badge(event.outcome), outcome.firstChild);
+            }
             status.textContent = "The run ended: " + event.outcome + ". " + event.summary;
           });
         })();

@@ -29,7 +29,7 @@ enum Stylesheet {
         .table { overflow-x: auto; }
         code { font: .9em ui-monospace, "SFMono-Regular", Menlo, monospace; }
         .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; border: 1px solid currentColor; font-size: .85rem; white-space: nowrap; }
-        .in-sync, .succeeded, .converged, .no-changes, .unchanged { color: var(--ok); }
+        .in-sync, .succeeded, .converged, .no-changes, .unchanged, .healthy { color: var(--ok); }
         .drifted, .waiting-for-approval, .superseded, .interrupted, .discarded, .queued, .blocked, .skipped { color: var(--warn); }
         .failed, .rolled-back, .unhealthy { color: var(--bad); }
         .not-applied { color: var(--info); }

@@ -82,7 +82,7 @@ enum OverviewPage {
     }
 
     static func agent(_ model: OverviewPage.Model, viewer: Viewer) -> HTML {
-        let health: HTML = model.health.healthy ? Layout.badge("in sync") : Layout.badge("failed")
+        let health = Layout.badge(model.health.healthy ? "healthy" : "unhealthy")
         var lines: [HTML] = [
             "<li>Watching: \(health) \(model.health.reason)</li>",
             "<li>Last successful poll: \(Layout.time(model.health.lastSuccessfulPoll))</li>",
