@@ -178,6 +178,7 @@ agent_demo() {
         token=$(openssl rand -hex 24)
         printf 'operate lab-operator %s\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)" > "$agent_dir/tokens"
         printf 'Authorization: Bearer %s\n' "$token" > "$agent_dir/auth.header"
+        printf '%s\n' "$token" > "$agent_dir/dashboard.token"
     )
     printf '%s\n' "${phoenix[@]}" agent --repo git://127.0.0.1:19418/estate.git --branch main --config-path etc --stacks-path stacks \
         --interval 2s --drift-interval 5s --listen 127.0.0.1:18420 --webhook-secret-file "$agent_dir/webhook-secret" \
@@ -187,6 +188,7 @@ agent_demo() {
     svc agent start
     wait_for 30 curl -sf "$agent_url/healthz" || { tail -20 "$run/agent.log"; exit 1; }
     note "GET /healthz: $(curl -s "$agent_url/healthz")"
+    note "the dashboard: $agent_url/ (sign in with the token in $agent_dir/dashboard.token)"
 
     say "0. the agent's first poll finds ${first:0:12} never applied: it converges the whole estate"
     show_run "$first" 240
