@@ -106,15 +106,17 @@ struct AgentProcessTests {
         }
 
         /// Sends a push's webhook and waits until the run it answered with has taken its commit (the
-        /// branch's head then) and plans; returns it.
+        /// branch's head then), planned, and applies (`running`): a newer commit then lets its
+        /// current resource finish (seconds, with the tests' added latency) instead of abandoning a
+        /// plan at once. Returns it.
         func runningRun(delivery: String) async throws -> Int {
             let answer = try webhook(delivery: delivery)
             let document = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
             let run = try #require(document?["run"] as? Int, "\(answer)")
-            let started = await eventually(timeout: 20, interval: 0.05) {
-                ((try? runs()) ?? []).contains { $0["id"] as? Int == run && $0["commit"] is String }
+            let started = await eventually(timeout: 30, interval: 0.05) {
+                ((try? runs()) ?? []).contains { $0["id"] as? Int == run && $0["commit"] is String && $0["outcome"] as? String == "running" }
             }
-            #expect(started, "run \(run) never took its commit: \(process.log.suffix(1000))")
+            #expect(started, "run \(run) never started to apply: \((try? runs()) ?? []) \(process.log.suffix(1000))")
             return run
         }
 
