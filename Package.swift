@@ -25,6 +25,7 @@ let package = Package(
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI", "PhoenixAgent"]),
         .executableTarget(name: "phoenix-bench", dependencies: ["PhoenixCore", "PhoenixTesting"]),
+        .executableTarget(name: "phoenix-bench-dashboard", dependencies: ["PhoenixCore", "PhoenixTesting", "PhoenixAgent", "PhoenixState"]),
         .target(
             name: "PhoenixCLI",
             dependencies: [

@@ -106,17 +106,19 @@ struct AgentProcessTests {
         }
 
         /// Sends a push's webhook and waits until the run it answered with has taken its commit (the
-        /// branch's head then), planned, and applies (`running`): a newer commit then lets its
-        /// current resource finish (seconds, with the tests' added latency) instead of abandoning a
-        /// plan at once. Returns it.
-        func runningRun(delivery: String) async throws -> Int {
+        /// branch's head then) and plans, or (`applying`) has planned and applies (`running`): a
+        /// newer commit then lets its current resource finish (seconds, with the tests' added
+        /// latency) instead of abandoning a plan at once. Returns it.
+        func runningRun(delivery: String, applying: Bool = false) async throws -> Int {
             let answer = try webhook(delivery: delivery)
             let document = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
             let run = try #require(document?["run"] as? Int, "\(answer)")
             let started = await eventually(timeout: 30, interval: 0.05) {
-                ((try? runs()) ?? []).contains { $0["id"] as? Int == run && $0["commit"] is String && $0["outcome"] as? String == "running" }
+                ((try? runs()) ?? []).contains {
+                    $0["id"] as? Int == run && $0["commit"] is String && (!applying || $0["outcome"] as? String == "running")
+                }
             }
-            #expect(started, "run \(run) never started to apply: \((try? runs()) ?? []) \(process.log.suffix(1000))")
+            #expect(started, "run \(run) never took its commit\(applying ? " and started to apply" : ""): \((try? runs()) ?? []) \(process.log.suffix(1000))")
             return run
         }
 
@@ -281,7 +283,7 @@ struct AgentProcessTests {
 
         try Lab.commitExample(lab.fixture, "x", whoami: "services:\n  whoami:\n    image: traefik/whoami:x\n")
         let x = try lab.head()
-        let running = try await lab.runningRun(delivery: "x-1")
+        let running = try await lab.runningRun(delivery: "x-1", applying: true)
         try Lab.commitExample(lab.fixture, "y", whoami: "services:\n  whoami:\n    image: traefik/whoami:y\n")
         let y = try lab.head()
         var joined: Set<Int> = []

@@ -17,6 +17,9 @@ public actor Agent {
         public var jitter: Double
         public var driftInterval: Double
         public var certificateInterval: Double
+        /// How long the agent stays quiet after a job before it hands back the memory the job
+        /// touched.
+        public var quietBeforeRelease: Double = 15
         /// The link to a run, for statuses and notifications (nil: none).
         public var runLink: @Sendable (Int64) -> String?
 
@@ -70,6 +73,9 @@ public actor Agent {
     private var failedCommit: (commit: String, tries: Int, retryAt: Date)?
     private var lastDrift: [DriftFinding]?
     private var settledSinceStart = false
+    /// Jobs started or ended, and the release waiting for quiet.
+    private var activity = 0
+    private var releaseTimer: Task<Void, Never>?
     private var lastRunFailures: [String: String] = [:]
     private var lastWebhook: Date?
 
@@ -82,6 +88,10 @@ public actor Agent {
     public var runningCommit: String? { currentCommit }
     /// When the last webhook was accepted.
     public var lastWebhookAccepted: Date? { lastWebhook }
+
+    /// Takes `status` as the estate's, as a drift check leaves it (the dashboard's benchmark feeds
+    /// one without a drift check).
+    public func adopt(_ status: EstateStatus) { self.status = status }
 
     /// A webhook was accepted (for the overview).
     public func webhookAccepted(at date: Date = Date()) { lastWebhook = date }
@@ -137,6 +147,7 @@ public actor Agent {
             await group.next()
             group.cancelAll()
         }
+        releaseTimer?.cancel()
         log(.info, "stopped")
     }
 
@@ -185,6 +196,7 @@ public actor Agent {
         let events = self.events
         runner.settled = { run, resource in events.publish(run, .resource(resource)) }
         while let job = await queue.next() {
+            activity += 1
             metrics.pendingRun(await queue.state.pending != nil)
             log(.info, "run \(job.run) starts (\(job.request.trigger.kind.rawValue))")
             let result = await runner.perform(job)
@@ -196,13 +208,28 @@ public actor Agent {
         }
     }
 
-    /// After a job or a check, when nothing runs or waits: the program code and free heap it
-    /// touched go back to the system (`IdleMemory`), so that an idle agent holds what polling needs.
+    /// After a job or a check: once the agent has been quiet for `Settings.quietBeforeRelease`
+    /// (no job started or ended since, nothing running or waiting), the program code and free heap
+    /// the job touched go back to the system (`IdleMemory`), so that an idle agent holds what
+    /// polling needs. Not at once: a burst of commits would otherwise read its code back from disk
+    /// between each two runs (seen in the debug build under load: webhooks slowed to seconds).
     func settle() async {
-        let state = await queue.state
-        guard state.running == nil, state.pending == nil else { return }
-        _ = IdleMemory.release()
         settledSinceStart = true
+        activity += 1
+        let seen = activity
+        let quiet = settings.quietBeforeRelease
+        releaseTimer?.cancel()
+        releaseTimer = Task { [weak self] in
+            do { try await Task.sleep(for: .seconds(quiet)) } catch { return }
+            await self?.releaseIfQuiet(since: seen)
+        }
+    }
+
+    private func releaseIfQuiet(since seen: Int) async {
+        guard seen == activity else { return }
+        let state = await queue.state
+        guard state.running == nil, state.pending == nil, seen == activity else { return }
+        _ = IdleMemory.release()
     }
 
     // MARK: Triggers
