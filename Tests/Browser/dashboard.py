@@ -114,7 +114,7 @@ def overview(browser, args):
     browser.sign_in(args.read_token)
     browser.wait(lambda: browser.css("[data-stage='files'][data-state='drifted']"), "the files stage drifted", reload=True)
     check(browser.css("[data-stage]"), "the overview lists the stages")
-    for path in ["/", "/runs", "/drift", "/certificates"]:
+    for path in ["/", "/runs", "/drift", "/certificates", "/graph", "/graph?stage=files"]:
         browser.open(path)
         check(not browser.css("form[action='/sync'], form[action$='/approve'], form[action$='/discard']"),
               "%s: a read-only session sees an action" % path)

@@ -191,7 +191,7 @@ struct DashboardTests {
     func anonymousRead() async throws {
         let setup = try await Setup(anonymousRead: true)
         let waiting = try setup.waitingRun()
-        for path in ["/", "/runs", "/runs/\(waiting)", "/drift", "/certificates"] {
+        for path in ["/", "/runs", "/runs/\(waiting)", "/drift", "/certificates", "/graph"] {
             let page = await setup.get(path)
             #expect(page.status == 200, "\(path)")
             #expect(page.text.contains("Read-only, anonymous") && !page.text.contains("<button type=\"submit\" class=\"primary\">Approve"), "\(path)")
@@ -238,6 +238,27 @@ struct DashboardTests {
         let name = "<b>"
         let built: HTML = "<p>\(name)</p>\(HTML(raw: "<br>"))"
         #expect(built.text == "<p>&lt;b&gt;</p><br>")
+    }
+
+    @Test("the graph: the stages and what each needs, then one stage's resources with what they need from other stages, coloured by state")
+    func graph() async throws {
+        let setup = try await Setup(anonymousRead: true)
+        var status = EstateStatus(
+            commit: String(repeating: "e", count: 40), checked: Date(),
+            stageOf: ["guest:101": .guests, "cert:web": .certs, "gateway:site": .gateway, "dns:records": .dns],
+            kindOf: ["guest:101": "guest-settings", "cert:web": "cert", "gateway:site": "file", "dns:records": "file"],
+            drifts: [KindDrift(kind: "file", findings: [DriftFinding(id: "gateway:site", kind: "file", state: .changedByHand)])], notApplied: [])
+        status.dependsOn = ["gateway:site": ["cert:web", "guest:101"], "cert:web": ["guest:101"]]
+        await setup.agent.adopt(status)
+        let stages = await setup.get("/graph")
+        #expect(stages.status == 200)
+        #expect(stages.text.contains("<li data-stage=\"gateway\" data-state=\"drifted\"><a href=\"/graph?stage=gateway\">"), "\(stages.text)")
+        #expect(stages.text.contains(", needs guests, certs</li>"), "in the stages' order")
+        #expect(stages.text.contains("<svg role=\"img\"") && stages.text.contains("class=\"node drifted\""))
+        let gateway = await setup.get("/graph", query: ["stage": "gateway"])
+        #expect(gateway.text.contains("<li data-resource=\"gateway:site\" data-state=\"drifted\">"))
+        #expect(gateway.text.contains("class=\"node in-sync outside\"><title>cert:web: in sync</title>"), "the certificate it needs, muted")
+        #expect(gateway.text.components(separatedBy: "class=\"edge\"").count - 1 == 2, "gateway:site needs two; cert:web is outside, its own needs not drawn")
     }
 
     @Test("a run still going: its page watches the run's events, which stream each resource as it settles and then the end")

@@ -39,6 +39,8 @@ public struct EstateStatus: Sendable, Equatable {
     public var findings: [DriftFinding]
     /// The stage of each resource of the estate (the resource graph's).
     public let stageOf: [String: SyncStage]
+    /// What each resource needs converged first (the resource graph's edges).
+    public var dependsOn: [String: [String]] = [:]
 
     /// The drift check's result placed in stages: `stageOf` the resource graph's stage of each id;
     /// a kind that could not be checked fails every stage holding one of its resources.
@@ -72,6 +74,15 @@ public struct EstateStatus: Sendable, Equatable {
         for (stage, reason) in notApplied { stages[stage, default: Stage(stage: stage, resources: 0)].notApplied = reason }
         self.stages = stages.values.sorted { $0.stage < $1.stage }
         self.findings = findings
+    }
+
+    /// Each resource's state: drifted, failed (the last run left it so), or in sync.
+    public func state(of id: String) -> State {
+        guard let stage = stageOf[id] else { return .inSync }
+        let summary = stages.first { $0.stage == stage }
+        if summary?.notApplied != nil { return .notApplied }
+        if summary?.failed.contains(where: { $0.hasPrefix(id + " (") }) == true { return .failed }
+        return summary?.drifted.contains(id) == true ? .drifted : .inSync
     }
 
     /// A resource's stage by its id: a file's id starts with its stage (`files:`, `dns:` …), the

@@ -46,7 +46,7 @@ public struct Dashboard: Sendable {
             return login(request)
         case ("POST", ["logout"]):
             return logout(request)
-        case ("GET", []), ("GET", ["runs"]), ("GET", ["drift"]), ("GET", ["certificates"]):
+        case ("GET", []), ("GET", ["runs"]), ("GET", ["drift"]), ("GET", ["certificates"]), ("GET", ["graph"]):
             return await read(request) { viewer in await view(parts.first ?? "", request, viewer) }
         case ("GET", let path) where path.count == 2 && path[0] == "runs":
             return await read(request) { viewer in run(path[1], viewer) }
@@ -142,6 +142,11 @@ public struct Dashboard: Sendable {
         case "drift":
             let status = await agent.status
             return page(200, Layout.page(title: "Drift", section: "/drift", viewer: viewer, estate: estate, main: DriftPage.render(status, selfHeal: false)))
+        case "graph":
+            let stage = request.query["stage"].flatMap(SyncStage.init(rawValue:))
+            let main = GraphPage.render(await agent.status, stage: stage)
+            return page(
+                200, Layout.page(title: stage.map { "Graph: \($0.rawValue)" } ?? "Graph", section: "/graph", viewer: viewer, estate: estate, main: main))
         case "certificates":
             let expiries = await agent.certificateExpiries.map { (name: $0.key, expires: $0.value) }
             return page(

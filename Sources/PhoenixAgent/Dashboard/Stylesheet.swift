@@ -43,6 +43,12 @@ enum Stylesheet {
         .error { color: var(--bad); font-weight: 600; }
         .pager { display: flex; gap: 1rem; margin-top: 1rem; }
         svg text { font: 12px system-ui, sans-serif; fill: currentColor; } rect.soon { fill: #c77700; } rect.later { fill: #2f7d46; }
+        figure.graph { overflow-x: auto; margin: 0 0 1rem; }
+        .graph .node rect { fill: var(--card); stroke: var(--muted); stroke-width: 1.5; }
+        .graph .node text { font: 12px ui-monospace, monospace; fill: var(--fg); }
+        .graph .node.in-sync rect { stroke: var(--ok); } .graph .node.drifted rect { stroke: var(--warn); stroke-width: 3; }
+        .graph .node.failed rect { stroke: var(--bad); stroke-width: 3; } .graph .node.not-applied rect { stroke: var(--info); stroke-dasharray: 4 3; }
+        .graph .node.outside { opacity: .55; } .graph .edge { stroke: var(--muted); stroke-width: 1; } .graph .arrow { fill: var(--muted); }
         @media (max-width: 40rem) { header { padding: .5rem .75rem; } main { padding: .5rem .75rem 2rem; } .account { margin: 0; } }
 
         """

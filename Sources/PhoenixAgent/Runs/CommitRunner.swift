@@ -285,9 +285,11 @@ extension CommitRunner {
         return try await services.with(applied.estate, settings.stages, applied.stacksDirectory) { service in
             let drifts = try await service.drift(store: store)
             let nodes = service.graph().nodes
-            return EstateStatus(
+            var status = EstateStatus(
                 commit: applied.commit, checked: Date(), stageOf: Dictionary(nodes.map { ($0.id, $0.stage) }, uniquingKeysWith: { first, _ in first }),
                 kindOf: Dictionary(nodes.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first }), drifts: drifts, notApplied: service.notApplied)
+            status.dependsOn = Dictionary(nodes.map { ($0.id, $0.dependsOn) }, uniquingKeysWith: { first, _ in first })
+            return status
         }
     }
 

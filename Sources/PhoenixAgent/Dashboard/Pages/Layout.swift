@@ -15,7 +15,7 @@ struct Viewer: Sendable {
 enum Layout {
     /// The pages in the navigation, with their paths.
     static let sections: [(path: String, title: String)] = [
-        ("/", "Overview"), ("/runs", "Runs"), ("/drift", "Drift"), ("/certificates", "Certificates"),
+        ("/", "Overview"), ("/runs", "Runs"), ("/drift", "Drift"), ("/certificates", "Certificates"), ("/graph", "Graph"),
     ]
 
     static func page(title: String, section: String, viewer: Viewer, estate: String, main: HTML) -> HTML {
