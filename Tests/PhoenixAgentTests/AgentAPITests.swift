@@ -10,14 +10,6 @@ import Testing
 /// never moves) — no run is performed here, only queued; CommitRunnerTests performs them.
 @Suite("The agent's API: access, webhooks, runs")
 struct AgentAPITests {
-    struct PinnedHead: GitRemote {
-        func head(branch: String) async throws(GitError) -> String { String(repeating: "a", count: 40) }
-        func checkout(_ commit: String, branch: String) async throws(GitError) -> GitTree {
-            throw GitError(operation: "checkout", reason: .failed, message: "not in these tests")
-        }
-        func verifySignatures(from: String?, to: String) async throws(GitError) {}
-    }
-
     static let secret = "webhook-secret-\(UUID().uuidString)"
     static let readToken = "read-token-\(UUID().uuidString)"
     static let operateToken = "operate-token-\(UUID().uuidString)"
@@ -38,11 +30,7 @@ struct AgentAPITests {
                 read dashboard \(WebhookSigning.sha256Hex(AgentAPITests.readToken))
                 operate ops \(WebhookSigning.sha256Hex(AgentAPITests.operateToken))
                 """)
-            let services = AgentServices(
-                load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
-                lease: { _, _, _ in throw GitError(operation: "lease", reason: .failed, message: "not in these tests") })
-            let runner = CommitRunner(settings: .init(branch: "main"), git: PinnedHead(), store: store, services: services)
-            agent = Agent(settings: .init(estateName: "lab"), runner: runner, store: store)
+            agent = queueOnlyAgent(store: store)
             let access = try AgentAccess(tokensFile: directory.file("tokens"), webhookSecretFile: directory.file("secret"), branch: "main")
             api = AgentAPI(agent: agent, store: store, access: access, anonymousRead: anonymousRead)
         }

@@ -31,11 +31,7 @@ struct DashboardTests {
                 read viewer \(WebhookSigning.sha256Hex(DashboardTests.readToken))
                 operate ops \(WebhookSigning.sha256Hex(DashboardTests.operateToken))
                 """)
-            let services = AgentServices(
-                load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
-                lease: { _, _, _ in throw GitError(operation: "lease", reason: .failed, message: "not in these tests") })
-            let runner = CommitRunner(settings: .init(branch: "main"), git: AgentAPITests.PinnedHead(), store: store, services: services)
-            agent = Agent(settings: .init(estateName: "lab"), runner: runner, store: store)
+            agent = queueOnlyAgent(store: store)
             access = try AgentAccess(tokensFile: directory.file("tokens"), webhookSecretFile: nil, branch: "main")
             let sessions = DashboardSessions(maxAge: 3600, clock: clock.closure)
             let dashboard = Dashboard(agent: agent, store: store, access: access, sessions: sessions, anonymousRead: anonymousRead, secureCookies: secure)

@@ -1,4 +1,7 @@
 import Foundation
+import PhoenixAgent
+import PhoenixCore
+import PhoenixServices
 import Synchronization
 
 /// Lines a logging closure received.
@@ -26,4 +29,23 @@ func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("phoenix-agent-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// A repository whose head never moves and that is never checked out: for tests that only queue runs.
+struct PinnedHead: GitRemote {
+    func head(branch: String) async throws(GitError) -> String { String(repeating: "a", count: 40) }
+    func checkout(_ commit: String, branch: String) async throws(GitError) -> GitTree {
+        throw GitError(operation: "checkout", reason: .failed, message: "not in these tests")
+    }
+    func verifySignatures(from: String?, to: String) async throws(GitError) {}
+}
+
+/// An agent over `store` that queues runs and performs none (its repository is `PinnedHead`, its
+/// services lend nothing): what the API and the dashboard tests drive.
+func queueOnlyAgent(store: any StateBackend) -> Agent {
+    let services = AgentServices(
+        load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
+        lease: { _, _, _ in throw GitError(operation: "lease", reason: .failed, message: "not in these tests") })
+    let runner = CommitRunner(settings: .init(branch: "main"), git: PinnedHead(), store: store, services: services)
+    return Agent(settings: .init(estateName: "lab"), runner: runner, store: store)
 }
