@@ -169,9 +169,17 @@ def idle(pid, seconds, url, gitlog, daemonlog, interval):
     before, polls_before, connections_before = proc(pid), polls(url), lines(daemonlog)
     start = time.time()
     peak = before["rss"]
+    # The agent hands back the memory its last job touched after 15 s of quiet: the peak after
+    # that is the idle agent's, and when it came down says the release happened.
+    settled_peak, settled_at = 0, None
     while time.time() - start < seconds:
         time.sleep(max(0.0, min(1.0, seconds - (time.time() - start))))
-        peak = max(peak, proc(pid)["rss"])
+        rss = proc(pid)["rss"]
+        peak = max(peak, rss)
+        if settled_at is None and rss < before["rss"] * 0.7:
+            settled_at = time.time() - start
+        if settled_at is not None:
+            settled_peak = max(settled_peak, rss)
     end = time.time()
     after, polls_after, connections_after = proc(pid), polls(url), lines(daemonlog)
     calls = git_calls(gitlog, pid, start, end)
@@ -182,6 +190,11 @@ def idle(pid, seconds, url, gitlog, daemonlog, interval):
     print(f"  window: {window:.0f} s, --interval {interval}s (about {window / float(interval):.0f} polls expected)")
     print(f"  resident: {before['rss'] / 1024:.1f} MB at the start, {after['rss'] / 1024:.1f} MB at the end, {peak / 1024:.1f} MB the most sampled; "
           f"VmHWM {after['hwm'] / 1024:.1f} MB (the peak since start, the first sync included); {after['threads']} threads")
+    if settled_at is not None:
+        print(f"  the release after the last job: resident came down {settled_at:.0f} s into the window; "
+              f"{settled_peak / 1024:.1f} MB the most sampled after it")
+    else:
+        print("  the release after the last job: resident never came down in the window")
     print(f"  of which anonymous (heap, stacks): {after['anon'] / 1024:.1f} MB; file-backed (the executable's and the Swift "
           f"runtime's and Foundation's code pages, clean, shared): {after['file'] / 1024:.1f} MB")
     print(f"  CPU: {after['cpu'] - before['cpu']:.2f} s of the agent ({(after['cpu'] - before['cpu']) / window * 100:.3f} %), "
