@@ -295,6 +295,7 @@ public struct Executor: Sendable {
             _ = journal(.failed, error.description)
             return StepOutcome(error: error)
         }
+        await failpoints.hold(step.resources, .before)
         switch stop(at: .before) {
         case .crash?: return StepOutcome(abandoned: true)
         case let .error(name)?:

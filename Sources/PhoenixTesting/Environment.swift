@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A directory under /tmp, readable by every user (dnsmasq and nginx workers run as nobody).
 public final class TemporaryDirectory: Sendable {
@@ -25,22 +26,37 @@ public final class TemporaryDirectory: Sendable {
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A free TCP port on 127.0.0.1 for a server a test starts. Taken from 20000–32767, below Linux's
+/// ephemeral range (32768–60999): a port the kernel handed out for bind(0) could meanwhile become
+/// the local end of one of the many connections the suite makes (curl, git, the Engine API), and the
+/// server then fails to bind it (seen: a lab nginx that never answered). A port is handed out once
+/// per process.
 public enum FreePort {
+    private static let handedOut = Mutex<Set<Int>>([])
+
     public static func allocate() -> Int {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let port = Int.random(in: 20_000...32_767, using: &generator)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            if bindable(port) { return port }
+        }
+        preconditionFailure("no free port in 20000-32767 after 2,000 tries")
+    }
+
+    /// Whether a listening socket can take `port` on 127.0.0.1 now.
+    static func bindable(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound == 0
     }
 }
 

@@ -177,6 +177,25 @@ struct ProbeTests {
         try Failpoints.none.hit("gateway:site", .before)
     }
 
+    @Test("a hold failpoint waits while its file exists, and only for the resource and phase it names")
+    func holdFailpoint() async throws {
+        let directory = try TemporaryDirectory("phoenix-hold")
+        let points = Failpoints("files:web/docker-compose.yml:before:hold", holdFile: directory.file("hold"))
+        #expect(points.check("files:web/docker-compose.yml", .before) == nil, "a hold stops nothing")
+        await points.hold(["files:web/docker-compose.yml"], .before)  // no file: at once
+        try directory.write("hold", "")
+        await points.hold(["files:other"], .before)  // another resource: at once
+        await points.hold(["files:web/docker-compose.yml"], .after)  // another phase: at once
+        let released = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            try FileManager.default.removeItem(atPath: directory.file("hold"))
+        }
+        let started = ContinuousClock.now
+        await points.hold(["files:web/docker-compose.yml"], .before)
+        #expect(ContinuousClock.now - started >= .milliseconds(250), "held until the file went")
+        try await released.value
+    }
+
     @Test("a TCP probe tells an open port from a closed one")
     func tcp() async throws {
         let port = FreePort.allocate()

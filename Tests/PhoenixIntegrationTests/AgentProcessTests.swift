@@ -274,13 +274,18 @@ struct AgentProcessTests {
 
     @Test("newest commit wins: pushes during a slow run all join one waiting run, for the newest commit")
     func coalescingAndKill() async throws {
-        // A second on every machine call: a run lasts long enough to push and knock during it, even
-        // when the whole suite loads the machine.
-        let lab = try Lab(interval: "1h", environment: ["PHOENIX_TEST_LATENCY_MS=1000"])
+        // The stack file's step is held mid-apply (a `hold` failpoint) while a file exists: the run
+        // applying x stays in its current resource for as long as the pushes take, however loaded
+        // the machine is; then it is let go.
+        let holding = try TemporaryDirectory("phoenix-agent-hold")
+        let hold = holding.file("hold")
+        let lab = try Lab(
+            interval: "1h", environment: ["PHOENIX_FAILPOINT=files:whoami/docker-compose.yml:before:hold", "PHOENIX_FAILPOINT_HOLD=\(hold)"])
         defer { lab.process.stop() }
         let first = try lab.head()
         #expect(try await lab.finishedRun(at: first)["outcome"] as? String == "succeeded")
 
+        try holding.write("hold", "held\n")
         try Lab.commitExample(lab.fixture, "x", whoami: "services:\n  whoami:\n    image: traefik/whoami:x\n")
         let x = try lab.head()
         let running = try await lab.runningRun(delivery: "x-1", applying: true)
@@ -292,6 +297,7 @@ struct AgentProcessTests {
             if let run = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["run"] as? Int { joined.insert(run) }
         }
         #expect(joined.count == 1 && !joined.contains(running), "ten pushes, one waiting run: \(joined)")
+        try FileManager.default.removeItem(atPath: hold)
         let newest = try await lab.finishedRun(at: y)
         #expect(newest["outcome"] as? String == "succeeded" && joined.contains(newest["id"] as? Int ?? -1), "\(newest)")
         let atX = try lab.runs().filter { $0["commit"] as? String == x }
