@@ -61,7 +61,9 @@ extension SyncOptions {
         }
         var service = await SyncService.assemble(environment)
         service.nodeName = nodeName(for: estate)
-        if progress != .none && !quiet {
+        if quiet {
+            service.progress = { TaskProgress.report($0) }
+        } else if progress != .none {
             let reporter = StderrProgress()
             service.progress = { reporter.report($0) }
         }

@@ -125,7 +125,12 @@ struct SyncOptions: ParsableArguments {
         engine.timeouts.firewallConfirm = min(engine.timeouts.firewallConfirm, engine.timeouts.firewallRevert / 2)
         engine.failpoints = Failpoints.fromEnvironment()
         engine.scope = target.isEmpty ? nil : GuestScope(Set(target))
-        engine.reporter = progress == .none || quiet ? SilentProgress() : StderrProgress()
+        // Quiet (the agent): to the running task's sink, which keeps each run's lines.
+        if quiet {
+            engine.reporter = TaskLocalProgress()
+        } else {
+            engine.reporter = progress == .none ? SilentProgress() : StderrProgress()
+        }
         if let stacksDirectory {
             let (files, skipped) = StackFilesReader.read(stacksDirectory)
             engine.stackFiles = files

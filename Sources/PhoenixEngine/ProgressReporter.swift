@@ -1,3 +1,5 @@
+import PhoenixCore
+
 /// Where progress goes while a sync runs (stderr in the CLI).
 public protocol ProgressReporter: Sendable {
     func report(_ line: String)
@@ -6,4 +8,10 @@ public protocol ProgressReporter: Sendable {
 public struct SilentProgress: ProgressReporter {
     public init() {}
     public func report(_ line: String) {}
+}
+
+/// Progress to the running task's sink (`TaskProgress`): the agent's runs keep their lines.
+public struct TaskLocalProgress: ProgressReporter {
+    public init() {}
+    public func report(_ line: String) { TaskProgress.report(line) }
 }

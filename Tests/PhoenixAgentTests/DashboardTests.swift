@@ -223,6 +223,11 @@ struct DashboardTests {
     func escaping() async throws {
         let setup = try await Setup()
         let run = try setup.waitingRun(summary: "<script>alert('x')</script> & \"quoted\"")
+        var details = RunDetails()
+        details.log = ["[  0.1s] files: <b>staging</b> 1 file"]
+        try setup.store.annotateRun(run, commit: nil, previousCommit: nil, details: details.encoded())
+        let logged = await setup.get("/runs/\(run)", cookie: try await setup.signIn(Self.readToken))
+        #expect(logged.text.contains("<ol class=\"log\"><li><code>[  0.1s] files: &lt;b&gt;staging&lt;/b&gt; 1 file</code></li></ol>"), "\(logged.text)")
         let session = try await setup.signIn(Self.operateToken)
         for path in ["/", "/runs", "/runs/\(run)"] {
             let page = await setup.get(path, cookie: session)

@@ -154,6 +154,7 @@ struct AgentProcessTests {
         #expect(lab.mirrored?.contains("v1.10.2") == true)
         let detail = try lab.request("GET", "/api/v1/runs/\(applied["id"] as? Int ?? 0)", headers: ["Authorization: Bearer \(Self.token)"])
         #expect(detail.status == 200 && detail.body.contains("files:whoami/docker-compose.yml"), "\(detail.body)")
+        #expect(detail.body.contains("\"log\":[") && detail.body.contains("with rsync"), "the run's progress lines: \(detail.body)")
 
         // An invalid commit: failed with its diagnostics, nothing applied.
         try Lab.commitExample(lab.fixture, "broken", whoami: "services: {}\n", broken: true)

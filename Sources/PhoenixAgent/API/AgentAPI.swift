@@ -204,6 +204,7 @@ public struct AgentAPI: Sendable {
                 document = document.adding("resources", details.json["resources"] ?? .array([]))
                 if !details.diagnostics.isEmpty { document = document.adding("diagnostics", .array(details.diagnostics.map(JSONValue.string))) }
                 if let subject = details.subject { document = document.adding("subject", .string(subject)) }
+                if !details.log.isEmpty { document = document.adding("log", .array(details.log.map(JSONValue.string))) }
             } else {
                 document = document.adding("resources", .array([]))
             }

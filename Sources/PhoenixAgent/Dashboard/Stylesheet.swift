@@ -43,6 +43,8 @@ enum Stylesheet {
         .error { color: var(--bad); font-weight: 600; }
         .pager { display: flex; gap: 1rem; margin-top: 1rem; }
         svg text { font: 12px system-ui, sans-serif; fill: currentColor; } rect.soon { fill: #c77700; } rect.later { fill: #2f7d46; }
+        ol.log { list-style: none; padding: .5rem .75rem; background: var(--card); border: 1px solid var(--line); border-radius: .4rem; overflow-x: auto; }
+        ol.log li { white-space: pre; }
         figure.graph { overflow-x: auto; margin: 0 0 1rem; }
         .graph .node rect { fill: var(--card); stroke: var(--muted); stroke-width: 1.5; }
         .graph .node text { font: 12px ui-monospace, monospace; fill: var(--fg); }

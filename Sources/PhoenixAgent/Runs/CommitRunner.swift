@@ -1,6 +1,7 @@
 import Foundation
 import PhoenixCore
 import PhoenixServices
+import Synchronization
 
 /// What the agent needs to converge a commit: the same services the CLI calls, over the adapters
 /// its command built.
@@ -214,14 +215,18 @@ public struct CommitRunner: Sendable {
         // 4. Apply, under the lock: a person's run is waited for.
         while true {
             do {
-                let outcome = try await services.with(estate, stages, stacksDirectory) { service in
-                    var service = service
-                    service.control = job.control
-                    let settled = self.settled
-                    service.settled = { resource in settled(job.run, resource) }
-                    return try await service.sync(store: store, command: "agent", queued: job.run)
+                let lines = ProgressLines(limit: RunDetails.logLimit)
+                let outcome = try await TaskProgress.$sink.withValue({ lines.append($0) }) {
+                    try await services.with(estate, stages, stacksDirectory) { service in
+                        var service = service
+                        service.control = job.control
+                        let settled = self.settled
+                        service.settled = { resource in settled(job.run, resource) }
+                        return try await service.sync(store: store, command: "agent", queued: job.run)
+                    }
                 }
                 details.resources = outcome.reports.flatMap(\.results).map(RunDetails.Resource.init)
+                details.log = lines.all
                 record(job.run, details: details)
                 result.failures = Dictionary(
                     outcome.reports.flatMap(\.results).compactMap { result in result.failure.map { (result.id, $0.failure.category) } },
@@ -306,4 +311,21 @@ extension CommitRunner {
         guard settings.stages.contains(.certs), let applied = try await appliedEstate() else { return false }
         return try await services.with(applied.estate, [.certs], applied.stacksDirectory) { try await $0.plan(store: store) }.hasChanges
     }
+}
+
+/// The last `limit` progress lines of a run, from whichever task says them.
+final class ProgressLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func append(_ line: String) {
+        lines.withLock { lines in
+            lines.append(contentsOf: line.split(separator: "\n").map(String.init))
+            if lines.count > limit { lines.removeFirst(lines.count - limit) }
+        }
+    }
+
+    var all: [String] { lines.withLock { $0 } }
 }

@@ -37,6 +37,11 @@ public struct RunDetails: Sendable, Equatable {
     public var resources: [Resource] = []
     public var diagnostics: [String] = []
     public var planDigest: String?
+    /// The run's progress lines as `sync` prints them (the last `logLimit`).
+    public var log: [String] = []
+
+    /// The most progress lines a run keeps.
+    public static let logLimit = 2_000
 
     public init(tree: GitTree? = nil, plan: JSONValue? = nil, diagnostics: [String] = []) {
         subject = tree?.subject
@@ -63,6 +68,7 @@ public struct RunDetails: Sendable, Equatable {
             ))
         if !diagnostics.isEmpty { members.append(("diagnostics", .array(diagnostics.map(JSONValue.string)))) }
         if let planDigest { members.append(("plan_digest", .string(planDigest))) }
+        if !log.isEmpty { members.append(("log", .array(log.map(JSONValue.string)))) }
         return .object(members)
     }
 
@@ -76,6 +82,7 @@ public struct RunDetails: Sendable, Equatable {
         details.plan = value["plan"]
         details.diagnostics = value["diagnostics"]?.arrayItems.compactMap(\.stringValue) ?? []
         details.planDigest = value["plan_digest"]?.stringValue
+        details.log = value["log"]?.arrayItems.compactMap(\.stringValue) ?? []
         details.resources = (value["resources"]?.arrayItems ?? []).map {
             Resource(
                 id: $0["id"]?.stringValue ?? "", kind: $0["kind"]?.stringValue ?? "", outcome: $0["outcome"]?.stringValue ?? "",

@@ -19,7 +19,14 @@ enum RunPage {
         \(plan(details?.plan))
         <h2>Resources</h2>
         \(run.finishedAt == nil ? live(run) : resources(details?.resources ?? []))
+        \(log(details?.log ?? []))
         """
+    }
+
+    /// The run's progress lines, as `sync` prints them.
+    static func log(_ lines: [String]) -> HTML {
+        guard !lines.isEmpty else { return .empty }
+        return "<h2>Log</h2><ol class=\"log\">\(lines.map { "<li><code>\($0)</code></li>" as HTML })</ol>"
     }
 
     /// A run still going: its resources as they settle (the script fills the table from the run's
