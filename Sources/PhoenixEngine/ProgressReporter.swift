@@ -10,7 +10,7 @@ public struct SilentProgress: ProgressReporter {
     public func report(_ line: String) {}
 }
 
-/// Progress to the running task's sink (`TaskProgress`): the agent's runs keep their lines.
+/// Progress to the run collecting it (`TaskProgress`): the agent's runs keep their lines.
 public struct TaskLocalProgress: ProgressReporter {
     public init() {}
     public func report(_ line: String) { TaskProgress.report(line) }

@@ -216,14 +216,14 @@ public struct CommitRunner: Sendable {
         while true {
             do {
                 let lines = ProgressLines(limit: RunDetails.logLimit)
-                let outcome = try await TaskProgress.$sink.withValue({ lines.append($0) }) {
-                    try await services.with(estate, stages, stacksDirectory) { service in
-                        var service = service
-                        service.control = job.control
-                        let settled = self.settled
-                        service.settled = { resource in settled(job.run, resource) }
-                        return try await service.sync(store: store, command: "agent", queued: job.run)
-                    }
+                TaskProgress.collect { lines.append($0) }
+                defer { TaskProgress.collect(nil) }
+                let outcome = try await services.with(estate, stages, stacksDirectory) { service in
+                    var service = service
+                    service.control = job.control
+                    let settled = self.settled
+                    service.settled = { resource in settled(job.run, resource) }
+                    return try await service.sync(store: store, command: "agent", queued: job.run)
                 }
                 details.resources = outcome.reports.flatMap(\.results).map(RunDetails.Resource.init)
                 details.log = lines.all

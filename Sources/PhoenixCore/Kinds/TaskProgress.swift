@@ -1,10 +1,22 @@
-/// Progress lines to whichever sink the running task set: a long-running caller (the agent)
-/// collects each run's lines (`TaskProgress.$sink.withValue(…) { … }`) from adapters it built once
-/// (`TaskLocalProgress`, the engine's and the sync service's reporter there). Child tasks inherit
-/// the sink; outside one, the lines go nowhere.
-public enum TaskProgress {
-    @TaskLocal public static var sink: (@Sendable (String) -> Void)?
+import Synchronization
 
-    /// Says `line` to the current task's sink, if any.
-    public static func report(_ line: String) { sink?(line) }
+/// Progress lines of the run the agent performs: adapters built once with the agent's quiet
+/// reporter (`TaskLocalProgress`) say their lines here, and `collect` hands them to the running
+/// run's sink; with no run collecting, they go nowhere. One run at a time collects (the agent's
+/// queue runs one); a drift or certificate check that says something meanwhile lands in that run's
+/// log. (A task-local sink was the first design: Swift 6.3.1's release build crashed in
+/// `TaskLocal.withValue` there.)
+public enum TaskProgress {
+    private static let current = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    /// Says `line` to the collecting run, if any.
+    public static func report(_ line: String) {
+        let sink = current.withLock { $0 }
+        sink?(line)
+    }
+
+    /// From now on, lines go to `sink` (nil: nowhere).
+    public static func collect(_ sink: (@Sendable (String) -> Void)?) {
+        current.withLock { $0 = sink }
+    }
 }
