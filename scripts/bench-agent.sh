@@ -118,32 +118,28 @@ change() {
     sed -i "s/STACK=$name]/STACK=$name-changed]/" "$work/checkout/stacks/$name/docker-compose.yml"
     commit "bench: $name changed"
 }
-pick=$(printf 's%02d' $(( (stacks + 1) / 2 )))
+# One phase: stack $1 changed by a commit, announced by $2 signed deliveries (answers in $3.jsonl),
+# measured until its run ends; $4 and $5 are the Engine's specs before and after, $6 the heading.
+phase() {
+    local pick=$1 count=$2 hooks="$work/$3.jsonl" loaded after pushed run
+    loaded=$(load)
+    after=$(change "$pick")
+    pushed=$(date +%s.%N)
+    python3 "$measure" hooks "$port" "$work/secret" "$count" "$hooks" "$after"
+    run=$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["answer"]["run"])' "$hooks")
+    python3 "$measure" wait "$url" "$run" 300
+    echo "$6"
+    python3 "$measure" change "$work/state/state.sqlite" "$hooks" "$work/git-calls.log" "$agent" "$work/events.log" "$pushed"
+    specs "$5"
+    changed_specs "$4" "$5"
+    echo "$loaded"
+}
 specs "$work/specs-0"
-loaded=$(load)
-after=$(change "$pick")
-pushed=$(date +%s.%N)
-python3 "$measure" hooks "$port" "$work/secret" 1 "$work/hook-1.jsonl" "$after"
-run=$(python3 -c 'import json; print(json.loads(open("'"$work/hook-1.jsonl"'").readline())["answer"]["run"])')
-python3 "$measure" wait "$url" "$run" 300
-echo "one stack ($pick) changed by a commit, one signed webhook:"
-python3 "$measure" change "$work/state/state.sqlite" "$work/hook-1.jsonl" "$work/git-calls.log" "$agent" "$work/events.log" "$pushed"
-specs "$work/specs-1"
-changed_specs "$work/specs-0" "$work/specs-1"
-echo "$loaded"
-
-pick=$(printf 's%02d' $(( (stacks + 1) / 2 + 1 )))
-loaded=$(load)
-after=$(change "$pick")
-pushed=$(date +%s.%N)
-python3 "$measure" hooks "$port" "$work/secret" "$deliveries" "$work/hook-burst.jsonl" "$after"
-run=$(python3 -c 'import json; print(json.loads(open("'"$work/hook-burst.jsonl"'").readline())["answer"]["run"])')
-python3 "$measure" wait "$url" "$run" 300
-echo "another stack ($pick) changed by a commit, $deliveries signed deliveries back to back:"
-python3 "$measure" change "$work/state/state.sqlite" "$work/hook-burst.jsonl" "$work/git-calls.log" "$agent" "$work/events.log" "$pushed"
-specs "$work/specs-2"
-changed_specs "$work/specs-1" "$work/specs-2"
-echo "$loaded"
+first_pick=$(printf 's%02d' $(( (stacks + 1) / 2 )))
+phase "$first_pick" 1 hook-1 "$work/specs-0" "$work/specs-1" "one stack ($first_pick) changed by a commit, one signed webhook:"
+second_pick=$(printf 's%02d' $(( (stacks + 1) / 2 + 1 )))
+phase "$second_pick" "$deliveries" hook-burst "$work/specs-1" "$work/specs-2" \
+    "another stack ($second_pick) changed by a commit, $deliveries signed deliveries back to back:"
 
 sleep "$interval"
 echo "the idle agent:"
