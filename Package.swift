@@ -25,7 +25,8 @@ let package = Package(
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI", "PhoenixAgent"]),
         .executableTarget(name: "phoenix-bench", dependencies: ["PhoenixCore", "PhoenixTesting"]),
-        .executableTarget(name: "phoenix-bench-dashboard", dependencies: ["PhoenixCore", "PhoenixTesting", "PhoenixAgent", "PhoenixState"]),
+        .executableTarget(
+            name: "phoenix-bench-dashboard", dependencies: ["PhoenixCore", "PhoenixTesting", "PhoenixAgent", "PhoenixServices", "PhoenixState"]),
         .target(
             name: "PhoenixCLI",
             dependencies: [

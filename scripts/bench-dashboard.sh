@@ -3,7 +3,8 @@
 # request handler over 200 requests (server-side, no socket), for the 1,000-guest estate (10,000
 # rules, 200 stacks, 500 certificates) and the 50-guest one, each with 1,000 recorded runs in a
 # SQLite state store, the newest run with one resource per resource of the estate (at most 1,000),
-# and a drift check's status with 2 % of the resources drifted. Budgets (issue 18): the overview at
+# a drift check's status with 2 % of the resources drifted, and the guests, stacks and certificates as
+# the agent reads them (paginated pages). Budgets (issue 18): the overview at
 # most 60 KB (61,440 bytes) and 50 ms p99; a run page with 1,000 resources under 300 KB; lists 50
 # rows a page.
 set -euo pipefail

@@ -49,12 +49,8 @@ struct AgentSettingsReader {
                     let lease = try await target.service(estate: estate, stages: stages, stacksDirectory: stacks, quiet: true)
                     return AgentServices.Lease(service: lease.service, release: lease.release)
                 })
-            services.expiries = { estate in
-                let report = await target.readCertificates(estate)
-                let status = await CertsStatus.read(report, names: [], now: Date(), timeout: min(5, estate.settings.stepCA.timeout))
-                return Dictionary(status.certificates.compactMap { certificate in certificate.facts.map { (certificate.name, $0.notAfter) } }) { first, _ in
-                    first
-                }
+            services.certificates = { estate in
+                await CertsStatus.read(await target.readCertificates(estate), names: [], now: Date(), timeout: min(5, estate.settings.stepCA.timeout))
             }
             let runner = CommitRunner(
                 settings: .init(

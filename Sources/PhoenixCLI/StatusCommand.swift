@@ -29,24 +29,8 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-/// `status` for people (a table) and for scripts.
+/// `status` for people: a table (the JSON is the service's, `GuestStatus.json`).
 extension GuestStatus {
-    var json: JSONValue {
-        .object([
-            ("version", .number(1)),
-            (
-                "guests",
-                .array(
-                    rows.map { row in
-                        .object([
-                            ("id", .string(String(row.id))), ("kind", .string(row.kind)), ("name", .string(row.name)), ("status", .string(row.status)),
-                            ("node", .string(row.node)), ("note", .string(row.notes.joined(separator: "; "))),
-                        ])
-                    })
-            ),
-        ])
-    }
-
     var text: String {
         let header = ["ID", "KIND", "NAME", "STATUS", "NODE", "NOTE"]
         let table = [header] + rows.map { [String($0.id), $0.kind, $0.name, $0.status, $0.node, $0.notes.joined(separator: "; ")] }

@@ -52,6 +52,14 @@ public struct SyncService: Sendable {
         /// Why the run stopped before it finished, when it was asked to.
         public var stopped: RunControl.Reason?
 
+        /// The stages in which a resource changed, would change or failed, and those of a kind that
+        /// could not run at all (every stage holding one of its resources in `graph`).
+        public func touchedStages(_ graph: ResourceGraph) -> Set<SyncStage> {
+            let results = reports.flatMap(\.results).filter { $0.outcome != .unchanged }.map(\.stage)
+            let failedKinds = Set(reports.filter { $0.error != nil }.map(\.kind))
+            return Set(results).union(graph.nodes.filter { failedKinds.contains($0.kind) }.map(\.stage))
+        }
+
         /// The files' result: the document the output is built on.
         public var files: FileResult { reports.lazy.compactMap { ($0 as? FilesReport)?.result }.first ?? .none }
 
@@ -164,7 +172,7 @@ public struct SyncService: Sendable {
             // A failpoint crash in-process: the run stays open, as a dead process leaves it.
             if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }
             outcome.stopped = control?.stopReason
-            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
+            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary, stages: outcome.touchedStages(graph))
             return outcome
         } catch let abandoned as RunAbandoned {
             throw abandoned
@@ -218,7 +226,7 @@ public struct SyncService: Sendable {
             }
             outcome.reports = reports.compactMap { $0 }
             if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }
-            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary)
+            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary, stages: outcome.touchedStages(graph))
             return outcome
         } catch let abandoned as RunAbandoned {
             throw abandoned

@@ -63,11 +63,12 @@ extension StateStore {
     }
 
     /// Closes a run and releases the lock.
-    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
+    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String, stages: Set<SyncStage>) throws(StateError) {
+        let stageList = stages.isEmpty ? nil : stages.sorted().map(\.rawValue).joined(separator: ",")
         try write { db in
             try db.execute(
-                sql: "UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
-                arguments: [Date().timeIntervalSince1970, outcome.rawValue, summary, run])
+                sql: "UPDATE runs SET finished_at = ?, outcome = ?, summary = ?, stages = ? WHERE id = ?",
+                arguments: [Date().timeIntervalSince1970, outcome.rawValue, summary, stageList, run])
             try db.execute(sql: "DELETE FROM lock WHERE id = 1 AND run_id = ?", arguments: [run])
         }
     }
@@ -111,7 +112,8 @@ extension StateStore {
                 id: row["id"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
                 finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), user: row["user"], host: row["host"],
                 pid: Int32(row["pid"] as Int64), command: row["command"], outcome: row["outcome"], summary: row["summary"],
-                trigger: (row["trigger"] as String?).flatMap(decode), commit: row["commit_sha"], previousCommit: row["previous_commit"])
+                trigger: (row["trigger"] as String?).flatMap(decode), commit: row["commit_sha"], previousCommit: row["previous_commit"],
+                stages: ((row["stages"] as String?) ?? "").split(separator: ",").compactMap { SyncStage(rawValue: String($0)) })
         }
     }
 

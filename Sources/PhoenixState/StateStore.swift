@@ -150,6 +150,10 @@ public final class StateStore: StateBackend {
             }
             try db.create(index: "runs_by_commit", on: "runs", columns: ["commit_sha"])
         }
+        // The stages each run changed, would change or failed something in (the dashboard's filter).
+        migrator.registerMigration("v6") { db in
+            try db.alter(table: "runs") { table in table.add(column: "stages", .text) }
+        }
         return migrator
     }
 

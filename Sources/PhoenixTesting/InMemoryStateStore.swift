@@ -93,10 +93,11 @@ public final class InMemoryStateStore: StateBackend, Sendable {
         return interrupted
     }
 
-    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
+    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String, stages: Set<SyncStage>) throws(StateError) {
         locked { data in
             if let index = data.runList.firstIndex(where: { $0.id == run }) {
                 data.runList[index] = data.runList[index].ended(outcome.rawValue, summary: summary)
+                data.runList[index].stages = stages.sorted()
             }
             if data.holder?.run == run { data.holder = nil }
         }

@@ -108,13 +108,16 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+PAGES = ["/", "/runs", "/runs?stage=files", "/drift", "/certificates", "/stacks", "/guests", "/graph", "/graph?stage=files"]
+
+
 def overview(browser, args):
     """A stage drifted by hand shows drifted; a read-only session has no button, and its forged
     POSTs are refused; so is a form without the CSRF token."""
     browser.sign_in(args.read_token)
     browser.wait(lambda: browser.css("[data-stage='files'][data-state='drifted']"), "the files stage drifted", reload=True)
     check(browser.css("[data-stage]"), "the overview lists the stages")
-    for path in ["/", "/runs", "/drift", "/certificates", "/graph", "/graph?stage=files"]:
+    for path in PAGES:
         browser.open(path)
         check(not browser.css("form[action='/sync'], form[action$='/approve'], form[action$='/discard']"),
               "%s: a read-only session sees an action" % path)
@@ -125,6 +128,14 @@ def overview(browser, args):
         check(browser.css("[data-resource][data-outcome]"), "a run page lists its resources with their outcome")
     browser.open("/drift")
     check(browser.css("tr[data-resource^='files:']"), "the drift page names the resource changed by hand")
+    # The guests as fakepve reports them: created as declared, none started.
+    browser.open("/guests")
+    browser.wait(lambda: browser.css("tr[data-guest='101'][data-status='stopped']"), "guest 101 read from the Proxmox API", reload=True)
+    browser.inspect("guests")
+    browser.open("/")
+    check(browser.css("[data-guest='101']"), "the overview lists guest 101 among the guests not running")
+    browser.open("/runs?stage=files")
+    check(browser.css("tr[data-run]"), "the runs that changed the files stage are listed by stage")
     csrf = browser.css("input[name=csrf]")[0].get_attribute("value")
     check(browser.post("/sync", "csrf=" + csrf) == 403, "a read-only session's forged POST /sync is refused 403")
     browser.sign_in(args.operate_token)

@@ -5,10 +5,11 @@ import Testing
 /// The dashboard in a real browser: Debian's headless Chromium driven by Selenium
 /// (Tests/Browser/dashboard.py, one phase a call) against `phoenix agent` as a process, on the
 /// agent tests' lab (git daemon on loopback, the example estate's stack files mirrored with rsync
-/// under a folder standing in for the Proxmox host). The script asserts on the DOM's data-*
+/// under a folder standing in for the Proxmox host) and its guests on fakepve, which stands in for
+/// the Proxmox API (the `/guests` page and the overview's guests not running read it). The script asserts on the DOM's data-*
 /// markers, checks every page it visits with axe-core and for the planted secrets, and leaves
 /// screenshots in .build/test-artifacts/dashboard.
-@Suite("The dashboard in Chromium (Selenium, axe-core)", .needs(.git, .gitDaemon, .rsync, .curl, .python3, .chromium), .serialized)
+@Suite("The dashboard in Chromium (Selenium, axe-core)", .needs(.git, .gitDaemon, .rsync, .curl, .python3, .chromium, .fakepve), .serialized)
 struct DashboardBrowserTests {
     static let maxAge = 10.0
 
@@ -21,6 +22,7 @@ struct DashboardBrowserTests {
                 "\(TestPaths.packageRoot)/Tests/Browser/dashboard.py", phase, "--url", "http://127.0.0.1:\(lab.port)", "--read-token",
                 AgentProcessTests.readToken, "--operate-token", AgentProcessTests.token, "--screenshots", screenshots, "--axe", TestPaths.axeScript,
                 "--secret", AgentProcessTests.secret, "--secret", AgentProcessTests.readToken, "--secret", AgentProcessTests.token,
+                "--secret", String(FakeProxmox.token.split(separator: "=").last ?? ""),
                 "--max-age", String(Self.maxAge),
             ] + extra
         let result = try Command.run(python, arguments, timeout: 240)
@@ -31,9 +33,16 @@ struct DashboardBrowserTests {
         "the lab in a browser: a hand edit shows drifted, read-only sees no button and its forged POST is 403, a sync turns converged live, an approval applies, an expired session signs in again; axe finds nothing serious"
     )
     func dashboard() async throws {
+        // The example estate's guests, created on fakepve as declared (and left stopped).
+        let pve = try FakeProxmox.make(containers: [], vms: [])
+        let created = try pve.phoenix(["create"])
+        try #require(created.status == 0, "\(created.stdout)\(created.stderr)")
         // Each machine call takes 300 ms more, so that a run lasts long enough to be watched live.
         let lab = try AgentProcessTests.Lab(
-            interval: "1s", extra: ["--drift-interval", "2s", "--session-max-age", "\(Int(Self.maxAge))s"], environment: ["PHOENIX_TEST_LATENCY_MS=300"])
+            interval: "1s", extra: ["--drift-interval", "2s", "--session-max-age", "\(Int(Self.maxAge))s", "--stages", "files,guests"],
+            environment: [
+                "PHOENIX_TEST_LATENCY_MS=300", "PHOENIX_API=\(pve.api)", "PHOENIX_API_CA=\(pve.certificates.ca)", "PHOENIX_API_TOKEN_FILE=\(pve.tokenFile)",
+            ])
         defer { lab.process.stop() }
         try? FileManager.default.removeItem(atPath: "\(TestPaths.packageRoot)/.build/test-artifacts/dashboard")
         let first = try lab.head()

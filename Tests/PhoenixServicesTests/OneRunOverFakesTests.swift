@@ -43,12 +43,23 @@ struct OneRunOverFakesTests {
         #expect(service.stats[.deploys] == 1 && docker.deploys == 1)
         #expect(service.stats[.signs] == 1 && ca.counts["sign"] == 1)
         #expect(service.stats[.reloads] == 1)
+        let run = try #require(outcome.run)
+        let stages = try #require(try store.run(run)?.stages)
+        for stage in [SyncStage.guests, .certs, .swarm, .stacks] { #expect(stages.contains(stage), "the run records the stages it changed: \(stages)") }
 
         let again = FakeRun(estate: estate, proxmox: proxmox, docker: docker, ca: ca, host: host, guest: guest).service()
         let noOp = try await again.sync(store: store, command: "sync all")
         #expect(noOp.succeeded && !noOp.hasChanges)
         #expect(again.stats[.deploys] == 0 && again.stats[.signs] == 0 && again.stats[.writes] == 0)
         #expect(try store.runs().first?.outcome == "no changes")
+        #expect(try store.runs().first?.stages == [], "a run that changed nothing touched no stage")
+
+        // The statuses the agent's dashboard reads, through the same service: typed, read now.
+        let guests = try #require(try await again.status(of: GuestSettings.self, store: store))
+        #expect(guests.rows.contains { $0.id == 101 && $0.status == "running" }, "\(guests.rows)")
+        let stacks = try #require(try await again.status(of: StacksKind.self, store: store))
+        let whoami = try #require(stacks.stacks.first { $0.resource == "stack:production/whoami" })
+        #expect(whoami.health == "converged" && whoami.lastDeployRun == outcome.run, "\(whoami)")
     }
 
     @Test("the Swarm manager's VM whose change Proxmox refuses blocks the Swarm and its stack; the containers and their rules go on")

@@ -102,6 +102,11 @@ public struct AgentAPI: Sendable {
         case ("GET", let path) where path.count == 4 && path.starts(with: ["api", "v1", "runs"]):
             if let refusal = authorize(request, .read) { return refusal }
             return run(path[3])
+        case ("GET", let path)
+        where path.count == 3 && path.starts(with: ["api", "v1"])
+            && ["status", "drift", "certificates", "stacks", "guests", "graph"].contains(path[2]):
+            if let refusal = authorize(request, .read) { return refusal }
+            return await estate(path[2])
         case ("POST", ["api", "v1", "sync"]):
             if let refusal = authorize(request, .operate) { return refusal }
             return await sync(request)
@@ -184,10 +189,12 @@ public struct AgentAPI: Sendable {
     private func runs(_ request: APIRequest) -> APIResponse {
         let limit = min(200, max(1, Int(request.query["limit"] ?? "") ?? 50))
         let before = request.query["before"].flatMap(Int64.init)
+        let filter: RunFilter
+        do throws(RunFilterError) { filter = try RunFilter(query: request.query) } catch { return .error(400, error.description) }
         do {
-            let page = try store.runs(limit: limit + 1, before: before)
-            var members: [(key: String, value: JSONValue)] = [("version", .number(1)), ("runs", .array(page.prefix(limit).map(Self.json)))]
-            if page.count > limit, let last = page.prefix(limit).last { members.append(("next", .number(Double(last.id)))) }
+            let (runs, next) = try filter.page(store, limit: limit, before: before)
+            var members: [(key: String, value: JSONValue)] = [("version", .number(1)), ("runs", .array(runs.map(Self.json)))]
+            if let next { members.append(("next", .number(Double(next)))) }
             return .json(200, .object(members))
         } catch {
             return .error(500, "the state store: \(error)")
@@ -259,7 +266,7 @@ public struct AgentAPI: Sendable {
             ("id", .number(Double(run.id))), ("trigger", .object(trigger)), ("commit", run.commit.map(JSONValue.string) ?? .null),
             ("previous_commit", run.previousCommit.map(JSONValue.string) ?? .null), ("outcome", .string(run.outcome)),
             ("summary", .string(run.summary)), ("started", .string(timestamp(run.startedAt))),
-            ("finished", run.finishedAt.map { .string(timestamp($0)) } ?? .null),
+            ("finished", run.finishedAt.map { .string(timestamp($0)) } ?? .null), ("stages", .array(run.stages.map { .string($0.rawValue) })),
         ])
     }
 

@@ -82,8 +82,14 @@ public actor Agent {
     /// The estate stage by stage, as the last drift check found it and the runs since left it
     /// (nil before the first check).
     public private(set) var status: EstateStatus?
+    /// The guests, stacks and certificates as the agent last read them.
+    public private(set) var readings = EstateReadings()
     /// When each installed certificate expires, by name, as the last certificate check read them.
-    public private(set) var certificateExpiries: [String: Date] = [:]
+    public var certificateExpiries: [String: Date] {
+        Dictionary(
+            (readings.certificates?.status?.certificates ?? []).compactMap { certificate in certificate.facts.map { (certificate.name, $0.notAfter) } }
+        ) { first, _ in first }
+    }
     /// The commit the running job works on.
     public var runningCommit: String? { currentCommit }
     /// When the last webhook was accepted.
@@ -92,6 +98,9 @@ public actor Agent {
     /// Takes `status` as the estate's, as a drift check leaves it (the dashboard's benchmark feeds
     /// one without a drift check).
     public func adopt(_ status: EstateStatus) { self.status = status }
+
+    /// Takes `readings` as what the agent read of the estate (the dashboard's benchmark).
+    public func adopt(_ readings: EstateReadings) { self.readings = readings }
 
     /// A webhook was accepted (for the overview).
     public func webhookAccepted(at date: Date = Date()) { lastWebhook = date }
@@ -195,6 +204,7 @@ public actor Agent {
         runner.started = { run, commit in await self.started(run, commit) }
         let events = self.events
         runner.settled = { run, resource in events.publish(run, .resource(resource)) }
+        runner.said = { run, line in events.publish(run, .log(line)) }
         while let job = await queue.next() {
             activity += 1
             metrics.pendingRun(await queue.state.pending != nil)
@@ -204,6 +214,7 @@ public actor Agent {
             events.publish(job.run, .ended(outcome: result.outcome.rawValue, summary: result.summary))
             metrics.pendingRun(await queue.state.pending != nil)
             await ended(result)
+            if [.succeeded, .failed, .rolledBack].contains(result.outcome) { await readAgain() }
             await settle()
         }
     }
@@ -263,8 +274,9 @@ public actor Agent {
 
     func checkDrift() async {
         do {
-            guard let checked = try await runner.drift() else { return }
+            guard let (checked, read) = try await runner.drift() else { return }
             status = checked.after(runFailures: lastRunFailures)
+            (readings.guests, readings.stacks) = (read.guests, read.stacks)
             let (findings, commit) = (checked.findings, checked.commit)
             lastDrift = findings
             metrics.driftedResources(findings.count)
@@ -280,11 +292,20 @@ public actor Agent {
         }
     }
 
+    /// After a run that changed something: the guests and stacks as it left them.
+    private func readAgain() async {
+        do {
+            guard let read = try await runner.readings() else { return }
+            (readings.guests, readings.stacks) = (read.guests, read.stacks)
+        } catch {
+            log(.warning, "cannot read the guests and stacks after the run: \(error)")
+        }
+    }
+
     func checkCertificates() async {
         do {
-            let expiries = try await runner.certificateExpiries()
-            certificateExpiries = expiries
-            for (name, expiry) in expiries { metrics.certificateExpiry(name, at: expiry) }
+            if let certificates = try await runner.certificates() { readings.certificates = .read(certificates, at: Date()) }
+            for (name, expiry) in certificateExpiries { metrics.certificateExpiry(name, at: expiry) }
             guard try await runner.certificatesDue() else { return }
             let ticket = try await submit(RunQueue.Request(RunTrigger(.schedule), stages: [.certs]))
             log(.info, "certificates are due: run \(ticket.run)")

@@ -46,7 +46,7 @@ public struct Dashboard: Sendable {
             return login(request)
         case ("POST", ["logout"]):
             return logout(request)
-        case ("GET", []), ("GET", ["runs"]), ("GET", ["drift"]), ("GET", ["certificates"]), ("GET", ["graph"]):
+        case ("GET", []), ("GET", ["runs"]), ("GET", ["drift"]), ("GET", ["certificates"]), ("GET", ["stacks"]), ("GET", ["guests"]), ("GET", ["graph"]):
             return await read(request) { viewer in await view(parts.first ?? "", request, viewer) }
         case ("GET", let path) where path.count == 2 && path[0] == "runs":
             return await read(request) { viewer in run(path[1], viewer) }
@@ -148,9 +148,15 @@ public struct Dashboard: Sendable {
             return page(
                 200, Layout.page(title: stage.map { "Graph: \($0.rawValue)" } ?? "Graph", section: "/graph", viewer: viewer, estate: estate, main: main))
         case "certificates":
-            let expiries = await agent.certificateExpiries.map { (name: $0.key, expires: $0.value) }
-            return page(
-                200, Layout.page(title: "Certificates", section: "/certificates", viewer: viewer, estate: estate, main: CertificatesPage.render(expiries)))
+            let main = CertificatesPage.render(await agent.readings.certificates, page: request.query["page"])
+            return page(200, Layout.page(title: "Certificates", section: "/certificates", viewer: viewer, estate: estate, main: main))
+        case "stacks":
+            // The commit of the run that last deployed each stack of the page: one read each.
+            let main = StacksPage.render(await agent.readings.stacks, page: request.query["page"]) { run in (try? store.run(run))??.commit }
+            return page(200, Layout.page(title: "Stacks", section: "/stacks", viewer: viewer, estate: estate, main: main))
+        case "guests":
+            let main = GuestsPage.render(await agent.readings.guests, page: request.query["page"])
+            return page(200, Layout.page(title: "Guests", section: "/guests", viewer: viewer, estate: estate, main: main))
         default:
             return page(
                 200, Layout.page(title: "Overview", section: "/", viewer: viewer, estate: estate, main: OverviewPage.render(await overview(), viewer: viewer)))
@@ -164,28 +170,17 @@ public struct Dashboard: Sendable {
         return OverviewPage.Model(
             estate: agent.settings.estateName, status: await agent.status, lastRun: finished, waiting: waiting, health: await agent.health(),
             lastWebhook: await agent.lastWebhookAccepted, queue: await agent.queue.state, runningCommit: await agent.runningCommit,
-            expiries: await agent.certificateExpiries.map { (name: $0.key, expires: $0.value) })
+            readings: await agent.readings)
     }
 
-    /// 50 runs a page, filtered by outcome and trigger: pages of the store are read until the page
-    /// is full (at most 20 reads, so a rare filter answers quickly with what it found and a link on).
+    /// 50 runs a page, filtered by outcome, trigger and stage (`RunFilter`).
     private func runs(_ request: APIRequest, _ viewer: Viewer) -> APIResponse {
-        let outcome = request.query["outcome"].flatMap { $0.isEmpty ? nil : $0 }
-        let trigger = request.query["trigger"].flatMap { $0.isEmpty ? nil : $0 }
-        var before = request.query["before"].flatMap(Int64.init)
-        var found: [RunRecord] = []
-        var more = true
-        for _ in 0..<20 where found.count < Self.pageSize && more {
-            guard let page = try? store.runs(limit: Self.pageSize, before: before) else { return failure(500, "the state store cannot be read") }
-            more = page.count == Self.pageSize
-            before = page.last?.id
-            found += page.filter { run in
-                (outcome == nil || run.outcome == outcome) && (trigger == nil || (run.trigger?.kind.rawValue ?? RunTrigger.Kind.cli.rawValue) == trigger)
-            }
+        let filter: RunFilter
+        do throws(RunFilterError) { filter = try RunFilter(query: request.query) } catch { return failure(400, error.description) }
+        guard let (shown, next) = try? filter.page(store, limit: Self.pageSize, before: request.query["before"].flatMap(Int64.init)) else {
+            return failure(500, "the state store cannot be read")
         }
-        let shown = Array(found.prefix(Self.pageSize))
-        let next = found.count > Self.pageSize ? shown.last?.id : (more ? before : nil)
-        let model = RunsPage.Model(runs: shown, outcome: outcome, trigger: trigger, next: next)
+        let model = RunsPage.Model(runs: shown, filter: filter, next: next)
         return page(
             200, Layout.page(title: "Runs", section: "/runs", viewer: viewer, estate: agent.settings.estateName, main: RunsPage.render(model, viewer: viewer)))
     }
@@ -200,8 +195,8 @@ public struct Dashboard: Sendable {
                 main: RunPage.render(record, details: details, viewer: viewer)))
     }
 
-    /// `GET /runs/{id}/events`: the run's resources as they settle and its end, as server-sent
-    /// events (`event: resource` and `event: ended`, JSON data). A run that has ended answers its
+    /// `GET /runs/{id}/events`: the run's resources as they settle, its progress lines and its end,
+    /// as server-sent events (`event: resource`, `event: log` and `event: ended`, JSON data). A run that has ended answers its
     /// end at once.
     private func events(_ text: String) async -> APIResponse {
         guard let id = Int64(text) else { return failure(404, "no run \(text)") }
@@ -223,6 +218,8 @@ public struct Dashboard: Sendable {
                         ]
                         if let reason = resource.reason { members.append(("reason", .string(reason))) }
                         continuation.yield(Self.event("resource", .object(members)))
+                    case let .log(line):
+                        continuation.yield(Self.event("log", .object([("line", .string(line))])))
                     case let .ended(outcome, summary):
                         continuation.yield(Self.event("ended", .object([("outcome", .string(outcome)), ("summary", .string(summary))])))
                     }

@@ -1,5 +1,6 @@
 /// The dashboard's only script, embedded: a run page of a run still going watches the run's
-/// server-sent events and turns each resource's row to its outcome as it settles. Everything it
+/// server-sent events, turns each resource's row to its outcome as it settles and adds each
+/// progress line to the log as it is said. Everything it
 /// writes goes in as text (never markup). Pages work without it: reloading shows the same.
 enum LiveScript {
     static let javascript = """
@@ -10,6 +11,7 @@ enum LiveScript {
           var run = section.getAttribute("data-live-run");
           var body = section.querySelector("tbody");
           var status = section.querySelector("[role=status]");
+          var log = section.querySelector("[data-live-log]");
           var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events");
           function cell(row, index) {
             while (row.cells.length <= index) { row.insertCell(-1); }
@@ -41,6 +43,13 @@ enum LiveScript {
             outcome.appendChild(badge(event.outcome));
             cell(row, 3).textContent = event.reason || "";
             status.textContent = event.id + " " + event.outcome;
+          });
+          source.addEventListener("log", function (message) {
+            var item = document.createElement("li");
+            var code = document.createElement("code");
+            code.textContent = JSON.parse(message.data).line;
+            item.appendChild(code);
+            log.appendChild(item);
           });
           source.addEventListener("ended", function (message) {
             var event = JSON.parse(message.data);

@@ -29,9 +29,11 @@ enum Stylesheet {
         .table { overflow-x: auto; }
         code { font: .9em ui-monospace, "SFMono-Regular", Menlo, monospace; }
         .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; border: 1px solid currentColor; font-size: .85rem; white-space: nowrap; }
-        .in-sync, .succeeded, .converged, .no-changes, .unchanged, .healthy { color: var(--ok); }
-        .drifted, .waiting-for-approval, .superseded, .interrupted, .discarded, .queued, .blocked, .skipped { color: var(--warn); }
-        .failed, .rolled-back, .unhealthy { color: var(--bad); }
+        .in-sync, .succeeded, .converged, .no-changes, .unchanged, .healthy, .running, .valid { color: var(--ok); }
+        .drifted, .waiting-for-approval, .superseded, .interrupted, .discarded, .queued, .blocked, .skipped, .not-converged, .not-deployed,
+        .renew-due, .stopped, .paused { color: var(--warn); }
+        .failed, .rolled-back, .unhealthy, .absent, .expired, .missing, .mismatch, .invalid { color: var(--bad); }
+        ul.plain { list-style: none; margin: 0; padding: 0; }
         .not-applied { color: var(--info); }
         .muted { color: var(--muted); }
         form.inline { display: inline; }

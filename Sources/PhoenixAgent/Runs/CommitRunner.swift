@@ -21,9 +21,9 @@ public struct AgentServices: Sendable {
     public var load: @Sendable (_ configDirectory: String, _ stacksDirectory: String) -> EstateLoader.Result
     /// The sync service for an estate and stages, over the live adapters.
     public var lease: @Sendable (_ estate: Estate, _ stages: [SyncStage], _ stacksDirectory: String) async throws -> Lease
-    /// When each installed certificate of an estate expires, by name (one bulk read per machine;
-    /// nil: the agent does not look).
-    public var expiries: (@Sendable (_ estate: Estate) async -> [String: Date])?
+    /// Every certificate of an estate as installed and served, as `certs status` reads it (one
+    /// bulk read per machine, one handshake per endpoint; nil: the agent does not look).
+    public var certificates: (@Sendable (_ estate: Estate) async -> CertsStatus)?
 
     public init(
         load: @escaping @Sendable (String, String) -> EstateLoader.Result,
@@ -58,6 +58,9 @@ public struct CommitRun: Sendable, Equatable {
     public var previousCommit: String?
     public var outcome: RunOutcome = .failed
     public var summary = ""
+    /// The stages a plan that waits for approval would change (the runs the service finishes
+    /// record their own).
+    public var stages: Set<SyncStage> = []
     /// The failed resources by id, with their failure's category: a notification's cause.
     public var failures: [String: String] = [:]
     /// The errors of an invalid commit, as `validate` prints them.
@@ -102,6 +105,8 @@ public struct CommitRunner: Sendable {
     public var started: @Sendable (_ run: Int64, _ commit: String) async -> Void = { _, _ in }
     /// Told as each resource of an applying run settles.
     public var settled: @Sendable (_ run: Int64, _ resource: ResourceSettled) -> Void = { _, _ in }
+    /// Told each progress line of an applying run as it is said.
+    public var said: @Sendable (_ run: Int64, _ line: String) -> Void = { _, _ in }
     /// Log lines.
     public var log: @Sendable (String) -> Void = { _ in }
 
@@ -119,7 +124,7 @@ public struct CommitRunner: Sendable {
         result.seconds = Date().timeIntervalSince(clock)
         // Runs that ended before the sync service took them over are finished here.
         if (try? store.run(job.run))?.outcome == "queued" || (try? store.run(job.run))?.finishedAt == nil {
-            try? store.finishRun(job.run, outcome: result.outcome, summary: result.summary)
+            try? store.finishRun(job.run, outcome: result.outcome, summary: result.summary, stages: result.stages)
         }
         return result
     }
@@ -207,6 +212,7 @@ public struct CommitRunner: Sendable {
             record(job.run, details: details)
             let approvedDigest = job.request.approving.flatMap { try? store.runDetails($0) }.flatMap(RunDetails.decode)?.planDigest
             if approvedDigest != digest {
+                result.stages = Self.stagesWithChanges(plan)
                 let stageList = gated.map(\.rawValue).sorted().joined(separator: ", ")
                 let why = job.request.approving == nil ? "" : "the plan changed since run \(job.request.approving!) was approved; "
                 return end(.waitingForApproval, "\(why)changes to \(stageList) wait for approval: phoenix agent approve \(job.run)")
@@ -216,7 +222,11 @@ public struct CommitRunner: Sendable {
         while true {
             do {
                 let lines = ProgressLines(limit: RunDetails.logLimit)
-                TaskProgress.collect { lines.append($0) }
+                let said = self.said
+                TaskProgress.collect { text in
+                    lines.append(text)
+                    for line in text.split(separator: "\n") { said(job.run, String(line)) }
+                }
                 defer { TaskProgress.collect(nil) }
                 let outcome = try await services.with(estate, stages, stacksDirectory) { service in
                     var service = service
@@ -285,7 +295,7 @@ extension CommitRunner {
 
     /// Every stage's drift from what the last applied commit declares: nil when nothing was
     /// applied yet.
-    public func drift() async throws -> EstateStatus? {
+    public func drift() async throws -> (status: EstateStatus, readings: EstateReadings)? {
         guard let applied = try await appliedEstate() else { return nil }
         return try await services.with(applied.estate, settings.stages, applied.stacksDirectory) { service in
             let drifts = try await service.drift(store: store)
@@ -294,15 +304,23 @@ extension CommitRunner {
                 commit: applied.commit, checked: Date(), stageOf: Dictionary(nodes.map { ($0.id, $0.stage) }, uniquingKeysWith: { first, _ in first }),
                 kindOf: Dictionary(nodes.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first }), drifts: drifts, notApplied: service.notApplied)
             status.dependsOn = Dictionary(nodes.map { ($0.id, $0.dependsOn) }, uniquingKeysWith: { first, _ in first })
-            return status
+            return (status, await EstateReadings.read(service, store: store))
         }
     }
 
-    /// When the applied estate's certificates expire, by name (empty when nothing is applied or the
-    /// agent does not look).
-    public func certificateExpiries() async throws -> [String: Date] {
-        guard settings.stages.contains(.certs), let expiries = services.expiries, let applied = try await appliedEstate() else { return [:] }
-        return await expiries(applied.estate)
+    /// The applied estate's guests and stacks as they are now (the stages of the two the agent
+    /// converges; nil when nothing is applied or it converges neither).
+    public func readings() async throws -> EstateReadings? {
+        let stages = settings.stages.filter { [.guests, .stacks].contains($0) }
+        guard !stages.isEmpty, let applied = try await appliedEstate() else { return nil }
+        return try await services.with(applied.estate, stages, applied.stacksDirectory) { await EstateReadings.read($0, store: store) }
+    }
+
+    /// The applied estate's certificates as installed and served (nil when nothing is applied or
+    /// the agent does not look).
+    public func certificates() async throws -> CertsStatus? {
+        guard settings.stages.contains(.certs), let read = services.certificates, let applied = try await appliedEstate() else { return nil }
+        return await read(applied.estate)
     }
 
     /// Whether a certificate of the applied estate is due (missing, changed or inside its renewal

@@ -3,11 +3,12 @@ import PhoenixCore
 import Synchronization
 
 /// What happens in a run as it happens, for whoever watches it (the dashboard's live run page):
-/// each resource as it settles, then the run's end. Thread-safe; a watcher that falls behind
+/// each resource as it settles and each progress line as it is said, then the run's end. Thread-safe; a watcher that falls behind
 /// keeps the newest 1,000 events.
 public final class RunEvents: Sendable {
     public enum Event: Sendable, Equatable {
         case resource(ResourceSettled)
+        case log(String)
         case ended(outcome: String, summary: String)
     }
 

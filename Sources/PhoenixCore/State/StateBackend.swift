@@ -11,8 +11,9 @@ public protocol StateBackend: Sendable {
     /// Takes the sync lock and opens a run. A lock whose holder is a dead process on this host is
     /// stale: it is cleared and its run reported as interrupted. A live holder: `StateError.locked`.
     func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord])
-    /// Closes a run and releases the lock.
-    func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError)
+    /// Closes a run and releases the lock; `stages`: those it changed, would change or failed
+    /// something in (`RunRecord.stages`).
+    func finishRun(_ run: Int64, outcome: RunOutcome, summary: String, stages: Set<SyncStage>) throws(StateError)
     /// The newest runs first; with `before`, only runs older than that one (the next page).
     func runs(limit: Int, before: Int64?) throws(StateError) -> [RunRecord]
     func run(_ id: Int64) throws(StateError) -> RunRecord?
@@ -103,5 +104,13 @@ extension StateBackend {
 
     public func journal(run: Int64, resource: String, phase: JournalPhase, detail: String) throws(StateError) {
         try journal(run: run, resource: resource, phase: phase, previousDigest: nil, newDigest: nil, detail: detail)
+    }
+}
+
+extension StateBackend {
+    /// Closes a run that touched no stage (it ended before it planned, was discarded, or
+    /// interrupted before it started) and releases the lock.
+    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
+        try finishRun(run, outcome: outcome, summary: summary, stages: [])
     }
 }

@@ -71,10 +71,13 @@ public struct RunRecord: Sendable, Equatable {
     /// of the agent).
     public var commit: String?
     public var previousCommit: String?
+    /// The stages in which it changed, would change (a plan waiting for approval) or failed
+    /// something, in the stages' order; empty for a run that found everything as configured.
+    public var stages: [SyncStage] = []
 
     public init(
         id: Int64, startedAt: Date, finishedAt: Date?, user: String, host: String, pid: Int32, command: String, outcome: String, summary: String,
-        trigger: RunTrigger? = nil, commit: String? = nil, previousCommit: String? = nil
+        trigger: RunTrigger? = nil, commit: String? = nil, previousCommit: String? = nil, stages: [SyncStage] = []
     ) {
         self.id = id
         self.startedAt = startedAt
@@ -88,13 +91,14 @@ public struct RunRecord: Sendable, Equatable {
         self.trigger = trigger
         self.commit = commit
         self.previousCommit = previousCommit
+        self.stages = stages
     }
 
     /// The same run, ended now (or at `finishedAt`) with `outcome`.
     public func ended(_ outcome: String, summary: String, at finishedAt: Date? = Date()) -> RunRecord {
         RunRecord(
             id: id, startedAt: startedAt, finishedAt: finishedAt, user: user, host: host, pid: pid, command: command, outcome: outcome, summary: summary,
-            trigger: trigger, commit: commit, previousCommit: previousCommit)
+            trigger: trigger, commit: commit, previousCommit: previousCommit, stages: stages)
     }
 }
 

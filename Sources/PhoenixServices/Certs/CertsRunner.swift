@@ -91,6 +91,14 @@ public struct CertsStatus: Sendable {
         public var fingerprint: String?
         public var matches: Bool?
         public var error: String?
+
+        public init(at: String, what: String, fingerprint: String? = nil, matches: Bool? = nil, error: String? = nil) {
+            self.at = at
+            self.what = what
+            self.fingerprint = fingerprint
+            self.matches = matches
+            self.error = error
+        }
     }
 
     /// One installed copy: where, and its owner and mode as read beside those configured.
@@ -104,6 +112,21 @@ public struct CertsStatus: Sendable {
         public var mode: String?
         public var configured: String
         public var error: String?
+
+        public init(
+            machine: String, path: String, role: String, present: Bool, owner: String? = nil, group: String? = nil, mode: String? = nil, configured: String,
+            error: String? = nil
+        ) {
+            self.machine = machine
+            self.path = path
+            self.role = role
+            self.present = present
+            self.owner = owner
+            self.group = group
+            self.mode = mode
+            self.configured = configured
+            self.error = error
+        }
     }
 
     public struct Certificate: Sendable {
@@ -122,9 +145,28 @@ public struct CertsStatus: Sendable {
         public var servingProblem: String?
         /// The endpoints that present it, as read now (nil: none known; a refused entry).
         public var served: [Served]?
+
+        public init(
+            name: String, commonName: String, dnsNames: [String], ipAddresses: [String], facts: CertificateFacts? = nil, secondsLeft: Int? = nil, state: String,
+            reasons: [String], installed: [Copy], servingProblem: String? = nil, served: [Served]? = nil
+        ) {
+            self.name = name
+            self.commonName = commonName
+            self.dnsNames = dnsNames
+            self.ipAddresses = ipAddresses
+            self.facts = facts
+            self.secondsLeft = secondsLeft
+            self.state = state
+            self.reasons = reasons
+            self.installed = installed
+            self.servingProblem = servingProblem
+            self.served = served
+        }
     }
 
     public var certificates: [Certificate]
+
+    public init(certificates: [Certificate]) { self.certificates = certificates }
 
     /// `report`'s certificates named in `names` (all when empty), each endpoint read now (one
     /// handshake each, side by side).

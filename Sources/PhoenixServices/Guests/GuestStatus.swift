@@ -13,9 +13,20 @@ public struct GuestStatus: Sendable {
         public var node: String
         /// Template, disabled, changed since converge, reboot pending, not in the configuration.
         public var notes: [String]
+
+        public init(id: Int, kind: String, name: String, status: String, node: String, notes: [String]) {
+            self.id = id
+            self.kind = kind
+            self.name = name
+            self.status = status
+            self.node = node
+            self.notes = notes
+        }
     }
 
     public var rows: [Row]
+
+    public init(rows: [Row]) { self.rows = rows }
 
     public static func read(estate: Estate, client: any ProxmoxAPI, records: [Int: GuestRecord]) async throws(ProxmoxError) -> GuestStatus {
         let cluster = try await client.guests()

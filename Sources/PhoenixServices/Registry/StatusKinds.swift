@@ -42,3 +42,12 @@ extension CertConvergence: StatusKind {
         return await CertsStatus.read(report, names: [], now: now(), timeout: min(5, estate.settings.stepCA.timeout))
     }
 }
+
+extension SyncService {
+    /// The status of this service's kind of type `K`, read now (reads only); nil when no runner of
+    /// the service converges that kind (its stage is not asked for, or cannot run here).
+    public func status<K: StatusKind>(of type: K.Type, store: (any StateBackend)?) async throws(ResourceFailure) -> K.Status? {
+        guard let kind = runners.lazy.compactMap({ $0.kind as? K }).first else { return nil }
+        return try await kind.status(in: .reading(estate, store: store))
+    }
+}

@@ -103,6 +103,16 @@ public struct StacksStatus: Sendable {
         public var updateState: String?
         public var specHash: String?
         public var converged: Bool
+
+        public init(name: String, image: String, desired: Int, running: Int, updateState: String? = nil, specHash: String? = nil, converged: Bool) {
+            self.name = name
+            self.image = image
+            self.desired = desired
+            self.running = running
+            self.updateState = updateState
+            self.specHash = specHash
+            self.converged = converged
+        }
     }
 
     public struct Stack: Sendable {
@@ -114,9 +124,23 @@ public struct StacksStatus: Sendable {
         /// `converged`, `not converged`, or `not deployed`.
         public var health: String
         public var services: [Service]
+
+        public init(
+            resource: String, namespace: String, configured: Bool, lastDeployRun: Int64? = nil, specHash: String? = nil, health: String, services: [Service]
+        ) {
+            self.resource = resource
+            self.namespace = namespace
+            self.configured = configured
+            self.lastDeployRun = lastDeployRun
+            self.specHash = specHash
+            self.health = health
+            self.services = services
+        }
     }
 
     public var stacks: [Stack]
+
+    public init(stacks: [Stack]) { self.stacks = stacks }
 
     /// One list of services and one of tasks on the manager.
     public static func read(estate: Estate, connections: SwarmConnections, records: [String: StackRecord]) async throws(DockerError) -> StacksStatus {

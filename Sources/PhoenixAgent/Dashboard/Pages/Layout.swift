@@ -15,7 +15,8 @@ struct Viewer: Sendable {
 enum Layout {
     /// The pages in the navigation, with their paths.
     static let sections: [(path: String, title: String)] = [
-        ("/", "Overview"), ("/runs", "Runs"), ("/drift", "Drift"), ("/certificates", "Certificates"), ("/graph", "Graph"),
+        ("/", "Overview"), ("/runs", "Runs"), ("/drift", "Drift"), ("/certificates", "Certificates"), ("/stacks", "Stacks"),
+        ("/guests", "Guests"), ("/graph", "Graph"),
     ]
 
     static func page(title: String, section: String, viewer: Viewer, estate: String, main: HTML) -> HTML {

@@ -1,9 +1,10 @@
 import Foundation
 import PhoenixCore
+import PhoenixServices
 
 /// `/`: is the estate as git says? Each stage's state with its counts, the last run, the plans
-/// waiting for approval, the agent's own health, the certificates that expire first and the stacks
-/// that are not converged. Its size does not grow with the estate: counts and at most a few
+/// waiting for approval, the agent's own health, the certificates that expire first, the stacks
+/// that are not converged and the guests that are not running. Its size does not grow with the estate: counts and at most a few
 /// items of each list, each linking to its page.
 enum OverviewPage {
     struct Model: Sendable {
@@ -15,7 +16,7 @@ enum OverviewPage {
         var lastWebhook: Date?
         var queue: (running: Int64?, pending: Int64?)
         var runningCommit: String?
-        var expiries: [(name: String, expires: Date)]
+        var readings: EstateReadings
     }
 
     /// How many items of a list the overview shows before "and N more".
@@ -30,9 +31,11 @@ enum OverviewPage {
         <h2>The agent</h2>
         \(agent(model, viewer: viewer))
         <h2>Certificates that expire first</h2>
-        \(certificates(model.expiries))
+        \(certificates(model.readings.certificates))
         <h2>Stacks not converged</h2>
-        \(stacks(model.status))
+        \(stacks(model.readings.stacks, drift: model.status))
+        <h2>Guests not running</h2>
+        \(guests(model.readings))
         """
     }
 
@@ -98,21 +101,42 @@ enum OverviewPage {
         return "<ul>\(lines)</ul>\(sync)"
     }
 
-    static func certificates(_ expiries: [(name: String, expires: Date)]) -> HTML {
-        guard !expiries.isEmpty else { return "<p class=\"muted\">No certificate read yet (or none in the stages the agent converges).</p>" }
-        let sorted = expiries.sorted { $0.expires < $1.expires }
-        let rows = sorted.prefix(shown).map { "<li>\($0.name): \(Layout.time($0.expires))</li>" as HTML }
-        let more: HTML? = sorted.count > shown ? "<p><a href=\"/certificates\">All \(sorted.count) certificates</a></p>" : nil
-        return "<ul>\(rows)</ul>\(more)"
+    static func certificates(_ reading: EstateReadings.Reading<CertsStatus>?) -> HTML {
+        guard let reading else { return "<p class=\"muted\">No certificate read yet (or none in the stages the agent converges).</p>" }
+        guard let status = reading.status else { return "<p class=\"error\">The certificates could not be read: \(reading.failure ?? "")</p>" }
+        let sorted = status.certificates.sorted { ($0.facts?.notAfter ?? .distantPast) < ($1.facts?.notAfter ?? .distantPast) }
+        let rows = sorted.prefix(shown).map { certificate -> HTML in
+            "<li data-certificate=\"\(certificate.name)\">\(certificate.name): \(Layout.badge(certificate.state)) \(Layout.time(certificate.facts?.notAfter))</li>"
+        }
+        return "<ul>\(rows)</ul><p><a href=\"/certificates\">All \(sorted.count) certificates</a></p>"
     }
 
-    static func stacks(_ status: EstateStatus?) -> HTML {
-        let drifted = (status?.findings ?? []).filter { $0.kind == "stack" }
-        guard !drifted.isEmpty else {
-            return status == nil ? "<p class=\"muted\">Not checked yet.</p>" : "<p>Every stack is as configured.</p>"
+    /// The stacks the Swarm does not run as configured, and those the drift check found changed.
+    static func stacks(_ reading: EstateReadings.Reading<StacksStatus>?, drift status: EstateStatus?) -> HTML {
+        if let failure = reading?.failure { return "<p class=\"error\">The stacks could not be read: \(failure)</p>" }
+        var items = (reading.map { EstateReadings(stacks: $0).stacksNotConverged } ?? []).map { stack -> HTML in
+            let services = stack.services.filter { !$0.converged }.map { "\($0.name) \($0.running)/\($0.desired)" }
+            return
+                "<li data-stack=\"\(stack.namespace)\">\(stack.namespace): \(stack.health)\(services.isEmpty ? "" : " (\(services.joined(separator: ", ")))")</li>"
         }
-        let items = drifted.prefix(shown).map { "<li>\($0.id): \($0.state.rawValue)\($0.detail.isEmpty ? "" : ", \($0.detail)")</li>" as HTML }
-        let more: HTML? = drifted.count > shown ? "<p><a href=\"/drift#stacks\">and \(drifted.count - shown) more</a></p>" : nil
+        let drifted = (status?.findings ?? []).filter { $0.kind == "stack" }
+        items += drifted.map { "<li>\($0.id): \($0.state.rawValue)\($0.detail.isEmpty ? "" : ", \($0.detail)")</li>" as HTML }
+        guard !items.isEmpty else {
+            return reading == nil && status == nil ? "<p class=\"muted\">Not checked yet.</p>" : "<p>Every stack runs as configured.</p>"
+        }
+        let more: HTML? = items.count > shown ? "<p><a href=\"/stacks\">and \(items.count - shown) more</a></p>" : nil
+        return "<ul>\(Array(items.prefix(shown)))</ul>\(more)"
+    }
+
+    static func guests(_ readings: EstateReadings) -> HTML {
+        guard let reading = readings.guests else { return "<p class=\"muted\">Not read yet (or the agent does not converge the guests).</p>" }
+        if let failure = reading.failure { return "<p class=\"error\">The guests could not be read: \(failure)</p>" }
+        let stopped = readings.guestsNotRunning
+        guard !stopped.isEmpty else { return "<p>Every enabled guest is running.</p>" }
+        let items = stopped.prefix(shown).map { row -> HTML in
+            "<li data-guest=\"\(row.id)\">\(row.id) \(row.name): \(row.status)\(row.node == "-" ? "" : " on \(row.node)")</li>"
+        }
+        let more: HTML? = stopped.count > shown ? "<p><a href=\"/guests\">and \(stopped.count - shown) more</a></p>" : nil
         return "<ul>\(items)</ul>\(more)"
     }
 }

@@ -18,8 +18,7 @@ enum RunPage {
         <h2>The plan</h2>
         \(plan(details?.plan))
         <h2>Resources</h2>
-        \(run.finishedAt == nil ? live(run) : resources(details?.resources ?? []))
-        \(log(details?.log ?? []))
+        \(run.finishedAt == nil ? live(run) : HTML("\(resources(details?.resources ?? []))\(log(details?.log ?? []))"))
         """
     }
 
@@ -38,6 +37,7 @@ enum RunPage {
         <div class="table"><table>
         <thead><tr><th scope="col">Resource</th><th scope="col">Kind</th><th scope="col">Outcome</th><th scope="col">Reasons</th></tr></thead>
         <tbody></tbody></table></div>
+        <h2>Log</h2><ol class="log" data-live-log></ol>
         </section>
         <script src="/assets/live.js" defer></script>
         """

@@ -1,12 +1,11 @@
 import PhoenixCore
 
-/// `/runs`: the recorded runs, newest first, 50 a page on the server, filtered by outcome and
-/// trigger.
+/// `/runs`: the recorded runs, newest first, 50 a page on the server, filtered by outcome,
+/// trigger and stage.
 enum RunsPage {
     struct Model: Sendable {
         var runs: [RunRecord]
-        var outcome: String?
-        var trigger: String?
+        var filter: RunFilter
         /// The id to continue before, when there are older runs.
         var next: Int64?
     }
@@ -15,7 +14,8 @@ enum RunsPage {
         let rows = model.runs.map { run -> HTML in
             """
             <tr data-run="\(run.id)"><td><a href="/runs/\(run.id)">\(run.id)</a></td><td>\(Layout.badge(run.outcome))</td>\
-            <td>\(Layout.trigger(run.trigger))</td><td>\(Layout.commit(run.commit))</td><td>\(Layout.time(run.startedAt))</td><td>\(run.summary)</td></tr>
+            <td>\(Layout.trigger(run.trigger))</td><td>\(Layout.commit(run.commit))</td><td>\(run.stages.map(\.rawValue).joined(separator: ", "))</td>\
+            <td>\(Layout.time(run.startedAt))</td><td>\(run.summary)</td></tr>
             """
         }
         let table: HTML =
@@ -24,20 +24,18 @@ enum RunsPage {
             : """
             <div class="table"><table><caption class="muted">Newest first</caption>
             <thead><tr><th scope="col">Run</th><th scope="col">Outcome</th><th scope="col">Trigger</th><th scope="col">Commit</th>\
-            <th scope="col">Started</th><th scope="col">Summary</th></tr></thead>
+            <th scope="col">Stages</th><th scope="col">Started</th><th scope="col">Summary</th></tr></thead>
             <tbody>\(rows)</tbody></table></div>
             """
-        var query: [String] = []
-        if let outcome = model.outcome { query.append("outcome=\(FormData.encode(outcome))") }
-        if let trigger = model.trigger { query.append("trigger=\(FormData.encode(trigger))") }
         let next: HTML? = model.next.map { id in
-            let link = "/runs?" + (query + ["before=\(id)"]).joined(separator: "&")
+            let link = "/runs?" + (model.filter.query + ["before=\(id)"]).joined(separator: "&")
             return "<nav class=\"pager\" aria-label=\"Pages\"><a href=\"\(link)\" rel=\"next\">Older runs</a></nav>"
         }
         return """
             <form class="filters" method="get" action="/runs">
-            \(select("outcome", "Outcome", RunOutcome.allCases.map(\.rawValue) + ["queued"], model.outcome))
-            \(select("trigger", "Trigger", RunTrigger.Kind.allCases.map(\.rawValue), model.trigger))
+            \(select("outcome", "Outcome", RunOutcome.allCases.map(\.rawValue) + ["queued"], model.filter.outcome))
+            \(select("trigger", "Trigger", RunTrigger.Kind.allCases.map(\.rawValue), model.filter.trigger))
+            \(select("stage", "Stage", SyncStage.allCases.map(\.rawValue), model.filter.stage?.rawValue))
             <button type="submit">Filter</button></form>
             \(table)
             \(next)
