@@ -3,7 +3,8 @@
 # a fresh journalled ext4 file system (a loop device this script makes; root needed), release build.
 # Prints phoenix's load, render and write phases and cp's time, then the last line
 # `ratio <phoenix write / cp -r>`. First, validate + render in memory (phoenix-bench) of the
-# 1,000-guest and 10,000-guest estates against DESIGN.md §5's budgets (0.25 s and 100 MB; 2 s).
+# 1,000-guest and 10,000-guest estates against DESIGN.md §5's budgets (0.25 s and 100 MB; 2 s):
+# a median over its budget stops the script with exit 1.
 #
 # Why a fresh file system: on an ext4 without a journal (this machine's root disk is one), the
 # kernel skips every inode deleted in the last 5-10 minutes when it allocates a new one

@@ -102,10 +102,18 @@ struct AgentService: Service {
     let agent: Agent
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            await agent.run()
-        } onGracefulShutdown: {
-            Task { await agent.shutdown() }
+        // Structured: the shutdown waits in the group beside the agent, and ends with it.
+        // The agent's loops end at the running job's boundary; the waiter then has nothing to wait for.
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await agent.run()
+                return true
+            }
+            group.addTask {
+                if (try? await gracefulShutdown()) != nil { await agent.shutdown() }
+                return false
+            }
+            for await agentEnded in group where agentEnded { group.cancelAll() }
         }
     }
 }

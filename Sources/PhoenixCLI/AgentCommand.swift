@@ -107,11 +107,13 @@ struct AgentApproveCommand: AsyncParsableCommand {
         let token: String
         do { token = try SecretFile.readText(path) } catch { throw fail(error.description) }
         let transport = LiveHTTPTransport(tls: nil, idleTimeout: .seconds(5), readTimeout: .seconds(30))
-        defer { Task { await transport.shutdown() } }
         let request = HTTPRequestMessage(method: "POST", url: "\(url)/api/v1/runs/\(run)/approve", headers: [("Authorization", "Bearer \(token)")])
-        let response: HTTPResponseMessage
-        do { response = try await transport.send(request, timeout: 30) } catch { throw fail("POST \(url)/api/v1/runs/\(run)/approve: \(error)") }
+        let sent: Result<HTTPResponseMessage, any Error>
+        do { sent = .success(try await transport.send(request, timeout: 30)) } catch { sent = .failure(error) }
+        // Shut down before anything is said, whichever way the call went: no task outlives the command.
         await transport.shutdown()
+        let response: HTTPResponseMessage
+        do { response = try sent.get() } catch { throw fail("POST \(url)/api/v1/runs/\(run)/approve: \(error)") }
         let body = String(decoding: response.body, as: UTF8.self)
         guard response.status == 202 else { throw fail("the agent refused (\(response.status)): \(body.trimmingCharacters(in: .whitespacesAndNewlines))") }
         print("approved: \(body.trimmingCharacters(in: .whitespacesAndNewlines))")

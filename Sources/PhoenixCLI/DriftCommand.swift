@@ -50,6 +50,7 @@ enum DriftPrinter {
             ("version", .number(1)), ("drifted", .bool(drifts.contains { !$0.drifted.isEmpty })), ("resources", .array([])),
         ])
         for drift in drifts where !drift.member.isEmpty { document = document.setting(drift.member, .array(drift.entries)) }
-        return document
+        let unchecked = drifts.compactMap { drift in drift.notChecked.map { JSONValue.object([("kind", .string(drift.kind)), ("reason", .string($0))]) } }
+        return unchecked.isEmpty ? document : document.setting("not_checked", .array(unchecked))
     }
 }

@@ -17,29 +17,39 @@ struct HistoryCommand: ParsableCommand {
         let runs: [RunRecord]
         let store = try target.existingStore()
         do { runs = try store?.runs(limit: limit) ?? [] } catch { throw fail(error.description) }
-        let formatter = ISO8601DateFormatter()
-        if format == .json {
-            let document = JSONValue.object([
-                ("version", .number(1)),
-                (
-                    "runs",
-                    .array(
-                        runs.map { run in
-                            .object([
-                                ("id", .number(Double(run.id))), ("started_at", .string(formatter.string(from: run.startedAt))),
-                                ("finished_at", run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null), ("user", .string(run.user)),
-                                ("host", .string(run.host)), ("command", .string(run.command)), ("outcome", .string(run.outcome)),
-                                ("summary", .string(run.summary)), ("trigger", .string(run.trigger?.kind.rawValue ?? "cli")),
-                                ("commit", run.commit.map(JSONValue.string) ?? .null),
-                                ("previous_commit", run.previousCommit.map(JSONValue.string) ?? .null),
-                            ])
-                        })
-                ),
-            ])
-            FileHandle.standardOutput.write(Data(JSONOutput.string(document).utf8))
-            return
-        }
-        var out = runs.isEmpty ? "No runs recorded in \(target.statePath).\n" : ""
+        let out = format == .json ? JSONOutput.string(RunHistory(runs: runs).json) : RunHistory(runs: runs).text(statePath: target.statePath)
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}
+
+/// `history` for scripts (field names a contract) and for people.
+struct RunHistory {
+    let runs: [RunRecord]
+    let formatter = ISO8601DateFormatter()
+
+    var json: JSONValue {
+        .object([
+            ("version", .number(1)),
+            (
+                "runs",
+                .array(
+                    runs.map { run in
+                        .object([
+                            ("id", .number(Double(run.id))), ("started_at", .string(formatter.string(from: run.startedAt))),
+                            ("finished_at", run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null), ("user", .string(run.user)),
+                            ("host", .string(run.host)), ("command", .string(run.command)), ("outcome", .string(run.outcome)),
+                            ("summary", .string(run.summary)), ("trigger", .string(run.trigger?.kind.rawValue ?? "cli")),
+                            ("commit", run.commit.map(JSONValue.string) ?? .null),
+                            ("previous_commit", run.previousCommit.map(JSONValue.string) ?? .null),
+                            ("stages", .array(run.stages.map { .string($0.rawValue) })),
+                        ])
+                    })
+            ),
+        ])
+    }
+
+    func text(statePath: String) -> String {
+        var out = runs.isEmpty ? "No runs recorded in \(statePath).\n" : ""
         for run in runs {
             // An agent's run says why it ran and which commit it converged to.
             let why =
@@ -49,6 +59,6 @@ struct HistoryCommand: ParsableCommand {
                 } ?? ""
             out += "\(run.id)  \(formatter.string(from: run.startedAt))  \(run.user)@\(run.host)  \(run.command)\(why)  \(run.outcome): \(run.summary)\n"
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        return out
     }
 }

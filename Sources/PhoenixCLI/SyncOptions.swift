@@ -123,7 +123,6 @@ struct SyncOptions: ParsableArguments {
         engine.timeouts.verify = max(0.5, verifyTimeout)
         engine.timeouts.firewallRevert = max(1, firewallRevert)
         engine.timeouts.firewallConfirm = min(engine.timeouts.firewallConfirm, engine.timeouts.firewallRevert / 2)
-        engine.failpoints = Failpoints.fromEnvironment()
         engine.scope = target.isEmpty ? nil : GuestScope(Set(target))
         // Quiet (the agent): to the running task's sink, which keeps each run's lines.
         if quiet {

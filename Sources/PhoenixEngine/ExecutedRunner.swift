@@ -31,6 +31,8 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
         return execution.abandoned && !rendered.abandoned ? AbandonedReport(rendered) : rendered
     }
 
+    public var checksDrift: Bool { convergent is any DriftingKind }
+
     public func drift(_ context: KindContext) async throws -> KindDrift? {
         guard let drifting = convergent as? any DriftingKind else { return nil }
         return await executor.drift(drifting, in: context)

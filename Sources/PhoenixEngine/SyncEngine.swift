@@ -94,7 +94,6 @@ public struct SyncEngine: Sendable {
     public let nodeName: String
     public var timeouts = Timeouts()
     public var parallelism = 4
-    public var failpoints = Failpoints.none
     public var reporter: any ProgressReporter = SilentProgress()
     /// The stack files (read by the caller from the stacks directory) and where they are, for rsync.
     public var stackFiles: [StackFile] = []

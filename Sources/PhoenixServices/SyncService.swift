@@ -185,13 +185,20 @@ public struct SyncService: Sendable {
     /// Every kind's drift, each kind at once: what is there beside what phoenix recorded and what
     /// the configuration asks. Runners that check no drift are left out.
     public func drift(store: (any StateBackend)?) async throws -> [KindDrift] {
-        let context = context(graph: graph(), store: store)
-        return try await withThrowingTaskGroup(of: (Int, KindDrift?).self) { group in
+        let graph = graph()
+        let context = context(graph: graph, store: store)
+        let checked = try await withThrowingTaskGroup(of: (Int, KindDrift?).self) { group in
             for (index, runner) in runners.enumerated() { group.addTask { (index, try await runner.drift(context)) } }
             var drifts: [(Int, KindDrift?)] = []
             for try await drift in group { drifts.append(drift) }
             return drifts.sorted { $0.0 < $1.0 }.compactMap(\.1)
         }
+        // A kind with resources here and no drift check is named, not left out.
+        let unchecked = runners.filter { !$0.checksDrift }.compactMap { runner -> KindDrift? in
+            let count = graph.nodes.filter { $0.kind == runner.kind.name }.count
+            return count == 0 ? nil : KindDrift.notChecked(kind: runner.kind.name, resources: count)
+        }
+        return checked + unchecked
     }
 
     /// Puts back what run `target` left, kind by kind, in one run under the lock. A runner without a

@@ -77,3 +77,17 @@ print(
         totals.last!, iterations, Double(peakResidentKB()) / 1024))
 let order = ["load+validate", "render (all stages, concurrently)"] + RenderStage.allCases.map { "render " + $0.rawValue }
 print("  phases (median; stages alone, not in the total): " + order.map { String(format: "%@ %.3fs", $0, median(phases[$0]!)) }.joined(separator: ", "))
+
+// DESIGN.md §5's budgets for validate + render: 0.25 s and 100 MB at 1,000 guests, 2 s at 10,000.
+// A median over its budget fails the benchmark (exit 1), not only its figure.
+let budget: (seconds: Double, megabytes: Double?)? = shape[0] == 1_000 ? (0.25, 100) : shape[0] == 10_000 ? (2, nil) : nil
+if let budget {
+    var over: [String] = []
+    if median(totals) > budget.seconds { over.append(String(format: "median %.3fs, over %.2fs", median(totals), budget.seconds)) }
+    let megabytes = Double(peakResidentKB()) / 1024
+    if let limit = budget.megabytes, megabytes > limit { over.append(String(format: "peak RSS %.1f MB, over %.0f MB", megabytes, limit)) }
+    if !over.isEmpty {
+        print("OVER BUDGET (\(shape[0]) guests): " + over.joined(separator: "; "))
+        exit(1)
+    }
+}

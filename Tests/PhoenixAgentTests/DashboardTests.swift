@@ -312,6 +312,7 @@ struct DashboardTests {
                 KindDrift(kind: "file", findings: [DriftFinding(id: "file:/etc/hosts", kind: "file", state: .changedByHand, detail: "mode 0600")]),
                 KindDrift(kind: "cert", failure: .cannotCheck(reason: "the CA is down")),
                 KindDrift(kind: "file", findings: [DriftFinding(id: "files:web/docker-compose.yml", kind: "file", state: .inSync)]),
+                KindDrift.notChecked(kind: "stack", resources: 1),
             ],
             notApplied: [(.guests, "no Proxmox API options")]
         ).after(runFailures: ["stack:production/web": "health"])
@@ -322,6 +323,7 @@ struct DashboardTests {
             #expect(html.contains("data-stage=\"\(stage)\" data-state=\"\(state)\""), "\(stage): \(html)")
         }
         #expect(!html.contains("data-stage=\"swarm\""), "only stages with resources in the estate")
+        #expect(html.contains("<p>Not checked for drift: the stack kind has no drift check: only plan and sync compare its 1 resource</p>"), "\(html)")
         let healed = status.after(runFailures: [:])
         #expect(healed.stages.first { $0.stage == .stacks }?.state == .inSync)
         #expect(healed.stages.first { $0.stage == .certs }?.state == .failed, "a kind that could not be checked stays failed until the next check")

@@ -60,6 +60,13 @@ struct OneRunOverFakesTests {
         let stacks = try #require(try await again.status(of: StacksKind.self, store: store))
         let whoami = try #require(stacks.stacks.first { $0.resource == "stack:production/whoami" })
         #expect(whoami.health == "converged" && whoami.lastDeployRun == outcome.run, "\(whoami)")
+
+        // Drift names the kinds it does not compare; it never passes them over as in sync.
+        let drifts = try await again.drift(store: store)
+        let unchecked = Dictionary(drifts.compactMap { drift in drift.notChecked.map { (drift.kind, $0) } }) { first, _ in first }
+        #expect(Set(unchecked.keys) == ["firewall-rules", "swarm"], "\(drifts.map { "\($0.kind): \($0.lines)" })")
+        #expect(unchecked["swarm"]?.contains("has no drift check") == true)
+        #expect(drifts.first { $0.kind == "stack" }?.notChecked == nil && drifts.first { $0.kind == "guest-settings" }?.notChecked == nil)
     }
 
     @Test("the Swarm manager's VM whose change Proxmox refuses blocks the Swarm and its stack; the containers and their rules go on")

@@ -96,7 +96,7 @@ extension AgentAPI {
         .object([
             ("stage", .string(stage.stage.rawValue)), ("state", .string(stage.state.rawValue)), ("resources", .number(Double(stage.resources))),
             ("drifted", .array(stage.drifted.map(JSONValue.string))), ("failed", .array(stage.failed.map(JSONValue.string))),
-            ("not_applied", stage.notApplied.map(JSONValue.string) ?? .null),
+            ("not_applied", stage.notApplied.map(JSONValue.string) ?? .null), ("not_checked", .array(stage.notChecked.map(JSONValue.string))),
         ])
     }
 

@@ -22,6 +22,9 @@ public struct EstateStatus: Sendable, Equatable {
         public var failed: [String] = []
         /// Why the stage cannot be converged here (no Proxmox API options …).
         public var notApplied: String?
+        /// Kinds of the stage whose resources the drift check does not compare, with why: the
+        /// stage's state says nothing of them, and the page says so.
+        public var notChecked: [String] = []
 
         public var state: State {
             if notApplied != nil { return .notApplied }
@@ -61,6 +64,9 @@ public struct EstateStatus: Sendable, Equatable {
         for stage in stageOf.values { stages[stage, default: Stage(stage: stage, resources: 0)].resources += 1 }
         var findings: [DriftFinding] = []
         for drift in drifts {
+            if let reason = drift.notChecked {
+                for stage in Set(stageOf.filter { kindOf[$0.key] == drift.kind }.values) { stages[stage]?.notChecked.append(reason) }
+            }
             if let failure = drift.failure {
                 for stage in Set(stageOf.filter { kindOf[$0.key] == drift.kind }.values) {
                     stages[stage]?.failed.append("\(drift.kind) could not be checked: \(failure)")

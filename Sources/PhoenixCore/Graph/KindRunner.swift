@@ -17,10 +17,14 @@ public protocol KindRunner: Sendable {
     func drift(_ context: KindContext) async throws -> KindDrift?
     /// Puts back what run `run` left (nil: this runner has no rollback; the service says so).
     func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)?
+    /// Whether `drift` checks this kind's resources (a kind without a drift check is named as not
+    /// checked, never passed over as in sync).
+    var checksDrift: Bool { get }
 }
 
 extension KindRunner {
     public func drift(_ context: KindContext) async throws -> KindDrift? { nil }
+    public var checksDrift: Bool { false }
     public func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)? { nil }
 }
 
@@ -95,13 +99,6 @@ public struct RunContext: Sendable {
     public var graph: ResourceGraph { kind.graph }
     /// Resources an interrupted run announced and never finished.
     public var unfinished: Set<String> { kind.unfinished }
-
-    /// Waits until what `ids` need from other kinds is done; returns those that failed, with why.
-    public func failedDependencies(of ids: [String]) async -> [String: String] {
-        let kinds = Set(ids.compactMap { graph.node($0)?.kind })
-        let needed = Set(ids.flatMap { graph.node($0)?.dependsOn ?? [] }).filter { graph.node($0).map { !kinds.contains($0.kind) } ?? false }
-        return await resources.wait(for: needed)
-    }
 }
 
 /// Hears when each resource of a run is done, for what waits on a few resources only (the files in
@@ -124,24 +121,14 @@ public actor ResourceWaiter {
         resume()
     }
 
-    /// Resource `id` is done: nil when it converged (or needed nothing), else why it failed, in words.
-    public func settle(_ id: String, failure: String?) {
-        settle(id, failure.map { ResourceError(.other($0)) })
-    }
-
     /// The kind is over: every resource of it not settled yet failed for `reason`.
     public func failAll(kind: String, _ reason: String) {
         ended[kind] = ResourceError(.other(reason))
         resume()
     }
 
-    /// Waits until every one of `ids` is done; returns those that failed, with why. A resource no
-    /// kind of this run converges is not waited for.
-    public func wait(for ids: Set<String>) async -> [String: String] {
-        await errors(waitingFor: ids).mapValues(\.description)
-    }
-
-    /// Waits until every one of `ids` is done; returns those that failed, with their errors.
+    /// Waits until every one of `ids` is done; returns those that failed, with their errors. A
+    /// resource no kind of this run converges is not waited for.
     public func errors(waitingFor ids: Set<String>) async -> [String: ResourceError] {
         if let failures = failures(ids) { return failures }
         return await withCheckedContinuation { continuation in waiting.append((ids, continuation)) }

@@ -27,6 +27,8 @@ public struct KindDrift: Sendable {
     public var entries: [JSONValue]
     /// Its lines for people: what drifted, notes, and a closing line.
     public var lines: [String]
+    /// Why the kind's resources were not compared at all (it has no drift check), when they were not.
+    public var notChecked: String?
 
     public init(
         kind: String, findings: [DriftFinding] = [], failure: ResourceFailure? = nil, member: String = "", entries: [JSONValue] = [], lines: [String] = []
@@ -37,6 +39,14 @@ public struct KindDrift: Sendable {
         self.member = member
         self.entries = entries
         self.lines = lines
+    }
+
+    /// A kind `drift` does not check: said in the output, never shown as in sync.
+    public static func notChecked(kind: String, resources: Int) -> KindDrift {
+        let reason = "the \(kind) kind has no drift check: only plan and sync compare its \(resources) resource\(resources == 1 ? "" : "s")"
+        var drift = KindDrift(kind: kind, lines: ["\(kind): not checked: \(reason)"])
+        drift.notChecked = reason
+        return drift
     }
 
     public var drifted: [DriftFinding] { findings.filter(\.state.isDrift) }

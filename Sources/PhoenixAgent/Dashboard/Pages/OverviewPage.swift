@@ -49,6 +49,7 @@ enum OverviewPage {
             if !stage.drifted.isEmpty { facts.append("<p>\(stage.drifted.count) drifted</p>") }
             if !stage.failed.isEmpty { facts.append("<p>\(stage.failed.count) failed: \(stage.failed.prefix(2).joined(separator: "; "))</p>") }
             if let reason = stage.notApplied { facts.append("<p>\(reason)</p>") }
+            for reason in stage.notChecked { facts.append("<p>Not checked for drift: \(reason)</p>") }
             let link = stage.drifted.isEmpty ? "/runs?stage=\(stage.stage.rawValue)" : "/drift#\(stage.stage.rawValue)"
             return """
                 <li class="card" data-stage="\(stage.stage.rawValue)" data-state="\(state)">\
