@@ -28,10 +28,12 @@ struct FirewallCommand: AsyncParsableCommand {
         let store = dryRun ? try location.existing() : try location.writable()
         let dryRun = self.dryRun
         let outcome = try await proxmox.withClient { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
-            var service = SyncService(estate: estate, stages: [.firewall])
-            let kind = APIFirewallKind(rules: FirewallRules(estate: estate, client: client))
-            service.firewallThroughAPI = true
-            service.runners = [ExecutedRunner(kind, executor: Executor(failpoints: Failpoints.fromEnvironment()), report: APIFirewallKind.report)]
+            // The firewall stage through the API, assembled from the registered kinds like any sync.
+            var environment = KindEnvironment(estate: estate, stages: [.firewall], stats: RunStats())
+            environment.firewallThroughAPI = true
+            environment.proxmox = client
+            environment.failpoints = Failpoints.fromEnvironment()
+            let service = await SyncService.assemble(environment)
             do {
                 guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
                 return .success(try await service.sync(store: store, command: "firewall"))

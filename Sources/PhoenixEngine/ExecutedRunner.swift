@@ -33,6 +33,8 @@ public struct ExecutedRunner<K: ConvergentKind>: KindRunner {
 
     public var checksDrift: Bool { convergent is any DriftingKind }
 
+    public func notRestored(_ ids: [String], since run: Int64) -> String { convergent.notRestored(ids, since: run) }
+
     public func drift(_ context: KindContext) async throws -> KindDrift? {
         guard let drifting = convergent as? any DriftingKind else { return nil }
         return await executor.drift(drifting, in: context)

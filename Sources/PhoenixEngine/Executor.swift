@@ -262,7 +262,7 @@ public struct Executor: Sendable {
                 let note = step.journalNotes[id]
                 do throws(StateError) {
                     try context.store.journal(
-                        run: context.run, resource: id, phase: phase, previousDigest: note?.previousDigest ?? step.previousDigest,
+                        run: context.run, resource: id, kind: kind.name, phase: phase, previousDigest: note?.previousDigest ?? step.previousDigest,
                         newDigest: digest ?? note?.newDigest ?? step.newDigest, detail: phase == .intent ? note?.detail ?? detail : detail)
                 } catch {
                     return error

@@ -51,6 +51,8 @@ public struct SyncService: Sendable {
         public var stats = RunStats()
         /// Why the run stopped before it finished, when it was asked to.
         public var stopped: RunControl.Reason?
+        /// A rollback's notes: what kinds without a rollback changed since, which it leaves as it is.
+        public var notRestored: [String] = []
 
         /// The stages in which a resource changed, would change or failed, and those of a kind that
         /// could not run at all (every stage holding one of its resources in `graph`).
@@ -201,14 +203,25 @@ public struct SyncService: Sendable {
         return checked + unchecked
     }
 
-    /// Puts back what run `target` left, kind by kind, in one run under the lock. A runner without a
-    /// rollback is named in `notApplied`, never passed over in silence.
+    /// Puts back what run `target` left, kind by kind, in one run under the lock. What a kind
+    /// without a rollback (or one that cannot run here) changed since is named in `notRestored`,
+    /// each kind in its own words, never passed over in silence.
     public func rollback(to target: Int64, store: any StateBackend, command: String) async throws -> Outcome {
+        // What each kind changed after that run, by the journal (read before this run's own).
+        var changed: [String: Set<String>] = [:]
+        for record in try store.runs(limit: 100_000, before: nil) where record.id > target {
+            for entry in try store.journal(run: record.id) where entry.phase == .verified && !entry.kind.isEmpty {
+                changed[entry.kind, default: []].insert(entry.resource)
+            }
+        }
         let (run, interrupted) = try store.beginRun(command: command)
-        var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
+        var outcome = Outcome(run: run, interrupted: interrupted)
         outcome.stats = stats
         do {
             let graph = graph()
+            // A stage that cannot run here matters to a rollback only when something of it changed since.
+            let changedStages = Set(graph.nodes.filter { changed[$0.kind]?.contains($0.id) == true }.map(\.stage))
+            outcome.notApplied = notApplied.filter { changedStages.contains($0.stage) }
             let waiter = ResourceWaiter(graph: graph)
             let unfinished = try store.unfinishedResources(in: interrupted.map(\.id))
             let context = RunContext(
@@ -227,9 +240,14 @@ public struct SyncService: Sendable {
                 return reports.sorted { $0.0 < $1.0 }.map(\.1)
             }
             for (runner, report) in zip(runners, reports) where report == nil {
-                for stage in Set(graph.nodes.filter { $0.kind == runner.kind.name }.map(\.stage)).sorted() {
-                    outcome.notApplied.append((stage, "the \(runner.kind.name) kind has no rollback: its resources are left as they are"))
-                }
+                guard let ids = changed[runner.kind.name], !ids.isEmpty else { continue }
+                outcome.notRestored.append(runner.notRestored(ids.sorted(), since: target))
+            }
+            // Kinds that changed something since and are not in this run at all (their system is not named).
+            let present = Set(runners.map(\.kind.name))
+            for (kind, ids) in changed.sorted(by: { $0.key < $1.key }) where !present.contains(kind) {
+                outcome.notRestored.append(
+                    "\(ids.sorted().joined(separator: ", ")) (changed since run \(target)) stay as they are: the \(kind) kind does not run here")
             }
             outcome.reports = reports.compactMap { $0 }
             if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }

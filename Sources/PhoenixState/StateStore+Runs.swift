@@ -128,21 +128,23 @@ extension StateStore {
     /// Records a phase of a resource's change: `intent` before the mutation, then `applied`,
     /// `verified`, `restored` or `failed`.
     public func journal(
-        run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
+        run: Int64, resource: String, kind: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
     )
         throws(StateError)
     {
         try write { db in
             try db.execute(
-                sql: "INSERT INTO journal (run_id, resource, phase, at, previous_digest, new_digest, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [run, resource, phase.rawValue, Date().timeIntervalSince1970, previousDigest, newDigest, detail])
+                sql: "INSERT INTO journal (run_id, resource, kind, phase, at, previous_digest, new_digest, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [run, resource, kind, phase.rawValue, Date().timeIntervalSince1970, previousDigest, newDigest, detail])
         }
     }
 
     public func journal(run: Int64) throws(StateError) -> [JournalEntry] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT run_id, resource, phase, detail FROM journal WHERE run_id = ? ORDER BY id", arguments: [run]).map {
-                JournalEntry(runID: $0["run_id"], resource: $0["resource"], phase: JournalPhase(rawValue: $0["phase"]) ?? .failed, detail: $0["detail"])
+            try Row.fetchAll(db, sql: "SELECT run_id, resource, kind, phase, detail FROM journal WHERE run_id = ? ORDER BY id", arguments: [run]).map {
+                JournalEntry(
+                    runID: $0["run_id"], resource: $0["resource"], kind: $0["kind"] ?? "", phase: JournalPhase(rawValue: $0["phase"]) ?? .failed,
+                    detail: $0["detail"])
             }
         }
     }

@@ -154,6 +154,10 @@ public final class StateStore: StateBackend {
         migrator.registerMigration("v6") { db in
             try db.alter(table: "runs") { table in table.add(column: "stages", .text) }
         }
+        // The kind that journalled each entry: two kinds may name one resource alike.
+        migrator.registerMigration("v7") { db in
+            try db.alter(table: "journal") { table in table.add(column: "kind", .text) }
+        }
         return migrator
     }
 

@@ -127,10 +127,10 @@ public final class InMemoryStateStore: StateBackend, Sendable {
     public func run(_ id: Int64) throws(StateError) -> RunRecord? { locked { $0.runList.first { $0.id == id } } }
 
     public func journal(
-        run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
+        run: Int64, resource: String, kind: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
     ) throws(StateError) {
         locked { data in
-            data.entries.append((run, JournalEntry(runID: run, resource: resource, phase: phase, detail: detail)))
+            data.entries.append((run, JournalEntry(runID: run, resource: resource, kind: kind, phase: phase, detail: detail)))
             if phase == .verified, let newDigest { data.verified[resource] = newDigest }
         }
     }

@@ -60,12 +60,18 @@ struct OneRunTests {
         #expect(try ((Self.json(again)["guests"] as? [String: Any])?["changes"] as? [Any])?.isEmpty == true, "\(again.stdout)")
         #expect(again.stderr.contains(", 1 API calls"), "a no-op is one bulk read: \(again.stderr)")
 
-        // A rollback puts files back; it says plainly that the guests' settings stay as they are.
+        // A later change to guest 103; a rollback to the first run puts files back, and says plainly
+        // that the guests' settings stay as they are (from the journal: the guest-settings kind changed 103).
+        try PatchedEstate.editContainer(103, in: config) { entry in entry["cores"] = 3 }
+        let later = try pve.phoenix(["sync", "guests"], config: config)
+        #expect(later.status == 0, "\(later.stdout)\(later.stderr)")
+        #expect(try await Self.config(pve, 103)["cores"] == .number(3))
         let roots = try TemporaryDirectory("phoenix-guests-rollback")
         let rolled = try pve.phoenix(
             ["rollback", String(run.id), "--host-root", roots.file("host"), "--guest-root", roots.file("guests")], config: config)
         #expect(rolled.status == 0, "\(rolled.stdout)\(rolled.stderr)")
-        #expect(rolled.stdout.contains("note: not restored: the settings of guest:") && rolled.stdout.contains("guest:103"), "\(rolled.stdout)")
+        #expect(rolled.stdout.contains("note: not restored: the settings of guest:103 (changed since run \(run.id)) stay as they are"), "\(rolled.stdout)")
+        #expect(try await Self.config(pve, 103)["cores"] == .number(3), "a rollback leaves the guest's settings")
     }
 
     @Test("a guest change that does not take, or fails after it was made, is undone: the previous settings are back, exit 1")

@@ -185,6 +185,8 @@ struct NotesKindTests {
         #expect(back.succeeded, "\(back.reports.flatMap(\.failures))")
         #expect(board.notes == ["a": "one", "b": "bee"])
         #expect(try store.runs().first?.command == "rollback 1")
+        #expect(try store.journal(run: try #require(second.run)).allSatisfy { $0.kind == "note" }, "the journal names the kind that wrote it")
+        #expect(try store.journal(run: try #require(second.run)).isEmpty == false)
     }
 
     @Test("a run asked to stop finishes the resource it started, starts no other, ends superseded; the next run converges the rest")
@@ -214,12 +216,28 @@ struct NotesKindTests {
         #expect(board.writes == 3)
     }
 
-    @Test("a kind without a rollback is said to leave its resources, never a silent success")
+    @Test("what a kind without a rollback (or not in the run) changed since is said to stay as it is, from the journal's kinds; never a silent success")
     func noRollback() async throws {
+        let store = InMemoryStateStore()
+        // Run 1 changed nothing; run 2 changed plain:x (the plain kind), run 3 old:y (a kind not in this run).
+        for (resource, kind) in [("", ""), ("plain:x", "plain"), ("old:y", "old")] {
+            let (run, _) = try store.beginRun(command: "sync services")
+            if !resource.isEmpty { try store.journal(run: run, resource: resource, kind: kind, phase: .verified) }
+            try store.finishRun(run, outcome: .succeeded, summary: "")
+        }
         var service = await Self.service(NoteBoard())
         service.runners = [PlainRunner()]
-        let outcome = try await service.rollback(to: 1, store: InMemoryStateStore(), command: "rollback 1")
-        #expect(outcome.notApplied.contains { $0.reason.contains("has no rollback") }, "\(outcome.notApplied)")
+        let outcome = try await service.rollback(to: 1, store: store, command: "rollback 1")
+        #expect(
+            outcome.notRestored == [
+                "plain:x (changed since run 1) stay as they are: the plain kind has no rollback",
+                "old:y (changed since run 1) stay as they are: the old kind does not run here",
+            ], "\(outcome.notRestored)")
+        let later = try await service.rollback(to: 2, store: store, command: "rollback 2")
+        #expect(
+            later.notRestored == ["old:y (changed since run 2) stay as they are: the old kind does not run here"], "what run 2 itself changed is as it left it")
+        let quiet = try await service.rollback(to: 3, store: store, command: "rollback 3")
+        #expect(quiet.notRestored.isEmpty, "nothing changed since run 3: nothing to say")
     }
 }
 

@@ -20,11 +20,18 @@ public protocol KindRunner: Sendable {
     /// Whether `drift` checks this kind's resources (a kind without a drift check is named as not
     /// checked, never passed over as in sync).
     var checksDrift: Bool { get }
+    /// Why `rollback` leaves what this runner's kind changed since `run` as it is (a kind without
+    /// a rollback: a note for people).
+    func notRestored(_ ids: [String], since run: Int64) -> String
 }
 
 extension KindRunner {
     public func drift(_ context: KindContext) async throws -> KindDrift? { nil }
     public var checksDrift: Bool { false }
+
+    public func notRestored(_ ids: [String], since run: Int64) -> String {
+        "\(ids.joined(separator: ", ")) (changed since run \(run)) stay as they are: the \(kind.name) kind has no rollback"
+    }
     public func rollback(to run: Int64, _ context: RunContext) async throws -> (any KindReport)? { nil }
 }
 

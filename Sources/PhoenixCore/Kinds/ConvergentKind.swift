@@ -60,10 +60,18 @@ public protocol ConvergentKind: ResourceKind {
         _ observation: Observation, results: [ResourceResult], applied: [String: Applied], in context: KindContext
     ) async throws(ResourceFailure)
         -> [String]
+
+    /// Why `rollback` leaves what this kind changed since a run as it is, when the kind has no
+    /// rollback (`ids`: what it changed, the run: the one rolled back to): a note for people.
+    func notRestored(_ ids: [String], since run: Int64) -> String
 }
 
 extension ConvergentKind {
     public func journalDigest(_ step: Step<Change>, applied: Applied) -> String? { step.newDigest }
+
+    public func notRestored(_ ids: [String], since run: Int64) -> String {
+        "\(ids.joined(separator: ", ")) (changed since run \(run)) stay as they are: the \(name) kind has no rollback"
+    }
 
     public func finish(
         _ observation: Observation, results: [ResourceResult], applied: [String: Applied], in context: KindContext

@@ -36,8 +36,12 @@ public protocol StateBackend: Sendable {
 
     // MARK: The journal
 
-    /// Records a phase of a resource's change, with fingerprints of before and after.
-    func journal(run: Int64, resource: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String) throws(StateError)
+    /// Records a phase of a resource's change, with fingerprints of before and after, and the kind
+    /// that made it (two kinds may name one resource alike: the firewall's files and its rule sets
+    /// through the API).
+    func journal(
+        run: Int64, resource: String, kind: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
+    ) throws(StateError)
     /// A run's journal, in the order it was written.
     func journal(run: Int64) throws(StateError) -> [JournalEntry]
     /// Resources these runs announced a change to (`intent`) and never closed.
@@ -98,12 +102,14 @@ extension StateBackend {
     /// What a kind recorded of each of its resources, now.
     public func kindRecords(_ kind: String) throws(StateError) -> [String: KindRecord] { try kindRecords(kind, asOf: nil) }
 
-    public func journal(run: Int64, resource: String, phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil) throws(StateError) {
-        try journal(run: run, resource: resource, phase: phase, previousDigest: previousDigest, newDigest: newDigest, detail: "")
+    public func journal(
+        run: Int64, resource: String, kind: String = "", phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil
+    ) throws(StateError) {
+        try journal(run: run, resource: resource, kind: kind, phase: phase, previousDigest: previousDigest, newDigest: newDigest, detail: "")
     }
 
-    public func journal(run: Int64, resource: String, phase: JournalPhase, detail: String) throws(StateError) {
-        try journal(run: run, resource: resource, phase: phase, previousDigest: nil, newDigest: nil, detail: detail)
+    public func journal(run: Int64, resource: String, kind: String = "", phase: JournalPhase, detail: String) throws(StateError) {
+        try journal(run: run, resource: resource, kind: kind, phase: phase, previousDigest: nil, newDigest: nil, detail: detail)
     }
 }
 

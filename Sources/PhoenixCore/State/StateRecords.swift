@@ -106,12 +106,15 @@ public struct RunRecord: Sendable, Equatable {
 public struct JournalEntry: Sendable, Equatable {
     public let runID: Int64
     public let resource: String
+    /// The kind that journalled it (empty in journals older than the kinds' names).
+    public let kind: String
     public let phase: JournalPhase
     public let detail: String
 
-    public init(runID: Int64, resource: String, phase: JournalPhase, detail: String) {
+    public init(runID: Int64, resource: String, kind: String = "", phase: JournalPhase, detail: String) {
         self.runID = runID
         self.resource = resource
+        self.kind = kind
         self.phase = phase
         self.detail = detail
     }

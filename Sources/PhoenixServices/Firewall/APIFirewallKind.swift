@@ -14,6 +14,11 @@ public struct APIFirewallKind: ConvergentKind {
 
     public var name: String { FirewallRulesKind().name }
 
+    /// A rollback leaves the rule sets set through the API: phoenix keeps their fingerprints, not the rules.
+    public func notRestored(_ ids: [String], since run: Int64) -> String {
+        "the API rule sets \(ids.joined(separator: ", ")) (changed since run \(run)) stay as they are: phoenix keeps their fingerprints, not the rules"
+    }
+
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] { FirewallRulesKind().nodes(in: context) }
 
     public func observe(in context: KindContext) async throws(ResourceFailure) -> FirewallRules.Plan {

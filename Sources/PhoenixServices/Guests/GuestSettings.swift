@@ -32,6 +32,11 @@ public struct GuestSettings: ConvergentKind {
 
     public let stage = SyncStage.guests
     public var name: String { GuestSettingsKind().name }
+
+    /// A rollback leaves the guests' settings: phoenix keeps their fingerprints, not their values.
+    public func notRestored(_ ids: [String], since run: Int64) -> String {
+        "the settings of \(ids.joined(separator: ", ")) (changed since run \(run)) stay as they are: phoenix keeps their fingerprints, not their values"
+    }
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] { GuestSettingsKind().nodes(in: context) }
 
     /// One guest whose settings differ from the configuration.

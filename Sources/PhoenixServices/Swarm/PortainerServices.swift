@@ -17,6 +17,9 @@ public struct PortainerServices: ConvergentKind {
     }
 
     public var name: String { PortainerKind().name }
+
+    /// A rollback leaves what the Swarm runs (`SwarmConvergence.leftByRollback`).
+    public func notRestored(_ ids: [String], since run: Int64) -> String { SwarmConvergence.leftByRollback(ids, since: run) }
     public let stage = SyncStage.services
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] { PortainerKind().nodes(in: context) }
 

@@ -254,6 +254,9 @@ public struct StacksKind: ConvergentKind {
     }
 
     public var name: String { StackKind().name }
+
+    /// A rollback leaves what the Swarm runs (`SwarmConvergence.leftByRollback`).
+    public func notRestored(_ ids: [String], since run: Int64) -> String { SwarmConvergence.leftByRollback(ids, since: run) }
     public let stage = SyncStage.stacks
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] { StackKind().nodes(in: context) }
 

@@ -4,6 +4,15 @@ import PhoenixEngine
 
 extension SwarmConvergence {
     public var name: String { SwarmKind().name }
+
+    /// A rollback leaves what the Swarm runs: a stack goes back to an earlier compose by reverting its commit.
+    public func notRestored(_ ids: [String], since run: Int64) -> String { Self.leftByRollback(ids, since: run) }
+
+    /// What a rollback says of the Swarm's, Portainer's and the stacks' changes since a run.
+    static func leftByRollback(_ ids: [String], since run: Int64) -> String {
+        "\(ids.joined(separator: ", ")) (changed since run \(run)) stay as they are: a stack goes back to an earlier compose when its commit is "
+            + "reverted and synced (a failed deploy rolls itself back)"
+    }
     public var stage: SyncStage { .swarm }
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] { SwarmKind().nodes(in: context) }
 
