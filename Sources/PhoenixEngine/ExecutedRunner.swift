@@ -58,7 +58,6 @@ struct AbandonedReport: KindReport {
     let base: any KindReport
     init(_ base: any KindReport) { self.base = base }
     var kind: String { base.kind }
-    var failures: [String: String] { base.failures }
     var error: String? { base.error }
     var hasChanges: Bool { base.hasChanges }
     var summary: String? { base.summary }
@@ -85,10 +84,6 @@ public struct ExecutionReport: KindReport {
         notes = execution.plan?.notes ?? []
         self.synced = synced
         abandoned = execution.abandoned
-    }
-
-    public var failures: [String: String] {
-        Dictionary(uniqueKeysWithValues: results.compactMap { result in result.failure.map { (result.id, $0.description) } })
     }
 
     public var error: String? { failure?.description }

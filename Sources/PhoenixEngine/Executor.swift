@@ -228,7 +228,7 @@ public struct Executor: Sendable {
                 switch step.resources.lazy.compactMap({ failpoints.check($0, phase) }).first {
                 case .crash?:
                     crashed.set()
-                    throw .other("the run was abandoned at a failpoint crash")
+                    throw .stopped(reason: "the run was abandoned at a failpoint crash")
                 case let .error(name)?: throw .injected(failpoint: name)
                 case nil: return
                 }
@@ -242,7 +242,7 @@ public struct Executor: Sendable {
         if outcome.abandoned {
             // A crash in-process: nothing more starts, and what waits on this step stops waiting.
             await slots.abandon()
-            let abandoned = ResourceError(.other("the run was abandoned at a failpoint crash"))
+            let abandoned = ResourceError(.stopped(reason: "the run was abandoned at a failpoint crash"))
             for id in step.resources + step.companions { await waiter.settle(id, abandoned) }
         } else {
             for id in step.resources { await waiter.settle(id, outcome.error) }
@@ -286,7 +286,9 @@ public struct Executor: Sendable {
         }
 
         if let error = journal(.intent, step.detail) {
-            return StepOutcome(error: ResourceError(.other("the state store cannot journal it: \(error)"), restore: .nothingChanged))
+            return StepOutcome(
+                error: ResourceError(
+                    .refused(system: "the state store", call: "journal", message: "the state store cannot journal it: \(error)"), restore: .nothingChanged))
         }
         // Made ready without touching what is live: a failure here changed nothing.
         let prepared: K.Prepared

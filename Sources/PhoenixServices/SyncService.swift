@@ -163,7 +163,9 @@ public struct SyncService: Sendable {
                     group.addTask {
                         let report = try await runner.sync(context)
                         // Whatever this kind did not get to is settled as failed: nothing waits forever.
-                        await context.resources.failAll(kind: runner.kind.name, report.error ?? "the \(runner.kind.name) kind ended before it")
+                        await context.resources.failAll(
+                            kind: runner.kind.name,
+                            report.error.map { .cannotCheck(reason: $0) } ?? .bug("the \(runner.kind.name) kind ended before it settled this resource"))
                         return (index, report)
                     }
                 }
@@ -231,7 +233,8 @@ public struct SyncService: Sendable {
                 for (index, runner) in runners.enumerated() {
                     group.addTask {
                         let report = try await runner.rollback(to: target, context)
-                        await context.resources.failAll(kind: runner.kind.name, report?.error ?? "the \(runner.kind.name) kind has no rollback")
+                        await context.resources.failAll(
+                            kind: runner.kind.name, .cannotCheck(reason: report?.error ?? "the \(runner.kind.name) kind has no rollback"))
                         return (index, report)
                     }
                 }

@@ -38,8 +38,6 @@ extension KindRunner {
 /// What one kind found or did, in the terms the service and the printers share.
 public protocol KindReport: Sendable {
     var kind: String { get }
-    /// Its resources that failed or were blocked, with why.
-    var failures: [String: String] { get }
     /// Why the kind could not run at all (its API failed), when it could not.
     var error: String? { get }
     var hasChanges: Bool { get }
@@ -75,6 +73,11 @@ public struct ReportContext: Sendable {
 
 extension KindReport {
     public var results: [ResourceResult] { [] }
+
+    /// Its resources that failed or were blocked, with their typed errors (from `results`).
+    public var failures: [String: ResourceError] {
+        Dictionary(results.compactMap { result in result.failure.map { (result.id, $0) } }, uniquingKeysWith: { first, _ in first })
+    }
     public var abandoned: Bool { false }
 
     /// Its part of the output for people: its lines.
@@ -128,9 +131,9 @@ public actor ResourceWaiter {
         resume()
     }
 
-    /// The kind is over: every resource of it not settled yet failed for `reason`.
-    public func failAll(kind: String, _ reason: String) {
-        ended[kind] = ResourceError(.other(reason))
+    /// The kind is over: every resource of it not settled yet failed with `failure`.
+    public func failAll(kind: String, _ failure: ResourceFailure) {
+        ended[kind] = ResourceError(failure)
         resume()
     }
 

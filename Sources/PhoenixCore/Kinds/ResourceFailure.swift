@@ -20,8 +20,6 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
     /// Not started: the run was asked to stop before this resource's turn (a newer commit, a
     /// shutdown). Nothing of it changed; the next run takes it up.
     case stopped(reason: String)
-    /// A kind-specific failure already worded for people (what an older kind reports).
-    case other(String)
     /// Phoenix itself went wrong: a bug to report, not the operator's to fix.
     case bug(String)
 
@@ -49,7 +47,6 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
         case .invalid: return "invalid"
         case .injected: return "injected"
         case .stopped: return "stopped"
-        case .other: return "failed"
         case .bug: return "bug"
         }
     }
@@ -64,7 +61,6 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
         case let .invalid(reason): return reason
         case let .injected(failpoint): return "failpoint \(failpoint): injected failure"
         case let .stopped(reason): return "not started: the run \(reason)"
-        case let .other(text): return text
         case let .bug(text): return "phoenix went wrong (a bug, please report it): \(text)"
         }
     }

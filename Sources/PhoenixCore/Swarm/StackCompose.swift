@@ -6,8 +6,14 @@ import Yams
 public struct StackCompose {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public let message: String
+        /// What the stack needs is not there yet (a secret this run has not made): the stack is
+        /// blocked, not broken.
+        public let waiting: Bool
         public var description: String { message }
-        public init(message: String) { self.message = message }
+        public init(message: String, waiting: Bool = false) {
+            self.message = message
+            self.waiting = waiting
+        }
     }
 
     /// The label on every service phoenix deploys: the stack's spec hash.

@@ -19,7 +19,7 @@ extension CertConvergence {
     func material(for item: Item) async throws -> Material {
         let root: PinnedRoot
         switch await connection.root() {
-        case let .failure(error): throw StepFailure(description: error.message)
+        case let .failure(error): throw ResourceFailure.refused(system: "Step-CA", call: "its root certificate", message: error.message)
         case let .success(pinned): root = pinned
         }
         let current = (chain: item.copies[0].found?.contents, key: item.copies[1].found?.contents)
@@ -27,28 +27,31 @@ extension CertConvergence {
         var key: String
         switch item.assessment.action {
         case .none:
-            guard let existing = current.chain, let existingKey = current.key else { throw StepFailure(description: "nothing installed to copy") }
+            guard let existing = current.chain, let existingKey = current.key else { throw ResourceFailure.cannotCheck(reason: "nothing installed to copy") }
             chain = existing
             key = existingKey
         case .renew:
-            guard let existing = current.chain, let existingKey = current.key else { throw StepFailure(description: "nothing installed to renew") }
+            guard let existing = current.chain, let existingKey = current.key else { throw ResourceFailure.cannotCheck(reason: "nothing installed to renew") }
             // A renewal authenticates with the current certificate: no provisioner key needed.
             let client: any CertificateAuthority
             switch await connection.client() {
-            case let .failure(error): throw StepFailure(description: error.message)
+            case let .failure(error): throw ResourceFailure.refused(system: "Step-CA", call: "connect", message: error.message)
             case let .success(connected): client = connected
             }
             do throws(StepCAError) {
                 chain = try await client.renew(chainPEM: existing, keyPEM: existingKey).chainPEM
             } catch {
-                throw StepFailure(description: error.description)
+                throw ResourceFailure.refused(system: "Step-CA", call: "renew", message: error.description)
             }
             key = existingKey
         case .sign:
             let (client, provisioner) = try await open()
             let request = item.request
             let dns = request.dnsNames.map(\.text)
-            let csr = try SigningRequest(commonName: request.commonName, dnsNames: dns, ipAddresses: request.ipAddresses)
+            let csr: SigningRequest
+            do { csr = try SigningRequest(commonName: request.commonName, dnsNames: dns, ipAddresses: request.ipAddresses) } catch {
+                throw ResourceFailure.bug("cannot make the signing request for \(request.commonName): \(error)")
+            }
             // The token's sans are the CSR's, IPs in their canonical text (step-ca parses both families).
             let token = provisioner.token(
                 subject: request.commonName, sans: dns + request.ipAddresses.map(\.description), audience: client.url + "/1.0/sign",
@@ -56,17 +59,20 @@ extension CertConvergence {
             do throws(StepCAError) {
                 chain = try await client.sign(csrPEM: csr.csrPEM, token: token, lifetime: request.lifetime ?? settings.lifetime).chainPEM
             } catch {
-                throw StepFailure(description: error.description)
+                throw ResourceFailure.refused(system: "Step-CA", call: "sign", message: error.description)
             }
             key = csr.keyPEM
         }
-        let leaf = try CertificateReader.certificates(chain)[0]
-        return Material(chainPEM: chain, keyPEM: key, caPEM: root.pem, fingerprint: CertificateReader.fingerprint(leaf))
+        let fingerprint: String
+        do { fingerprint = CertificateReader.fingerprint(try CertificateReader.certificates(chain)[0]) } catch {
+            throw ResourceFailure.refused(system: "Step-CA", call: "sign", message: "its answer is not a certificate chain phoenix can read: \(error)")
+        }
+        return Material(chainPEM: chain, keyPEM: key, caPEM: root.pem, fingerprint: fingerprint)
     }
 
     func open() async throws -> (any CertificateAuthority, ProvisionerKey) {
         switch await connection.open() {
-        case let .failure(error): throw StepFailure(description: error.message)
+        case let .failure(error): throw ResourceFailure.refused(system: "Step-CA", call: "the provisioner", message: error.message)
         case let .success(opened): return (opened.client, opened.key)
         }
     }
@@ -139,7 +145,8 @@ extension CertConvergence {
         }
         let result = try await machine.run(argv, timeout: settings.hookTimeout)
         guard result.status == 0 else {
-            throw StepFailure(description: "hook \(hook.summary) failed on \(machine.name) (exit \(result.status)): \(result.excerpt)")
+            throw ResourceFailure.refused(
+                system: machine.name, call: hook.summary, message: "hook \(hook.summary) failed on \(machine.name) (exit \(result.status)): \(result.excerpt)")
         }
     }
 
@@ -164,7 +171,9 @@ extension CertConvergence {
     /// moment); else the failure says what is served instead.
     func checkServed(_ material: Material, item: Item) async throws {
         for endpoint in item.endpoints {
-            if let problem = await servedProblem(endpoint, expected: material.fingerprint) { throw StepFailure(description: problem) }
+            if let problem = await servedProblem(endpoint, expected: material.fingerprint) {
+                throw ResourceFailure.verificationFailed(check: "served at \(endpoint)", seen: problem)
+            }
         }
     }
 
@@ -191,15 +200,19 @@ extension CertConvergence {
         let paths = [item.request.certPath, item.request.keyPath]
         let files = try await machines.host.inspect(all: paths)
         guard let cert = files[paths[0]] ?? nil, let key = files[paths[1]] ?? nil else {
-            throw StepFailure(description: "\(paths[0]) or \(paths[1]) is missing after the install")
+            throw ResourceFailure.verificationFailed(check: "read back", seen: "\(paths[0]) or \(paths[1]) is missing after the install")
         }
-        let facts = try CertificateReader.facts(certificatePEM: cert.contents, keyPEM: key.contents, root: nil)
+        let facts: CertificateFacts
+        do { facts = try CertificateReader.facts(certificatePEM: cert.contents, keyPEM: key.contents, root: nil) } catch {
+            throw ResourceFailure.verificationFailed(check: "read back", seen: "\(paths[0]) is not a readable certificate after the install: \(error)")
+        }
         guard facts.fingerprint == material.fingerprint, facts.keyMatches == true else {
-            throw StepFailure(description: "\(paths[0]) does not hold the new certificate and its key after the install")
+            throw ResourceFailure.verificationFailed(check: "read back", seen: "\(paths[0]) does not hold the new certificate and its key after the install")
         }
         for (file, copy) in [(cert, item.copies[0]), (key, item.copies[1])] where (file.owner, file.group, file.mode) != (copy.owner, copy.group, copy.mode) {
-            throw StepFailure(
-                description: "\(copy.path) is \(file.owner):\(file.group) \(file.mode) after the install, not \(copy.owner):\(copy.group) \(copy.mode)")
+            throw ResourceFailure.verificationFailed(
+                check: "read back",
+                seen: "\(copy.path) is \(file.owner):\(file.group) \(file.mode) after the install, not \(copy.owner):\(copy.group) \(copy.mode)")
         }
         // The guest's copies too, in one bulk read: what was written, with its owner and mode.
         let guestCopies = item.copies.filter { $0.guest != nil }
@@ -207,7 +220,7 @@ extension CertConvergence {
         let read = try await machine(of: first).inspect(all: guestCopies.map(\.path))
         for copy in guestCopies {
             if let problem = copy.with(found: read[copy.path] ?? nil).differs(from: contents(of: copy.role, material)).first {
-                throw StepFailure(description: "after the install: \(problem)")
+                throw ResourceFailure.verificationFailed(check: "read back", seen: "after the install: \(problem)")
             }
         }
     }
@@ -215,7 +228,7 @@ extension CertConvergence {
     /// Puts every copy back as it was read (or removes it when there was none) and, when the hooks
     /// had run on the new files, runs them again so the services load the old ones; returns what to
     /// add to the failure.
-    func restore(_ item: Item, hooksRan: Bool) async -> String {
+    func restore(_ item: Item, hooksRan: Bool) async -> RestoreOutcome {
         var problems: [String] = []
         for copy in item.copies where copy.error == nil {
             do {
@@ -228,24 +241,24 @@ extension CertConvergence {
                 problems.append("\(error)")
             }
         }
-        guard problems.isEmpty else { return "; restoring the previous certificate failed too: \(problems.joined(separator: "; "))" }
+        guard problems.isEmpty else { return .failed(attempt: "restoring the previous certificate", reason: problems.joined(separator: "; ")) }
         let readable = item.copies.filter { $0.error == nil }
         var restored: String
         if readable.allSatisfy({ $0.found != nil }) {
-            restored = "; the previous certificate and key are back"
+            restored = "the previous certificate and key are back"
         } else if readable.allSatisfy({ $0.found == nil }) {
-            restored = "; the new files were removed"
+            restored = "the new files were removed"
         } else {
-            restored = "; the previous files are back and the ones that did not exist were removed"
+            restored = "the previous files are back and the ones that did not exist were removed"
         }
         // A copy that could not be read before the change cannot be put back: said, not hidden.
         let unknown = item.copies.filter { $0.error != nil }.map { "\($0.machine) \($0.path)" }
         if !unknown.isEmpty { restored += " (\(unknown.joined(separator: ", ")) could not be read before and keep the new files)" }
-        guard hooksRan else { return restored }
+        guard hooksRan else { return .restored(restored) }
         var hookProblems: [String] = []
         for hook in item.hooks {
             do { try await run(hook, for: item) } catch { hookProblems.append("\(error)") }
         }
-        return restored + (hookProblems.isEmpty ? "" : " (its hook failed on them too: \(hookProblems.joined(separator: "; ")))")
+        return .restored(restored + (hookProblems.isEmpty ? "" : " (its hook failed on them too: \(hookProblems.joined(separator: "; ")))"))
     }
 }

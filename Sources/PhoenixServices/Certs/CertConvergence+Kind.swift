@@ -86,7 +86,7 @@ extension CertConvergence: ConvergentKind {
             if item.assessment.action != .none { context.stats.count(.signs) }
             return made
         } catch {
-            throw .other("\(error)")
+            throw Self.failure(error, "make the certificate")
         }
     }
 
@@ -99,10 +99,8 @@ extension CertConvergence: ConvergentKind {
             await context.settle(CertKind.filesID(item.request.commonName), nil)
             try context.checkpoint(Failpoints.Phase.installed.rawValue)
             return made
-        } catch let failure as ResourceFailure {
-            throw failure
         } catch {
-            throw .other("\(error)")
+            throw Self.failure(error, "install")
         }
     }
 
@@ -120,8 +118,15 @@ extension CertConvergence: ConvergentKind {
             try await checkServed(material, item: item)
             try await verify(material, item: item)
         } catch {
-            throw .other("\(error)")
+            throw Self.failure(error, "verify")
         }
+    }
+
+    /// A step's error as a typed failure: what the steps throw already is one; a machine's error
+    /// (a write, a read, a command that could not start) is its refusal of `call`.
+    static func failure(_ error: any Error, _ call: String) -> ResourceFailure {
+        if let failure = error as? ResourceFailure { return failure }
+        return .refused(system: "the machines", call: call, message: "\(error)")
     }
 
     /// The previous files back; the hooks again when they had run on the new ones.
@@ -131,11 +136,7 @@ extension CertConvergence: ConvergentKind {
         // the services on the old files, and putting those back is enough.
         var hooksRan = applied != nil
         if case .injected = failure { hooksRan = false }
-        let words = await restore(item, hooksRan: hooksRan)
-        let text = String(words.drop { $0 == ";" || $0 == " " })
-        return text.hasPrefix("restoring the previous certificate failed too: ")
-            ? .failed(attempt: "restoring the previous certificate", reason: String(text.dropFirst("restoring the previous certificate failed too: ".count)))
-            : .restored(text)
+        return await restore(item, hooksRan: hooksRan)
     }
 
     /// The Swarm secrets this certificate feeds take the new files.

@@ -11,7 +11,6 @@ public struct CertsReport: KindReport {
     public var results: [ResourceResult] = []
 
     public var error: String? { report.error }
-    public var failures: [String: String] { report.failures }
     public var hasChanges: Bool { report.items.contains { $0.needsChange } || report.error != nil || !report.refused.isEmpty }
 
     public var summary: String? {

@@ -64,16 +64,6 @@ public struct FilesReport: KindReport {
             results: execution.results)
     }
 
-    public var failures: [String: String] {
-        guard case let .synced(outcome) = result else { return [:] }
-        var failures: [String: String] = [:]
-        for unit in outcome.units where unit.status != .converged {
-            let resources = outcome.plan.changes.filter { $0.unit == unit.unit }.map(\.id)
-            for id in resources { failures[id] = unit.message }
-        }
-        return failures
-    }
-
     public var hasChanges: Bool {
         switch result {
         case .none: return false

@@ -9,7 +9,6 @@ public struct FirewallReport: KindReport {
     /// After a sync every scope is listed, and a closing line says how it ended.
     public var synced = false
 
-    public var failures: [String: String] { plan?.failures ?? [:] }
     public var hasChanges: Bool { plan?.hasChanges ?? false }
 
     public var summary: String? {

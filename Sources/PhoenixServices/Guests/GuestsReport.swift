@@ -19,7 +19,6 @@ public struct GuestsReport: KindReport {
     public var error: String?
     public var results: [ResourceResult] = []
 
-    public var failures: [String: String] { report?.failures ?? [:] }
     public var hasChanges: Bool { !(report?.changed.isEmpty ?? true) }
 
     public var summary: String? {

@@ -62,7 +62,8 @@ public struct PortainerAgent: Sendable {
         var item = StackDeployments.Item(id: PortainerKind.agentID, namespace: Self.serviceName, action: .none, reasons: [])
         let outside = desired.agentVMs.filter { id in !desired.agents.contains { $0.vmid == id } }
         if !outside.isEmpty {
-            item.failure = "VM \(outside.map(String.init).joined(separator: ", ")) has portainer_role agent but is not in the Swarm: give it swarm_role worker"
+            item.problem = .invalid(
+                reason: "VM \(outside.map(String.init).joined(separator: ", ")) has portainer_role agent but is not in the Swarm: give it swarm_role worker")
             item.outcome = .failed
             return item
         }

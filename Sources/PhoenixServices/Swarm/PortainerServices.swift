@@ -51,7 +51,7 @@ public struct PortainerServices: ConvergentKind {
                 server: observed, agent: counted.agent.item(services: services), agentService: services.first { $0.name == PortainerAgent.serviceName })
         } catch {
             var item = StackDeployments.Item(id: PortainerKind.agentID, namespace: PortainerAgent.serviceName, action: .none, reasons: [])
-            item.failure = error.description
+            item.problem = SwarmConvergence.failure(error)
             item.outcome = .failed
             return Observation(server: observed, agent: item, agentService: nil)
         }
@@ -67,7 +67,7 @@ public struct PortainerServices: ConvergentKind {
             }, unchanged: stacks.unchanged, failed: stacks.failed)
         if let item = observation.agent {
             if let failure = item.failure {
-                plan.failed[item.id] = .other(failure)
+                plan.failed[item.id] = item.problem ?? .bug("an unplannable Portainer agent without its reason: \(failure)")
             } else if item.action == .none {
                 plan.unchanged.append(item.id)
             } else {

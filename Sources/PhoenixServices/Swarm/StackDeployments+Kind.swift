@@ -29,7 +29,7 @@ extension StackDeployments {
             let blocked = ResourceFailure.blocked(dependency: manager.resourceID, reason: error.description)
             let items = mine.map { stack in
                 var item = Item(id: stack.resourceID, namespace: stack.namespace, action: .none, reasons: [])
-                item.failure = blocked.description
+                item.problem = blocked
                 item.outcome = .blocked
                 return item
             }
@@ -53,7 +53,7 @@ extension StackDeployments {
         var plan = KindPlan<StackChange>()
         for item in observed.items {
             if let failure = item.failure {
-                plan.failed[item.id] = observed.blocked ?? .other(failure)
+                plan.failed[item.id] = item.problem ?? .bug("an unplannable stack without its reason: \(failure)")
                 continue
             }
             let record = observed.records[item.id]

@@ -53,6 +53,11 @@ public struct StackDeployments: Sendable {
         public var driftDetail = ""
         public var specHash: String?
         public var outcome: Outcome = .planned
+        /// Why it cannot be converged as the configuration asks (found before any change), typed.
+        public var problem: ResourceFailure? {
+            didSet { failure = problem?.description }
+        }
+        /// What failed, for people: the problem found, or the run's failure.
         public var failure: String?
         /// The failing services' task errors, when the stack did not converge.
         public var serviceErrors: [String] = []
@@ -133,7 +138,8 @@ public struct StackDeployments: Sendable {
             var unnamed = Set<String>()
             for name in stack.externalSecrets {
                 switch secrets.version(name, digests: digests) {
-                case nil: return .failure(StackCompose.Failure(message: "waits for secret \(name): \(secrets.reason(name) ?? "no source")"))
+                case nil:
+                    return .failure(StackCompose.Failure(message: "waits for secret \(name): \(secrets.reason(name) ?? "no source")", waiting: true))
                 case let .named(versioned)?: versions[name] = versioned
                 case .unnamed?: unnamed.insert(name)
                 }
@@ -152,8 +158,9 @@ public struct StackDeployments: Sendable {
         switch deployForm(stack, digests: digests) {
         case let .success(value): form = value
         case let .failure(failure):
-            item.failure = failure.message
-            item.outcome = failure.message.hasPrefix("waits for") ? .blocked : .failed
+            // A secret this run has not made yet: planned once it exists; anything else is the configuration's.
+            item.problem = failure.waiting ? .cannotCheck(reason: failure.message) : .invalid(reason: failure.message)
+            item.outcome = failure.waiting ? .blocked : .failed
             item.drift = .cannotCheck
             item.driftDetail = failure.message
             return item

@@ -38,7 +38,7 @@ extension SwarmConvergence {
         var plan = KindPlan<Item>()
         for item in observation.items {
             if let failure = item.failure {
-                plan.failed[item.id] = .other(failure)
+                plan.failed[item.id] = item.problem ?? .bug("an unplannable Swarm resource without its reason: \(failure)")
             } else if item.steps.isEmpty {
                 plan.unchanged.append(item.id)
             } else {
@@ -63,7 +63,6 @@ extension SwarmConvergence {
 
     public func verify(_ step: PhoenixCore.Step<Item>, applied: Void, in context: StepContext) async throws(ResourceFailure) {
         do { try await counting(into: context.stats).verify(step.change, member: member(step.id)) } catch {
-            if let failure = error as? StepFailure { throw .verificationFailed(check: "", seen: failure.description) }
             throw Self.failure(error)
         }
     }
@@ -85,10 +84,16 @@ extension SwarmConvergence {
         ([desired.manager].compactMap { $0 } + desired.workers).first { $0.resourceID == id }
     }
 
-    /// A Docker error as a refusal naming the call; anything else in its own words.
+    /// A Docker error as a refusal naming the call; a readiness that did not come as what was seen;
+    /// the state store's error as its refusal.
     static func failure(_ error: any Error) -> ResourceFailure {
-        if let error = error as? DockerError { return .refused(system: "Docker Engine API", call: error.call, message: error.description) }
-        return .other("\(error)")
+        switch error {
+        case let error as DockerError: return .refused(system: "Docker Engine API", call: error.call, message: error.description)
+        case let failure as ResourceFailure: return failure
+        case let failure as StepFailure: return .verificationFailed(check: "", seen: failure.description)
+        case let error as StateError: return .refused(system: "the state store", call: "record", message: error.description)
+        default: return .refused(system: "the Swarm", call: "", message: "\(error)")
+        }
     }
 
     /// The execution as the Swarm's printers show it: every resource's change and how it went.

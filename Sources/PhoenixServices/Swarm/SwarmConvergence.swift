@@ -43,6 +43,11 @@ public struct SwarmConvergence: ConvergentKind {
         public var steps: [Step]
         /// For people: `init the Swarm (advertise 10.0.0.111)`, `labels +role=edge -gpu`.
         public var lines: [String]
+        /// Why it cannot be converged as the configuration asks (found at observation), typed.
+        public var problem: ResourceFailure? {
+            didSet { failure = problem?.description }
+        }
+        /// What failed, for people: the problem found, or the run's failure.
         public var failure: String?
         public var done = false
 
@@ -117,7 +122,7 @@ public struct SwarmConvergence: ConvergentKind {
         case ("inactive", _):
             managerItem.steps.append(.initialise)
             managerItem.lines.append("init the Swarm on \(manager.name) (advertise \(manager.advertise ?? "?"))")
-            if manager.advertise == nil { managerItem.failure = "VM \(manager.vmid) has no address to advertise (phoenix.docker.advertise)" }
+            if manager.advertise == nil { managerItem.problem = .invalid(reason: "VM \(manager.vmid) has no address to advertise (phoenix.docker.advertise)") }
             if !manager.labels.isEmpty {
                 managerItem.steps.append(.labels(add: manager.labels, remove: []))
                 managerItem.lines.append("labels " + manager.labels.keys.sorted().map { "+\($0)=\(manager.labels[$0]!)" }.joined(separator: " "))
@@ -125,9 +130,11 @@ public struct SwarmConvergence: ConvergentKind {
         case ("active", true):
             if let node = observation.nodes.first(where: { $0.id == info.nodeID }) { labelChange(node, member: manager, into: &managerItem) }
         case ("active", false):
-            managerItem.failure = "\(manager.name) is a worker of another Swarm: phoenix does not take it over (make it leave by hand, or fix swarm_role)"
+            managerItem.problem = .invalid(
+                reason: "\(manager.name) is a worker of another Swarm: phoenix does not take it over (make it leave by hand, or fix swarm_role)")
         case let (state, _):
-            managerItem.failure = "\(manager.name)'s Swarm state is \(state): phoenix does not force a new cluster (see docker info, recover by hand)"
+            managerItem.problem = .cannotCheck(
+                reason: "\(manager.name)'s Swarm state is \(state): phoenix does not force a new cluster (see docker info, recover by hand)")
         }
         items.append(managerItem)
         let managerReady = info.swarmState == "active" && info.isManager
@@ -136,7 +143,7 @@ public struct SwarmConvergence: ConvergentKind {
             var item = Item(id: worker.resourceID, steps: [], lines: [])
             defer { items.append(item) }
             guard case let .success(workerInfo)? = observation.workers[worker.vmid] else {
-                if case let .failure(error)? = observation.workers[worker.vmid] { item.failure = error.description }
+                if case let .failure(error)? = observation.workers[worker.vmid] { item.problem = Self.failure(error) }
                 continue
             }
             let named = observation.nodes.filter { $0.hostname == worker.name }
@@ -147,28 +154,31 @@ public struct SwarmConvergence: ConvergentKind {
                     item.lines.append("remove \(stale.count) stale Down node entr\(stale.count == 1 ? "y" : "ies") named \(worker.name)")
                 }
                 if node.state != "ready" {
-                    item.failure =
-                        "\(worker.name) is a member but \(node.state), not Ready: phoenix never leaves and rejoins it (check its daemon and the network to the manager)"
+                    item.problem = .cannotCheck(
+                        reason:
+                            "\(worker.name) is a member but \(node.state), not Ready: phoenix never leaves and rejoins it (check its daemon and the network to the manager)"
+                    )
                 }
                 labelChange(node, member: worker, into: &item)
             } else if workerInfo.swarmState == "active" {
-                item.failure =
-                    managerReady
-                    ? "\(worker.name) belongs to another Swarm (its node \(workerInfo.nodeID) is not on this manager): phoenix does not make it leave"
-                    : "\(worker.name) is in a Swarm while the manager is not: phoenix does not make it leave"
+                item.problem = .invalid(
+                    reason: managerReady
+                        ? "\(worker.name) belongs to another Swarm (its node \(workerInfo.nodeID) is not on this manager): phoenix does not make it leave"
+                        : "\(worker.name) is in a Swarm while the manager is not: phoenix does not make it leave")
             } else if workerInfo.swarmState == "inactive" {
                 let stale = named.filter { $0.state != "ready" }.map(\.id)
                 item.steps.append(.join(stale: stale))
                 item.lines.append(
                     "join as a worker (advertise \(worker.advertise ?? "?"))"
                         + (stale.isEmpty ? "" : ", removing \(stale.count) stale Down entr\(stale.count == 1 ? "y" : "ies") first"))
-                if worker.advertise == nil { item.failure = "VM \(worker.vmid) has no address to advertise (phoenix.docker.advertise)" }
+                if worker.advertise == nil { item.problem = .invalid(reason: "VM \(worker.vmid) has no address to advertise (phoenix.docker.advertise)") }
                 if !worker.labels.isEmpty {
                     item.steps.append(.labels(add: worker.labels, remove: []))
                     item.lines.append("labels " + worker.labels.keys.sorted().map { "+\($0)=\(worker.labels[$0]!)" }.joined(separator: " "))
                 }
             } else {
-                item.failure = "\(worker.name)'s Swarm state is \(workerInfo.swarmState): phoenix waits for it to settle (see docker info there)"
+                item.problem = .cannotCheck(
+                    reason: "\(worker.name)'s Swarm state is \(workerInfo.swarmState): phoenix waits for it to settle (see docker info there)")
             }
         }
 
@@ -177,7 +187,8 @@ public struct SwarmConvergence: ConvergentKind {
             let users = desired.networks[name]!.joined(separator: ", ")
             if let network = observation.networks.first(where: { $0.name == name }) {
                 if network.scope != "swarm" {
-                    item.failure = "network \(name) exists as a \(network.scope) \(network.driver) network; the stacks (\(users)) need a Swarm overlay"
+                    item.problem = .invalid(
+                        reason: "network \(name) exists as a \(network.scope) \(network.driver) network; the stacks (\(users)) need a Swarm overlay")
                 }
             } else {
                 item.steps.append(.createNetwork(name))
@@ -191,7 +202,7 @@ public struct SwarmConvergence: ConvergentKind {
             let users = desired.secrets[name]!
             let usedBy = users.isEmpty ? "" : " (needed by \(users.joined(separator: ", ")))"
             guard let version = secrets.version(name, digests: digests) else {
-                item.failure = "secret \(name)\(usedBy) has no source: \(secrets.reason(name) ?? "unknown")"
+                item.problem = .invalid(reason: "secret \(name)\(usedBy) has no source: \(secrets.reason(name) ?? "unknown")")
                 items.append(item)
                 continue
             }

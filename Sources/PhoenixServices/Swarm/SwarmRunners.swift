@@ -21,7 +21,6 @@ public struct SwarmReport: KindReport {
     public var results: [ResourceResult] = []
 
     public var error: String? { report.error }
-    public var failures: [String: String] { report.failures }
     public var hasChanges: Bool { report.items.contains { $0.hasChanges } || report.error != nil }
 
     public var summary: String? {
@@ -101,7 +100,6 @@ public struct StacksReport: KindReport {
     }
 
     public var error: String? { report.error }
-    public var failures: [String: String] { report.failures }
     public var hasChanges: Bool { report.items.contains { $0.hasChanges } || report.error != nil }
 
     public var summary: String? {
