@@ -196,6 +196,26 @@ struct DashboardEstateTests {
         #expect(certificate["ip_sans"]?.arrayItems.compactMap(\.stringValue) == ["10.0.0.5", "fd00::5"] && certificate["state"]?.stringValue == "renew due")
     }
 
+    @Test("a run page lists each resource's remote calls and time beside its outcome; the API's resources carry them too")
+    func resourceCalls() async throws {
+        let setup = try await Setup(anonymousRead: true)
+        let run = try setup.waitingRun()
+        var details = RunDetails()
+        details.resources = [
+            RunDetails.Resource(
+                ResourceResult(
+                    id: "guest:101", kind: "guest-settings", stage: .guests, action: .update,
+                    reasons: [ChangeReason(field: "memory", from: "2048", to: "4096")],
+                    outcome: .converged, seconds: 1.25, calls: 3))
+        ]
+        try setup.store.annotateRun(run, commit: nil, previousCommit: nil, details: details.encoded())
+        let page = await setup.get("/runs/\(run)")
+        #expect(page.text.contains("<td>memory: 2048 → 4096</td><td>1.25 s</td><td>3</td></tr>"), "\(page.text)")
+        let api = await setup.api.handle(APIRequest(method: "GET", path: "/api/v1/runs/\(run)"))
+        let resource = try #require(try JSONParser.parse(api.body).value["resources"]?.arrayItems.first)
+        #expect(resource["calls"]?.numberValue == 3 && resource["seconds"]?.numberValue == 1.25, "\(api.text)")
+    }
+
     @Test("a live run's page streams its progress lines into the log as they are said")
     func liveLog() async throws {
         let setup = try await Setup(anonymousRead: true)

@@ -13,6 +13,8 @@ public struct RunDetails: Sendable, Equatable {
         public var outcome: String
         public var reasons: [String]
         public var seconds: Double
+        /// The remote calls its change made (round trips to the systems it touched).
+        public var calls: Int
 
         public init(_ result: ResourceResult) {
             id = result.id
@@ -20,14 +22,16 @@ public struct RunDetails: Sendable, Equatable {
             outcome = result.outcome.word
             reasons = result.reasons.map(\.text) + (result.failure.map { [$0.description] } ?? [])
             seconds = result.seconds
+            calls = result.calls
         }
 
-        init(id: String, kind: String, outcome: String, reasons: [String], seconds: Double) {
+        init(id: String, kind: String, outcome: String, reasons: [String], seconds: Double, calls: Int = 0) {
             self.id = id
             self.kind = kind
             self.outcome = outcome
             self.reasons = reasons
             self.seconds = seconds
+            self.calls = calls
         }
     }
 
@@ -63,6 +67,7 @@ public struct RunDetails: Sendable, Equatable {
                         .object([
                             ("id", .string($0.id)), ("kind", .string($0.kind)), ("outcome", .string($0.outcome)),
                             ("reasons", .array($0.reasons.map(JSONValue.string))), ("seconds", .number(($0.seconds * 1000).rounded() / 1000)),
+                            ("calls", .number(Double($0.calls))),
                         ])
                     })
             ))
@@ -86,7 +91,8 @@ public struct RunDetails: Sendable, Equatable {
         details.resources = (value["resources"]?.arrayItems ?? []).map {
             Resource(
                 id: $0["id"]?.stringValue ?? "", kind: $0["kind"]?.stringValue ?? "", outcome: $0["outcome"]?.stringValue ?? "",
-                reasons: $0["reasons"]?.arrayItems.compactMap(\.stringValue) ?? [], seconds: $0["seconds"]?.numberValue ?? 0)
+                reasons: $0["reasons"]?.arrayItems.compactMap(\.stringValue) ?? [], seconds: $0["seconds"]?.numberValue ?? 0,
+                calls: Int($0["calls"]?.numberValue ?? 0))
         }
         return details
     }

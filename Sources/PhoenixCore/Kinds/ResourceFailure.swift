@@ -51,6 +51,13 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 
+    /// The failure in the words of a resource's own line, where the line says the rest (`cannot
+    /// converge: …`): a state that cannot be read is its reason alone; anything else its description.
+    public var words: String {
+        if case let .cannotCheck(reason) = self { return reason }
+        return description
+    }
+
     public var description: String {
         switch self {
         case let .blocked(dependency, reason): return "not attempted: \(dependency) did not converge (\(reason))"

@@ -55,7 +55,7 @@ public struct StackDeployments: Sendable {
         public var outcome: Outcome = .planned
         /// Why it cannot be converged as the configuration asks (found before any change), typed.
         public var problem: ResourceFailure? {
-            didSet { failure = problem?.description }
+            didSet { failure = problem?.words }
         }
         /// What failed, for people: the problem found, or the run's failure.
         public var failure: String?

@@ -45,7 +45,7 @@ public struct SwarmConvergence: ConvergentKind {
         public var lines: [String]
         /// Why it cannot be converged as the configuration asks (found at observation), typed.
         public var problem: ResourceFailure? {
-            didSet { failure = problem?.description }
+            didSet { failure = problem?.words }
         }
         /// What failed, for people: the problem found, or the run's failure.
         public var failure: String?

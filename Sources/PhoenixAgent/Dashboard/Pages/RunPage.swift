@@ -92,13 +92,13 @@ enum RunPage {
             let reasons = own.isEmpty ? resource.reasons : own
             return """
                 <tr data-resource="\(resource.id)" data-outcome="\(resource.outcome)"><td><code>\(resource.id)</code></td><td>\(resource.kind)</td>\
-                <td>\(Layout.badge(resource.outcome))</td><td>\(reasons.joined(separator: "; "))</td><td>\(String(seconds)) s</td></tr>
+                <td>\(Layout.badge(resource.outcome))</td><td>\(reasons.joined(separator: "; "))</td><td>\(String(seconds)) s</td><td>\(resource.calls)</td></tr>
                 """
         }
         return """
             <div class="table"><table>
             <thead><tr><th scope="col">Resource</th><th scope="col">Kind</th><th scope="col">Outcome</th><th scope="col">Reasons</th>\
-            <th scope="col">Time</th></tr></thead>
+            <th scope="col">Time</th><th scope="col">Calls</th></tr></thead>
             <tbody>\(rows)</tbody></table></div>
             """
     }
