@@ -4,6 +4,7 @@ import PhoenixCore
 import PhoenixEngine
 import PhoenixServices
 import PhoenixTesting
+import Synchronization
 import Testing
 
 /// The agent's runs end to end below the server: a real git repository (the remote is a bare
@@ -178,17 +179,20 @@ struct CommitRunnerTests {
         let (person, _) = try lab.store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
         let ticket = try await lab.queue.submit(.init(RunTrigger(.poll)))
         let job = try #require(await lab.queue.next())
-        let runner = lab.runner
-        let performing = Task { await runner.perform(job) }
+        var runner = lab.runner
+        // The runner says when it finds the lock held: the condition waited for, not a sleep.
+        let said = Mutex<[String]>([])
+        runner.log = { line in said.withLock { $0.append(line) } }
+        let performing = Task { [runner] in await runner.perform(job) }
         // While the person's run holds the lock, the agent's run has planned and waits, applying nothing.
         // Waited for without blocking a thread: the run being waited on needs one.
-        var planned = false
-        for _ in 0..<200 where !planned {
-            planned = (try? lab.store.runDetails(ticket.run)) != nil
-            if !planned { try await Task.sleep(for: .milliseconds(50)) }
+        var waiting = false
+        for _ in 0..<400 where !waiting {
+            waiting = said.withLock { $0.contains { $0.contains("waits for run \(person) holding the lock") } }
+            if !waiting { try await Task.sleep(for: .milliseconds(25)) }
         }
-        #expect(planned, "the run planned while the lock was held")
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(waiting, "the run found the person's run holding the lock: \(said.withLock { $0 })")
+        #expect((try? lab.store.runDetails(ticket.run)) != nil, "it planned before it waited")
         let outcome = try lab.store.run(ticket.run)?.outcome
         #expect(lab.board.writes == 0 && outcome == "queued")
         try lab.store.finishRun(person, outcome: .noChanges, summary: "")

@@ -51,6 +51,10 @@ extension SwarmTests {
         let error = try #require(document["swarm_error"] as? String, "\(document)")
         #expect(error.hasPrefix("GET /version on tcp://127.0.0.1:2376: TLS failed:"), "\(error)")
         #expect(!error.contains("BEGIN"), "no key material in an error")
+        // A plan whose kind could not read its system is incomplete: exit 1, never "no changes".
+        #expect(refused.status == 1, "\(refused.stderr)")
+        let text = try estate.phoenix(["plan", "swarm", "--detailed-exitcode"], namespace: 0)
+        #expect(text.status == 1 && text.stderr.contains("the plan is incomplete: swarm"), "\(text.stdout)\(text.stderr)")
 
         // A CA file that is not there: said so, with the path phoenix looked at and the setting
         // that named it (not "not a PEM certificate file").

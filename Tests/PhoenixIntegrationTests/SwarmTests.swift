@@ -49,9 +49,14 @@ struct SwarmTests {
         #expect((info["Swarm"] as? [String: Any])?["LocalNodeState"] as? String == "inactive")
         #expect(!FileManager.default.fileExists(atPath: estate.state))
 
-        let first = try estate.json(["sync", "swarm", "stacks"], expectStatus: 0)
+        let first = try estate.json(["sync", "swarm", "stacks", "--stats"], expectStatus: 0)
         #expect(first.document["succeeded"] as? Bool == true)
         #expect(SwarmEstate.deploys(first.document) == 2)
+        // One stats line for every kind of the run: the Engine API's round trips and the deploys.
+        let statsLines = first.stderr.split(separator: "\n").filter { $0.hasPrefix("stats: ") }
+        #expect(statsLines.count == 1, "\(first.stderr)")
+        let engineCalls = statsLines.first.flatMap { line in line.firstMatch(of: /(\d+) Engine API/).flatMap { Int($0.1) } } ?? 0
+        #expect(engineCalls > 0 && statsLines.first?.contains(", 2 deploys") == true, "\(statsLines)")
         let nodes = try #require(try lab.api(0, "/nodes") as? [[String: Any]])
         #expect(nodes.count == 1)
         let labels = (nodes.first?["Spec"] as? [String: Any])?["Labels"] as? [String: String] ?? [:]
@@ -73,8 +78,9 @@ struct SwarmTests {
         #expect(running["production_notes_app"] != nil)
 
         // A no-op: nothing deployed, a bounded number of Engine API calls.
-        let noop = try estate.json(["sync", "swarm", "stacks"], expectStatus: 0)
+        let noop = try estate.json(["sync", "swarm", "stacks", "--stats"], expectStatus: 0)
         #expect(SwarmEstate.deploys(noop.document) == 0)
+        #expect(noop.stderr.contains(", 0 deploys, 0 signs") && !noop.stderr.contains(" 0 Engine API"), "\(noop.stderr)")
         let calls = try #require((noop.document["stacks"] as? [String: Any])?["calls"] as? Int)
         #expect(calls <= 12, "a no-op reads each kind once, whatever the number of services: \(calls)")
         #expect(try estate.phoenix(["plan", "swarm", "stacks", "--detailed-exitcode"]).status == 0)

@@ -152,6 +152,34 @@ struct NotesKindTests {
         #expect(!after.hasChanges, "nothing left to do")
     }
 
+    @Test(
+        "an injected error before a change changes nothing; after it, the previous note is put back; either way the run ends, typed, and what needs it is blocked",
+        arguments: ["note:a:before:error", "note:a:after:error"])
+    func injectedError(_ failpoint: String) async throws {
+        let board = NoteBoard(["a": "old-a", "b": "old-b"])
+        let store = InMemoryStateStore()
+        let outcome = try await Self.service(board, failpoints: failpoint, parallelism: 1).sync(store: store, command: "sync services")
+        #expect(!outcome.succeeded)
+        let results = Self.results(outcome)
+        let a = try #require(results["note:a"]?.failure)
+        guard case let .injected(name) = a.failure, name.hasPrefix("note:a ") else {
+            Issue.record("note:a failed otherwise: \(a)")
+            return
+        }
+        #expect(a.restore == (failpoint.contains(":before:") ? .nothingChanged : .restored("the previous note is back")), "\(a)")
+        #expect(board.notes["a"] == "old-a", "the note is as it was: \(board.notes)")
+        guard case .blocked(dependency: "note:a", _)? = results["note:b"]?.failure?.failure else {
+            Issue.record("note:b needs note:a: \(results["note:b"].map { "\($0.outcome)" } ?? "not in the run")")
+            return
+        }
+        #expect(results["note:c"]?.outcome == .converged && board.notes["c"] == "gamma")
+        // An injected error ends the run (unlike a crash); nothing of a's change stays, so what ran before serves again.
+        let run = try #require(try store.runs().first)
+        #expect(run.outcome == "rolled back", "\(run)")
+        let phases = try store.journal(run: 1).filter { $0.resource == "note:a" }.map(\.phase)
+        #expect(phases.last == (failpoint.contains(":before:") ? .failed : .restored), "\(phases)")
+    }
+
     @Test("drift says which side moved: by hand, in the configuration, never applied, no longer configured")
     func drift() async throws {
         let board = NoteBoard()
