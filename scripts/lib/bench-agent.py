@@ -105,10 +105,16 @@ def change(state, hooks_file, gitlog, agent_pid, events, pushed):
     for a in answers:
         statuses[a["status"]] = statuses.get(a["status"], 0) + 1
     joined = sum(1 for a in answers if isinstance(a["answer"], dict) and a["answer"].get("joined"))
-    first_run = answers[0]["answer"]["run"]
+    # The runs since the push: the first that changed something did the work. A poll can take the
+    # commit before the webhook does (the agent polls every interval whatever the webhooks say);
+    # the run that converged it is then the poll's, and the deliveries queue one that finds it done.
+    first_run = min(a["answer"]["run"] for a in answers if isinstance(a["answer"], dict) and "run" in a["answer"])
     db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
-    runs = db.execute("SELECT id, started_at, finished_at, outcome, details FROM runs WHERE id >= ? ORDER BY id", (first_run,)).fetchall()
-    run_id, apply_started, finished, outcome, details = runs[0]
+    runs = db.execute("SELECT id, started_at, finished_at, outcome, details, trigger FROM runs WHERE id >= ? OR started_at >= ? ORDER BY id",
+                      (first_run, pushed)).fetchall()
+    working = [r for r in runs if r[3] in ("succeeded", "failed", "rolled back")]
+    run_id, apply_started, finished, outcome, details, trigger = (working or runs)[0]
+    trigger = (json.loads(trigger) if trigger else {}).get("kind", "cli")
     resources = json.loads(details or "{}").get("resources", [])
     changed = [r for r in resources if r["outcome"] != "unchanged"]
     calls = git_calls(gitlog, agent_pid, sent, runs[-1][2])
@@ -126,8 +132,8 @@ def change(state, hooks_file, gitlog, agent_pid, events, pushed):
         print(f"  webhook -> run started (its ls-remote): {(first_call[0] - sent) * 1000:.0f} ms")
     if fetch and tree:
         print(f"  webhook -> tree checked out: {(tree[1] - sent) * 1000:.0f} ms (the fetch alone: {(fetch[1] - fetch[0]) * 1000:.0f} ms)")
-    print(f"  webhook -> apply started (plan done): {(apply_started - sent):.2f} s")
-    print(f"  commit pushed -> stack converged (run {run_id} {outcome}): {(finished - pushed):.2f} s")
+    print(f"  webhook -> apply started (plan done): {(apply_started - sent):.2f} s" + ("" if trigger == "webhook" else f" (the {trigger}'s run, started first)"))
+    print(f"  commit pushed -> stack converged (run {run_id} {outcome}, trigger {trigger}): {(finished - pushed):.2f} s")
     print(f"  runs: {len(runs)} ({', '.join(f'{r[0]} {r[3]}' for r in runs)})")
     print(f"  deploys: {len(changed)} resource(s) not unchanged in run {run_id} ({', '.join(r['id'] + ' ' + r['outcome'] for r in changed) or 'none'}); "
           f"Engine service events: {len(engine)} ({', '.join(e[1] + ' ' + e[2] for e in engine) or 'none'}) "
