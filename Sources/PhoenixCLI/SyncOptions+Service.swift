@@ -39,10 +39,13 @@ extension SyncOptions {
         where !estate.certificates.contains(where: { $0.commonName == name }) && !estate.refusedCertificates.contains(where: { $0.commonName == name }) {
             throw fail("--force \(name): no certificate of the manifest has that common name", code: 64)
         }
+        // The adapters this command names, whatever the stages: each kind's registration takes what
+        // it needs. None connects before it is used (the Swarm's daemons, the VMs' agents), and the
+        // API client is made only when the command names an API, so a broken token file is said at once.
         let useAPIFirewall = firewallThroughAPI && stages.contains(.firewall)
-        let client = useAPIFirewall || (stages.contains(.guests) && connection.isConfigured) ? try connection.client() : nil
+        let client = useAPIFirewall || connection.isConfigured ? try connection.client() : nil
         let vms = VMDirectory { [connection] in try connection.makeClient() }
-        let swarm = Set(stages).isDisjoint(with: [.swarm, .services, .stacks]) ? nil : SwarmConnections(settings: estate.settings.docker)
+        let swarm = SwarmConnections(settings: estate.settings.docker)
         var environment = KindEnvironment(estate: estate, stages: stages, stats: RunStats())
         environment.parallelism = max(1, parallelism)
         environment.failpoints = Failpoints.fromEnvironment()
@@ -55,10 +58,8 @@ extension SyncOptions {
         environment.swarm = swarm
         let machines = machines(for: estate, stats: stats, vms: vms)
         environment.machines = { machines }
-        if stages.contains(where: FilesKind.fileStages.contains) {
-            let engine = engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms, quiet: quiet)
-            environment.engine = { engine }
-        }
+        // The file engine (which reads the stack files) is made when the files kind asks for it.
+        environment.engine = { [self] in engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms, quiet: quiet) }
         var service = await SyncService.assemble(environment)
         service.nodeName = nodeName(for: estate)
         if quiet {
@@ -71,7 +72,7 @@ extension SyncOptions {
             service,
             {
                 await client?.shutdown()
-                await swarm?.shutdown()
+                await swarm.shutdown()
                 await vms.shutdown()
             },
             { client?.counter.total }

@@ -58,7 +58,7 @@ struct AbandonedReport: KindReport {
     let base: any KindReport
     init(_ base: any KindReport) { self.base = base }
     var kind: String { base.kind }
-    var error: String? { base.error }
+    var failure: ResourceFailure? { base.failure }
     var hasChanges: Bool { base.hasChanges }
     var summary: String? { base.summary }
     var json: (key: String, value: JSONValue)? { base.json }
@@ -85,8 +85,6 @@ public struct ExecutionReport: KindReport {
         self.synced = synced
         abandoned = execution.abandoned
     }
-
-    public var error: String? { failure?.description }
 
     public var hasChanges: Bool { results.contains { $0.action != .unchanged } }
 

@@ -38,8 +38,8 @@ extension KindRunner {
 /// What one kind found or did, in the terms the service and the printers share.
 public protocol KindReport: Sendable {
     var kind: String { get }
-    /// Why the kind could not run at all (its API failed), when it could not.
-    var error: String? { get }
+    /// Why the kind could not run at all (its system cannot be read), typed, when it could not.
+    var failure: ResourceFailure? { get }
     var hasChanges: Bool { get }
     /// For the run's summary in `history`; nil when it did nothing worth saying.
     var summary: String? { get }
@@ -73,6 +73,9 @@ public struct ReportContext: Sendable {
 
 extension KindReport {
     public var results: [ResourceResult] { [] }
+
+    /// Why the kind could not run at all, in words (its `failure`).
+    public var error: String? { failure?.description }
 
     /// Its resources that failed or were blocked, with their typed errors (from `results`).
     public var failures: [String: ResourceError] {

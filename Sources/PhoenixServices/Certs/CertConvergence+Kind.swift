@@ -152,7 +152,7 @@ extension CertConvergence: ConvergentKind {
         guard let observation = execution.observation else {
             return CertsReport(
                 report: Report(refused: estate.refusedCertificates, error: execution.failure?.description, calls: calls), applied: synced,
-                results: execution.results)
+                results: execution.results, failure: execution.failure)
         }
         if let reason = observation.notReady {
             return CertsReport(report: Report(refused: estate.refusedCertificates, notReady: reason), applied: synced, results: execution.results)

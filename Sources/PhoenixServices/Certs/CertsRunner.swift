@@ -9,8 +9,8 @@ public struct CertsReport: KindReport {
     public let report: CertConvergence.Report
     public let applied: Bool
     public var results: [ResourceResult] = []
-
-    public var error: String? { report.error }
+    /// Why the certificates could not be planned at all (the kind's observation failed).
+    public var failure: ResourceFailure?
     public var hasChanges: Bool { report.items.contains { $0.needsChange } || report.error != nil || !report.refused.isEmpty }
 
     public var summary: String? {

@@ -16,19 +16,19 @@ extension FilesKind {
 public struct FilesReport: KindReport {
     public let kind = FileKind().name
     public let result: SyncService.FileResult
-    public var error: String?
+    public var failure: ResourceFailure?
     public var results: [ResourceResult] = []
 
-    public init(result: SyncService.FileResult, error: String? = nil, results: [ResourceResult] = []) {
+    public init(result: SyncService.FileResult, failure: ResourceFailure? = nil, results: [ResourceResult] = []) {
         self.result = result
-        self.error = error
+        self.failure = failure
         self.results = results
     }
 
     /// A plan (`synced` false) or a sync of the files kind: each step a unit with its outcome.
     public init(_ execution: KindExecution<FilesKind>, synced: Bool) {
         guard let observation = execution.observation, let planned = execution.plan else {
-            self.init(result: .none, error: execution.failure?.description, results: execution.results)
+            self.init(result: .none, failure: execution.failure, results: execution.results)
             return
         }
         guard synced else {

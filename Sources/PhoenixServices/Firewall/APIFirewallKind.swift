@@ -97,7 +97,7 @@ public struct APIFirewallKind: ConvergentKind {
     /// The execution as the firewall's printers show it: every scope, how it ended, its calls.
     public static func report(_ execution: KindExecution<APIFirewallKind>, synced: Bool) -> any KindReport {
         guard var plan = execution.observation else {
-            return FirewallReport(plan: nil, error: execution.failure?.description, results: execution.results)
+            return FirewallReport(plan: nil, failure: execution.failure, results: execution.results)
         }
         let results = Dictionary(uniqueKeysWithValues: execution.results.map { ($0.id, $0) })
         for index in plan.scopes.indices {

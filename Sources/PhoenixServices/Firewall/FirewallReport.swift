@@ -4,7 +4,7 @@ import PhoenixCore
 public struct FirewallReport: KindReport {
     public let kind = FirewallRulesKind().name
     public let plan: FirewallRules.Plan?
-    public var error: String?
+    public var failure: ResourceFailure?
     public var results: [ResourceResult] = []
     /// After a sync every scope is listed, and a closing line says how it ended.
     public var synced = false

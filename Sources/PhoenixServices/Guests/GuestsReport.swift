@@ -7,7 +7,7 @@ extension GuestSettings {
     /// The guests' settings on the executor, rendered as the guests' printers show them.
     public func runner(executor: Executor) -> ExecutedRunner<GuestSettings> {
         ExecutedRunner(self, executor: executor) { execution, synced in
-            GuestsReport(report: self.report(execution, synced: synced), error: execution.failure?.description, results: execution.results)
+            GuestsReport(report: self.report(execution, synced: synced), failure: execution.failure, results: execution.results)
         }
     }
 }
@@ -16,7 +16,7 @@ extension GuestSettings {
 public struct GuestsReport: KindReport {
     public let kind = GuestSettingsKind().name
     public let report: GuestSettings.Report?
-    public var error: String?
+    public var failure: ResourceFailure?
     public var results: [ResourceResult] = []
 
     public var hasChanges: Bool { !(report?.changed.isEmpty ?? true) }

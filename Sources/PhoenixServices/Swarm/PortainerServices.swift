@@ -152,7 +152,7 @@ public struct PortainerServices: ConvergentKind {
         guard let observation = execution.observation else {
             return StacksReport(
                 report: StackDeployments.Report(error: execution.failure?.description, calls: calls), applied: synced, kind: PortainerKind().name,
-                label: "portainer", results: execution.results)
+                label: "portainer", results: execution.results, failure: execution.failure)
         }
         let agentObserved = StackDeployments.Observed(items: observation.agent.map { [$0] } ?? [], records: [:], blocked: nil)
         var report = StackDeployments.Report(

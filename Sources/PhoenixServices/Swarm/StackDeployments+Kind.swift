@@ -311,7 +311,8 @@ public struct StacksKind: ConvergentKind {
     public static func report(_ execution: KindExecution<StacksKind>, synced: Bool, calls: Int) -> StacksReport {
         guard let observed = execution.observation else {
             return StacksReport(
-                report: StackDeployments.Report(error: execution.failure?.description, calls: calls), applied: synced, results: execution.results)
+                report: StackDeployments.Report(error: execution.failure?.description, calls: calls), applied: synced, results: execution.results,
+                failure: execution.failure)
         }
         var report = StackDeployments.Report(items: StackDeployments.items(observed, results: execution.results, synced: synced), calls: calls)
         report.deploys = report.items.reduce(0) { $0 + $1.deploys }

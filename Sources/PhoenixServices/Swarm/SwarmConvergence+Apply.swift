@@ -99,7 +99,8 @@ extension SwarmConvergence {
     /// The execution as the Swarm's printers show it: every resource's change and how it went.
     public static func report(_ execution: KindExecution<SwarmConvergence>, synced: Bool, calls: Int) -> SwarmReport {
         guard let observation = execution.observation else {
-            return SwarmReport(report: Report(error: execution.failure?.description, calls: calls), applied: synced, results: execution.results)
+            return SwarmReport(
+                report: Report(error: execution.failure?.description, calls: calls), applied: synced, results: execution.results, failure: execution.failure)
         }
         let results = Dictionary(uniqueKeysWithValues: execution.results.map { ($0.id, $0) })
         var items = observation.items

@@ -19,8 +19,8 @@ public struct SwarmReport: KindReport {
     public let report: SwarmConvergence.Report
     public let applied: Bool
     public var results: [ResourceResult] = []
-
-    public var error: String? { report.error }
+    /// Why the Swarm could not be planned at all (the manager cannot be read).
+    public var failure: ResourceFailure?
     public var hasChanges: Bool { report.items.contains { $0.hasChanges } || report.error != nil }
 
     public var summary: String? {
@@ -88,18 +88,21 @@ public struct StacksReport: KindReport {
     /// How its lines and JSON member are named: `stacks`, or `portainer`.
     public let label: String
     public let results: [ResourceResult]
+    /// Why the kind could not be planned at all (the manager cannot be read).
+    public let failure: ResourceFailure?
 
     public init(
-        report: StackDeployments.Report, applied: Bool, kind: String = StackKind().name, label: String = "stacks", results: [ResourceResult] = []
+        report: StackDeployments.Report, applied: Bool, kind: String = StackKind().name, label: String = "stacks", results: [ResourceResult] = [],
+        failure: ResourceFailure? = nil
     ) {
         self.report = report
         self.applied = applied
         self.kind = kind
         self.label = label
         self.results = results
+        self.failure = failure
     }
 
-    public var error: String? { report.error }
     public var hasChanges: Bool { report.items.contains { $0.hasChanges } || report.error != nil }
 
     public var summary: String? {
