@@ -370,6 +370,9 @@ actor Slots {
 
     var isAbandoned: Bool { abandoned }
 
+    /// How many steps wait for a slot now (what the limits hold back).
+    var waitingCount: Int { waiting.count }
+
     func abandon() {
         abandoned = true
         for entry in waiting { entry.continuation.resume() }
