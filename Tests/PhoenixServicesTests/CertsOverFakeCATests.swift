@@ -43,6 +43,20 @@ struct CertsOverFakeCATests {
 
     static func reloads(_ guest: FakeMachine) -> Int { guest.commands.filter { $0.contains("reload") }.count }
 
+    @Test("before the CA guest exports its root, the certificates are not applied: a complete plan (exit 0), a sync that signs nothing, no failure")
+    func notReady() async throws {
+        let lab = try Self.lab()
+        try await lab.host.remove(FakeEstate.rootFile)
+        let plan = try await lab.run().service().plan(store: nil)
+        #expect(plan.unplanned.isEmpty, "a stage that cannot run yet is not an incomplete plan: \(plan.unplanned)")
+        let results = Dictionary(uniqueKeysWithValues: plan.reports.flatMap(\.results).map { ($0.id, $0) })
+        #expect(results[Self.id]?.outcome.word == "not applied", "\(results[Self.id].map { "\($0.outcome)" } ?? "not in the plan")")
+        let store = InMemoryStateStore()
+        let outcome = try await lab.run().service().sync(store: store, command: "sync certs")
+        #expect(outcome.succeeded, "\(outcome.reports.flatMap(\.failures))")
+        #expect(lab.ca.counts["sign", default: 0] == 0 && lab.host.file(Self.hostCert) == nil)
+    }
+
     @Test("a missing certificate is signed with a one-time token, installed on the host and in the guest with its owner and mode, nginx reloaded")
     func issue() async throws {
         let lab = try Self.lab()

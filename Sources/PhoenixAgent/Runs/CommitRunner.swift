@@ -238,9 +238,9 @@ public struct CommitRunner: Sendable {
                 details.resources = outcome.reports.flatMap(\.results).map(RunDetails.Resource.init)
                 details.log = lines.all
                 record(job.run, details: details)
+                // A resource not applied here yet (the CA root not exported) is no failure of the run.
                 result.failures = Dictionary(
-                    outcome.reports.flatMap(\.results).compactMap { result in result.failure.map { (result.id, $0.failure.category) } },
-                    uniquingKeysWith: { first, _ in first })
+                    outcome.reports.flatMap { $0.failures.map { ($0.key, $0.value.failure.category) } }, uniquingKeysWith: { first, _ in first })
                 let recorded = (try? store.run(job.run))?.outcome
                 return end(recorded.flatMap(RunOutcome.init(rawValue:)) ?? (outcome.succeeded ? .succeeded : .failed), (try? store.run(job.run))?.summary ?? "")
             } catch let StateError.locked(pid, host, _, holder) {

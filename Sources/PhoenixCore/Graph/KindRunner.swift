@@ -77,9 +77,16 @@ extension KindReport {
     /// Why the kind could not run at all, in words (its `failure`).
     public var error: String? { failure?.description }
 
-    /// Its resources that failed or were blocked, with their typed errors (from `results`).
+    /// Its resources that failed or were blocked, with their typed errors (from `results`). A
+    /// resource that is not applied here yet (its kind says why) is no failure.
     public var failures: [String: ResourceError] {
-        Dictionary(results.compactMap { result in result.failure.map { (result.id, $0) } }, uniquingKeysWith: { first, _ in first })
+        Dictionary(
+            results.compactMap { result in
+                result.failure.flatMap { error in
+                    if case .notApplied = error.failure { return nil }
+                    return (result.id, error)
+                }
+            }, uniquingKeysWith: { first, _ in first })
     }
     public var abandoned: Bool { false }
 

@@ -20,6 +20,9 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
     /// Not started: the run was asked to stop before this resource's turn (a newer commit, a
     /// shutdown). Nothing of it changed; the next run takes it up.
     case stopped(reason: String)
+    /// Not converged here yet, and not a failure: what it needs to be looked at is not there (the
+    /// Step-CA root before the CA guest exports it). Said as not applied; what needs it waits.
+    case notApplied(reason: String)
     /// Phoenix itself went wrong: a bug to report, not the operator's to fix.
     case bug(String)
 
@@ -47,6 +50,7 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
         case .invalid: return "invalid"
         case .injected: return "injected"
         case .stopped: return "stopped"
+        case .notApplied: return "not applied"
         case .bug: return "bug"
         }
     }
@@ -68,6 +72,7 @@ public enum ResourceFailure: Error, Sendable, Equatable, CustomStringConvertible
         case let .invalid(reason): return reason
         case let .injected(failpoint): return "failpoint \(failpoint): injected failure"
         case let .stopped(reason): return "not started: the run \(reason)"
+        case let .notApplied(reason): return "not applied: \(reason)"
         case let .bug(text): return "phoenix went wrong (a bug, please report it): \(text)"
         }
     }

@@ -42,6 +42,7 @@ public enum ResourceOutcome: Sendable, Equatable {
         case let .failed(error):
             if case .blocked = error.failure { return "blocked" }
             if case .cannotCheck = error.failure { return "cannot check" }
+            if case .notApplied = error.failure { return "not applied" }
             if case .kept? = error.restore { return "failed" }
             if let restore = error.restore, case .restored = restore { return "restored" }
             return "failed"

@@ -43,8 +43,8 @@ extension CertConvergence: ConvergentKind {
         }
         if let reason = observation.notReady {
             for request in estate.certificates {
-                plan.failed[request.resourceID] = .cannotCheck(reason: reason)
-                plan.failed[CertKind.filesID(request.commonName)] = .cannotCheck(reason: reason)
+                plan.failed[request.resourceID] = .notApplied(reason: reason)
+                plan.failed[CertKind.filesID(request.commonName)] = .notApplied(reason: reason)
             }
             return plan
         }
