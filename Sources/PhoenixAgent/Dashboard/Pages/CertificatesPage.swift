@@ -7,10 +7,8 @@ import PhoenixServices
 /// fingerprints and paths only.
 enum CertificatesPage {
     static func render(_ reading: EstateReadings.Reading<CertsStatus>?, page: String?, now: Date = Date()) -> HTML {
-        guard let reading else { return "<p class=\"muted\">No certificate read yet (or none in the stages the agent converges).</p>" }
-        guard let status = reading.status else {
-            return "<p class=\"error\" role=\"alert\">The certificates could not be read at \(Layout.time(reading.at)): \(reading.failure ?? "")</p>"
-        }
+        let notYet: HTML = "<p class=\"muted\">No certificate read yet (or none in the stages the agent converges).</p>"
+        guard let reading, let status = reading.status else { return Layout.unread(reading, "certificates", notYet: notYet) ?? .empty }
         let sorted = status.certificates.sorted { ($0.facts?.notAfter ?? .distantPast, $0.name) < ($1.facts?.notAfter ?? .distantPast, $1.name) }
         let pager = Pager(sorted, page: page)
         let rows = pager.items.map { row(for: $0, now: now) }

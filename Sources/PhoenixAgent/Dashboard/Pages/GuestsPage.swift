@@ -5,12 +5,9 @@ import PhoenixServices
 /// a reboot pending, a change on the cluster, a configuration changed since it was converged.
 enum GuestsPage {
     static func render(_ reading: EstateReadings.Reading<GuestStatus>?, page: String?) -> HTML {
-        guard let reading else {
-            return "<p class=\"muted\">Not read yet: the guests show after the agent's first drift check (or it does not converge the guests stage).</p>"
-        }
-        guard let status = reading.status else {
-            return "<p class=\"error\" role=\"alert\">The guests could not be read at \(Layout.time(reading.at)): \(reading.failure ?? "")</p>"
-        }
+        let notYet: HTML =
+            "<p class=\"muted\">Not read yet: the guests show after the agent's first drift check (or it does not converge the guests stage).</p>"
+        guard let reading, let status = reading.status else { return Layout.unread(reading, "guests", notYet: notYet) ?? .empty }
         let pager = Pager(status.rows, page: page)
         let rows = pager.items.map { row -> HTML in
             """

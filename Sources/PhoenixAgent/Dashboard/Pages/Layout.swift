@@ -50,6 +50,14 @@ enum Layout {
             """
     }
 
+    /// What a page over a reading shows when it has no status to render: that it was not read yet
+    /// (`notYet`), or why it could not be read and when; nil when there is a status.
+    static func unread<Status>(_ reading: EstateReadings.Reading<Status>?, _ what: String, notYet: HTML) -> HTML? {
+        guard let reading else { return notYet }
+        guard reading.status == nil else { return nil }
+        return "<p class=\"error\" role=\"alert\">The \(what) could not be read at \(time(reading.at)): \(reading.failure ?? "")</p>"
+    }
+
     static func csrfField(_ token: String) -> HTML { "<input type=\"hidden\" name=\"csrf\" value=\"\(token)\">" }
 
     /// `2026-12-06 02:17 UTC`.

@@ -5,12 +5,9 @@ import PhoenixServices
 /// the update state, health — with the run that last deployed it and that run's commit.
 enum StacksPage {
     static func render(_ reading: EstateReadings.Reading<StacksStatus>?, page: String?, commitOf: (Int64) -> String?) -> HTML {
-        guard let reading else {
-            return "<p class=\"muted\">Not read yet: the stacks show after the agent's first drift check (or it does not converge the stacks stage).</p>"
-        }
-        guard let status = reading.status else {
-            return "<p class=\"error\" role=\"alert\">The stacks could not be read at \(Layout.time(reading.at)): \(reading.failure ?? "")</p>"
-        }
+        let notYet: HTML =
+            "<p class=\"muted\">Not read yet: the stacks show after the agent's first drift check (or it does not converge the stacks stage).</p>"
+        guard let reading, let status = reading.status else { return Layout.unread(reading, "stacks", notYet: notYet) ?? .empty }
         let pager = Pager(status.stacks, page: page)
         let sections = pager.items.map { stack -> HTML in
             let deploy: HTML
