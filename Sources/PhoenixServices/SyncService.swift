@@ -233,8 +233,14 @@ public struct SyncService: Sendable {
                 for (index, runner) in runners.enumerated() {
                     group.addTask {
                         let report = try await runner.rollback(to: target, context)
-                        await context.resources.failAll(
-                            kind: runner.kind.name, .cannotCheck(reason: report?.error ?? "the \(runner.kind.name) kind has no rollback"))
+                        // A kind without a rollback leaves its resources as they are: what needs them
+                        // (a guest's files, a service's certificate) is put back all the same.
+                        if let report {
+                            await context.resources.failAll(
+                                kind: runner.kind.name, .cannotCheck(reason: report.error ?? "the \(runner.kind.name) kind ended before it"))
+                        } else {
+                            await context.resources.leaveAll(kind: runner.kind.name)
+                        }
                         return (index, report)
                     }
                 }

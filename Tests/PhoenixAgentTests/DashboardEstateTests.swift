@@ -112,6 +112,12 @@ struct DashboardEstateTests {
         let setup = try await Setup(anonymousRead: true)
         let before = await setup.get("/")
         #expect(before.text.contains("<h2>Guests not running</h2>\n<p class=\"muted\">Not read yet"))
+        // A drift check without a reading of the Swarm says nothing of replicas: not "as configured".
+        await setup.agent.adopt(
+            EstateStatus(commit: String(repeating: "a", count: 40), checked: Self.read, stageOf: [:], kindOf: [:], drifts: [], notApplied: []))
+        let unread = await setup.get("/")
+        #expect(
+            !unread.text.contains("Every stack runs as configured") && unread.text.contains("<h2>Stacks not converged</h2>\n<p class=\"muted\">Not read yet"))
         await setup.agent.adopt(EstateReadings(guests: .read(Self.guests, at: Self.read), stacks: .read(Self.stacks, at: Self.read)))
         let overview = await setup.get("/")
         #expect(overview.text.contains("<li data-stack=\"web\">web: not converged (web_app 1/3)</li>"), "\(overview.text)")

@@ -217,6 +217,21 @@ struct NotesKindTests {
         #expect(try store.journal(run: try #require(second.run)).isEmpty == false)
     }
 
+    @Test("a rollback puts back a resource that needs one of a kind without a rollback: that kind leaves its resources as they are, it blocks nothing")
+    func rollbackBesideAKindWithout() async throws {
+        let board = NoteBoard()
+        let store = InMemoryStateStore()
+        let needing: [String: NotesKind.Note] = ["b": .init("bee", needs: ["plain:x"])]
+        let first = try await Self.service(board, needing).sync(store: store, command: "sync services")
+        _ = try await Self.service(board, ["b": .init("bumble", needs: ["plain:x"])]).sync(store: store, command: "sync services")
+        #expect(board.notes == ["b": "bumble"])
+        var service = await Self.service(board, needing)
+        service.runners.append(PlainRunner())
+        let back = try await service.rollback(to: try #require(first.run), store: store, command: "rollback 1")
+        #expect(back.succeeded, "\(back.reports.flatMap(\.failures))")
+        #expect(board.notes == ["b": "bee"], "note:b was put back, not blocked by plain:x")
+    }
+
     @Test("a run asked to stop finishes the resource it started, starts no other, ends superseded; the next run converges the rest")
     func stopAtBoundary() async throws {
         let board = NoteBoard()

@@ -125,8 +125,9 @@ public struct RunContext: Sendable {
 /// a guest on that guest's settings, a guest's rule set on its guest).
 public actor ResourceWaiter {
     private var done: [String: ResourceError?] = [:]
-    /// Kinds that ended: a resource of theirs not settled by then failed for this reason.
-    private var ended: [String: ResourceError] = [:]
+    /// Kinds that ended: a resource of theirs not settled by then failed for this reason (nil: it
+    /// is left as it is, which is what a resource that needs it finds).
+    private var ended: [String: ResourceError?] = [:]
     private let kindOf: [String: String]
     private var waiting: [(ids: Set<String>, continuation: CheckedContinuation<[String: ResourceError], Never>)] = []
 
@@ -143,7 +144,14 @@ public actor ResourceWaiter {
 
     /// The kind is over: every resource of it not settled yet failed with `failure`.
     public func failAll(kind: String, _ failure: ResourceFailure) {
-        ended[kind] = ResourceError(failure)
+        ended[kind] = .some(ResourceError(failure))
+        resume()
+    }
+
+    /// The kind is over and leaves every resource of it not settled as it is (a rollback of a kind
+    /// that has none): what needs them goes on with what is there.
+    public func leaveAll(kind: String) {
+        ended[kind] = .some(nil)
         resume()
     }
 
@@ -161,7 +169,7 @@ public actor ResourceWaiter {
                 if let failure = outcome { failures[id] = failure }
             } else if let kind = kindOf[id] {
                 guard let reason = ended[kind] else { return nil }
-                failures[id] = reason
+                if let reason { failures[id] = reason }
             }
         }
         return failures

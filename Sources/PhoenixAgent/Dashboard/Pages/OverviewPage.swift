@@ -123,7 +123,9 @@ enum OverviewPage {
         let drifted = (status?.findings ?? []).filter { $0.kind == "stack" }
         items += drifted.map { "<li>\($0.id): \($0.state.rawValue)\($0.detail.isEmpty ? "" : ", \($0.detail)")</li>" as HTML }
         guard !items.isEmpty else {
-            return reading == nil && status == nil ? "<p class=\"muted\">Not checked yet.</p>" : "<p>Every stack runs as configured.</p>"
+            // Never "as configured" without a reading: the drift check alone does not see replicas.
+            guard reading != nil else { return "<p class=\"muted\">Not read yet (or the agent does not converge the stacks stage).</p>" }
+            return "<p>Every stack runs as configured.</p>"
         }
         let more: HTML? = items.count > shown ? "<p><a href=\"/stacks\">and \(items.count - shown) more</a></p>" : nil
         return "<ul>\(Array(items.prefix(shown)))</ul>\(more)"
