@@ -26,7 +26,8 @@ let package = Package(
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI", "PhoenixAgent"]),
         .executableTarget(name: "phoenix-bench", dependencies: ["PhoenixCore", "PhoenixTesting"]),
         .executableTarget(
-            name: "phoenix-bench-dashboard", dependencies: ["PhoenixCore", "PhoenixTesting", "PhoenixAgent", "PhoenixServices", "PhoenixState"]),
+            name: "phoenix-bench-dashboard",
+            dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixTesting", "PhoenixAgent", "PhoenixServices", "PhoenixState"]),
         .target(
             name: "PhoenixCLI",
             dependencies: [
@@ -93,7 +94,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhoenixCoreTests",
-            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixServices", "PhoenixTesting"],
+            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixServices", "PhoenixTesting"],
             exclude: ["Golden"]
         ),
         .testTarget(

@@ -43,15 +43,14 @@ struct AgentSettingsReader {
         /// The agent over the live adapters `target` names, and the HTTP transport of its reports
         /// (nil without statuses or notifications) to shut down when it ends.
         func makeAgent(store: StateStore, options target: SyncOptions, logger: Logger) throws -> (Agent, LiveHTTPTransport?) {
-            var services = AgentServices(
-                load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
+            let services = AgentServices(
+                load: { etc, stacks in
+                    EstateLoader(stages: KindRegistry.standard.stages).load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read())
+                },
                 lease: { estate, stages, stacks in
                     let lease = try await target.service(estate: estate, stages: stages, stacksDirectory: stacks, quiet: true)
                     return AgentServices.Lease(service: lease.service, release: lease.release)
                 })
-            services.certificates = { estate in
-                await CertsStatus.read(await target.readCertificates(estate), names: [], now: Date(), timeout: min(5, estate.settings.stepCA.timeout))
-            }
             let runner = CommitRunner(
                 settings: .init(
                     branch: options.branch, configPath: options.configPath, stacksPath: options.stacksPath, verifySignatures: options.verifyCommits != nil,

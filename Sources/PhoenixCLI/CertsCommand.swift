@@ -55,22 +55,13 @@ struct CertsStatusCommand: AsyncParsableCommand {
         }
         let stats = MachineStats()
         let started = Date()
-        let report = await target.readCertificates(estate, stats: stats)
-        if let error = report.error ?? report.notReady { throw fail(error, code: 1) }
-        let status = await CertsStatus.read(report, names: Set(names), now: Date(), timeout: min(5, estate.settings.stepCA.timeout))
+        var options = KindOptions()
+        options[CertificatesShown.self] = Set(names)
+        let (read, _) = try await target.withService(estate: estate, stages: [.certs], options: options, stats: stats, stacksDirectory: nil, store: nil) {
+            await $0.readStatus(of: CertConvergence.self, store: nil)
+        }
+        let status = try read.orFail()
         FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(status.json) : status.text).utf8))
         target.printStats(stats, started: started)
-    }
-}
-
-extension SyncOptions {
-    /// Every certificate of the manifest as installed (one bulk read per machine); issues nothing.
-    func readCertificates(_ estate: Estate, stats: MachineStats = MachineStats()) async -> CertConvergence.Report {
-        let vms = VMDirectory { [connection] in try connection.makeClient() }
-        let certs = CertConvergence(estate: estate, machines: machines(for: estate, stats: stats, vms: vms))
-        let report = await certs.plan()
-        await certs.shutdown()
-        await vms.shutdown()
-        return report
     }
 }

@@ -36,23 +36,13 @@ struct ConvergeCommand: AsyncParsableCommand {
     func run(counter: CallCounter) async throws {
         let estate = try global.loadValidEstate()
         for id in ids where estate.guest(id) == nil { throw fail("guest \(id) is not in the configuration", code: 64) }
-        // A dry run never creates the store; a real one records a run and holds the lock.
-        let store = dryRun ? try StateLocation(option: proxmox.state).existing() : try StateLocation(option: proxmox.state).writable()
-        let (ids, refresh, reboot, dryRun) = (self.ids, self.refresh, self.reboot, self.dryRun)
-        let outcome = try await proxmox.withClient(counter: counter) { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
-            var environment = KindEnvironment(estate: estate, stages: [.guests], stats: RunStats())
-            (environment.proxmox, environment.refresh, environment.reboot) = (client, refresh, reboot)
+        let (ids, refresh, reboot) = (self.ids, self.refresh, self.reboot)
+        let command = (["converge"] + ids.map(String.init)).joined(separator: " ")
+        let outcome = try await proxmox.converge(estate, .guests, command: command, dryRun: dryRun, counter: counter) { environment in
+            (environment.refresh, environment.options[RebootGuests.self]) = (refresh, reboot)
             environment.scope = ids.isEmpty ? nil : GuestScope(Set(ids))
-            environment.failpoints = Failpoints.fromEnvironment()
-            let service = await SyncService.assemble(environment)
-            do {
-                guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
-                return .success(try await service.sync(store: store, command: (["converge"] + ids.map(String.init)).joined(separator: " ")))
-            } catch {
-                return .failure(error)
-            }
-        }.get()
-        let guests = outcome.reports.lazy.compactMap { $0 as? GuestsReport }.first
+        }
+        let guests = outcome.report(GuestsReport.self)
         if let error = guests?.error { throw fail(error) }
         let report = guests?.report ?? GuestSettings.Report()
         FileHandle.standardOutput.write(

@@ -23,25 +23,9 @@ struct FirewallCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let location = StateLocation(option: proxmox.state)
-        // A dry run never creates the store; a real one records a run (its journal) and holds the lock.
-        let store = dryRun ? try location.existing() : try location.writable()
-        let dryRun = self.dryRun
-        let outcome = try await proxmox.withClient { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
-            // The firewall stage through the API, assembled from the registered kinds like any sync.
-            var environment = KindEnvironment(estate: estate, stages: [.firewall], stats: RunStats())
-            environment.firewallThroughAPI = true
-            environment.proxmox = client
-            environment.failpoints = Failpoints.fromEnvironment()
-            let service = await SyncService.assemble(environment)
-            do {
-                guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
-                return .success(try await service.sync(store: store, command: "firewall"))
-            } catch {
-                return .failure(error)
-            }
-        }.get()
-        let report = outcome.reports.lazy.compactMap { $0 as? FirewallReport }.first
+        // The firewall stage through the API, assembled from the registered kinds like any sync.
+        let outcome = try await proxmox.converge(estate, .firewall, command: "firewall", dryRun: dryRun) { $0.options[FirewallThroughAPI.self] = true }
+        let report = outcome.report(FirewallReport.self)
         if let error = report?.error { throw fail(error) }
         let plan = report?.plan ?? FirewallRules.Plan()
         if format == .json {

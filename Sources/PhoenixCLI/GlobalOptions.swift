@@ -33,7 +33,7 @@ struct GlobalOptions: ParsableArguments {
     /// Loads and validates the configuration.
     func load() -> EstateLoader.Result {
         let sources = ConfigReader(configDirectory: resolvedConfigDirectory, stacksDirectory: resolvedStacksDirectory).read()
-        return EstateLoader().load(sources)
+        return EstateLoader(stages: KindRegistry.standard.stages).load(sources)
     }
 
     /// Loads the estate, or prints the errors on stderr and exits 65. Errors that leave out one

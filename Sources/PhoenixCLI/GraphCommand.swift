@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixEngine
 import PhoenixServices
 
 /// `phoenix graph`: the guest dependency graph and the order a verb walks it, or with
@@ -29,33 +30,42 @@ struct GraphCommand: ParsableCommand {
 
     func run() throws {
         let estate = try global.loadValidEstate()
-        let output: String
-        if resources {
-            let graph = KindRegistry.standard.graph(
-                estate: estate, stages: try parseStages(ids), stackFiles: StackFilesReader.read(global.resolvedStacksDirectory).files,
-                nodeName: node ?? ProcessInfo.processInfo.hostName, firewallThroughAPI: firewallThrough == .api)
-            switch format {
-            case .json: output = ResourceGraphPrinter.json(graph)
-            case .mermaid: output = ResourceGraphPrinter.mermaid(graph)
-            case .dot: throw ValidationError("--resources prints text, json or mermaid")
-            case .text: output = ResourceGraphPrinter.text(graph)
-            }
-        } else {
-            let ids = try self.ids.map { text in
-                guard let id = Int(text), estate.guest(id) != nil else {
-                    throw ValidationError("\"\(TextRules.printable(text))\" is not a guest of the configuration")
-                }
-                return id
-            }
-            let graph = GuestGraph(estate: estate, verb: verb, targets: ids.isEmpty ? nil : ids)
-            switch format {
-            case .json: output = GraphPrinter.json(graph)
-            case .mermaid: output = GraphPrinter.mermaid(graph, estate: estate)
-            case .dot: output = GraphPrinter.dot(graph, estate: estate)
-            case .text: output = GraphPrinter.text(graph, estate: estate)
-            }
-        }
+        let output = try resources ? resourceGraph(estate) : guestGraph(estate)
         FileHandle.standardOutput.write(Data(output.utf8))
+    }
+
+    /// Every resource the registered kinds declare for the stages asked, the files as sync would
+    /// install them (the CA root a placeholder for the one the host exports).
+    private func resourceGraph(_ estate: Estate) throws -> String {
+        var options = KindOptions()
+        options[FirewallThroughAPI.self] = firewallThrough == .api
+        options[FileGraphInputs.self] = (
+            node ?? ProcessInfo.processInfo.hostName, SyncInputs(stackFiles: StackFilesReader.read(global.resolvedStacksDirectory).files, caRoot: "")
+        )
+        let graph = KindRegistry.standard.graph(estate: estate, stages: try parseStages(ids), options: options)
+        switch format {
+        case .json: return ResourceGraphPrinter.json(graph)
+        case .mermaid: return ResourceGraphPrinter.mermaid(graph)
+        case .dot: throw ValidationError("--resources prints text, json or mermaid")
+        case .text: return ResourceGraphPrinter.text(graph)
+        }
+    }
+
+    /// The guests and the order `verb` walks them.
+    private func guestGraph(_ estate: Estate) throws -> String {
+        let ids = try self.ids.map { text in
+            guard let id = Int(text), estate.guest(id) != nil else {
+                throw ValidationError("\"\(TextRules.printable(text))\" is not a guest of the configuration")
+            }
+            return id
+        }
+        let graph = GuestGraph(estate: estate, verb: verb, targets: ids.isEmpty ? nil : ids)
+        switch format {
+        case .json: return GraphPrinter.json(graph)
+        case .mermaid: return GraphPrinter.mermaid(graph, estate: estate)
+        case .dot: return GraphPrinter.dot(graph, estate: estate)
+        case .text: return GraphPrinter.text(graph, estate: estate)
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixProxmox
+import PhoenixServices
 
 /// `phoenix letsgo`: create what is missing, converge, start everything, then `sync all` once when a
 /// guest asks for it (`trigger_sync_on_completion`; the original meant to sync after each such
@@ -22,33 +23,30 @@ struct LetsGoCommand: AsyncParsableCommand {
     func run() async throws {
         // Each step gets the options letsgo was given (they share the global and API options).
         // --stats: each step prints its own line, and letsgo the total of its API steps at the end.
-        let started = Date()
-        let counter = CallCounter()
-        defer {
-            if proxmox.stats {
-                FileHandle.standardError.write(
-                    Data(
-                        String(
-                            format: "stats: letsgo: %.3f s in create, converge and start together, %d API calls\n", Date().timeIntervalSince(started),
-                            counter.total
-                        ).utf8))
+        let (started, counter) = (Date(), CallCounter())
+        defer { if proxmox.stats { Self.printTotal(since: started, counter) } }
+        let arguments = global.arguments + proxmox.arguments
+        var letsgo = LetsGo(estate: try global.loadValidEstate())
+        letsgo.sync = !noSync
+        let asking = "Guests \(letsgo.asking.map(String.init).joined(separator: ", ")) ask for a sync"
+        try await letsgo.run { step in
+            switch step {
+            case .create: try await CreateCommand.parse(arguments).run(counter: counter)
+            case .converge: try await ConvergeCommand.parse(arguments).run(counter: counter)
+            case .start: try await StartCommand.parse(arguments).run(counter: counter)
+            case .sync:
+                FileHandle.standardOutput.write(Data("\(asking): phoenix sync all\n".utf8))
+                // The same API (VMs are reached through their guest agent), state store and --stats.
+                try await SyncCommand.parse(["all"] + arguments).run()
             }
         }
-        let arguments = global.arguments + proxmox.arguments
-        try await CreateCommand.parse(arguments).run(counter: counter)
-        try await ConvergeCommand.parse(arguments).run(counter: counter)
-        try await StartCommand.parse(arguments).run(counter: counter)
-        let estate = try global.loadValidEstate()
-        let asking = estate.guests.filter { $0.enabled && $0.triggerSyncOnCompletion }.map { String($0.id) }
-        guard !asking.isEmpty else { return }
-        let who = "Guests \(asking.joined(separator: ", ")) ask for a sync"
-        if noSync {
-            FileHandle.standardOutput.write(Data("\(who); not run (--no-sync): run phoenix sync all.\n".utf8))
-            return
-        }
-        FileHandle.standardOutput.write(Data("\(who): phoenix sync all\n".utf8))
-        // The same API (VMs are reached through their guest agent), state store and --stats.
-        try await SyncCommand.parse(["all"] + global.arguments + proxmox.arguments).run()
+        if noSync && !letsgo.asking.isEmpty { FileHandle.standardOutput.write(Data("\(asking); not run (--no-sync): run phoenix sync all.\n".utf8)) }
+    }
+
+    static func printTotal(since started: Date, _ counter: CallCounter) {
+        let line = String(
+            format: "stats: letsgo: %.3f s in create, converge and start together, %d API calls\n", Date().timeIntervalSince(started), counter.total)
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
 

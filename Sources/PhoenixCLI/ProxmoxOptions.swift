@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
+import PhoenixEngine
 import PhoenixProxmox
+import PhoenixServices
 
 /// How phoenix reaches the Proxmox API. The token is read from a file or the environment, never
 /// from the command line (where `ps` would show it).
@@ -119,5 +121,30 @@ extension APIConnection {
             await client.shutdown()
             throw fail(error.description)
         }
+    }
+}
+
+extension ProxmoxOptions {
+    /// Plans (`dryRun`) or converges `stage` through the API with the registered kinds, the
+    /// environment set up by `configure`: what `converge` and `firewall` share. A dry run never
+    /// creates the state store; a real run records itself and holds the lock.
+    func converge(
+        _ estate: Estate, _ stage: SyncStage, command: String, dryRun: Bool, counter: CallCounter = CallCounter(),
+        configure: @escaping @Sendable (inout KindEnvironment) -> Void
+    ) async throws -> SyncService.Outcome {
+        let store = dryRun ? try StateLocation(option: state).existing() : try StateLocation(option: state).writable()
+        return try await withClient(counter: counter) { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
+            var environment = KindEnvironment(estate: estate, stages: [stage], stats: RunStats())
+            environment.proxmox = client
+            environment.failpoints = Failpoints.fromEnvironment()
+            configure(&environment)
+            let service = await SyncService.assemble(environment)
+            do {
+                guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
+                return .success(try await service.sync(store: store, command: command))
+            } catch {
+                return .failure(error)
+            }
+        }.get()
     }
 }

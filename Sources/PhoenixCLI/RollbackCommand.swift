@@ -23,7 +23,7 @@ struct RollbackCommand: AsyncParsableCommand {
         do { _ = try store.snapshot(of: runID) } catch { throw fail(error.description) }
         // Every registered kind takes part: each rolls back, or says what it leaves as it is.
         let (outcome, _) = try await target.withService(
-            estate: estate, stages: SyncStage.allCases, stacksDirectory: global.resolvedStacksDirectory, store: store
+            estate: estate, stages: KindRegistry.standard.stages, stacksDirectory: global.resolvedStacksDirectory, store: store
         ) { service in try await service.rollback(to: runID, store: store, command: "rollback \(runID)") }
         // A rollback refused before anything changed (what it needs was never kept) is the command's error.
         if let refusal = outcome.reports.lazy.compactMap(\.error).first { throw fail(refusal) }

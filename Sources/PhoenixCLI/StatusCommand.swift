@@ -20,11 +20,13 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let records: [Int: GuestRecord]
-        do { records = try StateLocation(option: proxmox.state).existing()?.guestRecords() ?? [:] } catch { throw fail("\(error)") }
-        let status = try await proxmox.withClient { client async throws(ProxmoxError) in
-            try await GuestStatus.read(estate: estate, client: client, records: records)
+        let store = try StateLocation(option: proxmox.state).existing()
+        let read = try await proxmox.withClient { client async in
+            var environment = KindEnvironment(estate: estate, stages: [.guests], stats: RunStats())
+            environment.proxmox = client
+            return await SyncService.assemble(environment).readStatus(of: GuestSettings.self, store: store)
         }
+        let status = try read.orFail()
         FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(status.json) : status.text).utf8))
     }
 }

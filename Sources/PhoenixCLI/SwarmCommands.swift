@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import PhoenixCore
-import PhoenixDocker
 import PhoenixServices
+import PhoenixState
 
 /// `phoenix swarm status`.
 struct SwarmCommand: AsyncParsableCommand {
@@ -28,10 +28,7 @@ struct SwarmStatusCommand: AsyncParsableCommand {
     func run() async throws {
         let estate = try global.loadValidEstate()
         guard SwarmDesired(estate: estate).manager != nil else { throw fail("no VM has swarm_role manager: there is no Swarm to show", code: 1) }
-        let digests = try StateLocation(option: state).existing()?.digests ?? ContentDigests(key: nil)
-        let status = try await readStatus(estate) { connections throws(DockerError) in
-            try await SwarmStatus.read(estate: estate, connections: connections, digests: digests)
-        }
+        let status = try await readStatus(SwarmConvergence.self, .swarm, estate, store: try StateLocation(option: state).existing())
         FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(status.json) : status.text).utf8))
     }
 }
@@ -47,24 +44,28 @@ struct StacksStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let records = try StateLocation(option: state).existing()?.stackRecords() ?? [:]
-        let status = try await readStatus(estate) { connections throws(DockerError) in
-            try await StacksStatus.read(estate: estate, connections: connections, records: records)
-        }
+        let status = try await readStatus(StacksKind.self, .stacks, estate, store: try StateLocation(option: state).existing())
         FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(status.json) : status.text).utf8))
     }
 }
 
-/// Reads a status over one connection per daemon, shut down however it ends; a daemon that cannot
-/// be read is the command's error (exit 1).
-func readStatus<Status: Sendable>(_ estate: Estate, _ read: (SwarmConnections) async throws(DockerError) -> Status) async throws -> Status {
+/// Kind `K`'s status for `stage`, read through the registered kinds over one connection per
+/// daemon, shut down however it ends; a daemon that cannot be read is the command's error (exit 1).
+func readStatus<K: StatusKind>(_ kind: K.Type, _ stage: SyncStage, _ estate: Estate, store: StateStore?) async throws -> K.Status {
     let connections = SwarmConnections(settings: estate.settings.docker)
-    do throws(DockerError) {
-        let status = try await read(connections)
-        await connections.shutdown()
-        return status
-    } catch {
-        await connections.shutdown()
-        throw fail(error.description, code: 1)
+    var environment = KindEnvironment(estate: estate, stages: [stage], stats: RunStats())
+    environment.swarm = connections
+    let read = await SyncService.assemble(environment).readStatus(of: kind, store: store)
+    await connections.shutdown()
+    return try read.orFail()
+}
+
+extension Result where Failure == ResourceFailure {
+    /// The value, or the failure as the command's error (exit 1).
+    func orFail() throws -> Success {
+        switch self {
+        case let .success(value): return value
+        case let .failure(failure): throw fail(failure.words, code: 1)
+        }
     }
 }

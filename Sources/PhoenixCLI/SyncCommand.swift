@@ -10,7 +10,7 @@ struct SyncCommand: AsyncParsableCommand {
         commandName: "sync",
         abstract: "Converge stages to the configuration: stage, test, activate, reload, verify; restore on failure.",
         discussion: """
-            Stages: \(SyncStage.allCases.map(\.rawValue).joined(separator: ", ")), or all; each is converged by the kinds \
+            Stages: \(KindRegistry.standard.stages.map(\.rawValue).joined(separator: ", ")), or all; each is converged by the kinds \
             registered for it. One sync runs at a time. Exit 0 when every unit converged (or nothing changed), 1 when any failed. \
             The guests stage converges the guests' settings through the Proxmox API (--api; without it, it is planned as not \
             applied). With --firewall-through api the firewall stage converges through the API instead of the .fw files.

@@ -13,11 +13,12 @@ extension SyncOptions {
     /// daemons); every adapter is shut down however `body` ends. Returns the API calls it made (nil
     /// without an API client).
     func withService<T: Sendable>(
-        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, stats: MachineStats = MachineStats(), stacksDirectory: String?,
-        store: StateStore?, refresh: Bool = false, _ body: (SyncService) async throws -> T
+        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, options: KindOptions = KindOptions(), stats: MachineStats = MachineStats(),
+        stacksDirectory: String?, store: StateStore?, refresh: Bool = false, _ body: (SyncService) async throws -> T
     ) async throws -> (result: T, apiCalls: Int?) {
         let lease = try await service(
-            estate: estate, stages: stages, firewallThroughAPI: firewallThroughAPI, stats: stats, stacksDirectory: stacksDirectory, refresh: refresh)
+            estate: estate, stages: stages, firewallThroughAPI: firewallThroughAPI, options: options, stats: stats, stacksDirectory: stacksDirectory,
+            refresh: refresh)
         do {
             let result = try await body(lease.service)
             await lease.release()
@@ -31,8 +32,8 @@ extension SyncOptions {
     /// The sync service for `stages` over the live adapters this command names, and how to shut
     /// them down: what `withService` wraps, and what the agent leases for each of its runs.
     func service(
-        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, stats: MachineStats = MachineStats(), stacksDirectory: String?,
-        refresh: Bool = false, quiet: Bool = false
+        estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, options: KindOptions = KindOptions(), stats: MachineStats = MachineStats(),
+        stacksDirectory: String?, refresh: Bool = false, quiet: Bool = false
     ) async throws -> (service: SyncService, release: @Sendable () async -> Void, apiCalls: @Sendable () -> Int?) {
         for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }
         for name in force
@@ -47,12 +48,14 @@ extension SyncOptions {
         let vms = VMDirectory { [connection] in try connection.makeClient() }
         let swarm = SwarmConnections(settings: estate.settings.docker)
         var environment = KindEnvironment(estate: estate, stages: stages, stats: RunStats())
+        environment.options = options
         environment.parallelism = max(1, parallelism)
         environment.failpoints = Failpoints.fromEnvironment()
         environment.scope = target.isEmpty ? nil : GuestScope(Set(target))
-        environment.force = Set(force)
-        environment.prune = prune
-        environment.firewallThroughAPI = useAPIFirewall
+        environment.options[ForceRenewal.self] = Set(force)
+        environment.options[PruneStacks.self] = prune
+        environment.options[FirewallThroughAPI.self] = useAPIFirewall
+        environment.options[FileGraphInputs.self].nodeName = nodeName(for: estate)
         environment.refresh = refresh
         environment.proxmox = client
         environment.swarm = swarm
@@ -61,7 +64,6 @@ extension SyncOptions {
         // The file engine (which reads the stack files) is made when the files kind asks for it.
         environment.engine = { [self] in engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms, quiet: quiet) }
         var service = await SyncService.assemble(environment)
-        service.nodeName = nodeName(for: estate)
         if quiet {
             service.progress = { TaskProgress.report($0) }
         } else if progress != .none {

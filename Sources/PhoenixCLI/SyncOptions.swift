@@ -169,13 +169,14 @@ func fail(_ message: String, code: Int32 = 1) -> ExitCode {
 
 /// Parses stage arguments: names, or `all`.
 func parseStages(_ arguments: [String]) throws -> [SyncStage] {
-    if arguments.isEmpty || arguments.contains("all") { return SyncStage.allCases }
+    let registered = KindRegistry.standard.stages
+    if arguments.isEmpty || arguments.contains("all") { return registered }
     var stages: [SyncStage] = []
     for argument in arguments {
-        guard let stage = SyncStage(rawValue: argument) else {
-            throw ValidationError("unknown stage \"\(argument)\"; stages are \(SyncStage.allCases.map(\.rawValue).joined(separator: ", ")) and all")
+        guard let stage = KindRegistry.standard.stage(named: argument) else {
+            throw ValidationError("unknown stage \"\(argument)\"; stages are \(registered.map(\.rawValue).joined(separator: ", ")) and all")
         }
         stages.append(stage)
     }
-    return SyncStage.allCases.filter(stages.contains)
+    return registered.filter(stages.contains)
 }

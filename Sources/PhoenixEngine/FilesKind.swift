@@ -311,7 +311,7 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
                 resources.removeAll { !scope.contains(id: $0.id, target: $0.target) }
                 withoutContents.removeAll { !scope.contains(id: $0.id, target: $0.unit.target) }
             }
-            let stages = Set(SyncStage.allCases)
+            let stages = Set(FileKind().stages)
             let applied = try engine.applied(store)
             let actual = try await engine.observe(desired: resources, also: withoutContents, applied: applied, stages: stages)
             let changed = withoutContents.filter { record in (actual[record.id] ?? nil).map { !store.digests.matches($0, record.digest) } ?? false }

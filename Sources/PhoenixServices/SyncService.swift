@@ -13,10 +13,8 @@ public struct SyncService: Sendable {
     public var runners: [any KindRunner] = []
     /// Stages asked for that no runner can take here (the guests without the API), with why.
     public var notApplied: [(stage: SyncStage, reason: String)] = []
-    /// The firewall converges through the API (its files are not resources then).
-    public var firewallThroughAPI = false
-    /// The node name for the host's firewall file, as the engine renders it.
-    public var nodeName = "phoenix"
+    /// The kinds' own settings, as the run's environment had them (the graph is drawn with them).
+    public var options = KindOptions()
     /// `--target`: only these guests' own resources (nil: all).
     public var scope: GuestScope?
     /// What the run asks of every system, for `--stats`: every kind counts into it.
@@ -31,13 +29,6 @@ public struct SyncService: Sendable {
     public init(estate: Estate, stages: [SyncStage]) {
         self.estate = estate
         self.stages = stages
-    }
-
-    /// The files' part of a plan or a sync: nothing, the engine's plan, or each unit's outcome.
-    public enum FileResult: Sendable {
-        case none
-        case planned(Plan)
-        case synced(SyncOutcome)
     }
 
     /// What a plan or a sync found and did, kind by kind.
@@ -62,14 +53,10 @@ public struct SyncService: Sendable {
             return Set(results).union(graph.nodes.filter { failedKinds.contains($0.kind) }.map(\.stage))
         }
 
-        /// The files' result: the document the output is built on.
-        public var files: FileResult { reports.lazy.compactMap { ($0 as? FilesReport)?.result }.first ?? .none }
+        /// The report of the kind whose report is of type `R` (a kind's own command renders it).
+        public func report<R: KindReport>(_ type: R.Type) -> R? { reports.lazy.compactMap { $0 as? R }.first }
 
-        public var succeeded: Bool {
-            let filesFine: Bool
-            if case let .synced(outcome) = files { filesFine = outcome.succeeded } else { filesFine = true }
-            return filesFine && reports.allSatisfy { $0.error == nil && $0.failures.isEmpty }
-        }
+        public var succeeded: Bool { reports.allSatisfy { $0.error == nil && $0.failures.isEmpty } }
 
         /// The kinds whose plan could not be computed (a system that cannot be read, a resource
         /// that cannot be decided): a plan with any is incomplete, never "no changes".
@@ -112,11 +99,7 @@ public struct SyncService: Sendable {
 
     /// Every resource of the run and what it needs, from the kinds of the runners.
     public func graph() -> ResourceGraph {
-        let fileStages = stages.filter { $0 != .guests }
-        let files = DesiredState(estate: estate, stages: fileStages, nodeName: nodeName).resources
-        return ResourceGraph(
-            context: ResourceGraphContext(estate: estate, stages: Set(stages), files: files, firewallThroughAPI: firewallThroughAPI),
-            kinds: runners.map(\.kind))
+        ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(stages), options: options), kinds: runners.map(\.kind))
     }
 
     /// The kinds' context of a plan (no run) or of run `run`.

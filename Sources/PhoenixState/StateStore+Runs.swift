@@ -113,7 +113,7 @@ extension StateStore {
                 finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)), user: row["user"], host: row["host"],
                 pid: Int32(row["pid"] as Int64), command: row["command"], outcome: row["outcome"], summary: row["summary"],
                 trigger: (row["trigger"] as String?).flatMap(decode), commit: row["commit_sha"], previousCommit: row["previous_commit"],
-                stages: ((row["stages"] as String?) ?? "").split(separator: ",").compactMap { SyncStage(rawValue: String($0)) })
+                stages: ((row["stages"] as String?) ?? "").split(separator: ",").map { SyncStage(named: String($0)) })
         }
     }
 

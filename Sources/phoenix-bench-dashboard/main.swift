@@ -1,6 +1,7 @@
 import Foundation
 import PhoenixAgent
 import PhoenixCore
+import PhoenixEngine
 import PhoenixServices
 import PhoenixState
 import PhoenixTesting
@@ -25,7 +26,7 @@ guard let estate = loaded.estate else {
 // Every resource of the estate with its stage and kind, as the drift check's graph would place them.
 var stageOf: [String: SyncStage] = [:]
 var kindOf: [String: String] = [:]
-for resource in DesiredState(estate: estate, stages: SyncStage.allCases.filter { $0 != .guests }, nodeName: "pve").resources {
+for resource in DesiredState(estate: estate, stages: FileKind().stages, nodeName: "pve").resources {
     stageOf[resource.id] = resource.stage
     kindOf[resource.id] = "file"
 }

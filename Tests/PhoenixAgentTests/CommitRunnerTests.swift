@@ -27,13 +27,15 @@ struct CommitRunnerTests {
             let git = try makeGit(fixture.served, work: work, signatures: signatures)
             let board = board
             let services = AgentServices(
-                load: { etc, stacks in EstateLoader().load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read()) },
+                load: { etc, stacks in
+                    EstateLoader(stages: SyncStage.original + [.notes]).load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read())
+                },
                 lease: { estate, _, stacks in
                     // The notes the commit asks for, beside its stacks directory.
                     let data = FileManager.default.contents(atPath: "\(stacks)/../notes.json") ?? Data("{}".utf8)
                     let texts = (try? JSONSerialization.jsonObject(with: data) as? [String: String]) ?? [:]
                     let kind = NotesKind(board: board, desired: texts.mapValues { NotesKind.Note($0) })
-                    var environment = KindEnvironment(estate: estate, stages: [.services], stats: RunStats())
+                    var environment = KindEnvironment(estate: estate, stages: [.notes], stats: RunStats())
                     environment.parallelism = 2
                     let registration = KindRegistration(kind: kind) { environment in
                         KindSetup(runner: ExecutedRunner(kind, executor: environment.executor()))
@@ -130,7 +132,7 @@ struct CommitRunnerTests {
         let lab = try Lab()
         let approve: (inout [String: Any]) -> Void = { root in
             var phoenix = root["phoenix"] as? [String: Any] ?? [:]
-            phoenix["agent"] = ["approve": ["services"]]
+            phoenix["agent"] = ["approve": ["notes"]]
             root["phoenix"] = phoenix
         }
         _ = try lab.commit("gated", notes: ["a": "alpha"], edit: approve)

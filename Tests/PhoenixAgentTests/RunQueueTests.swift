@@ -37,7 +37,7 @@ struct RunQueueTests {
     func waitsAndWidens() async throws {
         let queue = RunQueue(store: InMemoryStateStore())
         async let job = queue.next()
-        try await Task.sleep(for: .milliseconds(50))
+        while await !queue.awaitsRequest { await Task.yield() }
         let ticket = try await queue.submit(.init(RunTrigger(.api, actor: "ops"), stages: [.dns]))
         let started = try #require(await job)
         #expect(started.run == ticket.run && started.request.stages == [.dns])

@@ -1,4 +1,5 @@
 import Foundation
+import PhoenixServices
 import Testing
 
 @testable import PhoenixCore
@@ -45,7 +46,7 @@ struct CertManifestTests {
         #expect(refused.resourceID == "cert:b.lab.test" && refused.location.pointer.description == "/1")
         #expect(refused.reason.contains("certs.json#/1/sans/1: \"fd00::zz\" is neither"), "\(refused.reason)")
         // The resource is still in the graph, so what needs it hears that it failed.
-        let nodes = CertKind().nodes(in: ResourceGraphContext(estate: estate, stages: [.certs], files: [], firewallThroughAPI: false))
+        let nodes = CertKind().nodes(in: ResourceGraphContext(estate: estate, stages: [.certs]))
         #expect(
             Set(nodes.map(\.id)) == [
                 "cert:a.lab.test", "cert:a.lab.test/files", "cert:b.lab.test", "cert:b.lab.test/files", "cert:c.lab.test", "cert:c.lab.test/files",

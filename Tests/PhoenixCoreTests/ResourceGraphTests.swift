@@ -1,3 +1,4 @@
+import PhoenixEngine
 import PhoenixServices
 import Testing
 
@@ -19,15 +20,15 @@ struct ResourceGraphTests {
     }
 
     static func graph(_ estate: Estate, _ stages: [SyncStage], api: Bool = false) -> ResourceGraph {
-        let desired = DesiredState(estate: estate, stages: stages, nodeName: "pve9")
-        return ResourceGraph(
-            context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: api),
-            kinds: KindRegistry.standard.kinds)
+        var options = KindOptions()
+        options[FirewallThroughAPI.self] = api
+        options[FileGraphInputs.self].nodeName = "pve9"
+        return KindRegistry.standard.graph(estate: estate, stages: stages, options: options)
     }
 
     @Test("the gateway's files need the Traefik resources of the ingress they proxy to, a guest's files need its settings")
     func edges() throws {
-        let graph = Self.graph(try Self.estate(), SyncStage.allCases)
+        let graph = Self.graph(try Self.estate(), KindRegistry.standard.stages)
         #expect(graph.node("gateway:site")?.dependsOn == ["guest:101", "services:traefik-dynamic", "services:traefik-static"])
         #expect(graph.node("services:traefik-dynamic")?.dependsOn == ["guest:102"])
         #expect(graph.node("services:traefik-dynamic")?.target == .guest(102))
@@ -45,7 +46,7 @@ struct ResourceGraphTests {
 
     @Test("moving the ingress to another guest moves the Traefik resources and their edge to that guest's settings")
     func ingressMoves() throws {
-        let moved = Self.graph(try Self.estate(ingress: 103), SyncStage.allCases)
+        let moved = Self.graph(try Self.estate(ingress: 103), KindRegistry.standard.stages)
         #expect(moved.node("services:traefik-dynamic")?.target == .guest(103))
         #expect(moved.node("services:traefik-dynamic")?.dependsOn == ["guest:103"])
         #expect(moved.node("gateway:site")?.dependsOn.contains("services:traefik-dynamic") == true)

@@ -63,7 +63,7 @@ struct SwarmConfigTests {
             Self.vm(1002, "w1", ip: "10.0.0.112/24", #""swarm_role": "worker""#),
         ]
         let estate = try #require(Self.load(vms).estate)
-        let graph = ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(SyncStage.allCases), files: []), kinds: KindRegistry.standard.kinds)
+        let graph = ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(KindRegistry.standard.stages)), kinds: KindRegistry.standard.kinds)
         #expect(graph.node("swarm:node/m1")?.dependsOn == ["guest:1001"])
         #expect(graph.node("swarm:node/w1")?.dependsOn == ["guest:1002", "swarm:node/m1"])
         #expect(graph.node("swarm:network/traefik-public")?.dependsOn == ["swarm:node/m1"])
@@ -73,7 +73,7 @@ struct SwarmConfigTests {
             ])
         #expect(graph.cycle.isEmpty)
         // Without the swarm stage in the run, the stack waits for nothing of it.
-        let alone = ResourceGraph(context: ResourceGraphContext(estate: estate, stages: [.stacks], files: []), kinds: KindRegistry.standard.kinds)
+        let alone = ResourceGraph(context: ResourceGraphContext(estate: estate, stages: [.stacks]), kinds: KindRegistry.standard.kinds)
         #expect(alone.node("stack:production/web")?.dependsOn == [])
     }
 

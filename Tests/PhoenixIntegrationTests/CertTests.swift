@@ -419,8 +419,16 @@ struct CertTests {
         #expect(before.first?["fingerprint"] as? String == issuedFingerprint)
 
         // Renewed: nginx reloaded by the hook, the served leaf is the new one.
-        let renewed = try estate.json(["certs", "renew", Estate.app], status: 0)
+        let renewal = try estate.phoenix(["certs", "renew", Estate.app, "--format", "json", "--stats"])
+        #expect(renewal.status == 0, "\(renewal.stdout.suffix(3000)) \(renewal.stderr.suffix(2000))")
+        let renewed = try #require(try JSONSerialization.jsonObject(with: Data(renewal.stdout.utf8)) as? [String: Any], "\(renewal.stdout)")
         #expect(estate.outcomes(renewed)[Estate.app] == "renewed", "\(renewed)")
+        // One stats line counts the hook's reload of nginx and the renewal's calls to Step-CA.
+        let stats = renewal.stderr.split(separator: "\n").filter { $0.hasPrefix("stats: ") }
+        #expect(stats.count == 1, "\(renewal.stderr)")
+        let reloads = stats.first.flatMap { $0.firstMatch(of: /(\d+) reloads or restarts/).flatMap { Int($0.1) } } ?? 0
+        let caCalls = stats.first.flatMap { $0.firstMatch(of: /(\d+) Step-CA/).flatMap { Int($0.1) } } ?? 0
+        #expect(reloads == 1 && caCalls > 0, "\(stats)")
         let resources = (renewed["certs"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
         let fingerprint = try #require(
             resources.first { ($0["resource"] as? String) == "cert:\(Estate.app)" }?["fingerprint"] as? String, "the renewal's fingerprint: \(renewed)")

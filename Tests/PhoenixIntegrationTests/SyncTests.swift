@@ -286,8 +286,11 @@ struct FilesAndTrustTests {
         let changes = (try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["changes"] as? [[String: Any]] ?? []
         let actions = Dictionary(uniqueKeysWithValues: changes.map { ($0["id"] as! String, $0["action"] as! String) })
         #expect(actions == ["files:app/run.sh": "delete", "files:app/docker-compose.yml": "update", "files:app/conf/app.toml": "unchanged"], "\(actions)")
-        let second = try lab.phoenix(["sync", "files"])
+        let second = try lab.phoenix(["sync", "files", "--stats"])
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        // The stats line counts what rsync sent and removed.
+        let writes = second.stderr.firstMatch(of: /(\d+) writes/).flatMap { Int($0.1) } ?? 0
+        #expect(writes > 0, "\(second.stderr)")
         #expect(!FileManager.default.fileExists(atPath: destination + "/run.sh"))
         #expect(try String(contentsOfFile: destination + "/docker-compose.yml", encoding: .utf8).contains("busybox:1.36"))
         #expect(try String(contentsOfFile: destination + "/foreign.txt", encoding: .utf8) == "not phoenix's\n", "a file phoenix did not install stays")

@@ -151,7 +151,7 @@ struct FakeRun {
             runners.append(CertConvergence(estate: estate, machines: machines, makeClient: { _, _, _ in ca }).runner(executor: executor))
         }
         var service = SyncService(estate: estate, stages: stages)
-        service.firewallThroughAPI = proxmox != nil
+        service.options[FirewallThroughAPI.self] = proxmox != nil
         service.runners = runners
         return service
     }

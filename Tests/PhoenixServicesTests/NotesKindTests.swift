@@ -27,12 +27,12 @@ struct NotesKindTests {
         }
     }
 
-    /// The sync service assembled from the standard kinds plus the notes kind, for the `services`
-    /// stage with no system named: the standard kinds stand aside, the notes kind runs.
+    /// The sync service assembled from the standard kinds plus the notes kind, for its own `notes`
+    /// stage: the standard kinds stand aside, the notes kind runs.
     static func service(
         _ board: NoteBoard, _ desired: [String: NotesKind.Note] = three, failpoints: String? = nil, parallelism: Int = 4
     ) async -> SyncService {
-        var environment = KindEnvironment(estate: estate, stages: [.services], stats: RunStats())
+        var environment = KindEnvironment(estate: estate, stages: [.notes], stats: RunStats())
         environment.failpoints = Failpoints(failpoints)
         environment.failpoints.crashInProcess = true
         environment.parallelism = parallelism
@@ -43,6 +43,18 @@ struct NotesKindTests {
 
     static func results(_ outcome: SyncService.Outcome) -> [String: ResourceResult] {
         Dictionary(uniqueKeysWithValues: outcome.reports.flatMap(\.results).map { ($0.id, $0) })
+    }
+
+    @Test("a kind's own stage comes with its registration: listed in its place, found by name, its resources drawn in it")
+    func ownStage() throws {
+        let registry = KindRegistry.standard.adding(Self.registration(NoteBoard(), Self.three))
+        #expect(KindRegistry.standard.stage(named: "notes") == nil, "no standard kind converges notes")
+        #expect(registry.stage(named: "notes") == .notes)
+        #expect(
+            registry.stages.map(\.rawValue) == ["guests", "files", "trust", "dns", "firewall", "certs", "swarm", "services", "notes", "gateway", "stacks"])
+        let graph = registry.graph(estate: Self.estate, stages: [.notes], options: KindOptions())
+        #expect(graph.nodes.map(\.id) == ["note:a", "note:b", "note:c"] && graph.nodes.allSatisfy { $0.stage == .notes })
+        #expect(SyncStage(named: "notes") == .notes, "a run's stages are read back by name")
     }
 
     @Test("plan lists each change with its typed reason and changes nothing: no write, no run, no record")
@@ -288,6 +300,7 @@ struct NotesKindTests {
 private struct PlainRunner: KindRunner {
     struct Kind: ResourceKind {
         let name = "plain"
+        let stages: [SyncStage] = [.services]
         func nodes(in context: ResourceGraphContext) -> [ResourceNode] { [ResourceNode(id: "plain:x", kind: name, stage: .services, target: .host)] }
     }
     var kind: any ResourceKind { Kind() }

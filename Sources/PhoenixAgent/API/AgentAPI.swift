@@ -1,5 +1,6 @@
 import Foundation
 import PhoenixCore
+import PhoenixServices
 
 /// One HTTP request as the agent's API sees it: the server (Hummingbird) hands these over and
 /// writes back the response, so everything the API decides is tested without a socket.
@@ -229,9 +230,9 @@ public struct AgentAPI: Sendable {
             guard let body = try? JSONParser.parse(request.body).value, case .object = body else { return .error(400, "the body is not a JSON object") }
             if let listed = body["stages"] {
                 let names = listed.arrayItems.compactMap(\.stringValue)
-                let parsed = names.compactMap(SyncStage.init(rawValue:))
+                let parsed = names.compactMap(KindRegistry.standard.stage(named:))
                 guard !names.isEmpty, parsed.count == names.count, names.count == listed.arrayItems.count else {
-                    return .error(400, "stages: a list of stage names (\(SyncStage.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    return .error(400, "stages: a list of stage names (\(KindRegistry.standard.stages.map(\.rawValue).joined(separator: ", ")))")
                 }
                 stages = parsed
             }

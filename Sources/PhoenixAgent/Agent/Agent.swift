@@ -304,7 +304,11 @@ public actor Agent {
 
     func checkCertificates() async {
         do {
-            if let certificates = try await runner.certificates() { readings.certificates = .read(certificates, at: Date()) }
+            switch try await runner.certificates() {
+            case let .success(status)?: readings.certificates = .read(status, at: Date())
+            case let .failure(failure)?: readings.certificates = .failed(failure.words, at: Date())
+            case nil: break
+            }
             for (name, expiry) in certificateExpiries { metrics.certificateExpiry(name, at: expiry) }
             guard try await runner.certificatesDue() else { return }
             let ticket = try await submit(RunQueue.Request(RunTrigger(.schedule), stages: [.certs]))

@@ -1,5 +1,6 @@
 import Foundation
 import PhoenixCore
+import PhoenixServices
 
 /// What the agent last found of the estate, stage by stage: the drift check's findings placed in
 /// the stages of the resource graph, the kinds it could not check, the stages that cannot run here,
@@ -91,11 +92,10 @@ public struct EstateStatus: Sendable, Equatable {
         return summary?.drifted.contains(id) == true ? .drifted : .inSync
     }
 
-    /// A resource's stage by its id: a file's id starts with its stage (`files:`, `dns:` …), the
-    /// other kinds' with their own name (`guest:`, `cert:`, `stack:`, `swarm:`).
+    /// The stage of a resource the graph does not list, by its id: a file's id starts with its
+    /// stage (`files:` for a stack file).
     static func stage(ofResource id: String) -> SyncStage? {
-        let prefix = String(id.prefix { $0 != ":" })
-        return SyncStage(rawValue: prefix) ?? ["guest": .guests, "cert": .certs, "stack": .stacks][prefix]
+        KindRegistry.standard.stage(named: String(id.prefix { $0 != ":" }))
     }
 
     /// The same, with what an ended run left failed (`failures`: resource id → category) in place

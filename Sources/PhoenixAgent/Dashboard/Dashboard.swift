@@ -1,5 +1,6 @@
 import Foundation
 import PhoenixCore
+import PhoenixServices
 
 /// The dashboard: server-rendered pages over what the agent knows (its estate status, the state
 /// store's runs), beside the API in the same server. Pages need a session (the login form takes a
@@ -143,7 +144,7 @@ public struct Dashboard: Sendable {
             let status = await agent.status
             return page(200, Layout.page(title: "Drift", section: "/drift", viewer: viewer, estate: estate, main: DriftPage.render(status, selfHeal: false)))
         case "graph":
-            let stage = request.query["stage"].flatMap(SyncStage.init(rawValue:))
+            let stage = request.query["stage"].flatMap(KindRegistry.standard.stage(named:))
             let main = GraphPage.render(await agent.status, stage: stage)
             return page(
                 200, Layout.page(title: stage.map { "Graph: \($0.rawValue)" } ?? "Graph", section: "/graph", viewer: viewer, estate: estate, main: main))

@@ -21,9 +21,6 @@ public struct AgentServices: Sendable {
     public var load: @Sendable (_ configDirectory: String, _ stacksDirectory: String) -> EstateLoader.Result
     /// The sync service for an estate and stages, over the live adapters.
     public var lease: @Sendable (_ estate: Estate, _ stages: [SyncStage], _ stacksDirectory: String) async throws -> Lease
-    /// Every certificate of an estate as installed and served, as `certs status` reads it (one
-    /// bulk read per machine, one handshake per endpoint; nil: the agent does not look).
-    public var certificates: (@Sendable (_ estate: Estate) async -> CertsStatus)?
 
     public init(
         load: @escaping @Sendable (String, String) -> EstateLoader.Result,
@@ -86,7 +83,7 @@ public struct CommitRunner: Sendable {
 
         public init(
             branch: String, configPath: String = "etc", stacksPath: String = "stacks", verifySignatures: Bool = false, lockRetry: Double = 2,
-            stages: [SyncStage] = SyncStage.allCases
+            stages: [SyncStage] = KindRegistry.standard.stages
         ) {
             self.stages = stages
             self.branch = branch
@@ -316,11 +313,12 @@ extension CommitRunner {
         return try await services.with(applied.estate, stages, applied.stacksDirectory) { await EstateReadings.read($0, store: store) }
     }
 
-    /// The applied estate's certificates as installed and served (nil when nothing is applied or
-    /// the agent does not look).
-    public func certificates() async throws -> CertsStatus? {
-        guard settings.stages.contains(.certs), let read = services.certificates, let applied = try await appliedEstate() else { return nil }
-        return await read(applied.estate)
+    /// The applied estate's certificates as installed and served, as `certs status` reads them
+    /// through the certificates kind (one bulk read per machine, one handshake per endpoint); nil
+    /// when nothing is applied or the agent does not converge them.
+    public func certificates() async throws -> Result<CertsStatus, ResourceFailure>? {
+        guard settings.stages.contains(.certs), let applied = try await appliedEstate() else { return nil }
+        return try await services.with(applied.estate, [.certs], applied.stacksDirectory) { await $0.readStatus(of: CertConvergence.self, store: store) }
     }
 
     /// Whether a certificate of the applied estate is due (missing, changed or inside its renewal

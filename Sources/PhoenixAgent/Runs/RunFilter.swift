@@ -1,4 +1,5 @@
 import PhoenixCore
+import PhoenixServices
 
 /// The runs a person or a script asks for: by outcome, by trigger, by a stage the run changed,
 /// would change or failed something in (`?outcome=failed&trigger=webhook&stage=stacks`), newest
@@ -14,7 +15,7 @@ struct RunFilter: Sendable {
         outcome = value("outcome")
         trigger = value("trigger")
         if let name = value("stage") {
-            guard let stage = SyncStage(rawValue: name) else { throw RunFilterError(stage: name) }
+            guard let stage = KindRegistry.standard.stage(named: name) else { throw RunFilterError(stage: name) }
             self.stage = stage
         }
     }
@@ -55,5 +56,5 @@ struct RunFilter: Sendable {
 
 struct RunFilterError: Error, Sendable, CustomStringConvertible {
     let stage: String
-    var description: String { "stage \(stage): not a stage (\(SyncStage.allCases.map(\.rawValue).joined(separator: ", ")))" }
+    var description: String { "stage \(stage): not a stage (\(KindRegistry.standard.stages.map(\.rawValue).joined(separator: ", ")))" }
 }

@@ -74,6 +74,8 @@ public actor RunQueue {
 
     /// The run now going and the one waiting, for health and metrics.
     public var state: (running: Int64?, pending: Int64?) { (running?.run, pending?.run) }
+    /// Whether a caller of `next()` waits for a request.
+    public var awaitsRequest: Bool { waiter != nil }
 
     /// Queues `request`: into the waiting run when there is one (its stages widened to cover both),
     /// else as a new queued run.

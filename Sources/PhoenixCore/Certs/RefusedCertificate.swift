@@ -13,7 +13,7 @@ public struct RefusedCertificate: Sendable, Equatable {
         self.problems = problems
     }
 
-    public var resourceID: String { CertKind.id(commonName) }
+    public var resourceID: String { CertificateRequest.resourceID(commonName) }
 
     /// Why the certificate is not converged, for plan, sync and status.
     public var reason: String {

@@ -92,6 +92,9 @@ public struct Guest: Sendable, Identifiable {
     public var staticAddress: IPv4Address? {
         primaryAddress?.staticAddress ?? secondaryAddress?.staticAddress
     }
+
+    /// The resource of a guest's own settings: `guest:<id>` (what a resource inside the guest needs).
+    public static func resourceID(_ id: Int) -> String { "guest:\(id)" }
 }
 
 /// The parts of a guest's Proxmox configuration phoenix creates and converges.

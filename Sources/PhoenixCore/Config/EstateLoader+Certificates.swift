@@ -21,7 +21,7 @@ extension EstateLoader {
                 continue
             }
             let name = text.lowercased()
-            own.forward(to: entry.sink, resource: CertKind.id(name))
+            own.forward(to: entry.sink, resource: CertificateRequest.resourceID(name))
             refused.append(
                 RefusedCertificate(
                     commonName: name, location: entry.location, problems: errors.map { "\($0.file)#\($0.pointer): \($0.message)" }))

@@ -180,10 +180,10 @@ extension EstateLoader {
         var stages = Set<SyncStage>()
         for item in items {
             guard let name = item.stringValue else { continue }
-            if let stage = SyncStage(rawValue: name) {
+            if let stage = self.stages.first(where: { $0.rawValue == name }) {
                 stages.insert(stage)
             } else {
-                item.error("\(item.describe) is not a stage", hint: "the stages are \(SyncStage.allCases.map(\.rawValue).joined(separator: ", "))")
+                item.error("\(item.describe) is not a stage", hint: "the stages are \(self.stages.map(\.rawValue).joined(separator: ", "))")
             }
         }
         return stages

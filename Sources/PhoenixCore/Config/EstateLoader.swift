@@ -8,7 +8,11 @@ public struct EstateLoader: Sendable {
         public let report: ValidationReport
     }
 
-    public init() {}
+    /// The stage names the configuration may use (`phoenix.agent.approve`, `self_heal`): those of
+    /// the registered kinds (PhoenixServices' `KindRegistry.stages`), the original's by default.
+    public var stages: [SyncStage]
+
+    public init(stages: [SyncStage] = SyncStage.original) { self.stages = stages }
 
     /// Loads every file and cross-checks them.
     public func load(_ sources: ConfigSources) -> Result {

@@ -83,7 +83,13 @@ public struct CertificateRequest: Sendable {
     /// `verify: false` turns the served-fingerprint check off (warned in plan and sync).
     public var verify = true
 
-    public var resourceID: String { CertKind.id(commonName) }
+    public var resourceID: String { Self.resourceID(commonName) }
+    /// The certificate's files in place (installed, or already there): what a service configuration
+    /// naming them waits for. The certificate itself settles after its reload and served check.
+    public var filesResourceID: String { Self.resourceID(commonName) + "/files" }
+
+    /// A certificate's resource: `cert:<common name>`.
+    public static func resourceID(_ commonName: String) -> String { "cert:\(commonName)" }
 }
 
 /// Settings the original hard-coded, now optional configuration under `phoenix` in the hypervisor

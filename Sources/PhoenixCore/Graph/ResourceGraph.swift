@@ -28,20 +28,16 @@ public struct ResourceNode: Sendable, Hashable {
 }
 
 /// What the kinds see when they declare their resources: the configuration, the stages asked for
-/// and how they are reached.
+/// and the kinds' settings (how the firewall is reached, what the files are rendered from).
 public struct ResourceGraphContext: Sendable {
     public let estate: Estate
     public let stages: Set<SyncStage>
-    /// The file resources of those stages (rendered, as sync would install them).
-    public let files: [Resource]
-    /// The firewall converges through the Proxmox API (its rule sets are `firewall-rules`, not files).
-    public let firewallThroughAPI: Bool
+    public let options: KindOptions
 
-    public init(estate: Estate, stages: Set<SyncStage>, files: [Resource], firewallThroughAPI: Bool = false) {
+    public init(estate: Estate, stages: Set<SyncStage>, options: KindOptions = KindOptions()) {
         self.estate = estate
         self.stages = stages
-        self.files = files
-        self.firewallThroughAPI = firewallThroughAPI
+        self.options = options
     }
 }
 
@@ -49,6 +45,8 @@ public struct ResourceGraphContext: Sendable {
 /// depends on, from the configuration's data. No I/O.
 public protocol ResourceKind: Sendable {
     var name: String { get }
+    /// The stages its resources belong to: what `phoenix sync STAGE` names to converge them.
+    var stages: [SyncStage] { get }
     func nodes(in context: ResourceGraphContext) -> [ResourceNode]
 }
 
@@ -112,84 +110,5 @@ public struct ResourceGraph: Sendable {
             finish[id] = (node.dependsOn.compactMap { finish[$0] }.max() ?? 0) + cost(node)
         }
         return finish.values.max() ?? 0
-    }
-}
-
-/// The files of the host-side stages (dnsmasq, the firewall's .fw files, Traefik, the gateway, the
-/// trust store, the stack files). A file in a guest needs that guest's settings converged first;
-/// the gateway's files need the Traefik resources of the ingress they proxy to. A guest's `.fw`
-/// file lives on the host and needs nothing of the guest (its rule set through the API does).
-public struct FileKind: ResourceKind {
-    public let name = "file"
-
-    public init() {}
-
-    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
-        let ingress = Ingress(estate: context.estate).guest?.id
-        let traefik = context.files.filter { $0.stage == .services && $0.target == ingress.map(RenderedFile.Target.guest) }.map(\.id)
-        // A service configuration that names a certificate's files in its guest needs them installed
-        // first (nginx -t loads them): `cert:<name>/files`, settled once the files are in place.
-        var certificates: [Int: [CertificateRequest]] = [:]
-        if context.stages.contains(.certs) {
-            for request in context.estate.certificates {
-                if let guest = request.guestID { certificates[guest, default: []].append(request) }
-            }
-        }
-        return context.files.compactMap { resource in
-            if context.firewallThroughAPI && resource.stage == .firewall { return nil }
-            var needs: [String] = []
-            if case let .guest(id) = resource.target {
-                needs.append(GuestSettingsKind.id(id))
-                for request in certificates[id] ?? [] {
-                    let paths = [request.guestCertPath, request.guestKeyPath, request.guestCAPath].compactMap { $0 }
-                    if paths.contains(where: resource.contents.contains) { needs.append(CertKind.filesID(request.commonName)) }
-                }
-            }
-            if resource.stage == .gateway { needs += traefik }
-            return ResourceNode(id: resource.id, kind: name, stage: resource.stage, target: resource.target, dependsOn: needs)
-        }
-    }
-}
-
-/// The settings of each enabled guest (cores, memory, network, boot order, tags) through the
-/// Proxmox API: the `guests` stage.
-public struct GuestSettingsKind: ResourceKind {
-    public let name = "guest-settings"
-
-    public init() {}
-
-    public static func id(_ guest: Int) -> String { "guest:\(guest)" }
-
-    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
-        guard context.stages.contains(.guests) else { return [] }
-        return context.estate.guests.filter(\.enabled).map {
-            ResourceNode(id: Self.id($0.id), kind: name, stage: .guests, target: .guest($0.id))
-        }
-    }
-}
-
-/// The firewall's rule sets through the Proxmox API (`--firewall-through api`): the cluster's and
-/// each guest's, the latter after the guest's settings.
-public struct FirewallRulesKind: ResourceKind {
-    public let name = "firewall-rules"
-
-    public init() {}
-
-    /// The guest a `firewall:guest/<id>` resource belongs to.
-    public static func guest(of id: String) -> Int? {
-        id.hasPrefix("firewall:guest/") ? Int(id.dropFirst("firewall:guest/".count)) : nil
-    }
-
-    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
-        guard context.firewallThroughAPI, context.stages.contains(.firewall) else { return [] }
-        var nodes: [ResourceNode] = []
-        if context.estate.firewall.declared { nodes.append(ResourceNode(id: "firewall:cluster", kind: name, stage: .firewall, target: .host)) }
-        for guest in context.estate.guests where guest.enabled && guest.firewall != nil {
-            nodes.append(
-                ResourceNode(
-                    id: "firewall:guest/\(guest.id)", kind: name, stage: .firewall, target: .guest(guest.id),
-                    dependsOn: [GuestSettingsKind.id(guest.id)]))
-        }
-        return nodes
     }
 }

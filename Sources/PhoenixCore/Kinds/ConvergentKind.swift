@@ -67,6 +67,8 @@ public protocol ConvergentKind: ResourceKind {
 }
 
 extension ConvergentKind {
+    public var stages: [SyncStage] { [stage] }
+
     public func journalDigest(_ step: Step<Change>, applied: Applied) -> String? { step.newDigest }
 
     public func notRestored(_ ids: [String], since run: Int64) -> String {

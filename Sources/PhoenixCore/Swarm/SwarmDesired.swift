@@ -2,6 +2,14 @@
 /// one's daemon, advertised address and node labels; the stacks the VMs list (`docker_stacks`) in
 /// the environment phoenix deploys; and the external networks and secrets those stacks need. Pure.
 public struct SwarmDesired: Sendable {
+    /// The resources the configuration of the Swarm names: an overlay network, a secret, a stack,
+    /// Portainer's server and agent.
+    public static func networkID(_ network: String) -> String { "swarm:network/\(network)" }
+    public static func secretID(_ secret: String) -> String { "swarm:secret/\(secret)" }
+    public static func stackID(environment: String, stack: String) -> String { "stack:\(environment)/\(stack)" }
+    public static let portainerServerID = "portainer:server"
+    public static let portainerAgentID = "portainer:agent"
+
     public struct Member: Sendable {
         public let vmid: Int
         /// The VM's name: its Swarm node's host name.
@@ -12,7 +20,7 @@ public struct SwarmDesired: Sendable {
         public let advertise: String?
         /// Its daemon: `unix://…` or `tcp://host:port`.
         public let endpoint: String
-        public var resourceID: String { SwarmKind.nodeID(name) }
+        public var resourceID: String { "swarm:node/\(name)" }
     }
 
     /// A stack as phoenix deploys it: `<env>_<stack>` from its rendered compose.
@@ -109,7 +117,7 @@ public struct SwarmDesired: Sendable {
             for secret in externalSecrets { secrets[secret, default: []].append(name) }
             return Stack(
                 name: name, environment: environment, listedBy: listed[name] ?? [], rendered: rendered, externalNetworks: externalNetworks,
-                externalSecrets: externalSecrets, resourceID: isPortainer ? PortainerKind.serverID : StackKind.id(environment: environment, stack: name),
+                externalSecrets: externalSecrets, resourceID: isPortainer ? Self.portainerServerID : Self.stackID(environment: environment, stack: name),
                 stage: isPortainer ? .services : .stacks)
         }
         if estate.portainerAdminPassword != nil, estate.guests.contains(where: { $0.enabled && $0.portainerRole == "primary" }) {

@@ -94,7 +94,7 @@ public struct DesiredState: Sendable {
         case .firewall: return .firewall
         case .services: return .services
         case .gateway: return .gateway
-        case .guests, .files, .trust, .certs, .swarm, .stacks: return nil
+        default: return nil
         }
     }
 

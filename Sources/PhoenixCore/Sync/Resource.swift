@@ -1,12 +1,57 @@
-/// The `sync` stages, in the original's words.
-public enum SyncStage: String, Sendable, CaseIterable, Codable, Comparable {
+/// A stage of a sync: the name an operator types (`phoenix sync dns`) and its place in the order
+/// stages are shown and run in. The stages are the kinds': each kind declares the stages it
+/// converges (`ResourceKind.stages`) and the registry lists those of every registered kind
+/// (PhoenixServices' `KindRegistry.stages`). A kind of its own may declare a stage of its own with
+/// `SyncStage(_:rank:)`; the original's stages are named here because its configuration names them.
+public struct SyncStage: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    /// Where the stage comes among the others (the original's run 100 apart, so a kind's own stage
+    /// can sit between two of them).
+    public let rank: Int
+
+    public init(_ name: String, rank: Int) {
+        rawValue = name
+        self.rank = rank
+    }
+
+    /// The stage named `name`: one of the original's with its rank, any other after them all.
+    /// (What a run recorded is read back so, and a kind's own stage keeps its name.)
+    public init(named name: String) {
+        self = Self.original.first { $0.rawValue == name } ?? SyncStage(name, rank: Int.max)
+    }
+
     /// The guests' own settings through the Proxmox API (what `phoenix converge` does); first,
     /// because the files inside a guest need it as configured.
-    case guests
-    case files, trust, dns, firewall, certs, swarm, services, gateway, stacks
+    public static let guests = SyncStage("guests", rank: 100)
+    public static let files = SyncStage("files", rank: 200)
+    public static let trust = SyncStage("trust", rank: 300)
+    public static let dns = SyncStage("dns", rank: 400)
+    public static let firewall = SyncStage("firewall", rank: 500)
+    public static let certs = SyncStage("certs", rank: 600)
+    public static let swarm = SyncStage("swarm", rank: 700)
+    public static let services = SyncStage("services", rank: 800)
+    public static let gateway = SyncStage("gateway", rank: 900)
+    public static let stacks = SyncStage("stacks", rank: 1000)
+
+    /// The stages of the original's `phoenix sync`, in its order: the names its configuration uses.
+    public static let original: [SyncStage] = [.guests, .files, .trust, .dns, .firewall, .certs, .swarm, .services, .gateway, .stacks]
+
+    public var description: String { rawValue }
+
+    public static func == (lhs: SyncStage, rhs: SyncStage) -> Bool { lhs.rawValue == rhs.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
     public static func < (lhs: SyncStage, rhs: SyncStage) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        (lhs.rank, lhs.rawValue) < (rhs.rank, rhs.rawValue)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(named: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
 

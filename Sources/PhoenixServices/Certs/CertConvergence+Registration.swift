@@ -1,6 +1,11 @@
 import PhoenixCore
 import PhoenixEngine
 
+/// `--force NAME`: certificates renewed whatever their state.
+public enum ForceRenewal: KindOption {
+    public static let defaultValue: Set<String> = []
+}
+
 extension CertConvergence {
     /// The certificates take part when the `certs` stage is asked; the Swarm secrets they feed
     /// take the files they install.
@@ -8,7 +13,8 @@ extension CertConvergence {
         guard environment.asks(.certs), let machines = environment.machines?() else { return .none }
         var certs = CertConvergence(estate: environment.estate, machines: machines)
         certs.feed = environment.feed
-        certs.force = environment.force
+        certs.force = environment.options[ForceRenewal.self]
+        certs.shown = environment.options[CertificatesShown.self]
         return KindSetup(runner: certs.runner(executor: environment.executor(), stats: environment.stats))
     }
 }

@@ -13,6 +13,8 @@ public struct CertConvergence: Sendable {
     public let machines: Machines
     /// Common names renewed whatever their state (`--force NAME`).
     public var force: Set<String> = []
+    /// The common names a status shows (all when empty).
+    public var shown: Set<String> = []
     public var now: @Sendable () -> Date = { Date() }
     /// Where the Swarm secrets fed by certificates get their new values (the swarm stage reads it).
     public var feed: CertificateFeed?

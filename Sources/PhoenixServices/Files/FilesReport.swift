@@ -14,12 +14,19 @@ extension FilesKind {
 
 /// The files, for the printers: the engine's plan, and after a sync each unit's outcome.
 public struct FilesReport: KindReport {
+    /// Nothing (the kind could not plan), the engine's plan, or each unit's outcome.
+    public enum Result: Sendable {
+        case none
+        case planned(Plan)
+        case synced(SyncOutcome)
+    }
+
     public let kind = FileKind().name
-    public let result: SyncService.FileResult
+    public let result: Result
     public var failure: ResourceFailure?
     public var results: [ResourceResult] = []
 
-    public init(result: SyncService.FileResult, failure: ResourceFailure? = nil, results: [ResourceResult] = []) {
+    public init(result: Result, failure: ResourceFailure? = nil, results: [ResourceResult] = []) {
         self.result = result
         self.failure = failure
         self.results = results

@@ -23,7 +23,7 @@ public enum PlanPrinter {
     public static func text(_ plan: Plan, verbose: Bool = false, paint: Paint = Paint(enabled: false)) -> String {
         let counts = counts(plan)
         var out = ""
-        for stage in SyncStage.allCases {
+        for stage in FileKind().stages {
             let changes = plan.changes.filter { $0.stage == stage }
             let pending = changes.filter { $0.action != .unchanged }
             if let skipped = plan.notApplied.first(where: { $0.stage == stage }) {

@@ -13,16 +13,11 @@ public struct KindEnvironment: Sendable {
     public var failpoints = Failpoints.none
     /// `--target`: only these guests' own resources.
     public var scope: GuestScope?
-    /// Certificates renewed whatever their state (`--force NAME`).
-    public var force: Set<String> = []
-    /// `--prune`: what phoenix deployed that the configuration no longer lists is removed.
-    public var prune = false
-    /// The firewall converges through the Proxmox API instead of its .fw files.
-    public var firewallThroughAPI = false
+    /// The kinds' own settings (`--force NAME`, `--prune`, `--reboot`, `--firewall-through api`),
+    /// each under a key its kind declares.
+    public var options = KindOptions()
     /// Read every resource afresh, even what the state store says is unchanged (drift, `--refresh`).
     public var refresh = false
-    /// Reboot running guests whose changes wait for a reboot (`--reboot`).
-    public var reboot = false
     /// The Proxmox API, when the command names one.
     public var proxmox: (any ProxmoxAPI)?
     /// Why the kinds that need the API cannot run without it.
@@ -112,14 +107,16 @@ public struct KindRegistry: Sendable {
     /// The kinds' resources, data only.
     public var kinds: [any ResourceKind] { registrations.map(\.kind) }
 
-    /// Every resource the registered kinds declare for `stages`, and what each needs (`graph
-    /// --resources`): the files as the files kind would install them (the CA root a placeholder for
-    /// the one the host exports).
-    public func graph(estate: Estate, stages: [SyncStage], stackFiles: [StackFile], nodeName: String, firewallThroughAPI: Bool) -> ResourceGraph {
-        let desired = DesiredState(estate: estate, stages: stages, nodeName: nodeName, inputs: SyncInputs(stackFiles: stackFiles, caRoot: ""))
-        return ResourceGraph(
-            context: ResourceGraphContext(estate: estate, stages: Set(stages), files: desired.resources, firewallThroughAPI: firewallThroughAPI),
-            kinds: kinds)
+    /// Every stage of the registered kinds, in order: what `phoenix sync` and `all` name.
+    public var stages: [SyncStage] { Array(Set(kinds.flatMap(\.stages))).sorted() }
+
+    /// The registered stage named `name`.
+    public func stage(named name: String) -> SyncStage? { stages.first { $0.rawValue == name } }
+
+    /// Every resource the registered kinds declare for `stages` with the kinds' `options`, and what
+    /// each needs (`graph --resources`).
+    public func graph(estate: Estate, stages: [SyncStage], options: KindOptions) -> ResourceGraph {
+        ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(stages), options: options), kinds: kinds)
     }
 
     /// Adds a kind (a test's, or a plug-in's).
@@ -133,7 +130,7 @@ extension SyncService {
         var service = SyncService(estate: environment.estate, stages: environment.stages)
         service.stats = environment.stats
         service.scope = environment.scope
-        service.firewallThroughAPI = environment.firewallThroughAPI && environment.asks(.firewall)
+        service.options = environment.options
         for registration in registry.registrations {
             let setup = await registration.setUp(environment)
             if let runner = setup.runner { service.runners.append(runner) }

@@ -3,6 +3,11 @@ import PhoenixCore
 import PhoenixDocker
 import PhoenixEngine
 
+/// `--prune`: what phoenix deployed that the configuration no longer lists is removed.
+public enum PruneStacks: KindOption {
+    public static let defaultValue = false
+}
+
 /// What the swarm, Portainer and stacks kinds of one run share: the Swarm's members, the secret
 /// versions (their certificate-fed values read once from what is installed), and the deployer
 /// pointed at the manager.
@@ -30,7 +35,7 @@ struct SwarmSetup: Sendable {
                 let deployer = CLIStackDeployer(
                     cli: estate.settings.docker.cli, endpoint: try connections.endpoint(manager), resolveImage: estate.settings.docker.resolveImage)
                 var deployments = StackDeployments(estate: estate, connections: connections, deployer: deployer, secrets: swarm.secrets)
-                deployments.prune = environment.prune
+                deployments.prune = environment.options[PruneStacks.self]
                 stacks = .success(deployments)
             } catch {
                 stacks = .failure(error)

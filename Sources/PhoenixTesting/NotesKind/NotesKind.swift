@@ -1,5 +1,10 @@
 import PhoenixCore
 
+extension SyncStage {
+    /// The notes kind's own stage (`phoenix sync notes`), between the services and the gateway.
+    public static let notes = SyncStage("notes", rank: 850)
+}
+
 /// A test-only kind: the notes of a `NoteBoard`, one resource `note:<name>` per note. It exists to
 /// prove that a kind is one folder and one registration: it implements the kind protocol and
 /// nothing else, and goes through plan, sync, drift, crashes with resume, restore and rollback on
@@ -29,7 +34,7 @@ public struct NotesKind: DriftingKind, RollbackKind {
     /// The notes the configuration asks for, by name.
     public let desired: [String: Note]
 
-    public init(board: NoteBoard, desired: [String: Note], stage: SyncStage = .services) {
+    public init(board: NoteBoard, desired: [String: Note], stage: SyncStage = .notes) {
         self.board = board
         self.desired = desired
         self.stage = stage

@@ -1,4 +1,5 @@
 import PhoenixCore
+import PhoenixServices
 
 /// `/runs`: the recorded runs, newest first, 50 a page on the server, filtered by outcome,
 /// trigger and stage.
@@ -35,7 +36,7 @@ enum RunsPage {
             <form class="filters" method="get" action="/runs">
             \(select("outcome", "Outcome", RunOutcome.allCases.map(\.rawValue) + ["queued"], model.filter.outcome))
             \(select("trigger", "Trigger", RunTrigger.Kind.allCases.map(\.rawValue), model.filter.trigger))
-            \(select("stage", "Stage", SyncStage.allCases.map(\.rawValue), model.filter.stage?.rawValue))
+            \(select("stage", "Stage", KindRegistry.standard.stages.map(\.rawValue), model.filter.stage?.rawValue))
             <button type="submit">Filter</button></form>
             \(table)
             \(next)

@@ -1,27 +1,29 @@
+import PhoenixCore
+
 /// The Swarm's resources (`swarm` stage): each member's node (`swarm:node/<vm name>`: initialised
 /// or joined, its labels), the overlay networks and the secrets the stacks use. A worker's node
 /// needs the manager's; networks and secrets need the manager; a node needs its VM's settings.
 public struct SwarmKind: ResourceKind {
     public let name = "swarm"
+    public let stages: [SyncStage] = [.swarm]
 
     public init() {}
 
-    public static func nodeID(_ vm: String) -> String { "swarm:node/\(vm)" }
-    public static func networkID(_ network: String) -> String { "swarm:network/\(network)" }
-    public static func secretID(_ secret: String) -> String { "swarm:secret/\(secret)" }
+    public static func networkID(_ network: String) -> String { SwarmDesired.networkID(network) }
+    public static func secretID(_ secret: String) -> String { SwarmDesired.secretID(secret) }
 
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         guard context.stages.contains(.swarm) else { return [] }
         let desired = SwarmDesired(estate: context.estate)
         guard let manager = desired.manager else { return [] }
         var nodes = [
-            ResourceNode(id: manager.resourceID, kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [GuestSettingsKind.id(manager.vmid)])
+            ResourceNode(id: manager.resourceID, kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [Guest.resourceID(manager.vmid)])
         ]
         for worker in desired.workers {
             nodes.append(
                 ResourceNode(
                     id: worker.resourceID, kind: name, stage: .swarm, target: .guest(worker.vmid),
-                    dependsOn: [manager.resourceID, GuestSettingsKind.id(worker.vmid)]))
+                    dependsOn: [manager.resourceID, Guest.resourceID(worker.vmid)]))
         }
         for network in desired.networks.keys {
             nodes.append(ResourceNode(id: Self.networkID(network), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [manager.resourceID]))
@@ -40,10 +42,9 @@ public struct SwarmKind: ResourceKind {
 /// needs the swarm, the networks and the secrets its compose file declares external.
 public struct StackKind: ResourceKind {
     public let name = "stack"
+    public let stages: [SyncStage] = [.stacks]
 
     public init() {}
-
-    public static func id(environment: String, stack: String) -> String { "stack:\(environment)/\(stack)" }
 
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         guard context.stages.contains(.stacks) else { return [] }
@@ -62,11 +63,12 @@ public struct StackKind: ResourceKind {
 /// VMs' nodes (`portainer:agent`, needing their nodes: phoenix places it by a node label).
 public struct PortainerKind: ResourceKind {
     public let name = "portainer"
+    public let stages: [SyncStage] = [.services]
 
     public init() {}
 
-    public static let serverID = "portainer:server"
-    public static let agentID = "portainer:agent"
+    public static let serverID = SwarmDesired.portainerServerID
+    public static let agentID = SwarmDesired.portainerAgentID
 
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         guard context.stages.contains(.services) else { return [] }
