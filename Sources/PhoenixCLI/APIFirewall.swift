@@ -18,10 +18,4 @@ struct FirewallModeOptions: ParsableArguments {
         name: .long,
         help: "How the firewall stage converges: files (the .fw files on the node) or api (rules and options through the Proxmox API; needs --api).")
     var firewallThrough: FirewallMode = .files
-
-    /// The stages the engine converges, and whether the firewall goes through the API beside it.
-    func split(_ stages: [SyncStage]) -> (engine: [SyncStage], apiFirewall: Bool) {
-        guard firewallThrough == .api, stages.contains(.firewall) else { return (stages, false) }
-        return (stages.filter { $0 != .firewall }, true)
-    }
 }

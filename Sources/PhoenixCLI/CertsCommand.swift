@@ -49,10 +49,7 @@ struct CertsStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        for name in names
-        where !estate.certificates.contains(where: { $0.commonName == name }) && !estate.refusedCertificates.contains(where: { $0.commonName == name }) {
-            throw fail("\(name): no certificate of the manifest has that common name", code: 64)
-        }
+        if let name = estate.unknownCertificates(names).first { throw fail("\(name): no certificate of the manifest has that common name", code: 64) }
         let stats = MachineStats()
         let started = Date()
         var options = KindOptions()

@@ -36,10 +36,7 @@ extension SyncOptions {
         stacksDirectory: String?, refresh: Bool = false, quiet: Bool = false
     ) async throws -> (service: SyncService, release: @Sendable () async -> Void, apiCalls: @Sendable () -> Int?) {
         for id in target where estate.guest(id) == nil { throw fail("--target \(id): there is no guest \(id) in the configuration", code: 64) }
-        for name in force
-        where !estate.certificates.contains(where: { $0.commonName == name }) && !estate.refusedCertificates.contains(where: { $0.commonName == name }) {
-            throw fail("--force \(name): no certificate of the manifest has that common name", code: 64)
-        }
+        if let name = estate.unknownCertificates(force).first { throw fail("--force \(name): no certificate of the manifest has that common name", code: 64) }
         // The adapters this command names, whatever the stages: each kind's registration takes what
         // it needs. None connects before it is used (the Swarm's daemons, the VMs' agents), and the
         // API client is made only when the command names an API, so a broken token file is said at once.

@@ -55,13 +55,22 @@ public struct Executor: Sendable {
 
     /// Observes and plans; changes nothing, not even the state store.
     public func plan<K: ConvergentKind>(_ kind: K, in context: KindContext) async -> KindExecution<K> {
+        if let untouched = untargeted(kind, in: context) { return untouched }
         let observation: K.Observation
         do { observation = try await kind.observe(in: context) } catch {
             return KindExecution(kind: kind.name, plan: nil, failure: error, results: failedNodes(of: kind, in: context, error))
         }
-        var execution = executionOf(kind.plan(observation, in: context), of: kind, in: context)
+        // `--target`: what the run's graph leaves out of the targeted guests' stays as it is.
+        var execution = executionOf(kind.plan(observation, in: context).within(context.graph), of: kind, in: context)
         execution.observation = observation
         return execution
+    }
+
+    /// `--target` left out every configured resource of the kind: it reads nothing and changes nothing.
+    private func untargeted<K: ConvergentKind>(_ kind: K, in context: KindContext) -> KindExecution<K>? {
+        let graph = context.graph
+        guard graph.excluded.values.contains(kind.name), !graph.nodes.contains(where: { $0.kind == kind.name }) else { return nil }
+        return KindExecution(kind: kind.name, plan: KindPlan(), results: [])
     }
 
     /// A plan as results: each resource unchanged, planned or failed.
@@ -88,8 +97,9 @@ public struct Executor: Sendable {
     ) async -> KindExecution<K> {
         let planned: KindExecution<K>
         do throws(ResourceFailure) {
+            if let untouched = untargeted(kind, in: context) { return untouched }
             let observation = try await kind.observeRollback(to: run, in: context)
-            var execution = executionOf(try kind.rollback(to: run, observation, in: context), of: kind, in: context)
+            var execution = executionOf(try kind.rollback(to: run, observation, in: context).within(context.graph), of: kind, in: context)
             execution.observation = observation
             planned = execution
         } catch {

@@ -53,7 +53,9 @@ public struct FileKind: ResourceKind {
                 }
             }
             if resource.stage == .gateway { needs += traefik }
-            return ResourceNode(id: resource.id, kind: name, stage: resource.stage, target: resource.target, dependsOn: needs)
+            return ResourceNode(
+                id: resource.id, kind: name, stage: resource.stage, target: resource.target, dependsOn: needs,
+                owner: GuestScope.guest(ofFile: resource.id, target: resource.target).map { .guest($0) } ?? .estate)
         }
     }
 }

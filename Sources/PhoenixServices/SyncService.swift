@@ -99,7 +99,7 @@ public struct SyncService: Sendable {
 
     /// Every resource of the run and what it needs, from the kinds of the runners.
     public func graph() -> ResourceGraph {
-        ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(stages), options: options), kinds: runners.map(\.kind))
+        ResourceGraph(context: ResourceGraphContext(estate: estate, stages: Set(stages), options: options), kinds: runners.map(\.kind), scope: scope)
     }
 
     /// The kinds' context of a plan (no run) or of run `run`.
@@ -148,7 +148,7 @@ public struct SyncService: Sendable {
                         // Whatever this kind did not get to is settled as failed: nothing waits forever.
                         await context.resources.failAll(
                             kind: runner.kind.name,
-                            report.error.map { .cannotCheck(reason: $0) } ?? .bug("the \(runner.kind.name) kind ended before it settled this resource"))
+                            report.failure ?? .bug("the \(runner.kind.name) kind ended before it settled this resource"))
                         return (index, report)
                     }
                 }
@@ -220,7 +220,7 @@ public struct SyncService: Sendable {
                         // (a guest's files, a service's certificate) is put back all the same.
                         if let report {
                             await context.resources.failAll(
-                                kind: runner.kind.name, .cannotCheck(reason: report.error ?? "the \(runner.kind.name) kind ended before it"))
+                                kind: runner.kind.name, report.failure ?? .bug("the \(runner.kind.name) kind ended before it settled this resource"))
                         } else {
                             await context.resources.leaveAll(kind: runner.kind.name)
                         }

@@ -42,24 +42,36 @@ extension StateStore {
             try db.execute(
                 sql: "INSERT INTO run_resources (run_id, resource, unit, path, mode, digest) SELECT ?, resource, unit, path, mode, digest FROM applied",
                 arguments: [run])
+            try db.execute(sql: "UPDATE runs SET files_snapshot = 1 WHERE id = ?", arguments: [run])
         }
     }
 
     /// The resources a successful run left behind, with their contents; `withoutContents` are those
-    /// recorded only as keyed hashes (a rollback cannot put them back).
+    /// recorded only as keyed hashes (a rollback cannot put them back). A run that did not record
+    /// the files (`converge`, a sync of other stages) left those of the newest run before it that did.
     public func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [AppliedRecord]) {
         guard let record = try self.run(run) else { throw StateError.unknownRun(run) }
         guard [RunOutcome.succeeded, .noChanges].map(\.rawValue).contains(record.outcome) else {
             throw StateError.runNotRestorable(run, outcome: record.outcome)
         }
-        // Only sync and rollback runs leave a snapshot of the files; any other would read as "no files".
-        guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else { throw StateError.runChangedNoFiles(run, command: record.command) }
+        let (recorded, managed): (Int64?, Bool) = try read { db in
+            (
+                try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM runs WHERE id <= ? AND files_snapshot = 1", arguments: [run]),
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM applied)") ?? false
+            )
+        }
+        guard let source = recorded else {
+            // No files then and none now: nothing to put back. Files phoenix manages now that no run
+            // up to this one recorded would read as "no files" and all be removed: refused.
+            if managed { throw StateError.runChangedNoFiles(run, command: record.command) }
+            return ([], [])
+        }
         return try read { db in
             let withoutContents: [AppliedRecord] = try Row.fetchAll(
                 db,
                 sql:
                     "SELECT resource, unit, path, mode, digest FROM run_resources WHERE run_id = ? AND digest NOT IN (SELECT digest FROM blobs) ORDER BY resource",
-                arguments: [run]
+                arguments: [source]
             ).compactMap { row in
                 guard let unit = ServiceUnit(key: row["unit"]) else { return nil }
                 return AppliedRecord(id: row["resource"], unit: unit, path: row["path"], mode: row["mode"], digest: row["digest"])
@@ -67,7 +79,7 @@ extension StateStore {
             let resources: [Resource] = try Row.fetchAll(
                 db,
                 sql: "SELECT r.resource, r.unit, r.path, r.mode, b.content FROM run_resources r JOIN blobs b ON b.digest = r.digest WHERE r.run_id = ?",
-                arguments: [run]
+                arguments: [source]
             ).compactMap { row in
                 guard let unit = ServiceUnit(key: row["unit"]) else { return nil }
                 let content: Data = row["content"]

@@ -158,6 +158,17 @@ public final class StateStore: StateBackend {
         migrator.registerMigration("v7") { db in
             try db.alter(table: "journal") { table in table.add(column: "kind", .text) }
         }
+        // Whether a run recorded the installed files (`snapshot(run:)`): a rollback to a run that
+        // did not returns to the files of the newest run before it that did. Earlier runs recorded
+        // them when they were syncs or rollbacks (or kept any file).
+        migrator.registerMigration("v8") { db in
+            try db.alter(table: "runs") { table in table.add(column: "files_snapshot", .boolean).notNull().defaults(to: false) }
+            try db.execute(
+                sql: """
+                    UPDATE runs SET files_snapshot = 1 WHERE id IN (SELECT DISTINCT run_id FROM run_resources)
+                    OR command LIKE 'sync%' OR command LIKE 'rollback%'
+                    """)
+        }
         return migrator
     }
 

@@ -169,17 +169,21 @@ public final class InMemoryStateStore: StateBackend, Sendable {
             guard [RunOutcome.succeeded, .noChanges].map(\.rawValue).contains(record.outcome) else {
                 throw StateError.runNotRestorable(run, outcome: record.outcome)
             }
-            guard record.command.hasPrefix("sync") || record.command.hasPrefix("rollback") else {
-                throw StateError.runChangedNoFiles(run, command: record.command)
+            // The files of the newest run up to this one that recorded them.
+            guard let source = data.runResources.keys.filter({ $0 <= run }).max() else {
+                // No files then and none now: nothing to put back; files managed now that no run up
+                // to this one recorded would all be removed: refused.
+                if !data.appliedRecords.isEmpty { throw StateError.runChangedNoFiles(run, command: record.command) }
+                return ([], [])
             }
-            let kept = data.runResources[run] ?? []
+            let kept = data.runResources[source] ?? []
             let blobs = data.blobs
             let resources = kept.compactMap { applied in
                 blobs[applied.digest].map {
                     Resource(
                         id: applied.id, unit: applied.unit, path: applied.path, contents: $0, mode: applied.mode,
                         activation: Resource.activation(of: applied.id),
-                        origin: "the state run \(run) left")
+                        origin: "the state run \(source) left")
                 }
             }
             return (resources.sorted { $0.id < $1.id }, kept.filter { blobs[$0.digest] == nil }.sorted { $0.id < $1.id })

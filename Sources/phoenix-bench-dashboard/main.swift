@@ -85,7 +85,8 @@ await agent.adopt(status)
 let now = Date()
 let guestRows = estate.guests.enumerated().map { index, guest in
     GuestStatus.Row(
-        id: guest.id, kind: guest.kind == .lxc ? "lxc" : "vm", name: guest.name, status: index % 10 == 0 ? "stopped" : "running", node: "pve", notes: [])
+        id: guest.id, kind: guest.kind == .lxc ? "lxc" : "vm", name: guest.name, status: index % 10 == 0 ? "stopped" : "running", node: "pve", notes: [],
+        shouldRun: true)
 }
 let stackRows = (0..<shape[2]).map { index in
     StacksStatus.Stack(

@@ -16,9 +16,9 @@ struct DashboardEstateTests {
 
     static var guests: GuestStatus {
         GuestStatus(rows: [
-            .init(id: 101, kind: "lxc", name: "dns", status: "running", node: "pve", notes: []),
-            .init(id: 102, kind: "lxc", name: "gateway", status: "stopped", node: "pve", notes: ["changed on the cluster since run 4"]),
-            .init(id: 103, kind: "vm", name: "swarm", status: "absent", node: "-", notes: []),
+            .init(id: 101, kind: "lxc", name: "dns", status: "running", node: "pve", notes: [], shouldRun: true),
+            .init(id: 102, kind: "lxc", name: "gateway", status: "stopped", node: "pve", notes: ["changed on the cluster since run 4"], shouldRun: true),
+            .init(id: 103, kind: "vm", name: "swarm", status: "absent", node: "-", notes: [], shouldRun: true),
             .init(id: 900, kind: "vm", name: "base", status: "stopped", node: "pve", notes: ["template"]),
         ])
     }
@@ -75,7 +75,7 @@ struct DashboardEstateTests {
                 "deployed by <a href=\"/runs/\(run)\">run \(run)</a> at <code title=\"\(String(repeating: "7", count: 40))\">777777777777</code>"))
         #expect(page.text.contains("data-stack=\"db\" data-health=\"converged\"") && page.text.contains("never deployed by phoenix"))
 
-        let many = GuestStatus(rows: (1...120).map { .init(id: $0, kind: "lxc", name: "g\($0)", status: "running", node: "pve", notes: []) })
+        let many = GuestStatus(rows: (1...120).map { .init(id: $0, kind: "lxc", name: "g\($0)", status: "running", node: "pve", notes: [], shouldRun: true) })
         await setup.agent.adopt(EstateReadings(guests: .read(many, at: Self.read)))
         let first = await setup.get("/guests")
         #expect(first.text.components(separatedBy: "<tr data-guest=").count - 1 == 50)

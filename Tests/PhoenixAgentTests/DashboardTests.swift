@@ -315,7 +315,7 @@ struct DashboardTests {
                 KindDrift.notChecked(kind: "stack", resources: 1),
             ],
             notApplied: [(.guests, "no Proxmox API options")]
-        ).after(runFailures: ["stack:production/web": "health"])
+        ).after(runFailures: ["stack:production/web": .verificationFailed(check: "health", seen: "0 of 2 tasks running")])
         let html = OverviewPage.stages(status).text
         for (stage, state) in [
             ("files", "in sync"), ("dns", "drifted"), ("gateway", "in sync"), ("stacks", "failed"), ("certs", "failed"), ("guests", "not applied"),

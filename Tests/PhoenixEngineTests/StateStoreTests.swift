@@ -148,6 +148,30 @@ struct StateContractTests {
         #expect(try store.runs().map(\.id) == [second, first])
     }
 
+    @Test(
+        "a run that recorded no files (converge, a sync of other stages) returns to those of the newest run before it that did; an agent's run is a target like a sync",
+        arguments: StateBackendKind.allCases)
+    func snapshotOfRunsWithoutFiles(_ backend: StateBackendKind) throws {
+        let (store, directory) = try backend.make()
+        defer { _ = directory }
+        let (agent, _) = try store.beginRun(command: "agent", user: "phoenix", host: "h")
+        try store.recordApplied(run: agent, StateStoreTests.resource)
+        try store.snapshot(run: agent)
+        try store.finishRun(agent, outcome: .succeeded, summary: "")
+        let (converge, _) = try store.beginRun(command: "converge", user: "ops", host: "h")
+        try store.finishRun(converge, outcome: .succeeded, summary: "")
+        let (later, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
+        let changed = Resource(
+            id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.2 a.lab\n", mode: "0644", activation: .reload, origin: "t")
+        try store.recordApplied(run: later, changed)
+        try store.snapshot(run: later)
+        try store.finishRun(later, outcome: .succeeded, summary: "")
+
+        #expect(try store.snapshot(of: agent).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent's own files")
+        #expect(try store.snapshot(of: converge).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent run's files: converge left them so")
+        #expect(try store.snapshot(of: later).resources.map(\.contents) == ["10.0.0.2 a.lab\n"])
+    }
+
     @Test("converge's guest records: written, replaced, forgotten; a converge run is no rollback target", arguments: StateBackendKind.allCases)
     func guestRecords(_ backend: StateBackendKind) throws {
         let (store, directory) = try backend.make()
@@ -164,7 +188,13 @@ struct StateContractTests {
             try store.guestRecords() == [
                 101: GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run, pending: ["cores", "net0"])
             ])
-        // Rolling back to it would read as "no files at all" and remove every managed file.
+        // Once a later sync installed files, rolling back to it would read as "no files at all" and
+        // remove every managed file.
+        #expect(try store.snapshot(of: run).resources.isEmpty, "no files then and none now: nothing to put back")
+        let (sync, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
+        try store.recordApplied(run: sync, StateStoreTests.resource)
+        try store.snapshot(run: sync)
+        try store.finishRun(sync, outcome: .succeeded, summary: "")
         #expect(throws: StateError.runChangedNoFiles(run, command: "converge")) { try store.snapshot(of: run) }
     }
 

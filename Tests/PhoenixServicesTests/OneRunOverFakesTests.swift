@@ -69,6 +69,37 @@ struct OneRunOverFakesTests {
         #expect(drifts.first { $0.kind == "stack" }?.notChecked == nil && drifts.first { $0.kind == "guest-settings" }?.notChecked == nil)
     }
 
+    @Test(
+        "--target: the executor runs only the targeted guests' own resources; the estate's (the Swarm's stack) and other guests' (their certificates) stay as they are"
+    )
+    func targeted() async throws {
+        let estate = try FakeEstate().load()
+        let proxmox = FakeEstate.cluster(estate, differing: [101: ["cores": "1"], 102: ["cores": "1"]])
+        let docker = FakeDockerEngine(hostname: "swarm-manager")
+        let ca = try FakeCertificateAuthority()
+        let (host, guest) = Self.machines(ca)
+        let store = InMemoryStateStore()
+        func run(_ guests: Set<Int>) async throws -> [String: ResourceResult] {
+            var service = FakeRun(estate: estate, proxmox: proxmox, docker: docker, ca: ca, host: host, guest: guest).service()
+            service.scope = GuestScope(guests)
+            let outcome = try await service.sync(store: store, command: "sync all --target")
+            #expect(outcome.succeeded, "\(outcome.reports.flatMap(\.failures))")
+            return FakeRun.results(outcome)
+        }
+        let db = try await run([102])
+        #expect(db["guest:102"]?.outcome == .converged && db["firewall:guest/102"] != nil, "\(db.keys.sorted())")
+        for id in ["guest:101", "firewall:guest/101", "cert:\(FakeEstate.certificate)", "stack:production/whoami", "swarm:network/traefik-public"] {
+            #expect(db[id] == nil, "\(id) is not guest 102's: \(db[id].map { "\($0.outcome)" } ?? "")")
+        }
+        #expect(proxmox.config(of: 101)?["cores"] == "1" && proxmox.config(of: 102)?["cores"] == "2")
+        #expect(ca.counts["sign"] == nil && docker.deploys == 0, "no certificate signed, no stack deployed")
+
+        let web = try await run([101])
+        #expect(web["guest:101"]?.outcome == .converged && web["cert:\(FakeEstate.certificate)"]?.outcome == .converged, "web's certificate is 101's")
+        #expect(web["stack:production/whoami"] == nil && docker.deploys == 0, "the stack is the estate's: an untargeted run deploys it")
+        #expect(ca.counts["sign"] == 1)
+    }
+
     @Test("the Swarm manager's VM whose change Proxmox refuses blocks the Swarm and its stack; the containers and their rules go on")
     func blockedAcrossKinds() async throws {
         var configuration = FakeEstate()

@@ -76,7 +76,7 @@ public actor Agent {
     /// Jobs started or ended, and the release waiting for quiet.
     private var activity = 0
     private var releaseTimer: Task<Void, Never>?
-    private var lastRunFailures: [String: String] = [:]
+    private var lastRunFailures: [String: ResourceFailure] = [:]
     private var lastWebhook: Date?
 
     /// The estate stage by stage, as the last drift check found it and the runs since left it
@@ -399,7 +399,7 @@ public actor Agent {
                 ? NotificationCause.invalidCommit(diagnostics: result.diagnostics)
                 : result.failures.isEmpty
                     ? NotificationCause(key: "run failed: \(result.summary)", summary: result.summary)
-                    : NotificationCause.failedResources(result.failures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                    : NotificationCause.failedResources(result.failures.sorted { $0.key < $1.key }.map { ($0.key, $0.value.category) })
             await notifier.runEnded(
                 estate: settings.estateName, commit: commit, run: String(result.run), outcome: result.outcome.rawValue, url: link, failure: cause)
         case .waitingForApproval, .superseded, .interrupted, .discarded:

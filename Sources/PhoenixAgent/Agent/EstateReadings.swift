@@ -59,9 +59,7 @@ public struct EstateReadings: Sendable {
     /// The guests that should run and do not: configured, enabled, not templates, and not
     /// `running` on the cluster (absent ones included).
     public var guestsNotRunning: [GuestStatus.Row] {
-        (guests?.status?.rows ?? []).filter { row in
-            row.status != "running" && !row.notes.contains { ["template", "disabled", "not in the configuration"].contains($0) }
-        }
+        (guests?.status?.rows ?? []).filter { $0.shouldRun && $0.status != "running" }
     }
 
     /// The configured stacks the Swarm does not run as configured (not converged, or not deployed).

@@ -19,8 +19,10 @@ public struct EstateStatus: Sendable, Equatable {
         public var resources: Int
         /// Drifted resources, by id.
         public var drifted: [String] = []
-        /// Resources the last run left failed, or the reason the stage's kind could not be checked.
-        public var failed: [String] = []
+        /// The resources of the stage the last run left failed, with how.
+        public var failedResources: [String: ResourceFailure] = [:]
+        /// The kinds of the stage the last drift check could not check, with why.
+        public var unchecked: [String: ResourceFailure] = [:]
         /// Why the stage cannot be converged here (no Proxmox API options …).
         public var notApplied: String?
         /// Kinds of the stage whose resources the drift check does not compare, with why: the
@@ -29,8 +31,15 @@ public struct EstateStatus: Sendable, Equatable {
 
         public var state: State {
             if notApplied != nil { return .notApplied }
-            if !failed.isEmpty { return .failed }
+            if !failedResources.isEmpty || !unchecked.isEmpty { return .failed }
             return drifted.isEmpty ? .inSync : .drifted
+        }
+
+        /// What failed, for people: each resource with its failure's category, then each kind that
+        /// could not be checked with why.
+        public var failed: [String] {
+            failedResources.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value.category))" }
+                + unchecked.sorted { $0.key < $1.key }.map { "\($0.key) could not be checked: \($0.value)" }
         }
     }
 
@@ -69,9 +78,7 @@ public struct EstateStatus: Sendable, Equatable {
                 for stage in Set(stageOf.filter { kindOf[$0.key] == drift.kind }.values) { stages[stage]?.notChecked.append(reason) }
             }
             if let failure = drift.failure {
-                for stage in Set(stageOf.filter { kindOf[$0.key] == drift.kind }.values) {
-                    stages[stage]?.failed.append("\(drift.kind) could not be checked: \(failure)")
-                }
+                for stage in Set(stageOf.filter { kindOf[$0.key] == drift.kind }.values) { stages[stage]?.unchecked[drift.kind] = failure }
             }
             for finding in drift.findings where finding.state != .inSync {
                 findings.append(finding)
@@ -88,7 +95,7 @@ public struct EstateStatus: Sendable, Equatable {
         guard let stage = stageOf[id] else { return .inSync }
         let summary = stages.first { $0.stage == stage }
         if summary?.notApplied != nil { return .notApplied }
-        if summary?.failed.contains(where: { $0.hasPrefix(id + " (") }) == true { return .failed }
+        if summary?.failedResources[id] != nil { return .failed }
         return summary?.drifted.contains(id) == true ? .drifted : .inSync
     }
 
@@ -98,14 +105,14 @@ public struct EstateStatus: Sendable, Equatable {
         KindRegistry.standard.stage(named: String(id.prefix { $0 != ":" }))
     }
 
-    /// The same, with what an ended run left failed (`failures`: resource id → category) in place
-    /// of what the run before left failed.
-    public func after(runFailures failures: [String: String]) -> EstateStatus {
+    /// The same, with what an ended run left failed (`failures`, by resource id) in place of what
+    /// the run before left failed; the kinds the drift check could not check stay so until the next.
+    public func after(runFailures failures: [String: ResourceFailure]) -> EstateStatus {
         var copy = self
-        for index in copy.stages.indices { copy.stages[index].failed.removeAll { !$0.contains(" could not be checked: ") } }
-        for (id, category) in failures.sorted(by: { $0.key < $1.key }) {
+        for index in copy.stages.indices { copy.stages[index].failedResources = [:] }
+        for (id, failure) in failures {
             guard let stage = stageOf[id], let index = copy.stages.firstIndex(where: { $0.stage == stage }) else { continue }
-            copy.stages[index].failed.append("\(id) (\(category))")
+            copy.stages[index].failedResources[id] = failure
         }
         return copy
     }

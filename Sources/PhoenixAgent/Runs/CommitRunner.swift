@@ -58,8 +58,8 @@ public struct CommitRun: Sendable, Equatable {
     /// The stages a plan that waits for approval would change (the runs the service finishes
     /// record their own).
     public var stages: Set<SyncStage> = []
-    /// The failed resources by id, with their failure's category: a notification's cause.
-    public var failures: [String: String] = [:]
+    /// The failed resources by id, with how each failed (a notification names their categories).
+    public var failures: [String: ResourceFailure] = [:]
     /// The errors of an invalid commit, as `validate` prints them.
     public var diagnostics: [String] = []
     public var seconds = 0.0
@@ -237,7 +237,7 @@ public struct CommitRunner: Sendable {
                 record(job.run, details: details)
                 // A resource not applied here yet (the CA root not exported) is no failure of the run.
                 result.failures = Dictionary(
-                    outcome.reports.flatMap { $0.failures.map { ($0.key, $0.value.failure.category) } }, uniquingKeysWith: { first, _ in first })
+                    outcome.reports.flatMap { $0.failures.map { ($0.key, $0.value.failure) } }, uniquingKeysWith: { first, _ in first })
                 let recorded = (try? store.run(job.run))?.outcome
                 return end(recorded.flatMap(RunOutcome.init(rawValue:)) ?? (outcome.succeeded ? .succeeded : .failed), (try? store.run(job.run))?.summary ?? "")
             } catch let StateError.locked(pid, host, _, holder) {

@@ -44,8 +44,27 @@ public struct StepCASettings: Sendable, Equatable {
 
 public struct CertConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
-    public init(message: String) { self.message = message }
+    /// What it is, typed: Step-CA's refusal of a call, or a state phoenix cannot use (cannot check).
+    public let failure: ResourceFailure
+
+    public init(message: String) {
+        self.message = message
+        failure = .cannotCheck(reason: message)
+    }
+
+    /// Step-CA refused or did not answer a call.
+    public init(_ error: StepCAError) {
+        message = error.description
+        failure = .refused(system: "Step-CA", call: error.call, message: error.description)
+    }
+
     public var description: String { message }
+
+    /// As a step's failure: Step-CA's own refusal with its call, else a refusal of `call` with the words.
+    public func refusal(of call: String) -> ResourceFailure {
+        if case .refused = failure { return failure }
+        return .refused(system: "Step-CA", call: call, message: message)
+    }
 }
 
 /// When a certificate is due: less than a fraction of its lifetime left, or less than a duration.

@@ -8,13 +8,30 @@ public struct ResourceNode: Sendable, Hashable {
     public let stage: SyncStage
     public let target: RenderedFile.Target
     public var dependsOn: [String]
+    /// Whose resource it is, for `--target`.
+    public let owner: Owner
 
-    public init(id: String, kind: String, stage: SyncStage, target: RenderedFile.Target, dependsOn: [String] = []) {
+    /// One guest's own resource, or the estate's: built from many guests or shared by them (the DNS
+    /// records, the Swarm's networks and stacks), which a run targeted at guests leaves as it is.
+    public enum Owner: Sendable, Hashable {
+        case guest(Int)
+        case estate
+    }
+
+    /// `owner` defaults to the guest the resource lives in (the estate's when it lives on the host).
+    public init(id: String, kind: String, stage: SyncStage, target: RenderedFile.Target, dependsOn: [String] = [], owner: Owner? = nil) {
         self.id = id
         self.kind = kind
         self.stage = stage
         self.target = target
         self.dependsOn = dependsOn
+        if let owner {
+            self.owner = owner
+        } else if case let .guest(guest) = target {
+            self.owner = .guest(guest)
+        } else {
+            self.owner = .estate
+        }
     }
 
     /// `host`, `guest/101`: where the resource lives, for output.
@@ -57,12 +74,24 @@ public struct ResourceGraph: Sendable {
     public let nodes: [ResourceNode]
     private let index: [String: Int]
 
-    /// The resources `kinds` declare for `context` (the registered kinds: PhoenixServices' `KindRegistry`).
-    public init(context: ResourceGraphContext, kinds: [any ResourceKind]) {
-        self.init(nodes: kinds.flatMap { $0.nodes(in: context) })
+    /// The configured resources a `scope` (`--target`) leaves out, by id, with their kinds: a
+    /// targeted run touches none of them.
+    public let excluded: [String: String]
+
+    /// The resources `kinds` declare for `context` (the registered kinds: PhoenixServices' `KindRegistry`);
+    /// with a `scope` (`--target`), only those of the guests it names.
+    public init(context: ResourceGraphContext, kinds: [any ResourceKind], scope: GuestScope? = nil) {
+        let all = kinds.flatMap { $0.nodes(in: context) }
+        guard let scope else {
+            self.init(nodes: all)
+            return
+        }
+        let (kept, left) = (all.filter(scope.contains), all.filter { !scope.contains($0) })
+        self.init(nodes: kept, excluded: Dictionary(left.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first }))
     }
 
-    public init(nodes: [ResourceNode]) {
+    public init(nodes: [ResourceNode], excluded: [String: String] = [:]) {
+        self.excluded = excluded
         let ids = Set(nodes.map(\.id))
         var kept: [String: ResourceNode] = [:]
         for var node in nodes {

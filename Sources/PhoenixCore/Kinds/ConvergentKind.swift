@@ -265,6 +265,14 @@ public struct KindPlan<Change: Sendable>: Sendable {
     }
 
     public var hasChanges: Bool { !steps.isEmpty }
+
+    /// The plan without what `graph` leaves out (`--target`): no step that touches any of it.
+    public func within(_ graph: ResourceGraph) -> KindPlan {
+        func kept(_ id: String) -> Bool { graph.excluded[id] == nil }
+        return KindPlan(
+            steps: steps.filter { $0.resources.allSatisfy(kept) && $0.companions.allSatisfy(kept) }, unchanged: unchanged.filter(kept),
+            failed: failed.filter { kept($0.key) }, notes: notes)
+    }
 }
 
 /// How many steps of a kind the executor runs at once.

@@ -160,7 +160,8 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
     case locked(pid: Int32, host: String, since: Date, run: Int64?)
     case unknownRun(Int64)
     case runNotRestorable(Int64, outcome: String)
-    /// A run that changed no files (`converge` changes guests): there is nothing of it to restore.
+    /// Neither this run nor any before it recorded the installed files (`converge` changes guests):
+    /// there is no file state to return to.
     case runChangedNoFiles(Int64, command: String)
 
     public var description: String {
@@ -175,7 +176,7 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
         case let .runNotRestorable(id, outcome):
             return "run \(id) ended \(outcome); only a successful run recorded a state to return to"
         case let .runChangedNoFiles(id, command):
-            return "run \(id) (\(command)) changed guests, not files: rollback returns to a sync run (phoenix history lists them)"
+            return "no run up to \(id) (\(command)) recorded the installed files: there is no state of them to return to (phoenix history lists the runs)"
         }
     }
 }

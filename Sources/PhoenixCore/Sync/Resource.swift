@@ -185,9 +185,19 @@ public struct GuestScope: Sendable, Equatable {
 
     public init(_ guests: Set<Int>) { self.guests = guests }
 
-    public func contains(id: String, target: RenderedFile.Target) -> Bool {
-        if case let .guest(guest) = target, guests.contains(guest) { return true }
-        if id.hasPrefix("firewall:guest/"), let guest = Int(id.dropFirst("firewall:guest/".count)) { return guests.contains(guest) }
+    /// Whether a resource of the graph is one of these guests' own.
+    public func contains(_ node: ResourceNode) -> Bool {
+        if case let .guest(guest) = node.owner { return guests.contains(guest) }
         return false
+    }
+
+    public func contains(id: String, target: RenderedFile.Target) -> Bool {
+        Self.guest(ofFile: id, target: target).map(guests.contains) ?? false
+    }
+
+    /// The guest a file is about: the one it lives in, or the one whose `.fw` file it is (on the host).
+    public static func guest(ofFile id: String, target: RenderedFile.Target) -> Int? {
+        if case let .guest(guest) = target { return guest }
+        return id.hasPrefix("firewall:guest/") ? Int(id.dropFirst("firewall:guest/".count)) : nil
     }
 }

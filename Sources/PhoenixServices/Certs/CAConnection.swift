@@ -132,7 +132,7 @@ public actor CAConnection {
             return .success(client)
         } catch {
             await client.shutdown()
-            return .failure(CertConfigError(message: error.description))
+            return .failure(CertConfigError(error))
         }
     }
 
@@ -151,7 +151,7 @@ public actor CAConnection {
         do throws(StepCAError) {
             published = try await client.provisioner(named: settings.provisioner)
         } catch {
-            return .failure(CertConfigError(message: error.description))
+            return .failure(CertConfigError(error))
         }
         var secret = Array(password.utf8)
         while secret.last == UInt8(ascii: "\n") || secret.last == UInt8(ascii: "\r") { secret.removeLast() }

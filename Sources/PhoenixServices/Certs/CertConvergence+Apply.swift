@@ -19,7 +19,7 @@ extension CertConvergence {
     func material(for item: Item) async throws -> Material {
         let root: PinnedRoot
         switch await connection.root() {
-        case let .failure(error): throw ResourceFailure.refused(system: "Step-CA", call: "its root certificate", message: error.message)
+        case let .failure(error): throw error.refusal(of: "its root certificate")
         case let .success(pinned): root = pinned
         }
         let current = (chain: item.copies[0].found?.contents, key: item.copies[1].found?.contents)
@@ -35,7 +35,7 @@ extension CertConvergence {
             // A renewal authenticates with the current certificate: no provisioner key needed.
             let client: any CertificateAuthority
             switch await connection.client() {
-            case let .failure(error): throw ResourceFailure.refused(system: "Step-CA", call: "connect", message: error.message)
+            case let .failure(error): throw error.refusal(of: "connect")
             case let .success(connected): client = connected
             }
             do throws(StepCAError) {
@@ -72,7 +72,7 @@ extension CertConvergence {
 
     func open() async throws -> (any CertificateAuthority, ProvisionerKey) {
         switch await connection.open() {
-        case let .failure(error): throw ResourceFailure.refused(system: "Step-CA", call: "the provisioner", message: error.message)
+        case let .failure(error): throw error.refusal(of: "the provisioner")
         case let .success(opened): return (opened.client, opened.key)
         }
     }

@@ -29,7 +29,7 @@ extension CertConvergence: ConvergentKind {
     public func observe(in context: KindContext) async throws(ResourceFailure) -> Observation {
         if let reason = await notReady() { return Observation(items: [], notReady: reason) }
         switch await observe() {
-        case let .failure(error): throw .cannotCheck(reason: error.message)
+        case let .failure(error): throw error.failure
         case let .success(items): return Observation(items: items, notReady: nil)
         }
     }

@@ -6,6 +6,14 @@ public enum ForceRenewal: KindOption {
     public static let defaultValue: Set<String> = []
 }
 
+extension Estate {
+    /// The common names no entry of the manifest has (valid or refused for its own errors).
+    public func unknownCertificates(_ names: [String]) -> [String] {
+        let known = Set(certificates.map(\.commonName) + refusedCertificates.map(\.commonName))
+        return names.filter { !known.contains($0) }
+    }
+}
+
 extension CertConvergence {
     /// The certificates take part when the `certs` stage is asked; the Swarm secrets they feed
     /// take the files they install.

@@ -17,15 +17,17 @@ public struct CertKind: ResourceKind {
 
     public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
         guard context.stages.contains(.certs) else { return [] }
+        // A certificate installed in a guest is that guest's (`--target`); one only on the host is the estate's.
         let requests = context.estate.certificates.map { request in
-            (request.commonName, [Self.trustID] + (request.guestID.map { [Guest.resourceID($0)] } ?? []))
+            (request.commonName, [Self.trustID] + (request.guestID.map { [Guest.resourceID($0)] } ?? []), request.guestID)
         }
         // An entry left out for its own errors is still a resource: it fails, and what needs it waits for that.
-        let refused = context.estate.refusedCertificates.map { ($0.commonName, [Self.trustID]) }
-        return (requests + refused).flatMap { commonName, needs in
-            [
-                ResourceNode(id: Self.id(commonName), kind: name, stage: .certs, target: .host, dependsOn: needs),
-                ResourceNode(id: Self.filesID(commonName), kind: name, stage: .certs, target: .host, dependsOn: needs),
+        let refused = context.estate.refusedCertificates.map { ($0.commonName, [Self.trustID], Int?.none) }
+        return (requests + refused).flatMap { commonName, needs, guest in
+            let owner = guest.map { ResourceNode.Owner.guest($0) } ?? .estate
+            return [
+                ResourceNode(id: Self.id(commonName), kind: name, stage: .certs, target: .host, dependsOn: needs, owner: owner),
+                ResourceNode(id: Self.filesID(commonName), kind: name, stage: .certs, target: .host, dependsOn: needs, owner: owner),
             ]
         }
     }

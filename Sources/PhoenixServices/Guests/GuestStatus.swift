@@ -13,14 +13,17 @@ public struct GuestStatus: Sendable {
         public var node: String
         /// Template, disabled, changed since converge, reboot pending, not in the configuration.
         public var notes: [String]
+        /// Configured, enabled and not a template: a guest that should be running.
+        public var shouldRun: Bool
 
-        public init(id: Int, kind: String, name: String, status: String, node: String, notes: [String]) {
+        public init(id: Int, kind: String, name: String, status: String, node: String, notes: [String], shouldRun: Bool = false) {
             self.id = id
             self.kind = kind
             self.name = name
             self.status = status
             self.node = node
             self.notes = notes
+            self.shouldRun = shouldRun
         }
     }
 
@@ -38,7 +41,7 @@ public struct GuestStatus: Sendable {
             if let actual, let record = records[guest.id] { notes += Self.notes(guest, actual, record) }
             return Row(
                 id: guest.id, kind: guest.kind == .lxc ? "lxc" : "vm", name: guest.name, status: actual?.status ?? "absent", node: actual?.node ?? "-",
-                notes: notes)
+                notes: notes, shouldRun: guest.enabled && !guest.isTemplate)
         }
         for guest in cluster where !configured.contains(guest.vmid) {
             rows.append(

@@ -26,13 +26,15 @@ public struct SwarmKind: ResourceKind {
                     dependsOn: [manager.resourceID, Guest.resourceID(worker.vmid)]))
         }
         for network in desired.networks.keys {
-            nodes.append(ResourceNode(id: Self.networkID(network), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [manager.resourceID]))
+            nodes.append(
+                ResourceNode(
+                    id: Self.networkID(network), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: [manager.resourceID], owner: .estate))
         }
         let feeds = CertSecretFeed.all(in: context.estate)
         for secret in desired.secrets.keys {
             // A secret fed by a certificate needs it issued first (its value is the certificate's).
             let needs = [manager.resourceID] + (feeds[secret].map { [$0.request.resourceID] } ?? [])
-            nodes.append(ResourceNode(id: Self.secretID(secret), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: needs))
+            nodes.append(ResourceNode(id: Self.secretID(secret), kind: name, stage: .swarm, target: .guest(manager.vmid), dependsOn: needs, owner: .estate))
         }
         return nodes
     }
@@ -53,7 +55,8 @@ public struct StackKind: ResourceKind {
         return desired.stacks.filter { $0.stage == .stacks }.map { stack in
             ResourceNode(
                 id: stack.resourceID, kind: name, stage: .stacks, target: .guest(manager.vmid),
-                dependsOn: [manager.resourceID] + stack.externalNetworks.map(SwarmKind.networkID) + stack.externalSecrets.map(SwarmKind.secretID))
+                dependsOn: [manager.resourceID] + stack.externalNetworks.map(SwarmKind.networkID) + stack.externalSecrets.map(SwarmKind.secretID),
+                owner: .estate)
         }
     }
 }
@@ -79,13 +82,14 @@ public struct PortainerKind: ResourceKind {
             nodes.append(
                 ResourceNode(
                     id: Self.serverID, kind: name, stage: .services, target: .guest(manager.vmid),
-                    dependsOn: [manager.resourceID] + server.externalNetworks.map(SwarmKind.networkID) + server.externalSecrets.map(SwarmKind.secretID)))
+                    dependsOn: [manager.resourceID] + server.externalNetworks.map(SwarmKind.networkID) + server.externalSecrets.map(SwarmKind.secretID),
+                    owner: .estate))
         }
         if !desired.agentVMs.isEmpty {
             nodes.append(
                 ResourceNode(
                     id: Self.agentID, kind: name, stage: .services, target: .guest(manager.vmid),
-                    dependsOn: [manager.resourceID] + desired.agents.map(\.resourceID)))
+                    dependsOn: [manager.resourceID] + desired.agents.map(\.resourceID), owner: .estate))
         }
         return nodes
     }
