@@ -19,7 +19,14 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
 
     public var name: String { FileKind().name }
     public var stage: SyncStage { stages.first ?? .files }
-    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] { FileKind().nodes(in: context).filter { stages.contains($0.stage) } }
+    /// The files of this run's stages as the engine installs them, the stack files it read among them.
+    public func nodes(in context: ResourceGraphContext) -> [ResourceNode] {
+        var options = context.options
+        options[FileGraphInputs.self].nodeName = engine.nodeName
+        options[FileGraphInputs.self].inputs.stackFiles = engine.stackFiles
+        return FileKind().nodes(in: ResourceGraphContext(estate: context.estate, stages: context.stages, options: options))
+            .filter { stages.contains($0.stage) }
+    }
 
     /// The limits the engine's units keep: its parallelism, one unit at a time per machine.
     public var limits: ExecutionLimits { ExecutionLimits(parallelism: engine.parallelism, perTarget: 1) }

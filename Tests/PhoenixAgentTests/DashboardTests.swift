@@ -306,8 +306,14 @@ struct DashboardTests {
     func overviewStages() {
         let status = EstateStatus(
             commit: String(repeating: "d", count: 40), checked: Date(timeIntervalSince1970: 1_800_000_000),
-            stageOf: ["file:/etc/hosts": .dns, "file:/etc/nginx/site": .gateway, "stack:production/web": .stacks, "cert:web": .certs],
-            kindOf: ["file:/etc/hosts": "file", "file:/etc/nginx/site": "file", "stack:production/web": "stack", "cert:web": "cert"],
+            stageOf: [
+                "file:/etc/hosts": .dns, "file:/etc/nginx/site": .gateway, "files:web/docker-compose.yml": .files, "stack:production/web": .stacks,
+                "cert:web": .certs,
+            ],
+            kindOf: [
+                "file:/etc/hosts": "file", "file:/etc/nginx/site": "file", "files:web/docker-compose.yml": "file", "stack:production/web": "stack",
+                "cert:web": "cert",
+            ],
             drifts: [
                 KindDrift(kind: "file", findings: [DriftFinding(id: "file:/etc/hosts", kind: "file", state: .changedByHand, detail: "mode 0600")]),
                 KindDrift(kind: "cert", failure: .cannotCheck(reason: "the CA is down")),

@@ -1,6 +1,5 @@
 import Foundation
 import PhoenixCore
-import PhoenixServices
 
 /// What the agent last found of the estate, stage by stage: the drift check's findings placed in
 /// the stages of the resource graph, the kinds it could not check, the stages that cannot run here,
@@ -63,12 +62,6 @@ public struct EstateStatus: Sendable, Equatable {
     ) {
         self.commit = commit
         self.checked = checked
-        // What the drift check saw and the graph does not list (the stack files: the graph is built
-        // without reading them) is placed by its id's prefix.
-        var stageOf = stageOf
-        for finding in drifts.flatMap(\.findings) where stageOf[finding.id] == nil {
-            if let stage = Self.stage(ofResource: finding.id) { stageOf[finding.id] = stage }
-        }
         self.stageOf = stageOf
         var stages: [SyncStage: Stage] = [:]
         for stage in stageOf.values { stages[stage, default: Stage(stage: stage, resources: 0)].resources += 1 }
@@ -97,12 +90,6 @@ public struct EstateStatus: Sendable, Equatable {
         if summary?.notApplied != nil { return .notApplied }
         if summary?.failedResources[id] != nil { return .failed }
         return summary?.drifted.contains(id) == true ? .drifted : .inSync
-    }
-
-    /// The stage of a resource the graph does not list, by its id: a file's id starts with its
-    /// stage (`files:` for a stack file).
-    static func stage(ofResource id: String) -> SyncStage? {
-        KindRegistry.standard.stage(named: String(id.prefix { $0 != ":" }))
     }
 
     /// The same, with what an ended run left failed (`failures`, by resource id) in place of what
