@@ -136,6 +136,8 @@ def overview(browser, args):
     check(browser.css("[data-guest='101']"), "the overview lists guest 101 among the guests not running")
     browser.open("/runs?stage=files")
     check(browser.css("tr[data-run]"), "the runs that changed the files stage are listed by stage")
+    # A fresh read-only session (the phase may outlast the short session age on a loaded machine).
+    browser.sign_in(args.read_token)
     csrf = browser.css("input[name=csrf]")[0].get_attribute("value")
     check(browser.post("/sync", "csrf=" + csrf) == 403, "a read-only session's forged POST /sync is refused 403")
     browser.sign_in(args.operate_token)

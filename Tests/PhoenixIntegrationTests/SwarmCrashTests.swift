@@ -117,8 +117,14 @@ extension SwarmTests {
                 if let id = networks.first(where: { $0["Name"] as? String == "traefik-public" })?["Id"] as? String {
                     // Only possible with no stack attached: the stacks go first, then the network.
                     for stack in ["production_whoami", "production_notes"] {
-                        let removed = try lab.docker(0, ["stack", "rm", stack])
-                        try #require(removed.status == 0, "docker stack rm \(stack): \(removed.stderr)")
+                        // dockerd may refuse the stack's own network while its tasks still stop
+                        // ("in use by task"): the next rm takes what is left.
+                        var said = ""
+                        try waitFor("docker stack rm \(stack)", timeout: 30, interval: 0.5, detail: { said }) {
+                            let removed = try lab.docker(0, ["stack", "rm", stack])
+                            said = removed.stderr
+                            return removed.status == 0
+                        }
                     }
                     var last = ""
                     try waitFor("the network to be removable once its stacks are gone", timeout: 30, interval: 0.5, detail: { last }) {
