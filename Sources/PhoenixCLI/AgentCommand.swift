@@ -74,7 +74,7 @@ struct AgentRunCommand: AsyncParsableCommand {
         let (agent, transport) = try settings.makeAgent(store: store, options: target, logger: logger)
         // A delivery redelivered across a restart starts nothing either: the recorded runs name theirs.
         let deliveries = RecentDeliveries()
-        deliveries.recall(try store.runs(limit: deliveries.capacity))
+        await deliveries.recall(try store.runs(limit: deliveries.capacity))
         let sessions = DashboardSessions(maxAge: settings.sessionMaxAge)
         let dashboard = Dashboard(
             agent: agent, store: store, access: settings.access, sessions: sessions, anonymousRead: anonymousRead, secureCookies: settings.tls != nil)

@@ -5,7 +5,7 @@ import PhoenixEngine
 import PhoenixState
 
 /// `phoenix history`: the runs, newest first.
-struct HistoryCommand: ParsableCommand {
+struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history", abstract: "List the runs (sync, rollback, converge): when, who, what changed, outcome.")
 
@@ -13,10 +13,10 @@ struct HistoryCommand: ParsableCommand {
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
     @Option(name: .long, help: "How many runs.") var limit = 20
 
-    func run() throws {
+    func run() async throws {
         let runs: [RunRecord]
         let store = try target.existingStore()
-        do { runs = try store?.runs(limit: limit) ?? [] } catch { throw fail(error.description) }
+        do { runs = try await store?.runs(limit: limit) ?? [] } catch { throw fail(error.description) }
         let out = format == .json ? JSONOutput.string(RunHistory(runs: runs).json) : RunHistory(runs: runs).text(statePath: target.statePath)
         FileHandle.standardOutput.write(Data(out.utf8))
     }

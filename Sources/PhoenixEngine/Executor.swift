@@ -99,7 +99,7 @@ public struct Executor: Sendable {
         do throws(ResourceFailure) {
             if let untouched = untargeted(kind, in: context) { return untouched }
             let observation = try await kind.observeRollback(to: run, in: context)
-            var execution = executionOf(try kind.rollback(to: run, observation, in: context).within(context.graph), of: kind, in: context)
+            var execution = await executionOf(try kind.rollback(to: run, observation, in: context).within(context.graph), of: kind, in: context)
             execution.observation = observation
             planned = execution
         } catch {
@@ -113,7 +113,7 @@ public struct Executor: Sendable {
     public func drift<K: DriftingKind>(_ kind: K, in context: KindContext) async -> KindDrift? {
         do throws(ResourceFailure) {
             let observation = try await kind.observe(in: context)
-            return kind.drift(observation, in: context)
+            return await kind.drift(observation, in: context)
         } catch {
             return KindDrift(kind: kind.name, failure: error)
         }
@@ -267,11 +267,11 @@ public struct Executor: Sendable {
     private func converge<K: ConvergentKind>(
         _ step: Step<K.Change>, of kind: K, in context: StepContext, crashed: CrashFlag
     ) async -> StepOutcome<K.Applied> {
-        func journal(_ phase: JournalPhase, _ detail: String, digest: String? = nil) -> StateError? {
+        func journal(_ phase: JournalPhase, _ detail: String, digest: String? = nil) async -> StateError? {
             for id in step.resources {
                 let note = step.journalNotes[id]
                 do throws(StateError) {
-                    try context.store.journal(
+                    try await context.store.journal(
                         run: context.run, resource: id, kind: kind.name, phase: phase, previousDigest: note?.previousDigest ?? step.previousDigest,
                         newDigest: digest ?? note?.newDigest ?? step.newDigest, detail: phase == .intent ? note?.detail ?? detail : detail)
                 } catch {
@@ -288,14 +288,14 @@ public struct Executor: Sendable {
             let restore = await kind.restore(step, applied: applied, after: failure, in: context)
             let error = ResourceError(failure, restore: restore)
             if case .restored? = restore {
-                _ = journal(.restored, failure.description)
+                _ = await journal(.restored, failure.description)
             } else {
-                _ = journal(.failed, error.description)
+                _ = await journal(.failed, error.description)
             }
             return StepOutcome(error: error, applied: applied)
         }
 
-        if let error = journal(.intent, step.detail) {
+        if let error = await journal(.intent, step.detail) {
             return StepOutcome(
                 error: ResourceError(
                     .refused(system: "the state store", call: "journal", message: "the state store cannot journal it: \(error)"), restore: .nothingChanged))
@@ -304,7 +304,7 @@ public struct Executor: Sendable {
         let prepared: K.Prepared
         do { prepared = try await kind.prepare(step, in: context) } catch {
             let error = ResourceError(error, restore: .nothingChanged)
-            _ = journal(.failed, error.description)
+            _ = await journal(.failed, error.description)
             return StepOutcome(error: error)
         }
         await failpoints.hold(step.resources, .before)
@@ -312,14 +312,14 @@ public struct Executor: Sendable {
         case .crash?: return StepOutcome(abandoned: true)
         case let .error(name)?:
             let error = ResourceError(.injected(failpoint: name), restore: .nothingChanged)
-            _ = journal(.failed, error.description)
+            _ = await journal(.failed, error.description)
             return StepOutcome(error: error)
         case nil: break
         }
         let applied: K.Applied
         do { applied = try await kind.apply(step, prepared: prepared, in: context) } catch { return await failed(error, applied: nil) }
         let digest = kind.journalDigest(step, applied: applied)
-        _ = journal(.applied, "", digest: digest)
+        _ = await journal(.applied, "", digest: digest)
         switch stop(at: .after) {
         case .crash?: return StepOutcome(applied: applied, abandoned: true)
         case let .error(name)?: return await failed(.injected(failpoint: name), applied: applied)
@@ -328,10 +328,10 @@ public struct Executor: Sendable {
         do { try await kind.verify(step, applied: applied, in: context) } catch { return await failed(error, applied: applied) }
         do { try await kind.record(step, applied: applied, in: context) } catch {
             let error = ResourceError(error)
-            _ = journal(.failed, error.description)
+            _ = await journal(.failed, error.description)
             return StepOutcome(error: error, applied: applied)
         }
-        _ = journal(.verified, "", digest: digest)
+        _ = await journal(.verified, "", digest: digest)
         return StepOutcome(applied: applied)
     }
 

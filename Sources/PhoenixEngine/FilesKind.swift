@@ -64,7 +64,7 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
     public func observe(in context: KindContext) async throws(ResourceFailure) -> Observation {
         do throws(EngineError) {
             let desired = try await engine.desired(stages)
-            let applied = try engine.applied(context.store)
+            let applied = try await engine.applied(context.store)
             let actual = try await engine.observe(desired: desired.resources, applied: applied, stages: Set(stages))
             let plan = Plan(
                 desired: desired, stages: Set(stages), actual: actual, applied: applied, reactivate: context.unfinished, digests: context.digests)
@@ -238,9 +238,9 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
         for item in change.changes {
             do {
                 if let resource = item.resource {
-                    try context.store.recordApplied(run: context.run, resource)
+                    try await context.store.recordApplied(run: context.run, resource)
                 } else {
-                    try context.store.recordDeleted(id: item.id)
+                    try await context.store.recordDeleted(id: item.id)
                 }
             } catch {
                 throw .cannotCheck(reason: "the state store: \(error)")
@@ -262,10 +262,10 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
                 if let resource = change.resource,
                     observation.applied[resource.id]?.digest != store.digests.digest(resource.contents, sensitive: resource.sensitive)
                 {
-                    try store.recordApplied(run: run, resource)
+                    try await store.recordApplied(run: run, resource)
                 }
             }
-            if results.allSatisfy({ $0.failure == nil }) { try store.snapshot(run: run) }
+            if results.allSatisfy({ $0.failure == nil }) { try await store.snapshot(run: run) }
         } catch {
             throw .cannotCheck(reason: "the state store: \(error)")
         }
@@ -312,14 +312,14 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
     public func observeRollback(to run: Int64, in context: KindContext) async throws(ResourceFailure) -> Observation {
         guard let store = context.store else { throw .cannotCheck(reason: "there is no state store to roll back from") }
         do throws(EngineError) {
-            var (resources, withoutContents) = try engine.stateCall { () throws(StateError) in try store.snapshot(of: run) }
+            var (resources, withoutContents) = try await engine.stateCall { () throws(StateError) in try await store.snapshot(of: run) }
             // `--target`: only the guests' own resources, as in sync.
             if let scope = engine.scope {
                 resources.removeAll { !scope.contains(id: $0.id, target: $0.target) }
                 withoutContents.removeAll { !scope.contains(id: $0.id, target: $0.unit.target) }
             }
             let stages = Set(FileKind().stages)
-            let applied = try engine.applied(store)
+            let applied = try await engine.applied(store)
             let actual = try await engine.observe(desired: resources, also: withoutContents, applied: applied, stages: stages)
             let changed = withoutContents.filter { record in (actual[record.id] ?? nil).map { !store.digests.matches($0, record.digest) } ?? false }
             let deleted = withoutContents.filter { (actual[$0.id] ?? nil) == nil }

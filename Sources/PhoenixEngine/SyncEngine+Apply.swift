@@ -2,7 +2,7 @@ import Foundation
 import PhoenixCore
 
 extension SyncEngine {
-    func stateCall<T>(_ body: () throws(StateError) -> T) throws(EngineError) -> T {
-        do { return try body() } catch { throw .state(error) }
+    func stateCall<T>(_ body: () async throws(StateError) -> T) async throws(EngineError) -> T {
+        do { return try await body() } catch { throw .state(error) }
     }
 }

@@ -170,14 +170,14 @@ public struct SyncEngine: Sendable {
     }
 
     /// What phoenix last applied, within `scope`: outside it nothing is compared, so nothing is deleted.
-    func applied(_ store: (any StateBackend)?) throws(EngineError) -> [String: AppliedRecord] {
-        let all = try Self.applied(store)
+    func applied(_ store: (any StateBackend)?) async throws(EngineError) -> [String: AppliedRecord] {
+        let all = try await Self.applied(store)
         guard let scope else { return all }
         return all.filter { scope.contains(id: $0.key, target: $0.value.unit.target) }
     }
 
-    static func applied(_ store: (any StateBackend)?) throws(EngineError) -> [String: AppliedRecord] {
+    static func applied(_ store: (any StateBackend)?) async throws(EngineError) -> [String: AppliedRecord] {
         guard let store else { return [:] }
-        do { return try store.applied() } catch { throw .state(error) }
+        do { return try await store.applied() } catch { throw .state(error) }
     }
 }

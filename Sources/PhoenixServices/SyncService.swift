@@ -131,13 +131,14 @@ public struct SyncService: Sendable {
     /// starts at once; each resource waits for what it needs of other kinds (the graph's edges).
     /// `queued`: a run the agent recorded before it started (its id was already given out).
     public func sync(store: any StateBackend, command: String, queued: Int64? = nil) async throws -> Outcome {
-        let (run, interrupted) = try queued.map { try store.beginRun(queued: $0, pid: getpid()) } ?? store.beginRun(command: command)
+        let (run, interrupted) =
+            if let queued { try await store.beginRun(queued: queued, pid: getpid()) } else { try await store.beginRun(command: command) }
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
         outcome.stats = stats
         do {
             let graph = graph()
             let waiter = ResourceWaiter(graph: graph)
-            let unfinished = try store.unfinishedResources(in: interrupted.map(\.id))
+            let unfinished = try await store.unfinishedResources(in: interrupted.map(\.id))
             let context = RunContext(
                 kind: self.context(graph: graph, store: store, run: run, unfinished: unfinished, waiter: waiter), interrupted: interrupted,
                 resources: waiter)
@@ -159,12 +160,12 @@ public struct SyncService: Sendable {
             // A failpoint crash in-process: the run stays open, as a dead process leaves it.
             if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }
             outcome.stopped = control?.stopReason
-            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary, stages: outcome.touchedStages(graph))
+            try await store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary, stages: outcome.touchedStages(graph))
             return outcome
         } catch let abandoned as RunAbandoned {
             throw abandoned
         } catch {
-            try? store.finishRun(run, outcome: .failed, summary: "\(error)")
+            try? await store.finishRun(run, outcome: .failed, summary: "\(error)")
             throw error
         }
     }
@@ -194,12 +195,12 @@ public struct SyncService: Sendable {
     public func rollback(to target: Int64, store: any StateBackend, command: String) async throws -> Outcome {
         // What each kind changed after that run, by the journal (read before this run's own).
         var changed: [String: Set<String>] = [:]
-        for record in try store.runs(limit: 100_000, before: nil) where record.id > target {
-            for entry in try store.journal(run: record.id) where entry.phase == .verified && !entry.kind.isEmpty {
+        for record in try await store.runs(limit: 100_000, before: nil) where record.id > target {
+            for entry in try await store.journal(run: record.id) where entry.phase == .verified && !entry.kind.isEmpty {
                 changed[entry.kind, default: []].insert(entry.resource)
             }
         }
-        let (run, interrupted) = try store.beginRun(command: command)
+        let (run, interrupted) = try await store.beginRun(command: command)
         var outcome = Outcome(run: run, interrupted: interrupted)
         outcome.stats = stats
         do {
@@ -208,7 +209,7 @@ public struct SyncService: Sendable {
             let changedStages = Set(graph.nodes.filter { changed[$0.kind]?.contains($0.id) == true }.map(\.stage))
             outcome.notApplied = notApplied.filter { changedStages.contains($0.stage) }
             let waiter = ResourceWaiter(graph: graph)
-            let unfinished = try store.unfinishedResources(in: interrupted.map(\.id))
+            let unfinished = try await store.unfinishedResources(in: interrupted.map(\.id))
             let context = RunContext(
                 kind: self.context(graph: graph, store: store, run: run, unfinished: unfinished, waiter: waiter), interrupted: interrupted,
                 resources: waiter)
@@ -243,12 +244,12 @@ public struct SyncService: Sendable {
             }
             outcome.reports = reports.compactMap { $0 }
             if outcome.reports.contains(where: \.abandoned) { throw RunAbandoned(run: run) }
-            try store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary, stages: outcome.touchedStages(graph))
+            try await store.finishRun(run, outcome: outcome.runOutcome, summary: outcome.summary, stages: outcome.touchedStages(graph))
             return outcome
         } catch let abandoned as RunAbandoned {
             throw abandoned
         } catch {
-            try? store.finishRun(run, outcome: .failed, summary: "\(error)")
+            try? await store.finishRun(run, outcome: .failed, summary: "\(error)")
             throw error
         }
     }

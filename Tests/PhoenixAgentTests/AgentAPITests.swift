@@ -132,9 +132,9 @@ struct AgentAPITests {
         #expect(await setup.post("/api/v1/sync", token: Self.operateToken, body: #"{"stages":["nope"]}"#).status == 400)
         // Three finished runs beside it, one waiting for approval.
         for outcome in [RunOutcome.succeeded, .failed, .waitingForApproval] {
-            let (id, _) = try setup.store.beginRun(command: "sync all", user: "ops", host: "node1")
+            let (id, _) = try await setup.store.beginRun(command: "sync all", user: "ops", host: "node1")
             try setup.store.annotateRun(id, commit: String(repeating: "c", count: 40), previousCommit: nil, details: nil)
-            try setup.store.finishRun(id, outcome: outcome, summary: outcome.rawValue)
+            try await setup.store.finishRun(id, outcome: outcome, summary: outcome.rawValue)
         }
         let first = try Self.object(await setup.get("/api/v1/runs", token: Self.readToken, query: ["limit": "2"]))
         let page = try #require(first["runs"] as? [[String: Any]])

@@ -178,7 +178,7 @@ struct CommitRunnerTests {
     func waitsForAPerson() async throws {
         let lab = try Lab()
         let commit = try lab.commit("one note", notes: ["a": "alpha"])
-        let (person, _) = try lab.store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
+        let (person, _) = try await lab.store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
         let ticket = try await lab.queue.submit(.init(RunTrigger(.poll)))
         let job = try #require(await lab.queue.next())
         var runner = lab.runner
@@ -197,7 +197,7 @@ struct CommitRunnerTests {
         #expect((try? lab.store.runDetails(ticket.run)) != nil, "it planned before it waited")
         let outcome = try lab.store.run(ticket.run)?.outcome
         #expect(lab.board.writes == 0 && outcome == "queued")
-        try lab.store.finishRun(person, outcome: .noChanges, summary: "")
+        try await lab.store.finishRun(person, outcome: .noChanges, summary: "")
         let result = await performing.value
         #expect(result.outcome == .succeeded && result.commit == commit, "\(result.summary)")
         #expect(lab.board.notes == ["a": "alpha"])

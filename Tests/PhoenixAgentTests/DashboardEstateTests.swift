@@ -205,7 +205,7 @@ struct DashboardEstateTests {
     @Test("a run page lists each resource's remote calls and time beside its outcome; the API's resources carry them too")
     func resourceCalls() async throws {
         let setup = try await Setup(anonymousRead: true)
-        let run = try setup.waitingRun()
+        let run = try await setup.waitingRun()
         var details = RunDetails()
         details.resources = [
             RunDetails.Resource(

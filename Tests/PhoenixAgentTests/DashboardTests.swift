@@ -65,11 +65,11 @@ struct DashboardTests {
         }
 
         /// A run that waits for approval, as the agent records one.
-        func waitingRun(summary: String = "1 change to guests waits for approval") throws -> Int64 {
+        func waitingRun(summary: String = "1 change to guests waits for approval") async throws -> Int64 {
             let run = try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.poll))
             _ = try store.beginRun(queued: run, pid: getpid())
             try store.annotateRun(run, commit: String(repeating: "c", count: 40), previousCommit: nil, details: nil)
-            try store.finishRun(run, outcome: .waitingForApproval, summary: summary)
+            try await store.finishRun(run, outcome: .waitingForApproval, summary: summary)
             return run
         }
     }
@@ -109,7 +109,7 @@ struct DashboardTests {
     @Test("a read-only session sees no action button, and a forged POST gets 403; the operate role needs the session's CSRF token")
     func roles() async throws {
         let setup = try await Setup()
-        let waiting = try setup.waitingRun()
+        let waiting = try await setup.waitingRun()
         let reader = try await setup.signIn(Self.readToken)
         let readerPages = [await setup.get("/", cookie: reader), await setup.get("/runs/\(waiting)", cookie: reader)]
         for page in readerPages {
@@ -128,10 +128,10 @@ struct DashboardTests {
         #expect(csrf != readerCSRF)
         #expect(await setup.post("/sync", cookie: operating).status == 403, "no CSRF token")
         #expect(await setup.post("/sync", cookie: operating, form: "csrf=\(readerCSRF)").status == 403, "another session's token")
-        #expect(try setup.store.runs(limit: 10).count == 1, "nothing was queued")
+        await #expect(try setup.store.runs(limit: 10).count == 1, "nothing was queued")
         let synced = await setup.post("/sync", cookie: operating, form: "csrf=\(csrf)")
         #expect(synced.status == 303, "\(synced.text)")
-        let queued = try #require(try setup.store.runs(limit: 1).first)
+        let queued = try await #require(try setup.store.runs(limit: 1).first)
         #expect(synced.headers["Location"] == "/runs/\(queued.id)")
         #expect(queued.outcome == "queued" && queued.trigger == RunTrigger(.api, actor: "ops"))
     }
@@ -140,7 +140,7 @@ struct DashboardTests {
     func approveAndDiscard() async throws {
         let setup = try await Setup()
         let operating = try await setup.signIn(Self.operateToken)
-        let first = try setup.waitingRun()
+        let first = try await setup.waitingRun()
         let page = await setup.get("/runs/\(first)", cookie: operating)
         #expect(page.text.contains("action=\"/runs/\(first)/approve\"") && page.text.contains("action=\"/runs/\(first)/discard\""))
         #expect(page.text.contains("data-outcome=\"waiting for approval\""))
@@ -150,10 +150,10 @@ struct DashboardTests {
         #expect(try setup.store.run(first)?.summary.hasPrefix("discarded by ops") == true)
         #expect(await setup.post("/runs/\(first)/approve", cookie: operating, form: "csrf=\(csrf)").status == 409)
 
-        let second = try setup.waitingRun()
+        let second = try await setup.waitingRun()
         let approved = await setup.post("/runs/\(second)/approve", cookie: operating, form: "csrf=\(csrf)")
         #expect(approved.status == 303, "\(approved.text)")
-        let approval = try #require(try setup.store.runs(limit: 1).first)
+        let approval = try await #require(try setup.store.runs(limit: 1).first)
         #expect(approved.headers["Location"] == "/runs/\(approval.id)")
         #expect(approval.trigger == RunTrigger(.approval, actor: "ops", approves: second))
     }
@@ -186,7 +186,7 @@ struct DashboardTests {
     @Test("--anonymous-read: anyone reads every page, no button shows, and every POST is 403")
     func anonymousRead() async throws {
         let setup = try await Setup(anonymousRead: true)
-        let waiting = try setup.waitingRun()
+        let waiting = try await setup.waitingRun()
         for path in ["/", "/runs", "/runs/\(waiting)", "/drift", "/certificates", "/graph"] {
             let page = await setup.get(path)
             #expect(page.status == 200, "\(path)")
@@ -203,7 +203,7 @@ struct DashboardTests {
             let trigger = index % 3 == 0 ? RunTrigger(.webhook, provider: "gitea", delivery: "d-\(index)") : RunTrigger(.poll)
             let run = try setup.store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: trigger)
             _ = try setup.store.beginRun(queued: run, pid: getpid())
-            try setup.store.finishRun(run, outcome: index % 10 == 0 ? .failed : .noChanges, summary: "run \(index)")
+            try await setup.store.finishRun(run, outcome: index % 10 == 0 ? .failed : .noChanges, summary: "run \(index)")
         }
         let first = await setup.get("/runs")
         #expect(first.text.components(separatedBy: "<tr data-run=").count - 1 == 50)
@@ -222,7 +222,7 @@ struct DashboardTests {
     @Test("what the pages show is escaped: a summary holding markup is text; no token appears on any page")
     func escaping() async throws {
         let setup = try await Setup()
-        let run = try setup.waitingRun(summary: "<script>alert('x')</script> & \"quoted\"")
+        let run = try await setup.waitingRun(summary: "<script>alert('x')</script> & \"quoted\"")
         var details = RunDetails()
         details.log = ["[  0.1s] files: <b>staging</b> 1 file"]
         try setup.store.annotateRun(run, commit: nil, previousCommit: nil, details: details.encoded())
@@ -296,7 +296,7 @@ struct DashboardTests {
 
         // A run that has ended answers its end at once.
         _ = try setup.store.beginRun(queued: run, pid: getpid())
-        try setup.store.finishRun(run, outcome: .succeeded, summary: "done")
+        try await setup.store.finishRun(run, outcome: .succeeded, summary: "done")
         let ended = await setup.get("/runs/\(run)/events")
         #expect(ended.stream == nil && ended.text.contains("event: ended\ndata: {\"outcome\":\"succeeded\""))
         #expect(!(await setup.get("/runs/\(run)")).text.contains("data-live-run"))

@@ -30,7 +30,7 @@ struct RunQueueTests {
         let next = try #require(await queue.next())
         #expect(next.run == waiting)
         // Eleven requests, two runs recorded (the test starts neither, so both are still queued).
-        #expect(try store.runs().map(\.id) == [waiting, first.run])
+        await #expect(try store.runs().map(\.id) == [waiting, first.run])
     }
 
     @Test("next() waits for a request; stages of joined requests widen, and every stage wins")
@@ -63,5 +63,25 @@ struct RunQueueTests {
         await #expect(throws: RunQueue.Refusal.closed) { try await queue.submit(.init(RunTrigger(.poll))) }
         await queue.finished(running.run)
         #expect(await queue.next() == nil)
+    }
+}
+
+@Suite("The run queue over a store whose calls suspend (as PostgreSQL's do)")
+struct RunQueueSuspendingStoreTests {
+    @Test("a burst of requests while the first one records its run queues one run: the others wait for it and join it")
+    func burstQueuesOneRun() async throws {
+        let memory = InMemoryStateStore()
+        let store = SuspendingStateStore(memory)
+        let queue = RunQueue(store: store)
+        let tickets = try await withThrowingTaskGroup(of: RunQueue.Ticket.self) { group in
+            for index in 0..<20 { group.addTask { try await queue.submit(.init(RunTrigger(.webhook, provider: "github", delivery: "d\(index)"))) } }
+            var tickets: [RunQueue.Ticket] = []
+            for try await ticket in group { tickets.append(ticket) }
+            return tickets
+        }
+        #expect(Set(tickets.map(\.run)).count == 1, "one run for the burst: \(Set(tickets.map(\.run)))")
+        #expect(tickets.filter { !$0.joined }.count == 1 && tickets.filter(\.joined).count == 19)
+        await #expect(try memory.runs().count == 1, "one queued run recorded")
+        #expect(store.calls > 0)
     }
 }

@@ -193,7 +193,7 @@ struct WebhookVerifierTests {
     }
 
     @Test("a restarted agent recalls the deliveries its recorded runs came from, the newest up to its capacity")
-    func recalledDeliveries() throws {
+    func recalledDeliveries() async throws {
         let store = InMemoryStateStore()
         func queue(_ trigger: RunTrigger) throws -> Int64 {
             try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: trigger)
@@ -203,13 +203,13 @@ struct WebhookVerifierTests {
         _ = try queue(RunTrigger(.poll))
         let third = try queue(RunTrigger(.webhook, provider: "gitlab", delivery: "gl-3"))
         let all = RecentDeliveries()
-        all.recall(try store.runs(limit: 10))
+        all.recall(try await store.runs(limit: 10))
         #expect(all.lookup("gh-1") == .duplicate(run: String(first)))
         #expect(all.lookup("gt-2") == .duplicate(run: String(second)))
         #expect(all.lookup("gl-3") == .duplicate(run: String(third)))
         #expect(all.count == 3)
         let two = RecentDeliveries(capacity: 2)
-        two.recall(try store.runs(limit: 10))
+        two.recall(try await store.runs(limit: 10))
         #expect(two.lookup("gh-1") == nil && two.lookup("gl-3") == .duplicate(run: String(third)))
     }
 

@@ -26,22 +26,22 @@ struct EngineConcurrentUseTests {
     func stateStore(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: "node1")
+        let (run, _) = try await store.beginRun(command: "sync all", user: "ops", host: "node1")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<200 {
                 group.addTask {
-                    try store.journal(run: run, resource: "files:r\(index)", phase: .intent, detail: "")
-                    try store.journal(run: run, resource: "files:r\(index)", phase: .verified, newDigest: "d\(index)")
-                    try store.recordKind("notes", resource: "note:\(index)", value: "v\(index)", run: run)
+                    try await store.journal(run: run, resource: "files:r\(index)", phase: .intent, detail: "")
+                    try await store.journal(run: run, resource: "files:r\(index)", phase: .verified, newDigest: "d\(index)")
+                    try await store.recordKind("notes", resource: "note:\(index)", value: "v\(index)", run: run)
                 }
             }
             try await group.waitForAll()
         }
-        try store.finishRun(run, outcome: .succeeded, summary: "")
-        #expect(try store.journal(run: run).count == 400)
-        #expect(try store.unfinishedResources(in: [run]).isEmpty)
-        #expect(try store.verifiedDigests(prefix: "files:").count == 200)
-        #expect(try store.kindRecords("notes", asOf: nil).count == 200)
+        try await store.finishRun(run, outcome: .succeeded, summary: "")
+        await #expect(try store.journal(run: run).count == 400)
+        await #expect(try store.unfinishedResources(in: [run]).isEmpty)
+        await #expect(try store.verifiedDigests(prefix: "files:").count == 200)
+        await #expect(try store.kindRecords("notes", asOf: nil).count == 200)
     }
 
     @Test("a server process stopped from several threads at once is stopped and reaped")

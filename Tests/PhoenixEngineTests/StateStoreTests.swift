@@ -29,34 +29,34 @@ struct StateContractTests {
     static let resource = StateStoreTests.resource
 
     /// A successful run that applied a stack's env file holding a password.
-    static func recordSecret(in store: any StateBackend) throws -> (secret: String, resource: Resource, run: Int64) {
+    static func recordSecret(in store: any StateBackend) async throws -> (secret: String, resource: Resource, run: Int64) {
         let secret = "POSTGRES_PASSWORD=correct-horse-battery-staple-41\n"
         let envFile = Resource(
             id: "files:db/db.env", unit: .stackFiles, path: "/quickOS/portainer_stacks/db/db.env", contents: secret, mode: "0644", activation: .none,
             origin: "t", sensitive: true)
-        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
-        try store.recordApplied(run: run, envFile)
-        try store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
-        try store.snapshot(run: run)
-        try store.finishRun(run, outcome: .succeeded, summary: "")
+        let (run, _) = try await store.beginRun(command: "sync files", user: "ops", host: "h")
+        try await store.recordApplied(run: run, envFile)
+        try await store.journal(run: run, resource: envFile.id, phase: .verified, newDigest: store.digests.digest(secret, sensitive: true))
+        try await store.snapshot(run: run)
+        try await store.finishRun(run, outcome: .succeeded, summary: "")
         return (secret, envFile, run)
     }
 
     @Test("one sync at a time: a second is refused with the holder's pid, host and start time", arguments: StateBackendKind.allCases)
-    func lock(_ backend: StateBackendKind) throws {
+    func lock(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: "node1")
-        #expect(throws: StateError.self) { try store.beginRun(command: "sync dns", user: "ops", host: "node1") }
+        let (run, _) = try await store.beginRun(command: "sync all", user: "ops", host: "node1")
+        await #expect(throws: StateError.self) { try await store.beginRun(command: "sync dns", user: "ops", host: "node1") }
         do {
-            _ = try store.beginRun(command: "sync dns", user: "ops", host: "node1")
+            _ = try await store.beginRun(command: "sync dns", user: "ops", host: "node1")
         } catch let StateError.locked(pid, host, _, holder) {
             #expect(pid == getpid())
             #expect(host == "node1")
             #expect(holder == run, "the holder's run is named")
         }
-        try store.finishRun(run, outcome: .succeeded, summary: "ok")
-        let (next, interrupted) = try store.beginRun(command: "sync dns", user: "ops", host: "node1")
+        try await store.finishRun(run, outcome: .succeeded, summary: "ok")
+        let (next, interrupted) = try await store.beginRun(command: "sync dns", user: "ops", host: "node1")
         #expect(next == run + 1)
         #expect(interrupted.isEmpty)
     }
@@ -64,160 +64,160 @@ struct StateContractTests {
     @Test(
         "the agent's runs: queued without the lock, started under it, with trigger, commits and details; pages; the last applied commit",
         arguments: StateBackendKind.allCases)
-    func agentRuns(_ backend: StateBackendKind) throws {
+    func agentRuns(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        #expect(try store.lastAppliedCommit() == nil)
+        await #expect(try store.lastAppliedCommit() == nil)
         let webhook = RunTrigger(.webhook, provider: "gitea", delivery: "d-1")
-        let first = try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: webhook)
+        let first = try await store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: webhook)
         // Queued is not holding the lock: a person's sync still goes, and the queued run waits for it.
-        let (person, _) = try store.beginRun(command: "sync all", user: "ops", host: "node1")
-        #expect(throws: StateError.self) { try store.beginRun(queued: first, pid: getpid()) }
-        try store.finishRun(person, outcome: .noChanges, summary: "")
-        let (started, interrupted) = try store.beginRun(queued: first, pid: getpid())
+        let (person, _) = try await store.beginRun(command: "sync all", user: "ops", host: "node1")
+        await #expect(throws: StateError.self) { try await store.beginRun(queued: first, pid: getpid()) }
+        try await store.finishRun(person, outcome: .noChanges, summary: "")
+        let (started, interrupted) = try await store.beginRun(queued: first, pid: getpid())
         #expect(started == first && interrupted.isEmpty)
-        #expect(throws: StateError.self) { try store.beginRun(command: "sync all", user: "ops", host: "node1") }
-        try store.annotateRun(first, commit: "c1", previousCommit: "c0", details: #"{"plan":[]}"#)
-        try store.annotateRun(first, commit: nil, previousCommit: nil, details: nil)
-        try store.finishRun(first, outcome: .succeeded, summary: "1 changed")
-        let record = try #require(try store.run(first))
+        await #expect(throws: StateError.self) { try await store.beginRun(command: "sync all", user: "ops", host: "node1") }
+        try await store.annotateRun(first, commit: "c1", previousCommit: "c0", details: #"{"plan":[]}"#)
+        try await store.annotateRun(first, commit: nil, previousCommit: nil, details: nil)
+        try await store.finishRun(first, outcome: .succeeded, summary: "1 changed")
+        let record = try await #require(try store.run(first))
         #expect(record.trigger == webhook && record.commit == "c1" && record.previousCommit == "c0" && record.outcome == "succeeded")
-        #expect(try store.runDetails(first) == #"{"plan":[]}"#)
-        #expect(try store.run(person)?.trigger == nil)
+        await #expect(try store.runDetails(first) == #"{"plan":[]}"#)
+        await #expect(try store.run(person)?.trigger == nil)
         // A run superseded before it started is never started; a failed commit is not the applied one.
-        let second = try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.poll))
-        try store.annotateRun(second, commit: "c2", previousCommit: "c1", details: nil)
-        try store.finishRun(second, outcome: .superseded, summary: "c3 came")
-        #expect(throws: StateError.self) { try store.beginRun(queued: second, pid: getpid()) }
-        let third = try store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.poll))
-        _ = try store.beginRun(queued: third, pid: getpid())
-        try store.annotateRun(third, commit: "c3", previousCommit: "c1", details: nil)
-        try store.finishRun(third, outcome: .rolledBack, summary: "")
-        #expect(try store.lastAppliedCommit()?.commit == "c1")
-        #expect(try store.run(second)?.outcome == "superseded")
+        let second = try await store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.poll))
+        try await store.annotateRun(second, commit: "c2", previousCommit: "c1", details: nil)
+        try await store.finishRun(second, outcome: .superseded, summary: "c3 came")
+        await #expect(throws: StateError.self) { try await store.beginRun(queued: second, pid: getpid()) }
+        let third = try await store.queueRun(command: "agent", user: "phoenix", host: "node1", pid: getpid(), trigger: RunTrigger(.poll))
+        _ = try await store.beginRun(queued: third, pid: getpid())
+        try await store.annotateRun(third, commit: "c3", previousCommit: "c1", details: nil)
+        try await store.finishRun(third, outcome: .rolledBack, summary: "")
+        await #expect(try store.lastAppliedCommit()?.commit == "c1")
+        await #expect(try store.run(second)?.outcome == "superseded")
         // Newest first, a page at a time.
-        #expect(try store.runs(limit: 2, before: nil).map(\.id) == [third, second])
+        await #expect(try store.runs(limit: 2, before: nil).map(\.id) == [third, second])
         // Ids are in the order runs were recorded: the queued one before the person's.
-        #expect(try store.runs(limit: 2, before: second).map(\.id) == [person, first])
-        #expect(try store.runs(limit: 2, before: first).isEmpty)
+        await #expect(try store.runs(limit: 2, before: second).map(\.id) == [person, first])
+        await #expect(try store.runs(limit: 2, before: first).isEmpty)
     }
 
     @Test("a lock held by a dead process is stale: cleared, and its run reported as interrupted", arguments: StateBackendKind.allCases)
-    func staleLock(_ backend: StateBackendKind) throws {
+    func staleLock(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         // A process that has exited: its pid is free (the kernel does not reuse it this quickly).
         let result = try Command.run("/bin/sh", ["-c", "echo $$"])
         let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
-        let (crashed, _) = try store.beginRun(command: "sync dns", user: "ops", host: "node1", pid: deadPID)
-        try store.journal(run: crashed, resource: "dns:records", phase: .intent)
-        try store.journal(run: crashed, resource: "dns:settings", phase: .intent)
-        try store.journal(run: crashed, resource: "dns:settings", phase: .verified)
-        let (run, interrupted) = try store.beginRun(command: "sync dns", user: "ops", host: "node1")
+        let (crashed, _) = try await store.beginRun(command: "sync dns", user: "ops", host: "node1", pid: deadPID)
+        try await store.journal(run: crashed, resource: "dns:records", phase: .intent)
+        try await store.journal(run: crashed, resource: "dns:settings", phase: .intent)
+        try await store.journal(run: crashed, resource: "dns:settings", phase: .verified)
+        let (run, interrupted) = try await store.beginRun(command: "sync dns", user: "ops", host: "node1")
         #expect(run == crashed + 1)
         #expect(interrupted.map(\.id) == [crashed])
-        #expect(try store.run(crashed)?.outcome == "interrupted")
-        #expect(try store.unfinishedResources(in: [crashed]) == ["dns:records"])
+        await #expect(try store.run(crashed)?.outcome == "interrupted")
+        await #expect(try store.unfinishedResources(in: [crashed]) == ["dns:records"])
         // A lock held on another host is never taken over: phoenix cannot see that process.
-        try store.finishRun(run, outcome: .succeeded, summary: "")
-        _ = try store.beginRun(command: "x", user: "ops", host: "node2", pid: deadPID)
-        #expect(throws: StateError.self) { try store.beginRun(command: "sync dns", user: "ops", host: "node1") }
+        try await store.finishRun(run, outcome: .succeeded, summary: "")
+        _ = try await store.beginRun(command: "x", user: "ops", host: "node2", pid: deadPID)
+        await #expect(throws: StateError.self) { try await store.beginRun(command: "sync dns", user: "ops", host: "node1") }
         _ = directory
     }
 
     @Test("applied contents are kept per run and can be read back for rollback", arguments: StateBackendKind.allCases)
-    func snapshots(_ backend: StateBackendKind) throws {
+    func snapshots(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (first, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
-        try store.recordApplied(run: first, StateStoreTests.resource)
-        try store.snapshot(run: first)
-        try store.finishRun(first, outcome: .succeeded, summary: "")
-        let (second, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
+        let (first, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
+        try await store.recordApplied(run: first, StateStoreTests.resource)
+        try await store.snapshot(run: first)
+        try await store.finishRun(first, outcome: .succeeded, summary: "")
+        let (second, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
         let changed = Resource(
             id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.2 a.lab\n", mode: "0644", activation: .reload, origin: "t")
-        try store.recordApplied(run: second, changed)
-        try store.snapshot(run: second)
-        try store.finishRun(second, outcome: .failed, summary: "")
+        try await store.recordApplied(run: second, changed)
+        try await store.snapshot(run: second)
+        try await store.finishRun(second, outcome: .failed, summary: "")
 
-        #expect(try store.applied()["dns:records"]?.digest == changed.digest)
-        let restored = try store.snapshot(of: first).resources
+        await #expect(try store.applied()["dns:records"]?.digest == changed.digest)
+        let restored = try await store.snapshot(of: first).resources
         #expect(restored.map(\.contents) == ["10.0.0.1 a.lab\n"])
         #expect(restored.first?.unit == .dnsmasq)
-        #expect(throws: StateError.runNotRestorable(second, outcome: "failed")) { try store.snapshot(of: second) }
-        #expect(throws: StateError.unknownRun(99)) { try store.snapshot(of: 99) }
-        #expect(try store.runs().map(\.id) == [second, first])
+        await #expect(throws: StateError.runNotRestorable(second, outcome: "failed")) { try await store.snapshot(of: second) }
+        await #expect(throws: StateError.unknownRun(99)) { try await store.snapshot(of: 99) }
+        await #expect(try store.runs().map(\.id) == [second, first])
     }
 
     @Test(
         "a run that recorded no files (converge, a sync of other stages) returns to those of the newest run before it that did; an agent's run is a target like a sync",
         arguments: StateBackendKind.allCases)
-    func snapshotOfRunsWithoutFiles(_ backend: StateBackendKind) throws {
+    func snapshotOfRunsWithoutFiles(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (agent, _) = try store.beginRun(command: "agent", user: "phoenix", host: "h")
-        try store.recordApplied(run: agent, StateStoreTests.resource)
-        try store.snapshot(run: agent)
-        try store.finishRun(agent, outcome: .succeeded, summary: "")
-        let (converge, _) = try store.beginRun(command: "converge", user: "ops", host: "h")
-        try store.finishRun(converge, outcome: .succeeded, summary: "")
-        let (later, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
+        let (agent, _) = try await store.beginRun(command: "agent", user: "phoenix", host: "h")
+        try await store.recordApplied(run: agent, StateStoreTests.resource)
+        try await store.snapshot(run: agent)
+        try await store.finishRun(agent, outcome: .succeeded, summary: "")
+        let (converge, _) = try await store.beginRun(command: "converge", user: "ops", host: "h")
+        try await store.finishRun(converge, outcome: .succeeded, summary: "")
+        let (later, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
         let changed = Resource(
             id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.2 a.lab\n", mode: "0644", activation: .reload, origin: "t")
-        try store.recordApplied(run: later, changed)
-        try store.snapshot(run: later)
-        try store.finishRun(later, outcome: .succeeded, summary: "")
+        try await store.recordApplied(run: later, changed)
+        try await store.snapshot(run: later)
+        try await store.finishRun(later, outcome: .succeeded, summary: "")
 
-        #expect(try store.snapshot(of: agent).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent's own files")
-        #expect(try store.snapshot(of: converge).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent run's files: converge left them so")
-        #expect(try store.snapshot(of: later).resources.map(\.contents) == ["10.0.0.2 a.lab\n"])
+        await #expect(try store.snapshot(of: agent).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent's own files")
+        await #expect(try store.snapshot(of: converge).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent run's files: converge left them so")
+        await #expect(try store.snapshot(of: later).resources.map(\.contents) == ["10.0.0.2 a.lab\n"])
     }
 
     @Test("converge's guest records: written, replaced, forgotten; a converge run is no rollback target", arguments: StateBackendKind.allCases)
-    func guestRecords(_ backend: StateBackendKind) throws {
+    func guestRecords(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (run, _) = try store.beginRun(command: "converge", user: "ops", host: "h")
-        try store.recordGuests([
+        let (run, _) = try await store.beginRun(command: "converge", user: "ops", host: "h")
+        try await store.recordGuests([
             GuestRecord(vmid: 101, fingerprint: "f1", observed: "lxc name=web maxcpu=1", run: run),
             GuestRecord(vmid: 102, fingerprint: "f2", observed: "lxc name=db maxcpu=2", run: run),
         ])
-        try store.recordGuests([GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run, pending: ["cores", "net0"])])
-        try store.forgetGuests([102])
-        try store.finishRun(run, outcome: .succeeded, summary: "converge: 2 guests changed")
-        #expect(
+        try await store.recordGuests([GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run, pending: ["cores", "net0"])])
+        try await store.forgetGuests([102])
+        try await store.finishRun(run, outcome: .succeeded, summary: "converge: 2 guests changed")
+        await #expect(
             try store.guestRecords() == [
                 101: GuestRecord(vmid: 101, fingerprint: "f1b", observed: "lxc name=web maxcpu=2", run: run, pending: ["cores", "net0"])
             ])
         // Once a later sync installed files, rolling back to it would read as "no files at all" and
         // remove every managed file.
-        #expect(try store.snapshot(of: run).resources.isEmpty, "no files then and none now: nothing to put back")
-        let (sync, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
-        try store.recordApplied(run: sync, StateStoreTests.resource)
-        try store.snapshot(run: sync)
-        try store.finishRun(sync, outcome: .succeeded, summary: "")
-        #expect(throws: StateError.runChangedNoFiles(run, command: "converge")) { try store.snapshot(of: run) }
+        await #expect(try store.snapshot(of: run).resources.isEmpty, "no files then and none now: nothing to put back")
+        let (sync, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
+        try await store.recordApplied(run: sync, StateStoreTests.resource)
+        try await store.snapshot(run: sync)
+        try await store.finishRun(sync, outcome: .succeeded, summary: "")
+        await #expect(throws: StateError.runChangedNoFiles(run, command: "converge")) { try await store.snapshot(of: run) }
     }
 
     @Test(
         "stack records: what was deployed is kept whole for a rollback, replaced by the next deploy, forgotten when pruned",
         arguments: StateBackendKind.allCases)
-    func stackRecords(_ backend: StateBackendKind) throws {
+    func stackRecords(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (run, _) = try store.beginRun(command: "sync stacks", user: "ops", host: "h")
+        let (run, _) = try await store.beginRun(command: "sync stacks", user: "ops", host: "h")
         let compose = "services:\n  web:\n    image: lab/web:1\n"
-        try store.recordStack(
+        try await store.recordStack(
             StackRecord(
                 id: "stack:production/web", namespace: "production_web", specHash: "h1", compose: compose, services: ["web": "{\"image\":\"lab/web:1\"}"],
                 run: run))
-        try store.recordStack(StackRecord(id: "stack:production/db", namespace: "production_db", specHash: "d1", compose: "x", services: [:], run: run))
-        try store.recordStack(
+        try await store.recordStack(StackRecord(id: "stack:production/db", namespace: "production_db", specHash: "d1", compose: "x", services: [:], run: run))
+        try await store.recordStack(
             StackRecord(
                 id: "stack:production/web", namespace: "production_web", specHash: "h2", compose: compose + "#2\n", services: ["web": "{}", "cache": "{}"],
                 run: run))
-        try store.forgetStack("stack:production/db")
-        try store.finishRun(run, outcome: .succeeded, summary: "stacks: 1 deployed")
-        let records = try store.stackRecords()
+        try await store.forgetStack("stack:production/db")
+        try await store.finishRun(run, outcome: .succeeded, summary: "stacks: 1 deployed")
+        let records = try await store.stackRecords()
         #expect(records.keys.sorted() == ["stack:production/web"])
         #expect(
             records["stack:production/web"]
@@ -229,78 +229,78 @@ struct StateContractTests {
     @Test(
         "any kind's records: the newest per resource, each run's kept for a rollback, a removal hides it, kinds apart",
         arguments: StateBackendKind.allCases)
-    func kindRecords(_ backend: StateBackendKind) throws {
+    func kindRecords(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (first, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
-        try store.recordKind("notes", resource: "note:a", value: "1", run: first)
-        try store.recordKind("notes", resource: "note:b", value: "x", run: first)
-        try store.recordKind("other", resource: "note:a", value: "theirs", run: first)
-        try store.finishRun(first, outcome: .succeeded, summary: "")
-        let (second, _) = try store.beginRun(command: "sync", user: "ops", host: "h")
-        try store.recordKind("notes", resource: "note:a", value: "2", run: second)
-        try store.recordKind("notes", resource: "note:b", value: nil, run: second)
-        try store.recordKind("notes", resource: "note:c", value: "new", run: second)
-        try store.finishRun(second, outcome: .succeeded, summary: "")
+        let (first, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
+        try await store.recordKind("notes", resource: "note:a", value: "1", run: first)
+        try await store.recordKind("notes", resource: "note:b", value: "x", run: first)
+        try await store.recordKind("other", resource: "note:a", value: "theirs", run: first)
+        try await store.finishRun(first, outcome: .succeeded, summary: "")
+        let (second, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
+        try await store.recordKind("notes", resource: "note:a", value: "2", run: second)
+        try await store.recordKind("notes", resource: "note:b", value: nil, run: second)
+        try await store.recordKind("notes", resource: "note:c", value: "new", run: second)
+        try await store.finishRun(second, outcome: .succeeded, summary: "")
 
-        let now = try store.kindRecords("notes")
+        let now = try await store.kindRecords("notes")
         #expect(
             now == ["note:a": KindRecord(resource: "note:a", value: "2", run: second), "note:c": KindRecord(resource: "note:c", value: "new", run: second)])
-        let then = try store.kindRecords("notes", asOf: first)
+        let then = try await store.kindRecords("notes", asOf: first)
         #expect(then == ["note:a": KindRecord(resource: "note:a", value: "1", run: first), "note:b": KindRecord(resource: "note:b", value: "x", run: first)])
-        #expect(try store.kindRecords("other") == ["note:a": KindRecord(resource: "note:a", value: "theirs", run: first)])
-        #expect(try store.kindRecords("none").isEmpty)
+        await #expect(try store.kindRecords("other") == ["note:a": KindRecord(resource: "note:a", value: "theirs", run: first)])
+        await #expect(try store.kindRecords("none").isEmpty)
     }
 
     @Test("the newest verified digest per resource, by id prefix: what drift compares certificates with", arguments: StateBackendKind.allCases)
-    func verifiedDigests(_ backend: StateBackendKind) throws {
+    func verifiedDigests(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (run, _) = try store.beginRun(command: "sync certs", user: "ops", host: "h")
-        try store.journal(run: run, resource: "cert:a.lab", phase: .intent, detail: "issue")
-        try store.journal(run: run, resource: "cert:a.lab", phase: .verified, newDigest: "aa01")
-        try store.journal(run: run, resource: "cert:b.lab", phase: .applied, newDigest: "bb01")
-        try store.journal(run: run, resource: "cert:a.lab", phase: .verified, newDigest: "aa02")
-        try store.journal(run: run, resource: "dns:records", phase: .verified, newDigest: "dd01")
-        try store.finishRun(run, outcome: .succeeded, summary: "")
-        #expect(try store.verifiedDigests(prefix: "cert:") == ["cert:a.lab": "aa02"])
-        #expect(try store.verifiedDigests(prefix: "nothing:").isEmpty)
+        let (run, _) = try await store.beginRun(command: "sync certs", user: "ops", host: "h")
+        try await store.journal(run: run, resource: "cert:a.lab", phase: .intent, detail: "issue")
+        try await store.journal(run: run, resource: "cert:a.lab", phase: .verified, newDigest: "aa01")
+        try await store.journal(run: run, resource: "cert:b.lab", phase: .applied, newDigest: "bb01")
+        try await store.journal(run: run, resource: "cert:a.lab", phase: .verified, newDigest: "aa02")
+        try await store.journal(run: run, resource: "dns:records", phase: .verified, newDigest: "dd01")
+        try await store.finishRun(run, outcome: .succeeded, summary: "")
+        await #expect(try store.verifiedDigests(prefix: "cert:") == ["cert:a.lab": "aa02"])
+        await #expect(try store.verifiedDigests(prefix: "nothing:").isEmpty)
     }
 
     @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest", arguments: StateBackendKind.allCases)
-    func keyedHashes(_ backend: StateBackendKind) throws {
+    func keyedHashes(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (secret, envFile, run) = try StateContractTests.recordSecret(in: store)
+        let (secret, envFile, run) = try await StateContractTests.recordSecret(in: store)
 
-        let recorded = try #require(try store.applied()[envFile.id]?.digest)
+        let recorded = try await #require(try store.applied()[envFile.id]?.digest)
         #expect(recorded.hasPrefix("hmac-sha256:"))
         #expect(store.digests.matches(secret, recorded))
         #expect(!store.digests.matches("POSTGRES_PASSWORD=guess\n", recorded))
         #expect(!ContentDigests(key: Array(repeating: 7, count: 32)).matches(secret, recorded), "another key gives another hash")
-        #expect(try store.content(digest: recorded) == nil, "the contents are not kept")
-        #expect(try store.content(digest: Digest.sha256Hex(secret)) == nil)
-        let snapshot = try store.snapshot(of: run)
+        await #expect(try store.content(digest: recorded) == nil, "the contents are not kept")
+        await #expect(try store.content(digest: Digest.sha256Hex(secret)) == nil)
+        let snapshot = try await store.snapshot(of: run)
         #expect(snapshot.resources.isEmpty && snapshot.withoutContents.map(\.id) == [envFile.id])
         // What a rollback needs to check the installed file against the run: where it is and its keyed hash.
         #expect(snapshot.withoutContents.first.map { [$0.path, $0.digest, $0.unit.key] } == [envFile.path, recorded, "rsync"])
     }
 
     @Test("the journal keeps every phase in order; an intent without a final phase is unfinished", arguments: StateBackendKind.allCases)
-    func journal(_ backend: StateBackendKind) throws {
+    func journal(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: "h")
+        let (run, _) = try await store.beginRun(command: "sync all", user: "ops", host: "h")
         for (resource, phase) in [("guest:101", JournalPhase.intent), ("guest:101", .applied), ("guest:101", .restored), ("dns:records", .intent)] {
-            try store.journal(run: run, resource: resource, phase: phase, detail: "d")
+            try await store.journal(run: run, resource: resource, phase: phase, detail: "d")
         }
-        #expect(try store.journal(run: run).map(\.phase) == [.intent, .applied, .restored, .intent])
-        #expect(try store.unfinishedResources(in: [run]) == ["dns:records"])
-        #expect(try store.unfinishedResources(in: []) == [])
-        try store.recordApplied(run: run, Self.resource)
-        #expect(try store.content(digest: Self.resource.digest) == Self.resource.contents)
-        try store.recordDeleted(id: Self.resource.id)
-        #expect(try store.applied()[Self.resource.id] == nil)
+        await #expect(try store.journal(run: run).map(\.phase) == [.intent, .applied, .restored, .intent])
+        await #expect(try store.unfinishedResources(in: [run]) == ["dns:records"])
+        await #expect(try store.unfinishedResources(in: []) == [])
+        try await store.recordApplied(run: run, Self.resource)
+        await #expect(try store.content(digest: Self.resource.digest) == Self.resource.contents)
+        try await store.recordDeleted(id: Self.resource.id)
+        await #expect(try store.applied()[Self.resource.id] == nil)
     }
 
 }
@@ -316,10 +316,10 @@ struct StateStoreTests {
         id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.1 a.lab\n", mode: "0644", activation: .reload, origin: "t")
 
     @Test("SQLite: a secret's contents and plain digest are nowhere in the file; the key file is 0600 and reused")
-    func keyedHashesOnDisk() throws {
+    func keyedHashesOnDisk() async throws {
         let (store, directory) = try store()
         defer { _ = directory }
-        let (secret, envFile, run) = try StateContractTests.recordSecret(in: store)
+        let (secret, envFile, run) = try await StateContractTests.recordSecret(in: store)
         let recorded = try #require(try store.applied()[envFile.id]?.digest)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: store.path))
         #expect(bytes.range(of: Data("correct-horse".utf8)) == nil, "the contents are not in the database")

@@ -51,7 +51,7 @@ struct OneRunTests {
         #expect(try await Self.config(pve, 103)["startup"] == .string("order=1"))
 
         let store = try #require(try StateStore.existing(path: pve.directory.file("state.sqlite")))
-        let run = try #require(try store.runs().first { $0.command == "sync guests" })
+        let run = try await #require(try store.runs().first { $0.command == "sync guests" })
         #expect(run.outcome == "succeeded", "\(run)")
         let phases = try store.journal(run: run.id).filter { $0.resource == "guest:103" }.map(\.phase)
         #expect(phases == [.intent, .applied, .verified], "\(phases)")
@@ -96,7 +96,7 @@ struct OneRunTests {
         #expect(after["cores"] == .number(1), "the cores that did take were put back: \(after)")
         #expect(after["memory"] == .number(512))
         let store = try #require(try StateStore.existing(path: pve.directory.file("state.sqlite")))
-        let run = try #require(try store.runs().first { $0.command == "sync guests" })
+        let run = try await #require(try store.runs().first { $0.command == "sync guests" })
         #expect(run.outcome == "rolled back", "the failed change was undone")
         #expect(try store.journal(run: run.id).filter { $0.resource == "guest:110" }.map(\.phase) == [.intent, .applied, .restored])
         #expect(try store.guestRecords()[110] == nil, "a failed guest is read again next time")

@@ -211,7 +211,7 @@ struct ProxmoxTests {
     }
 
     @Test("letsgo ends with sync all when a guest asks for it (real dnsmasq, nginx and Traefik in the lab); --no-sync leaves it", .needs(.syncLab, .traefik))
-    func letsgoSyncs() throws {
+    func letsgoSyncs() async throws {
         // fakepve stands in for the node's API; the lab's folders stand in for the host and the
         // guests (PHOENIX_HOST_ROOT, PHOENIX_GUEST_ROOT), its real servers for their services.
         let lab = try SyncLab.make(traefik: true)
@@ -234,7 +234,7 @@ struct ProxmoxTests {
         #expect(synced.stdout.contains("Converged: "), "\(synced.stdout)")
         #expect(lab.resolve("grafana.lab.example.net") == [IPv4Address("127.0.0.1")!], "the real dnsmasq serves what the sync installed")
         let store = try #require(try StateStore.existing(path: pve.directory.file("state.sqlite")))
-        let runs = try store.runs()
+        let runs = try await store.runs()
         #expect(runs.contains { $0.command == "sync all" && $0.outcome == "succeeded" }, "\(runs.map(\.command))")
     }
 
@@ -319,7 +319,7 @@ struct ProxmoxTests {
         let store = try #require(try StateStore.existing(path: pve.directory.file("state.sqlite")))
         let records = try store.guestRecords()
         #expect(records[110] == nil && records[101] != nil, "\(records.keys.sorted())")
-        #expect(try store.runs().contains { $0.command == "converge" && $0.outcome == "succeeded" })
+        await #expect(try store.runs().contains { $0.command == "converge" && $0.outcome == "succeeded" })
     }
 
     @Test("a setting waiting for a reboot is remembered: later runs say so without reading the guest, and --reboot reboots for it then")

@@ -126,7 +126,7 @@ struct StackFilesTests {
     }
 
     @Test("a compose file an earlier version recorded only as a keyed hash is recorded with its contents by the next run, which a rollback can then restore")
-    func keyedHashRecordedAgain() throws {
+    func keyedHashRecordedAgain() async throws {
         let lab = try SyncLab.make()
         _ = try realProgram("rsync")
         let compose = lab.directory.file("stacks/app/docker-compose.yml")
@@ -136,14 +136,14 @@ struct StackFilesTests {
         #expect(try lab.phoenix(["sync", "files"]).status == 0)
         // Run 2 is what an earlier version left: every stack file recorded only as a keyed hash.
         let store = try StateStore(path: lab.state)
-        let (run, _) = try store.beginRun(command: "sync files", user: "ops", host: "h")
+        let (run, _) = try await store.beginRun(command: "sync files", user: "ops", host: "h")
         try store.recordApplied(
             run: run,
             Resource(
                 id: "files:app/docker-compose.yml", unit: .stackFiles, path: "/quickOS/portainer_stacks/app/docker-compose.yml", contents: versions[0],
                 mode: "0644", activation: .none, origin: "stacks/app/docker-compose.yml", sensitive: true))
         try store.snapshot(run: run)
-        try store.finishRun(run, outcome: .succeeded, summary: "")
+        try await store.finishRun(run, outcome: .succeeded, summary: "")
         #expect(try store.snapshot(of: run).withoutContents.map(\.id) == ["files:app/docker-compose.yml"])
 
         let noOp = try lab.phoenix(["sync", "files"])

@@ -205,7 +205,7 @@ struct SwarmEstate {
     }
 
     /// The runs in the state store, oldest first.
-    func runs() throws -> [RunRecord] { try StateStore(path: state).runs().reversed() }
+    func runs() async throws -> [RunRecord] { try await StateStore(path: state).runs().reversed() }
 
     /// The stacks member's entries by resource id.
     static func stacks(_ document: [String: Any]) -> [String: [String: Any]] {

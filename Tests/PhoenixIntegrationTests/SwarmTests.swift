@@ -23,7 +23,7 @@ struct SwarmTests {
     func replicas(_ service: [String: Any]?) -> Int? { ((spec(service)["Mode"] as? [String: Any])?["Replicated"] as? [String: Any])?["Replicas"] as? Int }
 
     @Test("one node: init, labels, network, versioned secret, deploy, a no-op with zero deploys, a change, a failing change rolled back whole")
-    func singleNode() throws {
+    func singleNode() async throws {
         let lab = try Self.lab(["swarm-manager"])
         let estate = try SwarmEstate(lab: lab)
 
@@ -112,7 +112,8 @@ struct SwarmTests {
         let item = try #require(SwarmEstate.stacks(broken.document)["stack:production/whoami"])
         #expect(item["status"] as? String == "rolled back", "\(item)")
         // Docker's own update stops at the first unhealthy task (failure_action pause); phoenix takes the whole stack back.
-        let good = try #require(estate.runs().last { $0.command == "sync stacks" && $0.outcome == "succeeded" }, "the change's run")
+        let runs = try await estate.runs()
+        let good = try #require(runs.last { $0.command == "sync stacks" && $0.outcome == "succeeded" }, "the change's run")
         #expect((item["error"] as? String)?.hasPrefix("rolled back to the compose of run \(good.id): production_whoami_whoami:") == true, "\(item)")
         #expect((item["service_errors"] as? [String])?.contains { $0.contains("unhealthy container") } == true, "the failing task's error: \(item)")
         #expect(SwarmEstate.deploys(broken.document) == 2, "the deploy and the rollback")

@@ -237,16 +237,16 @@ struct SyncTests {
     }
 
     @Test("a second sync is refused while one holds the lock, naming its run, pid, host and start time")
-    func lock() throws {
+    func lock() async throws {
         let lab = try SyncLab.make()
         let store = try StateStore(path: lab.state)
-        let (run, _) = try store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
+        let (run, _) = try await store.beginRun(command: "sync all", user: "ops", host: ProcessInfo.processInfo.hostName)
         let refused = try lab.phoenix(["sync", "dns"])
         #expect(refused.status == 1)
         #expect(
             refused.stderr.contains("another sync holds the lock: run \(run), pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: lab.recordsFile))
-        try store.finishRun(run, outcome: .succeeded, summary: "")
+        try await store.finishRun(run, outcome: .succeeded, summary: "")
         #expect(try lab.phoenix(["sync", "dns"]).status == 0)
     }
 }

@@ -106,7 +106,7 @@ struct GuestsOverFakeProxmoxTests {
         await #expect(throws: SyncService.RunAbandoned.self) {
             _ = try await FakeRun(estate: estate, proxmox: proxmox, failpoints: failpoint).service().sync(store: store, command: "sync guests firewall")
         }
-        #expect(try store.runs().first?.outcome == "running")
+        await #expect(try store.runs().first?.outcome == "running")
         // Before the change nothing of web moved; after it, the new setting is there.
         let settingsApplied = failpoint != "guest:101:before:crash"
         #expect(proxmox.config(of: 101)?["cores"] == (settingsApplied ? "2" : "1"), "\(proxmox.changes)")

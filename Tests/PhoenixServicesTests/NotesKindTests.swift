@@ -69,7 +69,8 @@ struct NotesKindTests {
         #expect(results["note:b"]?.action == .create)
         #expect(outcome.hasChanges)
         #expect(board.writes == 0 && board.notes == ["a": "old"])
-        #expect(try store.runs().isEmpty && store.kindRecords("note").isEmpty)
+        await #expect(try store.runs().isEmpty)
+        await #expect(try store.kindRecords("note").isEmpty)
     }
 
     @Test("sync converges every note, journals each phase, records it; the next sync changes nothing")
@@ -84,7 +85,7 @@ struct NotesKindTests {
         let run = try #require(first.run)
         let phases = try store.journal(run: run).filter { $0.resource == "note:b" }.map(\.phase)
         #expect(phases == [.intent, .applied, .verified])
-        #expect(try store.kindRecords("note").mapValues(\.value) == ["note:a": "alpha", "note:b": "beta", "note:c": "gamma"])
+        await #expect(try store.kindRecords("note").mapValues(\.value) == ["note:a": "alpha", "note:b": "beta", "note:c": "gamma"])
         #expect(service.stats[.writes] == 3)
         #expect(service.stats[.machineCalls] >= 1 + 3 * 2, "one observe, then a write and a read-back per note: \(service.stats[.machineCalls])")
 
@@ -92,7 +93,7 @@ struct NotesKindTests {
         let second = try await Self.service(board).sync(store: store, command: "sync services")
         #expect(second.succeeded && !second.hasChanges)
         #expect(board.writes == writes, "a no-op writes nothing")
-        #expect(try store.runs().first?.outcome == "no changes")
+        await #expect(try store.runs().first?.outcome == "no changes")
     }
 
     @Test("a note whose write does not take fails its check: the previous note is back, what needs it is blocked, the rest converge")
@@ -114,8 +115,8 @@ struct NotesKindTests {
         let journal = try store.journal(run: try #require(outcome.run))
         #expect(journal.filter { $0.resource == "note:a" }.map(\.phase) == [.intent, .applied, .restored])
         #expect(journal.filter { $0.resource == "note:b" }.isEmpty, "a blocked note is never attempted")
-        #expect(try store.kindRecords("note")["note:a"] == nil, "nothing unverified is recorded")
-        #expect(try store.runs().first?.outcome == "rolled back", "every failed change was undone")
+        await #expect(try store.kindRecords("note")["note:a"] == nil, "nothing unverified is recorded")
+        await #expect(try store.runs().first?.outcome == "rolled back", "every failed change was undone")
     }
 
     @Test("a write the system refuses is a typed refusal naming the call; the previous note is put back")
@@ -152,7 +153,7 @@ struct NotesKindTests {
         let note = failpoint.hasPrefix("note:a") ? "a" : "b"
         let new = note == "a" ? "alpha" : "beta"
         #expect(board.notes[note] == (failpoint.contains(":after:") ? new : "old-\(note)"), "\(board.notes)")
-        #expect(try store.runs().first?.outcome == "running")
+        await #expect(try store.runs().first?.outcome == "running")
         store.abandonHolder()
 
         let resumed = try await Self.service(board).sync(store: store, command: "sync services")
@@ -186,7 +187,7 @@ struct NotesKindTests {
         }
         #expect(results["note:c"]?.outcome == .converged && board.notes["c"] == "gamma")
         // An injected error ends the run (unlike a crash); nothing of a's change stays, so what ran before serves again.
-        let run = try #require(try store.runs().first)
+        let run = try await #require(try store.runs().first)
         #expect(run.outcome == "rolled back", "\(run)")
         let phases = try store.journal(run: 1).filter { $0.resource == "note:a" }.map(\.phase)
         #expect(phases.last == (failpoint.contains(":before:") ? .failed : .restored), "\(phases)")
@@ -224,7 +225,7 @@ struct NotesKindTests {
             to: try #require(first.run), store: store, command: "rollback 1")
         #expect(back.succeeded, "\(back.reports.flatMap(\.failures))")
         #expect(board.notes == ["a": "one", "b": "bee"])
-        #expect(try store.runs().first?.command == "rollback 1")
+        await #expect(try store.runs().first?.command == "rollback 1")
         #expect(try store.journal(run: try #require(second.run)).allSatisfy { $0.kind == "note" }, "the journal names the kind that wrote it")
         #expect(try store.journal(run: try #require(second.run)).isEmpty == false)
     }
@@ -276,9 +277,9 @@ struct NotesKindTests {
         let store = InMemoryStateStore()
         // Run 1 changed nothing; run 2 changed plain:x (the plain kind), run 3 old:y (a kind not in this run).
         for (resource, kind) in [("", ""), ("plain:x", "plain"), ("old:y", "old")] {
-            let (run, _) = try store.beginRun(command: "sync services")
-            if !resource.isEmpty { try store.journal(run: run, resource: resource, kind: kind, phase: .verified) }
-            try store.finishRun(run, outcome: .succeeded, summary: "")
+            let (run, _) = try await store.beginRun(command: "sync services")
+            if !resource.isEmpty { try await store.journal(run: run, resource: resource, kind: kind, phase: .verified) }
+            try await store.finishRun(run, outcome: .succeeded, summary: "")
         }
         var service = await Self.service(NoteBoard())
         service.runners = [PlainRunner()]

@@ -51,8 +51,8 @@ struct OneRunOverFakesTests {
         let noOp = try await again.sync(store: store, command: "sync all")
         #expect(noOp.succeeded && !noOp.hasChanges)
         #expect(again.stats[.deploys] == 0 && again.stats[.signs] == 0 && again.stats[.writes] == 0)
-        #expect(try store.runs().first?.outcome == "no changes")
-        #expect(try store.runs().first?.stages == [], "a run that changed nothing touched no stage")
+        await #expect(try store.runs().first?.outcome == "no changes")
+        await #expect(try store.runs().first?.stages == [], "a run that changed nothing touched no stage")
 
         // The statuses the agent's dashboard reads, through the same service: typed, read now.
         let guests = try #require(try await again.status(of: GuestSettings.self, store: store))

@@ -126,7 +126,7 @@ struct SwarmOverFakeEngineTests {
         await #expect(throws: SyncService.RunAbandoned.self) {
             _ = try await FakeRun(estate: estate, docker: docker, failpoints: failpoint).service().sync(store: store, command: "sync swarm stacks")
         }
-        #expect(try store.runs().first?.outcome == "running")
+        await #expect(try store.runs().first?.outcome == "running")
         #expect(docker.changes.contains("deploy production_whoami") == failpoint.hasPrefix(Self.stack), "\(docker.changes)")
         store.abandonHolder()
 

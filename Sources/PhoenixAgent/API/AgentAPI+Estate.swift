@@ -35,7 +35,7 @@ extension AgentAPI {
     /// The overview: each stage's state, the last run, the plans waiting, the agent's health, and
     /// the first few certificates, unconverged stacks and stopped guests.
     private func overview() async -> JSONValue {
-        let recent = (try? store.runs(limit: Dashboard.pageSize, before: nil)) ?? []
+        let recent = await (try? store.runs(limit: Dashboard.pageSize, before: nil)) ?? []
         let status = await agent.status
         let readings = await agent.readings
         let health = await agent.health()

@@ -99,10 +99,10 @@ public struct AgentAPI: Sendable {
             return await webhook(request, provider: path[1])
         case ("GET", ["api", "v1", "runs"]):
             if let refusal = authorize(request, .read) { return refusal }
-            return runs(request)
+            return await runs(request)
         case ("GET", let path) where path.count == 4 && path.starts(with: ["api", "v1", "runs"]):
             if let refusal = authorize(request, .read) { return refusal }
-            return run(path[3])
+            return await run(path[3])
         case ("GET", let path)
         where path.count == 3 && path.starts(with: ["api", "v1"])
             && ["status", "drift", "certificates", "stacks", "guests", "graph"].contains(path[2]):
@@ -187,13 +187,13 @@ public struct AgentAPI: Sendable {
 
     // MARK: Runs
 
-    private func runs(_ request: APIRequest) -> APIResponse {
+    private func runs(_ request: APIRequest) async -> APIResponse {
         let limit = min(200, max(1, Int(request.query["limit"] ?? "") ?? 50))
         let before = request.query["before"].flatMap(Int64.init)
         let filter: RunFilter
         do throws(RunFilterError) { filter = try RunFilter(query: request.query) } catch { return .error(400, error.description) }
         do {
-            let (runs, next) = try filter.page(store, limit: limit, before: before)
+            let (runs, next) = try await filter.page(store, limit: limit, before: before)
             var members: [(key: String, value: JSONValue)] = [("version", .number(1)), ("runs", .array(runs.map(Self.json)))]
             if let next { members.append(("next", .number(Double(next)))) }
             return .json(200, .object(members))
@@ -202,12 +202,12 @@ public struct AgentAPI: Sendable {
         }
     }
 
-    private func run(_ text: String) -> APIResponse {
+    private func run(_ text: String) async -> APIResponse {
         guard let id = Int64(text) else { return .error(404, "no run \(text)") }
         do {
-            guard let record = try store.run(id) else { return .error(404, "no run \(id)") }
+            guard let record = try await store.run(id) else { return .error(404, "no run \(id)") }
             var document = Self.json(record).adding("version", .number(1))
-            if let details = try store.runDetails(id).flatMap(RunDetails.decode) {
+            if let details = try await store.runDetails(id).flatMap(RunDetails.decode) {
                 if let plan = details.plan { document = document.adding("plan", plan) }
                 document = document.adding("resources", details.json["resources"] ?? .array([]))
                 if !details.diagnostics.isEmpty { document = document.adding("diagnostics", .array(details.diagnostics.map(JSONValue.string))) }

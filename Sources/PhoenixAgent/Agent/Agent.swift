@@ -123,8 +123,8 @@ public actor Agent {
     /// stopped at its boundary.
     public func run() async {
         // Runs an earlier agent queued and never started: they end here, the poll plans afresh.
-        for run in (try? runner.store.runs(limit: 200, before: nil)) ?? [] where run.outcome == "queued" {
-            try? runner.store.finishRun(run.id, outcome: .interrupted, summary: "the agent stopped before this run started")
+        for run in await (try? runner.store.runs(limit: 200, before: nil)) ?? [] where run.outcome == "queued" {
+            try? await runner.store.finishRun(run.id, outcome: .interrupted, summary: "the agent stopped before this run started")
         }
         log(
             .info,
@@ -260,7 +260,7 @@ public actor Agent {
         lastSuccessfulPoll = Date()
         lastPollFailure = nil
         metrics.poll(succeeded: true)
-        let applied = (try? runner.store.lastAppliedCommit())?.commit
+        let applied = await (try? runner.store.lastAppliedCommit())?.commit
         guard head != applied, head != currentCommit else { return }
         if let failed = failedCommit, failed.commit == head, Date() < failed.retryAt { return }
         guard await queue.state.pending == nil else { return }
@@ -324,11 +324,11 @@ public actor Agent {
     /// A person approves the plan `run` waits with: a run with trigger `approval` applies that
     /// plan, or plans again when something changed since. One approval a run.
     public func approve(_ run: Int64, by actor: String?) async throws(AgentRefusal) -> RunQueue.Ticket {
-        guard let record = try? runner.store.run(run) else { throw AgentRefusal(status: 404, message: "no run \(run)") }
+        guard let record = try? await runner.store.run(run) else { throw AgentRefusal(status: 404, message: "no run \(run)") }
         guard record.outcome == RunOutcome.waitingForApproval.rawValue else {
             throw AgentRefusal(status: 409, message: "run \(run) is \(record.outcome), not waiting for approval")
         }
-        if let approval = ((try? runner.store.runs(limit: 500, before: nil)) ?? []).last(where: { $0.trigger?.approves == run }) {
+        if let approval = await ((try? runner.store.runs(limit: 500, before: nil)) ?? []).last(where: { $0.trigger?.approves == run }) {
             throw AgentRefusal(
                 status: 409, message: "run \(run) was approved already: run \(approval.id) took it up (\(approval.outcome)), not waiting for approval")
         }
@@ -342,12 +342,12 @@ public actor Agent {
     /// A person discards the plan `run` waits with: the run is recorded discarded (nothing of it
     /// is applied, and it can no longer be approved), and its commit's status says so.
     public func discard(_ run: Int64, by actor: String?) async throws(AgentRefusal) {
-        guard let record = try? runner.store.run(run) else { throw AgentRefusal(status: 404, message: "no run \(run)") }
+        guard let record = try? await runner.store.run(run) else { throw AgentRefusal(status: 404, message: "no run \(run)") }
         guard record.outcome == RunOutcome.waitingForApproval.rawValue else {
             throw AgentRefusal(status: 409, message: "run \(run) is \(record.outcome), not waiting for approval")
         }
         let summary = "discarded by \(actor ?? "a person"): \(record.summary)"
-        do { try runner.store.finishRun(run, outcome: .discarded, summary: summary) } catch {
+        do { try await runner.store.finishRun(run, outcome: .discarded, summary: summary) } catch {
             throw AgentRefusal(status: 500, message: "the state store: \(error)")
         }
         log(.info, "run \(run) \(summary)")

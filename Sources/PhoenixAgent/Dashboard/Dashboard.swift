@@ -50,7 +50,7 @@ public struct Dashboard: Sendable {
         case ("GET", []), ("GET", ["runs"]), ("GET", ["drift"]), ("GET", ["certificates"]), ("GET", ["stacks"]), ("GET", ["guests"]), ("GET", ["graph"]):
             return await read(request) { viewer in await view(parts.first ?? "", request, viewer) }
         case ("GET", let path) where path.count == 2 && path[0] == "runs":
-            return await read(request) { viewer in run(path[1], viewer) }
+            return await read(request) { viewer in await run(path[1], viewer) }
         case ("POST", ["sync"]):
             return await operate(request) { identity in
                 do {
@@ -139,7 +139,7 @@ public struct Dashboard: Sendable {
         let estate = agent.settings.estateName
         switch section {
         case "runs":
-            return runs(request, viewer)
+            return await runs(request, viewer)
         case "drift":
             let status = await agent.status
             return page(200, Layout.page(title: "Drift", section: "/drift", viewer: viewer, estate: estate, main: DriftPage.render(status, selfHeal: false)))
@@ -153,7 +153,12 @@ public struct Dashboard: Sendable {
             return page(200, Layout.page(title: "Certificates", section: "/certificates", viewer: viewer, estate: estate, main: main))
         case "stacks":
             // The commit of the run that last deployed each stack of the page: one read each.
-            let main = StacksPage.render(await agent.readings.stacks, page: request.query["page"]) { run in (try? store.run(run))??.commit }
+            let reading = await agent.readings.stacks
+            var commits: [Int64: String] = [:]
+            for run in Set((reading?.status?.stacks ?? []).compactMap(\.lastDeployRun)) {
+                if let commit = (try? await store.run(run))??.commit { commits[run] = commit }
+            }
+            let main = StacksPage.render(reading, page: request.query["page"]) { commits[$0] }
             return page(200, Layout.page(title: "Stacks", section: "/stacks", viewer: viewer, estate: estate, main: main))
         case "guests":
             let main = GuestsPage.render(await agent.readings.guests, page: request.query["page"])
@@ -165,7 +170,7 @@ public struct Dashboard: Sendable {
     }
 
     private func overview() async -> OverviewPage.Model {
-        let recent = (try? store.runs(limit: Self.pageSize, before: nil)) ?? []
+        let recent = await (try? store.runs(limit: Self.pageSize, before: nil)) ?? []
         let finished = recent.first { $0.outcome != "queued" }
         let waiting = recent.filter { $0.outcome == RunOutcome.waitingForApproval.rawValue }
         return OverviewPage.Model(
@@ -175,10 +180,10 @@ public struct Dashboard: Sendable {
     }
 
     /// 50 runs a page, filtered by outcome, trigger and stage (`RunFilter`).
-    private func runs(_ request: APIRequest, _ viewer: Viewer) -> APIResponse {
+    private func runs(_ request: APIRequest, _ viewer: Viewer) async -> APIResponse {
         let filter: RunFilter
         do throws(RunFilterError) { filter = try RunFilter(query: request.query) } catch { return failure(400, error.description) }
-        guard let (shown, next) = try? filter.page(store, limit: Self.pageSize, before: request.query["before"].flatMap(Int64.init)) else {
+        guard let (shown, next) = try? await filter.page(store, limit: Self.pageSize, before: request.query["before"].flatMap(Int64.init)) else {
             return failure(500, "the state store cannot be read")
         }
         let model = RunsPage.Model(runs: shown, filter: filter, next: next)
@@ -186,9 +191,9 @@ public struct Dashboard: Sendable {
             200, Layout.page(title: "Runs", section: "/runs", viewer: viewer, estate: agent.settings.estateName, main: RunsPage.render(model, viewer: viewer)))
     }
 
-    private func run(_ text: String, _ viewer: Viewer) -> APIResponse {
-        guard let id = Int64(text), let record = try? store.run(id) else { return failure(404, "no run \(text)") }
-        let details = (try? store.runDetails(id))?.flatMap(RunDetails.decode)
+    private func run(_ text: String, _ viewer: Viewer) async -> APIResponse {
+        guard let id = Int64(text), let record = try? await store.run(id) else { return failure(404, "no run \(text)") }
+        let details = (try? await store.runDetails(id))?.flatMap(RunDetails.decode)
         return page(
             200,
             Layout.page(
@@ -203,7 +208,7 @@ public struct Dashboard: Sendable {
         guard let id = Int64(text) else { return failure(404, "no run \(text)") }
         // Watch first, then look: a run that ends in between is still told.
         let watched = agent.events.watch(id)
-        guard let record = try? store.run(id) else { return failure(404, "no run \(id)") }
+        guard let record = try? await store.run(id) else { return failure(404, "no run \(id)") }
         let headers = ["Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"]
         guard record.finishedAt == nil else {
             let ended = Self.event("ended", .object([("outcome", .string(record.outcome)), ("summary", .string(record.summary))]))

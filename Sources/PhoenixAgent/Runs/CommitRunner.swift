@@ -120,8 +120,9 @@ public struct CommitRunner: Sendable {
         await converge(job, into: &result)
         result.seconds = Date().timeIntervalSince(clock)
         // Runs that ended before the sync service took them over are finished here.
-        if (try? store.run(job.run))?.outcome == "queued" || (try? store.run(job.run))?.finishedAt == nil {
-            try? store.finishRun(job.run, outcome: result.outcome, summary: result.summary, stages: result.stages)
+        let recorded = try? await store.run(job.run)
+        if recorded?.outcome == "queued" || recorded?.finishedAt == nil {
+            try? await store.finishRun(job.run, outcome: result.outcome, summary: result.summary, stages: result.stages)
         }
         return result
     }
@@ -131,12 +132,12 @@ public struct CommitRunner: Sendable {
             result.outcome = outcome
             result.summary = summary
         }
-        let previous = (try? store.lastAppliedCommit())?.commit
+        let previous = await (try? store.lastAppliedCommit())?.commit
         result.previousCommit = previous
         // 1. The commit: the branch's head now (a webhook only says "look"), or the approved run's.
         let commit: String
         do {
-            if let approved = job.request.approving, let waiting = try store.run(approved), let waitingCommit = waiting.commit {
+            if let approved = job.request.approving, let waiting = try await store.run(approved), let waitingCommit = waiting.commit {
                 commit = waitingCommit
             } else {
                 commit = try await git.head(branch: settings.branch)
@@ -145,7 +146,7 @@ public struct CommitRunner: Sendable {
             return end(.failed, "\(error)")
         }
         result.commit = commit
-        try? store.annotateRun(job.run, commit: commit, previousCommit: previous, details: nil)
+        try? await store.annotateRun(job.run, commit: commit, previousCommit: previous, details: nil)
         let kind = job.request.trigger.kind
         if commit == previous, job.request.stages == nil, kind == .poll || kind == .webhook {
             return end(.noChanges, "\(Self.short(commit)) is applied already")
@@ -179,7 +180,7 @@ public struct CommitRunner: Sendable {
                 let pointer = diagnostic.pointer.description.isEmpty ? "" : "#\(diagnostic.pointer)"
                 return "\(file)\(pointer): \(diagnostic.message)" + (diagnostic.hint.map { " (hint: \($0))" } ?? "")
             }
-            record(job.run, details: RunDetails(tree: tree, diagnostics: result.diagnostics))
+            await record(job.run, details: RunDetails(tree: tree, diagnostics: result.diagnostics))
             return end(.failed, "commit \(Self.short(commit)) is not a valid configuration: \(result.diagnostics.count) error(s)")
         }
         // 3. The plan, recorded with the run.
@@ -191,7 +192,7 @@ public struct CommitRunner: Sendable {
             return end(.failed, "the plan failed: \(error)")
         }
         var details = RunDetails(tree: tree, plan: plan.json())
-        record(job.run, details: details)
+        await record(job.run, details: details)
         if let stop = job.control.stopReason { return end(stop.outcome, stop.description) }
         guard plan.unplanned.isEmpty else {
             let why = plan.reports.compactMap { report in report.error.map { "\(report.kind): \($0)" } }.prefix(3).joined(separator: "; ")
@@ -199,15 +200,16 @@ public struct CommitRunner: Sendable {
         }
         // A run left unfinished (a crash, a kill) is resumed by the sync even when the plan is
         // empty: its journal names what may not have been reloaded or verified.
-        let unfinished = ((try? store.runs(limit: 20, before: nil)) ?? []).contains { $0.id != job.run && $0.outcome == "running" }
+        let unfinished = await ((try? store.runs(limit: 20, before: nil)) ?? []).contains { $0.id != job.run && $0.outcome == "running" }
         guard plan.hasChanges || unfinished else { return end(.noChanges, "no changes") }
         // Changes to stages a person approves wait for them; an approval applies only the plan it saw.
         let gated = Self.stagesWithChanges(plan).intersection(estate.settings.agent.approve)
         if !gated.isEmpty {
             let digest = Self.digest(plan)
             details.planDigest = digest
-            record(job.run, details: details)
-            let approvedDigest = job.request.approving.flatMap { try? store.runDetails($0) }.flatMap(RunDetails.decode)?.planDigest
+            await record(job.run, details: details)
+            var approvedDigest: String?
+            if let approving = job.request.approving { approvedDigest = (try? await store.runDetails(approving)).flatMap(RunDetails.decode)?.planDigest }
             if approvedDigest != digest {
                 result.stages = Self.stagesWithChanges(plan)
                 let stageList = gated.map(\.rawValue).sorted().joined(separator: ", ")
@@ -234,12 +236,13 @@ public struct CommitRunner: Sendable {
                 }
                 details.resources = outcome.reports.flatMap(\.results).map(RunDetails.Resource.init)
                 details.log = lines.all
-                record(job.run, details: details)
+                await record(job.run, details: details)
                 // A resource not applied here yet (the CA root not exported) is no failure of the run.
                 result.failures = Dictionary(
                     outcome.reports.flatMap { $0.failures.map { ($0.key, $0.value.failure) } }, uniquingKeysWith: { first, _ in first })
-                let recorded = (try? store.run(job.run))?.outcome
-                return end(recorded.flatMap(RunOutcome.init(rawValue:)) ?? (outcome.succeeded ? .succeeded : .failed), (try? store.run(job.run))?.summary ?? "")
+                let recorded = await (try? store.run(job.run))?.outcome
+                return await end(
+                    recorded.flatMap(RunOutcome.init(rawValue:)) ?? (outcome.succeeded ? .succeeded : .failed), (try? store.run(job.run))?.summary ?? "")
             } catch let StateError.locked(pid, host, _, holder) {
                 log("run \(job.run) waits for \(holder.map { "run \($0)" } ?? "the run") holding the lock (pid \(pid) on \(host))")
                 if let stop = job.control.stopReason { return end(stop.outcome, stop.description) }
@@ -250,8 +253,8 @@ public struct CommitRunner: Sendable {
         }
     }
 
-    private func record(_ run: Int64, details: RunDetails) {
-        try? store.annotateRun(run, commit: nil, previousCommit: nil, details: details.encoded())
+    private func record(_ run: Int64, details: RunDetails) async {
+        try? await store.annotateRun(run, commit: nil, previousCommit: nil, details: details.encoded())
     }
 
     static func stagesWithChanges(_ plan: SyncService.Outcome) -> Set<SyncStage> {
@@ -282,7 +285,7 @@ extension CommitRunner {
     /// The estate as the last applied commit declares it (its tree is checked out again when it
     /// was pruned), or nil when no commit was applied yet.
     public func appliedEstate() async throws -> (estate: Estate, stacksDirectory: String, commit: String)? {
-        guard let commit = try store.lastAppliedCommit()?.commit else { return nil }
+        guard let commit = try await store.lastAppliedCommit()?.commit else { return nil }
         let tree = try await git.checkout(commit, branch: settings.branch)
         let stacks = "\(tree.path)/\(settings.stacksPath)"
         let loaded = services.load("\(tree.path)/\(settings.configPath)", stacks)

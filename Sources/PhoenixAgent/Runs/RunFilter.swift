@@ -30,12 +30,12 @@ struct RunFilter: Sendable {
     /// Up to `limit` matching runs older than `before`, and the id to continue before when there
     /// may be more. The store is read a page at a time until the page is full, at most 20 reads:
     /// a rare filter answers quickly with what it found and a link on.
-    func page(_ store: any StateBackend, limit: Int, before: Int64?) throws(StateError) -> (runs: [RunRecord], next: Int64?) {
+    func page(_ store: any StateBackend, limit: Int, before: Int64?) async throws(StateError) -> (runs: [RunRecord], next: Int64?) {
         var before = before
         var found: [RunRecord] = []
         var more = true
         for _ in 0..<20 where found.count < limit && more {
-            let page = try store.runs(limit: max(limit, 50) + 1, before: before)
+            let page = try await store.runs(limit: max(limit, 50) + 1, before: before)
             more = page.count > max(limit, 50)
             let read = page.prefix(max(limit, 50))
             before = read.last?.id

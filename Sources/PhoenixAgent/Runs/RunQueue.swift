@@ -77,9 +77,16 @@ public actor RunQueue {
     /// Whether a caller of `next()` waits for a request.
     public var awaitsRequest: Bool { waiter != nil }
 
+    /// Whether a submit is recording a new run in the store, and the submits that wait for it.
+    private var recording = false
+    private var afterRecording: [CheckedContinuation<Void, Never>] = []
+
     /// Queues `request`: into the waiting run when there is one (its stages widened to cover both),
     /// else as a new queued run.
-    public func submit(_ request: Request) throws(Refusal) -> Ticket {
+    public func submit(_ request: Request) async throws(Refusal) -> Ticket {
+        // While one submit records a new run (the store's call suspends), the others wait for it
+        // and then join that run: a burst of requests queues one run, never two.
+        while recording { await withCheckedContinuation { afterRecording.append($0) } }
         guard !closed else { throw .closed }
         running?.announce.yield(())
         if var waiting = pending {
@@ -91,8 +98,15 @@ public actor RunQueue {
             return Ticket(run: waiting.run, joined: true)
         }
         let run: Int64
+        recording = true
+        defer {
+            recording = false
+            let waiting = afterRecording
+            afterRecording = []
+            for submit in waiting { submit.resume() }
+        }
         do {
-            run = try store.queueRun(command: "agent", user: user, host: host, pid: getpid(), trigger: request.trigger)
+            run = try await store.queueRun(command: "agent", user: user, host: host, pid: getpid(), trigger: request.trigger)
         } catch {
             throw .store(error.description)
         }
@@ -118,15 +132,14 @@ public actor RunQueue {
 
     /// Takes no new requests, asks the running job to stop at its next boundary, and ends the
     /// waiting run as interrupted (it never started); `next()` returns nil from now on.
-    public func close() {
+    public func close() async {
         closed = true
         running?.control.stop(.shutdown)
-        if let waiting = pending {
-            try? store.finishRun(waiting.run, outcome: .interrupted, summary: "the agent stopped before this run started")
-            pending = nil
-        }
+        let waiting = pending
+        pending = nil
         waiter?.resume(returning: nil)
         waiter = nil
+        if let waiting { try? await store.finishRun(waiting.run, outcome: .interrupted, summary: "the agent stopped before this run started") }
     }
 
     private func startIfIdle() {

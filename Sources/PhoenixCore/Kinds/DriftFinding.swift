@@ -59,7 +59,7 @@ public struct KindDrift: Sendable {
 public protocol DriftingKind: ConvergentKind {
     /// Every resource of the kind with its drift state (in sync included), from one observation,
     /// and how the kind shows it; nil when the kind has nothing to check in this estate.
-    func drift(_ observation: Observation, in context: KindContext) -> KindDrift?
+    func drift(_ observation: Observation, in context: KindContext) async -> KindDrift?
 }
 
 /// A kind that `phoenix rollback RUN` can take back: the steps that put back what a run left.
@@ -69,7 +69,7 @@ public protocol RollbackKind: ConvergentKind {
     func observeRollback(to run: Int64, in context: KindContext) async throws(ResourceFailure) -> Observation
     /// The steps that make what is there what run `run` left (from the kind's records as of that
     /// run); a failure when it cannot (what it would need was never kept), naming why.
-    func rollback(to run: Int64, _ observation: Observation, in context: KindContext) throws(ResourceFailure) -> KindPlan<Change>
+    func rollback(to run: Int64, _ observation: Observation, in context: KindContext) async throws(ResourceFailure) -> KindPlan<Change>
 }
 
 extension RollbackKind {

@@ -10,29 +10,29 @@ public protocol StateBackend: Sendable {
 
     /// Takes the sync lock and opens a run. A lock whose holder is a dead process on this host is
     /// stale: it is cleared and its run reported as interrupted. A live holder: `StateError.locked`.
-    func beginRun(command: String, user: String, host: String, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord])
+    func beginRun(command: String, user: String, host: String, pid: Int32) async throws(StateError) -> (run: Int64, interrupted: [RunRecord])
     /// Closes a run and releases the lock; `stages`: those it changed, would change or failed
     /// something in (`RunRecord.stages`).
-    func finishRun(_ run: Int64, outcome: RunOutcome, summary: String, stages: Set<SyncStage>) throws(StateError)
+    func finishRun(_ run: Int64, outcome: RunOutcome, summary: String, stages: Set<SyncStage>) async throws(StateError)
     /// The newest runs first; with `before`, only runs older than that one (the next page).
-    func runs(limit: Int, before: Int64?) throws(StateError) -> [RunRecord]
-    func run(_ id: Int64) throws(StateError) -> RunRecord?
+    func runs(limit: Int, before: Int64?) async throws(StateError) -> [RunRecord]
+    func run(_ id: Int64) async throws(StateError) -> RunRecord?
 
     // MARK: The agent's runs
 
     /// Records a run the agent has accepted and not started (`queued`): a webhook's answer names it
     /// before any git work. It holds no lock.
-    func queueRun(command: String, user: String, host: String, pid: Int32, trigger: RunTrigger) throws(StateError) -> Int64
+    func queueRun(command: String, user: String, host: String, pid: Int32, trigger: RunTrigger) async throws(StateError) -> Int64
     /// Starts a queued run under the sync lock, as `beginRun(command:…)` starts a new one.
-    func beginRun(queued run: Int64, pid: Int32) throws(StateError) -> (run: Int64, interrupted: [RunRecord])
+    func beginRun(queued run: Int64, pid: Int32) async throws(StateError) -> (run: Int64, interrupted: [RunRecord])
     /// What an agent's run is about: its commit, the one applied before it, and its details (a JSON
     /// document: the plan, each resource's outcome, the diagnostics of an invalid commit). A nil
     /// argument leaves that field as it is.
-    func annotateRun(_ run: Int64, commit: String?, previousCommit: String?, details: String?) throws(StateError)
+    func annotateRun(_ run: Int64, commit: String?, previousCommit: String?, details: String?) async throws(StateError)
     /// The details `annotateRun` recorded.
-    func runDetails(_ run: Int64) throws(StateError) -> String?
+    func runDetails(_ run: Int64) async throws(StateError) -> String?
     /// The newest run that converged the estate to a commit (succeeded, or found nothing to change).
-    func lastAppliedCommit() throws(StateError) -> RunRecord?
+    func lastAppliedCommit() async throws(StateError) -> RunRecord?
 
     // MARK: The journal
 
@@ -41,82 +41,82 @@ public protocol StateBackend: Sendable {
     /// through the API).
     func journal(
         run: Int64, resource: String, kind: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
-    ) throws(StateError)
+    ) async throws(StateError)
     /// A run's journal, in the order it was written.
-    func journal(run: Int64) throws(StateError) -> [JournalEntry]
+    func journal(run: Int64) async throws(StateError) -> [JournalEntry]
     /// Resources these runs announced a change to (`intent`) and never closed.
-    func unfinishedResources(in runs: [Int64]) throws(StateError) -> Set<String>
+    func unfinishedResources(in runs: [Int64]) async throws(StateError) -> Set<String>
     /// The newest `verified` digest of every resource whose id starts with `prefix` (what phoenix
     /// last installed and saw in place: a certificate's fingerprint).
-    func verifiedDigests(prefix: String) throws(StateError) -> [String: String]
+    func verifiedDigests(prefix: String) async throws(StateError) -> [String: String]
 
     // MARK: What phoenix applied
 
     /// What phoenix last applied, by resource id.
-    func applied() throws(StateError) -> [String: AppliedRecord]
+    func applied() async throws(StateError) -> [String: AppliedRecord]
     /// Records `resource` as installed; its contents are kept for rollback unless it is sensitive
     /// (then only a keyed hash).
-    func recordApplied(run: Int64, _ resource: Resource) throws(StateError)
+    func recordApplied(run: Int64, _ resource: Resource) async throws(StateError)
     /// Forgets a resource phoenix deleted.
-    func recordDeleted(id: String) throws(StateError)
+    func recordDeleted(id: String) async throws(StateError)
     /// Keeps the whole applied state as the one `run` leaves behind.
-    func snapshot(run: Int64) throws(StateError)
+    func snapshot(run: Int64) async throws(StateError)
     /// The resources a successful sync or rollback run left, with their contents; `withoutContents`
     /// are those kept only as keyed hashes (a rollback can check that what is installed is still
     /// what the run left, never put it back).
-    func snapshot(of run: Int64) throws(StateError) -> (resources: [Resource], withoutContents: [AppliedRecord])
+    func snapshot(of run: Int64) async throws(StateError) -> (resources: [Resource], withoutContents: [AppliedRecord])
     /// The contents phoenix installed for a digest, when it kept them.
-    func content(digest: String) throws(StateError) -> String?
+    func content(digest: String) async throws(StateError) -> String?
 
     // MARK: Guests
 
     /// What converge left on each guest, by VMID.
-    func guestRecords() throws(StateError) -> [Int: GuestRecord]
-    func recordGuests(_ records: [GuestRecord]) throws(StateError)
-    func forgetGuests(_ vmids: [Int]) throws(StateError)
+    func guestRecords() async throws(StateError) -> [Int: GuestRecord]
+    func recordGuests(_ records: [GuestRecord]) async throws(StateError)
+    func forgetGuests(_ vmids: [Int]) async throws(StateError)
 
     // MARK: Stacks
 
     /// What phoenix last deployed of each stack and saw converge, by resource id.
-    func stackRecords() throws(StateError) -> [String: StackRecord]
-    func recordStack(_ record: StackRecord) throws(StateError)
+    func stackRecords() async throws(StateError) -> [String: StackRecord]
+    func recordStack(_ record: StackRecord) async throws(StateError)
     /// Forgets a stack phoenix removed (`--prune`).
-    func forgetStack(_ id: String) throws(StateError)
+    func forgetStack(_ id: String) async throws(StateError)
 
     // MARK: Any kind's records
 
     /// What a kind recorded of each of its resources, newest first per resource, as it stood after
     /// run `asOf` (nil: now). Resources whose newest record is a removal are left out. A kind keeps
     /// here what its next plan compares with and what a rollback puts back: never a secret.
-    func kindRecords(_ kind: String, asOf run: Int64?) throws(StateError) -> [String: KindRecord]
+    func kindRecords(_ kind: String, asOf run: Int64?) async throws(StateError) -> [String: KindRecord]
     /// Records `value` for a resource of `kind` in `run` (nil: phoenix removed it). Earlier values
     /// stay, for rollback.
-    func recordKind(_ kind: String, resource: String, value: String?, run: Int64) throws(StateError)
+    func recordKind(_ kind: String, resource: String, value: String?, run: Int64) async throws(StateError)
 }
 
 extension StateBackend {
-    public func runs() throws(StateError) -> [RunRecord] { try runs(limit: 50, before: nil) }
+    public func runs() async throws(StateError) -> [RunRecord] { try await runs(limit: 50, before: nil) }
 
-    public func runs(limit: Int) throws(StateError) -> [RunRecord] { try runs(limit: limit, before: nil) }
+    public func runs(limit: Int) async throws(StateError) -> [RunRecord] { try await runs(limit: limit, before: nil) }
 
     /// What a kind recorded of each of its resources, now.
-    public func kindRecords(_ kind: String) throws(StateError) -> [String: KindRecord] { try kindRecords(kind, asOf: nil) }
+    public func kindRecords(_ kind: String) async throws(StateError) -> [String: KindRecord] { try await kindRecords(kind, asOf: nil) }
 
     public func journal(
         run: Int64, resource: String, kind: String = "", phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil
-    ) throws(StateError) {
-        try journal(run: run, resource: resource, kind: kind, phase: phase, previousDigest: previousDigest, newDigest: newDigest, detail: "")
+    ) async throws(StateError) {
+        try await journal(run: run, resource: resource, kind: kind, phase: phase, previousDigest: previousDigest, newDigest: newDigest, detail: "")
     }
 
-    public func journal(run: Int64, resource: String, kind: String = "", phase: JournalPhase, detail: String) throws(StateError) {
-        try journal(run: run, resource: resource, kind: kind, phase: phase, previousDigest: nil, newDigest: nil, detail: detail)
+    public func journal(run: Int64, resource: String, kind: String = "", phase: JournalPhase, detail: String) async throws(StateError) {
+        try await journal(run: run, resource: resource, kind: kind, phase: phase, previousDigest: nil, newDigest: nil, detail: detail)
     }
 }
 
 extension StateBackend {
     /// Closes a run that touched no stage (it ended before it planned, was discarded, or
     /// interrupted before it started) and releases the lock.
-    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) throws(StateError) {
-        try finishRun(run, outcome: outcome, summary: summary, stages: [])
+    public func finishRun(_ run: Int64, outcome: RunOutcome, summary: String) async throws(StateError) {
+        try await finishRun(run, outcome: outcome, summary: summary, stages: [])
     }
 }

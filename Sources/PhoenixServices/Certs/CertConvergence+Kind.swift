@@ -195,13 +195,13 @@ extension CertConvergence: ConvergentKind {
 extension CertConvergence: DriftingKind {
     /// Each certificate beside what phoenix last installed (the fingerprint its journal verified) and
     /// the manifest. No root exported yet is said, not failed (as the trust stage).
-    public func drift(_ observation: Observation, in context: KindContext) -> KindDrift? {
+    public func drift(_ observation: Observation, in context: KindContext) async -> KindDrift? {
         if let reason = observation.notReady {
             return KindDrift(
                 kind: name, member: "certificates", entries: [.object([("not_checked", .string(reason))])], lines: ["Certificates not checked: \(reason)"])
         }
         let verified: [String: String]
-        do { verified = try context.store?.verifiedDigests(prefix: "cert:") ?? [:] } catch {
+        do { verified = try await context.store?.verifiedDigests(prefix: "cert:") ?? [:] } catch {
             return KindDrift(kind: name, failure: .cannotCheck(reason: "the state store: \(error)"))
         }
         let items = CertDrift.check(Report(items: observation.items), verified: verified)

@@ -130,7 +130,7 @@ public struct GuestDeletion: Sendable {
             try await client.destroy(guest, timeout: taskTimeout)
             // converge's records of a deleted guest go with it (a new guest with the VMID is read afresh).
             var forgotten: StateError?
-            do throws(StateError) { try store?.forgetGuests([id]) } catch { forgotten = error }
+            do throws(StateError) { try await store?.forgetGuests([id]) } catch { forgotten = error }
             done(Deleted(id: id, name: guest.name), forgotten)
         }
     }

@@ -112,7 +112,7 @@ public struct GuestSettings: ConvergentKind {
     public func observe(in context: KindContext) async throws(ResourceFailure) -> Observation {
         let client = self.client.counting(into: CallCounter(into: context.stats, as: .proxmoxCalls))
         let records: [Int: GuestRecord]
-        do { records = try context.store?.guestRecords() ?? [:] } catch { throw .cannotCheck(reason: "the state store: \(error)") }
+        do { records = try await context.store?.guestRecords() ?? [:] } catch { throw .cannotCheck(reason: "the state store: \(error)") }
         do throws(ProxmoxError) {
             let cluster = try await client.guestsByID()
             var toRead: [(Guest, ProxmoxGuest)] = []
@@ -287,8 +287,8 @@ public struct GuestSettings: ConvergentKind {
             throw Self.failure(error)
         }
         do {
-            try store.recordGuests(converged)
-            try store.forgetGuests(forgotten)
+            try await store.recordGuests(converged)
+            try await store.forgetGuests(forgotten)
         } catch {
             throw .cannotCheck(reason: "the state store: \(error)")
         }

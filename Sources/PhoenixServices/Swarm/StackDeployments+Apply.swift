@@ -12,7 +12,7 @@ extension StackDeployments {
             let name = service.name.hasPrefix(item.namespace + "_") ? String(service.name.dropFirst(item.namespace.count + 1)) : service.name
             summaries[name] = ServiceSummary(service, networkNames: networkNames, digests: store.digests).text
         }
-        try store.recordStack(StackRecord(id: item.id, namespace: item.namespace, specHash: hash, compose: compose, services: summaries, run: run))
+        try await store.recordStack(StackRecord(id: item.id, namespace: item.namespace, specHash: hash, compose: compose, services: summaries, run: run))
     }
 
     /// What the CLI said, without the notice it prints on every deploy about `--detach`.

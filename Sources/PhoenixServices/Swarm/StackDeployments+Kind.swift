@@ -41,7 +41,7 @@ extension StackDeployments {
             throw SwarmConvergence.failure(error)
         }
         let records: [String: StackRecord]
-        do { records = try context.store?.stackRecords() ?? [:] } catch {
+        do { records = try await context.store?.stackRecords() ?? [:] } catch {
             // A plan reads what it can; a run cannot go on without what it deployed last.
             guard context.run == nil else { throw .cannotCheck(reason: "the state store: \(error)") }
             records = [:]
@@ -160,7 +160,7 @@ extension StackDeployments {
         let item = step.change.item
         do {
             if item.action == .remove {
-                try context.store.forgetStack(item.id)
+                try await context.store.forgetStack(item.id)
                 return
             }
             guard let compose = item.compose, let hash = item.specHash else { throw ResourceFailure.bug("no compose to record for \(item.id)") }

@@ -14,7 +14,7 @@ extension StacksKind: StatusKind {
     /// Every stack and service: desired and running replicas, the last deploy, health.
     public func status(in context: KindContext) async throws(ResourceFailure) -> StacksStatus {
         let records: [String: StackRecord]
-        do { records = try context.store?.stackRecords() ?? [:] } catch { throw .cannotCheck(reason: "the state store: \(error)") }
+        do { records = try await context.store?.stackRecords() ?? [:] } catch { throw .cannotCheck(reason: "the state store: \(error)") }
         do throws(DockerError) {
             return try await StacksStatus.read(estate: deployments.estate, connections: deployments.connections, records: records)
         } catch {

@@ -65,7 +65,7 @@ public struct NotesKind: DriftingKind, RollbackKind {
         }
         context.stats.count(.machineCalls)
         do {
-            return Observation(notes: notes, recorded: try context.store?.kindRecords(name) ?? [:])
+            return await Observation(notes: notes, recorded: try context.store?.kindRecords(name) ?? [:])
         } catch {
             throw .cannotCheck(reason: "the state store: \(error)")
         }
@@ -129,7 +129,7 @@ public struct NotesKind: DriftingKind, RollbackKind {
     }
 
     public func record(_ step: Step<Change>, applied: Void, in context: StepContext) async throws(ResourceFailure) {
-        do { try context.store.recordKind(name, resource: step.id, value: step.change.after, run: context.run) } catch {
+        do { try await context.store.recordKind(name, resource: step.id, value: step.change.after, run: context.run) } catch {
             throw .cannotCheck(reason: "the state store: \(error)")
         }
     }
@@ -161,9 +161,9 @@ public struct NotesKind: DriftingKind, RollbackKind {
         return findings
     }
 
-    public func rollback(to run: Int64, _ observation: Observation, in context: KindContext) throws(ResourceFailure) -> KindPlan<Change> {
+    public func rollback(to run: Int64, _ observation: Observation, in context: KindContext) async throws(ResourceFailure) -> KindPlan<Change> {
         let then: [String: KindRecord]
-        do { then = try context.store?.kindRecords(name, asOf: run) ?? [:] } catch { throw .cannotCheck(reason: "the state store: \(error)") }
+        do { then = try await context.store?.kindRecords(name, asOf: run) ?? [:] } catch { throw .cannotCheck(reason: "the state store: \(error)") }
         var plan = KindPlan<Change>()
         for id in Set(then.keys).union(observation.recorded.keys).sorted() {
             let key = Self.name(of: id)
