@@ -2,6 +2,11 @@
 /// a time, the journal, what phoenix last applied (with the contents a rollback needs), and what it
 /// left on each guest. SQLite (PhoenixState) is the first backend; every backend passes the same
 /// contract tests (Tests/PhoenixEngineTests/StateContractTests.swift).
+///
+/// Every call is `async`: a store across the network (PostgreSQL) suspends while it waits instead of
+/// holding a thread. A store on this machine may answer synchronously (SQLite and the in-memory
+/// store do). A caller on an actor must expect other work on that actor between its calls: the
+/// run queue keeps one recording of a new run at a time (tested over `SuspendingStateStore`).
 public protocol StateBackend: Sendable {
     /// How this store fingerprints contents: resources that may hold secrets as keyed hashes.
     var digests: ContentDigests { get }
