@@ -124,22 +124,29 @@ struct StateContractTests {
         _ = directory
     }
 
+    /// The DNS records as a later run changed them.
+    static let changed = Resource(
+        id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.2 a.lab\n", mode: "0644", activation: .reload, origin: "t")
+
+    /// A run of `command` that installs `resource` and records the files, ending `outcome`.
+    static func recordFiles(
+        _ resource: Resource, in store: any StateBackend, command: String = "sync", outcome: RunOutcome = .succeeded
+    ) async throws -> Int64 {
+        let (run, _) = try await store.beginRun(command: command, user: "ops", host: "h")
+        try await store.recordApplied(run: run, resource)
+        try await store.snapshot(run: run)
+        try await store.finishRun(run, outcome: outcome, summary: "")
+        return run
+    }
+
     @Test("applied contents are kept per run and can be read back for rollback", arguments: StateBackendKind.allCases)
     func snapshots(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (first, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
-        try await store.recordApplied(run: first, StateStoreTests.resource)
-        try await store.snapshot(run: first)
-        try await store.finishRun(first, outcome: .succeeded, summary: "")
-        let (second, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
-        let changed = Resource(
-            id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.2 a.lab\n", mode: "0644", activation: .reload, origin: "t")
-        try await store.recordApplied(run: second, changed)
-        try await store.snapshot(run: second)
-        try await store.finishRun(second, outcome: .failed, summary: "")
+        let first = try await Self.recordFiles(StateStoreTests.resource, in: store)
+        let second = try await Self.recordFiles(Self.changed, in: store, outcome: .failed)
 
-        await #expect(try store.applied()["dns:records"]?.digest == changed.digest)
+        await #expect(try store.applied()["dns:records"]?.digest == Self.changed.digest)
         let restored = try await store.snapshot(of: first).resources
         #expect(restored.map(\.contents) == ["10.0.0.1 a.lab\n"])
         #expect(restored.first?.unit == .dnsmasq)
@@ -154,18 +161,10 @@ struct StateContractTests {
     func snapshotOfRunsWithoutFiles(_ backend: StateBackendKind) async throws {
         let (store, directory) = try backend.make()
         defer { _ = directory }
-        let (agent, _) = try await store.beginRun(command: "agent", user: "phoenix", host: "h")
-        try await store.recordApplied(run: agent, StateStoreTests.resource)
-        try await store.snapshot(run: agent)
-        try await store.finishRun(agent, outcome: .succeeded, summary: "")
+        let agent = try await Self.recordFiles(StateStoreTests.resource, in: store, command: "agent")
         let (converge, _) = try await store.beginRun(command: "converge", user: "ops", host: "h")
         try await store.finishRun(converge, outcome: .succeeded, summary: "")
-        let (later, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
-        let changed = Resource(
-            id: "dns:records", unit: .dnsmasq, path: "/etc/phoenix/hosts", contents: "10.0.0.2 a.lab\n", mode: "0644", activation: .reload, origin: "t")
-        try await store.recordApplied(run: later, changed)
-        try await store.snapshot(run: later)
-        try await store.finishRun(later, outcome: .succeeded, summary: "")
+        let later = try await Self.recordFiles(Self.changed, in: store)
 
         await #expect(try store.snapshot(of: agent).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent's own files")
         await #expect(try store.snapshot(of: converge).resources.map(\.contents) == ["10.0.0.1 a.lab\n"], "the agent run's files: converge left them so")
@@ -191,10 +190,7 @@ struct StateContractTests {
         // Once a later sync installed files, rolling back to it would read as "no files at all" and
         // remove every managed file.
         await #expect(try store.snapshot(of: run).resources.isEmpty, "no files then and none now: nothing to put back")
-        let (sync, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
-        try await store.recordApplied(run: sync, StateStoreTests.resource)
-        try await store.snapshot(run: sync)
-        try await store.finishRun(sync, outcome: .succeeded, summary: "")
+        _ = try await Self.recordFiles(StateStoreTests.resource, in: store)
         await #expect(throws: StateError.runChangedNoFiles(run, command: "converge")) { try await store.snapshot(of: run) }
     }
 
