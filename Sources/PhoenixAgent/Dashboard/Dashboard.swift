@@ -156,7 +156,8 @@ public struct Dashboard: Sendable {
             let reading = await agent.readings.stacks
             var commits: [Int64: String] = [:]
             for run in Set((reading?.status?.stacks ?? []).compactMap(\.lastDeployRun)) {
-                if let commit = (try? await store.run(run))??.commit { commits[run] = commit }
+                let record: RunRecord? = (try? await store.run(run)) ?? nil
+                if let commit = record?.commit { commits[run] = commit }
             }
             let main = StacksPage.render(reading, page: request.query["page"]) { commits[$0] }
             return page(200, Layout.page(title: "Stacks", section: "/stacks", viewer: viewer, estate: estate, main: main))
