@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .executableTarget(name: "phoenix", dependencies: ["PhoenixCLI", "PhoenixAgent"]),
@@ -31,8 +33,8 @@ let package = Package(
         .target(
             name: "PhoenixCLI",
             dependencies: [
-                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixDocker", "PhoenixCerts", "PhoenixServices",
-                "PhoenixAgent", "PhoenixAgentServer", "PhoenixHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixPostgres", "PhoenixProxmox", "PhoenixDocker", "PhoenixCerts",
+                "PhoenixServices", "PhoenixAgent", "PhoenixAgentServer", "PhoenixHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -73,6 +75,13 @@ let package = Package(
         ),
         // The state store: runs, last applied content, the journal, the lock (SQLite through GRDB).
         .target(name: "PhoenixState", dependencies: ["PhoenixCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Team state: the same store on PostgreSQL (postgres-nio), one writer under a session advisory lock.
+        .target(
+            name: "PhoenixPostgres",
+            dependencies: [
+                "PhoenixCore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         .target(name: "PhoenixCore", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The agent's parts that need no server: the system git, webhook signatures, access tokens,
         // the newest-commit-wins scheduler, commit statuses and notifications.
@@ -99,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhoenixEngineTests",
-            dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixTesting"]
+            dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixState", "PhoenixPostgres", "PhoenixTesting"]
         ),
         .testTarget(name: "PhoenixServicesTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixServices", "PhoenixTesting"]),
         .testTarget(name: "PhoenixAgentTests", dependencies: ["PhoenixCore", "PhoenixEngine", "PhoenixServices", "PhoenixAgent", "PhoenixTesting"]),

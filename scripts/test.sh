@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     missing=()
-    for pkg in git gnupg fcgiwrap chromium chromium-driver dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev util-linux rsync openssh-client openssh-server lxc busybox-static docker.io iproute2 tar golang-go golang-github-smallstep-certificates-dev golang-github-smallstep-truststore-dev; do
+    for pkg in git gnupg fcgiwrap chromium chromium-driver dnsmasq nginx libnginx-mod-stream dnsutils curl openssl python3-venv libsqlite3-dev util-linux rsync openssh-client openssh-server lxc busybox-static docker.io iproute2 tar golang-go golang-github-smallstep-certificates-dev golang-github-smallstep-truststore-dev postgresql; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -45,13 +45,17 @@ extension StateStore {
     /// Clears a stale lock (or throws `locked` naming a live holder) and marks the runs that were
     /// going without a live lock as interrupted; returns those not reported before.
     private static func takeLock(_ db: Database, host: String) throws -> [RunRecord] {
-        if let holder = try Row.fetchOne(db, sql: "SELECT pid, host, started_at, run_id FROM lock WHERE id = 1") {
+        if let holder = try Row.fetchOne(
+            db, sql: "SELECT l.pid, l.host, l.started_at, l.run_id, r.user, r.command FROM lock l LEFT JOIN runs r ON r.id = l.run_id WHERE l.id = 1")
+        {
             let holderPID = Int32(holder["pid"] as Int64)
             let holderHost: String = holder["host"]
             let alive = holderHost != host || (kill(holderPID, 0) == 0 || errno == EPERM)
             if alive {
                 throw StateError.locked(
-                    pid: holderPID, host: holderHost, since: Date(timeIntervalSince1970: holder["started_at"]), run: holder["run_id"] as Int64?)
+                    LockHolder(
+                        user: holder["user"] ?? "", host: holderHost, pid: holderPID, run: holder["run_id"], command: holder["command"] ?? "",
+                        since: Date(timeIntervalSince1970: holder["started_at"])))
             }
             try db.execute(sql: "DELETE FROM lock WHERE id = 1")
         }

@@ -81,7 +81,12 @@ public final class InMemoryStateStore: StateBackend, Sendable {
     private static func takeLock(_ data: inout Contents, host: String) throws(StateError) -> [RunRecord] {
         if let holder = data.holder {
             let alive = holder.host != host || kill(holder.pid, 0) == 0 || errno == EPERM
-            if alive { throw StateError.locked(pid: holder.pid, host: holder.host, since: holder.startedAt, run: holder.run) }
+            if alive {
+                let record = data.runList.first { $0.id == holder.run }
+                throw StateError.locked(
+                    LockHolder(
+                        user: record?.user ?? "", host: holder.host, pid: holder.pid, run: holder.run, command: record?.command ?? "", since: holder.startedAt))
+            }
             data.holder = nil
         }
         var interrupted: [RunRecord] = []

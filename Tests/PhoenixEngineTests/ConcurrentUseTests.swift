@@ -22,9 +22,9 @@ struct EngineConcurrentUseTests {
         #expect(stats.roundTrips == 1_000)
     }
 
-    @Test("a state store journalled from many tasks at once keeps every entry", arguments: StateBackendKind.allCases)
+    @Test("a state store journalled from many tasks at once keeps every entry", arguments: StateBackendKind.local)
     func stateStore(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (run, _) = try await store.beginRun(command: "sync all", user: "ops", host: "node1")
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,24 +1,32 @@
 import Foundation
 import PhoenixCore
+import PhoenixPostgres
 import PhoenixState
 import PhoenixTesting
 import Testing
 
-/// The backends of the state port. Every one of them passes the contract below; the SQLite store
-/// is the one phoenix uses, the in-memory one is PhoenixTesting's double.
+/// The backends of the state port. Every one of them passes the contract below: the SQLite store
+/// is phoenix's default, the in-memory one is PhoenixTesting's double. PostgreSQL needs a server,
+/// so its runs of the same tests are a suite of their own that says so (PostgresStateStoreTests).
 enum StateBackendKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite, memory
+    case sqlite, memory, postgres
+
+    /// The backends that need nothing but this process.
+    static let local: [StateBackendKind] = [.sqlite, .memory]
 
     var testDescription: String { rawValue }
 
-    /// A fresh store, and what keeps its files alive.
-    func make() throws -> (any StateBackend, AnyObject?) {
+    /// A fresh store, and what keeps it alive (its files, or its server).
+    func make() async throws -> (any StateBackend, AnyObject?) {
         switch self {
         case .sqlite:
             let directory = try TemporaryDirectory("phoenix-state")
             return (try StateStore(path: directory.file("state/state.sqlite")), directory)
         case .memory:
             return (InMemoryStateStore(), nil)
+        case .postgres:
+            let fixture = try PostgresFixture()
+            return (try await fixture.open(), fixture)
         }
     }
 }
@@ -42,18 +50,19 @@ struct StateContractTests {
         return (secret, envFile, run)
     }
 
-    @Test("one sync at a time: a second is refused with the holder's pid, host and start time", arguments: StateBackendKind.allCases)
+    @Test("one sync at a time: a second is refused with the holder's pid, host and start time", arguments: StateBackendKind.local)
     func lock(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (run, _) = try await store.beginRun(command: "sync all", user: "ops", host: "node1")
         await #expect(throws: StateError.self) { try await store.beginRun(command: "sync dns", user: "ops", host: "node1") }
         do {
             _ = try await store.beginRun(command: "sync dns", user: "ops", host: "node1")
-        } catch let StateError.locked(pid, host, _, holder) {
-            #expect(pid == getpid())
-            #expect(host == "node1")
-            #expect(holder == run, "the holder's run is named")
+        } catch let StateError.locked(holder) {
+            #expect(holder.pid == getpid())
+            #expect(holder.host == "node1")
+            #expect(holder.run == run, "the holder's run is named")
+            #expect(holder.user == "ops" && holder.command == "sync all", "the holder's user and command, not the blocked one's")
         }
         try await store.finishRun(run, outcome: .succeeded, summary: "ok")
         let (next, interrupted) = try await store.beginRun(command: "sync dns", user: "ops", host: "node1")
@@ -63,9 +72,9 @@ struct StateContractTests {
 
     @Test(
         "the agent's runs: queued without the lock, started under it, with trigger, commits and details; pages; the last applied commit",
-        arguments: StateBackendKind.allCases)
+        arguments: StateBackendKind.local)
     func agentRuns(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         await #expect(try store.lastAppliedCommit() == nil)
         let webhook = RunTrigger(.webhook, provider: "gitea", delivery: "d-1")
@@ -102,26 +111,50 @@ struct StateContractTests {
         await #expect(try store.runs(limit: 2, before: first).isEmpty)
     }
 
-    @Test("a lock held by a dead process is stale: cleared, and its run reported as interrupted", arguments: StateBackendKind.allCases)
+    @Test("a lock held by a dead process is stale: cleared, and its run reported as interrupted", arguments: StateBackendKind.local)
     func staleLock(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
-        // A process that has exited: its pid is free (the kernel does not reuse it this quickly).
-        let result = try Command.run("/bin/sh", ["-c", "echo $$"])
-        let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
-        let (crashed, _) = try await store.beginRun(command: "sync dns", user: "ops", host: "node1", pid: deadPID)
-        try await store.journal(run: crashed, resource: "dns:records", phase: .intent)
-        try await store.journal(run: crashed, resource: "dns:settings", phase: .intent)
-        try await store.journal(run: crashed, resource: "dns:settings", phase: .verified)
+        let (store, keeper) = try await backend.make()
+        defer { _ = keeper }
+        // The crashed run. Locally: a process that has exited (its pid is free; the kernel does not
+        // reuse it this quickly). On PostgreSQL: another session that ends without finishing.
+        let crashed: Int64
+        if let fixture = keeper as? PostgresFixture {
+            let other = try await fixture.open()
+            (crashed, _) = try await other.beginRun(command: "sync dns", user: "ops", host: "node1")
+            try await Self.journalCrash(run: crashed, in: other)
+            await other.close()
+        } else {
+            let result = try Command.run("/bin/sh", ["-c", "echo $$"])
+            let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
+            (crashed, _) = try await store.beginRun(command: "sync dns", user: "ops", host: "node1", pid: deadPID)
+            try await Self.journalCrash(run: crashed, in: store)
+        }
         let (run, interrupted) = try await store.beginRun(command: "sync dns", user: "ops", host: "node1")
         #expect(run == crashed + 1)
         #expect(interrupted.map(\.id) == [crashed])
         await #expect(try store.run(crashed)?.outcome == "interrupted")
         await #expect(try store.unfinishedResources(in: [crashed]) == ["dns:records"])
-        // A lock held on another host is never taken over: phoenix cannot see that process.
         try await store.finishRun(run, outcome: .succeeded, summary: "")
-        _ = try await store.beginRun(command: "x", user: "ops", host: "node2", pid: deadPID)
-        await #expect(throws: StateError.self) { try await store.beginRun(command: "sync dns", user: "ops", host: "node1") }
-        _ = directory
+        // A live holder is never taken over: on another host phoenix cannot see the process, and on
+        // PostgreSQL the holder's session is alive.
+        if let fixture = keeper as? PostgresFixture {
+            let other = try await fixture.open()
+            _ = try await other.beginRun(command: "x", user: "ops", host: "node2")
+            await #expect(throws: StateError.self) { try await store.beginRun(command: "sync dns", user: "ops", host: "node1") }
+            await other.close()
+        } else {
+            let result = try Command.run("/bin/sh", ["-c", "echo $$"])
+            let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
+            _ = try await store.beginRun(command: "x", user: "ops", host: "node2", pid: deadPID)
+            await #expect(throws: StateError.self) { try await store.beginRun(command: "sync dns", user: "ops", host: "node1") }
+        }
+    }
+
+    /// What the crashed run had done: one resource closed, one announced and never closed.
+    static func journalCrash(run: Int64, in store: any StateBackend) async throws {
+        try await store.journal(run: run, resource: "dns:records", phase: .intent)
+        try await store.journal(run: run, resource: "dns:settings", phase: .intent)
+        try await store.journal(run: run, resource: "dns:settings", phase: .verified)
     }
 
     /// The DNS records as a later run changed them.
@@ -139,9 +172,9 @@ struct StateContractTests {
         return run
     }
 
-    @Test("applied contents are kept per run and can be read back for rollback", arguments: StateBackendKind.allCases)
+    @Test("applied contents are kept per run and can be read back for rollback", arguments: StateBackendKind.local)
     func snapshots(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let first = try await Self.recordFiles(StateStoreTests.resource, in: store)
         let second = try await Self.recordFiles(Self.changed, in: store, outcome: .failed)
@@ -157,9 +190,9 @@ struct StateContractTests {
 
     @Test(
         "a run that recorded no files (converge, a sync of other stages) returns to those of the newest run before it that did; an agent's run is a target like a sync",
-        arguments: StateBackendKind.allCases)
+        arguments: StateBackendKind.local)
     func snapshotOfRunsWithoutFiles(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let agent = try await Self.recordFiles(StateStoreTests.resource, in: store, command: "agent")
         let (converge, _) = try await store.beginRun(command: "converge", user: "ops", host: "h")
@@ -171,9 +204,9 @@ struct StateContractTests {
         await #expect(try store.snapshot(of: later).resources.map(\.contents) == ["10.0.0.2 a.lab\n"])
     }
 
-    @Test("converge's guest records: written, replaced, forgotten; a converge run is no rollback target", arguments: StateBackendKind.allCases)
+    @Test("converge's guest records: written, replaced, forgotten; a converge run is no rollback target", arguments: StateBackendKind.local)
     func guestRecords(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (run, _) = try await store.beginRun(command: "converge", user: "ops", host: "h")
         try await store.recordGuests([
@@ -196,9 +229,9 @@ struct StateContractTests {
 
     @Test(
         "stack records: what was deployed is kept whole for a rollback, replaced by the next deploy, forgotten when pruned",
-        arguments: StateBackendKind.allCases)
+        arguments: StateBackendKind.local)
     func stackRecords(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (run, _) = try await store.beginRun(command: "sync stacks", user: "ops", host: "h")
         let compose = "services:\n  web:\n    image: lab/web:1\n"
@@ -224,9 +257,9 @@ struct StateContractTests {
 
     @Test(
         "any kind's records: the newest per resource, each run's kept for a rollback, a removal hides it, kinds apart",
-        arguments: StateBackendKind.allCases)
+        arguments: StateBackendKind.local)
     func kindRecords(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (first, _) = try await store.beginRun(command: "sync", user: "ops", host: "h")
         try await store.recordKind("notes", resource: "note:a", value: "1", run: first)
@@ -248,9 +281,9 @@ struct StateContractTests {
         await #expect(try store.kindRecords("none").isEmpty)
     }
 
-    @Test("the newest verified digest per resource, by id prefix: what drift compares certificates with", arguments: StateBackendKind.allCases)
+    @Test("the newest verified digest per resource, by id prefix: what drift compares certificates with", arguments: StateBackendKind.local)
     func verifiedDigests(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (run, _) = try await store.beginRun(command: "sync certs", user: "ops", host: "h")
         try await store.journal(run: run, resource: "cert:a.lab", phase: .intent, detail: "issue")
@@ -263,9 +296,9 @@ struct StateContractTests {
         await #expect(try store.verifiedDigests(prefix: "nothing:").isEmpty)
     }
 
-    @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest", arguments: StateBackendKind.allCases)
+    @Test("a resource that may hold secrets is kept only as a keyed hash: never its contents, never a plain digest", arguments: StateBackendKind.local)
     func keyedHashes(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (secret, envFile, run) = try await StateContractTests.recordSecret(in: store)
 
@@ -282,9 +315,9 @@ struct StateContractTests {
         #expect(snapshot.withoutContents.first.map { [$0.path, $0.digest, $0.unit.key] } == [envFile.path, recorded, "rsync"])
     }
 
-    @Test("the journal keeps every phase in order; an intent without a final phase is unfinished", arguments: StateBackendKind.allCases)
+    @Test("the journal keeps every phase in order; an intent without a final phase is unfinished", arguments: StateBackendKind.local)
     func journal(_ backend: StateBackendKind) async throws {
-        let (store, directory) = try backend.make()
+        let (store, directory) = try await backend.make()
         defer { _ = directory }
         let (run, _) = try await store.beginRun(command: "sync all", user: "ops", host: "h")
         for (resource, phase) in [("guest:101", JournalPhase.intent), ("guest:101", .applied), ("guest:101", .restored), ("dns:records", .intent)] {

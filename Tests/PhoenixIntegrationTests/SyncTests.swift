@@ -236,7 +236,7 @@ struct SyncTests {
         #expect(try lab.phoenix(["rollback", "99"]).stderr.contains("there is no run 99"))
     }
 
-    @Test("a second sync is refused while one holds the lock, naming its run, pid, host and start time")
+    @Test("a second sync is refused while one holds the lock, naming its run, command, user, host, pid and start time")
     func lock() async throws {
         let lab = try SyncLab.make()
         let store = try StateStore(path: lab.state)
@@ -244,7 +244,8 @@ struct SyncTests {
         let refused = try lab.phoenix(["sync", "dns"])
         #expect(refused.status == 1)
         #expect(
-            refused.stderr.contains("another sync holds the lock: run \(run), pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"), "\(refused.stderr)")
+            refused.stderr.contains("another sync holds the lock: run \(run) (sync all) of ops on \(ProcessInfo.processInfo.hostName), pid \(getpid()), since"),
+            "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: lab.recordsFile))
         try await store.finishRun(run, outcome: .succeeded, summary: "")
         #expect(try lab.phoenix(["sync", "dns"]).status == 0)

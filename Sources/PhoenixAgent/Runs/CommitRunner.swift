@@ -243,8 +243,8 @@ public struct CommitRunner: Sendable {
                 let recorded = await (try? store.run(job.run))?.outcome
                 return await end(
                     recorded.flatMap(RunOutcome.init(rawValue:)) ?? (outcome.succeeded ? .succeeded : .failed), (try? store.run(job.run))?.summary ?? "")
-            } catch let StateError.locked(pid, host, _, holder) {
-                log("run \(job.run) waits for \(holder.map { "run \($0)" } ?? "the run") holding the lock (pid \(pid) on \(host))")
+            } catch let StateError.locked(holder) {
+                log("run \(job.run) waits for \(holder), which holds the lock")
                 if let stop = job.control.stopReason { return end(stop.outcome, stop.description) }
                 try? await Task.sleep(for: .seconds(settings.lockRetry))
             } catch {

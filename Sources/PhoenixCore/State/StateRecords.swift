@@ -152,12 +152,44 @@ public struct KindRecord: Sendable, Equatable {
     }
 }
 
+/// Who holds the sync lock: the user, host and process of the run, what it runs and since when,
+/// and (on PostgreSQL, where the holder proves it is alive) its last heartbeat.
+public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
+    public var user: String
+    public var host: String
+    public var pid: Int32
+    public var run: Int64?
+    public var command: String
+    public var since: Date
+    public var heartbeat: Date?
+
+    public init(user: String, host: String, pid: Int32, run: Int64?, command: String, since: Date, heartbeat: Date? = nil) {
+        self.user = user
+        self.host = host
+        self.pid = pid
+        self.run = run
+        self.command = command
+        self.since = since
+        self.heartbeat = heartbeat
+    }
+
+    /// "run 12 (sync all) of ops on node1, pid 4242, since 2026-12-06T10:00:00Z".
+    public var description: String {
+        let command = command.isEmpty ? "" : " (\(command))"
+        return "\(run.map { "run \($0)\(command)" } ?? "a run\(command)") of \(user.isEmpty ? "an unknown user" : user) on \(host), pid \(pid), "
+            + "since \(ISO8601DateFormatter().string(from: since))"
+    }
+}
+
 /// What can go wrong with the state store, with what to do about it.
 public enum StateError: Error, CustomStringConvertible, Equatable {
     case unavailable(path: String, reason: String)
-    /// Another run holds the sync lock: its process, host, start and run (`phoenix history` names
-    /// it: a person's sync, or the agent's run and its trigger).
-    case locked(pid: Int32, host: String, since: Date, run: Int64?)
+    /// Another run holds the sync lock (`phoenix history` names it: a person's sync, or the agent's
+    /// run and its trigger).
+    case locked(LockHolder)
+    /// This run no longer holds the sync lock: its session ended (`state unlock --force`, the
+    /// database restarted or unreachable). It stops; the next run resumes it.
+    case lockLost(run: Int64, reason: String)
     case unknownRun(Int64)
     case runNotRestorable(Int64, outcome: String)
     /// Neither this run nor any before it recorded the installed files (`converge` changes guests):
@@ -168,9 +200,10 @@ public enum StateError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .unavailable(path, reason):
             return "the state store \(path) cannot be used: \(reason) (check the path and its permissions, or pass --state)"
-        case let .locked(pid, host, since, run):
-            return "another sync holds the lock: \(run.map { "run \($0), " } ?? "")pid \(pid) on \(host), started "
-                + "\(ISO8601DateFormatter().string(from: since)); wait for it to finish"
+        case let .locked(holder):
+            return "another sync holds the lock: \(holder); wait for it to finish (or pass --lock-timeout)"
+        case let .lockLost(run, reason):
+            return "run \(run) lost the sync lock: \(reason); it stopped, and the next run resumes it"
         case let .unknownRun(id):
             return "there is no run \(id) (phoenix history lists the runs)"
         case let .runNotRestorable(id, outcome):
