@@ -124,7 +124,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PhoenixIntegrationTests",
-            dependencies: ["PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixProxmox", "PhoenixServices", "PhoenixTesting"],
+            dependencies: [
+                "PhoenixCore", "PhoenixCLI", "PhoenixEngine", "PhoenixState", "PhoenixPostgres", "PhoenixProxmox", "PhoenixServices", "PhoenixTesting",
+            ],
             exclude: ["Fixtures"]
         ),
     ]

@@ -70,7 +70,7 @@ struct AgentRunCommand: AsyncParsableCommand {
             print("ok: \(branch) is at \(head.prefix(12)); \(settings.summary)")
             return
         }
-        let store = try target.writableStore()
+        let store = try await target.writableStore()
         let (agent, transport) = try settings.makeAgent(store: store, options: target, logger: logger)
         // A delivery redelivered across a restart starts nothing either: the recorded runs name theirs.
         let deliveries = RecentDeliveries()

@@ -42,7 +42,7 @@ struct AgentSettingsReader {
 
         /// The agent over the live adapters `target` names, and the HTTP transport of its reports
         /// (nil without statuses or notifications) to shut down when it ends.
-        func makeAgent(store: StateStore, options target: SyncOptions, logger: Logger) throws -> (Agent, LiveHTTPTransport?) {
+        func makeAgent(store: any StateBackend, options target: SyncOptions, logger: Logger) throws -> (Agent, LiveHTTPTransport?) {
             let services = AgentServices(
                 load: { etc, stacks in
                     EstateLoader(stages: KindRegistry.standard.stages).load(ConfigReader(configDirectory: etc, stacksDirectory: stacks).read())
@@ -118,8 +118,8 @@ struct AgentSettingsReader {
             default: throw fail("--verify-commits \(mode): ssh or gpg", code: 64)
             }
         }
-        let state = options.target.statePath
-        let workDir = options.workDir ?? URL(fileURLWithPath: state).deletingLastPathComponent().appendingPathComponent("agent").path
+        // Beside a SQLite store; with PostgreSQL, phoenix's own directory on this host.
+        let workDir = try options.workDir ?? "\(options.target.stateStore.location.directory ?? "/var/lib/phoenix")/agent"
         let git: SystemGit
         do {
             git = try SystemGit(url: options.repo, workDirectory: workDir, options: .init(credentials: credentials, signatures: signatures))

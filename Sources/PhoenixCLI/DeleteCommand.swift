@@ -23,8 +23,7 @@ struct DeleteCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let location = StateLocation(option: proxmox.state)
-        let store = FileManager.default.fileExists(atPath: location.path) ? try location.writable() : nil
+        let store = try await proxmox.stateStore.location.existing() != nil ? try await proxmox.stateStore.location.writable() : nil
         let (force, taskTimeout, ids) = (self.force, self.taskTimeout, self.ids)
         try await proxmox.withClient { client async throws(ProxmoxError) in
             var deletion = GuestDeletion(estate: estate, client: client)

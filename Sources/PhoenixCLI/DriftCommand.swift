@@ -24,7 +24,7 @@ struct DriftCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let store = try target.existingStore()
+        let store = try await target.existingStore()
         // Drift reads every resource afresh: the guests too, not only those the store says changed.
         let (drifts, _) = try await target.withService(
             estate: estate, stages: try parseStages(stages), stacksDirectory: global.resolvedStacksDirectory, store: store, refresh: true

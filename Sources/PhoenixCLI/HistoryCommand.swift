@@ -15,9 +15,11 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runs: [RunRecord]
-        let store = try target.existingStore()
+        let store = try await target.existingStore()
         do { runs = try await store?.runs(limit: limit) ?? [] } catch { throw fail(error.description) }
-        let out = format == .json ? JSONOutput.string(RunHistory(runs: runs).json) : RunHistory(runs: runs).text(statePath: target.statePath)
+        let out =
+            format == .json
+            ? JSONOutput.string(RunHistory(runs: runs).json) : RunHistory(runs: runs).text(statePath: try target.stateStore.location.description)
         FileHandle.standardOutput.write(Data(out.utf8))
     }
 }

@@ -71,6 +71,6 @@ extension APIConnection {
 extension ProxmoxOptions {
     /// These options as arguments, to hand to another command.
     var arguments: [String] {
-        connection.arguments + (state.map { ["--state", $0] } ?? []) + (stats ? ["--stats"] : [])
+        connection.arguments + stateStore.arguments + (stats ? ["--stats"] : [])
     }
 }

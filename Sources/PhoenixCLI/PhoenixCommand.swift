@@ -15,7 +15,7 @@ public struct PhoenixCommand: AsyncParsableCommand {
             ValidateCommand.self, GraphCommand.self, RenderCommand.self, PlanCommand.self, SyncCommand.self, DriftCommand.self, HistoryCommand.self,
             RollbackCommand.self, StatusCommand.self, StartCommand.self, StopCommand.self,
             RestartCommand.self, CreateCommand.self, DeleteCommand.self, ConvergeCommand.self, LetsGoCommand.self,
-            FirewallCommand.self, SwarmCommand.self, StacksCommand.self, CertsCommand.self, AgentCommand.self,
+            FirewallCommand.self, SwarmCommand.self, StacksCommand.self, CertsCommand.self, AgentCommand.self, StateCommand.self,
         ]
     )
 

@@ -25,7 +25,7 @@ struct PlanCommand: AsyncParsableCommand {
         let stats = MachineStats()
         let stages = try parseStages(stages)
         let estate = try global.loadValidEstate()
-        let store = try target.existingStore()
+        let store = try await target.existingStore()
         let (outcome, calls) = try await target.withService(
             estate: estate, stages: stages, firewallThroughAPI: firewallMode.firewallThrough == .api, stats: stats,
             stacksDirectory: global.resolvedStacksDirectory, store: store
@@ -34,7 +34,7 @@ struct PlanCommand: AsyncParsableCommand {
             format == .json
             ? JSONOutput.string(SyncPrinter.json(outcome)) : SyncPrinter.text(outcome, verbose: verbose, paint: Paint(enabled: global.colored))
         FileHandle.standardOutput.write(Data(output.utf8))
-        target.printStats(stats, run: outcome.stats, started: started, apiCalls: calls)
+        target.printStats(stats, run: outcome.stats, started: started, apiCalls: calls, store: store)
         // A plan that could not be computed is a failure, whatever else it found.
         if !outcome.unplanned.isEmpty { throw fail(Self.incomplete(outcome)) }
         if detailedExitcode && outcome.hasChanges { throw ExitCode(2) }

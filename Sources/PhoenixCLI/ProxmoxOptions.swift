@@ -77,10 +77,8 @@ struct APIConnection: ParsableArguments {
 struct ProxmoxOptions: ParsableArguments {
     @OptionGroup var connection: APIConnection
 
-    @Option(
-        name: .long,
-        help: "The state database, where converge records what it left on each guest (default: $PHOENIX_STATE, else /var/lib/phoenix/state.sqlite).")
-    var state: String?
+    /// The state store, where converge records what it left on each guest.
+    @OptionGroup var stateStore: StateOptions
 
     @Flag(name: .long, help: "Print on stderr the number of API calls and the wall time.")
     var stats = false
@@ -132,13 +130,16 @@ extension ProxmoxOptions {
         _ estate: Estate, _ stage: SyncStage, command: String, dryRun: Bool, counter: CallCounter = CallCounter(),
         configure: @escaping @Sendable (inout KindEnvironment) -> Void
     ) async throws -> SyncService.Outcome {
-        let store = dryRun ? try StateLocation(option: state).existing() : try StateLocation(option: state).writable()
+        let location = try stateStore.location
+        let store = dryRun ? try await location.existing() : try await location.writable()
+        let lockWait = stateStore.lockWait
         return try await withClient(counter: counter) { client async throws(ProxmoxError) -> Result<SyncService.Outcome, any Error> in
             var environment = KindEnvironment(estate: estate, stages: [stage], stats: RunStats())
             environment.proxmox = client
             environment.failpoints = Failpoints.fromEnvironment()
             configure(&environment)
-            let service = await SyncService.assemble(environment)
+            var service = await SyncService.assemble(environment)
+            service.lockWait = lockWait
             do {
                 guard !dryRun, let store else { return .success(try await service.plan(store: store)) }
                 return .success(try await service.sync(store: store, command: command))

@@ -17,10 +17,10 @@ struct RollbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let store = try target.writableStore()
+        let store = try await target.writableStore()
         let runID = self.runID
         // A run that left nothing to return to is refused before a run of its own begins.
-        do { _ = try store.snapshot(of: runID) } catch { throw fail(error.description) }
+        do { _ = try await store.snapshot(of: runID) } catch { throw fail(error.description) }
         // Every registered kind takes part: each rolls back, or says what it leaves as it is.
         let (outcome, _) = try await target.withService(
             estate: estate, stages: KindRegistry.standard.stages, stacksDirectory: global.resolvedStacksDirectory, store: store

@@ -20,7 +20,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let store = try StateLocation(option: proxmox.state).existing()
+        let store = try await proxmox.stateStore.location.existing()
         let read = try await proxmox.withClient { client async in
             var environment = KindEnvironment(estate: estate, stages: [.guests], stats: RunStats())
             environment.proxmox = client

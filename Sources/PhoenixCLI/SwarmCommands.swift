@@ -22,13 +22,14 @@ struct SwarmStatusCommand: AsyncParsableCommand {
         abstract: "Nodes (role, availability, labels desired and actual), the stacks' networks, and their secrets (names only). Changes nothing.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long, help: "The state database (its key names the secrets' versions; default: $PHOENIX_STATE).") var state: String?
+    /// The state store (its key names the secrets' versions).
+    @OptionGroup var stateStore: StateOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
 
     func run() async throws {
         let estate = try global.loadValidEstate()
         guard SwarmDesired(estate: estate).manager != nil else { throw fail("no VM has swarm_role manager: there is no Swarm to show", code: 1) }
-        let status = try await readStatus(SwarmConvergence.self, .swarm, estate, store: try StateLocation(option: state).existing())
+        let status = try await readStatus(SwarmConvergence.self, .swarm, estate, store: try await stateStore.location.existing())
         FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(status.json) : status.text).utf8))
     }
 }
@@ -39,19 +40,19 @@ struct StacksStatusCommand: AsyncParsableCommand {
         abstract: "Every stack and service: desired and running replicas, the last deploy's run and spec hash, health. Changes nothing.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long, help: "The state database (default: $PHOENIX_STATE, else /var/lib/phoenix/state.sqlite).") var state: String?
+    @OptionGroup var stateStore: StateOptions
     @Option(name: .long, help: "text or json") var format: OutputFormat = .text
 
     func run() async throws {
         let estate = try global.loadValidEstate()
-        let status = try await readStatus(StacksKind.self, .stacks, estate, store: try StateLocation(option: state).existing())
+        let status = try await readStatus(StacksKind.self, .stacks, estate, store: try await stateStore.location.existing())
         FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(status.json) : status.text).utf8))
     }
 }
 
 /// Kind `K`'s status for `stage`, read through the registered kinds over one connection per
 /// daemon, shut down however it ends; a daemon that cannot be read is the command's error (exit 1).
-func readStatus<K: StatusKind>(_ kind: K.Type, _ stage: SyncStage, _ estate: Estate, store: StateStore?) async throws -> K.Status {
+func readStatus<K: StatusKind>(_ kind: K.Type, _ stage: SyncStage, _ estate: Estate, store: (any StateBackend)?) async throws -> K.Status {
     let connections = SwarmConnections(settings: estate.settings.docker)
     var environment = KindEnvironment(estate: estate, stages: [stage], stats: RunStats())
     environment.swarm = connections

@@ -45,7 +45,7 @@ struct SyncCommand: AsyncParsableCommand {
         let stages = try parseStages(stageNames)
         let estate = try global.loadValidEstate()
         let paint = Paint(enabled: global.colored)
-        let store = dryRun ? try target.existingStore() : try target.writableStore()
+        let store = dryRun ? try await target.existingStore() : try await target.writableStore()
         let command = (["sync"] + stageNames + target.target.flatMap { ["--target", String($0)] } + target.force.flatMap { ["--force", $0] })
             .joined(separator: " ")
         let (outcome, calls) = try await target.withService(
@@ -57,7 +57,7 @@ struct SyncCommand: AsyncParsableCommand {
         }
         let text = SyncPrinter.text(outcome, paint: paint) + (dryRun ? "Dry run: nothing was changed.\n" : "")
         FileHandle.standardOutput.write(Data((format == .json ? JSONOutput.string(SyncPrinter.json(outcome)) : text).utf8))
-        target.printStats(stats, run: outcome.stats, started: started, apiCalls: calls)
+        target.printStats(stats, run: outcome.stats, started: started, apiCalls: calls, store: store)
         if dryRun && !outcome.unplanned.isEmpty { throw fail(PlanCommand.incomplete(outcome)) }
         if !dryRun && !outcome.succeeded { throw ExitCode.failure }
     }

@@ -14,7 +14,7 @@ extension SyncOptions {
     /// without an API client).
     func withService<T: Sendable>(
         estate: Estate, stages: [SyncStage], firewallThroughAPI: Bool = false, options: KindOptions = KindOptions(), stats: MachineStats = MachineStats(),
-        stacksDirectory: String?, store: StateStore?, refresh: Bool = false, _ body: (SyncService) async throws -> T
+        stacksDirectory: String?, store: (any StateBackend)?, refresh: Bool = false, _ body: (SyncService) async throws -> T
     ) async throws -> (result: T, apiCalls: Int?) {
         let lease = try await service(
             estate: estate, stages: stages, firewallThroughAPI: firewallThroughAPI, options: options, stats: stats, stacksDirectory: stacksDirectory,
@@ -61,6 +61,7 @@ extension SyncOptions {
         // The file engine (which reads the stack files) is made when the files kind asks for it.
         environment.engine = { [self] in engine(for: estate, stats: stats, stacksDirectory: stacksDirectory, vms: vms, quiet: quiet) }
         var service = await SyncService.assemble(environment)
+        service.lockWait = stateStore.lockWait
         if quiet {
             service.progress = { TaskProgress.report($0) }
         } else if progress != .none {

@@ -12,8 +12,7 @@ enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
 
 /// Where phoenix converges to and how: the targets, the state store, progress.
 struct SyncOptions: ParsableArguments {
-    @Option(name: .long, help: "The state database (default: $PHOENIX_STATE, else /var/lib/phoenix/state.sqlite).")
-    var state: String?
+    @OptionGroup var stateStore: StateOptions
 
     @Option(name: .long, help: "Treat DIR as / on this machine: install host files under it (tests and the lab; default $PHOENIX_HOST_ROOT).")
     var hostRoot: String?
@@ -66,8 +65,6 @@ struct SyncOptions: ParsableArguments {
     /// The environment, an empty variable counting as unset.
     var environment: [String: String] { ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty } }
 
-    var statePath: String { StateLocation(option: state).path }
-
     func machines(for estate: Estate, stats: MachineStats, vms: VMDirectory) -> Machines {
         let hostRoot = hostRoot ?? environment["PHOENIX_HOST_ROOT"]
         let hostMachine: any Machine =
@@ -85,7 +82,7 @@ struct SyncOptions: ParsableArguments {
 
     /// The `--stats` line: round trips per system, writes (rsync's files among them), reloads and
     /// restarts (certificate hooks among them), deploys and signs — every kind's, one line.
-    func printStats(_ machineStats: MachineStats, run: RunStats = RunStats(), started: Date, apiCalls: Int? = nil) {
+    func printStats(_ machineStats: MachineStats, run: RunStats = RunStats(), started: Date, apiCalls: Int? = nil, store: (any StateBackend)? = nil) {
         guard stats else { return }
         let api = apiCalls ?? 0
         let roundTrips = machineStats.roundTrips + api + run[.engineCalls] + run[.caCalls]
@@ -94,7 +91,8 @@ struct SyncOptions: ParsableArguments {
                 "stats: %.3f s, %d round trips (%d reads, %d commands; %d Proxmox API, %d Engine API, %d Step-CA), %d writes (writes, renames, removals, files sent), %d reloads or restarts, %d deploys, %d signs",
             Date().timeIntervalSince(started), roundTrips, machineStats["read"], machineStats["command"], api, run[.engineCalls], run[.caCalls],
             machineStats.mutations + run[.writes], run[.reloads], run[.deploys], run[.signs])
-        line += apiCalls.map { ", \($0) API calls\n" } ?? "\n"
+        line += apiCalls.map { ", \($0) API calls" } ?? ""
+        line += store.map { ", \($0.roundTrips) state store round trips\n" } ?? "\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 
@@ -147,9 +145,9 @@ struct SyncOptions: ParsableArguments {
     }
 
     /// The store for reading; nil when there is none yet (nothing is created).
-    func existingStore() throws -> StateStore? { try StateLocation(option: state).existing() }
+    func existingStore() async throws -> (any StateBackend)? { try await stateStore.location.existing() }
 
-    func writableStore() throws -> StateStore { try StateLocation(option: state).writable() }
+    func writableStore() async throws -> any StateBackend { try await stateStore.location.writable() }
 }
 
 /// Progress lines on stderr, with the time since the command started.

@@ -316,6 +316,10 @@ public struct Executor: Sendable {
             return StepOutcome(error: error)
         case nil: break
         }
+        // A run whose lock was broken (or whose state store went away) changes nothing more.
+        do throws(StateError) { try context.store.confirmLock(run: context.run) } catch {
+            return StepOutcome(error: ResourceError(.stopped(reason: error.description), restore: .nothingChanged))
+        }
         let applied: K.Applied
         do { applied = try await kind.apply(step, prepared: prepared, in: context) } catch { return await failed(error, applied: nil) }
         let digest = kind.journalDigest(step, applied: applied)

@@ -235,16 +235,11 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
     public func record(_ step: Step<UnitChange>, applied: Activation, in context: StepContext) async throws(ResourceFailure) {
         let change = step.change
         if let firewall = driver(for: change.unit) as? FirewallDriver { await firewall.disarm(change.changes, in: unitContext(change.unit, context)) }
-        for item in change.changes {
-            do {
-                if let resource = item.resource {
-                    try await context.store.recordApplied(run: context.run, resource)
-                } else {
-                    try await context.store.recordDeleted(id: item.id)
-                }
-            } catch {
-                throw .cannotCheck(reason: "the state store: \(error)")
-            }
+        do {
+            try await context.store.recordApplied(run: context.run, change.changes.compactMap(\.resource))
+            for item in change.changes where item.resource == nil { try await context.store.recordDeleted(id: item.id) }
+        } catch {
+            throw .cannotCheck(reason: "the state store: \(error)")
         }
         say(change.unit, "converged", context)
     }
@@ -256,15 +251,12 @@ public struct FilesKind: ConvergentKind, DriftingKind, RollbackKind {
     ) async throws(ResourceFailure) -> [String] {
         guard let store = context.store, let run = context.run else { return [] }
         do {
-            for change in observation.plan.changes where change.action == .unchanged {
-                // Compared as the store would record it now: a record in another form (a keyed hash of
-                // a file whose contents are now kept for rollback) is written again.
-                if let resource = change.resource,
-                    observation.applied[resource.id]?.digest != store.digests.digest(resource.contents, sensitive: resource.sensitive)
-                {
-                    try await store.recordApplied(run: run, resource)
-                }
+            // Compared as the store would record it now: a record in another form (a keyed hash of a
+            // file whose contents are now kept for rollback) is written again. All in one call.
+            let unrecorded = observation.plan.changes.filter { $0.action == .unchanged }.compactMap(\.resource).filter { resource in
+                observation.applied[resource.id]?.digest != store.digests.digest(resource.contents, sensitive: resource.sensitive)
             }
+            try await store.recordApplied(run: run, unrecorded)
             if results.allSatisfy({ $0.failure == nil }) { try await store.snapshot(run: run) }
         } catch {
             throw .cannotCheck(reason: "the state store: \(error)")

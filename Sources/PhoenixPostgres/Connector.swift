@@ -58,8 +58,16 @@ struct Connector: Sendable {
         return configuration
     }
 
-    /// A connection of its own (the writer's lock lives on it).
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    /// A connection of its own (the writer's lock lives on it); a refusal as PostgreSQL said it.
+    func connect() async throws(StateError) -> PostgresConnection {
+        do {
+            return try await PostgresConnection.connect(configuration: connectionConfiguration(), id: 1, logger: Self.quiet)
+        } catch {
+            throw StateError.unavailable(path: location.description, reason: PostgresStateStore.reason(error))
+        }
+    }
+
+    private func connectionConfiguration() throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         switch location.endpoint {
         case let .tcp(host, port):

@@ -7,12 +7,13 @@ import Synchronization
 enum PostgresMigrations {
     /// The key, after migrating when needed; nil when `readOnly` and phoenix never wrote here. A
     /// current schema costs one statement.
-    static func prepare(pool: PostgresClient, connector: Connector, readOnly: Bool, statements: StatementCounter) async throws(StateError) -> [UInt8]? {
-        let location = connector.location
+    static func prepare(
+        _ connection: PostgresConnection, location: PostgresLocation, readOnly: Bool, statements: StatementCounter
+    ) async throws(StateError) -> [UInt8]? {
         func unavailable(_ error: any Error) -> StateError {
             .unavailable(path: location.description, reason: PostgresStateStore.reason(error))
         }
-        var (version, key) = try await read(pool, statements: statements, location: location)
+        var (version, key) = try await read(connection, statements: statements, location: location)
         if version > PostgresSchema.current {
             throw StateError.unavailable(
                 path: location.description,
@@ -25,7 +26,7 @@ enum PostgresMigrations {
                 path: location.description, reason: "its schema is version \(version); a run that writes (phoenix sync) upgrades it first")
         }
         do {
-            try await pool.withTransaction(logger: Connector.quiet) { connection in
+            try await connection.withTransaction(logger: Connector.quiet) { connection in
                 statements.add()
                 try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.namespace), \(PostgresSchema.migrationKey))", logger: Connector.quiet)
                 try await migrate(connection, statements: statements)
@@ -33,16 +34,18 @@ enum PostgresMigrations {
         } catch {
             throw unavailable(error)
         }
-        (version, key) = try await read(pool, statements: statements, location: location)
+        (version, key) = try await read(connection, statements: statements, location: location)
         guard let key else { throw StateError.unavailable(path: location.description, reason: "the store's hashing key is missing after migrating") }
         return key
     }
 
     /// The applied version (0 when phoenix never wrote here) and the key, in one statement.
-    private static func read(_ pool: PostgresClient, statements: StatementCounter, location: PostgresLocation) async throws(StateError) -> (Int, [UInt8]?) {
+    private static func read(
+        _ connection: PostgresConnection, statements: StatementCounter, location: PostgresLocation
+    ) async throws(StateError) -> (Int, [UInt8]?) {
         statements.add()
         do {
-            let rows = try await pool.query(
+            let rows = try await connection.query(
                 "SELECT (SELECT max(version) FROM phoenix.schema_version), (SELECT value FROM phoenix.settings WHERE name = 'digest_key')",
                 logger: Connector.quiet
             ).collect()

@@ -70,8 +70,25 @@ enum PostgresSchema {
         CREATE TABLE phoenix.lock_breaks (
             id bigserial PRIMARY KEY, by_user text NOT NULL, by_host text NOT NULL, at timestamptz NOT NULL, run_id bigint)
         """,
-        beginRun, finishRun, snapshot,
+        lockHolder, lastBreak, beginRun, finishRun, snapshot,
     ]
+
+    /// The lock row as JSON, times in seconds since 1970 (nil: no row).
+    static let lockHolder = """
+        CREATE FUNCTION phoenix.lock_holder() RETURNS jsonb LANGUAGE sql STABLE AS $$
+            SELECT jsonb_build_object('user', "user", 'host', host, 'pid', pid, 'run', run_id, 'command', command,
+                'since', extract(epoch FROM since), 'heartbeat', extract(epoch FROM heartbeat))
+            FROM phoenix.lock WHERE id = 1
+        $$
+        """
+
+    /// The last break of the lock as JSON (nil: never broken).
+    static let lastBreak = """
+        CREATE FUNCTION phoenix.last_break() RETURNS jsonb LANGUAGE sql STABLE AS $$
+            SELECT jsonb_build_object('by', by_user || '@' || by_host, 'at', extract(epoch FROM at), 'run', run_id)
+            FROM phoenix.lock_breaks ORDER BY id DESC LIMIT 1
+        $$
+        """
 
     /// Takes the writer's lock on this session and opens a run (a new one, or `queued`). Returns
     /// `{"held": holder}` when another session holds it, `{"unknown": run}` for a queued run that is
@@ -83,11 +100,9 @@ enum PostgresSchema {
         DECLARE
             v_run bigint;
             v_interrupted jsonb;
-            v_holder jsonb;
         BEGIN
             IF NOT pg_try_advisory_lock(\(namespace), \(writerKey)) THEN
-                SELECT to_jsonb(l) INTO v_holder FROM phoenix.lock l WHERE id = 1;
-                RETURN jsonb_build_object('held', COALESCE(v_holder, '{}'::jsonb));
+                RETURN jsonb_build_object('held', COALESCE(phoenix.lock_holder(), '{}'::jsonb));
             END IF;
             IF p_queued IS NOT NULL AND NOT EXISTS (SELECT 1 FROM phoenix.runs WHERE id = p_queued AND outcome = 'queued') THEN
                 PERFORM pg_advisory_unlock(\(namespace), \(writerKey));
@@ -98,7 +113,7 @@ enum PostgresSchema {
             WITH marked AS (
                 UPDATE phoenix.runs r SET outcome = 'interrupted', finished_at = COALESCE(r.finished_at, r.started_at),
                     summary = COALESCE(
-                        (SELECT 'interrupted: its lock was broken by ' || b.by_user || ' on ' || b.by_host || ' at '
+                        (SELECT 'interrupted: its lock was broken by ' || b.by_user || '@' || b.by_host || ' at '
                             || to_char(b.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
                          FROM phoenix.lock_breaks b WHERE b.run_id = r.id ORDER BY b.id DESC LIMIT 1),
                         'interrupted before it finished')

@@ -63,16 +63,16 @@ extension PostgresStateStore {
     func runs(ids: [Int64]) async throws(StateError) -> [RunRecord] {
         var binds = PostgresBindings()
         binds.append(ids)
-        return try await runs(where: "id = ANY($1) ORDER BY id", binds)
+        return try await runs(where: "id = ANY($1) ORDER BY id", binds, route: .session)
     }
 
-    private func runs(where condition: String, _ binds: PostgresBindings) async throws(StateError) -> [RunRecord] {
+    private func runs(where condition: String, _ binds: PostgresBindings, route: Route = .read) async throws(StateError) -> [RunRecord] {
         let rows = try await query(
             PostgresQuery(
                 unsafeSQL: """
                     SELECT id, started_at, finished_at, "user", host, pid, command, outcome, summary, trigger, commit_sha, previous_commit, stages
                     FROM phoenix.runs WHERE \(condition)
-                    """, binds: binds), .read)
+                    """, binds: binds), route)
         return try rows.map { row throws(StateError) in
             let columns: (Int64, Date, Date?, String, String, Int32, String, String, String, String?, String?, String?, String?)
             do {

@@ -30,7 +30,7 @@ public final class PostgresStateStore: StateBackend {
     let heartbeatInterval: Duration
 
     /// The statements this store has sent (each one a round trip), for `--stats` and the benchmark.
-    public var statements: Int { counter.total }
+    public var roundTrips: Int { counter.total }
 
     /// The connection that holds the writer's lock, the run it holds it for, and what that run reads.
     struct Writer: @unchecked Sendable {
@@ -45,38 +45,39 @@ public final class PostgresStateStore: StateBackend {
 
     /// Opens the store, creating or upgrading its schema unless `readOnly`. Read-only against a
     /// database phoenix has never written: nil (`plan`, `drift` and `--dry-run` create nothing).
+    /// The first connection is the writer's own, made directly so that a refusal (a wrong password,
+    /// an unknown database, a certificate) is said as PostgreSQL said it.
     public static func open(
         _ location: PostgresLocation, password: PostgresPassword?, readOnly: Bool = false, heartbeat: Duration = .seconds(10)
     ) async throws(StateError) -> PostgresStateStore? {
         let connector = try Connector(location: location, password: password)
-        let pool = PostgresClient(configuration: connector.poolConfiguration, backgroundLogger: Connector.quiet)
-        let poolTask = Task { await pool.run() }
+        let connection = try await connector.connect()
+        let statements = StatementCounter()
+        let key: [UInt8]?
         do {
-            let statements = StatementCounter()
-            guard let key = try await PostgresMigrations.prepare(pool: pool, connector: connector, readOnly: readOnly, statements: statements) else {
-                poolTask.cancel()
-                return nil
-            }
-            return PostgresStateStore(
-                location: location, connector: connector, pool: pool, poolTask: poolTask, key: key, statements: statements,
-                heartbeat: heartbeat)
+            key = try await PostgresMigrations.prepare(connection, location: location, readOnly: readOnly, statements: statements)
         } catch {
-            poolTask.cancel()
+            try? await connection.close()
             throw error
         }
+        guard let key else {
+            try? await connection.close()
+            return nil
+        }
+        return PostgresStateStore(location: location, connector: connector, connection: connection, key: key, statements: statements, heartbeat: heartbeat)
     }
 
     private init(
-        location: PostgresLocation, connector: Connector, pool: PostgresClient, poolTask: Task<Void, Never>, key: [UInt8], statements: StatementCounter,
-        heartbeat: Duration
+        location: PostgresLocation, connector: Connector, connection: PostgresConnection, key: [UInt8], statements: StatementCounter, heartbeat: Duration
     ) {
         self.location = location
         self.connector = connector
-        self.pool = pool
-        self.poolTask = poolTask
+        self.pool = PostgresClient(configuration: connector.poolConfiguration, backgroundLogger: Connector.quiet)
+        self.poolTask = Task { [pool] in await pool.run() }
         self.digests = ContentDigests(key: key)
         self.heartbeatInterval = heartbeat
         self.counter = statements
+        writer.withLock { $0.connection = connection }
     }
 
     /// Ends the pool and the writer's connection (releasing a lock still held, as a crash would).
@@ -96,41 +97,56 @@ public final class PostgresStateStore: StateBackend {
             writer.heartbeat?.cancel()
             return writer.connection
         }
-        connection?.close().whenComplete { _ in }
+        // The connection stays referenced until it has closed (postgres-nio checks that it was).
+        if let connection, !connection.isClosed { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
     }
 
     // MARK: Statements
 
-    /// Where a statement goes: the pool, or the writer's connection while this store holds the lock.
-    enum Route { case read, write }
+    /// What a statement does: reads, writes (which a run makes only through its lock's session), or
+    /// the run's own reads as it begins (through that session too: no second connection for them).
+    enum Route { case read, write, session }
 
-    /// Sends one statement and collects its rows. A write while this store holds the lock goes
-    /// through the lock's session, and fails once that session has ended.
+    /// Sends one statement and collects its rows.
+    /// - While this store holds the lock for a run, its writes go through the lock's session and fail
+    ///   once that session has ended (`lockLost`); its reads go through the pool, beside them.
+    /// - Otherwise everything goes through the store's own connection (reopened when it was closed):
+    ///   a command that reads or writes outside a run opens one connection, not a pool.
     @discardableResult
     func query(_ query: PostgresQuery, _ route: Route) async throws(StateError) -> [PostgresRow] {
-        let writerConnection: PostgresConnection?
-        if route == .write {
-            let (connection, run, lost) = writer.withLock { ($0.connection, $0.run, $0.lost) }
-            if let run, let lost { throw StateError.lockLost(run: run, reason: lost) }
-            writerConnection = run == nil ? nil : connection
-            if let run, let connection = writerConnection, connection.isClosed {
-                throw loseLock(run: run, reason: "its session with \(location) ended")
-            }
-        } else {
-            writerConnection = nil
+        let (connection, run, lost) = writer.withLock { ($0.connection, $0.run, $0.lost) }
+        guard let run else {
+            let own = try await writerConnection()
+            counter.add()
+            do { return try await own.query(query, logger: Connector.quiet).collect() } catch { throw unavailable(error) }
         }
+        guard route != .read else {
+            counter.add()
+            do {
+                return try await pool.query(query, logger: Connector.quiet).collect()
+            } catch let error as PSQLError {
+                throw unavailable(error)
+            } catch {
+                // The pool's own errors (its connections keep failing) carry no server message.
+                throw StateError.unavailable(path: location.description, reason: "the pool could not reach PostgreSQL (\(error))")
+            }
+        }
+        if route == .write, let lost { throw StateError.lockLost(run: run, reason: lost) }
+        guard let connection, !connection.isClosed else { throw loseLock(run: run, reason: "its session with \(location) ended") }
         counter.add()
         do {
-            if let writerConnection {
-                return try await writerConnection.query(query, logger: Connector.quiet).collect()
-            }
-            return try await pool.query(query, logger: Connector.quiet).collect()
+            return try await connection.query(query, logger: Connector.quiet).collect()
         } catch {
-            if let writerConnection, let run = writer.withLock({ $0.run }), writerConnection.isClosed {
-                throw loseLock(run: run, reason: "its session with \(location) ended (\(Self.reason(error)))")
-            }
+            if connection.isClosed { throw loseLock(run: run, reason: "its session with \(location) ended (\(Self.reason(error)))") }
             throw unavailable(error)
         }
+    }
+
+    public func confirmLock(run: Int64) throws(StateError) {
+        let (connection, held, lost) = writer.withLock { ($0.connection, $0.run, $0.lost) }
+        guard held == run else { return }
+        if let lost { throw StateError.lockLost(run: run, reason: lost) }
+        if connection?.isClosed ?? true { throw loseLock(run: run, reason: "its session with \(location) ended") }
     }
 
     /// Records that the lock is gone and returns the error every later write throws.
@@ -238,16 +254,13 @@ public final class PostgresStateStore: StateBackend {
         }
     }
 
-    /// The writer's connection, opened on first use and kept for the next run (the agent's).
+    /// The store's own connection (the writer's lock lives on it), reopened when it was closed and
+    /// kept for the next run (the agent's).
     private func writerConnection() async throws(StateError) -> PostgresConnection {
         if let open = writer.withLock({ $0.connection }), !open.isClosed { return open }
-        do {
-            let connection = try await PostgresConnection.connect(configuration: connector.connectionConfiguration(), id: 1, logger: Connector.quiet)
-            writer.withLock { $0.connection = connection }
-            return connection
-        } catch {
-            throw unavailable(error)
-        }
+        let connection = try await connector.connect()
+        writer.withLock { $0.connection = connection }
+        return connection
     }
 
     private func dropWriterConnection() async {
@@ -286,19 +299,7 @@ public final class PostgresStateStore: StateBackend {
     static func holder(_ row: JSONValue) -> LockHolder {
         LockHolder(
             user: row["user"]?.stringValue ?? "", host: row["host"]?.stringValue ?? "", pid: Int32(row["pid"]?.intValue ?? 0),
-            run: row["run_id"]?.intValue.map(Int64.init), command: row["command"]?.stringValue ?? "",
-            since: row["since"]?.stringValue.flatMap(PostgresTime.parse) ?? Date(timeIntervalSince1970: 0),
-            heartbeat: row["heartbeat"]?.stringValue.flatMap(PostgresTime.parse))
-    }
-}
-
-/// Timestamps as `to_jsonb` writes them: `2026-12-06T10:00:00.123456+00:00`.
-enum PostgresTime {
-    static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+            run: row["run"]?.intValue.map(Int64.init), command: row["command"]?.stringValue ?? "", since: date(row["since"]) ?? Date(timeIntervalSince1970: 0),
+            heartbeat: date(row["heartbeat"]))
     }
 }

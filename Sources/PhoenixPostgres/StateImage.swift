@@ -27,7 +27,7 @@ struct StateImage: Sendable {
 
     static func read(from store: PostgresStateStore) async throws(StateError) -> StateImage {
         var image = StateImage()
-        for row in try await store.query(query, .read) {
+        for row in try await store.query(query, .session) {
             let columns: (String, String?, String?, String?, String?, String?, Int64?)
             do { columns = try row.decode((String, String?, String?, String?, String?, String?, Int64?).self) } catch { throw store.unavailable(error) }
             let (source, a, b, c, d, e, run) = columns

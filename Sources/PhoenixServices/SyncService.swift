@@ -25,6 +25,8 @@ public struct SyncService: Sendable {
     public var control: RunControl?
     /// Told as each resource of a run settles.
     public var settled: (@Sendable (ResourceSettled) -> Void)?
+    /// How long a run waits while another holds the lock (nil: it is refused at once).
+    public var lockWait: LockWait?
 
     public init(estate: Estate, stages: [SyncStage]) {
         self.estate = estate
@@ -132,7 +134,11 @@ public struct SyncService: Sendable {
     /// `queued`: a run the agent recorded before it started (its id was already given out).
     public func sync(store: any StateBackend, command: String, queued: Int64? = nil) async throws -> Outcome {
         let (run, interrupted) =
-            if let queued { try await store.beginRun(queued: queued, pid: getpid()) } else { try await store.beginRun(command: command) }
+            if let queued {
+                try await store.beginRun(queued: queued, pid: getpid())
+            } else {
+                try await store.beginRun(command: command, waiting: lockWait)
+            }
         var outcome = Outcome(run: run, interrupted: interrupted, notApplied: notApplied)
         outcome.stats = stats
         do {
@@ -200,7 +206,7 @@ public struct SyncService: Sendable {
                 changed[entry.kind, default: []].insert(entry.resource)
             }
         }
-        let (run, interrupted) = try await store.beginRun(command: command)
+        let (run, interrupted) = try await store.beginRun(command: command, waiting: lockWait)
         var outcome = Outcome(run: run, interrupted: interrupted)
         outcome.stats = stats
         do {

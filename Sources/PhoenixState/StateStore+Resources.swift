@@ -19,14 +19,22 @@ extension StateStore {
     /// Records that `resource` is installed with `contents` (kept by digest, for rollback).
     /// A sensitive resource is kept only as a keyed hash, never its contents.
     public func recordApplied(run: Int64, _ resource: Resource) throws(StateError) {
-        let digest = digests.digest(resource.contents, sensitive: resource.sensitive)
+        try recordApplied(run: run, [resource])
+    }
+
+    /// Records resources as installed in one transaction.
+    public func recordApplied(run: Int64, _ resources: [Resource]) throws(StateError) {
+        guard !resources.isEmpty else { return }
         try write { db in
-            if !resource.sensitive {
-                try db.execute(sql: "INSERT OR IGNORE INTO blobs (digest, content) VALUES (?, ?)", arguments: [digest, Data(resource.contents.utf8)])
+            for resource in resources {
+                let digest = digests.digest(resource.contents, sensitive: resource.sensitive)
+                if !resource.sensitive {
+                    try db.execute(sql: "INSERT OR IGNORE INTO blobs (digest, content) VALUES (?, ?)", arguments: [digest, Data(resource.contents.utf8)])
+                }
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO applied (resource, unit, path, mode, digest, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [resource.id, resource.unit.key, resource.path, resource.mode, digest, run])
             }
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO applied (resource, unit, path, mode, digest, run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [resource.id, resource.unit.key, resource.path, resource.mode, digest, run])
         }
     }
 

@@ -181,3 +181,34 @@ extension StateStore {
         }
     }
 }
+
+extension StateStore: LockInspecting {
+    /// The lock row, when its holder is alive (or on another host, where phoenix cannot tell).
+    public func lockStatus() throws(StateError) -> LockStatus {
+        try read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT l.pid, l.host, l.started_at, l.run_id, r.user, r.command FROM lock l LEFT JOIN runs r ON r.id = l.run_id WHERE l.id = 1")
+            else { return LockStatus(holder: nil) }
+            let pid = Int32(row["pid"] as Int64)
+            let host: String = row["host"]
+            let alive = host != ProcessInfo.processInfo.hostName || kill(pid, 0) == 0 || errno == EPERM
+            return LockStatus(
+                holder: alive
+                    ? LockHolder(
+                        user: row["user"] ?? "", host: host, pid: pid, run: row["run_id"], command: row["command"] ?? "",
+                        since: Date(timeIntervalSince1970: row["started_at"])) : nil)
+        }
+    }
+
+    /// A SQLite store's lock is its holder process's: phoenix clears it once that process is gone.
+    public func breakLock(by user: String, host: String) throws(StateError) -> LockStatus {
+        let status = try lockStatus()
+        guard let holder = status.holder else { return status }
+        throw StateError.unavailable(
+            path: path,
+            reason: "a SQLite store's lock ends with its process: stop pid \(holder.pid) on \(holder.host) (the next run then reports its run interrupted)"
+        )
+    }
+}

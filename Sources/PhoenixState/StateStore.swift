@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PhoenixCore
+import Synchronization
 
 /// The state store: runs, the last applied content of every resource, a journal written before and
 /// after each mutation, the contents each successful run left (for `phoenix rollback RUN`), and the
@@ -11,6 +12,10 @@ public final class StateStore: StateBackend {
     /// Fingerprints under this store's key (`<path>.key`, 32 random bytes, mode 0600): resources
     /// that may hold secrets are recorded only as keyed hashes.
     public let digests: ContentDigests
+    private let transactions = Atomic<Int>(0)
+
+    /// The transactions this store has made (each a read or a write of its file), for `--stats`.
+    public var roundTrips: Int { transactions.load(ordering: .relaxed) }
 
     /// Opens the store at `path` for reading, or nil when there is none yet: `plan`, `drift` and
     /// `sync --dry-run` never create it.
@@ -173,6 +178,7 @@ public final class StateStore: StateBackend {
     }
 
     func write<T>(_ body: (Database) throws -> T) throws(StateError) -> T {
+        transactions.add(1, ordering: .relaxed)
         do {
             return try database.write(body)
         } catch let error as StateError {
@@ -183,6 +189,7 @@ public final class StateStore: StateBackend {
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(StateError) -> T {
+        transactions.add(1, ordering: .relaxed)
         do {
             return try database.read(body)
         } catch {

@@ -175,3 +175,8 @@ public struct PostgresServerError: Error, CustomStringConvertible {
     public let reason: String
     public var description: String { "PostgreSQL test server: \(reason)" }
 }
+
+extension Component {
+    /// Debian's PostgreSQL server, which `PostgresServer` starts.
+    public static var postgres: Component { PostgresServer.component }
+}

@@ -190,7 +190,7 @@ struct CommitRunnerTests {
         // Waited for without blocking a thread: the run being waited on needs one.
         var waiting = false
         for _ in 0..<400 where !waiting {
-            waiting = said.withLock { $0.contains { $0.contains("waits for run \(person) holding the lock") } }
+            waiting = said.withLock { $0.contains { $0.contains("waits for run \(person) (sync all) of ops") && $0.hasSuffix("which holds the lock") } }
             if !waiting { try await Task.sleep(for: .milliseconds(25)) }
         }
         #expect(waiting, "the run found the person's run holding the lock: \(said.withLock { $0 })")

@@ -29,6 +29,15 @@ final class PostgresFixture: Sendable {
         get throws { try PostgresPassword.find(for: location(), passwordFile: nil, environment: ["PGPASSWORD": server.password], read: { _ in nil }) }
     }
 
+    /// Waits until the server has ended every session that held an advisory lock: a closed client
+    /// connection's backend exits a moment later, and its locks go with it.
+    func sessionsEnded() async throws {
+        let ended = try await eventually(timeout: 10, interval: 0.02) {
+            try server.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == "0"
+        }
+        try #require(ended, "a closed session still holds its lock")
+    }
+
     /// A store on the server's database (another session each time: another operator or agent).
     func open(_ url: String? = nil, readOnly: Bool = false) async throws -> PostgresStateStore {
         try #require(try await PostgresStateStore.open(location(url), password: password, readOnly: readOnly))
@@ -75,4 +84,42 @@ struct PostgresContractTests {
 
     @Test("a store journalled from many tasks at once keeps every entry")
     func concurrentUse() async throws { try await EngineConcurrentUseTests().stateStore(.postgres) }
+}
+
+/// What only the PostgreSQL store does: its lock shown and broken from another session.
+@Suite("The PostgreSQL state store", .needsPostgres)
+struct PostgresStateStoreTests {
+    @Test("the lock shown from another session; broken there, the holder's next write fails and the break is recorded for the next run")
+    func breakLock() async throws {
+        let fixture = try PostgresFixture()
+        let holder = try await fixture.open()
+        let other = try await fixture.open()
+        await #expect(try other.lockStatus() == LockStatus(holder: nil))
+        let (run, _) = try await holder.beginRun(command: "sync dns", user: "alice", host: "laptop", pid: 4242)
+        try await holder.journal(run: run, resource: "dns:records", phase: .intent)
+
+        let status = try await other.lockStatus()
+        #expect(status.holder?.user == "alice" && status.holder?.run == run && status.holder?.command == "sync dns")
+        #expect(status.holder?.heartbeat != nil)
+        let broken = try await other.breakLock(by: "bob", host: "node2")
+        #expect(broken.holder?.run == run)
+
+        await #expect(throws: StateError.self) { try await holder.journal(run: run, resource: "dns:records", phase: .verified) }
+        let error = await #expect(throws: StateError.self) { try await holder.finishRun(run, outcome: .succeeded, summary: "") }
+        guard case let .lockLost(lost, _)? = error else {
+            Issue.record("the broken run's finish failed otherwise: \(String(describing: error))")
+            return
+        }
+        #expect(lost == run)
+        let after = try await other.lockStatus()
+        #expect(after.holder == nil)
+        #expect(after.lastBreak?.by == "bob@node2" && after.lastBreak?.run == run)
+        let (next, interrupted) = try await other.beginRun(command: "sync dns", user: "bob", host: "node2", pid: 1)
+        #expect(interrupted.map(\.id) == [run])
+        #expect(interrupted.first?.summary.hasPrefix("interrupted: its lock was broken by bob@node2 at ") == true, "\(interrupted)")
+        await #expect(try other.unfinishedResources(in: [run]) == ["dns:records"], "nothing after the break was recorded")
+        try await other.finishRun(next, outcome: .succeeded, summary: "")
+        await holder.close()
+        await other.close()
+    }
 }

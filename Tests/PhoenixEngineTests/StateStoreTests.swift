@@ -123,6 +123,7 @@ struct StateContractTests {
             (crashed, _) = try await other.beginRun(command: "sync dns", user: "ops", host: "node1")
             try await Self.journalCrash(run: crashed, in: other)
             await other.close()
+            try await fixture.sessionsEnded()
         } else {
             let result = try Command.run("/bin/sh", ["-c", "echo $$"])
             let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!

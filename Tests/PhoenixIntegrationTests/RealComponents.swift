@@ -114,7 +114,9 @@ struct TestCertificates {
     let cert: String
     let key: String
 
-    init(in directory: TemporaryDirectory) throws {
+    init(
+        in directory: TemporaryDirectory, subjectAltName: String = "DNS:*.lab.example.net,DNS:lab.example.net,DNS:localhost,IP:127.0.0.1"
+    ) throws {
         let openssl = try #require(TestPaths.program("openssl"))
         ca = directory.file("ca.crt")
         cert = directory.file("server.crt")
@@ -122,8 +124,7 @@ struct TestCertificates {
         let caKey = directory.file("ca.key")
         let csr = directory.file("server.csr")
         let ext = directory.file("server.ext")
-        try "subjectAltName=DNS:*.lab.example.net,DNS:lab.example.net,DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-            .write(toFile: ext, atomically: true, encoding: .utf8)
+        try "subjectAltName=\(subjectAltName)\nbasicConstraints=CA:FALSE\n".write(toFile: ext, atomically: true, encoding: .utf8)
         for arguments in [
             [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", caKey, "-out", ca, "-days", "2",

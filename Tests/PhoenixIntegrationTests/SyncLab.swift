@@ -19,6 +19,9 @@ final class SyncLab {
     var config: String { directory.file("etc") }
     var run: String { directory.file("run") }
     var state: String { directory.file("state.sqlite") }
+    /// How the commands name the state store: the SQLite file above, unless a test points them
+    /// elsewhere (a PostgreSQL URL and its password file).
+    var stateArguments: [String] = []
     var host: String { directory.file("host") }
     func guest(_ id: Int) -> String { directory.file("guests/\(id)") }
     var recordsFile: String { directory.file("host/etc/phoenix/dnsmasq/phoenix.hosts") }
@@ -132,8 +135,9 @@ final class SyncLab {
     func phoenixArgv(_ arguments: [String], config: String? = nil, environment: [String: String] = [:]) throws -> [String] {
         let binary = "\(TestPaths.packageRoot)/.build/debug/phoenix"
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
-        let flags = ["--config-dir", config ?? self.config, "--host-root", host, "--guest-root", directory.file("guests"), "--state", state]
-        let global = ["history"].contains(arguments.first ?? "") ? ["--state", state] : flags
+        let stateFlags = stateArguments.isEmpty ? ["--state", state] : stateArguments
+        let flags = ["--config-dir", config ?? self.config, "--host-root", host, "--guest-root", directory.file("guests")] + stateFlags
+        let global = ["history", "state"].contains(arguments.first ?? "") ? stateFlags : flags
         // phoenix's scratch files in the lab's own folder: a run the tests kill leaves none behind in /tmp.
         try FileManager.default.createDirectory(atPath: directory.file("tmp"), withIntermediateDirectories: true)
         let variables = environment.merging(["TMPDIR": directory.file("tmp")]) { first, _ in first }

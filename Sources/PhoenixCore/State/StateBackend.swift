@@ -10,12 +10,19 @@
 public protocol StateBackend: Sendable {
     /// How this store fingerprints contents: resources that may hold secrets as keyed hashes.
     var digests: ContentDigests { get }
+    /// The round trips this store has made so far, for `--stats`: SQLite's transactions (each a
+    /// read or a write of its file), PostgreSQL's statements. A store in memory makes none.
+    var roundTrips: Int { get }
 
     // MARK: Runs and the lock
 
     /// Takes the sync lock and opens a run. A lock whose holder is a dead process on this host is
     /// stale: it is cleared and its run reported as interrupted. A live holder: `StateError.locked`.
     func beginRun(command: String, user: String, host: String, pid: Int32) async throws(StateError) -> (run: Int64, interrupted: [RunRecord])
+    /// Throws `lockLost` when this store held the lock for `run` and no longer does (its session
+    /// ended): the executor asks before each change, so a run whose lock was broken changes nothing
+    /// more. Answered without a round trip; a store whose lock cannot be lost answers nothing.
+    func confirmLock(run: Int64) throws(StateError)
     /// Closes a run and releases the lock; `stages`: those it changed, would change or failed
     /// something in (`RunRecord.stages`).
     func finishRun(_ run: Int64, outcome: RunOutcome, summary: String, stages: Set<SyncStage>) async throws(StateError)
@@ -62,6 +69,9 @@ public protocol StateBackend: Sendable {
     /// Records `resource` as installed; its contents are kept for rollback unless it is sensitive
     /// (then only a keyed hash).
     func recordApplied(run: Int64, _ resource: Resource) async throws(StateError)
+    /// Records several resources as installed at once (a unit's files, a first run's adoption of
+    /// what is already in place): one round trip where the store can batch.
+    func recordApplied(run: Int64, _ resources: [Resource]) async throws(StateError)
     /// Forgets a resource phoenix deleted.
     func recordDeleted(id: String) async throws(StateError)
     /// Keeps the whole applied state as the one `run` leaves behind.
@@ -100,6 +110,14 @@ public protocol StateBackend: Sendable {
 }
 
 extension StateBackend {
+    public var roundTrips: Int { 0 }
+
+    public func confirmLock(run: Int64) throws(StateError) {}
+
+    public func recordApplied(run: Int64, _ resources: [Resource]) async throws(StateError) {
+        for resource in resources { try await recordApplied(run: run, resource) }
+    }
+
     public func runs() async throws(StateError) -> [RunRecord] { try await runs(limit: 50, before: nil) }
 
     public func runs(limit: Int) async throws(StateError) -> [RunRecord] { try await runs(limit: limit, before: nil) }

@@ -238,3 +238,36 @@ public struct StackRecord: Sendable, Equatable {
         self.run = run
     }
 }
+
+/// The sync lock as `phoenix state lock` shows it: who holds it (nil: free), and the last time
+/// someone broke it (`state unlock --force`).
+public struct LockStatus: Sendable, Equatable {
+    public var holder: LockHolder?
+    public var lastBreak: LockBreak?
+
+    public init(holder: LockHolder?, lastBreak: LockBreak? = nil) {
+        self.holder = holder
+        self.lastBreak = lastBreak
+    }
+}
+
+/// Who broke the lock (`user@host`), when, and the run that held it.
+public struct LockBreak: Sendable, Equatable {
+    public var by: String
+    public var at: Date
+    public var run: Int64?
+
+    public init(by: String, at: Date, run: Int64?) {
+        self.by = by
+        self.at = at
+        self.run = run
+    }
+}
+
+/// A store whose lock another process can show and break (`phoenix state lock`, `state unlock --force`).
+public protocol LockInspecting: StateBackend {
+    func lockStatus() async throws(StateError) -> LockStatus
+    /// Ends the holder's session and records who did (`by`, on `host`); the status it broke (its
+    /// holder nil when the lock was free and nothing was done).
+    func breakLock(by user: String, host: String) async throws(StateError) -> LockStatus
+}

@@ -69,8 +69,10 @@ public enum PlanPrinter {
     public static func outcomeText(_ outcome: SyncOutcome, paint: Paint = Paint(enabled: false)) -> String {
         var out = ""
         for run in outcome.interrupted {
+            // Why, when the store knows more than "it stopped" (its lock was broken, and by whom).
+            let why = run.summary.hasPrefix("interrupted: ") ? " (\(run.summary.dropFirst("interrupted: ".count)))" : ""
             out +=
-                "note: run \(run.id) (\(run.command), started \(ISO8601DateFormatter().string(from: run.startedAt))) was interrupted; this run finishes its work\n"
+                "note: run \(run.id) (\(run.command), started \(ISO8601DateFormatter().string(from: run.startedAt))) was interrupted\(why); this run finishes its work\n"
         }
         for warning in outcome.plan.warnings { out += "\(paint.yellow(warning))\n" }
         guard outcome.plan.hasChanges else {

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import PhoenixCore
+import PhoenixEngine
+
+/// `phoenix state lock|unlock|migrate`: the state store itself.
+struct StateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state", abstract: "The state store: who holds its lock, breaking it, copying a store.",
+        subcommands: [StateLockCommand.self, StateUnlockCommand.self])
+}
+
+/// `phoenix state lock`: who holds the sync lock. Exit 0 when it is free, 2 when it is held.
+struct StateLockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lock", abstract: "Who holds the sync lock (exit 0 free, 2 held), and who last broke it.")
+
+    @OptionGroup var stateStore: StateOptions
+    @Option(name: .long, help: "text or json") var format: OutputFormat = .text
+
+    func run() async throws {
+        let status = try await Self.status(of: stateStore.location)
+        let out = format == .json ? JSONOutput.string(LockReport(status: status).json) : LockReport(status: status).text
+        FileHandle.standardOutput.write(Data(out.utf8))
+        if status.holder != nil { throw ExitCode(2) }
+    }
+
+    /// The lock of the store at `location` (free when there is no store yet).
+    static func status(of location: StateLocation) async throws -> LockStatus {
+        guard let store = try await location.existing() else { return LockStatus(holder: nil) }
+        guard let inspecting = store as? any LockInspecting else { throw fail("the state store \(location) cannot show its lock") }
+        do { return try await inspecting.lockStatus() } catch { throw fail(error.description) }
+    }
+}
+
+/// `phoenix state unlock --force`: ends the holder's session so the lock is released, and records
+/// who did. The interrupted run is reported and resumed by the next run, like a crash.
+struct StateUnlockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "Break the sync lock: end the holder's session (PostgreSQL) and record who did; the next run reports the run interrupted and resumes it."
+    )
+
+    @OptionGroup var stateStore: StateOptions
+    @Flag(name: .long, help: "Required: the holder's run stops where it is.") var force = false
+
+    func run() async throws {
+        guard force else { throw fail("state unlock stops the holder's run where it is: pass --force to do it", code: 64) }
+        let location = try stateStore.location
+        guard let store = try await location.existing() else {
+            FileHandle.standardOutput.write(Data("the lock is free: there is no state store at \(location) yet\n".utf8))
+            return
+        }
+        guard let inspecting = store as? any LockInspecting else { throw fail("the state store \(location) cannot break its lock") }
+        let broken: LockStatus
+        do { broken = try await inspecting.breakLock(by: RunUser.name, host: ProcessInfo.processInfo.hostName) } catch { throw fail(error.description) }
+        guard let holder = broken.holder else {
+            FileHandle.standardOutput.write(Data("the lock is free: nothing to break\n".utf8))
+            return
+        }
+        FileHandle.standardOutput.write(Data("broke the lock of \(holder); the next run reports it interrupted and resumes it\n".utf8))
+    }
+}
+
+/// `state lock` for scripts (field names a contract) and for people.
+struct LockReport {
+    let status: LockStatus
+    private let formatter = ISO8601DateFormatter()
+
+    init(status: LockStatus) { self.status = status }
+
+    var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [("version", .number(1)), ("held", .bool(status.holder != nil))]
+        if let holder = status.holder {
+            members.append(
+                (
+                    "holder",
+                    .object([
+                        ("user", .string(holder.user)), ("host", .string(holder.host)), ("pid", .number(Double(holder.pid))),
+                        ("run", holder.run.map { .number(Double($0)) } ?? .null), ("command", .string(holder.command)),
+                        ("since", .string(formatter.string(from: holder.since))),
+                        ("heartbeat", holder.heartbeat.map { .string(formatter.string(from: $0)) } ?? .null),
+                    ])
+                ))
+        }
+        if let lastBreak = status.lastBreak {
+            members.append(
+                (
+                    "last_break",
+                    .object([
+                        ("by", .string(lastBreak.by)), ("at", .string(formatter.string(from: lastBreak.at))),
+                        ("run", lastBreak.run.map { .number(Double($0)) } ?? .null),
+                    ])
+                ))
+        }
+        return .object(members)
+    }
+
+    var text: String {
+        var out =
+            status.holder.map { holder in
+                "held by \(holder)" + (holder.heartbeat.map { "; last heartbeat \(formatter.string(from: $0))" } ?? "") + "\n"
+            } ?? "free\n"
+        if let lastBreak = status.lastBreak {
+            out += "last broken by \(lastBreak.by) at \(formatter.string(from: lastBreak.at))\(lastBreak.run.map { " (run \($0))" } ?? "")\n"
+        }
+        return out
+    }
+}
