@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import PhoenixCore
 import PhoenixEngine
+import PhoenixPostgres
 
 /// `phoenix state lock|unlock|migrate`: the state store itself.
 struct StateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state", abstract: "The state store: who holds its lock, breaking it, copying a store.",
-        subcommands: [StateLockCommand.self, StateUnlockCommand.self])
+        subcommands: [StateLockCommand.self, StateUnlockCommand.self, StateMigrateCommand.self])
 }
 
 /// `phoenix state lock`: who holds the sync lock. Exit 0 when it is free, 2 when it is held.
@@ -105,5 +106,46 @@ struct LockReport {
             out += "last broken by \(lastBreak.by) at \(formatter.string(from: lastBreak.at))\(lastBreak.run.map { " (run \($0))" } ?? "")\n"
         }
         return out
+    }
+}
+
+/// `phoenix state migrate --from A --to B`: copies a whole store (every run with its id, the
+/// journal, the contents, the records, the hashing key), SQLite to PostgreSQL or back, then checks
+/// that both sides hold the same. Safe to run again: a target that already holds the same runs is
+/// left as it is; one holding other runs under the same ids is refused.
+struct StateMigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy a state store to another (a SQLite file or postgres:// URL either way), keeping run ids; then compare both sides.")
+
+    @Option(name: .long, help: ArgumentHelp("The store to copy.", valueName: "path-or-url")) var from: String
+    @Option(name: .long, help: ArgumentHelp("The store to copy it to (created when it does not exist).", valueName: "path-or-url")) var to: String
+    @Option(name: .long, help: "The PostgreSQL password's file, for the side that is a URL.") var statePasswordFile: String?
+
+    func run() async throws {
+        let source = try StateLocation(option: from, passwordFile: PostgresLocation.isURL(from) ? statePasswordFile : nil)
+        let target = try StateLocation(option: to, passwordFile: PostgresLocation.isURL(to) ? statePasswordFile : nil)
+        guard source.description != target.description else { throw fail("--from and --to name the same store", code: 64) }
+        // Nothing is created where there is no store to copy.
+        guard try await source.existing() != nil else { throw fail("--from: there is no state store at \(source)") }
+        let copy = try await Self.dump(try await source.writable(), at: source)
+        guard let into = try await target.writable() as? any StateDumping else { throw fail("--to: the state store \(target) cannot take a copy") }
+        let before: StateDump
+        do { before = try await into.dump() } catch { throw fail(error.description) }
+        if before == copy {
+            print("\(target) already holds the same: \(copy.counts); nothing to copy")
+            return
+        }
+        if let conflict = copy.conflict(with: before) { throw fail("--to: \(target) holds other runs: \(conflict); nothing was copied") }
+        do { try await into.load(copy) } catch { throw fail(error.description) }
+        let after: StateDump
+        do { after = try await into.dump() } catch { throw fail(error.description) }
+        guard after == copy else { throw fail("the copy in \(target) differs from \(source) after it was written: \(after.counts) against \(copy.counts)") }
+        print("copied \(copy.counts) from \(source) to \(target); both sides hold the same")
+    }
+
+    static func dump(_ store: any StateBackend, at location: StateLocation) async throws -> StateDump {
+        guard let dumping = store as? any StateDumping else { throw fail("--from: the state store \(location) cannot be copied") }
+        do { return try await dumping.dump() } catch { throw fail(error.description) }
     }
 }

@@ -24,7 +24,7 @@ public final class PostgresStateStore: StateBackend {
     private let connector: Connector
     private let pool: PostgresClient
     private let poolTask: Task<Void, Never>
-    private let writer = Mutex<Writer>(Writer())
+    let writer = Mutex<Writer>(Writer())
     private let counter: StatementCounter
     /// How often the holder proves it is alive (the lock row's heartbeat).
     let heartbeatInterval: Duration
@@ -253,6 +253,12 @@ public final class PostgresStateStore: StateBackend {
             writer.image = nil
         }
     }
+
+    /// The store's own connection, for a transaction of several statements (`load`).
+    func ownConnection() async throws(StateError) -> PostgresConnection { try await writerConnection() }
+
+    /// Counts a statement sent outside `query` (inside a transaction).
+    func count() { counter.add() }
 
     /// The store's own connection (the writer's lock lives on it), reopened when it was closed and
     /// kept for the next run (the agent's).

@@ -1,6 +1,7 @@
 import Foundation
 import PhoenixCore
 import PhoenixPostgres
+import PhoenixState
 import PhoenixTesting
 import Testing
 
@@ -267,6 +268,55 @@ struct PostgresSyncTests {
         lab.stateArguments = ["--state", server.url(sslmode: "verify-ca", rootCertificate: misnamed.ca), "--state-password-file", pg.passwordFile]
         let chainOnly = try lab.phoenix(["history"])
         #expect(chainOnly.status == 0, "\(chainOnly.stderr)")
+    }
+
+    @Test("migrate SQLite → PostgreSQL → SQLite gives equal stores, keeps run ids and the hashing key; again is a no-op; other runs are refused")
+    func migrate() async throws {
+        let pg = try PostgresLab()
+        let lab = pg.lab
+        // A history on SQLite: a sync, a hand edit repaired, a no-op.
+        lab.stateArguments = []
+        #expect(try lab.phoenix(["sync", "dns"]).status == 0)
+        try "# edited by hand\n".write(toFile: lab.recordsFile, atomically: true, encoding: .utf8)
+        #expect(try lab.phoenix(["sync", "dns"]).status == 0)
+        #expect(try lab.phoenix(["sync", "dns"]).status == 0)
+        let original = try StateStore(path: lab.state).dump()
+        #expect(original.runs.count == 3 && !original.journal.isEmpty && !original.blobs.isEmpty)
+
+        let url = pg.server.url()
+        func migrate(_ from: String, _ to: String) throws -> CommandResult {
+            try lab.phoenix(["state", "migrate", "--from", from, "--to", to, "--state-password-file", pg.passwordFile])
+        }
+        let toPostgres = try migrate(lab.state, url)
+        #expect(toPostgres.status == 0, "\(toPostgres.stdout)\(toPostgres.stderr)")
+        #expect(toPostgres.stdout.contains("copied 3 runs"), "\(toPostgres.stdout)")
+        #expect(try await pg.store().dump() == original, "PostgreSQL holds what SQLite held, the key among it")
+        let again = try migrate(lab.state, url)
+        #expect(again.status == 0 && again.stdout.contains("already holds the same"), "\(again.stdout)\(again.stderr)")
+
+        // The copy is a working store: its records make the next sync a no-op, and its runs go on from 4.
+        lab.stateArguments = ["--state", url, "--state-password-file", pg.passwordFile]
+        let noOp = try lab.phoenix(["sync", "dns"])
+        #expect(noOp.stdout.contains("No changes"), "\(noOp.stdout)\(noOp.stderr)")
+        #expect(try pg.server.psql("SELECT max(id) FROM phoenix.runs") == "4")
+
+        // And back: a fresh SQLite file holding what PostgreSQL holds now.
+        let back = lab.directory.file("back/state.sqlite")
+        #expect(try migrate(url, back).status == 0)
+        let postgres = try await pg.store().dump()
+        let returned = try StateStore(path: back).dump()
+        #expect(returned == postgres)
+        #expect(Array(returned.runs.prefix(3)) == original.runs && returned.key == original.key, "the first three runs and the key are the original's")
+
+        // A target holding other runs under the same ids is refused, and left as it was.
+        let other = lab.directory.file("other/state.sqlite")
+        let otherStore = try StateStore(path: other)
+        let (run, _) = try otherStore.beginRun(command: "sync everything", user: "mallory", host: "elsewhere", pid: 1)
+        try await otherStore.finishRun(run, outcome: .succeeded, summary: "")
+        let refused = try migrate(lab.state, other)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("holds other runs: its run 1 (sync everything) is not the source's run 1"), "\(refused.stderr)")
+        #expect(try StateStore(path: other).dump().runs.map(\.command) == ["sync everything"])
     }
 
     /// The state store's round trips from a `--stats` line.

@@ -137,7 +137,8 @@ final class SyncLab {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
         let stateFlags = stateArguments.isEmpty ? ["--state", state] : stateArguments
         let flags = ["--config-dir", config ?? self.config, "--host-root", host, "--guest-root", directory.file("guests")] + stateFlags
-        let global = ["history", "state"].contains(arguments.first ?? "") ? stateFlags : flags
+        // `state migrate` names both stores itself.
+        let global = arguments.starts(with: ["state", "migrate"]) ? [] : ["history", "state"].contains(arguments.first ?? "") ? stateFlags : flags
         // phoenix's scratch files in the lab's own folder: a run the tests kill leaves none behind in /tmp.
         try FileManager.default.createDirectory(atPath: directory.file("tmp"), withIntermediateDirectories: true)
         let variables = environment.merging(["TMPDIR": directory.file("tmp")]) { first, _ in first }
