@@ -115,7 +115,14 @@ struct AgentService: Service {
             }
             for await agentEnded in group where agentEnded { group.cancelAll() }
         }
+        if let failure = await agent.failure { throw AgentFailure(reason: failure) }
     }
+}
+
+/// The agent stopped by itself (its lease was lost): the process exits 1 with the reason.
+struct AgentFailure: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { reason }
 }
 
 /// SIGHUP re-reads the tokens and the webhook secret; a file that no longer reads keeps what was

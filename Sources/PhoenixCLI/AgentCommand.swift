@@ -34,10 +34,15 @@ struct AgentRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The configuration directory inside the repository.") var configPath = "etc"
     @Option(name: .long, help: "The stacks directory inside the repository.") var stacksPath = "stacks"
     @Option(name: .long, help: "The stages to converge, comma-separated (default: all).") var stages = "all"
-    @Option(name: .long, help: "The agent's own work directory (default: agent/ beside the state store).") var workDir: String?
+    @Option(name: .long, help: "The agent's own work directory (default: agent/ beside a SQLite state store, else /var/lib/phoenix/agent).") var workDir:
+        String?
     @Option(name: .long, help: "How often to poll the branch (with jitter).") var interval = "60s"
     @Option(name: .long, help: "How often to check drift.") var driftInterval = "10m"
     @Option(name: .long, help: "How often to check whether certificates are due.") var certificateInterval = "1h"
+    @Option(
+        name: .long,
+        help: "With a PostgreSQL state store: how often the active agent proves it is alive, and a standby tries to take over (within two of these).")
+    var heartbeat = "10s"
     @Option(name: .long, help: "Where the API listens (host:port).") var listen = "127.0.0.1:8420"
     @Option(name: .long, help: "TLS certificate chain for the API (PEM).") var tlsCert: String?
     @Option(name: .long, help: "TLS private key for the API (PEM).") var tlsKey: String?

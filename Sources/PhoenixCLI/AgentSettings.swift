@@ -26,6 +26,7 @@ struct AgentSettingsReader {
         let interval: Double
         let driftInterval: Double
         let certificateInterval: Double
+        let heartbeat: Double
         let sessionMaxAge: Double
         let estateName: String
         let statusAPI: CommitStatusAPI?
@@ -71,7 +72,14 @@ struct AgentSettingsReader {
             let agentSettings = Agent.Settings(
                 estateName: estateName, interval: interval, driftInterval: driftInterval, certificateInterval: certificateInterval,
                 runLink: { run in base.map { "\($0)/api/v1/runs/\(run)" } })
-            let agent = Agent(settings: agentSettings, runner: runner, store: store, reports: reports) { level, message in
+            // Agents sharing a PostgreSQL store elect one active agent; the others stand by.
+            let hostName = ProcessInfo.processInfo.hostName
+            let standby = (store as? any AgentLeasing).map { leasing in
+                Agent.Standby(
+                    leasing: leasing, identity: AgentIdentity(host: hostName, pid: getpid(), address: base ?? "http://\(hostName):\(port)"),
+                    heartbeat: .seconds(heartbeat))
+            }
+            let agent = Agent(settings: agentSettings, runner: runner, store: store, reports: reports, standby: standby) { level, message in
                 switch level {
                 case .info: logger.info("\(message)")
                 case .warning: logger.warning("\(message)")
@@ -89,6 +97,7 @@ struct AgentSettingsReader {
         }
         let interval = try duration(options.interval, "--interval")
         let driftInterval = try duration(options.driftInterval, "--drift-interval")
+        let heartbeat = try duration(options.heartbeat, "--heartbeat")
         let certificateInterval = try duration(options.certificateInterval, "--certificate-interval")
         let sessionMaxAge = try duration(options.sessionMaxAge, "--session-max-age")
         guard let format = LineLogHandler.Format(rawValue: options.logFormat) else { throw fail("--log-format: text or json", code: 64) }
@@ -140,7 +149,8 @@ struct AgentSettingsReader {
         return Settings(
             git: git, access: access, host: host, port: port, tls: options.tlsCert.map { ($0, options.tlsKey!) }, logFormat: format, stages: stages,
             interval: interval,
-            driftInterval: driftInterval, certificateInterval: certificateInterval, sessionMaxAge: sessionMaxAge, estateName: name, statusAPI: statusAPI,
+            driftInterval: driftInterval, certificateInterval: certificateInterval, heartbeat: heartbeat, sessionMaxAge: sessionMaxAge, estateName: name,
+            statusAPI: statusAPI,
             notifications: targets,
             options: options)
     }

@@ -268,16 +268,13 @@ public struct Executor: Sendable {
         _ step: Step<K.Change>, of kind: K, in context: StepContext, crashed: CrashFlag
     ) async -> StepOutcome<K.Applied> {
         func journal(_ phase: JournalPhase, _ detail: String, digest: String? = nil) async -> StateError? {
-            for id in step.resources {
+            let entries = step.resources.map { id in
                 let note = step.journalNotes[id]
-                do throws(StateError) {
-                    try await context.store.journal(
-                        run: context.run, resource: id, kind: kind.name, phase: phase, previousDigest: note?.previousDigest ?? step.previousDigest,
-                        newDigest: digest ?? note?.newDigest ?? step.newDigest, detail: phase == .intent ? note?.detail ?? detail : detail)
-                } catch {
-                    return error
-                }
+                return JournalWrite(
+                    resource: id, kind: kind.name, phase: phase, previousDigest: note?.previousDigest ?? step.previousDigest,
+                    newDigest: digest ?? note?.newDigest ?? step.newDigest, detail: phase == .intent ? note?.detail ?? detail : detail)
             }
+            do throws(StateError) { try await context.store.journal(run: context.run, entries) } catch { return error }
             return nil
         }
         func stop(at phase: Failpoints.Phase) -> Failpoints.Stop? {

@@ -12,6 +12,8 @@ enum PostgresSchema {
     static let writerKey: Int32 = 1
     /// The transaction-scoped lock migrations take.
     static let migrationKey: Int32 = 2
+    /// The active agent's lease, held on a connection of its own for the agent's life.
+    static let agentKey: Int32 = 3
 
     static let current = migrations.count
 
@@ -70,8 +72,30 @@ enum PostgresSchema {
         CREATE TABLE phoenix.lock_breaks (
             id bigserial PRIMARY KEY, by_user text NOT NULL, by_host text NOT NULL, at timestamptz NOT NULL, run_id bigint)
         """,
-        lockHolder, lastBreak, beginRun, finishRun, snapshot,
+        // The active agent (several may point at one database; one holds the lease).
+        """
+        CREATE TABLE phoenix.agent (
+            id integer PRIMARY KEY CHECK (id = 1), host text NOT NULL, pid integer NOT NULL, address text NOT NULL, since timestamptz NOT NULL,
+            heartbeat timestamptz NOT NULL, backend_pid integer NOT NULL)
+        """,
+        lockHolder, lastBreak, beginRun, finishRun, snapshot, claimAgent,
     ]
+
+    /// Takes the active agent's lease on this session when no session holds it, and records who.
+    static let claimAgent = """
+        CREATE FUNCTION phoenix.claim_agent(p_host text, p_pid integer, p_address text) RETURNS boolean
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT pg_try_advisory_lock(\(namespace), \(agentKey)) THEN
+                RETURN false;
+            END IF;
+            INSERT INTO phoenix.agent (id, host, pid, address, since, heartbeat, backend_pid)
+            VALUES (1, p_host, p_pid, p_address, now(), now(), pg_backend_pid())
+            ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, address = EXCLUDED.address, since = EXCLUDED.since,
+                heartbeat = EXCLUDED.heartbeat, backend_pid = EXCLUDED.backend_pid;
+            RETURN true;
+        END $$
+        """
 
     /// The lock row as JSON, times in seconds since 1970 (nil: no row).
     static let lockHolder = """

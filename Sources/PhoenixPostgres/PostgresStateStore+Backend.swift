@@ -113,6 +113,29 @@ extension PostgresStateStore {
         if phase == .verified, let newDigest { updateImage { $0.verified[resource] = newDigest } }
     }
 
+    /// One step's journal lines in one statement, in their order (ids follow the array's).
+    public func journal(run: Int64, _ entries: [JournalWrite]) async throws(StateError) {
+        guard !entries.isEmpty else { return }
+        if entries.count == 1, let entry = entries.first {
+            return try await journal(
+                run: run, resource: entry.resource, kind: entry.kind, phase: entry.phase, previousDigest: entry.previousDigest, newDigest: entry.newDigest,
+                detail: entry.detail)
+        }
+        let previous = entries.map { $0.previousDigest ?? "" }
+        let new = entries.map { $0.newDigest ?? "" }
+        try await query(
+            """
+            INSERT INTO phoenix.journal (run_id, resource, kind, phase, at, previous_digest, new_digest, detail)
+            SELECT \(run), r, k, p, now(), NULLIF(pd, ''), NULLIF(nd, ''), d
+            FROM unnest(\(entries.map(\.resource))::text[], \(entries.map(\.kind))::text[], \(entries.map(\.phase.rawValue))::text[], \(previous)::text[],
+                \(new)::text[], \(entries.map(\.detail))::text[]) WITH ORDINALITY AS t(r, k, p, pd, nd, d, n)
+            ORDER BY n
+            """, .write)
+        updateImage { image in
+            for entry in entries where entry.phase == .verified { if let digest = entry.newDigest { image.verified[entry.resource] = digest } }
+        }
+    }
+
     public func journal(run: Int64) async throws(StateError) -> [JournalEntry] {
         let rows = try await query("SELECT resource, kind, phase, detail FROM phoenix.journal WHERE run_id = \(run) ORDER BY id", .read)
         return try rows.map { row throws(StateError) in

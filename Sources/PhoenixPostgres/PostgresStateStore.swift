@@ -21,11 +21,13 @@ import Synchronization
 public final class PostgresStateStore: StateBackend {
     public let location: PostgresLocation
     public let digests: ContentDigests
-    private let connector: Connector
+    let connector: Connector
     private let pool: PostgresClient
     private let poolTask: Task<Void, Never>
     let writer = Mutex<Writer>(Writer())
-    private let counter: StatementCounter
+    /// The active agent's lease, while this process holds it.
+    let lease = Mutex<AgentLease?>(nil)
+    let counter: StatementCounter
     /// How often the holder proves it is alive (the lock row's heartbeat).
     let heartbeatInterval: Duration
 
@@ -88,6 +90,12 @@ public final class PostgresStateStore: StateBackend {
         }
         heartbeat?.cancel()
         try? await connection?.close()
+        if let held = lease.withLock({ lease in
+            defer { lease = nil }; return lease
+        }) {
+            held.heartbeat.cancel()
+            try? await held.connection.close()
+        }
         poolTask.cancel()
     }
 
@@ -97,8 +105,12 @@ public final class PostgresStateStore: StateBackend {
             writer.heartbeat?.cancel()
             return writer.connection
         }
-        // The connection stays referenced until it has closed (postgres-nio checks that it was).
+        // The connections stay referenced until they have closed (postgres-nio checks that they were).
         if let connection, !connection.isClosed { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
+        if let held = lease.withLock({ $0 }) {
+            held.heartbeat.cancel()
+            if !held.connection.isClosed { held.connection.close().whenComplete { _ in withExtendedLifetime(held) {} } }
+        }
     }
 
     // MARK: Statements

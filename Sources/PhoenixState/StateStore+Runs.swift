@@ -143,6 +143,19 @@ extension StateStore {
         }
     }
 
+    /// One step's journal lines in one transaction.
+    public func journal(run: Int64, _ entries: [JournalWrite]) throws(StateError) {
+        guard !entries.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        try write { db in
+            for entry in entries {
+                try db.execute(
+                    sql: "INSERT INTO journal (run_id, resource, kind, phase, at, previous_digest, new_digest, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [run, entry.resource, entry.kind, entry.phase.rawValue, now, entry.previousDigest, entry.newDigest, entry.detail])
+            }
+        }
+    }
+
     public func journal(run: Int64) throws(StateError) -> [JournalEntry] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT run_id, resource, kind, phase, detail FROM journal WHERE run_id = ? ORDER BY id", arguments: [run]).map {

@@ -32,10 +32,12 @@ final class PostgresFixture: Sendable {
     /// Waits until the server has ended every session that held an advisory lock: a closed client
     /// connection's backend exits a moment later, and its locks go with it.
     func sessionsEnded() async throws {
-        let ended = try await eventually(timeout: 10, interval: 0.02) {
+        let ended = try await eventually(timeout: 60, interval: 0.05) {
             try server.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == "0"
         }
-        try #require(ended, "a closed session still holds its lock")
+        let sessions = try server.psql(
+            "SELECT l.pid, a.state, a.wait_event, a.query FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory'")
+        try #require(ended, "a closed session still holds its lock: \(sessions)")
     }
 
     /// A store on the server's database (another session each time: another operator or agent).

@@ -22,7 +22,8 @@ struct AgentProcessTests {
         let command: [String]
         let process: RunningProcess
 
-        init(interval: String = "1s", extra: [String] = [], environment: [String] = [], commit: Bool = true) throws {
+        /// `state`: how the agent names its state store (default: a SQLite file in the lab's directory).
+        init(interval: String = "1s", extra: [String] = [], environment: [String] = [], commit: Bool = true, state: [String]? = nil) throws {
             fixture = try GitFixture()
             directory = try TemporaryDirectory("phoenix-agent-process")
             try directory.write("secret", AgentProcessTests.secret + "\n")
@@ -36,9 +37,9 @@ struct AgentProcessTests {
             command =
                 [
                     binary, "agent", "--repo", daemon.url, "--stages", "files", "--interval", interval, "--listen", "127.0.0.1:\(port)",
-                    "--state", directory.file("state/state.sqlite"), "--host-root", directory.file("host"), "--guest-root", directory.file("guests"),
-                    "--webhook-secret-file", directory.file("secret"), "--tokens-file", directory.file("tokens"), "--log-format", "json",
-                ] + extra
+                    "--host-root", directory.file("host"), "--guest-root", directory.file("guests"), "--webhook-secret-file", directory.file("secret"),
+                    "--tokens-file", directory.file("tokens"), "--log-format", "json",
+                ] + (state ?? ["--state", directory.file("state/state.sqlite")]) + extra
             process = try RunningProcess(try #require(TestPaths.program("env")), environment + command, logFile: directory.file("agent.log"))
         }
 
@@ -72,9 +73,20 @@ struct AgentProcessTests {
             try fixture.commit(message, files: files)
         }
 
-        func request(_ method: String, _ path: String, headers: [String] = [], body: String? = nil) throws -> (status: Int, body: String) {
+        /// Another agent on the same repository, host folders and state store: its own port and work
+        /// directory, as on another host.
+        func another(port: Int, environment: [String] = []) throws -> RunningProcess {
+            var command = self.command
+            if let listen = command.firstIndex(of: "--listen") { command[listen + 1] = "127.0.0.1:\(port)" }
+            command += ["--work-dir", directory.file("another-\(port)")]
+            return try RunningProcess(try #require(TestPaths.program("env")), environment + command, logFile: directory.file("agent-\(port).log"))
+        }
+
+        func request(
+            _ method: String, _ path: String, headers: [String] = [], body: String? = nil, port: Int? = nil
+        ) throws -> (status: Int, body: String) {
             let curl = try #require(TestPaths.program("curl"))
-            var arguments = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(port)\(path)"]
+            var arguments = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(port ?? self.port)\(path)"]
             for header in headers { arguments += ["-H", header] }
             if let body { arguments += ["--data-binary", body] }
             let result = try Command.run(curl, arguments, timeout: 30)
@@ -82,8 +94,8 @@ struct AgentProcessTests {
             return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
         }
 
-        func runs() throws -> [[String: Any]] {
-            let answer = try request("GET", "/api/v1/runs", headers: ["Authorization: Bearer \(AgentProcessTests.token)"])
+        func runs(port: Int? = nil) throws -> [[String: Any]] {
+            let answer = try request("GET", "/api/v1/runs", headers: ["Authorization: Bearer \(AgentProcessTests.token)"], port: port)
             // Nothing yet while the agent starts to listen.
             let document = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
             return document?["runs"] as? [[String: Any]] ?? []
@@ -122,13 +134,13 @@ struct AgentProcessTests {
             return run
         }
 
-        func webhook(delivery: String) throws -> (status: Int, body: String) {
+        func webhook(delivery: String, port: Int? = nil) throws -> (status: Int, body: String) {
             let body = #"{"ref":"refs/heads/main"}"#
             let signature = WebhookSigning.hmacSHA256Hex(secret: AgentProcessTests.secret, body: Array(body.utf8))
             return try request(
                 "POST", "/hooks/gitea",
                 headers: ["Content-Type: application/json", "X-Gitea-Event: push", "X-Gitea-Delivery: \(delivery)", "X-Gitea-Signature: \(signature)"],
-                body: body)
+                body: body, port: port)
         }
 
         var mirrored: String? { try? String(contentsOfFile: directory.file("host/tank/stacks/whoami/docker-compose.yml"), encoding: .utf8) }

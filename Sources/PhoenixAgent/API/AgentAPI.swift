@@ -89,6 +89,7 @@ public struct AgentAPI: Sendable {
 
     public func handle(_ request: APIRequest) async -> APIResponse {
         let parts = request.path.split(separator: "/").map(String.init)
+        if request.method == "POST", !["login", "logout"].contains(parts.first ?? ""), let refusal = await standbyRefusal() { return refusal }
         switch (request.method, parts) {
         case ("GET", ["healthz"]):
             return await health()
@@ -144,9 +145,21 @@ public struct AgentAPI: Sendable {
 
     // MARK: Health
 
+    /// A standby serves reads (and signing in to them); the work goes to the active agent.
+    private func standbyRefusal() async -> APIResponse? {
+        guard case let .standby(active) = await agent.role else { return nil }
+        return .error(503, "this agent is on standby: " + (active.map { "the active agent is \($0)" } ?? "no agent is active right now"))
+    }
+
     private func health() async -> APIResponse {
         let health = await agent.health()
-        var members: [(key: String, value: JSONValue)] = [("healthy", .bool(health.healthy)), ("reason", .string(health.reason))]
+        var members: [(key: String, value: JSONValue)] = [
+            ("healthy", .bool(health.healthy)), ("reason", .string(health.reason)), ("role", .string(health.role.name)),
+        ]
+        if case let .standby(active?) = health.role {
+            members.append(
+                ("active_agent", .object([("host", .string(active.host)), ("pid", .number(Double(active.pid))), ("address", .string(active.address))])))
+        }
         if let last = health.lastSuccessfulPoll { members.append(("last_successful_poll", .string(Self.timestamp(last)))) }
         return .json(health.healthy ? 200 : 503, .object(members))
     }

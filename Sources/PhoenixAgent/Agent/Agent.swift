@@ -50,11 +50,41 @@ public actor Agent {
     /// One line of the agent's log.
     public enum Level: String, Sendable { case info, warning, error }
 
-    /// Whether the watcher is alive: the last successful poll is younger than three intervals.
+    /// Whether the watcher is alive: the last successful poll is younger than three intervals. A
+    /// standby is healthy while it can read the store, and names the active agent.
     public struct Health: Sendable, Equatable {
         public let healthy: Bool
         public let reason: String
         public let lastSuccessfulPoll: Date?
+        public var role: Role = .active
+    }
+
+    /// Several agents may point at one state store (PostgreSQL): one is active and does the work,
+    /// the others serve the dashboard and the API read-only and take over when its session ends.
+    public struct Standby: Sendable {
+        public var leasing: any AgentLeasing
+        public var identity: AgentIdentity
+        /// How often the active agent proves it is alive, and a standby tries to take over.
+        public var heartbeat: Duration
+
+        public init(leasing: any AgentLeasing, identity: AgentIdentity, heartbeat: Duration = .seconds(10)) {
+            self.leasing = leasing
+            self.identity = identity
+            self.heartbeat = heartbeat
+        }
+    }
+
+    public enum Role: Sendable, Equatable {
+        case active
+        /// Waiting to take over from the active agent (nil: none is recorded right now).
+        case standby(active: AgentIdentity?)
+
+        public var name: String {
+            switch self {
+            case .active: "active"
+            case .standby: "standby"
+            }
+        }
     }
 
     public let settings: Settings
@@ -78,6 +108,12 @@ public actor Agent {
     private var releaseTimer: Task<Void, Never>?
     private var lastRunFailures: [String: ResourceFailure] = [:]
     private var lastWebhook: Date?
+    private let standby: Standby?
+    private var stopping = false
+    /// This agent's part among those pointed at the store.
+    public private(set) var role: Role = .active
+    /// Why the agent stopped by itself (its lease was lost), when it did: the process exits 1.
+    public private(set) var failure: String?
 
     /// The estate stage by stage, as the last drift check found it and the runs since left it
     /// (nil before the first check).
@@ -107,8 +143,10 @@ public actor Agent {
 
     public init(
         settings: Settings, runner: CommitRunner, store: any StateBackend, metrics: AgentMetrics = AgentMetrics(), reports: Reports = Reports(),
-        log: @escaping @Sendable (Level, String) -> Void = { _, _ in }
+        standby: Standby? = nil, log: @escaping @Sendable (Level, String) -> Void = { _, _ in }
     ) {
+        self.standby = standby
+        self.role = standby == nil ? .active : .standby(active: nil)
         self.settings = settings
         self.queue = RunQueue(store: store)
         self.metrics = metrics
@@ -122,6 +160,11 @@ public actor Agent {
     /// Polls, checks and performs runs until `shutdown()`; returns once the running job has
     /// stopped at its boundary.
     public func run() async {
+        // Standing by first, when other agents may hold the store: the work starts once this one is active.
+        if let standby, await !becomeActive(standby) {
+            log(.info, "stopped")
+            return
+        }
         // Runs an earlier agent queued and never started: they end here, the poll plans afresh.
         for run in await (try? runner.store.runs(limit: 200, before: nil)) ?? [] where run.outcome == "queued" {
             try? await runner.store.finishRun(run.id, outcome: .interrupted, summary: "the agent stopped before this run started")
@@ -160,8 +203,45 @@ public actor Agent {
         log(.info, "stopped")
     }
 
+    /// Tries to take the lease every heartbeat until it holds it (true) or the agent is shut
+    /// down (false). Meanwhile the role names the active agent.
+    private func becomeActive(_ standby: Standby) async -> Bool {
+        var told: AgentIdentity?
+        while !stopping {
+            do {
+                let claimed = try await standby.leasing.claimActive(standby.identity, heartbeat: standby.heartbeat) { [weak self] reason in
+                    Task { await self?.leaseLost(reason) }
+                }
+                if claimed {
+                    role = .active
+                    log(.info, "active: this agent holds the lease of \(standby.identity.host)")
+                    return true
+                }
+                let active = try await standby.leasing.activeAgent()
+                role = .standby(active: active)
+                if active != told, let active { log(.info, "standby: the active agent is \(active); this one takes over when its session ends") }
+                told = active
+            } catch {
+                log(.warning, "standby: the state store cannot be read: \(error)")
+            }
+            let until = ContinuousClock.now.advanced(by: standby.heartbeat)
+            while !stopping, ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(200)) }
+        }
+        return false
+    }
+
+    /// The active agent's lease is gone (its session ended): another agent may take over at any
+    /// moment, so this one stops, and its process exits 1.
+    private func leaseLost(_ reason: String) async {
+        guard failure == nil, !stopping else { return }
+        failure = "the active agent's lease was lost: \(reason)"
+        log(.error, "\(failure!); stopping, a standby takes over")
+        await shutdown()
+    }
+
     /// Takes no new work; the running job stops at its next boundary and is recorded interrupted.
     public func shutdown() async {
+        stopping = true
         log(.info, "shutting down: the running job stops at its next boundary")
         await queue.close()
         events.finishAll()
@@ -175,6 +255,12 @@ public actor Agent {
     }
 
     public func health(now: Date = Date()) -> Health {
+        if case let .standby(active) = role {
+            return Health(
+                healthy: true,
+                reason: "standby: " + (active.map { "the active agent is \($0)" } ?? "no agent is active; this one takes over at its next try"),
+                lastSuccessfulPoll: nil, role: role)
+        }
         guard let last = lastSuccessfulPoll else {
             return Health(
                 healthy: false, reason: "no poll of the repository has succeeded yet" + (lastPollFailure.map { ": \($0)" } ?? ""), lastSuccessfulPoll: nil)

@@ -54,6 +54,9 @@ public protocol StateBackend: Sendable {
     func journal(
         run: Int64, resource: String, kind: String, phase: JournalPhase, previousDigest: String?, newDigest: String?, detail: String
     ) async throws(StateError)
+    /// Records the same phase of several resources' change (one step's), in this order: one round
+    /// trip where the store can batch.
+    func journal(run: Int64, _ entries: [JournalWrite]) async throws(StateError)
     /// A run's journal, in the order it was written.
     func journal(run: Int64) async throws(StateError) -> [JournalEntry]
     /// Resources these runs announced a change to (`intent`) and never closed.
@@ -113,6 +116,14 @@ extension StateBackend {
     public var roundTrips: Int { 0 }
 
     public func confirmLock(run: Int64) throws(StateError) {}
+
+    public func journal(run: Int64, _ entries: [JournalWrite]) async throws(StateError) {
+        for entry in entries {
+            try await journal(
+                run: run, resource: entry.resource, kind: entry.kind, phase: entry.phase, previousDigest: entry.previousDigest, newDigest: entry.newDigest,
+                detail: entry.detail)
+        }
+    }
 
     public func recordApplied(run: Int64, _ resources: [Resource]) async throws(StateError) {
         for resource in resources { try await recordApplied(run: run, resource) }

@@ -102,6 +102,26 @@ public struct RunRecord: Sendable, Equatable {
     }
 }
 
+/// A journal line to write: a phase of one resource's change, with fingerprints of before and
+/// after, and the kind that made it.
+public struct JournalWrite: Sendable, Equatable {
+    public var resource: String
+    public var kind: String
+    public var phase: JournalPhase
+    public var previousDigest: String?
+    public var newDigest: String?
+    public var detail: String
+
+    public init(resource: String, kind: String, phase: JournalPhase, previousDigest: String? = nil, newDigest: String? = nil, detail: String = "") {
+        self.resource = resource
+        self.kind = kind
+        self.phase = phase
+        self.previousDigest = previousDigest
+        self.newDigest = newDigest
+        self.detail = detail
+    }
+}
+
 /// A journal line: a resource and a phase of its change.
 public struct JournalEntry: Sendable, Equatable {
     public let runID: Int64
@@ -270,4 +290,35 @@ public protocol LockInspecting: StateBackend {
     /// Ends the holder's session and records who did (`by`, on `host`); the status it broke (its
     /// holder nil when the lock was free and nothing was done).
     func breakLock(by user: String, host: String) async throws(StateError) -> LockStatus
+}
+
+/// An agent as the store records the active one: where it runs and answers, and since when.
+public struct AgentIdentity: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var pid: Int32
+    /// Where its API and dashboard answer (`http://node1:8080`), as it was told to listen.
+    public var address: String
+    public var since: Date?
+    public var heartbeat: Date?
+
+    public init(host: String, pid: Int32, address: String, since: Date? = nil, heartbeat: Date? = nil) {
+        self.host = host
+        self.pid = pid
+        self.address = address
+        self.since = since
+        self.heartbeat = heartbeat
+    }
+
+    /// "node1 (pid 4242, http://node1:8080)".
+    public var description: String { "\(host) (pid \(pid), \(address))" }
+}
+
+/// A store that elects one active agent among several pointed at it (PostgreSQL: a session
+/// advisory lock on a connection of its own, released when that session ends).
+public protocol AgentLeasing: Sendable {
+    /// Tries once to become the active agent; true when this process is (or already was). Once
+    /// held, the lease is kept alive every `heartbeat`, and `lost` is told if it ever goes.
+    func claimActive(_ agent: AgentIdentity, heartbeat: Duration, lost: @escaping @Sendable (String) -> Void) async throws(StateError) -> Bool
+    /// The active agent, when one holds the lease.
+    func activeAgent() async throws(StateError) -> AgentIdentity?
 }

@@ -88,6 +88,7 @@ enum OverviewPage {
     static func agent(_ model: OverviewPage.Model, viewer: Viewer) -> HTML {
         let health = Layout.badge(model.health.healthy ? "healthy" : "unhealthy")
         var lines: [HTML] = [
+            "<li data-role=\"\(model.health.role.name)\">Role: \(Layout.badge(model.health.role.name))</li>",
             "<li>Watching: \(health) \(model.health.reason)</li>",
             "<li>Last successful poll: \(Layout.time(model.health.lastSuccessfulPoll))</li>",
             "<li>Last webhook: \(Layout.time(model.lastWebhook))</li>",
