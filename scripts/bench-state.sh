@@ -5,7 +5,8 @@
 #     from the --stats line. The PostgreSQL store is the lab's SQLite store copied by `state migrate`;
 #  2. a first `sync all` of the 1,000-guest estate (phoenix-bench --write) into an empty store, its
 #     files already in place (rendered by `phoenix render`): phoenix adopts every resource into the
-#     store; the round trips against the number of resources.
+#     store; the round trips against the number of resources (on PostgreSQL once with the schema
+#     being created, once into the emptied tables), then a no-op of it on PostgreSQL.
 # PostgreSQL is Debian's, started here as the postgres user in a temporary directory on a free port
 # and stopped by its pid at the end. Root is needed (the server runs as postgres).
 set -euo pipefail
@@ -78,3 +79,7 @@ sync_1k() {
 sync_1k | sed 's/^/  postgres, creating the schema: /'
 psql -d estate1k -c "TRUNCATE phoenix.runs, phoenix.journal, phoenix.blobs, phoenix.applied, phoenix.run_resources, phoenix.guests, phoenix.stacks, phoenix.kind_records"
 sync_1k | sed 's/^/  postgres: /'
+echo "then a no-op sync all of it (the files as the first left them):"
+"$phoenix" sync all --config-dir "$estate/etc" --stacks-dir "$estate/stacks" --host-root "$estate/out/host" --guest-root "$estate/out/guests" \
+    --node pve --state "postgres://phoenix@127.0.0.1:$port/estate1k?sslmode=disable" --state-password-file "$work/pg.pass" --stats --progress none \
+    2>&1 >/dev/null | stat_line | sed 's/^/  postgres: /'

@@ -137,6 +137,10 @@ struct StateMigrateCommand: AsyncParsableCommand {
             return
         }
         if let conflict = copy.conflict(with: before) { throw fail("--to: \(target) holds other runs: \(conflict); nothing was copied") }
+        // Nothing is replaced under a run that is going there.
+        if let holder = try? await (into as? any LockInspecting)?.lockStatus().holder {
+            throw fail("--to: \(holder) holds the lock of \(target); nothing was copied (wait for it, or phoenix state unlock --force)")
+        }
         do { try await into.load(copy) } catch { throw fail(error.description) }
         let after: StateDump
         do { after = try await into.dump() } catch { throw fail(error.description) }

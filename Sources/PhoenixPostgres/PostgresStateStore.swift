@@ -35,7 +35,7 @@ public final class PostgresStateStore: StateBackend {
     public var roundTrips: Int { counter.total }
 
     /// The connection that holds the writer's lock, the run it holds it for, and what that run reads.
-    struct Writer: @unchecked Sendable {
+    struct Writer: Sendable {
         var connection: PostgresConnection?
         var run: Int64?
         var holder: LockHolder?

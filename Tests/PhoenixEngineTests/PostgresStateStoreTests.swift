@@ -91,6 +91,18 @@ struct PostgresContractTests {
 /// What only the PostgreSQL store does: its lock shown and broken from another session.
 @Suite("The PostgreSQL state store", .needsPostgres)
 struct PostgresStateStoreTests {
+    @Test("two stores opening a fresh database at once: one migrates under the lock, the other waits and finds it done; one key for both")
+    func concurrentMigrations() async throws {
+        let fixture = try PostgresFixture()
+        async let first = fixture.open()
+        async let second = fixture.open()
+        let (a, b) = try await (first, second)
+        #expect(try fixture.server.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM phoenix.schema_version") == "1")
+        #expect(a.digests.digest("secret", sensitive: true) == b.digests.digest("secret", sensitive: true), "both hash with the database's key")
+        await a.close()
+        await b.close()
+    }
+
     @Test("the lock shown from another session; broken there, the holder's next write fails and the break is recorded for the next run")
     func breakLock() async throws {
         let fixture = try PostgresFixture()

@@ -76,5 +76,6 @@ struct AgentStandbyTests {
         let runs = try lab.runs(port: port)
         #expect(runs.contains { $0["commit"] as? String == head && $0["outcome"] as? String == "interrupted" }, "the killed run is interrupted: \(runs)")
         #expect(lab.mirrored?.contains("whoami") == true, "the stack file the killed run was about to write is in place")
+        #expect(!standby.log.contains(server.password) && !lab.process.log.contains(server.password), "the password is in no agent's log")
     }
 }
