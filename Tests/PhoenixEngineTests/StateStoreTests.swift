@@ -116,14 +116,17 @@ struct StateContractTests {
         let (store, keeper) = try await backend.make()
         defer { _ = keeper }
         // The crashed run. Locally: a process that has exited (its pid is free; the kernel does not
-        // reuse it this quickly). On PostgreSQL: another session that ends without finishing.
+        // reuse it this quickly). On PostgreSQL: another session that ends without finishing (the
+        // lab's tests end it by killing the process: PostgresSyncTests).
         let crashed: Int64
         if let fixture = keeper as? PostgresFixture {
             let other = try await fixture.open()
             (crashed, _) = try await other.beginRun(command: "sync dns", user: "ops", host: "node1")
             try await Self.journalCrash(run: crashed, in: other)
-            await other.close()
+            // Its session ends as a cut connection or a lost host ends it: the server ends it.
+            try fixture.server.psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted")
             try await fixture.sessionsEnded()
+            await other.close()
         } else {
             let result = try Command.run("/bin/sh", ["-c", "echo $$"])
             let deadPID = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
