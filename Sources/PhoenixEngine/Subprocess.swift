@@ -7,8 +7,8 @@ import PhoenixCore
 
 /// Spawns programs with `posix_spawnp` and an argv array, never a shell string.
 public enum Spawner {
-    /// Starts `argv` with stdin from `stdin` (a file, default /dev/null) and output to files. The child
-    /// starts with a clean signal mask: a child of a libdispatch thread would otherwise inherit blocked
+    /// Starts `argv` with stdin from `stdin` (a file, default /dev/null), output to files and no other
+    /// descriptor of this process. The child starts with a clean signal mask: a child of a libdispatch thread would otherwise inherit blocked
     /// signals, and a server that cannot see SIGHUP or SIGTERM cannot be reloaded or stopped.
     /// `ownGroup`: the child leads a process group of its own (its pid is the group's id), so what it
     /// starts in turn (`sh -c 'a; b'`) is signalled with it by `kill(-pid, …)`.
@@ -20,6 +20,10 @@ public enum Spawner {
         posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | (stderr == stdout ? O_APPEND : O_TRUNC), 0o600)
+        // Nothing else of this process goes with the child. SwiftNIO opens its sockets without
+        // close-on-exec, so a service started here (a daemon that outlives phoenix) would otherwise keep
+        // phoenix's connections open: a PostgreSQL session whose lock then outlives a killed phoenix.
+        _ = closeFrom?(&actions, 3)
         let pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
         var attributes = posix_spawnattr_t()
@@ -42,6 +46,13 @@ public enum Spawner {
         let status = posix_spawnp(&pid, argv[0], &actions, &attributes, pointers, environ)
         guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EIO) }
         return pid
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34, Debian 12 has 2.36), which
+    /// Swift's Glibc module does not declare: found by name once.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+    private static let closeFrom: AddCloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: AddCloseFrom.self)
     }
 
     /// One look at `pid`: its exit status (128 + the signal that killed it, -1 when it cannot be

@@ -99,6 +99,20 @@ struct SubprocessTests {
         ProcessStat.members(of: group).filter { $0.state != "Z" && $0.state != "X" }
     }
 
+    @Test("a child gets stdin, stdout and stderr and nothing else of this process: not a socket opened without close-on-exec (SwiftNIO's)")
+    func noInheritedDescriptors() throws {
+        // A socket as SwiftNIO opens them: no SOCK_CLOEXEC. A daemon a sync starts would keep it open.
+        let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(socket > 2)
+        defer { close(socket) }
+        #expect(fcntl(socket, F_GETFD) & FD_CLOEXEC == 0, "the socket would be inherited by an exec")
+        let result = try ProcessRunner.run(["/bin/sh", "-c", "ls /proc/$$/fd"])
+        let descriptors = result.stdout.split(separator: "\n").compactMap { Int32($0) }
+        #expect(!descriptors.isEmpty, "the listing worked: \(result.stdout)\(result.stderr)")
+        #expect(!descriptors.contains(socket), "descriptor \(socket) went with the child: \(descriptors)")
+        #expect(descriptors.allSatisfy { $0 <= 2 || $0 >= 10 }, "only stdin, stdout, stderr (and the shell's own): \(descriptors)")
+    }
+
     @Test("a wait sleeps until the child ends: nil while it runs, then its status")
     func waitForAChild() async throws {
         let directory = try TemporaryDirectory("phoenix-wait")
