@@ -7,10 +7,10 @@ import Synchronization
 
 /// How the store reaches PostgreSQL: the endpoint, the role, the database and TLS from the parsed
 /// URL, and the password from wherever `PostgresPassword` found it. The password lives only here and
-/// in postgres-nio's configuration: nothing prints this value.
+/// in postgres-nio's configuration, and `PostgresPassword` prints (and mirrors) only its source.
 struct Connector: Sendable {
     let location: PostgresLocation
-    private let password: String?
+    private let password: PostgresPassword?
     private let tls: TLSConfiguration?
 
     /// postgres-nio's own logs are not phoenix's: a store's failures reach the user as `StateError`.
@@ -18,7 +18,7 @@ struct Connector: Sendable {
 
     init(location: PostgresLocation, password: PostgresPassword?) throws(StateError) {
         self.location = location
-        self.password = password?.value
+        self.password = password
         switch location.tls {
         case .disable:
             tls = nil
@@ -44,11 +44,11 @@ struct Connector: Sendable {
         switch location.endpoint {
         case let .tcp(host, port):
             configuration = PostgresClient.Configuration(
-                host: host, port: port, username: location.user, password: password, database: location.database,
+                host: host, port: port, username: location.user, password: password?.value, database: location.database,
                 tls: tls.map { .require($0) } ?? .disable)
         case let .socket(directory, port):
             configuration = PostgresClient.Configuration(
-                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: location.user, password: password, database: location.database)
+                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: location.user, password: password?.value, database: location.database)
         }
         configuration.options.maximumConnections = 4
         configuration.options.connectTimeout = .seconds(10)
@@ -72,11 +72,11 @@ struct Connector: Sendable {
         switch location.endpoint {
         case let .tcp(host, port):
             configuration = PostgresConnection.Configuration(
-                host: host, port: port, username: location.user, password: password, database: location.database,
+                host: host, port: port, username: location.user, password: password?.value, database: location.database,
                 tls: try tls.map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable)
         case let .socket(directory, port):
             configuration = PostgresConnection.Configuration(
-                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: location.user, password: password, database: location.database)
+                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: location.user, password: password?.value, database: location.database)
         }
         configuration.options.connectTimeout = .seconds(10)
         return configuration

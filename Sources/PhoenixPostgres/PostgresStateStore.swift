@@ -43,6 +43,8 @@ public final class PostgresStateStore: StateBackend {
         /// Why the lock is no longer held, once its session ended.
         var lost: String?
         var heartbeat: Task<Void, Never>?
+        /// The connection being opened, which every caller meanwhile waits for (one, not one each).
+        var connecting: Task<Result<PostgresConnection, StateError>, Never>?
     }
 
     /// Opens the store, creating or upgrading its schema unless `readOnly`. Read-only against a
@@ -275,10 +277,28 @@ public final class PostgresStateStore: StateBackend {
     /// The store's own connection (the writer's lock lives on it), reopened when it was closed and
     /// kept for the next run (the agent's).
     private func writerConnection() async throws(StateError) -> PostgresConnection {
-        if let open = writer.withLock({ $0.connection }), !open.isClosed { return open }
-        let connection = try await connector.connect()
-        writer.withLock { $0.connection = connection }
-        return connection
+        let connector = self.connector
+        let (open, connecting) = writer.withLock { writer -> (PostgresConnection?, Task<Result<PostgresConnection, StateError>, Never>?) in
+            if let open = writer.connection, !open.isClosed { return (open, nil) }
+            if writer.connecting == nil {
+                writer.connecting = Task { () async -> Result<PostgresConnection, StateError> in
+                    do throws(StateError) { return .success(try await connector.connect()) } catch { return .failure(error) }
+                }
+            }
+            return (nil, writer.connecting)
+        }
+        if let open { return open }
+        guard let connecting else { throw StateError.unavailable(path: location.description, reason: "no connection was being opened") }
+        let connection = try await connecting.value.get()
+        // Kept as the store's own, unless another open one took its place meanwhile (then this one goes).
+        let kept = writer.withLock { writer -> PostgresConnection in
+            if writer.connecting == connecting { writer.connecting = nil }
+            if let current = writer.connection, !current.isClosed { return current }
+            writer.connection = connection
+            return connection
+        }
+        if kept !== connection { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
+        return kept
     }
 
     private func dropWriterConnection() async {
@@ -301,10 +321,10 @@ public final class PostgresStateStore: StateBackend {
                 do {
                     self.counter.add()
                     let rows = try await connection.query(
-                        "UPDATE phoenix.lock SET heartbeat = now() WHERE id = 1 AND run_id = \(run) AND backend_pid = pg_backend_pid()",
+                        "UPDATE phoenix.lock SET heartbeat = now() WHERE id = 1 AND run_id = \(run) AND backend_pid = pg_backend_pid() RETURNING 1",
                         logger: Connector.quiet
                     ).collect()
-                    _ = rows
+                    if rows.isEmpty { throw StateError.unavailable(path: "", reason: "the lock row names another run") }
                 } catch {
                     if !Task.isCancelled { _ = self.loseLock(run: run, reason: "its heartbeat failed: \(Self.reason(error))") }
                     return

@@ -67,11 +67,6 @@ public final class PostgresServer: Sendable {
         "postgres://\(user)@127.0.0.1:\(port)/\(database)?sslmode=\(sslmode)" + (rootCertificate.map { "&sslrootcert=\($0)" } ?? "")
     }
 
-    /// The socket form of the URL (`postgres:///db?host=DIR&port=P`).
-    public func socketURL(database: String = "phoenix") -> String {
-        "postgres://\(user)@/\(database)?host=\(directory.path)&port=\(port)&sslmode=disable"
-    }
-
     public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
 
     public var log: String { (try? String(contentsOfFile: directory.file("postgres.log"), encoding: .utf8)) ?? "" }
@@ -110,11 +105,6 @@ public final class PostgresServer: Sendable {
             ])
         guard result.status == 0 else { throw PostgresServerError(reason: "psql: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// A fresh database owned by `phoenix`, for a test that needs one beside the default.
-    public func createDatabase(_ name: String) throws {
-        try psql("CREATE DATABASE \(name) OWNER phoenix")
     }
 
     deinit { stop() }

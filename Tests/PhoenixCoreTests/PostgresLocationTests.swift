@@ -18,7 +18,10 @@ struct PostgresLocationTests {
         #expect(plain.user == "ops" && plain.endpoint == .tcp(host: "db.lab", port: 5432) && plain.tls == .disable, "the OS user, the default port")
         let socket = try Self.parse("postgres:///estate?host=/run/postgresql&port=5544&sslmode=disable")
         #expect(socket.endpoint == .socket(directory: "/run/postgresql", port: 5544))
-        #expect(socket.description == "postgres://ops@/estate?host=/run/postgresql&port=5544&sslmode=disable")
+        #expect(socket.description == "postgres://ops@/estate?host=/run/postgresql&port=5544")
+        // The issue's own form: no sslmode, no root. A socket carries no TLS (as with libpq).
+        let bare = try Self.parse("postgres:///estate?host=/run/postgresql")
+        #expect(bare.endpoint == .socket(directory: "/run/postgresql", port: 5432) && bare.tls == .disable && bare.rootCertificate == nil)
         let v6 = try Self.parse("postgres://a%40b@[fd00::5]:6543/my%20estate?sslmode=require")
         #expect(v6.user == "a@b" && v6.database == "my estate" && v6.endpoint == .tcp(host: "fd00::5", port: 6543))
         #expect(v6.description.hasPrefix("postgres://a@b@[fd00::5]:6543/"))

@@ -103,6 +103,37 @@ struct PostgresStateStoreTests {
         await b.close()
     }
 
+    @Test("over the server's unix socket (postgres:///db?host=DIR): no TLS and no password, as libpq; a run recorded")
+    func unixSocket() async throws {
+        let fixture = try PostgresFixture()
+        let url = "postgres://phoenix@/phoenix?host=\(fixture.server.directory.path)&port=\(fixture.server.port)"
+        let location = try PostgresLocation(parsing: url, defaultUser: "phoenix")
+        #expect(location.description == url, "printed as given")
+        // The template's pg_hba trusts local sockets: no password is sent at all.
+        let store = try #require(try await PostgresStateStore.open(location, password: nil))
+        let (run, _) = try await store.beginRun(command: "sync dns", user: "ops", host: "h")
+        try await store.finishRun(run, outcome: .succeeded, summary: "")
+        #expect(try fixture.server.psql("SELECT command || ' ' || outcome FROM phoenix.runs") == "sync dns succeeded")
+        await store.close()
+    }
+
+    @Test("callers at once while the store's own connection is gone share one new connection: none is opened and left behind")
+    func oneConnectionForConcurrentCallers() async throws {
+        let fixture = try PostgresFixture()
+        let store = try await fixture.open()
+        let sessions = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'phoenix'"
+        #expect(try fixture.server.psql(sessions) == "1")
+        // The server ends the store's session (a restart, a cut connection).
+        try fixture.server.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'phoenix'")
+        #expect(try await eventually(timeout: 30) { try fixture.server.psql(sessions) == "0" })
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<20 { group.addTask { try await store.runs().count } }
+            for try await count in group { #expect(count == 0) }
+        }
+        #expect(try fixture.server.psql(sessions) == "1", "one new connection for the twenty callers")
+        await store.close()
+    }
+
     @Test("the lock shown from another session; broken there, the holder's next write fails and the break is recorded for the next run")
     func breakLock() async throws {
         let fixture = try PostgresFixture()

@@ -112,7 +112,11 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         if let unknown = query.keys.sorted().first {
             throw Invalid(reason: "\(Self.printable(unknown)) is not a parameter phoenix reads (sslmode, sslrootcert, host, port)")
         }
-        if (tls == .verifyCA || tls == .verifyFull) && rootCertificate == nil {
+        if case .socket = endpoint {
+            // As libpq: a unix socket is local to the host and carries no TLS, whatever sslmode says.
+            tls = .disable
+            rootCertificate = nil
+        } else if (tls == .verifyCA || tls == .verifyFull) && rootCertificate == nil {
             throw Invalid(reason: "sslmode=\(tls.rawValue) needs sslrootcert=PATH, the CA the server's certificate chains to")
         }
         self.user = user
@@ -121,14 +125,13 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// The location as phoenix prints it: no password can be in it (none is ever read from the URL).
     public var description: String {
-        var query = ["sslmode=\(tls.rawValue)"]
-        if let rootCertificate { query.append("sslrootcert=\(rootCertificate)") }
         switch endpoint {
         case let .tcp(host, port):
             let shown = host.contains(":") ? "[\(host)]" : host
+            let query = ["sslmode=\(tls.rawValue)"] + (rootCertificate.map { ["sslrootcert=\($0)"] } ?? [])
             return "postgres://\(user)@\(shown):\(port)/\(database)?" + query.joined(separator: "&")
         case let .socket(directory, port):
-            return "postgres://\(user)@/\(database)?" + (["host=\(directory)", "port=\(port)"] + query).joined(separator: "&")
+            return "postgres://\(user)@/\(database)?host=\(directory)&port=\(port)"
         }
     }
 

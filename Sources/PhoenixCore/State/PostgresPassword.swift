@@ -1,13 +1,18 @@
 /// The password of a PostgreSQL state store, found where libpq would look, first found wins:
 /// `--state-password-file` (a trailing newline ignored), `$PGPASSWORD`, then the password file
 /// (`$PGPASSFILE`, else `~/.pgpass`) in libpq's format. Printed, it says only where it came from.
-public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible {
+public struct PostgresPassword: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let value: String
     /// Where it was found (`--state-password-file /etc/phoenix/pg.pass`, `$PGPASSWORD`, `$PGPASSFILE
     /// /root/.pgpass line 3`): what an error may name.
     public let source: String
 
     public var description: String { "the password from \(source)" }
+
+    /// Debug printing and `dump` (a value holding one, printed whole) show where it came from, never it.
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror { Mirror(self, children: ["source": source]) }
 
     /// Why the password file named cannot be used (never its contents).
     public struct Unreadable: Error, Sendable, Equatable, CustomStringConvertible {
